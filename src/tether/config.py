@@ -1,0 +1,234 @@
+"""Where tether keeps things, and the validated `tether.toml`.
+
+The config names environment variables, never secrets: keys are read from the
+environment at call time and never written anywhere."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted")
+
+# Hosted services that speak one of our wire formats, usable as soon as their key is set.
+BUILTIN_PROVIDERS: dict[str, dict] = {
+    "local": {"kind": "local"},
+    "openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
+    "anthropic": {"kind": "anthropic", "base_url": "https://api.anthropic.com", "api_key_env": "ANTHROPIC_API_KEY"},
+    "openrouter": {"kind": "openai", "base_url": "https://openrouter.ai/api/v1", "api_key_env": "OPENROUTER_API_KEY"},
+    "groq": {"kind": "openai", "base_url": "https://api.groq.com/openai/v1", "api_key_env": "GROQ_API_KEY"},
+    "together": {"kind": "openai", "base_url": "https://api.together.xyz/v1", "api_key_env": "TOGETHER_API_KEY"},
+    "deepseek": {"kind": "openai", "base_url": "https://api.deepseek.com/v1", "api_key_env": "DEEPSEEK_API_KEY"},
+    "ollama": {"kind": "openai", "base_url": "http://127.0.0.1:11434/v1"},
+}
+DEFAULT_ROUTES: dict[str, dict] = {"default": {"models": ["local/qwen2.5-coder-1.5b"]}}
+
+
+def data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "tether"
+
+
+def models_dir() -> Path:
+    """Model weights are large and shared: TETHER_MODELS_DIR lets tests and users keep one copy."""
+    override = os.environ.get("TETHER_MODELS_DIR")
+    return Path(override) if override else data_dir() / "models"
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "tether" / "config.toml"
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """`tether.toml` in the project (this folder or a parent), else the user's config."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "tether.toml"
+        if candidate.is_file():
+            return candidate
+    user = user_config_path()
+    return user if user.is_file() else None
+
+
+@dataclass(frozen=True)
+class Budget:
+    usd_per_day: float | None = None
+    usd_per_month: float | None = None
+    tokens_per_day: int | None = None
+    tokens_per_month: int | None = None
+
+    def is_set(self) -> bool:
+        return any(v is not None for v in (self.usd_per_day, self.usd_per_month, self.tokens_per_day, self.tokens_per_month))
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    name: str
+    kind: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout: float = 60.0
+    headers: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # kind-specific (e.g. n_ctx, n_threads for local)
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    name: str
+    models: tuple[str, ...]
+    retries: int = 1  # extra tries of a model after a transient error, before failing over
+    timeout: float | None = None  # per attempt; None: the provider's own
+    deadline: float = 300.0  # for the whole call, every attempt included
+    max_retry_wait: float = 5.0  # a longer Retry-After fails over instead of waiting
+    budget: Budget = Budget()
+
+
+@dataclass(frozen=True)
+class ModelOverride:
+    context_window: int | None = None
+    input_per_mtok: float | None = None
+    output_per_mtok: float | None = None
+
+
+@dataclass
+class Config:
+    path: Path | None
+    providers: dict[str, ProviderConfig]
+    routes: dict[str, RouteConfig]
+    budget: Budget
+    models: dict[str, ModelOverride]
+    extra: dict  # sections owned by other floors (leash, verify, …)
+
+
+_PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "timeout", "headers", "options"}
+_ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget"}
+_BUDGET_KEYS = {"usd_per_day", "usd_per_month", "tokens_per_day", "tokens_per_month"}
+_MODEL_KEYS = {"context_window", "input_per_mtok", "output_per_mtok"}
+
+
+def load(path: Path | str | None = None) -> Config:
+    """Read and validate a config; with no path, the one `find_config` finds, else defaults."""
+    path = Path(path) if path else find_config()
+    raw: dict = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: cannot read config ({e})") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return from_dict(raw, path)
+
+
+def from_dict(raw: dict, path: Path | None = None) -> Config:
+    where = str(path) if path else "config"
+    checker = _Checker(where)
+    providers_raw = {name: dict(spec) for name, spec in BUILTIN_PROVIDERS.items()}
+    for name, spec in checker.table(raw, "providers").items():
+        spec = checker.table_value(spec, f"providers.{name}")
+        checker.keys(spec, _PROVIDER_KEYS, f"providers.{name}")
+        providers_raw[name] = {**providers_raw.get(name, {}), **spec}
+    providers = {name: _provider(checker, name, spec) for name, spec in providers_raw.items()}
+
+    routes_raw = {**DEFAULT_ROUTES, **checker.table(raw, "routes")}
+    routes = {}
+    for name, spec in routes_raw.items():
+        spec = checker.table_value(spec, f"routes.{name}")
+        checker.keys(spec, _ROUTE_KEYS, f"routes.{name}")
+        models = spec.get("models")
+        if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
+            raise ConfigError(f"{where}: routes.{name}.models must be a non-empty list of \"provider/model\" names")
+        for m in models:
+            if "/" not in m:
+                raise ConfigError(f"{where}: routes.{name}.models: {m!r} must be written \"provider/model\"")
+            if m.split("/", 1)[0] not in providers:
+                raise ConfigError(f"{where}: routes.{name}.models: no provider {m.split('/', 1)[0]!r} (known: {', '.join(sorted(providers))})")
+        routes[name] = RouteConfig(
+            name=name,
+            models=tuple(models),
+            retries=checker.number(spec, "retries", f"routes.{name}", 1, integer=True),
+            timeout=checker.number(spec, "timeout", f"routes.{name}", None),
+            deadline=checker.number(spec, "deadline", f"routes.{name}", 300.0),
+            max_retry_wait=checker.number(spec, "max_retry_wait", f"routes.{name}", 5.0),
+            budget=_budget(checker, spec.get("budget", {}), f"routes.{name}.budget"),
+        )
+
+    models = {}
+    for name, spec in checker.table(raw, "models").items():
+        spec = checker.table_value(spec, f"models.{name}")
+        checker.keys(spec, _MODEL_KEYS, f"models.{name}")
+        models[name] = ModelOverride(
+            context_window=checker.number(spec, "context_window", f"models.{name}", None, integer=True),
+            input_per_mtok=checker.number(spec, "input_per_mtok", f"models.{name}", None),
+            output_per_mtok=checker.number(spec, "output_per_mtok", f"models.{name}", None),
+        )
+    extra = {k: v for k, v in raw.items() if k not in {"providers", "routes", "budget", "models"}}
+    return Config(path, providers, routes, _budget(checker, raw.get("budget", {}), "budget"), models, extra)
+
+
+def _provider(checker: "_Checker", name: str, spec: dict) -> ProviderConfig:
+    kind = spec.get("kind")
+    if kind not in PROVIDER_KINDS:
+        raise ConfigError(f"{checker.where}: providers.{name}.kind must be one of {', '.join(PROVIDER_KINDS)} (got {kind!r})")
+    for key in ("base_url", "api_key_env"):
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            raise ConfigError(f"{checker.where}: providers.{name}.{key} must be a string")
+    if kind in ("openai", "anthropic") and not spec.get("base_url"):
+        raise ConfigError(f"{checker.where}: providers.{name} needs a base_url")
+    return ProviderConfig(
+        name=name,
+        kind=kind,
+        base_url=spec.get("base_url"),
+        api_key_env=spec.get("api_key_env"),
+        timeout=checker.number(spec, "timeout", f"providers.{name}", 60.0),
+        headers=checker.table_value(spec.get("headers", {}), f"providers.{name}.headers"),
+        options=checker.table_value(spec.get("options", {}), f"providers.{name}.options"),
+    )
+
+
+def _budget(checker: "_Checker", spec, at: str) -> Budget:
+    spec = checker.table_value(spec, at)
+    checker.keys(spec, _BUDGET_KEYS, at)
+    return Budget(
+        usd_per_day=checker.number(spec, "usd_per_day", at, None),
+        usd_per_month=checker.number(spec, "usd_per_month", at, None),
+        tokens_per_day=checker.number(spec, "tokens_per_day", at, None, integer=True),
+        tokens_per_month=checker.number(spec, "tokens_per_month", at, None, integer=True),
+    )
+
+
+class _Checker:
+    """Turns a wrong type or key into one line naming the file and the key."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def table(self, raw: dict, key: str) -> dict:
+        return self.table_value(raw.get(key, {}), key)
+
+    def table_value(self, value, at: str) -> dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.where}: [{at}] must be a table")
+        return value
+
+    def keys(self, spec: dict, known: set, at: str) -> None:
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ConfigError(f"{self.where}: unknown key {unknown[0]!r} in [{at}] (known: {', '.join(sorted(known))})")
+
+    def number(self, spec: dict, key: str, at: str, default, *, integer: bool = False):
+        value = spec.get(key, default)
+        if value is None:
+            return None
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if not ok or isinstance(value, bool) or value < 0:
+            kind = "a whole number" if integer else "a number"
+            raise ConfigError(f"{self.where}: {at}.{key} must be {kind} >= 0 (got {value!r})")
+        return value

@@ -1,0 +1,77 @@
+"""One exception tree. Every error a user can cause or meet is a TetherError whose
+message is one line saying what failed and what to do; faces print it, never a traceback."""
+
+
+class TetherError(Exception):
+    """Base of everything tether raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(TetherError):
+    """The config file is malformed or names something that does not exist."""
+
+
+class UnknownModel(TetherError):
+    """A model or route name that no provider or route answers to."""
+
+
+class BudgetExceeded(TetherError):
+    """A call was refused before it was sent because it would pass a budget."""
+
+
+class ProviderError(TetherError):
+    """An upstream call failed. `transient` errors are worth a retry on the same model."""
+
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class MissingKey(ProviderError):
+    """A provider needs an API key whose environment variable is empty."""
+
+
+class ModelNotAvailable(ProviderError):
+    """A local model's weights are not cached and cannot be fetched."""
+
+
+class TransientError(ProviderError):
+    """Timeouts, dropped connections, 429 and 5xx, garbage bodies: may work if tried again."""
+
+    transient = True
+
+
+class RateLimited(TransientError):
+    pass
+
+
+class ProviderTimeout(TransientError):
+    pass
+
+
+class MalformedResponse(TransientError):
+    pass
+
+
+class AuthError(ProviderError):
+    pass
+
+
+class BadRequest(ProviderError):
+    pass
+
+
+class StreamInterrupted(ProviderError):
+    """A stream broke after text was delivered: failing over would duplicate text, so it ends here."""
+
+
+class AllAttemptsFailed(ProviderError):
+    """Every model of a route failed; the message lists each one's last error."""
+
+
+class CircuitOpen(ProviderError):
+    """A provider is skipped for a cooldown after repeated failures."""

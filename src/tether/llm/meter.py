@@ -1,0 +1,106 @@
+"""The ledger: one row per attempt, and budgets checked before a call is sent.
+
+A row never holds a prompt, a key or a secret: error texts are scrubbed of every key the
+config names and of anything shaped like one."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+
+from ..config import Budget, Config
+from ..errors import BudgetExceeded
+from ..store import Store
+from .types import Usage
+
+_KEY_SHAPES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}|AIza[0-9A-Za-z_\-]{20,})")
+GROUPS = {"day": "day", "model": "model", "route": "route", "provider": "provider", "outcome": "outcome"}
+
+
+@dataclass
+class Attempt:
+    call_id: str
+    attempt: int
+    route: str | None
+    provider: str
+    model: str
+    usage: Usage
+    cost_usd: float | None
+    latency_ms: float
+    ttft_ms: float | None
+    outcome: str  # ok | error | interrupted | skipped
+    error_class: str | None = None
+    error: str | None = None
+    stream: bool = False
+
+
+class Ledger:
+    def __init__(self, store: Store, config: Config):
+        self.store = store
+        self._secrets = [os.environ[p.api_key_env] for p in config.providers.values() if p.api_key_env and os.environ.get(p.api_key_env)]
+
+    def scrub(self, text: str | None) -> str | None:
+        if not text:
+            return text
+        for secret in self._secrets:
+            text = text.replace(secret, "[secret]")
+        return _KEY_SHAPES.sub("[secret]", text)
+
+    def record(self, a: Attempt) -> None:
+        now = time.time()
+        self.store.write(
+            "INSERT INTO ledger (ts, day, call_id, attempt, route, provider, model, input_tokens, output_tokens,"
+            " cost_usd, latency_ms, ttft_ms, outcome, error_class, error, stream)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                now, time.strftime("%Y-%m-%d", time.localtime(now)), a.call_id, a.attempt, a.route, a.provider, a.model,
+                a.usage.input_tokens, a.usage.output_tokens, a.cost_usd, a.latency_ms, a.ttft_ms, a.outcome,
+                a.error_class, self.scrub(a.error), int(a.stream),
+            ),
+        )
+
+    def spent(self, since_day: str, route: str | None = None) -> tuple[float, int]:
+        """(USD, tokens) spent from `since_day` on, for one route or for all."""
+        sql = "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(input_tokens + output_tokens), 0) FROM ledger WHERE day >= ?"
+        params: tuple = (since_day,)
+        if route is not None:
+            sql += " AND route = ?"
+            params += (route,)
+        usd, tokens = self.store.query(sql, params)[0]
+        return float(usd), int(tokens)
+
+    def check(self, budget: Budget, scope: str, route: str | None, usd: float | None, tokens: int, model: str) -> None:
+        """Refuse a call whose projected cost would pass a limit of `budget`."""
+        if not budget.is_set():
+            return
+        today = time.strftime("%Y-%m-%d")
+        for period, since, usd_limit, token_limit in (
+            ("today", today, budget.usd_per_day, budget.tokens_per_day),
+            ("this month", today[:8] + "01", budget.usd_per_month, budget.tokens_per_month),
+        ):
+            if usd_limit is None and token_limit is None:
+                continue
+            spent_usd, spent_tokens = self.spent(since, route)
+            if usd_limit is not None:
+                if usd is None:
+                    raise BudgetExceeded(f"{scope} has a USD budget but the price of {model} is unknown; set its price under [models.\"{model}\"] in tether.toml")
+                if spent_usd + usd > usd_limit:
+                    raise BudgetExceeded(f"{scope} budget: ${spent_usd:.4f} spent {period} + ~${usd:.4f} for this call would pass ${usd_limit:.2f}; raise the budget or wait")
+            if token_limit is not None and spent_tokens + tokens > token_limit:
+                raise BudgetExceeded(f"{scope} budget: {spent_tokens} tokens used {period} + ~{tokens} for this call would pass {token_limit}; raise the budget or wait")
+
+    def totals(self, by: str = "day", since_day: str | None = None) -> list[dict]:
+        column = GROUPS[by]
+        sql = (
+            f"SELECT {column} AS key, COUNT(*) AS attempts, SUM(outcome = 'ok') AS ok, SUM(outcome != 'ok') AS failed,"
+            " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,"
+            " SUM(cost_usd) AS cost_usd, SUM(cost_usd IS NULL AND outcome = 'ok') AS unpriced,"
+            " AVG(CASE WHEN outcome = 'ok' THEN latency_ms END) AS avg_latency_ms"
+            " FROM ledger WHERE day >= ? GROUP BY key ORDER BY key"
+        )
+        return [dict(r) for r in self.store.query(sql, (since_day or "0000",))]
+
+    def rows(self, limit: int = 50) -> list[dict]:
+        return [dict(r) for r in self.store.query("SELECT * FROM ledger ORDER BY id DESC LIMIT ?", (limit,))]

@@ -1,0 +1,52 @@
+"""One module per wire protocol. A provider turns a Request into a Response (or a stream of
+text chunks ending in a Response) and raises only errors from `tether.errors`."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator
+
+from ...config import ProviderConfig
+from ...errors import MissingKey
+from ..types import Request, Response
+
+_MODULES = {"openai": "openai", "anthropic": "anthropic", "local": "local", "scripted": "scripted"}
+
+
+class Provider:
+    def __init__(self, cfg: ProviderConfig):
+        self.cfg = cfg
+        self.name = cfg.name
+
+    def complete(self, req: Request) -> Response:
+        raise NotImplementedError
+
+    def stream(self, req: Request) -> Iterator[str | Response]:
+        """Text chunks, then the final Response. Providers without streaming yield it whole."""
+        response = self.complete(req)
+        if response.text:
+            yield response.text
+        yield response
+
+    def availability(self, model: str) -> str | None:
+        """None if `model` can be called now, else one line saying what is missing."""
+        if self.cfg.api_key_env and not os.environ.get(self.cfg.api_key_env):
+            return f"set {self.cfg.api_key_env}"
+        return None
+
+    def api_key(self) -> str | None:
+        if not self.cfg.api_key_env:
+            return None
+        key = os.environ.get(self.cfg.api_key_env)
+        if not key:
+            raise MissingKey(f"{self.name}: the environment variable {self.cfg.api_key_env} is not set; export it, or choose another model (see `tether models`)")
+        return key
+
+    def close(self) -> None:
+        pass
+
+
+def create(cfg: ProviderConfig) -> Provider:
+    module = importlib.import_module(f"{__name__}.{_MODULES[cfg.kind]}")
+    return module.PROVIDER(cfg)

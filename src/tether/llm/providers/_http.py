@@ -1,0 +1,107 @@
+"""The wire, in one place: an HTTP client per provider, status codes mapped onto our
+error tree, and server-sent-event lines. Providers only build bodies and read them."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+
+from ...errors import AuthError, BadRequest, MalformedResponse, ProviderError, ProviderTimeout, RateLimited, TransientError
+
+_MAX_DETAIL = 300
+
+
+def client(base_url: str, headers: dict, timeout: float) -> httpx.Client:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    return httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, limits=limits)
+
+
+def post_json(http: httpx.Client, path: str, body: dict, timeout: float | None, who: str) -> dict:
+    try:
+        response = http.post(path, content=json.dumps(body), headers={"content-type": "application/json"}, timeout=timeout)
+    except httpx.HTTPError as e:
+        raise transport_error(e, who) from None
+    if response.status_code >= 400:
+        raise status_error(response.status_code, response.headers, response.text, who)
+    try:
+        return json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise MalformedResponse(f"{who}: reply is not JSON: {_excerpt(response.text)}") from None
+
+
+def stream_lines(http: httpx.Client, path: str, body: dict, timeout: float | None, who: str) -> Iterator[str]:
+    """The `data:` payloads of an SSE response, as text."""
+    try:
+        with http.stream("POST", path, content=json.dumps(body), headers={"content-type": "application/json"}, timeout=timeout) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise status_error(response.status_code, response.headers, response.text, who)
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    yield line[5:].strip()
+    except httpx.HTTPError as e:
+        raise transport_error(e, who) from None
+
+
+def parse_event(payload: str, who: str) -> dict:
+    try:
+        event = json.loads(payload)
+    except json.JSONDecodeError:
+        raise MalformedResponse(f"{who}: stream sent something that is not JSON: {_excerpt(payload)}") from None
+    if not isinstance(event, dict):
+        raise MalformedResponse(f"{who}: stream sent {type(event).__name__}, not an object")
+    return event
+
+
+def transport_error(e: httpx.HTTPError, who: str) -> ProviderError:
+    if isinstance(e, httpx.TimeoutException):
+        return ProviderTimeout(f"{who}: timed out ({type(e).__name__})")
+    if isinstance(e, httpx.TransportError):
+        return TransientError(f"{who}: connection failed ({type(e).__name__}: {e})")
+    return ProviderError(f"{who}: {type(e).__name__}: {e}")
+
+
+def status_error(status: int, headers, text: str, who: str) -> ProviderError:
+    detail = _error_detail(text)
+    message = f"{who}: HTTP {status}: {detail}"
+    if status == 429:
+        return RateLimited(message, status=status, retry_after=retry_after(headers.get("retry-after")))
+    if status in (401, 403):
+        return AuthError(message + " (check the API key)", status=status)
+    if status >= 500 or status in (408, 409):
+        return TransientError(message, status=status, retry_after=retry_after(headers.get("retry-after")))
+    return BadRequest(message, status=status)
+
+
+def retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_detail(text: str) -> str:
+    try:
+        body = json.loads(text)
+        error = body.get("error", body) if isinstance(body, dict) else body
+        if isinstance(error, dict):
+            return _excerpt(str(error.get("message") or error))
+        return _excerpt(str(error))
+    except (json.JSONDecodeError, ValueError):
+        return _excerpt(text) or "(empty body)"
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"

@@ -1,0 +1,147 @@
+"""A model embedded in-process with llama-cpp-python: offline, free, private.
+
+One Llama instance per model stays loaded, so a follow-up turn that shares its prompt prefix
+reuses the KV cache (llama-cpp-python matches the longest evaluated prefix) instead of
+re-reading the whole context. Calls to one model are serialised: a context is not re-entrant.
+Tool calls are made by constraining the output to a JSON schema of the tools' arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+from ...errors import BadRequest, MalformedResponse, ModelNotAvailable, ProviderTimeout
+from .. import models, weights
+from ..types import Request, Response, ToolCall, Usage
+from . import Provider
+
+DEFAULT_N_CTX = 8192
+_loaded: dict[tuple, tuple] = {}  # (name, n_ctx) -> (Llama, Lock), shared by every LocalProvider
+_load_lock = threading.Lock()
+
+
+class LocalProvider(Provider):
+    def availability(self, model: str) -> str | None:
+        if model not in weights.LOCAL_MODELS:
+            return f"no local model {model!r}"
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            return "llama-cpp-python is not installed (pip install 'tether[local]')"
+        if weights.cached_path(model) is None:
+            return f"not downloaded yet: fetched on first use ({weights.LOCAL_MODELS[model].size // 1_000_000} MB)"
+        return None
+
+    def _model(self, name: str):
+        n_ctx = int(self.cfg.options.get("n_ctx") or min(DEFAULT_N_CTX, models.info(f"local/{name}").context_window or DEFAULT_N_CTX))
+        key = (name, n_ctx)
+        with _load_lock:
+            if key not in _loaded:
+                try:
+                    from llama_cpp import Llama
+                except ImportError:
+                    raise ModelNotAvailable("llama-cpp-python is not installed; run `make up` or pip install 'tether[local]'") from None
+                path = weights.ensure(name)
+                threads = int(self.cfg.options.get("n_threads") or os.cpu_count() or 2)
+                try:
+                    llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
+                except (ValueError, RuntimeError) as e:
+                    raise ModelNotAvailable(f"local/{name}: cannot load {path}: {e}") from None
+                _loaded[key] = (llm, threading.Lock())
+            return _loaded[key]
+
+    def stream(self, req: Request) -> Iterator[str | Response]:
+        if req.model not in weights.LOCAL_MODELS:
+            raise ModelNotAvailable(f"no local model {req.model!r} (local models: {', '.join(weights.LOCAL_MODELS)})")
+        llm, lock = self._model(req.model)
+        who = f"{self.name}/{req.model}"
+        schema = req.schema if not req.tools else _tools_schema(req)
+        messages = _plain_messages(req)
+        kwargs = {
+            "messages": messages, "stream": True, "max_tokens": req.max_tokens,
+            "temperature": 0.2 if req.temperature is None else req.temperature, "stop": req.stop or [], "seed": req.seed,
+        }
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        start = time.monotonic()
+        text: list[str] = []
+        finish = None
+        with lock:
+            try:
+                for chunk in llm.create_chat_completion(**kwargs, **req.extra):
+                    choice = chunk["choices"][0]
+                    piece = choice["delta"].get("content")
+                    if piece:
+                        text.append(piece)
+                        if not req.tools:
+                            yield piece
+                    finish = choice.get("finish_reason") or finish
+                    if req.timeout is not None and time.monotonic() - start > req.timeout:
+                        raise ProviderTimeout(f"{who}: generation passed the {req.timeout:g}s timeout")
+            except ValueError as e:  # e.g. the prompt is longer than the context window
+                raise BadRequest(f"{who}: {e}") from None
+            completion = len(text)
+            prompt = max(0, llm.n_tokens - completion)
+        reply = "".join(text)
+        calls: list[ToolCall] = []
+        if req.tools:
+            reply, calls = _parse_tool_reply(reply, who)
+            if reply:
+                yield reply
+        yield Response(reply, who, self.name, Usage(prompt, completion), tool_calls=calls,
+                       finish_reason="tool_calls" if calls else finish)
+
+    def complete(self, req: Request) -> Response:
+        for item in self.stream(req):
+            if isinstance(item, Response):
+                return item
+        raise MalformedResponse(f"{self.name}/{req.model}: no response")
+
+
+def _plain_messages(req: Request) -> list[dict]:
+    """Chat templates know text turns only: tool traffic becomes text, and tools a system note."""
+    out = []
+    for m in req.messages:
+        content = m.get("content") or ""
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if m.get("tool_calls"):
+            content += "\n" + json.dumps([{"tool": c["function"]["name"], "arguments": c["function"].get("arguments")} for c in m["tool_calls"]])
+        role = m["role"]
+        if role == "tool":
+            role, content = "user", f"Result of tool call {m.get('tool_call_id', '')}:\n{content}"
+        out.append({"role": role, "content": content})
+    if req.tools:
+        listing = "\n".join(f"- {t.name}: {t.description} Arguments (JSON schema): {json.dumps(t.parameters)}" for t in req.tools)
+        note = ("You can call these tools:\n" + listing +
+                '\nReply with JSON only: {"tool": NAME, "arguments": {...}} to call a tool, or {"answer": TEXT} to answer.')
+        out.insert(0, {"role": "system", "content": note}) if out[0]["role"] != "system" else out.__setitem__(0, {"role": "system", "content": out[0]["content"] + "\n\n" + note})
+    return out
+
+
+def _tools_schema(req: Request) -> dict:
+    options = [
+        {"type": "object", "properties": {"tool": {"const": t.name}, "arguments": t.parameters}, "required": ["tool", "arguments"]}
+        for t in req.tools
+    ]
+    if req.tool_choice not in ("required", "any") and not isinstance(req.tool_choice, dict):
+        options.append({"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]})
+    return {"anyOf": options}
+
+
+def _parse_tool_reply(reply: str, who: str) -> tuple[str, list[ToolCall]]:
+    try:
+        value = json.loads(reply)
+    except json.JSONDecodeError:
+        raise MalformedResponse(f"{who}: tool reply is not JSON: {reply[:200]!r}") from None
+    if isinstance(value, dict) and "tool" in value:
+        return "", [ToolCall("call_0", str(value["tool"]), json.dumps(value.get("arguments") or {}))]
+    if isinstance(value, dict) and "answer" in value:
+        return str(value["answer"]), []
+    raise MalformedResponse(f"{who}: tool reply has neither a tool nor an answer: {reply[:200]!r}")
+
+
+PROVIDER = LocalProvider

@@ -1,0 +1,305 @@
+"""The Grid: one client over every provider. A model name or route resolves to an ordered
+failover list; each attempt is retried with backoff (honouring Retry-After), bounded by a
+per-attempt timeout and an overall deadline, skipped while its provider's circuit is open,
+checked against the budgets before it is sent, and written to the ledger after."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .. import config as config_mod
+from ..config import Config, RouteConfig
+from ..errors import AllAttemptsFailed, BadRequest, BudgetExceeded, CircuitOpen, ProviderError, StreamInterrupted, TetherError, UnknownModel
+from ..store import Store
+from . import models
+from .meter import Attempt, Ledger
+from .providers import Provider, create
+from .types import Request, Response, Tool, Usage, estimate_tokens, messages_text, normalize_messages
+
+_OPTIONS = {f.name for f in fields(Request)} - {"model", "messages"}
+DEFAULT_OUTPUT_ESTIMATE = 256  # output tokens assumed for a budget check when max_tokens is not given
+
+
+class Breaker:
+    """Skips a provider after `threshold` failures in a row, for `cooldown` seconds; then lets
+    one probe through (half-open): its success closes the circuit, its failure re-opens it."""
+
+    def __init__(self, threshold: int = 3, cooldown: float = 30.0, clock=time.monotonic):
+        self.threshold, self.cooldown, self.clock = threshold, cooldown, clock
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.probing = False
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if self.clock() - self.opened_at >= self.cooldown else "open"
+
+    def allow(self) -> bool:
+        with self._lock:
+            state = self.state
+            if state == "closed":
+                return True
+            if state == "half-open" and not self.probing:
+                self.probing = True
+                return True
+            return False
+
+    def success(self) -> None:
+        with self._lock:
+            self.failures, self.opened_at, self.probing = 0, None, False
+
+    def failure(self) -> None:
+        with self._lock:
+            self.failures += 1
+            if self.probing or self.failures >= self.threshold:
+                self.opened_at = self.clock()
+            self.probing = False
+
+
+def backoff(retry: int, base: float = 0.25, cap: float = 8.0) -> float:
+    """Exponential backoff with jitter: between half and all of base * 2**retry."""
+    return min(cap, base * 2**retry) * random.uniform(0.5, 1.0)
+
+
+@dataclass
+class _Try:
+    provider: Provider
+    model: str  # "provider/name"
+    request: Request
+    number: int
+    info: models.ModelInfo
+    started: float = 0.0
+    retry: bool = False
+
+
+class Grid:
+    def __init__(self, config: Config | None = None, store: Store | None = None, providers: dict[str, Provider] | None = None, sleep=time.sleep):
+        self.config = config or config_mod.load()
+        self.store = store or Store()
+        self.ledger = Ledger(self.store, self.config)
+        self._providers: dict[str, Provider] = dict(providers or {})
+        self._breakers: dict[str, Breaker] = {}
+        self._lock = threading.Lock()
+        self.sleep = sleep
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **kwargs) -> "Grid":
+        return cls(config_mod.load(path), **kwargs)
+
+    # -- resolution ---------------------------------------------------------------------------
+
+    def route(self, model: str) -> tuple[str | None, RouteConfig]:
+        """A route by name, or a single-model route for "provider/name"."""
+        if model in self.config.routes:
+            return model, self.config.routes[model]
+        provider, sep, name = model.partition("/")
+        if not sep or not name:
+            raise UnknownModel(f"unknown model or route {model!r}: write \"provider/model\" or a route name (routes: {', '.join(sorted(self.config.routes))})")
+        if provider not in self.config.providers and provider not in self._providers:
+            raise UnknownModel(f"unknown provider {provider!r} in {model!r} (providers: {', '.join(sorted(self.config.providers))})")
+        return None, RouteConfig(name=model, models=(model,))
+
+    def provider(self, name: str) -> Provider:
+        with self._lock:
+            if name not in self._providers:
+                if name not in self.config.providers:
+                    raise UnknownModel(f"unknown provider {name!r} (providers: {', '.join(sorted(self.config.providers))})")
+                self._providers[name] = create(self.config.providers[name])
+            return self._providers[name]
+
+    def breaker(self, provider: str) -> Breaker:
+        with self._lock:
+            return self._breakers.setdefault(provider, Breaker())
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def complete(self, model: str, messages, **opts) -> Response:
+        call = _Call(self, model, messages, opts, stream=False)
+        for attempt in call.attempts():
+            try:
+                response = attempt.provider.complete(attempt.request)
+            except ProviderError as e:
+                call.failed(attempt, e)
+                continue
+            return call.succeeded(attempt, response, ttft_ms=None)
+        raise call.failure()
+
+    def stream(self, model: str, messages, **opts) -> Iterator[str | Response]:
+        """Text chunks as they come, then the final Response. A failure before the first chunk
+        fails over; one after it raises StreamInterrupted, since a retry would repeat text."""
+        call = _Call(self, model, messages, opts, stream=True)
+        for attempt in call.attempts():
+            delivered: list[str] = []
+            ttft = None
+            outcome = "cancelled"
+            try:
+                for item in attempt.provider.stream(attempt.request):
+                    if isinstance(item, Response):
+                        outcome = "ok"
+                        yield call.succeeded(attempt, item, ttft)
+                        return
+                    if ttft is None:
+                        ttft = (time.perf_counter() - attempt.started) * 1000
+                    delivered.append(item)
+                    yield item
+                raise ProviderError(f"{attempt.model}: stream ended without a final response")
+            except ProviderError as e:
+                outcome = "failed"
+                if not delivered:
+                    call.failed(attempt, e)
+                    continue
+                call.record(attempt, "interrupted", ttft, e, partial="".join(delivered))
+                raise StreamInterrupted(f"{attempt.model}: the stream broke after {len(''.join(delivered))} characters ({e}); the reply above is incomplete") from None
+            finally:
+                if outcome == "cancelled":  # the consumer stopped reading (Ctrl-C, break)
+                    call.record(attempt, "cancelled", ttft, None, partial="".join(delivered))
+        raise call.failure()
+
+    # -- catalogue ----------------------------------------------------------------------------
+
+    def models(self) -> list[dict]:
+        """Every catalogued model and every route member, with whether it can be called now."""
+        names = set(models.known(self.config))
+        for route in self.config.routes.values():
+            names.update(route.models)
+        rows = []
+        for name in sorted(names):
+            provider_name = name.split("/", 1)[0]
+            if provider_name not in self.config.providers and provider_name not in self._providers:
+                continue
+            info = models.info(name, self.config)
+            try:
+                why = self.provider(provider_name).availability(name.split("/", 1)[1])
+            except TetherError as e:
+                why = str(e)
+            rows.append({
+                "model": name, "context_window": info.context_window,
+                "input_per_mtok": info.input_per_mtok, "output_per_mtok": info.output_per_mtok,
+                "usable": why is None, "missing": why,
+            })
+        return rows
+
+    def close(self) -> None:
+        for provider in self._providers.values():
+            provider.close()
+
+
+class _Call:
+    """One logical call: plans the attempts, decides retry or failover, writes the ledger."""
+
+    def __init__(self, grid: Grid, model: str, messages, opts: dict, stream: bool):
+        unknown = set(opts) - _OPTIONS - {"deadline"}
+        if unknown:
+            raise BadRequest(f"unknown option {sorted(unknown)[0]!r} (options: {', '.join(sorted(_OPTIONS | {'deadline'}))})")
+        self.grid = grid
+        self.stream = stream
+        self.route_name, self.route = grid.route(model)
+        self.messages = normalize_messages(messages)
+        self.deadline = opts.pop("deadline", None) or self.route.deadline
+        if opts.get("tools"):
+            opts["tools"] = [Tool.coerce(t) for t in opts["tools"]]
+        self.opts = opts
+        self.call_id = uuid.uuid4().hex[:16]
+        self.errors: list[tuple[str, TetherError]] = []
+        self.number = 0
+
+    def attempts(self) -> Iterator[_Try]:
+        grid, route = self.grid, self.route
+        end = time.monotonic() + self.deadline
+        input_estimate = estimate_tokens(messages_text(self.messages))
+        output_estimate = self.opts.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE
+        for model in route.models:
+            provider_name, _, name = model.partition("/")
+            try:
+                provider = grid.provider(provider_name)
+                info = models.info(model, grid.config)
+                projected = info.cost(input_estimate, output_estimate)
+                tokens = input_estimate + output_estimate
+                grid.ledger.check(grid.config.budget, "overall", None, projected, tokens, model)
+                if self.route_name is not None:
+                    grid.ledger.check(route.budget, f"route {self.route_name}", self.route_name, projected, tokens, model)
+            except TetherError as e:
+                self.errors.append((model, e))
+                continue
+            breaker = grid.breaker(provider_name)
+            for retry in range(route.retries + 1):
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    self.errors.append((model, ProviderError(f"{model}: the call's deadline of {self.deadline:g}s passed")))
+                    return
+                if not breaker.allow():
+                    error = CircuitOpen(f"{model}: skipped, {provider_name} failed {breaker.threshold} times in a row (circuit open)")
+                    self.number += 1
+                    self.record(_Try(provider, model, None, self.number, info), "skipped", None, error)
+                    self.errors.append((model, error))
+                    break
+                timeout = min(route.timeout or provider.cfg.timeout, remaining)
+                request = Request(model=name, messages=self.messages, **{**self.opts, "timeout": self.opts.get("timeout") or timeout})
+                self.number += 1
+                attempt = _Try(provider, model, request, self.number, info, started=time.perf_counter())
+                yield attempt
+                if not attempt.retry or retry == route.retries:
+                    break
+                error = self.errors[-1][1]
+                wait = error.retry_after if getattr(error, "retry_after", None) is not None else backoff(retry)
+                if wait > route.max_retry_wait or time.monotonic() + wait >= end:
+                    break  # waiting would cost more than failing over
+                grid.sleep(wait)
+
+    def failed(self, attempt: _Try, error: ProviderError) -> None:
+        self.record(attempt, "error", None, error)
+        self.errors.append((attempt.model, error))
+        if error.transient:
+            self.grid.breaker(attempt.provider.name).failure()
+        attempt.retry = error.transient
+
+    def succeeded(self, attempt: _Try, response: Response, ttft_ms: float | None) -> Response:
+        self.grid.breaker(attempt.provider.name).success()
+        if response.usage.estimated and not response.usage.total_tokens:
+            response.usage = Usage(estimate_tokens(messages_text(self.messages)), estimate_tokens(response.text), estimated=True)
+        response.cost_usd = attempt.info.cost(response.usage.input_tokens, response.usage.output_tokens)
+        response.latency_ms = (time.perf_counter() - attempt.started) * 1000
+        response.ttft_ms = ttft_ms
+        response.route = self.route_name
+        response.attempts = attempt.number
+        self.record(attempt, "ok", ttft_ms, None, response=response)
+        return response
+
+    def record(self, attempt: _Try, outcome: str, ttft_ms, error, response: Response | None = None, partial: str = "") -> None:
+        if response is not None:
+            usage = response.usage
+        elif partial:
+            usage = Usage(estimate_tokens(messages_text(self.messages)), estimate_tokens(partial), estimated=True)
+        else:
+            usage = Usage()
+        self.grid.ledger.record(Attempt(
+            call_id=self.call_id, attempt=attempt.number, route=self.route_name, provider=attempt.provider.name,
+            model=attempt.model, usage=usage,
+            cost_usd=response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens),
+            latency_ms=(time.perf_counter() - attempt.started) * 1000 if attempt.started else 0.0, ttft_ms=ttft_ms,
+            outcome=outcome, error_class=type(error).__name__ if error else None, error=str(error) if error else None,
+            stream=self.stream,
+        ))
+
+    def failure(self) -> TetherError:
+        if not self.errors:
+            return ProviderError(f"{self.route.name}: no model was tried")
+        if len(self.errors) == 1:
+            return self.errors[0][1]
+        if all(isinstance(e, BudgetExceeded) for _, e in self.errors):
+            return self.errors[0][1]
+        # The last error of each model tells the user what to fix.
+        last: dict[str, TetherError] = {}
+        for model, e in self.errors:
+            last[model] = e
+        summary = "; ".join(f"{e}" if str(e).startswith(model) else f"{model}: {e}" for model, e in last.items())
+        return AllAttemptsFailed(f"all {len(last)} models of {self.route.name} failed ({len(self.errors)} attempts): {summary}")

@@ -1,0 +1,122 @@
+"""The few shapes every provider speaks: a Request in, a Response out.
+
+Messages are OpenAI-style dicts (role, content, tool_calls, tool_call_id) because that is the
+lingua franca; providers with another wire format translate at their edge."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BadRequest
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str = ""
+    parameters: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    @classmethod
+    def coerce(cls, spec: "Tool | dict") -> "Tool":
+        """Accept a Tool, an OpenAI `{"type": "function", "function": {...}}` or a bare dict."""
+        if isinstance(spec, Tool):
+            return spec
+        fn = spec.get("function", spec) if isinstance(spec, dict) else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            raise BadRequest(f"a tool needs a name: {spec!r}")
+        return cls(fn["name"], fn.get("description", ""), fn.get("parameters") or {"type": "object", "properties": {}})
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # the JSON text as the model wrote it; `.args` parses it
+
+    @property
+    def args(self) -> dict:
+        try:
+            value = json.loads(self.arguments or "{}")
+        except json.JSONDecodeError as e:
+            raise BadRequest(f"tool call {self.name!r} has arguments that are not JSON: {e}") from None
+        return value if isinstance(value, dict) else {"value": value}
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    estimated: bool = False  # True when the provider reported none and we counted ourselves
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass
+class Request:
+    """What a provider is asked: `model` is its own name for it, without the provider prefix."""
+
+    model: str
+    messages: list[Message]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stop: list[str] | None = None
+    tools: list[Tool] = field(default_factory=list)
+    tool_choice: str | dict | None = None
+    schema: dict | None = None  # JSON schema the reply text must satisfy
+    timeout: float | None = None
+    seed: int | None = None
+    extra: dict = field(default_factory=dict)  # passed through to the wire body as is
+
+
+@dataclass
+class Response:
+    text: str
+    model: str  # "provider/name" that answered
+    provider: str
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None  # None: the price of this model is unknown
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    route: str | None = None
+    attempts: int = 1
+
+    def json(self) -> Any:
+        """The reply parsed as JSON (for `schema=` calls)."""
+        try:
+            return json.loads(self.text)
+        except json.JSONDecodeError as e:
+            raise BadRequest(f"{self.model} did not reply with JSON: {e}") from None
+
+
+def normalize_messages(messages: str | list) -> list[Message]:
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("messages must be a non-empty list of {role, content} dicts or a string")
+    for m in messages:
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "tool"):
+            raise BadRequest(f"a message needs a role of system, user, assistant or tool: {m!r}")
+    return messages
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough count for when a provider reports no usage (about 4 characters a token)."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def messages_text(messages: list[Message]) -> str:
+    parts = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, list):
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        parts.append(str(content or ""))
+    return "\n".join(parts)

@@ -1,0 +1,90 @@
+"""tether's one SQLite database: WAL, schema migrations kept here in code, atomic writes.
+
+Every floor keeps its state in this file so that a user can inspect it with `sqlite3`."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from . import config
+from .errors import TetherError
+
+# Each entry moves the schema one version up; never edit a shipped one, append a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE ledger (
+        id            INTEGER PRIMARY KEY,
+        ts            REAL    NOT NULL,
+        day           TEXT    NOT NULL,
+        call_id       TEXT    NOT NULL,
+        attempt       INTEGER NOT NULL,
+        route         TEXT,
+        provider      TEXT    NOT NULL,
+        model         TEXT    NOT NULL,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd      REAL,
+        latency_ms    REAL,
+        ttft_ms       REAL,
+        outcome       TEXT    NOT NULL,
+        error_class   TEXT,
+        error         TEXT,
+        stream        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX ledger_day ON ledger(day);
+    CREATE INDEX ledger_route_day ON ledger(route, day);
+    """,
+]
+
+
+def default_path() -> Path:
+    return config.data_dir() / "tether.db"
+
+
+class Store:
+    """A thread-safe handle on the database. Writes are one transaction each."""
+
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path else default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except (OSError, sqlite3.Error) as e:
+            raise TetherError(f"cannot open the database {self.path}: {e}") from None
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise TetherError(f"{self.path} was written by a newer tether (schema {version}); upgrade tether")
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in filter(str.strip, script.split(";")):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version={number}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    def write(self, sql: str, params: tuple | dict = ()) -> int:
+        """One statement in its own transaction; returns the new row id."""
+        with self._lock:
+            return self._db.execute(sql, params).lastrowid
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            cursor.row_factory = sqlite3.Row
+            return cursor.fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
