@@ -1,0 +1,27 @@
+"""tether: partial-autonomy AI for a codebase, on a leash its user controls.
+
+The public face is small and imported lazily, so `import tether` costs next to nothing and a
+script pays only for the floors it uses."""
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Grid": ("tether.llm.router", "Grid"),
+    "Response": ("tether.llm.types", "Response"),
+    "Usage": ("tether.llm.types", "Usage"),
+    "ToolCall": ("tether.llm.types", "ToolCall"),
+    "Tool": ("tether.llm.types", "Tool"),
+    "TetherError": ("tether.errors", "TetherError"),
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tether' has no attribute {name!r}")
+    import importlib
+
+    module, attr = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value

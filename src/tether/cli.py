@@ -1,0 +1,245 @@
+"""The command line: a thin face over the floors below. Every command takes --json; every
+error is one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import TetherError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Partial-autonomy AI for a codebase, on a leash you control.")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+_state: dict = {"config": None}
+
+JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+@app.callback()
+def _main(config: Optional[Path] = typer.Option(None, "--config", "-c", help="A tether.toml to use instead of the one found.")):
+    _state["config"] = config
+
+
+def _grid():
+    from .llm.router import Grid
+
+    return Grid.from_config(_state["config"])
+
+
+def _emit(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _usd(value) -> str:
+    return "unknown" if value is None else f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
+
+
+# -- chat ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def chat(
+    prompt: Optional[str] = typer.Argument(None, help="Ask once and exit; without it, an interactive chat (or stdin if piped)."),
+    model: str = typer.Option("default", "--model", "-m", help="A route name or provider/model."),
+    system: Optional[str] = typer.Option(None, "--system", "-s", help="A system prompt."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    temperature: Optional[float] = typer.Option(None, "--temperature", "-t"),
+    as_json: bool = JsonOpt,
+):
+    """Chat with a model; replies stream as they are generated."""
+    grid = _grid()
+    opts = {k: v for k, v in {"max_tokens": max_tokens, "temperature": temperature}.items() if v is not None}
+    history = [{"role": "system", "content": system}] if system else []
+    if prompt is None and not sys.stdin.isatty():
+        prompt = sys.stdin.read()
+    if prompt is not None:
+        history.append({"role": "user", "content": prompt})
+        if as_json:
+            r = grid.complete(model, history, **opts)
+            _emit({"text": r.text, "model": r.model, "provider": r.provider, "route": r.route,
+                   "usage": {"input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens, "estimated": r.usage.estimated},
+                   "cost_usd": r.cost_usd, "latency_ms": r.latency_ms, "attempts": r.attempts,
+                   "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in r.tool_calls]})
+        else:
+            _stream_reply(grid, model, history, opts)
+        return
+    err.print(f"[dim]chatting with {model} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
+    while True:
+        try:
+            line = input("› ")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            err.print()
+            break
+        if line.strip() in ("/exit", "/quit"):
+            break
+        if not line.strip():
+            continue
+        history.append({"role": "user", "content": line})
+        try:
+            reply = _stream_reply(grid, model, history, opts)
+        except KeyboardInterrupt:
+            err.print("\n[dim](stopped)[/dim]")
+            history.pop()
+            continue
+        except TetherError as e:
+            err.print(f"[red]error:[/red] {e}")
+            history.pop()
+            continue
+        history.append({"role": "assistant", "content": reply})
+
+
+def _stream_reply(grid, model, history, opts) -> str:
+    text = []
+    for item in grid.stream(model, history, **opts):
+        if isinstance(item, str):
+            text.append(item)
+            sys.stdout.write(item)
+            sys.stdout.flush()
+        else:
+            sys.stdout.write("\n")
+            u = item.usage
+            err.print(f"[dim]{item.model} · {u.input_tokens}→{u.output_tokens} tokens{' (estimated)' if u.estimated else ''}"
+                      f" · {_usd(item.cost_usd)} · {item.latency_ms:.0f} ms"
+                      f"{f' · first token {item.ttft_ms:.0f} ms' if item.ttft_ms is not None else ''}[/dim]")
+    return "".join(text)
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+@app.command()
+def models(
+    pull: Optional[str] = typer.Option(None, "--pull", help="Fetch a local model's weights now (e.g. qwen2.5-coder-1.5b)."),
+    as_json: bool = JsonOpt,
+):
+    """The model catalogue: context, price, and whether each can be used now."""
+    if pull:
+        from .llm import weights
+
+        path = weights.ensure(pull.removeprefix("local/"))
+        _emit({"model": pull, "path": str(path)}) if as_json else out.print(f"local/{pull.removeprefix('local/')} ready: {path}")
+        return
+    grid = _grid()
+    rows = grid.models()
+    if as_json:
+        _emit({"routes": {n: list(r.models) for n, r in grid.config.routes.items()}, "models": rows})
+        return
+    table = Table("model", "context", "$/M in", "$/M out", "usable now")
+    for r in rows:
+        price = lambda v: "unknown" if v is None else f"{v:g}"  # noqa: E731
+        table.add_row(r["model"], f"{r['context_window']:,}" if r["context_window"] else "?", price(r["input_per_mtok"]),
+                      price(r["output_per_mtok"]), "[green]yes[/green]" if r["usable"] else f"[yellow]{r['missing']}[/yellow]")
+    out.print(table)
+    for name, route in grid.config.routes.items():
+        out.print(f"route [bold]{name}[/bold]: {' → '.join(route.models)}")
+
+
+# -- ledger -------------------------------------------------------------------------------------
+
+
+@app.command()
+def ledger(
+    by: str = typer.Option("day", "--by", help="Group by day, model, route, provider or outcome."),
+    since: str = typer.Option("month", "--since", help="today, month, all, or a date YYYY-MM-DD."),
+    rows: int = typer.Option(0, "--rows", help="Also list the last N attempts."),
+    as_json: bool = JsonOpt,
+):
+    """What every call cost: tokens, USD and latency, from the ledger."""
+    from .llm.meter import GROUPS, Ledger
+    from .store import Store
+    from . import config as config_mod
+
+    if by not in GROUPS:
+        raise TetherError(f"--by must be one of {', '.join(GROUPS)} (got {by!r})")
+    today = time.strftime("%Y-%m-%d")
+    since_day = {"today": today, "month": today[:8] + "01", "all": "0000"}.get(since, since)
+    try:
+        time.strptime(since_day, "%Y-%m-%d") if since_day != "0000" else None
+    except ValueError:
+        raise TetherError(f"--since must be today, month, all or YYYY-MM-DD (got {since!r})") from None
+    book = Ledger(Store(), config_mod.load(_state["config"]))
+    totals = book.totals(by, since_day)
+    recent = book.rows(rows) if rows else []
+    if as_json:
+        _emit({"by": by, "since": since_day, "totals": totals, "rows": recent})
+        return
+    table = Table(by, "calls ok", "failed", "input tok", "output tok", "cost", "avg latency")
+    for t in totals:
+        cost = _usd(t["cost_usd"]) if not t["unpriced"] else f"{_usd(t['cost_usd'] or 0)} + {t['unpriced']} unpriced"
+        table.add_row(str(t["key"] or "(direct)"), str(t["ok"]), str(t["failed"]), f"{t['input_tokens']:,}", f"{t['output_tokens']:,}",
+                      cost, f"{t['avg_latency_ms']:.0f} ms" if t["avg_latency_ms"] is not None else "-")
+    out.print(table if totals else f"no calls since {since_day}")
+    for r in recent:
+        out.print(f"{time.strftime('%H:%M:%S', time.localtime(r['ts']))} {r['model']} {r['outcome']}"
+                  f"{' ' + r['error_class'] if r['error_class'] else ''} {r['input_tokens']}→{r['output_tokens']} {_usd(r['cost_usd'])}")
+
+
+# -- gateway ------------------------------------------------------------------------------------
+
+
+@app.command()
+def gateway(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8765, "--port"),
+    token: Optional[str] = typer.Option(None, "--token", help="Bearer token clients must send (default: $TETHER_GATEWAY_TOKEN, else a new one)."),
+    as_json: bool = JsonOpt,
+):
+    """An OpenAI-compatible server over tether's routes, failover and ledger."""
+    from .llm.gateway import GatewayServer
+
+    token = token or os.environ.get("TETHER_GATEWAY_TOKEN") or secrets.token_urlsafe(24)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/yellow] serving on {host}, reachable beyond this machine")
+    try:
+        server = GatewayServer(_grid(), token, host, port)
+    except OSError as e:
+        raise TetherError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    info = {"url": server.url, "token": token}
+    if as_json:
+        _emit(info)
+    else:
+        out.print(f"tether gateway on {server.url}\nOPENAI_BASE_URL={server.url} OPENAI_API_KEY={token}")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except TetherError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # click's usage errors and aborts
+        import click
+
+        if isinstance(e, click.exceptions.Exit):
+            sys.exit(e.exit_code)
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

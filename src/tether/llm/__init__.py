@@ -1,0 +1,1 @@
+"""The grid: every LLM provider behind one metered, switchable client."""
