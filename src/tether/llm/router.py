@@ -293,13 +293,10 @@ class _Call:
     def failure(self) -> TetherError:
         if not self.errors:
             return ProviderError(f"{self.route.name}: no model was tried")
-        if len(self.errors) == 1:
-            return self.errors[0][1]
-        if all(isinstance(e, BudgetExceeded) for _, e in self.errors):
-            return self.errors[0][1]
-        # The last error of each model tells the user what to fix.
-        last: dict[str, TetherError] = {}
+        last: dict[str, TetherError] = {}  # each model's last error tells the user what to fix
         for model, e in self.errors:
             last[model] = e
+        if len(last) == 1 or all(isinstance(e, BudgetExceeded) for e in last.values()):
+            return next(iter(last.values()))
         summary = "; ".join(f"{e}" if str(e).startswith(model) else f"{model}: {e}" for model, e in last.items())
         return AllAttemptsFailed(f"all {len(last)} models of {self.route.name} failed ({len(self.errors)} attempts): {summary}")

@@ -1,0 +1,61 @@
+import os
+
+import pytest
+
+from tether import config
+from tether.config import ProviderConfig
+from tether.llm.providers.scripted import ScriptedProvider
+from tether.llm.router import Grid
+from tether.store import Store
+from tests.upstream import Upstream
+
+KEY_VARS = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "GROQ_API_KEY", "TOGETHER_API_KEY", "DEEPSEEK_API_KEY", "TETHER_GATEWAY_TOKEN"]
+MODELS_DIR = os.environ.get("TETHER_MODELS_DIR") or str(config.models_dir())  # shared: weights are big
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Every test gets its own data and config dirs and no API keys; model weights stay shared."""
+    monkeypatch.setenv("TETHER_MODELS_DIR", MODELS_DIR)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for var in KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    with Upstream(hang=1.5) as server:
+        yield server
+
+
+class Sleeps(list):
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+@pytest.fixture
+def make_grid(tmp_path):
+    """A Grid over a config dict, with scripted providers injected by name; sleeps are recorded."""
+    grids = []
+
+    def make(raw: dict | None = None, **scripts) -> Grid:
+        raw = dict(raw or {})
+        providers = raw.setdefault("providers", {})
+        for name in scripts:
+            providers.setdefault(name, {"kind": "scripted"})
+        injected = {name: ScriptedProvider(ProviderConfig(name, "scripted"), replies) for name, replies in scripts.items()}
+        grid = Grid(config.from_dict(raw), Store(tmp_path / "data" / "tether.db"), providers=injected, sleep=Sleeps())
+        grids.append(grid)
+        return grid
+
+    yield make
+    for grid in grids:
+        grid.close()
+        grid.store.close()
+
+
+def ledger_rows(grid: Grid) -> list[dict]:
+    return [dict(r) for r in grid.store.query("SELECT * FROM ledger ORDER BY id")]
