@@ -13,12 +13,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from .errors import TetherError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Partial-autonomy AI for a codebase, on a leash you control.")
-out = Console(highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)  # a pipe gets whole lines
 err = Console(stderr=True, highlight=False)
 _state: dict = {"config": None}
 
@@ -38,6 +38,11 @@ def _grid():
 
 def _emit(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _table(*headers: str) -> Table:
+    """Names are never cut short; other columns shrink or wrap on a narrow terminal."""
+    return Table(Column(headers[0], no_wrap=True), *headers[1:])
 
 
 def _usd(value) -> str:
@@ -136,7 +141,7 @@ def models(
     if as_json:
         _emit({"routes": {n: list(r.models) for n, r in grid.config.routes.items()}, "models": rows})
         return
-    table = Table("model", "context", "$/M in", "$/M out", "usable now")
+    table = _table("model", "context", "$/M in", "$/M out", "usable now")
     for r in rows:
         price = lambda v: "unknown" if v is None else f"{v:g}"  # noqa: E731
         table.add_row(r["model"], f"{r['context_window']:,}" if r["context_window"] else "?", price(r["input_per_mtok"]),
@@ -175,7 +180,7 @@ def ledger(
     if as_json:
         _emit({"by": by, "since": since_day, "totals": totals, "rows": recent})
         return
-    table = Table(by, "calls ok", "failed", "input tok", "output tok", "cost", "avg latency")
+    table = _table(by, "ok", "failed", "in tok", "out tok", "cost", "latency")
     for t in totals:
         cost = _usd(t["cost_usd"]) if not t["unpriced"] else f"{_usd(t['cost_usd'] or 0)} + {t['unpriced']} unpriced"
         table.add_row(str(t["key"] or "(direct)"), str(t["ok"]), str(t["failed"]), f"{t['input_tokens']:,}", f"{t['output_tokens']:,}",

@@ -32,6 +32,13 @@ class GatewayServer(ThreadingHTTPServer):
         self.grid, self.token = grid, token
         super().__init__((host, port), _Handler)
 
+    def handle_error(self, request, client_address):
+        import sys
+
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):  # a client hanging up is not worth a word
+            sys.stderr.write(f"tether gateway: {type(error).__name__}: {error}\n")
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
@@ -131,6 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
                 item = next(chunks)
         except StreamInterrupted as e:
             self._event({"error": {"message": str(e), "type": "stream_interrupted"}})
+        finally:
+            chunks.close()  # a client that hung up leaves a 'cancelled' row, not a dangling stream
         self._write(b"")  # the terminating chunk
 
     def _event(self, payload: dict) -> None:

@@ -1,0 +1,77 @@
+"""The embedded model, for real: smollm2-135m through the Grid (fetched by `make test`)."""
+
+import json
+
+import pytest
+
+from tether.errors import ModelNotAvailable, ProviderTimeout
+from tether.llm.providers import local
+from tether.llm.router import Grid
+from tether.store import Store
+from tests.conftest import ledger_rows
+
+pytestmark = pytest.mark.slow
+MODEL = "local/smollm2-135m"
+
+
+@pytest.fixture
+def grid(isolated):
+    grid = Grid.from_config(store=Store())
+    yield grid
+    grid.close()
+
+
+def test_complete_answers_offline_and_is_metered_at_zero_cost(grid):
+    r = grid.complete(MODEL, "What is the capital of France? Answer in one word.", max_tokens=16, temperature=0)
+    assert "Paris" in r.text
+    assert r.usage.input_tokens > 10 and r.usage.output_tokens > 0 and not r.usage.estimated
+    assert r.cost_usd == 0.0
+    [row] = ledger_rows(grid)
+    assert (row["provider"], row["outcome"], row["input_tokens"]) == ("local", "ok", r.usage.input_tokens)
+
+
+def test_stream_chunks_add_up_to_the_reply(grid):
+    items = list(grid.stream(MODEL, "Count from 1 to 5.", max_tokens=24, temperature=0))
+    chunks, final = items[:-1], items[-1]
+    assert len(chunks) > 3 and "".join(chunks) == final.text
+    assert final.ttft_ms is not None and final.ttft_ms <= final.latency_ms
+
+
+def test_schema_constrains_the_reply_to_valid_json(grid):
+    schema = {"type": "object", "properties": {"sentiment": {"enum": ["positive", "negative"]}}, "required": ["sentiment"]}
+    r = grid.complete(MODEL, "Review: 'A wonderful, moving film.' Give its sentiment.", schema=schema, max_tokens=32, temperature=0)
+    assert json.loads(r.text)["sentiment"] in ("positive", "negative")
+
+
+def test_tools_give_a_tool_call_with_valid_arguments(grid):
+    tool = {"name": "get_weather", "description": "Weather for a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    r = grid.complete(MODEL, "What is the weather in Paris?", tools=[tool], tool_choice="required", max_tokens=48, temperature=0)
+    assert [c.name for c in r.tool_calls] == ["get_weather"]
+    assert isinstance(r.tool_calls[0].args["city"], str)
+
+
+def test_follow_up_turn_reuses_the_cached_prefix(grid):
+    history = [{"role": "system", "content": "You are terse. " * 40}, {"role": "user", "content": "Say hi."}]
+    first = grid.complete(MODEL, history, max_tokens=8, temperature=0)
+    [llm] = [model for (name, _), (model, _) in local._loaded.items() if name == "smollm2-135m"]
+    history += [{"role": "assistant", "content": first.text}, {"role": "user", "content": "Again."}]
+    evaluated = []
+    original = llm.eval
+    llm.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    try:
+        grid.complete(MODEL, history, max_tokens=1, temperature=0)
+    finally:
+        llm.eval = original
+    # only the new turn is read, not the 200-token system prompt again
+    assert 0 < evaluated[0] < first.usage.input_tokens
+
+
+def test_timeout_stops_generation(grid):
+    with pytest.raises(ProviderTimeout, match="timeout"):
+        grid.complete(MODEL, "Write a long story about a dragon.", max_tokens=400, timeout=0.05, temperature=0.8)
+
+
+def test_unknown_local_model_is_one_line(grid):
+    with pytest.raises(ModelNotAvailable, match="no local model 'llama-70b'"):
+        grid.complete("local/llama-70b", "hi")

@@ -1,0 +1,111 @@
+"""The command line as a user runs it: a real process, real config files, real servers."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+TETHER = [sys.executable, "-m", "tether.cli"]
+
+
+def run(*args, stdin=None, env=None, cwd=None):
+    return subprocess.run([*TETHER, *args], input=stdin, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def project(isolated, upstream):
+    (isolated / "tether.toml").write_text(f"""
+[providers.up]
+kind = "openai"
+base_url = "{upstream.url}/v1"
+timeout = 0.5
+
+[routes.default]
+models = ["up/fault-500", "up/ok-model"]
+retries = 0
+
+[models."up/ok-model"]
+input_per_mtok = 1.0
+output_per_mtok = 2.0
+""")
+    return isolated
+
+
+def test_chat_streams_the_reply_and_reports_cost(project):
+    done = run("chat", "hello there")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok: hello there\n"
+    assert "up/ok-model" in done.stderr and "$0.000020" in done.stderr
+
+
+def test_chat_json_and_stdin(project):
+    done = run("chat", "--json", stdin="from stdin")
+    data = json.loads(done.stdout)
+    assert data["text"] == "ok: from stdin" and data["model"] == "up/ok-model" and data["attempts"] == 2
+    assert data["usage"] == {"input_tokens": 10, "output_tokens": 5, "estimated": False}
+
+
+def test_ledger_totals_every_attempt(project):
+    run("chat", "one")
+    run("chat", "two")
+    data = json.loads(run("ledger", "--by", "model", "--json").stdout)
+    totals = {t["key"]: t for t in data["totals"]}
+    assert totals["up/fault-500"]["failed"] == 2 and totals["up/ok-model"]["ok"] == 2
+    assert totals["up/ok-model"]["cost_usd"] == pytest.approx(2 * 0.00002)
+    table = run("ledger", "--by", "model").stdout
+    assert "up/ok-model" in table and "$0.000040" in table
+
+
+def test_models_json_shows_what_is_usable(project):
+    data = json.loads(run("models", "--json").stdout)
+    rows = {m["model"]: m for m in data["models"]}
+    assert rows["up/ok-model"]["usable"] is True
+    assert rows["openai/gpt-4.1-mini"]["usable"] is False and rows["openai/gpt-4.1-mini"]["missing"] == "set OPENAI_API_KEY"
+    assert data["routes"]["default"] == ["up/fault-500", "up/ok-model"]
+
+
+@pytest.mark.parametrize("args, toml, message", [
+    (["chat", "-m", "openai/gpt-4.1-mini", "hi"], None, "OPENAI_API_KEY is not set"),
+    (["chat", "-m", "gpt4", "hi"], None, "unknown model or route 'gpt4'"),
+    (["chat", "hi"], "[routes.default\n", "not valid TOML"),
+    (["chat", "hi"], '[providers.x]\nkind="soap"\n', "kind must be one of"),
+    (["ledger", "--by", "colour"], None, "--by must be one of"),
+    (["models", "--pull", "llama-70b"], None, "no local model 'llama-70b'"),
+])
+def test_bad_input_is_one_line_and_no_traceback(isolated, args, toml, message):
+    if toml:
+        (isolated / "tether.toml").write_text(toml)
+    done = run(*args)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_gateway_serves_openai_clients_with_a_token(project):
+    proc = subprocess.Popen([*TETHER, "gateway", "--port", "0", "--json", "--token", "tok-1"], stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(_read_json(proc.stdout))
+        assert info["url"].startswith("http://127.0.0.1:")
+        assert httpx.get(info["url"] + "/models").status_code == 401
+        r = httpx.post(info["url"] + "/chat/completions", headers={"authorization": "Bearer tok-1"},
+                       json={"model": "default", "messages": [{"role": "user", "content": "via gateway"}]})
+        assert r.json()["choices"][0]["message"]["content"] == "ok: via gateway"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _read_json(stream) -> str:
+    lines, deadline = [], time.time() + 30
+    while time.time() < deadline:
+        lines.append(stream.readline())
+        try:
+            json.loads("".join(lines))
+            return "".join(lines)
+        except json.JSONDecodeError:
+            continue
+    raise AssertionError("the gateway printed no JSON")
