@@ -58,4 +58,5 @@ def make_grid(tmp_path):
 
 
 def ledger_rows(grid: Grid) -> list[dict]:
+    grid.ledger.flush()
     return [dict(r) for r in grid.store.query("SELECT * FROM ledger ORDER BY id")]

@@ -79,6 +79,17 @@ class Store:
         with self._lock:
             return self._db.execute(sql, params).lastrowid
 
+    def write_many(self, sql: str, rows: list[tuple]) -> None:
+        """Many rows in one transaction: all land or none."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self._lock:
             cursor = self._db.execute(sql, params)

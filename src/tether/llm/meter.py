@@ -1,17 +1,24 @@
 """The ledger: one row per attempt, and budgets checked before a call is sent.
 
-A row never holds a prompt, a key or a secret: error texts are scrubbed of every key the
+Rows are written behind the call by one writer thread, in one transaction per batch of up to
+BATCH_WINDOW seconds, so metering costs a queue put on the hot path instead of a SQLite commit;
+every read of the ledger (a budget check, a total) first has the rows already recorded written,
+and the queue is drained at exit. A hard kill loses at most that window's rows, never tears one. A row never holds a prompt, a key or a secret: error texts are scrubbed of every key the
 config names and of anything shaped like one."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import queue
 import re
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 from ..config import Budget, Config
-from ..errors import BudgetExceeded
+from ..errors import BudgetExceeded, TetherError
 from ..store import Store
 from .types import Usage
 
@@ -36,10 +43,31 @@ class Attempt:
     stream: bool = False
 
 
+_INSERT = (
+    "INSERT INTO ledger (ts, day, call_id, attempt, route, provider, model, input_tokens, output_tokens,"
+    " cost_usd, latency_ms, ttft_ms, outcome, error_class, error, stream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_open_ledgers: "weakref.WeakSet[Ledger]" = weakref.WeakSet()
+BATCH_WINDOW = 0.05
+
+
+@atexit.register
+def _flush_all() -> None:
+    for ledger in list(_open_ledgers):
+        ledger.flush()
+
+
 class Ledger:
     def __init__(self, store: Store, config: Config):
         self.store = store
         self._secrets = [os.environ[p.api_key_env] for p in config.providers.values() if p.api_key_env and os.environ.get(p.api_key_env)]
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._done = threading.Condition()
+        self._recorded = self._written = 0
+        self._writer: threading.Thread | None = None
+        self._hurry = threading.Event()
+        self._error: Exception | None = None
+        _open_ledgers.add(self)
 
     def scrub(self, text: str | None) -> str | None:
         if not text:
@@ -50,16 +78,45 @@ class Ledger:
 
     def record(self, a: Attempt) -> None:
         now = time.time()
-        self.store.write(
-            "INSERT INTO ledger (ts, day, call_id, attempt, route, provider, model, input_tokens, output_tokens,"
-            " cost_usd, latency_ms, ttft_ms, outcome, error_class, error, stream)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                now, time.strftime("%Y-%m-%d", time.localtime(now)), a.call_id, a.attempt, a.route, a.provider, a.model,
-                a.usage.input_tokens, a.usage.output_tokens, a.cost_usd, a.latency_ms, a.ttft_ms, a.outcome,
-                a.error_class, self.scrub(a.error), int(a.stream),
-            ),
+        row = (
+            now, time.strftime("%Y-%m-%d", time.localtime(now)), a.call_id, a.attempt, a.route, a.provider, a.model,
+            a.usage.input_tokens, a.usage.output_tokens, a.cost_usd, a.latency_ms, a.ttft_ms, a.outcome,
+            a.error_class, self.scrub(a.error), int(a.stream),
         )
+        with self._done:
+            self._recorded += 1
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_forever, name="tether-ledger", daemon=True)
+                self._writer.start()
+        self._queue.put(row)
+
+    def flush(self) -> None:
+        """Wait until every row recorded so far is in the database."""
+        with self._done:
+            if self._written < self._recorded:
+                self._hurry.set()
+            self._done.wait_for(lambda: self._written >= self._recorded)
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise TetherError(f"the ledger could not be written to {self.store.path}: {error}")
+
+    def _write_forever(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            self._hurry.wait(BATCH_WINDOW)  # let rows gather: one commit for many calls
+            self._hurry.clear()
+            while len(batch) < 5000:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.store.write_many(_INSERT, batch)
+            except Exception as e:  # noqa: BLE001 - reported by the next flush
+                self._error = e
+            with self._done:
+                self._written += len(batch)
+                self._done.notify_all()
 
     def spent(self, since_day: str, route: str | None = None) -> tuple[float, int]:
         """(USD, tokens) spent from `since_day` on, for one route or for all."""
@@ -68,6 +125,7 @@ class Ledger:
         if route is not None:
             sql += " AND route = ?"
             params += (route,)
+        self.flush()
         usd, tokens = self.store.query(sql, params)[0]
         return float(usd), int(tokens)
 
@@ -100,7 +158,9 @@ class Ledger:
             " AVG(CASE WHEN outcome = 'ok' THEN latency_ms END) AS avg_latency_ms"
             " FROM ledger WHERE day >= ? GROUP BY key ORDER BY key"
         )
+        self.flush()
         return [dict(r) for r in self.store.query(sql, (since_day or "0000",))]
 
     def rows(self, limit: int = 50) -> list[dict]:
+        self.flush()
         return [dict(r) for r in self.store.query("SELECT * FROM ledger ORDER BY id DESC LIMIT ?", (limit,))]

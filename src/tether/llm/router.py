@@ -5,10 +5,10 @@ checked against the budgets before it is sent, and written to the ledger after."
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -189,6 +189,7 @@ class Grid:
         return rows
 
     def close(self) -> None:
+        self.ledger.flush()
         for provider in self._providers.values():
             provider.close()
 
@@ -208,25 +209,27 @@ class _Call:
         if opts.get("tools"):
             opts["tools"] = [Tool.coerce(t) for t in opts["tools"]]
         self.opts = opts
-        self.call_id = uuid.uuid4().hex[:16]
+        self.call_id = os.urandom(8).hex()
         self.errors: list[tuple[str, TetherError]] = []
         self.number = 0
 
     def attempts(self) -> Iterator[_Try]:
         grid, route = self.grid, self.route
         end = time.monotonic() + self.deadline
-        input_estimate = estimate_tokens(messages_text(self.messages))
-        output_estimate = self.opts.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE
+        budgeted = grid.config.budget.is_set() or (self.route_name is not None and route.budget.is_set())
+        if budgeted:
+            tokens_in = estimate_tokens(messages_text(self.messages))
+            tokens_out = self.opts.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE
         for model in route.models:
             provider_name, _, name = model.partition("/")
             try:
                 provider = grid.provider(provider_name)
                 info = models.info(model, grid.config)
-                projected = info.cost(input_estimate, output_estimate)
-                tokens = input_estimate + output_estimate
-                grid.ledger.check(grid.config.budget, "overall", None, projected, tokens, model)
-                if self.route_name is not None:
-                    grid.ledger.check(route.budget, f"route {self.route_name}", self.route_name, projected, tokens, model)
+                if budgeted:
+                    projected = info.cost(tokens_in, tokens_out)
+                    grid.ledger.check(grid.config.budget, "overall", None, projected, tokens_in + tokens_out, model)
+                    if self.route_name is not None:
+                        grid.ledger.check(route.budget, f"route {self.route_name}", self.route_name, projected, tokens_in + tokens_out, model)
             except TetherError as e:
                 self.errors.append((model, e))
                 continue

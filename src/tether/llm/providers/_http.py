@@ -15,14 +15,14 @@ from ...errors import AuthError, BadRequest, MalformedResponse, ProviderError, P
 _MAX_DETAIL = 300
 
 
-def client(base_url: str, headers: dict, timeout: float) -> httpx.Client:
+def client(headers: dict, timeout: float) -> httpx.Client:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-    return httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, limits=limits)
+    return httpx.Client(headers={"content-type": "application/json", **headers}, timeout=timeout, limits=limits)
 
 
-def post_json(http: httpx.Client, path: str, body: dict, timeout: float | None, who: str) -> dict:
+def post_json(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str) -> dict:
     try:
-        response = http.post(path, content=json.dumps(body), headers={"content-type": "application/json"}, timeout=timeout)
+        response = http.post(url, content=json.dumps(body), timeout=timeout)
     except httpx.HTTPError as e:
         raise transport_error(e, who) from None
     if response.status_code >= 400:
@@ -33,10 +33,10 @@ def post_json(http: httpx.Client, path: str, body: dict, timeout: float | None, 
         raise MalformedResponse(f"{who}: reply is not JSON: {_excerpt(response.text)}") from None
 
 
-def stream_lines(http: httpx.Client, path: str, body: dict, timeout: float | None, who: str) -> Iterator[str]:
+def stream_lines(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str) -> Iterator[str]:
     """The `data:` payloads of an SSE response, as text."""
     try:
-        with http.stream("POST", path, content=json.dumps(body), headers={"content-type": "application/json"}, timeout=timeout) as response:
+        with http.stream("POST", url, content=json.dumps(body), timeout=timeout) as response:
             if response.status_code >= 400:
                 response.read()
                 raise status_error(response.status_code, response.headers, response.text, who)

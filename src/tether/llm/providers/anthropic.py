@@ -21,13 +21,17 @@ class AnthropicProvider(Provider):
     _http_client = None
 
     @property
+    def url(self) -> str:
+        return self.cfg.base_url.rstrip("/") + "/v1/messages"
+
+    @property
     def http(self):
         if self._http_client is None:
             headers = {"user-agent": "tether", "anthropic-version": VERSION, **self.cfg.headers}
             key = self.api_key()
             if key:
                 headers["x-api-key"] = key
-            self._http_client = _http.client(self.cfg.base_url, headers, self.cfg.timeout)
+            self._http_client = _http.client(headers, self.cfg.timeout)
         return self._http_client
 
     def body(self, req: Request, stream: bool) -> dict:
@@ -58,7 +62,7 @@ class AnthropicProvider(Provider):
 
     def complete(self, req: Request) -> Response:
         who = f"{self.name}/{req.model}"
-        data = _http.post_json(self.http, "/v1/messages", self.body(req, False), req.timeout, who)
+        data = _http.post_json(self.http, self.url, self.body(req, False), req.timeout, who)
         try:
             text, calls = [], []
             for block in data["content"]:
@@ -78,7 +82,7 @@ class AnthropicProvider(Provider):
         usage: dict = {}
         stop = None
         finished = False
-        for payload in _http.stream_lines(self.http, "/v1/messages", self.body(req, True), req.timeout, who):
+        for payload in _http.stream_lines(self.http, self.url, self.body(req, True), req.timeout, who):
             event = _http.parse_event(payload, who)
             kind = event.get("type")
             if kind == "message_start":

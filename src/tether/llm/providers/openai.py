@@ -14,13 +14,17 @@ class OpenAIProvider(Provider):
     _http_client = None
 
     @property
+    def url(self) -> str:
+        return self.cfg.base_url.rstrip("/") + "/chat/completions"
+
+    @property
     def http(self):
         if self._http_client is None:
             headers = {"user-agent": "tether", **self.cfg.headers}
             key = self.api_key()
             if key:
                 headers["authorization"] = f"Bearer {key}"
-            self._http_client = _http.client(self.cfg.base_url, headers, self.cfg.timeout)
+            self._http_client = _http.client(headers, self.cfg.timeout)
         return self._http_client
 
     def body(self, req: Request, stream: bool) -> dict:
@@ -50,7 +54,7 @@ class OpenAIProvider(Provider):
 
     def complete(self, req: Request) -> Response:
         who = f"{self.name}/{req.model}"
-        data = _http.post_json(self.http, "/chat/completions", self.body(req, False), req.timeout, who)
+        data = _http.post_json(self.http, self.url, self.body(req, False), req.timeout, who)
         try:
             choice = data["choices"][0]
             message = choice["message"]
@@ -77,7 +81,7 @@ class OpenAIProvider(Provider):
         usage: dict = {}
         finish = None
         done = False
-        for payload in _http.stream_lines(self.http, "/chat/completions", self.body(req, True), req.timeout, who):
+        for payload in _http.stream_lines(self.http, self.url, self.body(req, True), req.timeout, who):
             if payload == "[DONE]":
                 done = True
                 break
