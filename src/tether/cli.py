@@ -191,6 +191,74 @@ def ledger(
                   f"{' ' + r['error_class'] if r['error_class'] else ''} {r['input_tokens']}→{r['output_tokens']} {_usd(r['cost_usd'])}")
 
 
+# -- digest -------------------------------------------------------------------------------------
+
+
+@app.command()
+def digest(
+    path: str = typer.Argument(".", help="A folder, or a git URL (https://, ssh://, git@…, file://)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout (parts: NAME-1.EXT, NAME-2.EXT …)."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, markdown, xml or json."),
+    encoding: str = typer.Option("o200k_base", "--encoding", help="o200k_base or cl100k_base."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Split into parts of at most this many tokens."),
+    include: list[str] = typer.Option([], "--include", "-i", help="Only paths matching this gitignore-style glob (repeatable)."),
+    exclude: list[str] = typer.Option([], "--exclude", "-e", help="Leave out paths matching this glob (repeatable)."),
+    order: str = typer.Option("path", "--order", help="path, or changes (most changed in git last)."),
+    diff: bool = typer.Option(False, "--diff", help="Add the uncommitted git diff."),
+    log: int = typer.Option(0, "--log", help="Add the last N commits."),
+    compress: bool = typer.Option(False, "--compress", help="Keep signatures and docstrings; elide function bodies."),
+    no_redact: bool = typer.Option(False, "--no-redact", help="Keep secrets as they are."),
+    ref: Optional[str] = typer.Option(None, "--ref", help="Branch, tag or commit of a git URL."),
+    subdir: Optional[str] = typer.Option(None, "--subdir", help="Only this folder of the source."),
+    max_file_bytes: int = typer.Option(1_000_000, "--max-file-bytes", help="Skip text files larger than this."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+):
+    """A repository as one document for an LLM: tree, files, exact token counts."""
+    from .context import digest as make_digest
+
+    fmt = "json" if as_json else fmt
+    with err.status("digesting…") if sys.stderr.isatty() else _nothing():
+        d = make_digest(path, include=include, exclude=exclude, encoding=encoding, order=order, max_file_bytes=max_file_bytes,
+                        compress=compress, redact=not no_redact, git_diff=diff, git_log=log, ref=ref, subdir=subdir)
+    written = []
+    if max_tokens:
+        parts = d.parts(fmt, max_tokens)
+        for number, text in enumerate(parts, start=1):
+            if output is None:
+                sys.stdout.write(text)
+            else:
+                target = output if len(parts) == 1 else output.with_name(f"{output.stem}-{number}{output.suffix}")
+                _write_text(target, text)
+                written.append(str(target))
+    elif output is None:
+        d.write(sys.stdout, fmt)
+    else:
+        _write_text(output, None, d, fmt)
+        written.append(str(output))
+    s = d.summary()
+    skipped = ", ".join(f"{n} {r}" for r, n in sorted(s["skipped"].items())) or "none"
+    redacted = sum(s["redacted"].values())
+    err.print(f"[dim]{s['files']} files · {s['total_tokens']:,} tokens ({encoding}) · skipped: {skipped}"
+              f"{f' · {redacted} secrets redacted' if redacted else ''}{' · ' + str(len(s['lossy_files'])) + ' files with undecodable bytes' if s['lossy_files'] else ''}"
+              f"{' → ' + ', '.join(written) if written else ''}[/dim]")
+
+
+def _write_text(target: Path, text: str | None, d=None, fmt: str = "text") -> None:
+    try:
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(text) if text is not None else d.write(handle, fmt)
+    except OSError as e:
+        raise TetherError(f"cannot write {target}: {e.strerror or e}") from None
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 # -- gateway ------------------------------------------------------------------------------------
 
 

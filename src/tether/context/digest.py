@@ -1,0 +1,353 @@
+"""A repository as one document an LLM digests well: a token-annotated tree, then every file,
+with exact token counts, secrets redacted, in text, markdown, XML or JSON, split into parts
+that each fit a budget when asked."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ..errors import TetherError
+from . import gitsource, tokens
+from .compress import compress as compress_text
+from .secrets import redact as redact_text
+from .syntax import language_of
+from .walk import SNIFF, is_binary, walk
+
+FORMATS = ("text", "markdown", "xml", "json")
+PARALLEL_BYTES = 8_000_000  # above this much text, count tokens in two processes
+
+
+@dataclass
+class DigestFile:
+    path: str
+    size: int
+    tokens: int = 0
+    text: str | None = None  # None: binary, listed but not inlined
+    redactions: int = 0
+    lossy: bool = False  # undecodable bytes were replaced with U+FFFD
+    compressed: bool = False
+
+    @property
+    def binary(self) -> bool:
+        return self.text is None
+
+
+@dataclass
+class Digest:
+    root: Path
+    source: str
+    encoding: str
+    files: list[DigestFile]
+    skipped: list[tuple[str, str]]
+    sections: dict[str, str] = field(default_factory=dict)  # "git log", "git diff" → text
+    section_tokens: dict[str, int] = field(default_factory=dict)
+    redactions: Counter = field(default_factory=Counter)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(f.tokens for f in self.files) + sum(self.section_tokens.values())
+
+    def summary(self) -> dict:
+        return {
+            "source": self.source, "encoding": self.encoding, "files": len(self.files),
+            "binary_files": sum(f.binary for f in self.files), "total_tokens": self.total_tokens,
+            "skipped": dict(Counter(reason for _, reason in self.skipped)),
+            "redacted": dict(self.redactions), "lossy_files": [f.path for f in self.files if f.lossy],
+        }
+
+    def tree(self) -> str:
+        """The folder tree with tokens per file and per folder."""
+        folders: Counter = Counter()
+        for f in self.files:
+            parts = f.path.split("/")
+            for depth in range(1, len(parts)):
+                folders["/".join(parts[:depth])] += f.tokens
+        lines = [f"{self.root.name}/ ({self.total_tokens:,} tokens)"]
+        shown: set[str] = set()
+        for f in sorted(self.files, key=lambda f: f.path):
+            parts = f.path.split("/")
+            for depth in range(1, len(parts)):
+                folder = "/".join(parts[:depth])
+                if folder not in shown:
+                    shown.add(folder)
+                    lines.append(f"{'  ' * depth}{parts[depth - 1]}/ ({folders[folder]:,})")
+            note = "binary" if f.binary else f"{f.tokens:,}"
+            lines.append(f"{'  ' * len(parts)}{parts[-1]} ({note})")
+        return "\n".join(lines)
+
+    def render(self, fmt: str = "text") -> str:
+        return "".join(_chunks(self, fmt, self.files, include_head=True))
+
+    def write(self, stream, fmt: str = "text") -> None:
+        """Render straight into a text stream, never holding the whole output in memory."""
+        for chunk in _chunks(self, fmt, self.files, include_head=True):
+            stream.write(chunk)
+
+    def parts(self, fmt: str, max_tokens: int) -> list[str]:
+        """The digest split into parts of at most `max_tokens` each (the header and tree go in
+        the first). A file is cut only when it alone is larger than a part."""
+        if fmt == "json":
+            raise TetherError("--max-tokens splits text, markdown or xml output, not json")
+        head_cost = tokens.count("".join(_chunks(self, fmt, [], include_head=True)), self.encoding)
+        if head_cost >= max_tokens:
+            raise TetherError(f"--max-tokens {max_tokens} is smaller than the digest's header and tree ({head_cost} tokens)")
+        parts: list[list[DigestFile]] = [[]]
+        budgets = [max_tokens - head_cost]
+        for f in self.files:
+            for piece in _fit(f, fmt, max_tokens, self.encoding):
+                cost = _block_tokens(piece, fmt, self.encoding)
+                if cost > budgets[-1] and parts[-1]:
+                    parts.append([])
+                    budgets.append(max_tokens - tokens.count(_part_marker(fmt, 99, 99), self.encoding))
+                parts[-1].append(piece)
+                budgets[-1] -= cost
+        rendered = ["".join(_chunks(self, fmt, files, include_head=(i == 0))) for i, files in enumerate(parts)]
+        return [_part_marker(fmt, i + 1, len(rendered)) + text for i, text in enumerate(rendered)] if len(rendered) > 1 else rendered
+
+
+def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_base", order: str = "path",
+           max_file_bytes: int = 1_000_000, max_total_bytes: int = 100_000_000, compress: bool = False,
+           redact: bool = True, git_diff: bool = False, git_log: int = 0, ref: str | None = None,
+           subdir: str | None = None, progress=None) -> Digest:
+    """Digest a local folder or a git URL (cloned into a cache at `ref`), or a `subdir` of it."""
+    source = str(path)
+    root = gitsource.checkout(source, ref) if gitsource.is_url(source) else Path(path)
+    if subdir:
+        root = root / subdir
+    if ref and not gitsource.is_url(source):
+        raise TetherError("--ref is for git URLs; for a local repository, check the ref out first")
+    tokens._tokenizer(encoding)  # an unknown encoding fails before any work
+    found = walk(root, include, exclude, max_file_bytes=max_file_bytes)
+    files, skipped, total = [], list(found.skipped), 0
+    for entry in found.files:
+        item = _read(found.root, entry.path, entry.size, entry.binary, skipped)
+        if item is None:
+            continue
+        if item.text is not None:
+            total += len(item.text)
+            if total > max_total_bytes:
+                skipped.append((item.path, f"over the total of {max_total_bytes:,} bytes"))
+                continue
+        files.append(item)
+    redactions = _prepare([f for f in files if f.text], encoding, redact, compress)
+    if order == "changes":
+        changes = gitsource.change_counts(found.root)
+        files.sort(key=lambda f: (changes.get(f.path, 0), f.path))  # most changed last, nearest the question
+    elif order != "path":
+        raise TetherError(f"--order must be path or changes (got {order!r})")
+    result = Digest(found.root, source, encoding, files, skipped, redactions=redactions)
+    if git_log:
+        result.sections["git log"] = gitsource.log(found.root, git_log)
+    if git_diff:
+        result.sections["git diff"] = gitsource.diff(found.root)
+    result.section_tokens = {name: tokens.count(text, encoding) for name, text in result.sections.items()}
+    return result
+
+
+def _read(root: Path, rel: str, size: int, binary: bool, skipped: list) -> DigestFile | None:
+    if binary:
+        return DigestFile(rel, size)
+    try:
+        with open(root / rel, "rb") as handle:
+            data = handle.read()
+    except OSError as e:
+        skipped.append((rel, f"unreadable ({e.strerror or e})"))
+        return None
+    if is_binary(data[:SNIFF]):
+        return DigestFile(rel, size)
+    try:
+        text, lossy = data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, lossy = data.decode("utf-8", errors="replace"), True
+    return DigestFile(rel, size, text=text.removeprefix("\ufeff"), lossy=lossy)
+
+
+def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: bool) -> Counter:
+    """Redact, compress and count every file; the tokenizer holds the GIL, so a large tree is
+    split in two and one half done in a forked child, which shares the loaded tables."""
+    jobs = [(f.path, f.text) for f in files]
+    if sum(len(f.text) for f in files) > PARALLEL_BYTES and (os.cpu_count() or 1) > 1 and hasattr(os, "fork"):
+        mine, theirs = _balanced_halves(list(range(len(jobs))), [len(t) for _, t in jobs])
+        done_there, done_here = _fork_join(lambda: _work([jobs[i] for i in theirs], encoding, redact, compress),
+                                           lambda: _work([jobs[i] for i in mine], encoding, redact, compress))
+        results = {**dict(zip(theirs, done_there)), **dict(zip(mine, done_here))}
+    else:
+        results = dict(enumerate(_work(jobs, encoding, redact, compress)))
+    found: Counter = Counter()
+    for i, (count, text, redacted, compressed) in results.items():
+        f = files[i]
+        f.tokens, f.compressed = count, compressed
+        if text is not None:
+            f.text = text
+        f.redactions = sum(redacted.values())
+        found.update(redacted)
+    return found
+
+
+def _work(jobs: list[tuple[str, str]], encoding: str, redact: bool, compress: bool) -> list[tuple]:
+    """(tokens, the new text if it changed, secrets found, compressed) for each file."""
+    out = []
+    for path, text in jobs:
+        changed, found, compressed = None, Counter(), False
+        if redact:
+            redacted, found = redact_text(text)
+            if found:
+                text = changed = redacted
+        if compress:
+            shorter = compress_text(path, text)
+            if shorter is not None:
+                text = changed = shorter
+                compressed = True
+        out.append((tokens.count(text, encoding), changed, found, compressed))
+    return out
+
+
+def _fork_join(child_work, parent_work) -> tuple:
+    """Run `child_work` in a forked process while this one runs `parent_work`; both results."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send, and leave without running any cleanup
+        os.close(read_end)
+        try:
+            payload = pickle.dumps(("ok", child_work()))
+        except BaseException as e:  # noqa: BLE001 - handed to the parent
+            payload = pickle.dumps(("error", f"{type(e).__name__}: {e}"))
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+        os._exit(0)
+    os.close(write_end)
+    try:
+        own = parent_work()
+    finally:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+    status, value = pickle.loads(data) if data else ("error", "the worker process died")
+    if status != "ok":
+        raise TetherError(f"counting tokens failed: {value}")
+    return value, own
+
+
+def _balanced_halves(keys: list[int], sizes: list[int]) -> tuple[list[int], list[int]]:
+    a, b, size_a, size_b = [], [], 0, 0
+    for key in sorted(keys, key=lambda k: -sizes[k]):
+        if size_a <= size_b:
+            a.append(key)
+            size_a += sizes[key]
+        else:
+            b.append(key)
+            size_b += sizes[key]
+    return a, b
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+_RULE = "=" * 48
+
+
+def _chunks(d: Digest, fmt: str, files: list[DigestFile], include_head: bool):
+    if fmt not in FORMATS:
+        raise TetherError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
+    if fmt == "json":  # one object, written file by file
+        head = {**d.summary(), "tree": d.tree(), "skipped_files": [{"path": p, "reason": r} for p, r in d.skipped],
+                "sections": d.sections}
+        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "files": ['
+        for i, f in enumerate(files):
+            item = {"path": f.path, "tokens": f.tokens, "binary": f.binary, "content": f.text}
+            yield ("," if i else "") + "\n" + json.dumps(item, ensure_ascii=False)
+        yield "\n]}\n"
+        return
+    if fmt == "xml":
+        yield "<digest>\n"
+    if include_head:
+        yield _head(d, fmt)
+    for f in files:
+        yield _block(f, fmt)
+    if include_head:
+        for name, text in d.sections.items():
+            yield _section(name, text, fmt)
+    if fmt == "xml":
+        yield "</digest>\n"
+
+
+def _head(d: Digest, fmt: str) -> str:
+    s = d.summary()
+    facts = f"{s['files']} files, {s['total_tokens']:,} tokens ({d.encoding}); skipped: " + (
+        ", ".join(f"{n} {r}" for r, n in sorted(s["skipped"].items())) or "none") + (
+        "; secrets redacted: " + ", ".join(f"{n} {k}" for k, n in sorted(s["redacted"].items())) if s["redacted"] else "")
+    if fmt == "markdown":
+        return f"# Digest of {d.source}\n\n{facts}\n\n## Tree\n\n```\n{d.tree()}\n```\n\n## Files\n\n"
+    if fmt == "xml":
+        return f"<summary>{escape(facts)}</summary>\n<tree>\n{escape(d.tree())}\n</tree>\n"
+    return f"Digest of {d.source}\n{facts}\n\nDirectory structure:\n{d.tree()}\n\n"
+
+
+def _block(f: DigestFile, fmt: str) -> str:
+    body = "(binary file, not inlined)" if f.binary else f.text
+    if body and not body.endswith("\n"):
+        body += "\n"
+    if fmt == "markdown":
+        fence = "`" * max(3, _longest_run(body, "`") + 1)
+        hint = language_of(f.path) or PurePosixPath(f.path).suffix.lstrip(".")
+        return f"### {f.path}\n\n{fence}{hint}\n{body}{fence}\n\n"
+    if fmt == "xml":
+        return f"<file path={quoteattr(f.path)} tokens=\"{f.tokens}\">{escape(body)}</file>\n"
+    return f"{_RULE}\nFILE: {f.path}\n{_RULE}\n{body}\n"
+
+
+def _section(name: str, text: str, fmt: str) -> str:
+    if fmt == "markdown":
+        fence = "`" * max(3, _longest_run(text, "`") + 1)
+        return f"## {name}\n\n{fence}\n{text}\n{fence}\n\n"
+    if fmt == "xml":
+        tag = name.replace(" ", "_")
+        return f"<{tag}>\n{escape(text)}\n</{tag}>\n"
+    return f"{_RULE}\n{name.upper()}\n{_RULE}\n{text}\n\n"
+
+
+def _part_marker(fmt: str, number: int, total: int) -> str:
+    if fmt == "xml":
+        return f"<!-- part {number} of {total} -->\n"
+    return f"(part {number} of {total})\n\n"
+
+
+def _block_tokens(f: DigestFile, fmt: str, encoding: str) -> int:
+    # Blocks start and end at line boundaries, where the tokenizer splits, so they add up.
+    return f.tokens + tokens.count(_block(DigestFile(f.path, f.size, 0, ""), fmt), encoding) if f.text is not None else tokens.count(_block(f, fmt), encoding)
+
+
+def _fit(f: DigestFile, fmt: str, max_tokens: int, encoding: str) -> list[DigestFile]:
+    """The file whole, or cut at line boundaries into pieces that each fit a part."""
+    if f.text is None or _block_tokens(f, fmt, encoding) <= max_tokens - 64:
+        return [f]
+    pieces, lines, budget = [], [], max_tokens - 64 - tokens.count(_block(DigestFile(f.path + " (part 99)", 0, 0, ""), fmt), encoding)
+    used = 0
+    for line in f.text.splitlines(keepends=True):
+        cost = tokens.count(line, encoding)
+        if lines and used + cost > budget:
+            pieces.append("".join(lines))
+            lines, used = [], 0
+        lines.append(line)
+        used += cost
+    pieces.append("".join(lines))
+    return [DigestFile(f"{f.path} (part {i + 1} of {len(pieces)})", f.size, tokens.count(p, encoding), p) for i, p in enumerate(pieces)]
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quoteattr(text: str) -> str:
+    return '"' + escape(text).replace('"', "&quot;") + '"'
+
+
+def _longest_run(text: str, char: str) -> int:
+    if char * 3 not in text:
+        return 0
+    return max((len(run) for run in re.findall(re.escape(char) + "+", text)), default=0)

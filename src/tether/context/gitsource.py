@@ -1,0 +1,86 @@
+"""Git as a source of context: a URL cloned into a cache at a branch, tag or commit, and the
+history of a local checkout (change counts, log, diff). Git runs as a subprocess; a folder
+that is not a repository simply has no history."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from .. import config
+from ..errors import TetherError
+
+_URL = re.compile(r"^(https?://|ssh://|git://|file://|git@[^:]+:)")
+_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def is_url(source: str) -> bool:
+    return bool(_URL.match(source))
+
+
+def _git(args: list[str], cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                              env={"GIT_TERMINAL_PROMPT": "0", "PATH": _path()})
+    except FileNotFoundError:
+        raise TetherError("git is not installed; install it to digest a URL or read history") from None
+    except subprocess.TimeoutExpired:
+        raise TetherError(f"git {args[0]} took longer than {timeout:g}s") from None
+
+
+def _path() -> str:
+    import os
+
+    return os.environ.get("PATH", "/usr/bin:/bin")
+
+
+def checkout(url: str, ref: str | None = None) -> Path:
+    """A clone of `url` at `ref` (branch, tag or commit) in the cache, fetched once."""
+    key = hashlib.sha256(f"{url}@{ref or ''}".encode()).hexdigest()[:16]
+    target = config.data_dir() / "repos" / key
+    if (target / ".git").is_dir():
+        return target
+    tmp = target.with_name(key + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    if ref and _SHA.match(ref):
+        steps = [(["init", "-q", str(tmp)], None), (["fetch", "-q", "--depth", "1", url, ref], tmp), (["checkout", "-q", "FETCH_HEAD"], tmp)]
+    else:
+        steps = [(["clone", "-q", "--depth", "1", *(["--branch", ref] if ref else []), url, str(tmp)], None)]
+    for args, cwd in steps:
+        done = _git(args, cwd)
+        if done.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            raise TetherError(f"cannot fetch {url}{'@' + ref if ref else ''}: {last}")
+    tmp.rename(target)
+    return target
+
+
+def _is_repo(root: Path) -> bool:
+    done = _git(["rev-parse", "--is-inside-work-tree"], root, timeout=30)
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+def change_counts(root: Path, limit: int = 5000) -> Counter:
+    """How many of the last `limit` commits touched each file (paths relative to root)."""
+    if not _is_repo(root):
+        return Counter()
+    done = _git(["log", f"-n{limit}", "--format=", "--name-only", "--relative", "--", "."], root)
+    return Counter(line for line in done.stdout.splitlines() if line)
+
+
+def log(root: Path, count: int) -> str:
+    if not _is_repo(root):
+        return "(not a git repository)"
+    return _git(["log", f"-n{count}", "--date=short", "--format=%h %ad %an%n  %s", "--name-status", "--", "."], root).stdout.strip()
+
+
+def diff(root: Path) -> str:
+    if not _is_repo(root):
+        return "(not a git repository)"
+    return _git(["diff", "HEAD", "--", "."], root).stdout.strip() or "(no uncommitted changes)"
