@@ -109,3 +109,22 @@ def _read_json(stream) -> str:
         except json.JSONDecodeError:
             continue
     raise AssertionError("the gateway printed no JSON")
+
+
+def test_digest_writes_parts_and_reports_on_stderr(isolated):
+    (isolated / "proj").mkdir()
+    for i in range(20):
+        (isolated / "proj" / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n" * 40)
+    done = run("digest", "proj", "--max-tokens", "3000", "-o", "out.txt")
+    assert done.returncode == 0, done.stderr
+    parts = sorted(isolated.glob("out-*.txt"))
+    assert len(parts) >= 3 and "20 files" in done.stderr and "out-1.txt" in done.stderr
+    data = json.loads(run("digest", "proj", "--json").stdout)
+    assert len(data["files"]) == 20 and data["total_tokens"] == sum(f["tokens"] for f in data["files"])
+
+
+def test_digest_bad_input_is_one_line(isolated):
+    for args, message in ((["digest", "nowhere"], "no such file or folder"), (["digest", ".", "-f", "yaml"], "unknown format 'yaml'"),
+                          (["digest", ".", "--encoding", "p50k"], "unknown encoding 'p50k'")):
+        done = run(*args)
+        assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr

@@ -216,7 +216,11 @@ def digest(
     """A repository as one document for an LLM: tree, files, exact token counts."""
     from .context import digest as make_digest
 
+    from .context.digest import FORMATS
+
     fmt = "json" if as_json else fmt
+    if fmt not in FORMATS:
+        raise TetherError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     with err.status("digesting…") if sys.stderr.isatty() else _nothing():
         d = make_digest(path, include=include, exclude=exclude, encoding=encoding, order=order, max_file_bytes=max_file_bytes,
                         compress=compress, redact=not no_redact, git_diff=diff, git_log=log, ref=ref, subdir=subdir)

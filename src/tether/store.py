@@ -36,6 +36,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ledger_day ON ledger(day);
     CREATE INDEX ledger_route_day ON ledger(route, day);
     """,
+    """
+    CREATE TABLE token_cache (
+        key      BLOB PRIMARY KEY,
+        tokens   INTEGER NOT NULL,
+        redacted TEXT,
+        found    TEXT
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
@@ -89,6 +97,14 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def query_many(self, sql_prefix: str, keys: list, chunk: int = 500) -> list[sqlite3.Row]:
+        """`sql_prefix` ending in `IN` run over `keys` in chunks (SQLite caps bound parameters)."""
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(keys), chunk):
+            part = keys[start:start + chunk]
+            rows += self.query(f"{sql_prefix} ({','.join('?' * len(part))})", tuple(part))
+        return rows
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -4,6 +4,7 @@ that each fit a budget when asked."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -32,6 +33,7 @@ class DigestFile:
     redactions: int = 0
     lossy: bool = False  # undecodable bytes were replaced with U+FFFD
     compressed: bool = False
+    key: bytes = b""  # hash of the file's bytes, for the token cache
 
     @property
     def binary(self) -> bool:
@@ -114,7 +116,7 @@ class Digest:
 def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_base", order: str = "path",
            max_file_bytes: int = 1_000_000, max_total_bytes: int = 100_000_000, compress: bool = False,
            redact: bool = True, git_diff: bool = False, git_log: int = 0, ref: str | None = None,
-           subdir: str | None = None, progress=None) -> Digest:
+           subdir: str | None = None, cache: bool = True) -> Digest:
     """Digest a local folder or a git URL (cloned into a cache at `ref`), or a `subdir` of it."""
     source = str(path)
     root = gitsource.checkout(source, ref) if gitsource.is_url(source) else Path(path)
@@ -122,7 +124,7 @@ def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_b
         root = root / subdir
     if ref and not gitsource.is_url(source):
         raise TetherError("--ref is for git URLs; for a local repository, check the ref out first")
-    tokens._tokenizer(encoding)  # an unknown encoding fails before any work
+    tokens.check(encoding)  # an unknown encoding fails before any work
     found = walk(root, include, exclude, max_file_bytes=max_file_bytes)
     files, skipped, total = [], list(found.skipped), 0
     for entry in found.files:
@@ -135,7 +137,7 @@ def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_b
                 skipped.append((item.path, f"over the total of {max_total_bytes:,} bytes"))
                 continue
         files.append(item)
-    redactions = _prepare([f for f in files if f.text], encoding, redact, compress)
+    redactions = _prepare([f for f in files if f.text], encoding, redact, compress, cache)
     if order == "changes":
         changes = gitsource.change_counts(found.root)
         files.sort(key=lambda f: (changes.get(f.path, 0), f.path))  # most changed last, nearest the question
@@ -165,20 +167,37 @@ def _read(root: Path, rel: str, size: int, binary: bool, skipped: list) -> Diges
         text, lossy = data.decode("utf-8"), False
     except UnicodeDecodeError:
         text, lossy = data.decode("utf-8", errors="replace"), True
-    return DigestFile(rel, size, text=text.removeprefix("\ufeff"), lossy=lossy)
+    return DigestFile(rel, size, text=text.removeprefix("\ufeff"), lossy=lossy, key=hashlib.blake2b(data, digest_size=16).digest())
 
 
-def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: bool) -> Counter:
-    """Redact, compress and count every file; the tokenizer holds the GIL, so a large tree is
-    split in two and one half done in a forked child, which shares the loaded tables."""
-    jobs = [(f.path, f.text) for f in files]
-    if sum(len(f.text) for f in files) > PARALLEL_BYTES and (os.cpu_count() or 1) > 1 and hasattr(os, "fork"):
+def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: bool, cache: bool) -> Counter:
+    """Redact, compress and count every file. Results for content seen before come from the
+    token cache (keyed by the file's bytes, the encoding and the options); the rest are worked
+    out, a large batch split in two with one half in a forked child, since the tokenizer holds
+    the GIL and the child shares its loaded tables."""
+    store = _cache_store() if cache and not compress else None
+    keys = [hashlib.blake2b(f.key + f"{encoding}:{int(redact)}".encode(), digest_size=16).digest() for f in files]
+    results: dict[int, tuple] = {}
+    if store is not None:
+        known = {bytes(r[0]): r for r in store.query_many("SELECT key, tokens, redacted, found FROM token_cache WHERE key IN", keys)}
+        for i, key in enumerate(keys):
+            if key in known:
+                _, count, text, found = known[key]
+                results[i] = (count, text, Counter(json.loads(found)) if found else Counter(), False)
+    todo = [i for i in range(len(files)) if i not in results]
+    jobs = [(files[i].path, files[i].text) for i in todo]
+    if sum(len(t) for _, t in jobs) > PARALLEL_BYTES and (os.cpu_count() or 1) > 1 and hasattr(os, "fork"):
         mine, theirs = _balanced_halves(list(range(len(jobs))), [len(t) for _, t in jobs])
         done_there, done_here = _fork_join(lambda: _work([jobs[i] for i in theirs], encoding, redact, compress),
                                            lambda: _work([jobs[i] for i in mine], encoding, redact, compress))
-        results = {**dict(zip(theirs, done_there)), **dict(zip(mine, done_here))}
+        worked = {**dict(zip(theirs, done_there)), **dict(zip(mine, done_here))}
     else:
-        results = dict(enumerate(_work(jobs, encoding, redact, compress)))
+        worked = dict(enumerate(_work(jobs, encoding, redact, compress)))
+    for j, i in enumerate(todo):
+        results[i] = worked[j]
+    if store is not None and todo:
+        store.write_many("INSERT OR REPLACE INTO token_cache (key, tokens, redacted, found) VALUES (?,?,?,?)",
+                         [(keys[i], results[i][0], results[i][1], json.dumps(results[i][2]) if results[i][2] else None) for i in todo])
     found: Counter = Counter()
     for i, (count, text, redacted, compressed) in results.items():
         f = files[i]
@@ -188,6 +207,15 @@ def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: boo
         f.redactions = sum(redacted.values())
         found.update(redacted)
     return found
+
+
+def _cache_store():
+    from ..store import Store
+
+    try:
+        return Store()
+    except TetherError:
+        return None  # no writable data dir: work without the cache
 
 
 def _work(jobs: list[tuple[str, str]], encoding: str, redact: bool, compress: bool) -> list[tuple]:

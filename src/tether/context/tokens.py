@@ -14,9 +14,13 @@ _loaded: dict[str, object] = {}
 _lock = threading.Lock()
 
 
-def _tokenizer(encoding: str):
+def check(encoding: str) -> None:
     if encoding not in ENCODINGS:
         raise TetherError(f"unknown encoding {encoding!r} (choose {' or '.join(ENCODINGS)})")
+
+
+def _tokenizer(encoding: str):
+    check(encoding)
     with _lock:
         if encoding not in _loaded:
             _loaded[encoding] = _bindings().tokenizer_for_encoding(encoding)
