@@ -263,6 +263,31 @@ class _nothing:
         return False
 
 
+# -- map ----------------------------------------------------------------------------------------
+
+
+@app.command(name="map")
+def map_(
+    path: str = typer.Argument(".", help="The repository folder."),
+    max_tokens: int = typer.Option(2048, "--tokens", "-t", help="Fit the map to this many tokens."),
+    focus: list[str] = typer.Option([], "--focus", "-f", help="A file, folder or identifier to rank toward (repeatable)."),
+    encoding: str = typer.Option("o200k_base", "--encoding"),
+    as_json: bool = JsonOpt,
+):
+    """The repository's most important symbols, ranked by how the code uses them."""
+    from .context.repomap import repo_map
+
+    m = repo_map(path, max_tokens=max_tokens, focus=focus, encoding=encoding)
+    if as_json:
+        _emit({"root": str(m.root), "tokens": m.tokens, "files": [
+            {"path": p, "rank": round(r, 6), "symbols": [{"name": s.name, "kind": s.kind, "line": s.line, "end_line": s.end_line, "signature": s.signature}
+                                                         for s in m.shown if s.path == p]}
+            for p, r in sorted(m.file_ranks.items(), key=lambda kv: -kv[1]) if any(s.path == p for s in m.shown)]})
+        return
+    sys.stdout.write(m.text)
+    err.print(f"[dim]{len(m.shown)} symbols from {len({s.path for s in m.shown})} files · {m.tokens:,} tokens ({encoding})[/dim]")
+
+
 # -- gateway ------------------------------------------------------------------------------------
 
 

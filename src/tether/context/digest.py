@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pickle
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,12 +14,12 @@ from pathlib import Path, PurePosixPath
 from ..errors import TetherError
 from . import gitsource, tokens
 from .compress import compress as compress_text
+from .parallel import in_two
 from .secrets import redact as redact_text
 from .syntax import language_of
 from .walk import SNIFF, is_binary, walk
 
 FORMATS = ("text", "markdown", "xml", "json")
-PARALLEL_BYTES = 8_000_000  # above this much text, count tokens in two processes
 
 
 @dataclass
@@ -186,13 +184,7 @@ def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: boo
                 results[i] = (count, text, Counter(json.loads(found)) if found else Counter(), False)
     todo = [i for i in range(len(files)) if i not in results]
     jobs = [(files[i].path, files[i].text) for i in todo]
-    if sum(len(t) for _, t in jobs) > PARALLEL_BYTES and (os.cpu_count() or 1) > 1 and hasattr(os, "fork"):
-        mine, theirs = _balanced_halves(list(range(len(jobs))), [len(t) for _, t in jobs])
-        done_there, done_here = _fork_join(lambda: _work([jobs[i] for i in theirs], encoding, redact, compress),
-                                           lambda: _work([jobs[i] for i in mine], encoding, redact, compress))
-        worked = {**dict(zip(theirs, done_there)), **dict(zip(mine, done_here))}
-    else:
-        worked = dict(enumerate(_work(jobs, encoding, redact, compress)))
+    worked = dict(enumerate(in_two(lambda part: _work(part, encoding, redact, compress), jobs, [len(t) for _, t in jobs])))
     for j, i in enumerate(todo):
         results[i] = worked[j]
     if store is not None and todo:
@@ -234,44 +226,6 @@ def _work(jobs: list[tuple[str, str]], encoding: str, redact: bool, compress: bo
                 compressed = True
         out.append((tokens.count(text, encoding), changed, found, compressed))
     return out
-
-
-def _fork_join(child_work, parent_work) -> tuple:
-    """Run `child_work` in a forked process while this one runs `parent_work`; both results."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compute, send, and leave without running any cleanup
-        os.close(read_end)
-        try:
-            payload = pickle.dumps(("ok", child_work()))
-        except BaseException as e:  # noqa: BLE001 - handed to the parent
-            payload = pickle.dumps(("error", f"{type(e).__name__}: {e}"))
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(payload)
-        os._exit(0)
-    os.close(write_end)
-    try:
-        own = parent_work()
-    finally:
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        os.waitpid(pid, 0)
-    status, value = pickle.loads(data) if data else ("error", "the worker process died")
-    if status != "ok":
-        raise TetherError(f"counting tokens failed: {value}")
-    return value, own
-
-
-def _balanced_halves(keys: list[int], sizes: list[int]) -> tuple[list[int], list[int]]:
-    a, b, size_a, size_b = [], [], 0, 0
-    for key in sorted(keys, key=lambda k: -sizes[k]):
-        if size_a <= size_b:
-            a.append(key)
-            size_a += sizes[key]
-        else:
-            b.append(key)
-            size_b += sizes[key]
-    return a, b
 
 
 # -- rendering ------------------------------------------------------------------------------------

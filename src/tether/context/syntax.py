@@ -31,17 +31,27 @@ def language_of(path: str) -> str | None:
     return LANGUAGES.get(PurePosixPath(path).suffix.lower())
 
 
+def grammar(language: str):
+    """The tree-sitter Language, or None if its grammar is not installed."""
+    try:
+        import tree_sitter
+
+        module, attr = _GRAMMARS[language]
+        return tree_sitter.Language(getattr(importlib.import_module(module), attr)())
+    except (ImportError, KeyError, AttributeError):
+        return None
+
+
 def parse(text: str, language: str):
     """The syntax tree of `text`, or None if the grammar is not installed."""
     with _lock:
         if language not in _parsers:
-            try:
+            lang = grammar(language)
+            if lang is None:
+                _parsers[language] = None
+            else:
                 import tree_sitter
 
-                module, attr = _GRAMMARS[language]
-                grammar = tree_sitter.Language(getattr(importlib.import_module(module), attr)())
-                _parsers[language] = tree_sitter.Parser(grammar)
-            except (ImportError, KeyError, AttributeError):
-                _parsers[language] = None
+                _parsers[language] = tree_sitter.Parser(lang)
         parser = _parsers[language]
         return parser.parse(text.encode("utf-8", errors="replace")) if parser is not None else None

@@ -1,0 +1,121 @@
+"""Definitions (from tree-sitter) and the identifiers each file uses, for the languages in
+`syntax.LANGUAGES`: what the repo map ranks and what search cuts chunks at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import re
+from collections import Counter
+
+from .syntax import language_of, parse
+
+# node types that define a named symbol, per language; the name is the node's `name` field
+# (or, for C-like declarators, the identifier inside its `declarator`)
+DEFINITIONS = {
+    "python": {"function_definition": "function", "class_definition": "class"},
+    "javascript": {"function_declaration": "function", "generator_function_declaration": "function", "class_declaration": "class",
+                   "method_definition": "method", "variable_declarator": "variable"},
+    "go": {"function_declaration": "function", "method_declaration": "method", "type_spec": "type"},
+    "rust": {"function_item": "function", "struct_item": "struct", "enum_item": "enum", "trait_item": "trait",
+             "mod_item": "module", "type_item": "type", "macro_definition": "macro", "function_signature_item": "function"},
+    "java": {"class_declaration": "class", "interface_declaration": "interface", "enum_declaration": "enum",
+             "record_declaration": "record", "method_declaration": "method", "constructor_declaration": "constructor"},
+    "c": {"function_definition": "function", "struct_specifier": "struct", "enum_specifier": "enum", "type_definition": "type"},
+}
+DEFINITIONS["typescript"] = DEFINITIONS["tsx"] = {**DEFINITIONS["javascript"], "interface_declaration": "interface",
+                                                  "type_alias_declaration": "type", "enum_declaration": "enum",
+                                                  "abstract_class_declaration": "class", "method_signature": "method"}
+DEFINITIONS["cpp"] = {**DEFINITIONS["c"], "class_specifier": "class", "namespace_definition": "namespace"}
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    kind: str
+    path: str
+    line: int  # 1-based first line
+    end_line: int
+    signature: str  # the definition's first line, stripped
+
+
+@dataclass
+class FileSymbols:
+    path: str
+    definitions: list[Symbol]
+    references: dict[str, int]  # identifier -> times used in this file (definitions' own names excluded)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_queries: dict[str, object] = {}
+
+
+def extract(path: str, text: str) -> FileSymbols | None:
+    language = language_of(path)
+    tree = parse(text, language) if language else None
+    if tree is None:
+        return None
+    lines = text.splitlines()
+    definitions = []
+    kinds = DEFINITIONS[language]
+    functions = {t for t, k in kinds.items() if k in ("function", "method", "constructor", "variable")}
+    for node, name in _definitions(language, tree):
+        if _inside(node, functions):
+            continue  # a local helper inside a function body is not part of the file's surface
+        first = node.start_point.row
+        definitions.append(Symbol(name.text.decode("utf-8", "replace"), kinds[node.type], path, first + 1,
+                                  node.end_point.row + 1, lines[first].strip() if first < len(lines) else ""))
+    definitions.sort(key=lambda s: s.line)
+    # Uses are counted by a scan for identifiers: C-speed, and a name that appears in a comment
+    # or a string is usually a real reference to that symbol too.
+    references = Counter(_IDENTIFIER.findall(text))
+    for d in definitions:
+        references[d.name] -= 1
+        if references[d.name] <= 0:
+            del references[d.name]
+    return FileSymbols(path, definitions, dict(references))
+
+
+def _inside(node, types: set[str]) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.type in types:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _definitions(language: str, tree):
+    """(definition node, name node) pairs, found by a tree-sitter query run in C."""
+    query = _query(language)
+    from tree_sitter import QueryCursor
+
+    for _, captures in QueryCursor(query).matches(tree.root_node):
+        if "def" in captures and "name" in captures:
+            yield captures["def"][0], captures["name"][0]
+
+
+def _query(language: str):
+    if language not in _queries:
+        from tree_sitter import Query
+
+        from .syntax import grammar
+
+        lang = grammar(language)
+        patterns = []
+        for node_type in DEFINITIONS[language]:
+            if node_type == "variable_declarator":
+                candidate = "(variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)]) @def"
+            elif node_type == "function_definition" and language in ("c", "cpp"):
+                candidate = "(function_definition declarator: (function_declarator declarator: (_) @name)) @def"
+            elif node_type == "type_definition":
+                candidate = "(type_definition declarator: (type_identifier) @name) @def"
+            else:
+                candidate = f"({node_type} name: (_) @name) @def"
+            try:
+                Query(lang, candidate)
+            except Exception:  # noqa: BLE001 - a node type or field this grammar lacks
+                continue
+            patterns.append(candidate)
+        _queries[language] = Query(lang, "\n".join(patterns))
+    return _queries[language]
