@@ -288,6 +288,45 @@ def map_(
     err.print(f"[dim]{len(m.shown)} symbols from {len({s.path for s in m.shown})} files · {m.tokens:,} tokens ({encoding})[/dim]")
 
 
+# -- search -------------------------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="Words, a question, or an identifier."),
+    path: str = typer.Option(".", "--path", "-p", help="The repository to search."),
+    k: int = typer.Option(10, "-k", help="How many results."),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid (BM25 + embeddings, fused), bm25 or vector."),
+    no_embeddings: bool = typer.Option(False, "--no-embeddings", help="BM25 only: no embedding model, fastest indexing."),
+    as_json: bool = JsonOpt,
+):
+    """Search the repository; the index updates itself for the files that changed."""
+    from .context.index import Index
+
+    index = Index(path, embeddings=not no_embeddings)
+    if sys.stderr.isatty() and not as_json:
+        from rich.progress import Progress
+
+        with Progress(transient=True, console=err) as bar:
+            task = bar.add_task("embedding new chunks", total=None)
+            report = index.update(progress=lambda n, total: bar.update(task, advance=n, total=total))
+    else:
+        report = index.update()
+    hits = index.search(query, k=k, mode="bm25" if no_embeddings else mode)
+    if as_json:
+        _emit({"query": query, "index": {"files": report.files, "changed": report.changed, "removed": report.removed,
+                                         "chunks": report.chunks, "update_seconds": round(report.seconds, 3)},
+               "results": [{"path": h.path, "start": h.start, "end": h.end, "name": h.name, "score": round(h.score, 6),
+                            "found_by": h.found_by, "snippet": h.snippet} for h in hits]})
+        return
+    for h in hits:
+        out.print(f"[bold]{h.where}[/bold] {h.name} [dim]{' '.join(f'{k}#{v}' for k, v in h.found_by.items())}[/dim]")
+        out.print(h.snippet, markup=False, highlight=False)
+        out.print()
+    if not hits:
+        err.print("no results")
+
+
 # -- gateway ------------------------------------------------------------------------------------
 
 

@@ -62,9 +62,11 @@ def _fill_gaps(spans, total: int, lines: list[str], prose: bool) -> list[tuple[i
     out, line = [], 1
     for start, end, name in covered + [(total + 1, total, "")]:
         if start > line:
-            gap = [t for t in lines[line - 1:start - 1] if t.strip()]
-            if not prose and len(gap) <= 3 and end >= start:
-                start = line  # a few decorator or comment lines belong to the definition after them
+            filled = [n for n in range(line, start) if lines[n - 1].strip()]
+            if not filled:
+                pass  # only blank lines
+            elif not prose and len(filled) <= 3 and end >= start:
+                start = filled[0]  # a few decorator or comment lines belong to the definition after them
             else:
                 out += _paragraphs(line, start - 1, lines) if prose else [(line, start - 1, "")]
         if end >= start:

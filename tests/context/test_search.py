@@ -1,0 +1,88 @@
+"""Search over a small real repository: BM25, the real embedding model, fusion, incremental updates."""
+
+import pytest
+
+from tether.context.chunks import chunk_file
+from tether.context.index import Index, terms
+from tether.errors import TetherError
+
+
+def make(root, files: dict):
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+REPO = {
+    "billing/invoice.py": '@dataclass\nclass Invoice:\n    """A bill sent to a customer."""\n    total: float\n\n\ndef send_invoice(invoice, email):\n    """Email the invoice to the customer."""\n    mailer.deliver(email, render(invoice))\n',
+    "net/retry.py": 'def retry_with_backoff(fn, attempts=3):\n    """Call fn again after failures, waiting twice as long each time."""\n    for n in range(attempts):\n        try:\n            return fn()\n        except IOError:\n            time.sleep(2 ** n)\n',
+    "auth/tokens.py": 'def parseAuthHeader(header):\n    """Read the bearer token from an Authorization header."""\n    return header.removeprefix("Bearer ")\n',
+    "docs/guide.md": "# Guide\n\nInstall with pip.\n\n# Deploying\n\nRun the server behind nginx and set the port.\n",
+}
+
+
+def test_chunks_follow_definitions_and_keep_decorators():
+    chunks = chunk_file("billing/invoice.py", REPO["billing/invoice.py"])
+    assert [(c.name, c.start, c.end) for c in chunks] == [("Invoice", 1, 4), ("send_invoice", 7, 9)]
+    prose = chunk_file("docs/guide.md", REPO["docs/guide.md"])
+    assert [c.text.splitlines()[0] for c in prose] == ["# Guide", "# Deploying"]
+
+
+def test_terms_split_identifiers():
+    assert terms("parseAuthHeader get_user_by_id HTTPServer") == (
+        "parseauthheader parse auth header get_user_by_id get user by id httpserver http server")
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    root = make(tmp_path_factory.mktemp("repo"), REPO)
+    ix = Index(root, path=tmp_path_factory.mktemp("ix") / "index.db")
+    ix.update()
+    yield ix
+    ix.close()
+
+
+@pytest.mark.slow
+def test_bm25_finds_split_identifiers(index):
+    assert index.search("auth header", k=1, mode="bm25")[0].where == "auth/tokens.py:1-3"
+
+
+@pytest.mark.slow
+def test_embeddings_find_meaning_without_shared_words(index):
+    hits = index.search("wait longer between repeated attempts after an error", k=1, mode="vector")
+    assert hits[0].path == "net/retry.py"
+
+
+@pytest.mark.slow
+def test_hybrid_fuses_both_and_reports_ranges(index):
+    hits = index.search("send an invoice by email", k=3)
+    assert hits[0].where == "billing/invoice.py:7-9" and hits[0].name == "send_invoice"
+    assert set(hits[0].found_by) <= {"bm25", "vector"} and hits[0].snippet.startswith("def send_invoice")
+
+
+@pytest.mark.slow
+def test_update_touches_only_changed_files(tmp_path):
+    root = make(tmp_path / "repo", REPO)
+    ix = Index(root, path=tmp_path / "index.db")
+    first = ix.update()
+    assert (first.files, first.changed) == (4, 4)
+    assert ix.update().changed == 0
+    (root / "net" / "retry.py").write_text('def circuit_breaker():\n    """Stop calling a failing service."""\n')
+    (root / "docs" / "guide.md").unlink()
+    again = ix.update()
+    assert (again.changed, again.removed) == (1, 1)
+    assert ix.search("circuit breaker", k=1, mode="bm25")[0].path == "net/retry.py"
+    assert all(h.path != "docs/guide.md" for h in ix.search("deploying nginx", k=5))
+    assert not any(h.name == "retry_with_backoff" for h in ix.search("retry backoff", k=5, mode="bm25"))
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(TetherError, match="no such folder"):
+        Index(tmp_path / "missing")
+    ix = Index(tmp_path, path=tmp_path / "i.db", embeddings=False)
+    ix.update()
+    assert ix.search("anything") == []
+    with pytest.raises(TetherError, match="--mode must be"):
+        ix.search("x", mode="magic")
