@@ -25,8 +25,12 @@ test: install
 	$(BIN)/tether models --pull $(TEST_MODEL)
 	$(BIN)/python -m pytest -q
 
+# The digest and search benchmarks read a checkout of sqlalchemy: make bench SQLALCHEMY=/path/to/it
 bench: install
 	$(BIN)/python benchmarks/grid.py
+	@test -n "$(SQLALCHEMY)" || { echo "set SQLALCHEMY=/path/to/a/sqlalchemy/checkout for the digest and search benchmarks"; exit 1; }
+	$(BIN)/python benchmarks/digest.py $(SQLALCHEMY)
+	$(BIN)/python benchmarks/search.py --repo sqlalchemy=$(SQLALCHEMY)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

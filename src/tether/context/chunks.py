@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .symbols import extract
 
 MAX_LINES = 60  # a chunk longer than this is cut into pieces of this size
+SMALL = 40  # neighbouring definitions are joined while together they stay this short
 BIG_CLASS = 80  # a class longer than this is chunked method by method
 
 
@@ -37,6 +38,8 @@ def chunk_file(path: str, text: str) -> list[Chunk]:
             else:
                 spans.append((d.line, d.end_line, d.name))
     spans = _fill_gaps(spans, len(lines), lines, prose=symbols is None)
+    if symbols is not None:
+        spans = _join_small(spans)  # prose keeps its headings as boundaries
     out = []
     for start, end, name in spans:
         for piece_start in range(start, end + 1, MAX_LINES):
@@ -44,6 +47,19 @@ def chunk_file(path: str, text: str) -> list[Chunk]:
             body = "\n".join(lines[piece_start - 1:piece_end])
             if body.strip():
                 out.append(Chunk(path, piece_start, piece_end, name, body))
+    return out
+
+
+def _join_small(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Neighbours that are each small become one chunk: a few one-line methods mean more
+    together, and a large repository gets fewer chunks to embed."""
+    out: list[tuple[int, int, str]] = []
+    for start, end, name in spans:
+        if out and end - out[-1][0] + 1 <= SMALL:
+            first, _, names = out[-1]
+            out[-1] = (first, end, ", ".join(n for n in (names, name) if n))
+        else:
+            out.append((start, end, name))
     return out
 
 

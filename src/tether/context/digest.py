@@ -184,6 +184,8 @@ def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: boo
                 results[i] = (count, text, Counter(json.loads(found)) if found else Counter(), False)
     todo = [i for i in range(len(files)) if i not in results]
     jobs = [(files[i].path, files[i].text) for i in todo]
+    if jobs:
+        tokens.load(encoding)  # before any fork, so that both processes share the loaded tables
     worked = dict(enumerate(in_two(lambda part: _work(part, encoding, redact, compress), jobs, [len(t) for _, t in jobs])))
     for j, i in enumerate(todo):
         results[i] = worked[j]

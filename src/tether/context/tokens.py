@@ -19,7 +19,7 @@ def check(encoding: str) -> None:
         raise TetherError(f"unknown encoding {encoding!r} (choose {' or '.join(ENCODINGS)})")
 
 
-def _tokenizer(encoding: str):
+def load(encoding: str):
     check(encoding)
     with _lock:
         if encoding not in _loaded:
@@ -56,4 +56,4 @@ def _bindings():
 
 def count(text: str, encoding: str = "o200k_base") -> int:
     """Exactly how many tokens `text` is in `encoding`."""
-    return _tokenizer(encoding).count(text)
+    return load(encoding).count(text)
