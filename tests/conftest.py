@@ -57,6 +57,15 @@ def make_grid(tmp_path):
         grid.store.close()
 
 
+def make_tree(root, files: dict):
+    """Write `files` ({relative path: text or bytes}) under `root`; returns root."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
 def ledger_rows(grid: Grid) -> list[dict]:
     grid.ledger.flush()
     return [dict(r) for r in grid.store.query("SELECT * FROM ledger ORDER BY id")]

@@ -6,14 +6,9 @@ import pytest
 
 from tether.context import digest, tokens
 from tether.errors import TetherError
+from tests.conftest import make_tree
 
 
-def make(root, files: dict):
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return root
 
 
 def git(root, *args):
@@ -22,7 +17,7 @@ def git(root, *args):
 
 @pytest.fixture
 def project(tmp_path):
-    return make(tmp_path / "proj", {
+    return make_tree(tmp_path / "proj", {
         "README.md": "# Demo\nUse `make`.\n",
         "src/app.py": 'import os\n\n\ndef main():\n    """Run it."""\n    return os.getcwd()\n',
         "src/util.py": "def helper(x):\n    return x * 2\n",
@@ -54,7 +49,7 @@ def test_text_render_has_tree_with_tokens_and_every_file(project):
 
 
 def test_markdown_fences_survive_backticks_in_files(project):
-    make(project, {"doc.md": "```python\nprint(1)\n```\n"})
+    make_tree(project, {"doc.md": "```python\nprint(1)\n```\n"})
     out = digest(project).render("markdown")
     assert "````md\n```python\nprint(1)\n```\n````" in out
 
@@ -62,7 +57,7 @@ def test_markdown_fences_survive_backticks_in_files(project):
 def test_xml_is_well_formed_and_json_parses(project):
     import xml.dom.minidom
 
-    make(project, {"weird.py": "if a < b and c > d & e:\n    pass\n"})
+    make_tree(project, {"weird.py": "if a < b and c > d & e:\n    pass\n"})
     d = digest(project)
     dom = xml.dom.minidom.parseString(d.render("xml"))
     files = {n.getAttribute("path"): n.firstChild.data for n in dom.getElementsByTagName("file")}
@@ -72,9 +67,9 @@ def test_xml_is_well_formed_and_json_parses(project):
 
 
 def test_parts_each_fit_the_budget_and_lose_nothing(project):
-    make(project, {f"mod{i}.py": f"def f{i}(x):\n    return x + {i}\n" * 30 for i in range(12)})
+    make_tree(project, {f"mod{i}.py": f"def f{i}(x):\n    return x + {i}\n" * 30 for i in range(12)})
     big = "".join(f"line_{i} = {i} * 2\n" for i in range(900))
-    make(project, {"big.py": big})
+    make_tree(project, {"big.py": big})
     d = digest(project)
     budget = 2000
     parts = d.parts("text", budget)
@@ -98,7 +93,7 @@ def test_compress_keeps_signatures_and_docstrings(project):
 
 
 def test_bad_inputs_are_reported_not_fatal(tmp_path):
-    root = make(tmp_path / "r", {"ok.py": "x = 1\n", "latin.txt": b"caf\xe9 cr\xe8me\n"})
+    root = make_tree(tmp_path / "r", {"ok.py": "x = 1\n", "latin.txt": b"caf\xe9 cr\xe8me\n"})
     os.mkfifo(root / "pipe")
     os.symlink(root, root / "loop")
     with open(root / "huge.log", "wb") as f:

@@ -1,14 +1,9 @@
 from tether.context import tokens
 from tether.context.repomap import repo_map
 from tether.context.symbols import extract
+from tests.conftest import make_tree
 
 
-def make(root, files: dict):
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    return root
 
 
 LANGS = {
@@ -36,7 +31,7 @@ def test_unknown_language_has_no_symbols():
 
 
 def test_the_most_used_code_ranks_first_and_the_map_fits_its_budget(tmp_path):
-    make(tmp_path, {
+    make_tree(tmp_path, {
         "core/engine.py": "class Engine:\n    def run(self):\n        pass\n\nclass Unused:\n    pass\n",
         "app.py": "from core.engine import Engine\n\ndef main():\n    Engine().run()\n",
         "cli.py": "from core.engine import Engine\n\ndef cli():\n    Engine().run()\n    Engine()\n",
@@ -53,7 +48,7 @@ def test_the_most_used_code_ranks_first_and_the_map_fits_its_budget(tmp_path):
 
 
 def test_focus_pulls_a_file_and_a_symbol_up(tmp_path):
-    make(tmp_path, {
+    make_tree(tmp_path, {
         "core.py": "class Core:\n    pass\n",
         "a.py": "from core import Core\nCore()\n",
         "b.py": "from core import Core\nCore()\n",

@@ -5,14 +5,9 @@ import pytest
 from tether.context.chunks import chunk_file
 from tether.context.index import Index, terms
 from tether.errors import TetherError
+from tests.conftest import make_tree
 
 
-def make(root, files: dict):
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    return root
 
 
 REPO = {
@@ -42,7 +37,7 @@ def test_terms_split_identifiers():
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    root = make(tmp_path_factory.mktemp("repo"), REPO)
+    root = make_tree(tmp_path_factory.mktemp("repo"), REPO)
     ix = Index(root, path=tmp_path_factory.mktemp("ix") / "index.db")
     ix.update()
     yield ix
@@ -69,7 +64,7 @@ def test_hybrid_fuses_both_and_reports_ranges(index):
 
 @pytest.mark.slow
 def test_update_touches_only_changed_files(tmp_path):
-    root = make(tmp_path / "repo", REPO)
+    root = make_tree(tmp_path / "repo", REPO)
     ix = Index(root, path=tmp_path / "index.db")
     first = ix.update()
     assert (first.files, first.changed) == (4, 4)

@@ -4,14 +4,9 @@ import pytest
 
 from tether.context.walk import walk
 from tether.errors import TetherError
+from tests.conftest import make_tree
 
 
-def make(root, files: dict):
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return root
 
 
 def paths(w):
@@ -23,7 +18,7 @@ def reasons(w):
 
 
 def test_nested_gitignore_and_tetherignore(tmp_path):
-    make(tmp_path, {
+    make_tree(tmp_path, {
         ".gitignore": "*.log\n/secret.txt\n",
         "app.py": "x", "debug.log": "x", "secret.txt": "x",
         "pkg/.gitignore": "generated/\n!keep.log\n",
@@ -38,7 +33,7 @@ def test_nested_gitignore_and_tetherignore(tmp_path):
 
 
 def test_builtin_list_drops_artefacts_and_vendored_code_but_keeps_docs(tmp_path):
-    make(tmp_path, {
+    make_tree(tmp_path, {
         "node_modules/x/index.js": "x", "__pycache__/a.pyc": "x", "build/lib/a.py": "x", "dist/a.whl": "x",
         "doc/build/index.rst": "the docs", "docs/_build/html/index.html": "x", "src/app.min.js": "x",
         "package-lock.json": "{}", "go.mod": "module x", "vendor/dep/dep.go": "x", "src/app.js": "x",
@@ -52,15 +47,15 @@ def test_builtin_list_drops_artefacts_and_vendored_code_but_keeps_docs(tmp_path)
 
 
 def test_include_and_exclude_globs(tmp_path):
-    make(tmp_path, {"a.py": "x", "b.md": "x", "tests/test_a.py": "x", "tests/data.json": "x"})
+    make_tree(tmp_path, {"a.py": "x", "b.md": "x", "tests/test_a.py": "x", "tests/data.json": "x"})
     assert paths(walk(tmp_path, include=["*.py"])) == ["a.py", "tests/test_a.py"]
     assert paths(walk(tmp_path, exclude=["tests/"])) == ["a.py", "b.md"]
 
 
 def test_symlinks_inside_are_followed_outside_and_loops_are_not(tmp_path):
     outside = tmp_path / "outside"
-    make(outside, {"secret.py": "x"})
-    root = make(tmp_path / "root", {"real/a.py": "x"})
+    make_tree(outside, {"secret.py": "x"})
+    root = make_tree(tmp_path / "root", {"real/a.py": "x"})
     os.symlink(root / "real" / "a.py", root / "alias.py")
     os.symlink(outside, root / "escape")
     os.symlink(root / "real", root / "real" / "loop")
@@ -71,7 +66,7 @@ def test_symlinks_inside_are_followed_outside_and_loops_are_not(tmp_path):
 
 
 def test_large_and_binary_files(tmp_path):
-    make(tmp_path, {"small.py": "x", "logo.png": b"\x89PNG\x00"})
+    make_tree(tmp_path, {"small.py": "x", "logo.png": b"\x89PNG\x00"})
     with open(tmp_path / "huge.txt", "wb") as f:
         f.truncate(2 * 1024**3)  # a sparse 2 GB file: never read
     w = walk(tmp_path)
