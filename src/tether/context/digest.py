@@ -117,12 +117,12 @@ def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_b
            subdir: str | None = None, cache: bool = True) -> Digest:
     """Digest a local folder or a git URL (cloned into a cache at `ref`), or a `subdir` of it."""
     source = str(path)
+    tokens.check(encoding)  # bad options fail before any work
+    if ref and not gitsource.is_url(source):
+        raise TetherError("--ref is for git URLs; for a local repository, check the ref out first")
     root = gitsource.checkout(source, ref) if gitsource.is_url(source) else Path(path)
     if subdir:
         root = root / subdir
-    if ref and not gitsource.is_url(source):
-        raise TetherError("--ref is for git URLs; for a local repository, check the ref out first")
-    tokens.check(encoding)  # an unknown encoding fails before any work
     found = walk(root, include, exclude, max_file_bytes=max_file_bytes)
     files, skipped, total = [], list(found.skipped), 0
     for entry in found.files:
@@ -130,7 +130,7 @@ def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_b
         if item is None:
             continue
         if item.text is not None:
-            total += len(item.text)
+            total += item.size
             if total > max_total_bytes:
                 skipped.append((item.path, f"over the total of {max_total_bytes:,} bytes"))
                 continue
@@ -186,12 +186,13 @@ def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: boo
     jobs = [(files[i].path, files[i].text) for i in todo]
     if jobs:
         tokens.load(encoding)  # before any fork, so that both processes share the loaded tables
-    worked = dict(enumerate(in_two(lambda part: _work(part, encoding, redact, compress), jobs, [len(t) for _, t in jobs])))
-    for j, i in enumerate(todo):
-        results[i] = worked[j]
-    if store is not None and todo:
-        store.write_many("INSERT OR REPLACE INTO token_cache (key, tokens, redacted, found) VALUES (?,?,?,?)",
-                         [(keys[i], results[i][0], results[i][1], json.dumps(results[i][2]) if results[i][2] else None) for i in todo])
+    worked = in_two(lambda part: _work(part, encoding, redact, compress), jobs, [len(t) for _, t in jobs])
+    results.update(zip(todo, worked))
+    if store is not None:
+        if todo:
+            store.write_many("INSERT OR REPLACE INTO token_cache (key, tokens, redacted, found) VALUES (?,?,?,?)",
+                             [(keys[i], results[i][0], results[i][1], json.dumps(results[i][2]) if results[i][2] else None) for i in todo])
+        store.close()
     found: Counter = Counter()
     for i, (count, text, redacted, compressed) in results.items():
         f = files[i]
