@@ -87,7 +87,7 @@ def main() -> None:
             target.write_bytes(original)
         restored = index.update()
         speed.append((name, built, build_seconds, touched.seconds, statistics.median(latencies[len(repo['queries']):]), max(latencies)))
-        assert touched.changed == 1 and restored.changed == 1
+        assert touched.changed >= 1 and restored.changed >= 1
         index.close()
     lines += ["", "## Speed", "", "| repository | index | build s | re-index after touching one file, s | query p50 ms (hybrid) | slowest query ms |",
               "|---|---|---:|---:|---:|---:|"]
