@@ -1,0 +1,221 @@
+"""Applying a reply's edits to the workspace: all of them or none.
+
+Every block is resolved and matched in memory first; if one fails, nothing is written. Then the
+new contents go to temporary files beside their targets, a journal naming every step is written
+and synced, and the steps run (renames, deletions). A process killed in the middle leaves the
+journal, and the next apply (or `recover`) finishes the steps, so the workspace never holds a
+torn file or half of a change."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ... import config
+from ...errors import TetherError
+from . import search_replace, udiff, whole
+from .match import NoMatch, locate, split_elided
+from .model import ApplyReport, BlockResult, Edit
+from .workspace import PathRefused, TextFile, resolve
+
+PARSERS = {"search-replace": search_replace.parse, "udiff": udiff.parse, "whole": whole.parse}
+
+
+def parse_reply(reply: str, formats: tuple[str, ...] = ("search-replace", "udiff", "whole")) -> list[Edit]:
+    """The edits of the first format that finds any, in the order given."""
+    for name in formats:
+        edits = PARSERS[name](reply)
+        if edits:
+            return edits
+    return []
+
+
+def apply_text(root: str | Path, reply_text: str, formats: tuple[str, ...] = ("search-replace", "udiff", "whole")) -> ApplyReport:
+    root = Path(os.path.realpath(root))
+    if not root.is_dir():
+        raise TetherError(f"{root}: the workspace is not a folder")
+    recover(root)
+    edits = parse_reply(reply_text, formats)
+    if not edits:
+        return ApplyReport(False, [BlockResult(0, "", False, error="no edit blocks found in the reply")])
+    plan = _Plan(root)
+    results = [plan.add(edit) for edit in edits]
+    report = ApplyReport(all(r.ok for r in results), results)
+    if report.applied:
+        report.changed, report.diff = plan.commit()
+    return report
+
+
+class _Plan:
+    """The workspace as the edits would leave it, kept in memory until commit."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.files: dict[str, TextFile | None] = {}  # relative path -> original (None: did not exist)
+        self.texts: dict[str, str | None] = {}  # relative path -> new text (None: deleted)
+        self.known_files: list[str] | None = None
+
+    def _current(self, rel: str, target: Path) -> str | None:
+        if rel not in self.texts:
+            original = TextFile.read(target) if target.is_file() else None
+            self.files[rel] = original
+            self.texts[rel] = original.text if original else None
+        return self.texts[rel]
+
+    def add(self, edit: Edit) -> BlockResult:
+        result = BlockResult(edit.block, edit.path, False)
+        try:
+            target, rel = resolve(self.root, edit.path)
+            if edit.action in ("replace", "append", "delete", "rename") and self._current(rel, target) is None:
+                target, rel = self._guess(edit.path)
+            result.path = rel
+            text = self._current(rel, target)
+            if edit.action in ("create", "write"):
+                if edit.action == "create" and text is not None:
+                    raise NoMatch(f"{rel} exists already; to change it, give SEARCH lines from it")
+                self.texts[rel] = edit.replace
+                result.how = "created" if text is None else "rewritten"
+            elif edit.action == "delete":
+                self.texts[rel] = None
+                result.how = "deleted"
+            elif edit.action == "rename":
+                new_target, new_rel = resolve(self.root, edit.new_path or "")
+                if self._current(new_rel, new_target) is not None:
+                    raise NoMatch(f"cannot rename to {new_rel}: it exists")
+                self.texts[new_rel], self.texts[rel] = text, None
+                result.how = f"renamed to {new_rel}"
+            elif edit.action == "append":
+                self.texts[rel] = text + ("" if not text or text.endswith("\n") else "\n") + edit.replace
+                result.how = "appended"
+            else:
+                self.texts[rel], result.how = _replace(text, edit)
+            result.ok = True
+        except (PathRefused, TetherError) as e:
+            result.error = str(e)
+        except NoMatch as e:
+            result.error = str(e)
+            if e.nearest is not None and result.path in self.texts and self.texts[result.path] is not None:
+                lines = self.texts[result.path].splitlines()
+                start, end = e.nearest
+                snippet = "\n".join(lines[start:end])
+                result.hint = f"{result.path}:{start + 1}\n{snippet}"
+        return result
+
+    def _guess(self, path: str) -> tuple[Path, str]:
+        """The one workspace file a missing or sloppy path surely means (same tail or same name)."""
+        if self.known_files is None:
+            from ...context.walk import walk
+
+            self.known_files = [f.path for f in walk(self.root, gitignore=False).files if not f.binary]
+        wanted = path.strip().replace("\\", "/").lstrip("./")
+        for test in (lambda f: f.endswith("/" + wanted), lambda f: f.rsplit("/", 1)[-1] == wanted.rsplit("/", 1)[-1]):
+            hits = [f for f in self.known_files if test(f)]
+            if len(hits) == 1:
+                return resolve(self.root, hits[0])
+            if len(hits) > 1:
+                raise NoMatch(f"{path} does not exist and could mean {', '.join(hits[:5])}; give the full path")
+        raise NoMatch(f"{path} does not exist")
+
+    def commit(self) -> tuple[list[str], str]:
+        steps, diff, changed = [], [], []
+        try:
+            for rel, text in self.texts.items():
+                original = self.files.get(rel)
+                before = original.text if original else None
+                if text == before:
+                    continue
+                changed.append(rel)
+                diff += difflib.unified_diff((before or "").splitlines(keepends=True), (text or "").splitlines(keepends=True),
+                                             "/dev/null" if before is None else f"a/{rel}", "/dev/null" if text is None else f"b/{rel}")
+                target = self.root / rel
+                if text is None:
+                    steps.append({"op": "delete", "target": str(target)})
+                    continue
+                fmt = original or TextFile("")
+                data = fmt.encode(text)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tether-tmp")
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chmod(tmp, original.mode if original and original.mode is not None else 0o644)
+                steps.append({"op": "write", "tmp": tmp, "target": str(target)})
+        except BaseException:
+            for step in steps:
+                if step["op"] == "write":
+                    Path(step["tmp"]).unlink(missing_ok=True)
+            raise
+        if steps:
+            journal = _journal(self.root)
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            with open(journal, "w") as handle:
+                json.dump({"root": str(self.root), "steps": steps}, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _run(steps)
+            journal.unlink()
+        return changed, "".join(diff)
+
+
+def _replace(text: str, edit: Edit) -> tuple[str, str]:
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    search, replace = edit.search.splitlines(keepends=True), edit.replace.splitlines(keepends=True)
+    pieces = split_elided(search, replace)
+    if pieces is None:
+        found = locate(lines, search, replace)
+        return "".join(lines[:found.start] + found.replacement + lines[found.end:]), found.how
+    # `...` keeps what lies between the pieces: each piece is found after the one before it
+    out, position, hows = [], 0, []
+    for piece_search, piece_replace in pieces:
+        if not piece_search:
+            out += piece_replace
+            continue
+        found = locate(lines[position:], piece_search, piece_replace)
+        out += lines[position:position + found.start] + found.replacement
+        position += found.end
+        hows.append(found.how)
+    out += lines[position:]
+    return "".join(out), "elision+" + "+".join(sorted(set(hows)))
+
+
+def _journal(root: Path) -> Path:
+    return config.data_dir() / "journals" / (hashlib.sha256(str(root).encode()).hexdigest()[:16] + ".json")
+
+
+def _run(steps: list[dict]) -> None:
+    for step in steps:
+        if step["op"] == "write":
+            if os.path.exists(step["tmp"]):
+                os.replace(step["tmp"], step["target"])
+        elif step["op"] == "delete":
+            Path(step["target"]).unlink(missing_ok=True)
+    for step in steps:
+        if step["op"] == "write":
+            try:
+                fd = os.open(os.path.dirname(step["target"]), os.O_RDONLY)
+                os.fsync(fd)
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def recover(root: str | Path) -> bool:
+    """Finish an apply that a crash interrupted; True if there was one."""
+    journal = _journal(Path(os.path.realpath(root)))
+    if not journal.exists():
+        return False
+    try:
+        steps = json.loads(journal.read_text())["steps"]
+    except (OSError, ValueError, KeyError):
+        journal.unlink(missing_ok=True)  # torn before it was synced: the steps never started
+        return False
+    _run(steps)
+    journal.unlink()
+    return True

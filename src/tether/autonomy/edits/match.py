@@ -1,0 +1,172 @@
+"""Finding where a SEARCH text belongs in a file, most exact first: as written; ignoring trailing
+whitespace; with the indentation shifted (the replacement shifted to match); ignoring blank
+lines; then fuzzy, accepting only a unique best match that is alike as text and shares most of
+its lines word for word (so `def mul` is never taken for `def sub`). An ambiguous or
+missing match is an error that carries the nearest real snippet, for the model to retry with."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+FUZZY_THRESHOLD = 0.85
+FUZZY_MARGIN = 0.03  # the best fuzzy window must beat the runner-up by this much
+FUZZY_SAME_LINES = 0.6  # and hold at least this share of the SEARCH lines word for word
+FUZZY_SHORT = 0.95  # a SEARCH of one or two lines must be this alike: short texts look alike easily
+ELISION = re.compile(r"^\s*(?:#|//|/\*|<!--|--)?\s*\.\.\.\s*(?:\*/|-->)?\s*$")
+
+
+@dataclass
+class Found:
+    start: int  # line index, inclusive
+    end: int  # line index, exclusive
+    how: str
+    replacement: list[str]  # the replacement lines, re-indented where the match was
+
+
+class NoMatch(Exception):
+    def __init__(self, message: str, nearest: tuple[int, int] | None = None):
+        super().__init__(message)
+        self.nearest = nearest  # (start, end) line indexes of the closest window
+
+
+def locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
+    """Where `search` (lines with their newlines) stands in `lines`, and what goes there."""
+    for how, same in (("exact", _exact), ("trailing-whitespace", _rstripped)):
+        found = _unique([i for i in range(len(lines) - len(search) + 1) if same(lines, i, search)], how, len(search))
+        if found is not None:
+            return Found(found, found + len(search), how, replace)
+    starts = [i for i in range(len(lines) - len(search) + 1) if _stripped(lines, i, search)]
+    for i in starts:
+        delta = _indent_delta(lines[i:i + len(search)], search)
+        if delta is None:
+            starts = [s for s in starts if s != i]
+    found = _unique(starts, "indentation", len(search))
+    if found is not None:
+        delta = _indent_delta(lines[found:found + len(search)], search)
+        return Found(found, found + len(search), "indentation", _reindent(replace, delta))
+    found_range = _ignoring_blank_lines(lines, search)
+    if found_range is not None:
+        return Found(found_range[0], found_range[1], "blank-lines", replace)
+    return _fuzzy(lines, search, replace)
+
+
+def _exact(lines, i, search) -> bool:
+    return lines[i:i + len(search)] == search
+
+
+def _rstripped(lines, i, search) -> bool:
+    return all(a.rstrip() == b.rstrip() for a, b in zip(lines[i:i + len(search)], search))
+
+
+def _stripped(lines, i, search) -> bool:
+    return all(a.strip() == b.strip() for a, b in zip(lines[i:i + len(search)], search))
+
+
+def _unique(starts: list[int], how: str, size: int) -> int | None:
+    if len(starts) > 1:
+        raise NoMatch(f"the SEARCH text matches {len(starts)} places ({how}); add lines of context so it matches one",
+                      (starts[0], starts[0] + size))
+    return starts[0] if starts else None
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _indent_delta(window: list[str], search: list[str]) -> tuple[str, str] | None:
+    """(remove, add): the same change of leading whitespace on every non-blank line, or None."""
+    delta = None
+    for have, want in zip(window, search):
+        if not want.strip():
+            continue
+        a, b = _indent(have), _indent(want)
+        if a.endswith(b):
+            this = ("", a[: len(a) - len(b)])
+        elif b.endswith(a):
+            this = (b[: len(b) - len(a)], "")
+        else:
+            return None
+        if delta is not None and this != delta:
+            return None
+        delta = this
+    return delta or ("", "")
+
+
+def _reindent(replace: list[str], delta: tuple[str, str]) -> list[str]:
+    remove, add = delta
+    out = []
+    for line in replace:
+        if line.strip():
+            if remove and line.startswith(remove):
+                line = line[len(remove):]
+            line = add + line
+        out.append(line)
+    return out
+
+
+def _ignoring_blank_lines(lines: list[str], search: list[str]) -> tuple[int, int] | None:
+    wanted = [s.rstrip() for s in search if s.strip()]
+    if not wanted:
+        return None
+    kept = [(i, line.rstrip()) for i, line in enumerate(lines) if line.strip()]
+    texts = [t for _, t in kept]
+    hits = [k for k in range(len(texts) - len(wanted) + 1) if texts[k:k + len(wanted)] == wanted]
+    if len(hits) > 1:
+        raise NoMatch(f"the SEARCH text matches {len(hits)} places (ignoring blank lines); add lines of context")
+    if not hits:
+        return None
+    first, last = kept[hits[0]][0], kept[hits[0] + len(wanted) - 1][0]
+    return first, last + 1
+
+
+def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
+    target = "".join(s.strip() + "\n" for s in search)
+    size = len(search)
+    scored: list[tuple[float, int, int]] = []
+    for length in {max(1, size - 1), size, size + 1}:
+        for i in range(0, max(1, len(lines) - length + 1)):
+            window = "".join(line.strip() + "\n" for line in lines[i:i + length])
+            matcher = difflib.SequenceMatcher(None, window, target, autojunk=False)
+            bound = matcher.quick_ratio()
+            if matcher.real_quick_ratio() < FUZZY_THRESHOLD or bound < FUZZY_THRESHOLD:
+                scored.append((bound * 0.5, i, i + length))  # cannot reach the threshold; kept only to point at
+                continue
+            scored.append((matcher.ratio(), i, i + length))
+    if not scored:
+        raise NoMatch("the file is empty")
+    scored.sort(key=lambda s: -s[0])
+    best = scored[0]
+    rivals = [s for s in scored[1:] if s[2] <= best[1] or s[1] >= best[2]]  # windows that do not overlap the best
+    wanted = [x.strip() for x in search if x.strip()]
+    have = {x.strip() for x in lines[best[1]:best[2]]}
+    same = sum(x in have for x in wanted) / max(1, len(wanted))
+    threshold = FUZZY_SHORT if len(wanted) <= 2 else FUZZY_THRESHOLD
+    if best[0] >= threshold and same >= FUZZY_SAME_LINES and (not rivals or rivals[0][0] < best[0] - FUZZY_MARGIN):
+        return Found(best[1], best[2], f"fuzzy ({best[0]:.2f})", replace)
+    if best[0] >= threshold and same >= FUZZY_SAME_LINES:
+        raise NoMatch("the SEARCH text is close to more than one place; copy the lines exactly", (best[1], best[2]))
+    ratio, start, end = max(((difflib.SequenceMatcher(None, "".join(x.strip() + "\n" for x in lines[a:b]), target).ratio(), a, b)
+                             for _, a, b in scored[:5]))
+    raise NoMatch(f"the SEARCH text is not in the file (the closest lines are {ratio:.0%} alike)", (start, end))
+
+
+def split_elided(search: list[str], replace: list[str]) -> list[tuple[list[str], list[str]]] | None:
+    """SEARCH and REPLACE cut at their `...` lines into matching pieces, or None without any."""
+    s_parts, r_parts = _cut(search), _cut(replace)
+    if len(s_parts) == 1:
+        return None
+    if len(s_parts) != len(r_parts):
+        raise NoMatch("SEARCH and REPLACE must hold the same number of `...` lines")
+    return list(zip(s_parts, r_parts))
+
+
+def _cut(lines: list[str]) -> list[list[str]]:
+    parts: list[list[str]] = [[]]
+    for line in lines:
+        if ELISION.match(line):
+            parts.append([])
+        else:
+            parts[-1].append(line)
+    return parts

@@ -1,0 +1,93 @@
+"""SEARCH/REPLACE blocks: the path on its own line, then the text to find and its replacement.
+
+Parsed out of real, messy replies: with or without code fences, prose around them, CRLF, the
+path in a fence's info string or bolded, several blocks for one file (a block with no path line
+of its own belongs to the file of the block before)."""
+
+from __future__ import annotations
+
+import re
+
+from .model import Edit
+
+PROMPT = """\
+To change a file, reply with one SEARCH/REPLACE block per change:
+
+path/to/file.py
+```python
+<<<<<<< SEARCH
+the exact lines to find, with a few lines of context so they match one place
+=======
+the lines to put there instead
+>>>>>>> REPLACE
+```
+
+Copy the SEARCH lines exactly as they are in the file. Keep blocks small; use several for
+several places. To create a file, give its path and an empty SEARCH section. A line holding only
+`...` in both sections stands for unchanged lines in between.
+"""
+
+_START = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$", re.I)
+_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
+_END = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$", re.I)
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*(.*)$")
+_PATHLIKE = re.compile(r"^[\w./\\@+-]*[\w-]\.?[\w-]*$")
+
+
+def parse(reply: str) -> list[Edit]:
+    lines = reply.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    edits: list[Edit] = []
+    last_path = ""
+    n = 0
+    while n < len(lines):
+        if not _START.match(lines[n]):
+            n += 1
+            continue
+        start = n
+        path = _path_before(lines, n) or last_path
+        search, n = _collect(lines, n + 1, _DIVIDER)
+        replace, n = _collect(lines, n + 1, _END)
+        edits.append(Edit(path=path, action="replace" if search.strip() else "create", search=search, replace=replace,
+                          block=len(edits) + 1, line=start + 1, format="search-replace"))
+        last_path = path or last_path
+        n += 1
+    return edits
+
+
+def _collect(lines: list[str], n: int, until: re.Pattern) -> tuple[str, int]:
+    body = []
+    while n < len(lines) and not until.match(lines[n]):
+        body.append(lines[n])
+        n += 1
+    text = "\n".join(body)
+    return (text + "\n" if body else ""), n
+
+
+def _path_before(lines: list[str], n: int) -> str:
+    """The nearest path above a block: a line of its own, a fence's info string, `**path**`."""
+    for back in range(n - 1, max(-1, n - 4), -1):
+        line = lines[back].strip()
+        if not line:
+            continue
+        fence = _FENCE.match(line)
+        if fence:
+            rest = fence.group(3).strip() or (fence.group(2) if "/" in fence.group(2) or "." in fence.group(2) else "")
+            if rest and _is_path(_clean(rest)):
+                return _clean(rest)
+            continue
+        if _END.match(line) or _DIVIDER.match(line):
+            return ""
+        candidate = _clean(line)
+        return candidate if _is_path(candidate) else ""
+    return ""
+
+
+def _clean(text: str) -> str:
+    text = text.strip().strip("*`'\"").strip()
+    text = re.sub(r"^(?:file(?:name)?|path)\s*:\s*", "", text, flags=re.I)
+    text = text.rstrip(":").strip().strip("*`'\"")
+    return text.lstrip("#").strip()
+
+
+def _is_path(text: str) -> bool:
+    return bool(text) and " " not in text and _PATHLIKE.match(text) is not None and ("." in text or "/" in text)

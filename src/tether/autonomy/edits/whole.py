@@ -1,0 +1,48 @@
+"""Whole files: the path on its own line (or in the fence's info string), then the complete new
+content in a fence. Only a block whose path line stands right above the fence counts, so an
+example snippet in prose is never taken for a file."""
+
+from __future__ import annotations
+
+import re
+
+from .model import Edit
+from .search_replace import _clean, _is_path
+
+PROMPT = """\
+To change a file, give its path on a line of its own, then its complete new content:
+
+path/to/file.py
+```python
+the whole file, every line of it
+```
+
+Never shorten a file with comments such as "rest unchanged": what you write replaces it all.
+"""
+
+_OPEN = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*(.*)$")
+_LAZY = re.compile(r"^\s*(#|//|/\*|<!--)?\s*\.\.\.\s*(rest|remaining|existing|unchanged|same)", re.I)
+
+
+def parse(reply: str) -> list[Edit]:
+    lines = reply.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    edits: list[Edit] = []
+    n = 0
+    while n < len(lines):
+        opening = _OPEN.match(lines[n])
+        if not opening:
+            n += 1
+            continue
+        fence = opening.group(1)
+        info = opening.group(3).strip()
+        path = _clean(info) if info and _is_path(_clean(info)) else ""
+        if not path and n > 0 and _is_path(_clean(lines[n - 1])) and lines[n - 1].strip():
+            path = _clean(lines[n - 1])
+        end = n + 1
+        while end < len(lines) and not lines[end].strip().startswith(fence):
+            end += 1
+        body = lines[n + 1:end]
+        if path and not any(_LAZY.match(line) for line in body) and not any(line.lstrip().startswith("<<<<<<<") for line in body):
+            edits.append(Edit(path, "write", replace="\n".join(body) + "\n" if body else "", block=len(edits) + 1, line=n + 1, format="whole"))
+        n = end + 1
+    return edits
