@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -129,8 +130,7 @@ class _Plan:
                 if text == before:
                     continue
                 changed.append(rel)
-                diff += difflib.unified_diff((before or "").splitlines(keepends=True), (text or "").splitlines(keepends=True),
-                                             "/dev/null" if before is None else f"a/{rel}", "/dev/null" if text is None else f"b/{rel}")
+                diff.append(unified_diff(before, text, rel))
                 target = self.root / rel
                 if text is None:
                     steps.append({"op": "delete", "target": str(target)})
@@ -160,6 +160,27 @@ class _Plan:
             _run(steps)
             journal.unlink()
         return changed, "".join(diff)
+
+
+def unified_diff(before: str | None, after: str | None, rel: str, context: int = 3) -> str:
+    """`diff -u` of one file. Only the stretch between the common head and tail is compared, so a
+    small change to a large file costs little."""
+    old, new = (before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True)
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    start = max(0, head - context)
+    old_mid, new_mid = old[start:len(old) - max(0, tail - context)], new[start:len(new) - max(0, tail - context)]
+    body = difflib.unified_diff(old_mid, new_mid, "/dev/null" if before is None else f"a/{rel}",
+                                "/dev/null" if after is None else f"b/{rel}", n=context)
+    shift = lambda m: f"@@ -{int(m.group(1)) + start}{m.group(2) or ''} +{int(m.group(3)) + start}{m.group(4) or ''} @@"  # noqa: E731
+    return "".join(_HUNK.sub(shift, line) if line.startswith("@@") else line for line in body)
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
 
 
 def _replace(text: str, edit: Edit) -> tuple[str, str]:

@@ -1,0 +1,109 @@
+"""Properties over generated files and changes, and an apply killed at random moments."""
+
+import difflib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tether.autonomy.edits import apply_text, recover
+
+LINE = st.sampled_from([
+    "def f(x):", "    return x", "", "class A:", "    pass", "import os", "x = 1", "y = x + 1", "    if x:",
+    "        return None", "# a comment", "print(x)", "    for i in range(3):", "        total += i", "}", "{",
+]) | st.text(alphabet="abcdefgh =()+:", min_size=1, max_size=24)
+
+
+def block_from_diff(before: list[str], after: list[str]) -> str | None:
+    """A SEARCH/REPLACE block for the change, with context grown until SEARCH is unique."""
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if not changes:
+        return None
+    i1, i2, j1, j2 = changes[0][1], changes[-1][2], changes[0][3], changes[-1][4]
+    text = "".join(line + "\n" for line in before)
+    for context in range(len(before) + 1):
+        a, b = max(0, i1 - context), min(len(before), i2 + context)
+        search = "".join(line + "\n" for line in before[a:b])
+        if search and text.count(search) == 1:
+            replace = "".join(line + "\n" for line in before[a:i1] + after[j1:j2] + before[i2:b])
+            return f"f.py\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n"
+    return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.lists(LINE, min_size=1, max_size=30), data=st.data())
+def test_a_block_derived_from_a_diff_reproduces_the_post_image(tmp_path, before, data):
+    start = data.draw(st.integers(0, len(before)))
+    end = data.draw(st.integers(start, len(before)))
+    after = before[:start] + data.draw(st.lists(LINE, max_size=5)) + before[end:]
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    original = "".join(line + "\n" for line in before)
+    (root / "f.py").write_text(original)
+    block = block_from_diff(before, after)
+    if block is None:
+        return
+    report = apply_text(root, block)
+    expected = "".join(line + "\n" for line in after)
+    if report.applied:
+        assert (root / "f.py").read_text() == expected
+    else:  # refusing is allowed (e.g. a block of blank lines that matches twice), changing the wrong place is not
+        assert (root / "f.py").read_text() == original
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.lists(LINE, min_size=1, max_size=10), min_size=2, max_size=4), junk=st.text(alphabet="xyz", min_size=12, max_size=20))
+def test_a_failed_apply_changes_no_byte(tmp_path, files, junk):
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    for n, lines in enumerate(files):
+        (root / f"m{n}.py").write_bytes(("\r\n" if n % 2 else "\n").join(lines).encode())
+    before = {p.name: p.read_bytes() for p in root.iterdir()}
+    good = f"m0.py\n<<<<<<< SEARCH\n{files[0][0]}\n=======\nchanged = True\n>>>>>>> REPLACE\n"
+    bad = f"m1.py\n<<<<<<< SEARCH\n{junk}\n{junk}\n{junk}\n=======\nnope\n>>>>>>> REPLACE\n"
+    report = apply_text(root, good + bad)
+    assert not report.applied
+    assert {p.name: p.read_bytes() for p in root.iterdir()} == before
+
+
+KILLER = """
+import sys
+from tether.autonomy.edits import apply_text
+root, reply = sys.argv[1], open(sys.argv[2]).read()
+print("ready", flush=True)
+sys.stdin.readline()
+apply_text(root, reply)
+print("done", flush=True)
+"""
+
+
+def test_an_apply_killed_at_any_moment_leaves_old_files_or_new_ones(tmp_path):
+    old = "".join(f"value_{i} = {i}\n" for i in range(20000))
+    reply = "".join(f"f{n}.py\n<<<<<<< SEARCH\nvalue_0 = 0\n=======\nvalue_0 = 'new'\n>>>>>>> REPLACE\n" for n in range(12))
+    (tmp_path / "reply.txt").write_text(reply)
+    outcomes = set()
+    delays = [0.0] + [0.02 * n for n in range(1, 15)] + [3.0]  # from before the commit to after it
+    for trial, delay in enumerate(delays):
+        root = tmp_path / f"ws{trial}"
+        root.mkdir()
+        for n in range(12):
+            (root / f"f{n}.py").write_text(old)
+        proc = subprocess.Popen([sys.executable, "-c", KILLER, str(root), str(tmp_path / "reply.txt")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ})
+        assert proc.stdout.readline().strip() == "ready"
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        recover(root)
+        contents = {(root / f"f{n}.py").read_text() for n in range(12)}
+        new = old.replace("value_0 = 0\n", "value_0 = 'new'\n", 1)
+        assert contents in ({old}, {new}), "a file was torn, or only some files changed"
+        outcomes.add("new" if contents == {new} else "old")
+    assert outcomes == {"old", "new"}, outcomes  # kills landed both before and after the commit point
