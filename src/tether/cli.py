@@ -19,7 +19,7 @@ from .errors import TetherError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Partial-autonomy AI for a codebase, on a leash you control.")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)  # a pipe gets whole lines
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 _state: dict = {"config": None}
 
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
@@ -327,6 +327,77 @@ def search(
         err.print("no results")
 
 
+# -- changes ------------------------------------------------------------------------------------
+
+PathOpt = typer.Option(".", "--path", "-p", help="The workspace.")
+
+
+@app.command()
+def apply(
+    reply: str = typer.Argument("-", help="A file holding a model's reply, or - for stdin."),
+    path: str = PathOpt,
+    message: str = typer.Option("apply", "--message", "-m", help="What the change is, for the log."),
+    as_json: bool = JsonOpt,
+):
+    """Apply the edit blocks of a model's reply, all or none, as one undoable change."""
+    from .autonomy.change import apply_change
+
+    try:
+        text = sys.stdin.read() if reply == "-" else Path(reply).read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise TetherError(f"cannot read {reply}: {e.strerror or e}") from None
+    report, change = apply_change(path, text, message)
+    if as_json:
+        _emit({"applied": report.applied, "changed": report.changed, "diff": report.diff,
+               "blocks": [{"block": b.block, "path": b.path, "ok": b.ok, "how": b.how, "error": b.error, "hint": b.hint} for b in report.blocks]})
+    else:
+        for b in report.blocks:
+            status = f"[green]ok[/green] ({b.how})" if b.ok else f"[red]failed[/red]: {b.error}"
+            err.print(f"block {b.block} {b.path}: {status}")
+            if b.hint:
+                err.print(b.hint, markup=False, highlight=False)
+        if report.diff:
+            out.print(report.diff, markup=False, highlight=False, end="")
+    if not report.applied:
+        raise typer.Exit(1)
+    if change is not None and not as_json:
+        err.print(f"[dim]{len(report.changed)} files changed · `tether undo` reverts it[/dim]")
+
+
+@app.command()
+def undo(path: str = PathOpt, as_json: bool = JsonOpt):
+    """Put the workspace back as it was before the last applied change."""
+    from .autonomy.checkpoints import Checkpoints
+
+    change = Checkpoints(path).undo()
+    _emit({"undone": change.message, "files": change.files}) if as_json else out.print(f"undid “{change.message}”: {', '.join(change.files)}")
+
+
+@app.command()
+def redo(path: str = PathOpt, as_json: bool = JsonOpt):
+    """Apply again the change that was last undone."""
+    from .autonomy.checkpoints import Checkpoints
+
+    change = Checkpoints(path).redo()
+    _emit({"redone": change.message, "files": change.files}) if as_json else out.print(f"redid “{change.message}”: {', '.join(change.files)}")
+
+
+@app.command()
+def log(path: str = PathOpt, as_json: bool = JsonOpt):
+    """The applied changes of this workspace, newest last; undone ones are marked."""
+    from .autonomy.checkpoints import Checkpoints
+
+    entries = Checkpoints(path).log()
+    if as_json:
+        _emit(entries)
+        return
+    for e in entries:
+        state = "" if e["applied"] else " [dim](undone)[/dim]"
+        out.print(f"{e['number']:>3}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['time']))}  {e['message']}{state}  [dim]{', '.join(e['files'])}[/dim]")
+    if not entries:
+        err.print("no changes yet")
+
+
 # -- gateway ------------------------------------------------------------------------------------
 
 
@@ -363,7 +434,9 @@ def gateway(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click hands back the code of a typer.Exit here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except TetherError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         sys.exit(e.exit_code)

@@ -147,6 +147,6 @@ def test_no_blocks_is_reported(repo):
     assert not report.applied and report.blocks[0].error == "no edit blocks found in the reply"
 
 
-def test_parse_reply_prefers_the_first_format_that_finds_blocks():
-    assert [e.format for e in parse_reply(sr("a.py", "x\n", "y\n"))] == ["search-replace"]
-    assert [e.action for e in parse_reply("--- a/a.py\n+++ b/a.py\n@@\n-x\n+y\n")] == ["replace"]
+def test_parse_reply_takes_blocks_and_diffs_in_reply_order():
+    reply = "--- a/a.py\n+++ b/a.py\n@@\n-x\n+y\n\n" + sr("b.py", "x\n", "y\n")
+    assert [(e.block, e.format, e.path) for e in parse_reply(reply)] == [(1, "udiff", "a.py"), (2, "search-replace", "b.py")]

@@ -27,12 +27,15 @@ PARSERS = {"search-replace": search_replace.parse, "udiff": udiff.parse, "whole"
 
 
 def parse_reply(reply: str, formats: tuple[str, ...] = ("search-replace", "udiff", "whole")) -> list[Edit]:
-    """The edits of the first format that finds any, in the order given."""
-    for name in formats:
-        edits = PARSERS[name](reply)
-        if edits:
-            return edits
-    return []
+    """Every SEARCH/REPLACE block and diff of the reply, in the order they stand; whole-file
+    blocks only when there is neither, since any fenced code could otherwise pass for one."""
+    edits = [e for name in formats if name != "whole" for e in PARSERS[name](reply)]
+    if not edits and "whole" in formats:
+        edits = PARSERS["whole"](reply)
+    edits.sort(key=lambda e: (e.line, e.block))
+    for number, edit in enumerate(edits, start=1):
+        edit.block = number
+    return edits
 
 
 def apply_text(root: str | Path, reply_text: str, formats: tuple[str, ...] = ("search-replace", "udiff", "whole")) -> ApplyReport:

@@ -1,0 +1,113 @@
+"""Undo and redo restore exact bytes, in any folder, without touching the user's own git."""
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from tether.autonomy.change import apply_change
+from tether.autonomy.checkpoints import Checkpoints
+from tether.errors import TetherError
+from tests.conftest import make_tree
+
+REPLY = """app.py
+<<<<<<< SEARCH
+x = 1
+=======
+x = 2
+>>>>>>> REPLACE
+
+```diff
+--- /dev/null
++++ b/created.py
+@@ -0,0 +1 @@
++NEW = True
+--- a/gone.py
++++ /dev/null
+@@ -1 +0,0 @@
+-bye = 1
+```
+"""
+
+
+@pytest.fixture
+def work(tmp_path):
+    root = make_tree(tmp_path / "w", {"app.py": "x = 1\r\ny = 2\r\n", "gone.py": "bye = 1\n", "blob.bin": b"\x00\x01\xff" * 100,
+                                      "node_modules/dep/index.js": "ignored\n"})
+    (root / "run.sh").write_text("#!/bin/sh\n")
+    (root / "run.sh").chmod(0o755)
+    return root
+
+
+def snapshot(root):
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+            for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts}
+
+
+def test_undo_and_redo_restore_exact_bytes(work):
+    before = snapshot(work)
+    report, change = apply_change(work, REPLY, "three edits")
+    assert report.applied and sorted(change.files) == ["app.py", "created.py", "gone.py"]
+    after = snapshot(work)
+    assert after["app.py"][0] == b"x = 2\r\ny = 2\r\n" and "gone.py" not in after and "created.py" in after
+    cp = Checkpoints(work)
+    cp.undo()
+    assert snapshot(work) == before  # created file removed, deleted file back, CRLF, binary and mode intact
+    cp.redo()
+    assert snapshot(work) == after
+    assert [e["applied"] for e in cp.log()] == [True]
+    cp.undo()
+    assert cp.log()[0]["applied"] is False
+    with pytest.raises(TetherError, match="nothing to undo"):
+        cp.undo()
+
+
+def test_a_new_change_after_undo_drops_the_redo(work):
+    apply_change(work, REPLY, "first")
+    cp = Checkpoints(work)
+    cp.undo()
+    apply_change(work, "app.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 9\n>>>>>>> REPLACE\n", "second")
+    assert [e["message"] for e in cp.log()] == ["second"]
+    with pytest.raises(TetherError, match="nothing to redo"):
+        cp.redo()
+
+
+def test_the_users_git_repository_is_untouched(work):
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@u", "commit", "-q", "--allow-empty", "-m", "mine"], cwd=work, check=True)
+    git_files = snapshot(work / ".git") if False else sorted(p.as_posix() for p in (work / ".git").rglob("*"))
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout
+    apply_change(work, REPLY, "edit")
+    Checkpoints(work).undo()
+    assert sorted(p.as_posix() for p in (work / ".git").rglob("*")) == git_files
+    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout == head
+
+
+def test_hand_edits_made_after_a_change_are_kept_in_a_checkpoint_before_undo(work):
+    apply_change(work, REPLY, "edit")
+    (work / "app.py").write_text("edited by hand\n")
+    cp = Checkpoints(work)
+    cp.undo()
+    saved = cp._git("for-each-ref", "--format=%(objectname)", "refs/tether/saved")
+    assert saved and "edited by hand" in cp._git("show", f"{saved.splitlines()[-1]}:app.py")
+
+
+def test_a_failed_apply_records_nothing(work):
+    report, change = apply_change(work, "app.py\n<<<<<<< SEARCH\nnot there\n=======\nx\n>>>>>>> REPLACE\n")
+    assert not report.applied and change is None and Checkpoints(work).log() == []
+
+
+def test_undo_from_the_command_line(work):
+    import json
+    import sys
+
+    run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "tether.cli", *a], capture_output=True, text=True, cwd=work, **kw)  # noqa: E731
+    done = run("apply", "-", "-m", "cli change", input=REPLY)
+    assert done.returncode == 0, done.stderr
+    assert "+x = 2" in done.stdout and (work / "created.py").exists()
+    assert json.loads(run("log", "--json").stdout)[0]["message"] == "cli change"
+    assert run("undo").returncode == 0 and not (work / "created.py").exists() and (work / "gone.py").exists()
+    assert run("redo").returncode == 0 and (work / "created.py").exists()
+    failed = run("apply", "-", input="app.py\n<<<<<<< SEARCH\nnope nope nope\n=======\nx\n>>>>>>> REPLACE\n")
+    assert failed.returncode == 1 and "not in the file" in failed.stderr
