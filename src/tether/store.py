@@ -44,6 +44,20 @@ MIGRATIONS: list[str] = [
         found    TEXT
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE decisions (
+        id      INTEGER PRIMARY KEY,
+        ts      REAL NOT NULL,
+        run_id  TEXT,
+        level   TEXT NOT NULL,
+        tool    TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        rule    TEXT NOT NULL,
+        reason  TEXT NOT NULL
+    );
+    CREATE INDEX decisions_run ON decisions(run_id);
+    """,
 ]
 
 

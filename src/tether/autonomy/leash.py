@@ -1,0 +1,193 @@
+"""The leash: what the agent may do on its own, what needs a person's yes, what it may never do.
+
+One policy guards every face (CLI, web, MCP, the agent loop): each proposed action is checked
+here and gets a verdict — allow, ask or deny — with the rule that decided it, and every decision
+is recorded. The autonomy slider sets the default; limits bound `auto` and `agent`; rules in
+`tether.toml` refine both. Deny wins over everything, and what no rule covers is asked."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Config
+from ..errors import ConfigError, TetherError
+from .edits.workspace import PathRefused, resolve
+
+LEVELS = ("ask", "suggest", "approve", "auto", "agent")
+TOOLS = ("read", "search", "propose", "write", "run")
+VERDICTS = ("allow", "ask", "deny")
+SHELL_OPERATORS = (";", "&&", "||", "|", "`", "$(", ">", "<", "&", "\n")
+
+
+@dataclass(frozen=True)
+class Rule:
+    tool: str  # one of TOOLS, or "*"
+    pattern: str  # a path glob (read, write) or a command glob (run)
+    action: str  # allow | ask | deny
+
+    def __str__(self) -> str:
+        return f"rule {self.action} {self.tool} {self.pattern!r}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    usd: float | None = None
+    tokens: int | None = None
+    steps: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: str
+    rule: str  # what decided it: a rule, a level, a limit
+    reason: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict == "allow"
+
+
+@dataclass
+class Spent:
+    usd: float = 0.0
+    tokens: int = 0
+    steps: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class Leash:
+    def __init__(self, root: str | Path, level: str = "approve", *, paths: tuple[str, ...] = ("**",), max_files: int = 10,
+                 max_lines: int = 400, commands: tuple[str, ...] = (), budget: Budget = Budget(), rules: tuple[Rule, ...] = (),
+                 store=None, run_id: str | None = None):
+        if level not in LEVELS:
+            raise TetherError(f"unknown autonomy level {level!r} (levels: {', '.join(LEVELS)})")
+        self.root = Path(os.path.realpath(root))
+        self.level, self.paths, self.max_files, self.max_lines = level, tuple(paths), max_files, max_lines
+        self.commands, self.budget, self.rules = tuple(commands), budget, tuple(rules)
+        self.store, self.run_id = store, run_id
+        self.spent = Spent()
+
+    @classmethod
+    def from_config(cls, root, config: Config, level: str | None = None, **kwargs) -> "Leash":
+        spec = dict(config.extra.get("leash", {}))
+        where = f"{config.path or 'config'}: [leash]"
+        known = {"level", "paths", "max_files", "max_lines", "commands", "budget", "rules"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ConfigError(f"{where} has an unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        rules = []
+        for n, r in enumerate(spec.get("rules", []), start=1):
+            if not isinstance(r, dict) or r.get("tool") not in (*TOOLS, "*") or r.get("action") not in VERDICTS or not isinstance(r.get("pattern", "*"), str):
+                raise ConfigError(f"{where} rule {n} needs tool ({', '.join(TOOLS)} or *), pattern and action (allow, ask or deny)")
+            rules.append(Rule(r["tool"], r.get("pattern", "*"), r["action"]))
+        budget = spec.get("budget", {})
+        if not isinstance(budget, dict) or set(budget) - {"usd", "tokens", "steps", "seconds"}:
+            raise ConfigError(f"{where} budget takes usd, tokens, steps and seconds")
+        for key in ("paths", "commands"):
+            if key in spec and not (isinstance(spec[key], list) and all(isinstance(p, str) for p in spec[key])):
+                raise ConfigError(f"{where} {key} must be a list of globs")
+        return cls(root, level or spec.get("level", "approve"), paths=tuple(spec.get("paths", ["**"])),
+                   max_files=int(spec.get("max_files", 10)), max_lines=int(spec.get("max_lines", 400)),
+                   commands=tuple(spec.get("commands", [])), budget=Budget(**budget), rules=tuple(rules), **kwargs)
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def check(self, tool: str, target: str) -> Decision:
+        """May the agent use `tool` on `target` (a path, or a command line for `run`)?"""
+        if tool not in TOOLS:
+            return self._record(tool, target, Decision("deny", "tools", f"unknown tool {tool!r}"))
+        if tool in ("read", "write"):
+            try:
+                _, target = resolve(self.root, target)
+            except PathRefused as e:
+                return self._record(tool, target, Decision("deny", "workspace", str(e)))
+        matched = [r for r in self.rules if r.tool in (tool, "*") and self._matches(r, tool, target)]
+        denies = [r for r in matched if r.action == "deny"]
+        if denies:
+            return self._record(tool, target, Decision("deny", str(denies[0]), f"{tool} {target} is denied by the config"))
+        level_decision = self._level(tool, target)
+        if level_decision.verdict == "deny":
+            return self._record(tool, target, level_decision)
+        asks = [r for r in matched if r.action == "ask"]
+        if asks:
+            return self._record(tool, target, Decision("ask", str(asks[0]), f"{tool} {target} needs a yes (config)"))
+        allows = [r for r in matched if r.action == "allow"]
+        if allows and level_decision.verdict == "ask" and self.level in ("auto", "agent") and not _chained(tool, target):
+            return self._record(tool, target, Decision("allow", str(allows[0]), f"{tool} {target} is allowed by the config"))
+        return self._record(tool, target, level_decision)
+
+    def check_change(self, files: dict[str, int]) -> Decision:
+        """A whole change (path -> changed lines) against the path and size limits of the level."""
+        verdicts = [self.check("write", path) for path in files]
+        if any(d.verdict == "deny" for d in verdicts):
+            return next(d for d in verdicts if d.verdict == "deny")
+        if any(d.verdict == "ask" for d in verdicts):
+            return next(d for d in verdicts if d.verdict == "ask")
+        lines = sum(files.values())
+        if len(files) > self.max_files:
+            return self._record("write", ", ".join(files), Decision("ask", "limit max_files", f"{len(files)} files in one step (limit {self.max_files})"))
+        if lines > self.max_lines:
+            return self._record("write", ", ".join(files), Decision("ask", "limit max_lines", f"{lines} changed lines in one step (limit {self.max_lines})"))
+        return Decision("allow", "limits", f"{len(files)} files, {lines} lines: within the limits")
+
+    def charge(self, usd: float | None = 0.0, tokens: int = 0, steps: int = 0) -> Decision:
+        """Count spending; the verdict says whether the run may go on."""
+        self.spent.usd += usd or 0.0
+        self.spent.tokens += tokens
+        self.spent.steps += steps
+        b, s = self.budget, self.spent
+        elapsed = time.monotonic() - s.started
+        for name, used, limit in (("usd", s.usd, b.usd), ("tokens", s.tokens, b.tokens), ("steps", s.steps, b.steps), ("seconds", elapsed, b.seconds)):
+            if limit is not None and used > limit:
+                return self._record("budget", name, Decision("deny", f"budget {name}", f"the run used {used:g} {name} of its {limit:g}"))
+        return Decision("allow", "budget", "within budget")
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _level(self, tool: str, target: str) -> Decision:
+        level = self.level
+        if tool in ("read", "search", "propose"):
+            if tool == "propose" and level == "ask":
+                return Decision("deny", "level ask", "level ask only answers; it proposes no changes")
+            return Decision("allow", f"level {level}", f"{tool} is allowed at every level")
+        if level in ("ask", "suggest"):
+            return Decision("deny", f"level {level}", f"level {level} {'reads only' if level == 'ask' else 'proposes diffs and applies nothing'}")
+        if level == "approve":
+            return Decision("ask", "level approve", f"level approve asks before every {tool}")
+        if tool == "write":
+            if any(fnmatch.fnmatch(target, p) for p in self.paths):
+                return Decision("allow", f"level {level} paths", f"{target} is inside the paths {level} may write")
+            return Decision("ask", f"level {level} paths", f"{target} is outside the paths {level} may write ({', '.join(self.paths)})")
+        if _chained(tool, target):
+            return Decision("ask", "shell operators", "a command that chains or redirects always needs a yes")
+        if any(fnmatch.fnmatch(_normal(target), p) for p in self.commands):
+            return Decision("allow", f"level {level} commands", f"{target} matches the commands {level} may run")
+        return Decision("ask", f"level {level} commands", f"{target} is not among the commands {level} may run")
+
+    def _matches(self, rule: Rule, tool: str, target: str) -> bool:
+        if tool == "run":
+            return fnmatch.fnmatch(_normal(target), rule.pattern)
+        return fnmatch.fnmatch(target, rule.pattern) or fnmatch.fnmatch(target, rule.pattern.rstrip("/") + "/*")
+
+    def _record(self, tool: str, target: str, decision: Decision) -> Decision:
+        if self.store is not None:
+            self.store.write("INSERT INTO decisions (ts, run_id, level, tool, target, verdict, rule, reason) VALUES (?,?,?,?,?,?,?,?)",
+                             (time.time(), self.run_id, self.level, tool, target, decision.verdict, decision.rule, decision.reason))
+        return decision
+
+
+def _normal(command: str) -> str:
+    try:
+        return " ".join(shlex.split(command))
+    except ValueError:
+        return command
+
+
+def _chained(tool: str, target: str) -> bool:
+    return tool == "run" and any(op in target for op in SHELL_OPERATORS)
