@@ -195,18 +195,47 @@ def _replace(text: str, edit: Edit) -> tuple[str, str]:
     if pieces is None:
         found = locate(lines, search, replace)
         return "".join(lines[:found.start] + found.replacement + lines[found.end:]), found.how
-    # `...` keeps what lies between the pieces: each piece is found after the one before it
+    # `...` keeps what lies between the pieces; each piece is found after the one before, and a
+    # piece that alone matches several places is settled by the pieces that must follow it
     out, position, hows = [], 0, []
-    for piece_search, piece_replace in pieces:
+    for n, (piece_search, piece_replace) in enumerate(pieces):
         if not piece_search:
             out += piece_replace
             continue
-        found = locate(lines[position:], piece_search, piece_replace)
+        try:
+            found = locate(lines[position:], piece_search, piece_replace)
+        except NoMatch:
+            offset = _settle(lines, position, pieces[n:])
+            if offset is None:
+                raise
+            found = locate(lines[position + offset:], piece_search, piece_replace)
+            found.start, found.end = found.start + offset, found.end + offset
         out += lines[position:position + found.start] + found.replacement
         position += found.end
         hows.append(found.how)
     out += lines[position:]
     return "".join(out), "elision+" + "+".join(sorted(set(hows)))
+
+
+def _settle(lines: list[str], position: int, pieces) -> int | None:
+    """The one offset (from `position`) where the first piece stands with every later piece
+    matching, in order, after it; None if there is not exactly one."""
+    first = pieces[0][0]
+    wanted = [x.rstrip() for x in first]
+    candidates = [i for i in range(position, len(lines) - len(first) + 1)
+                  if [x.rstrip() for x in lines[i:i + len(first)]] == wanted]
+    good = []
+    for start in candidates:
+        after = start + len(first)
+        try:
+            for later_search, later_replace in pieces[1:]:
+                if later_search:
+                    found = locate(lines[after:], later_search, later_replace)
+                    after += found.end
+        except NoMatch:
+            continue
+        good.append(start - position)
+    return good[0] if len(good) == 1 else None
 
 
 def _journal(root: Path) -> Path:

@@ -33,18 +33,19 @@ class NoMatch(Exception):
 
 def locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
     """Where `search` (lines with their newlines) stands in `lines`, and what goes there."""
-    found = _exact_fast(lines, search)
+    found = _locate(lines, search, replace)
+    return _absorb_blank_edges(lines, search, found)
+
+
+def _locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
+    found = _find(lines, search, lambda line: line)
     if found is not None:
         return Found(found, found + len(search), "exact", replace)
-    for how, same in (("trailing-whitespace", _rstripped),):
-        found = _unique([i for i in range(len(lines) - len(search) + 1) if same(lines, i, search)], how, len(search))
-        if found is not None:
-            return Found(found, found + len(search), how, replace)
-    starts = [i for i in range(len(lines) - len(search) + 1) if _stripped(lines, i, search)]
-    for i in starts:
-        delta = _indent_delta(lines[i:i + len(search)], search)
-        if delta is None:
-            starts = [s for s in starts if s != i]
+    found = _find(lines, search, str.rstrip, "trailing-whitespace")
+    if found is not None:
+        return Found(found, found + len(search), "trailing-whitespace", replace)
+    starts = _find_all(lines, search, str.strip)
+    starts = [i for i in starts if _indent_delta(lines[i:i + len(search)], search) is not None]
     found = _unique(starts, "indentation", len(search))
     if found is not None:
         delta = _indent_delta(lines[found:found + len(search)], search)
@@ -55,25 +56,45 @@ def locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
     return _fuzzy(lines, search, replace)
 
 
-def _exact_fast(lines: list[str], search: list[str]) -> int | None:
-    """The line where `search` stands word for word, found by a string search (fast on big files)."""
-    text, wanted = "".join(lines), "".join(search)
-    if not wanted:
-        return None
+def _absorb_blank_edges(lines: list[str], search: list[str], found: Found) -> Found:
+    """Blank lines that open or close the replacement but not the SEARCH stand for the file's own
+    blank lines there (models drop them when they quote), so those are replaced, not doubled."""
+    lead = _blank_run(found.replacement) - _blank_run(search)
+    trail = _blank_run(found.replacement[::-1]) - _blank_run(search[::-1])
+    start, end = found.start, found.end
+    while lead > 0 and start > 0 and not lines[start - 1].strip():
+        start, lead = start - 1, lead - 1
+    while trail > 0 and end < len(lines) and not lines[end].strip():
+        end, trail = end + 1, trail - 1
+    if (start, end) == (found.start, found.end):
+        return found
+    return Found(start, end, found.how + "+blank-edges", found.replacement)
+
+
+def _blank_run(lines: list[str]) -> int:
+    n = 0
+    while n < len(lines) and not lines[n].strip():
+        n += 1
+    return n
+
+
+def _find_all(lines: list[str], search: list[str], norm) -> list[int]:
+    """Line indexes where `search` stands once both are normalised line by line, found with a
+    string search over the joined text (fast on large files)."""
+    if not search:
+        return []
+    text = "\n".join(norm(line.rstrip("\n")) for line in lines) + "\n"
+    wanted = "\n".join(norm(line.rstrip("\n")) for line in search) + "\n"
     starts, at = [], text.find(wanted)
-    while at != -1 and len(starts) < 2:
+    while at != -1:
         if at == 0 or text[at - 1] == "\n":
             starts.append(text.count("\n", 0, at))
         at = text.find(wanted, at + 1)
-    return _unique(starts, "exact", len(search))
+    return starts
 
 
-def _rstripped(lines, i, search) -> bool:
-    return all(a.rstrip() == b.rstrip() for a, b in zip(lines[i:i + len(search)], search))
-
-
-def _stripped(lines, i, search) -> bool:
-    return all(a.strip() == b.strip() for a, b in zip(lines[i:i + len(search)], search))
+def _find(lines: list[str], search: list[str], norm, how: str = "exact") -> int | None:
+    return _unique(_find_all(lines, search, norm), how, len(search))
 
 
 def _unique(starts: list[int], how: str, size: int) -> int | None:
@@ -136,10 +157,16 @@ def _ignoring_blank_lines(lines: list[str], search: list[str]) -> tuple[int, int
 def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
     target = "".join(s.strip() + "\n" for s in search)
     size = len(search)
+    wanted = {x.strip() for x in search if x.strip()}
+    stripped = [line.strip() for line in lines]
     scored: list[tuple[float, int, int]] = []
     for length in {max(1, size - 1), size, size + 1}:
         for i in range(0, max(1, len(lines) - length + 1)):
-            window = "".join(line.strip() + "\n" for line in lines[i:i + length])
+            shared = len(wanted.intersection(stripped[i:i + length]))
+            if wanted and shared / len(wanted) < FUZZY_SAME_LINES / 2:
+                scored.append((shared / len(wanted) * 0.5, i, i + length))  # too few lines in common to be it
+                continue
+            window = "".join(x + "\n" for x in stripped[i:i + length])
             matcher = difflib.SequenceMatcher(None, window, target, autojunk=False)
             bound = matcher.quick_ratio()
             if matcher.real_quick_ratio() < FUZZY_THRESHOLD or bound < FUZZY_THRESHOLD:
