@@ -114,11 +114,22 @@ def test_unified_diff_with_wrong_line_numbers_create_delete_rename(repo):
     assert read(repo, "pkg/helpers.py") == "def helper():\n    return 1\n"
 
 
+WHOLE = ("search-replace", "udiff", "whole")
+
+
 def test_whole_file_format_but_never_a_prose_example(repo):
-    report = apply_text(repo, "Example only:\n```python\nprint('hi')\n```\n\npkg/util.py\n```python\ndef helper():\n    return 7\n```\n")
+    reply = "Example only:\n```python\nprint('hi')\n```\n\npkg/util.py\n```python\ndef helper():\n    return 7\n```\n"
+    assert not apply_text(repo, reply).applied  # whole files only when the caller asked for that format
+    report = apply_text(repo, reply, formats=WHOLE)
     assert report.applied and report.changed == ["pkg/util.py"] and read(repo, "pkg/util.py") == "def helper():\n    return 7\n"
-    lazy = apply_text(repo, "app.py\n```python\nimport os\n# ... rest unchanged\n```\n")
+    lazy = apply_text(repo, "app.py\n```python\nimport os\n# ... rest unchanged\n```\n", formats=WHOLE)
     assert not lazy.applied and read(repo, "app.py") == APP
+
+
+def test_a_whole_file_that_would_lose_most_lines_is_refused(repo):
+    (repo / "long.py").write_text("".join(f"x{i} = {i}\n" for i in range(40)))
+    report = apply_text(repo, "long.py\n```python\nx0 = 0\n```\n", formats=WHOLE)
+    assert not report.applied and "would keep 1 of its 40 lines" in report.blocks[0].error
 
 
 def test_encoding_line_endings_final_newline_and_mode_are_kept(repo):

@@ -30,8 +30,11 @@ def main() -> None:
     grid = Grid.from_config()
     for model in MODELS:
         for task, (path, ask) in TASKS.items():
-            prompt = f"{search_replace.PROMPT}\n{path}\n```python\n{FILES[path]}```\n\n{ask}"
-            reply = grid.complete(f"local/{model}", [{"role": "user", "content": prompt}], max_tokens=300, temperature=0)
+            messages = [
+                {"role": "system", "content": "You are an expert programmer who edits code.\n\n" + search_replace.PROMPT},
+                {"role": "user", "content": f"{path}\n```python\n{FILES[path]}```\n\n{ask} Reply with SEARCH/REPLACE blocks only."},
+            ]
+            reply = grid.complete(f"local/{model}", messages, max_tokens=300, temperature=0)
             (HERE / f"{model}--{task}.txt").write_text(reply.text)
             print(model, task, len(reply.text))
 

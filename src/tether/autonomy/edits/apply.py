@@ -26,9 +26,12 @@ from .workspace import PathRefused, TextFile, resolve
 PARSERS = {"search-replace": search_replace.parse, "udiff": udiff.parse, "whole": whole.parse}
 
 
-def parse_reply(reply: str, formats: tuple[str, ...] = ("search-replace", "udiff", "whole")) -> list[Edit]:
+DEFAULT_FORMATS = ("search-replace", "udiff")  # whole files only when the prompt asked for them
+
+
+def parse_reply(reply: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[Edit]:
     """Every SEARCH/REPLACE block and diff of the reply, in the order they stand; whole-file
-    blocks only when there is neither, since any fenced code could otherwise pass for one."""
+    blocks (when asked for) only when there is neither, since any fenced code could pass for one."""
     edits = [e for name in formats if name != "whole" for e in PARSERS[name](reply)]
     if not edits and "whole" in formats:
         edits = PARSERS["whole"](reply)
@@ -38,14 +41,17 @@ def parse_reply(reply: str, formats: tuple[str, ...] = ("search-replace", "udiff
     return edits
 
 
-def apply_text(root: str | Path, reply_text: str, formats: tuple[str, ...] = ("search-replace", "udiff", "whole")) -> ApplyReport:
+def apply_text(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> ApplyReport:
     root = Path(os.path.realpath(root))
     if not root.is_dir():
         raise TetherError(f"{root}: the workspace is not a folder")
     recover(root)
     edits = parse_reply(reply_text, formats)
     if not edits:
-        return ApplyReport(False, [BlockResult(0, "", False, error="no edit blocks found in the reply")])
+        error = "no edit blocks found in the reply"
+        if re.search(r"^\s*(<{5,9}|>{5,9})\s*(SEARCH|REPLACE)", reply_text, re.M | re.I):
+            error += ": a block needs all three marker lines, <<<<<<< SEARCH, ======= and >>>>>>> REPLACE"
+        return ApplyReport(False, [BlockResult(0, "", False, error=error)])
     plan = _Plan(root)
     results = [plan.add(edit) for edit in edits]
     report = ApplyReport(all(r.ok for r in results), results)
@@ -81,6 +87,9 @@ class _Plan:
             if edit.action in ("create", "write"):
                 if edit.action == "create" and text is not None:
                     raise NoMatch(f"{rel} exists already; to change it, give SEARCH lines from it")
+                old_lines, new_lines = len((text or "").splitlines()), len(edit.replace.splitlines())
+                if edit.action == "write" and old_lines > 10 and new_lines < old_lines / 2:
+                    raise NoMatch(f"the new {rel} would keep {new_lines} of its {old_lines} lines; a whole-file reply must hold the complete file")
                 self.texts[rel] = edit.replace
                 result.how = "created" if text is None else "rewritten"
             elif edit.action == "delete":

@@ -11,20 +11,23 @@ import re
 from .model import Edit
 
 PROMPT = """\
-To change a file, reply with one SEARCH/REPLACE block per change:
+Change files with SEARCH/REPLACE blocks. Each block starts with the real path of the file it
+changes, on a line of its own. For example, to make `shop/cart.py` round its total:
 
-path/to/file.py
+shop/cart.py
 ```python
 <<<<<<< SEARCH
-the exact lines to find, with a few lines of context so they match one place
+def total(items):
+    return sum(i.price for i in items)
 =======
-the lines to put there instead
+def total(items):
+    return round(sum(i.price for i in items), 2)
 >>>>>>> REPLACE
 ```
 
-Copy the SEARCH lines exactly as they are in the file. Keep blocks small; use several for
-several places. To create a file, give its path and an empty SEARCH section. A line holding only
-`...` in both sections stands for unchanged lines in between.
+The SEARCH part must copy lines of the file exactly, with enough of them to match one place;
+the REPLACE part holds what goes there instead. Use one block per place you change. To create a
+file, give its path and leave SEARCH empty.
 """
 
 _START = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$", re.I)
