@@ -166,6 +166,33 @@ def run_aider(cases: list[Case]) -> tuple[list[str | None], float]:
     return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - started
 
 
+def checkpoint_timing(files: int = 1000, runs: int = 7) -> str:
+    """The time to take a checkpoint of a 1,000-file workspace after a one-file change."""
+    import os
+    import statistics
+
+    from tether.autonomy.checkpoints import Checkpoints
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_DATA_HOME"] = str(Path(tmp) / "data")
+        work = Path(tmp) / "work"
+        for n in range(files):
+            (work / f"pkg{n % 20}").mkdir(parents=True, exist_ok=True)
+            (work / f"pkg{n % 20}" / f"mod{n}.py").write_text(f"VALUE = {n}\n" * 40)
+        checkpoints = Checkpoints(work)
+        started = time.perf_counter()
+        checkpoints.snapshot("first")
+        first = time.perf_counter() - started
+        timings = []
+        for run in range(runs):
+            (work / "pkg0" / "mod0.py").write_text(f"VALUE = {run}\n" * 40)
+            started = time.perf_counter()
+            checkpoints.snapshot(f"change {run}")
+            timings.append((time.perf_counter() - started) * 1000)
+    return (f"A checkpoint of a {files}-file workspace after a one-file change takes **{statistics.median(timings):.0f} ms**"
+            f" (median of {runs}; the first checkpoint of the workspace took {first * 1000:.0f} ms).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repo", action="append", type=Path, default=[])
@@ -201,6 +228,7 @@ def main() -> None:
         idx = by.get(kind, [])
         right = {name: sum(outcomes[name][i] == "applied right" for i in idx) for name in outcomes}
         lines.append(f"| {kind} | {len(idx)} | {right['tether']} | {right['aider']} |")
+    lines += ["", "## Checkpoints", "", checkpoint_timing(), ""]
     text = "\n".join(lines) + "\n"
     (HERE / "results" / "edits.md").write_text(text)
     print(text)
