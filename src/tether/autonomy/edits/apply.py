@@ -212,12 +212,12 @@ def _replace(text: str, edit: Edit) -> tuple[str, str]:
             out += piece_replace
             continue
         try:
-            found = locate(lines[position:], piece_search, piece_replace)
+            found = locate(lines[position:], piece_search, piece_replace, whole_block=False)
         except NoMatch:
             offset = _settle(lines, position, pieces[n:])
             if offset is None:
                 raise
-            found = locate(lines[position + offset:], piece_search, piece_replace)
+            found = locate(lines[position + offset:], piece_search, piece_replace, whole_block=False)
             found.start, found.end = found.start + offset, found.end + offset
         out += lines[position:position + found.start] + found.replacement
         position += found.end
@@ -239,7 +239,7 @@ def _settle(lines: list[str], position: int, pieces) -> int | None:
         try:
             for later_search, later_replace in pieces[1:]:
                 if later_search:
-                    found = locate(lines[after:], later_search, later_replace)
+                    found = locate(lines[after:], later_search, later_replace, whole_block=False)
                     after += found.end
         except NoMatch:
             continue

@@ -31,20 +31,24 @@ class NoMatch(Exception):
         self.nearest = nearest  # (start, end) line indexes of the closest window
 
 
-def locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
-    """Where `search` (lines with their newlines) stands in `lines`, and what goes there."""
+def locate(lines: list[str], search: list[str], replace: list[str], whole_block: bool = True) -> Found:
+    """Where `search` (lines with their newlines) stands in `lines`, and what goes there.
+    `whole_block` is False for the pieces between `...` lines, whose edges are not the block's."""
     found = _locate(lines, search, replace)
-    return _absorb_blank_edges(lines, search, found)
+    return _absorb_blank_edges(lines, search, found) if whole_block else found
 
 
 def _locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
+    starts = _find_all(lines, search, str.strip)
+    if len(starts) > 1:  # the same lines at another depth: taking the exact one could be the wrong one
+        raise NoMatch(f"the SEARCH text, indentation aside, matches {len(starts)} places; add lines of context so it matches one",
+                      (starts[0], starts[0] + len(search)))
     found = _find(lines, search, lambda line: line)
     if found is not None:
         return Found(found, found + len(search), "exact", replace)
     found = _find(lines, search, str.rstrip, "trailing-whitespace")
     if found is not None:
         return Found(found, found + len(search), "trailing-whitespace", replace)
-    starts = _find_all(lines, search, str.strip)
     starts = [i for i in starts if _indent_delta(lines[i:i + len(search)], search) is not None]
     found = _unique(starts, "indentation", len(search))
     if found is not None:
@@ -59,6 +63,8 @@ def _locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
 def _absorb_blank_edges(lines: list[str], search: list[str], found: Found) -> Found:
     """Blank lines that open or close the replacement but not the SEARCH stand for the file's own
     blank lines there (models drop them when they quote), so those are replaced, not doubled."""
+    if not any(line.strip() for line in found.replacement):
+        return found  # a replacement of blank lines only has no edges to speak of
     lead = _blank_run(found.replacement) - _blank_run(search)
     trail = _blank_run(found.replacement[::-1]) - _blank_run(search[::-1])
     start, end = found.start, found.end
