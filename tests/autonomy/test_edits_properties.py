@@ -21,14 +21,15 @@ LINE = st.sampled_from([
 
 
 def block_from_diff(before: list[str], after: list[str]) -> str | None:
-    """A SEARCH/REPLACE block for the change, with context grown until SEARCH is unique."""
+    """A SEARCH/REPLACE block for the change as a diff shows it: three lines of context (fewer at
+    the file's edges), grown until SEARCH is unique."""
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
     if not changes:
         return None
     i1, i2, j1, j2 = changes[0][1], changes[-1][2], changes[0][3], changes[-1][4]
     text = "".join(line + "\n" for line in before)
-    for context in range(len(before) + 1):
+    for context in range(3, len(before) + 4):
         a, b = max(0, i1 - context), min(len(before), i2 + context)
         search = "".join(line + "\n" for line in before[a:b])
         if search and text.count(search) == 1:
