@@ -239,7 +239,7 @@ def _settle(lines: list[str], position: int, pieces) -> int | None:
         try:
             for later_search, later_replace in pieces[1:]:
                 if later_search:
-                    found = locate(lines[after:], later_search, later_replace, whole_block=False)
+                    found = locate(lines[after:], later_search, later_replace, whole_block=False, fuzzy=False)
                     after += found.end
         except NoMatch:
             continue

@@ -31,14 +31,15 @@ class NoMatch(Exception):
         self.nearest = nearest  # (start, end) line indexes of the closest window
 
 
-def locate(lines: list[str], search: list[str], replace: list[str], whole_block: bool = True) -> Found:
+def locate(lines: list[str], search: list[str], replace: list[str], whole_block: bool = True, fuzzy: bool = True) -> Found:
     """Where `search` (lines with their newlines) stands in `lines`, and what goes there.
-    `whole_block` is False for the pieces between `...` lines, whose edges are not the block's."""
-    found = _locate(lines, search, replace)
+    `whole_block` is False for the pieces between `...` lines, whose edges are not the block's;
+    `fuzzy` is False where only a sure match will do (trying candidates)."""
+    found = _locate(lines, search, replace, fuzzy)
     return _absorb_blank_edges(lines, search, found) if whole_block else found
 
 
-def _locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
+def _locate(lines: list[str], search: list[str], replace: list[str], fuzzy: bool = True) -> Found:
     starts = _find_all(lines, search, str.strip)
     if len(starts) > 1:  # the same lines at another depth: taking the exact one could be the wrong one
         raise NoMatch(f"the SEARCH text, indentation aside, matches {len(starts)} places; add lines of context so it matches one",
@@ -57,6 +58,8 @@ def _locate(lines: list[str], search: list[str], replace: list[str]) -> Found:
     found_range = _ignoring_blank_lines(lines, search)
     if found_range is not None:
         return Found(found_range[0], found_range[1], "blank-lines", replace)
+    if not fuzzy:
+        raise NoMatch("the SEARCH text is not in the file")
     return _fuzzy(lines, search, replace)
 
 
@@ -169,7 +172,7 @@ def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
     for length in {max(1, size - 1), size, size + 1}:
         for i in range(0, max(1, len(lines) - length + 1)):
             shared = len(wanted.intersection(stripped[i:i + length]))
-            if wanted and shared / len(wanted) < FUZZY_SAME_LINES / 2:
+            if wanted and shared / len(wanted) < FUZZY_SAME_LINES:
                 scored.append((shared / len(wanted) * 0.5, i, i + length))  # too few lines in common to be it
                 continue
             window = "".join(x + "\n" for x in stripped[i:i + length])
