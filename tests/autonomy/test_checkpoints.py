@@ -1,6 +1,5 @@
 """Undo and redo restore exact bytes, in any folder, without touching the user's own git."""
 
-import os
 import stat
 import subprocess
 
@@ -76,7 +75,7 @@ def test_a_new_change_after_undo_drops_the_redo(work):
 def test_the_users_git_repository_is_untouched(work):
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
     subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@u", "commit", "-q", "--allow-empty", "-m", "mine"], cwd=work, check=True)
-    git_files = snapshot(work / ".git") if False else sorted(p.as_posix() for p in (work / ".git").rglob("*"))
+    git_files = sorted(p.as_posix() for p in (work / ".git").rglob("*"))
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout
     apply_change(work, REPLY, "edit")
     Checkpoints(work).undo()

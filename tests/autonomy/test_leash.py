@@ -84,9 +84,9 @@ def test_change_size_limits(root):
 
 
 def test_budget(root):
-    from tether.autonomy.leash import Budget
+    from tether.autonomy.leash import RunBudget
 
-    leash = Leash(root, "agent", budget=Budget(usd=0.5, tokens=1000, steps=3))
+    leash = Leash(root, "agent", budget=RunBudget(usd=0.5, tokens=1000, steps=3))
     assert leash.charge(usd=0.2, tokens=400, steps=1).allowed
     assert leash.charge(usd=0.2, tokens=400, steps=1).allowed
     stop = leash.charge(usd=0.2, tokens=100, steps=1)

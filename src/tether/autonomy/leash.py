@@ -35,7 +35,7 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class Budget:
+class RunBudget:
     usd: float | None = None
     tokens: int | None = None
     steps: int | None = None
@@ -63,7 +63,7 @@ class Spent:
 
 class Leash:
     def __init__(self, root: str | Path, level: str = "approve", *, paths: tuple[str, ...] = ("**",), max_files: int = 10,
-                 max_lines: int = 400, commands: tuple[str, ...] = (), budget: Budget = Budget(), rules: tuple[Rule, ...] = (),
+                 max_lines: int = 400, commands: tuple[str, ...] = (), budget: RunBudget = RunBudget(), rules: tuple[Rule, ...] = (),
                  store=None, run_id: str | None = None):
         if level not in LEVELS:
             raise TetherError(f"unknown autonomy level {level!r} (levels: {', '.join(LEVELS)})")
@@ -94,7 +94,7 @@ class Leash:
                 raise ConfigError(f"{where} {key} must be a list of globs")
         return cls(root, level or spec.get("level", "approve"), paths=tuple(spec.get("paths", ["**"])),
                    max_files=int(spec.get("max_files", 10)), max_lines=int(spec.get("max_lines", 400)),
-                   commands=tuple(spec.get("commands", [])), budget=Budget(**budget), rules=tuple(rules), **kwargs)
+                   commands=tuple(spec.get("commands", [])), budget=RunBudget(**budget), rules=tuple(rules), **kwargs)
 
     # -- checks -------------------------------------------------------------------------------
 
