@@ -3,6 +3,7 @@ error is one line on stderr and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -221,7 +222,7 @@ def digest(
     fmt = "json" if as_json else fmt
     if fmt not in FORMATS:
         raise TetherError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
-    with err.status("digesting…") if sys.stderr.isatty() else _nothing():
+    with err.status("digesting…") if sys.stderr.isatty() else contextlib.nullcontext():
         d = make_digest(path, include=include, exclude=exclude, encoding=encoding, order=order, max_file_bytes=max_file_bytes,
                         compress=compress, redact=not no_redact, git_diff=diff, git_log=log, ref=ref, subdir=subdir)
     written = []
@@ -253,14 +254,6 @@ def _write_text(target: Path, text: str | None, d=None, fmt: str = "text") -> No
             handle.write(text) if text is not None else d.write(handle, fmt)
     except OSError as e:
         raise TetherError(f"cannot write {target}: {e.strerror or e}") from None
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 # -- map ----------------------------------------------------------------------------------------

@@ -118,7 +118,10 @@ def _plain_messages(req: Request) -> list[dict]:
         listing = "\n".join(f"- {t.name}: {t.description} Arguments (JSON schema): {json.dumps(t.parameters)}" for t in req.tools)
         note = ("You can call these tools:\n" + listing +
                 '\nReply with JSON only: {"tool": NAME, "arguments": {...}} to call a tool, or {"answer": TEXT} to answer.')
-        out.insert(0, {"role": "system", "content": note}) if out[0]["role"] != "system" else out.__setitem__(0, {"role": "system", "content": out[0]["content"] + "\n\n" + note})
+        if out and out[0]["role"] == "system":
+            out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + note}
+        else:
+            out.insert(0, {"role": "system", "content": note})
     return out
 
 
