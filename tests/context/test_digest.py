@@ -70,8 +70,11 @@ def test_parts_each_fit_the_budget_and_lose_nothing(project):
     make_tree(project, {f"mod{i}.py": f"def f{i}(x):\n    return x + {i}\n" * 30 for i in range(12)})
     big = "".join(f"line_{i} = {i} * 2\n" for i in range(900))
     make_tree(project, {"big.py": big})
+    make_tree(project, {"esc.py": "if a < b and c > d & e:\n    pass\n" * 40})
     d = digest(project)
     budget = 2000
+    for fmt in ("markdown", "xml"):
+        assert all(tokens.count(part) <= budget for part in d.parts(fmt, budget)), fmt
     parts = d.parts("text", budget)
     assert len(parts) > 2
     for part in parts:

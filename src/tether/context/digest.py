@@ -94,17 +94,19 @@ class Digest:
         the first). A file is cut only when it alone is larger than a part."""
         if fmt == "json":
             raise TetherError("--max-tokens splits text, markdown or xml output, not json")
-        head_cost = tokens.count("".join(_chunks(self, fmt, [], include_head=True)), self.encoding)
+        marker = tokens.count(_part_marker(fmt, 999, 999), self.encoding)  # "(part N of M)", at its longest
+        head_cost = tokens.count("".join(_chunks(self, fmt, [], include_head=True)), self.encoding) + marker
+        frame_cost = tokens.count("".join(_chunks(self, fmt, [], include_head=False)), self.encoding) + marker
         if head_cost >= max_tokens:
             raise TetherError(f"--max-tokens {max_tokens} is smaller than the digest's header and tree ({head_cost} tokens)")
         parts: list[list[DigestFile]] = [[]]
         budgets = [max_tokens - head_cost]
         for f in self.files:
-            for piece in _fit(f, fmt, max_tokens, self.encoding):
+            for piece in _fit(f, fmt, max_tokens - frame_cost, self.encoding):
                 cost = _block_tokens(piece, fmt, self.encoding)
                 if cost > budgets[-1] and parts[-1]:
                     parts.append([])
-                    budgets.append(max_tokens - tokens.count(_part_marker(fmt, 99, 99), self.encoding))
+                    budgets.append(max_tokens - frame_cost)
                 parts[-1].append(piece)
                 budgets[-1] -= cost
         rendered = ["".join(_chunks(self, fmt, files, include_head=(i == 0))) for i, files in enumerate(parts)]
@@ -303,8 +305,12 @@ def _part_marker(fmt: str, number: int, total: int) -> str:
 
 
 def _block_tokens(f: DigestFile, fmt: str, encoding: str) -> int:
-    # Blocks start and end at line boundaries, where the tokenizer splits, so they add up.
-    return f.tokens + tokens.count(_block(DigestFile(f.path, f.size, 0, ""), fmt), encoding) if f.text is not None else tokens.count(_block(f, fmt), encoding)
+    """A file block's exact cost. Text and markdown blocks open and close at line boundaries,
+    where the tokenizer splits, so the file's known count plus its frame's adds up; XML escapes
+    the text and opens it mid-line, so it is counted whole."""
+    if f.text is None or fmt == "xml":
+        return tokens.count(_block(f, fmt), encoding)
+    return f.tokens + tokens.count(_block(DigestFile(f.path, f.size, 0, ""), fmt), encoding)
 
 
 def _fit(f: DigestFile, fmt: str, max_tokens: int, encoding: str) -> list[DigestFile]:
