@@ -128,3 +128,8 @@ def test_digest_bad_input_is_one_line(isolated):
                           (["digest", ".", "--encoding", "p50k"], "unknown encoding 'p50k'")):
         done = run(*args)
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_chat_with_nothing_to_ask_says_so(project):
+    done = run("chat", stdin="")
+    assert done.returncode == 1 and "nothing to ask" in done.stderr

@@ -68,6 +68,8 @@ def chat(
     history = [{"role": "system", "content": system}] if system else []
     if prompt is None and not sys.stdin.isatty():
         prompt = sys.stdin.read()
+        if not prompt.strip():
+            raise TetherError("nothing to ask: give a prompt, pipe one in, or run `tether chat` on a terminal")
     if prompt is not None:
         history.append({"role": "user", "content": prompt})
         if as_json:
