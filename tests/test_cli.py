@@ -133,3 +133,14 @@ def test_digest_bad_input_is_one_line(isolated):
 def test_chat_with_nothing_to_ask_says_so(project):
     done = run("chat", stdin="")
     assert done.returncode == 1 and "nothing to ask" in done.stderr
+
+
+def test_search_answers_with_ranges_and_says_what_is_not_embedded(isolated):
+    (isolated / "repo").mkdir()
+    (isolated / "repo" / "auth.py").write_text('def parseAuthHeader(header):\n    """Read the bearer token."""\n    return header[7:]\n')
+    (isolated / "repo" / "math.py").write_text("def add(a, b):\n    return a + b\n")
+    data = json.loads(run("search", "auth header", "--path", "repo", "--embed-seconds", "0", "--json").stdout)
+    assert data["results"][0]["path"] == "auth.py" and data["results"][0]["start"] == 1
+    assert data["index"]["not_embedded"] == data["index"]["chunks"] == 2
+    text = run("search", "auth header", "--path", "repo", "--embed-seconds", "0")
+    assert "auth.py:1-3" in text.stdout and "not embedded yet" in text.stderr

@@ -293,24 +293,26 @@ def search(
     k: int = typer.Option(10, "-k", help="How many results."),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (BM25 + embeddings, fused), bm25 or vector."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="BM25 only: no embedding model, fastest indexing."),
+    embed_seconds: float = typer.Option(60, "--embed-seconds", help="Spend at most this long embedding new chunks now (0: none; -1: all)."),
     as_json: bool = JsonOpt,
 ):
     """Search the repository; the index updates itself for the files that changed."""
     from .context.index import Index
 
     index = Index(path, embeddings=not no_embeddings)
+    budget = None if embed_seconds < 0 else embed_seconds
     if sys.stderr.isatty() and not as_json:
         from rich.progress import Progress
 
         with Progress(transient=True, console=err) as bar:
             task = bar.add_task("embedding new chunks", total=None)
-            report = index.update(progress=lambda n, total: bar.update(task, advance=n, total=total))
+            report = index.update(progress=lambda n, total: bar.update(task, advance=n, total=total), embed_seconds=budget)
     else:
-        report = index.update()
+        report = index.update(embed_seconds=budget)
     hits = index.search(query, k=k, mode="bm25" if no_embeddings else mode)
     if as_json:
         _emit({"query": query, "index": {"files": report.files, "changed": report.changed, "removed": report.removed,
-                                         "chunks": report.chunks, "update_seconds": round(report.seconds, 3)},
+                                         "chunks": report.chunks, "not_embedded": report.pending, "update_seconds": round(report.seconds, 3)},
                "results": [{"path": h.path, "start": h.start, "end": h.end, "name": h.name, "score": round(h.score, 6),
                             "found_by": h.found_by, "snippet": h.snippet} for h in hits]})
         return
@@ -320,6 +322,9 @@ def search(
         out.print()
     if not hits:
         err.print("no results")
+    if report.pending:
+        err.print(f"[dim]{report.pending:,} of {report.chunks:,} chunks are not embedded yet and were found by keywords only;"
+                  " each search embeds more (--embed-seconds -1 does them all now)[/dim]")
 
 
 # -- changes ------------------------------------------------------------------------------------

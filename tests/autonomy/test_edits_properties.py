@@ -88,7 +88,7 @@ def test_an_apply_killed_at_any_moment_leaves_old_files_or_new_ones(tmp_path):
     reply = "".join(f"f{n}.py\n<<<<<<< SEARCH\nvalue_0 = 0\n=======\nvalue_0 = 'new'\n>>>>>>> REPLACE\n" for n in range(12))
     (tmp_path / "reply.txt").write_text(reply)
     outcomes = set()
-    delays = [0.0] + [0.02 * n for n in range(1, 15)] + [3.0]  # from before the commit to after it
+    delays = [0.0] + [0.02 * n for n in range(1, 15)] + [None]  # from before the commit to after it (None: no kill)
     for trial, delay in enumerate(delays):
         root = tmp_path / f"ws{trial}"
         root.mkdir()
@@ -99,8 +99,11 @@ def test_an_apply_killed_at_any_moment_leaves_old_files_or_new_ones(tmp_path):
         assert proc.stdout.readline().strip() == "ready"
         proc.stdin.write("go\n")
         proc.stdin.flush()
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
+        if delay is None:
+            assert proc.stdout.readline().strip() == "done"
+        else:
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
         proc.wait()
         recover(root)
         contents = {(root / f"f{n}.py").read_text() for n in range(12)}

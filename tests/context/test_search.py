@@ -78,6 +78,19 @@ def test_update_touches_only_changed_files(tmp_path):
     assert not any(h.name == "retry_with_backoff" for h in ix.search("retry backoff", k=5, mode="bm25"))
 
 
+@pytest.mark.slow
+def test_embedding_can_be_spread_over_several_updates(tmp_path):
+    root = make_tree(tmp_path / "repo", REPO)
+    ix = Index(root, path=tmp_path / "index.db")
+    first = ix.update(embed_seconds=0)
+    assert first.pending == first.chunks > 0
+    assert ix.search("auth header", k=1)[0].path == "auth/tokens.py"  # keywords work before any embedding
+    assert ix.search("wait longer between repeated attempts", k=1, mode="vector") == []
+    done = ix.update()
+    assert done.pending == 0 and done.changed == 0
+    assert ix.search("wait longer between repeated attempts after an error", k=1, mode="vector")[0].path == "net/retry.py"
+
+
 def test_bad_input(tmp_path):
     with pytest.raises(TetherError, match="no such folder"):
         Index(tmp_path / "missing")

