@@ -35,7 +35,8 @@ def node_peer(package: str, version: str) -> Path:
     """benchmarks/.node-peers/node_modules/.bin holding `package@version`."""
     folder = HERE / ".node-peers"
     folder.mkdir(exist_ok=True)
-    (folder / "package.json").exists() or (folder / "package.json").write_text('{"name": "peers", "private": true}\n')
+    if not (folder / "package.json").exists():
+        (folder / "package.json").write_text('{"name": "peers", "private": true}\n')
     installed = folder / "node_modules" / package / "package.json"
     if not installed.exists() or f'"version": "{version}"' not in installed.read_text():
         print(f"installing {package}@{version} with npm …", file=sys.stderr)
