@@ -25,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PEER_VENV = ROOT / "benchmarks" / ".venv-litellm"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _peers import python_peer  # noqa: E402
 LITELLM = "litellm==1.110.2"
 BODY = {"model": "ok-bench", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16}
 
@@ -88,16 +89,6 @@ def import_time(python: str, statement: str, runs: int = 7) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     times = [float(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(runs)]
     return statistics.median(times) * 1000
-
-
-def ensure_peer_venv() -> str:
-    python = PEER_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-    if subprocess.run([str(python), "-c", "import litellm"], capture_output=True).returncode != 0:
-        print(f"installing {LITELLM} into {PEER_VENV} …", file=sys.stderr)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", LITELLM], check=True)
-    return str(python)
 
 
 def client_overhead(url: str, n: int, peer_python: str) -> list[tuple]:
@@ -184,7 +175,7 @@ def main() -> None:
     parser.add_argument("--local-model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--no-local", action="store_true")
     args = parser.parse_args()
-    peer_python = ensure_peer_venv()
+    peer_python = str(python_peer("litellm", LITELLM) / "python")
     server, url = start([sys.executable, str(ROOT / "tests" / "upstream.py")])
     try:
         overhead = client_overhead(url, args.n, peer_python)
