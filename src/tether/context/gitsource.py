@@ -5,6 +5,7 @@ that is not a repository simply has no history."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -25,17 +26,11 @@ def is_url(source: str) -> bool:
 def _git(args: list[str], cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                              env={"GIT_TERMINAL_PROMPT": "0", "PATH": _path()})
+                              env={"GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     except FileNotFoundError:
         raise TetherError("git is not installed; install it to digest a URL or read history") from None
     except subprocess.TimeoutExpired:
         raise TetherError(f"git {args[0]} took longer than {timeout:g}s") from None
-
-
-def _path() -> str:
-    import os
-
-    return os.environ.get("PATH", "/usr/bin:/bin")
 
 
 def checkout(url: str, ref: str | None = None) -> Path:

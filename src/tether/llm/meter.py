@@ -23,7 +23,7 @@ from ..store import Store
 from .types import Usage
 
 _KEY_SHAPES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}|AIza[0-9A-Za-z_\-]{20,})")
-GROUPS = {"day": "day", "model": "model", "route": "route", "provider": "provider", "outcome": "outcome"}
+GROUPS = ("day", "model", "route", "provider", "outcome")  # ledger columns `tether ledger --by` may group on
 
 
 @dataclass
@@ -150,7 +150,9 @@ class Ledger:
                 raise BudgetExceeded(f"{scope} budget: {spent_tokens} tokens used {period} + ~{tokens} for this call would pass {token_limit}; raise the budget or wait")
 
     def totals(self, by: str = "day", since_day: str | None = None) -> list[dict]:
-        column = GROUPS[by]
+        if by not in GROUPS:
+            raise TetherError(f"cannot group the ledger by {by!r}")
+        column = by
         sql = (
             f"SELECT {column} AS key, COUNT(*) AS attempts, SUM(outcome = 'ok') AS ok, SUM(outcome != 'ok') AS failed,"
             " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,"

@@ -21,7 +21,7 @@ from ...errors import TetherError
 from . import search_replace, udiff, whole
 from .match import NoMatch, locate, split_elided
 from .model import ApplyReport, BlockResult, Edit
-from .workspace import PathRefused, TextFile, resolve
+from .workspace import TextFile, resolve
 
 PARSERS = {"search-replace": search_replace.parse, "udiff": udiff.parse, "whole": whole.parse}
 
@@ -107,7 +107,7 @@ class _Plan:
             else:
                 self.texts[rel], result.how = _replace(text, edit)
             result.ok = True
-        except (PathRefused, TetherError) as e:
+        except TetherError as e:  # PathRefused included
             result.error = str(e)
         except NoMatch as e:
             result.error = str(e)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from .model import Edit
-from .search_replace import _clean, _is_path
+from .search_replace import _FENCE, _clean, _is_path
 
 PROMPT = """\
 To change a file, give its path on a line of its own, then its complete new content:
@@ -20,7 +20,6 @@ the whole file, every line of it
 Never shorten a file with comments such as "rest unchanged": what you write replaces it all.
 """
 
-_OPEN = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*(.*)$")
 _LAZY = re.compile(r"^\s*(#|//|/\*|<!--)?\s*\.\.\.\s*(rest|remaining|existing|unchanged|same)", re.I)
 
 
@@ -29,7 +28,7 @@ def parse(reply: str) -> list[Edit]:
     edits: list[Edit] = []
     n = 0
     while n < len(lines):
-        opening = _OPEN.match(lines[n])
+        opening = _FENCE.match(lines[n])
         if not opening:
             n += 1
             continue
