@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import config
+from ..context.gitsource import run_git
 from ..context.walk import ALWAYS_SKIP_DIRS
 from ..errors import TetherError
 
@@ -47,13 +47,10 @@ class Checkpoints:
             (self.git_dir / "info" / "exclude").write_text("".join(f"{d}/\n" for d in sorted(ALWAYS_SKIP_DIRS)))
 
     def _git(self, *args: str, check: bool = True) -> str:
-        env = {"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "GIT_AUTHOR_NAME": "tether", "GIT_AUTHOR_EMAIL": "tether@localhost", "GIT_COMMITTER_NAME": "tether",
-               "GIT_COMMITTER_EMAIL": "tether@localhost", "HOME": str(self.git_dir)}
-        try:
-            done = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=300)
-        except FileNotFoundError:
-            raise TetherError("git is not installed; checkpoints need it") from None
+        env = {"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "GIT_AUTHOR_NAME": "tether",
+               "GIT_AUTHOR_EMAIL": "tether@localhost", "GIT_COMMITTER_NAME": "tether", "GIT_COMMITTER_EMAIL": "tether@localhost",
+               "HOME": str(self.git_dir)}
+        done = run_git(list(args), cwd=self.root, timeout=300, env=env)
         if check and done.returncode != 0:
             raise TetherError(f"checkpoint failed: git {args[0]}: {(done.stderr.strip().splitlines() or ['error'])[-1]}")
         return done.stdout.strip()

@@ -23,12 +23,13 @@ def is_url(source: str) -> bool:
     return bool(_URL.match(source))
 
 
-def _git(args: list[str], cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_git(args: list[str], cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """git in a clean environment (no prompts, none of the user's GIT_* settings), plus `env`."""
     try:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                              env={"GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+                              env={"GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})})
     except FileNotFoundError:
-        raise TetherError("git is not installed; install it to digest a URL or read history") from None
+        raise TetherError("git is not installed; tether needs it for URLs, history and checkpoints") from None
     except subprocess.TimeoutExpired:
         raise TetherError(f"git {args[0]} took longer than {timeout:g}s") from None
 
@@ -47,7 +48,7 @@ def checkout(url: str, ref: str | None = None) -> Path:
     else:
         steps = [(["clone", "-q", "--depth", "1", *(["--branch", ref] if ref else []), url, str(tmp)], None)]
     for args, cwd in steps:
-        done = _git(args, cwd)
+        done = run_git(args, cwd)
         if done.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
             last = (done.stderr.strip().splitlines() or ["failed"])[-1]
@@ -57,7 +58,7 @@ def checkout(url: str, ref: str | None = None) -> Path:
 
 
 def _is_repo(root: Path) -> bool:
-    done = _git(["rev-parse", "--is-inside-work-tree"], root, timeout=30)
+    done = run_git(["rev-parse", "--is-inside-work-tree"], root, timeout=30)
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
@@ -65,17 +66,17 @@ def change_counts(root: Path, limit: int = 5000) -> Counter:
     """How many of the last `limit` commits touched each file (paths relative to root)."""
     if not _is_repo(root):
         return Counter()
-    done = _git(["log", f"-n{limit}", "--format=", "--name-only", "--relative", "--", "."], root)
+    done = run_git(["log", f"-n{limit}", "--format=", "--name-only", "--relative", "--", "."], root)
     return Counter(line for line in done.stdout.splitlines() if line)
 
 
 def log(root: Path, count: int) -> str:
     if not _is_repo(root):
         return "(not a git repository)"
-    return _git(["log", f"-n{count}", "--date=short", "--format=%h %ad %an%n  %s", "--name-status", "--", "."], root).stdout.strip()
+    return run_git(["log", f"-n{count}", "--date=short", "--format=%h %ad %an%n  %s", "--name-status", "--", "."], root).stdout.strip()
 
 
 def diff(root: Path) -> str:
     if not _is_repo(root):
         return "(not a git repository)"
-    return _git(["diff", "HEAD", "--", "."], root).stdout.strip() or "(no uncommitted changes)"
+    return run_git(["diff", "HEAD", "--", "."], root).stdout.strip() or "(no uncommitted changes)"
