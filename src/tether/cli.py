@@ -383,19 +383,267 @@ def redo(path: str = PathOpt, as_json: bool = JsonOpt):
 
 
 @app.command()
-def log(path: str = PathOpt, as_json: bool = JsonOpt):
-    """The applied changes of this workspace, newest last; undone ones are marked."""
-    from .autonomy.checkpoints import Checkpoints
+def log(
+    run: Optional[str] = typer.Argument(None, help="A run id (or its start) to replay step by step."),
+    path: str = PathOpt,
+    changes: bool = typer.Option(False, "--changes", help="List the undo history of applied changes instead of runs."),
+    full: bool = typer.Option(False, "--full", help="Show prompts and outputs whole when replaying."),
+    as_json: bool = JsonOpt,
+):
+    """Agent runs in this workspace (newest last); with a RUN id, replay it step by step."""
+    from .autonomy import runlog
+    from .store import Store
 
-    entries = Checkpoints(path).log()
-    if as_json:
-        _emit(entries)
+    if changes:
+        from .autonomy.checkpoints import Checkpoints
+
+        entries = Checkpoints(path).log()
+        if as_json:
+            _emit(entries)
+            return
+        for e in entries:
+            state = "" if e["applied"] else " [dim](undone)[/dim]"
+            out.print(f"{e['number']:>3}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['time']))}  {e['message']}{state}  [dim]{', '.join(e['files'])}[/dim]")
+        if not entries:
+            err.print("no changes yet")
         return
-    for e in entries:
-        state = "" if e["applied"] else " [dim](undone)[/dim]"
-        out.print(f"{e['number']:>3}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['time']))}  {e['message']}{state}  [dim]{', '.join(e['files'])}[/dim]")
-    if not entries:
-        err.print("no changes yet")
+    store = Store()
+    if run is not None:
+        found = runlog.replay(store, run)
+        if found is None:
+            raise TetherError(f"no single run matches {run!r}; `tether log` lists them")
+        if as_json:
+            _emit({"run": found[0], "steps": found[1]})
+        else:
+            _replay(*found, full)
+        return
+    runs = runlog.runs(store, str(Path(path).resolve()))
+    if as_json:
+        _emit(runs)
+        return
+    for r in runs:
+        out.print(f"[bold]{r['id']}[/bold]  {r['command']} --level {r['level']}  [{_STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
+                  f"  {r['steps']} steps · {r['input_tokens'] + r['output_tokens']:,} tokens · {_usd(r['cost_usd'])} · {r['seconds'] or 0:.0f}s"
+                  f"\n    {r['instruction'][:100]}" + (f"  [dim]→ {', '.join(r['changed'])}[/dim]" if r["changed"] else ""), markup=True, highlight=False)
+    if not runs:
+        err.print("no runs in this workspace yet (`tether log --changes` lists applied changes)")
+
+
+_STATUS_STYLE = {"done": "green", "answered": "green", "proposed": "cyan", "running": "blue"}
+
+
+def _replay(run: dict, steps: list[dict], full: bool) -> None:
+    out.print(f"[bold]run {run['id']}[/bold] · tether {run['command']} --level {run['level']} -m {run['model']} · {run['root']}")
+    out.print(f"[bold]request:[/bold] {run['instruction']}", markup=True)
+    for s in steps:
+        kind = s["kind"]
+        head = f"[dim]#{s['n']} {time.strftime('%H:%M:%S', time.localtime(s['ts']))}[/dim] [bold]{kind}[/bold]"
+        if kind == "prompt":
+            out.print(head)
+            _print_text(s.get("user", ""), full, 12)
+        elif kind == "reply":
+            out.print(f"{head} {s.get('model')} · {s.get('input_tokens')}→{s.get('output_tokens')} tokens · {_usd(s.get('cost_usd'))}")
+            _print_text(s.get("text", ""), True, 0)
+        elif kind == "decision":
+            verdict = s.get("verdict", "")
+            out.print(f"{head} {s.get('tool')} {s.get('target', '')!r}: [{ {'allow': 'green', 'deny': 'red'}.get(verdict, 'yellow')}]{verdict}[/] ({s.get('rule')}) {s.get('reason', '')}"
+                      + (f" · taken {s['taken']}" if "taken" in s else ""))
+        elif kind == "diff":
+            out.print(f"{head} {'applied' if s.get('applied') else 'proposed' if s.get('applied') is None else 'not applied'}")
+            _print_diff(s["diff"]) if s.get("diff") else _print_text(s.get("error", ""), True, 0)
+        elif kind == "verify":
+            status = "[green]ok[/green]" if s.get("code") == 0 else "[red]timed out[/red]" if s.get("code") is None else f"[red]exit {s['code']}[/red]"
+            out.print(f"{head} $ {s['command']} → {status} ({s.get('seconds')}s)")
+            _print_text(s.get("output", ""), full, 8, tail=True)
+        elif kind == "tool":
+            out.print(f"{head} {s['name']} {json.dumps(s.get('args'))} → {'ok' if s.get('ok') else 'failed'}")
+            _print_text(s.get("output", ""), full, 8)
+        elif kind == "end":
+            out.print(f"{head} [{_STATUS_STYLE.get(s['status'], 'yellow')}]{s['status']}[/]: {s.get('reason', '')}")
+        else:
+            out.print(f"{head} {s.get('text') or json.dumps({k: v for k, v in s.items() if k not in ('n', 'ts', 'kind')})}", markup=False)
+
+
+def _print_text(text: str, full: bool, lines: int, tail: bool = False) -> None:
+    rows = (text or "").rstrip().splitlines()
+    if not full and len(rows) > lines:
+        cut = f"… {len(rows) - lines} more lines (--full shows them)"
+        rows = ([cut] + rows[-lines:]) if tail else (rows[:lines] + [cut])
+    for row in rows:
+        out.print("    " + row, markup=False, highlight=False)
+
+
+def _print_diff(diff: str) -> None:
+    for line in diff.rstrip("\n").splitlines():
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else "bold" if line.startswith(("diff ", "index ")) else None
+        out.print(line, style=style, markup=False, highlight=False)
+
+
+# -- ask and do ---------------------------------------------------------------------------------
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="A question about the code."),
+    path: str = PathOpt,
+    model: str = typer.Option("default", "--model", "-m", help="A route name or provider/model."),
+    context_tokens: int = typer.Option(5000, "--context-tokens", help="How much of the repository to show the model."),
+    as_json: bool = JsonOpt,
+):
+    """Answer a question from the code; every claim cites path:lines, and the citations are checked."""
+    from .autonomy.ask import Answer, ask as ask_question
+
+    answer = None
+    for item in ask_question(_grid(), path, question, model, context_tokens):
+        if isinstance(item, Answer):
+            answer = item
+        elif not as_json:
+            sys.stdout.write(item)
+            sys.stdout.flush()
+    r = answer.response
+    if as_json:
+        _emit({"answer": answer.text, "run": answer.run_id, "model": r.model, "cost_usd": r.cost_usd,
+               "usage": {"input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens},
+               "claims": [{"text": c.text, "verified": c.verified, "problems": c.problems, "identifiers": c.identifiers,
+                           "citations": [{"path": x.path, "start": x.start, "end": x.end, "ok": x.ok, "problem": x.problem} for x in c.citations]}
+                          for c in answer.claims]})
+        return
+    sys.stdout.write("\n")
+    for c in answer.claims:
+        if not c.verified:
+            out.print(f"[yellow]unverified:[/yellow] {c.text} [dim]({'; '.join(c.problems)})[/dim]", highlight=False)
+    err.print(f"[dim]{answer.verified} of {len(answer.claims)} claims verified against the cited lines · {r.model} · "
+              f"{r.usage.input_tokens}→{r.usage.output_tokens} tokens · {_usd(r.cost_usd)} · run {answer.run_id}[/dim]")
+
+
+@app.command(name="do")
+def do(
+    instruction: str = typer.Argument(..., help="What to change, in plain words."),
+    level: Optional[str] = typer.Option(None, "--level", "-l", help="ask, suggest, approve, auto or agent (default: [leash] level, else approve)."),
+    path: str = PathOpt,
+    model: str = typer.Option("default", "--model", "-m", help="A route name or provider/model."),
+    verify: list[str] = typer.Option([], "--verify", help="A check to run after each change (repeatable; default: [verify] commands, else pytest if there are tests)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Model turns at most."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall time at most."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens at most, in and out."),
+    max_usd: Optional[float] = typer.Option(None, "--max-usd", help="USD at most."),
+    candidates: int = typer.Option(3, "--candidates", help="At level agent: changes sampled when the checks fail; the best is kept."),
+    as_json: bool = JsonOpt,
+):
+    """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
+    import dataclasses
+
+    from .autonomy.agent import Agent
+    from .autonomy.leash import Leash
+    from .autonomy.verify import VerifySettings
+
+    grid = _grid()
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise TetherError(f"{path}: the workspace is not a folder")
+    cfg = grid.config
+    leash = Leash.from_config(root, cfg, level)
+    limits = {"steps": max_steps, "seconds": max_seconds, "tokens": max_tokens, "usd": max_usd}
+    leash.budget = dataclasses.replace(leash.budget, **{k: v for k, v in limits.items() if v is not None})
+    settings = VerifySettings.from_config(cfg, root, tuple(verify) if verify else None)
+    person = _TerminalPerson() if sys.stdin.isatty() and not as_json else None
+    live = _LiveLine() if sys.stderr.isatty() and not as_json else None
+    agent = Agent(grid, root, leash, model=model, verify=settings, person=person, candidates=candidates,
+                  on_event=live.event if live else None)
+    if not as_json:
+        err.print(f"[dim]tether do · level {leash.level} · {model} · checks: {', '.join(settings.commands) or 'none'} · "
+                  f"limits: {leash.budget.steps} steps, {leash.budget.seconds:g}s — Ctrl-C stops at the last checkpoint[/dim]")
+    try:
+        result = agent.run(instruction)
+    finally:
+        if live:
+            live.stop()
+    if as_json:
+        _emit({"run": result.id, "status": result.status, "reason": result.reason, "answer": result.answer, "changed": result.changed,
+               "diff": result.diff, "steps": result.steps, "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+               "cost_usd": result.cost_usd, "seconds": round(result.seconds, 3),
+               "checks": [{"command": c.command, "code": c.code, "ok": c.ok} for c in result.checks]})
+    else:
+        if result.answer and result.status in ("answered", "done", "failing"):
+            out.print(result.answer, markup=False, highlight=False)
+        style = _STATUS_STYLE.get(result.status, "yellow")
+        err.print(f"[{style}]{result.status}[/]: {result.reason}")
+        if result.changed:
+            err.print(f"[dim]changed {', '.join(result.changed)} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
+        err.print(f"[dim]{result.steps} steps · {result.input_tokens + result.output_tokens:,} tokens · {_usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
+    if result.status in ("stuck", "budget", "failing", "stopped", "interrupted"):
+        raise typer.Exit(1 if result.status != "interrupted" else 130)
+
+
+class _LiveLine:
+    """One status line at the bottom — step, tokens, cost, what is happening — with diffs and
+    check results printed above it as they come."""
+
+    def __init__(self):
+        self.status = err.status("starting…")
+        self.status.start()
+
+    def event(self, kind: str, **data) -> None:
+        if kind == "status":
+            doing = data.get("doing") or "working"
+            self.status.update(f"step {data['step']} · {data['tokens']:,} tokens · {_usd(data['cost'])} · {doing}")
+        elif kind == "diff":
+            self.status.stop()
+            _print_diff(data["diff"])
+            self.status.start()
+        elif kind == "verify":
+            err.print(f"$ {data['command']} → {'[green]ok[/green]' if data['ok'] else '[red]failed[/red]'}")
+        elif kind == "tool":
+            err.print(f"[dim]{data['name']} {data['target']}[/dim]" + ("" if data["allowed"] else f" [red]refused[/red]: {data['reason']}"))
+        elif kind == "note":
+            err.print(f"[dim]{data['text']}[/dim]")
+
+    def stop(self) -> None:
+        self.status.stop()
+
+
+class _TerminalPerson:
+    """The leash's questions, asked on the terminal: y / n / edit / quit per hunk."""
+
+    def confirm(self, question: str) -> bool:
+        err.print(f"[yellow]?[/yellow] {question}", markup=False)
+        return self._key("[y]es / [n]o ", "yn") == "y"
+
+    def review(self, hunks) -> list[bool] | None:
+        taken = []
+        for n, hunk in enumerate(hunks, start=1):
+            err.print(f"[bold]hunk {n} of {len(hunks)}[/bold]")
+            _print_diff(hunk.text())
+            key = self._key("take it? [y]es / [n]o / [e]dit / [q]uit ", "ynesq")
+            if key == "q":
+                return None
+            if key == "e":
+                hunk.new = self._edit("".join(hunk.new))
+            taken.append(key in "ye")
+        return taken
+
+    @staticmethod
+    def _key(prompt: str, allowed: str) -> str:
+        while True:
+            try:
+                answer = input(prompt).strip().lower()[:1]
+            except EOFError:
+                return "q" if "q" in allowed else "n"
+            if answer and answer in allowed:
+                return answer
+
+    @staticmethod
+    def _edit(text: str) -> list[str]:
+        import subprocess
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w+", suffix=".txt", delete=False) as handle:
+            handle.write(text)
+        try:
+            subprocess.call([*os.environ.get("EDITOR", "vi").split(), handle.name])
+            return Path(handle.name).read_text().splitlines(keepends=True)
+        finally:
+            os.unlink(handle.name)
 
 
 # -- gateway ------------------------------------------------------------------------------------

@@ -58,6 +58,34 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX decisions_run ON decisions(run_id);
     """,
+    """
+    CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        ts            REAL NOT NULL,
+        root          TEXT NOT NULL,
+        command       TEXT NOT NULL,
+        instruction   TEXT NOT NULL,
+        level         TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        reason        TEXT,
+        steps         INTEGER NOT NULL DEFAULT 0,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd      REAL,
+        seconds       REAL,
+        changed       TEXT
+    );
+    CREATE TABLE run_steps (
+        id       INTEGER PRIMARY KEY,
+        run_id   TEXT NOT NULL,
+        n        INTEGER NOT NULL,
+        ts       REAL NOT NULL,
+        kind     TEXT NOT NULL,
+        detail   TEXT NOT NULL
+    );
+    CREATE INDEX run_steps_run ON run_steps(run_id, n);
+    """,
 ]
 
 

@@ -105,7 +105,7 @@ def test_undo_from_the_command_line(work):
     done = run("apply", "-", "-m", "cli change", input=REPLY)
     assert done.returncode == 0, done.stderr
     assert "+x = 2" in done.stdout and (work / "created.py").exists()
-    assert json.loads(run("log", "--json").stdout)[0]["message"] == "cli change"
+    assert json.loads(run("log", "--changes", "--json").stdout)[0]["message"] == "cli change"
     assert run("undo").returncode == 0 and not (work / "created.py").exists() and (work / "gone.py").exists()
     assert run("redo").returncode == 0 and (work / "created.py").exists()
     failed = run("apply", "-", input="app.py\n<<<<<<< SEARCH\nnope nope nope\n=======\nx\n>>>>>>> REPLACE\n")

@@ -100,10 +100,20 @@ class Checkpoints:
         history, pointer = self._load()
         return [{**asdict(c), "number": n + 1, "applied": n < pointer} for n, c in enumerate(history)]
 
+    def tree(self, commit: str) -> str:
+        return self._git("rev-parse", f"{commit}^{{tree}}")
+
+    def diff(self, a: str, b: str) -> str:
+        """What changed from commit a to commit b, as `diff -u` text."""
+        return self._git("diff", "--no-renames", "--no-color", a, b) + "\n"
+
+    def changed_files(self, a: str, b: str) -> list[str]:
+        return [line for line in self._git("diff", "--name-only", "--no-renames", a, b).splitlines() if line]
+
     def _guard(self, expected: str, verb: str) -> None:
         """Edits made by hand since the change are kept in a checkpoint before they are replaced."""
         now = self.snapshot(f"before {verb}")
-        if self._git("rev-parse", f"{now}^{{tree}}") != self._git("rev-parse", f"{expected}^{{tree}}"):
+        if self.tree(now) != self.tree(expected):
             self._git("update-ref", f"refs/tether/saved/{int(time.time() * 1000)}", now)
 
     def restore(self, commit: str) -> list[str]:

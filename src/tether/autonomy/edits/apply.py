@@ -42,25 +42,35 @@ def parse_reply(reply: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[
 
 
 def apply_text(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> ApplyReport:
-    root = Path(os.path.realpath(root))
-    if not root.is_dir():
-        raise TetherError(f"{root}: the workspace is not a folder")
-    recover(root)
-    edits = parse_reply(reply_text, formats)
-    if not edits:
-        error = "no edit blocks found in the reply"
-        if re.search(r"^\s*(<{5,9}|>{5,9})\s*(SEARCH|REPLACE)", reply_text, re.M | re.I):
-            error += ": a block needs all three marker lines, <<<<<<< SEARCH, ======= and >>>>>>> REPLACE"
-        return ApplyReport(False, [BlockResult(0, "", False, error=error)])
-    plan = _Plan(root)
-    results = [plan.add(edit) for edit in edits]
-    report = ApplyReport(all(r.ok for r in results), results)
+    report, plan = propose(root, reply_text, formats)
     if report.applied:
         report.changed, report.diff = plan.commit()
     return report
 
 
-class _Plan:
+def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> tuple[ApplyReport, "Plan"]:
+    """Every edit of the reply matched in memory, nothing written: the report says whether all
+    would apply, and the plan (its `texts` may still be changed, e.g. hunk by hunk) commits them."""
+    root = Path(os.path.realpath(root))
+    if not root.is_dir():
+        raise TetherError(f"{root}: the workspace is not a folder")
+    recover(root)
+    plan = Plan(root)
+    edits = parse_reply(reply_text, formats)
+    if not edits:
+        error = "no edit blocks found in the reply"
+        if re.search(r"^\s*(<{5,9}|>{5,9})\s*(SEARCH|REPLACE)", reply_text, re.M | re.I):
+            error += ": a block needs all three marker lines, <<<<<<< SEARCH, ======= and >>>>>>> REPLACE"
+        return ApplyReport(False, [BlockResult(0, "", False, error=error)]), plan
+    results = [plan.add(edit) for edit in edits]
+    report = ApplyReport(all(r.ok for r in results), results)
+    if report.applied:
+        report.changed = [rel for rel, _, _ in plan.changes()]
+        report.diff = plan.diff()
+    return report, plan
+
+
+class Plan:
     """The workspace as the edits would leave it, kept in memory until commit."""
 
     def __init__(self, root: Path):
@@ -79,6 +89,8 @@ class _Plan:
     def add(self, edit: Edit) -> BlockResult:
         result = BlockResult(edit.block, edit.path, False)
         try:
+            if not edit.path.strip() and edit.action == "replace" and edit.search.strip():
+                edit.path = self._holder(edit.search)
             target, rel = resolve(self.root, edit.path)
             if edit.action in ("replace", "append", "delete", "rename") and self._current(rel, target) is None:
                 target, rel = self._guess(edit.path)
@@ -118,31 +130,58 @@ class _Plan:
                 result.hint = f"{result.path}:{start + 1}\n{snippet}"
         return result
 
-    def _guess(self, path: str) -> tuple[Path, str]:
-        """The one workspace file a missing or sloppy path surely means (same tail or same name)."""
+    def _holder(self, search: str) -> str:
+        """The one file a block without a path must mean: the only one holding its SEARCH lines."""
+        wanted = [line.strip() for line in search.splitlines() if line.strip()]
+        holders = []
+        for rel in self._known():
+            text = self._current(rel, self.root / rel)
+            stripped = [line.strip() for line in (text or "").splitlines()]
+            if any(stripped[i:i + len(wanted)] == wanted for i in range(len(stripped) - len(wanted) + 1)):
+                holders.append(rel)
+        if len(holders) != 1:
+            raise NoMatch("the block names no file; put the file's path on the line before it"
+                          + (f" (its SEARCH lines are in {', '.join(holders[:5])})" if holders else ""))
+        return holders[0]
+
+    def _known(self) -> list[str]:
         if self.known_files is None:
             from ...context.walk import walk
 
             self.known_files = [f.path for f in walk(self.root, gitignore=False).files if not f.binary]
+        return self.known_files
+
+    def _guess(self, path: str) -> tuple[Path, str]:
+        """The one workspace file a missing or sloppy path surely means (same tail or same name)."""
         wanted = path.strip().replace("\\", "/").lstrip("./")
         for test in (lambda f: f.endswith("/" + wanted), lambda f: f.rsplit("/", 1)[-1] == wanted.rsplit("/", 1)[-1]):
-            hits = [f for f in self.known_files if test(f)]
+            hits = [f for f in self._known() if test(f)]
             if len(hits) == 1:
                 return resolve(self.root, hits[0])
             if len(hits) > 1:
                 raise NoMatch(f"{path} does not exist and could mean {', '.join(hits[:5])}; give the full path")
         raise NoMatch(f"{path} does not exist")
 
+    def changes(self) -> list[tuple[str, str | None, str | None]]:
+        """(path, text before, text after) of every file the plan changes; None: absent."""
+        found = []
+        for rel, text in self.texts.items():
+            original = self.files.get(rel)
+            before = original.text if original else None
+            if text != before:
+                found.append((rel, before, text))
+        return found
+
+    def diff(self) -> str:
+        return "".join(unified_diff(before, after, rel) for rel, before, after in self.changes())
+
     def commit(self) -> tuple[list[str], str]:
-        steps, diff, changed = [], [], []
+        steps, changed = [], []
+        diff = self.diff()
         try:
-            for rel, text in self.texts.items():
+            for rel, _, text in self.changes():
                 original = self.files.get(rel)
-                before = original.text if original else None
-                if text == before:
-                    continue
                 changed.append(rel)
-                diff.append(unified_diff(before, text, rel))
                 target = self.root / rel
                 if text is None:
                     steps.append({"op": "delete", "target": str(target)})
@@ -171,7 +210,7 @@ class _Plan:
                 os.fsync(handle.fileno())
             _run(steps)
             journal.unlink()
-        return changed, "".join(diff)
+        return changed, diff
 
 
 def unified_diff(before: str | None, after: str | None, rel: str, context: int = 3) -> str:

@@ -1,0 +1,368 @@
+"""`tether do`: the agent loop, on the leash, at the level the person chose.
+
+Each turn the model either calls a tool (one `TOOL` line), proposes an edit (SEARCH/REPLACE
+blocks), or says DONE. Every action goes through the leash; a refusal is told to the model with
+its reason. An applied change is checkpointed and then checked by the verify commands, whose
+failures go back to the model. At `agent` level a failing change is one of several candidates:
+more are sampled and the one the checks like best is kept — generation and verification in a
+loop. The whole run is one entry in the undo history; every step is recorded for replay."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ..context import tokens
+from ..llm import models as catalogue
+from ..llm.types import Response
+from . import hunks as hunk_mod
+from .brief import brief
+from .checkpoints import Checkpoints
+from .edits import parse_reply, propose
+from .edits.search_replace import PROMPT as EDIT_PROMPT
+from .leash import Leash
+from .runlog import RunLog
+from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
+from .untrusted import Fence
+from .verify import CommandResult, VerifySettings, run_command, score
+
+DEFAULT_STEPS = {"ask": 6, "suggest": 8, "approve": 12, "auto": 12, "agent": 20}
+DEFAULT_SECONDS = 900.0
+OUTPUT_TOKENS = 1536  # room kept for each reply
+LOCAL_WINDOW = 8192  # what the embedded models are loaded with
+
+SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.
+
+{fence_rule}
+
+{edits}
+Make the smallest change that does the task, in the code style of the files you edit. The files
+shown to you are current: when they are enough, reply with the edit right away.
+
+{tools}
+{level_note}"""
+
+LEVEL_NOTES = {
+    "ask": "You may only read and answer: reply with your answer in plain text, citing files as path:line.",
+    "suggest": "Your edits are shown to the user as suggestions and not applied.",
+    "approve": "The user approves or rejects each change you propose.",
+    "auto": "Your edits are applied and checked by the project's tests; you will see their output.",
+    "agent": "Your edits are applied and checked by the project's tests; keep fixing until they pass.",
+}
+
+
+class Person(Protocol):
+    """Whoever answers the leash's questions; without one, every question is a no."""
+
+    def confirm(self, question: str) -> bool: ...
+
+    def review(self, hunks: list[hunk_mod.Hunk]) -> list[bool] | None: ...  # None: stop the run
+
+
+@dataclass
+class Outcome:
+    """One proposed edit, after the leash, the apply and the checks."""
+
+    text: str
+    applied: bool
+    feedback: str
+    files: list[str] = field(default_factory=list)
+    checks: list[CommandResult] = field(default_factory=list)
+    commit: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.applied and all(c.ok for c in self.checks)
+
+    @property
+    def score(self) -> tuple:
+        return (self.applied, *score(self.checks))
+
+
+@dataclass
+class RunResult:
+    id: str
+    status: str  # done | answered | proposed | failing | stuck | budget | refused | stopped | interrupted
+    reason: str
+    answer: str = ""
+    changed: list[str] = field(default_factory=list)
+    diff: str = ""
+    steps: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = 0.0
+    seconds: float = 0.0
+    checks: list[CommandResult] = field(default_factory=list)
+
+
+class Stop(Exception):
+    def __init__(self, status: str, reason: str, answer: str = ""):
+        super().__init__(reason)
+        self.status, self.reason, self.answer = status, reason, answer
+
+
+class Agent:
+    def __init__(self, grid, root: str | Path, leash: Leash, *, model: str = "default", verify: VerifySettings | None = None,
+                 person: Person | None = None, on_event: Callable[..., None] | None = None, candidates: int = 3):
+        self.grid, self.root, self.model = grid, Path(root).resolve(), model
+        budget = leash.budget
+        leash.budget = dataclasses.replace(budget, steps=budget.steps or DEFAULT_STEPS[leash.level], seconds=budget.seconds or DEFAULT_SECONDS)
+        self.leash, self.person, self.candidates = leash, person, max(1, candidates)
+        self.verify = verify or VerifySettings()
+        leash.commands += tuple(c for c in self.verify.commands if c not in leash.commands)  # the person chose them
+        self.on_event = on_event or (lambda kind, **data: None)
+        self.fence = Fence()
+        self.secret_names = tuple(p.api_key_env for p in grid.config.providers.values() if p.api_key_env)
+        self.toolbox = Toolbox(self.root, timeout=self.verify.timeout, output_cap=self.verify.output_cap, secret_names=self.secret_names)
+        self.usage = [0, 0]
+        self.cost: float | None = 0.0
+        self.failures: dict[str, int] = {}
+        self.changed: set[str] = set()
+        self.checks: list[CommandResult] = []
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self, instruction: str) -> RunResult:
+        self.log = RunLog(self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.leash.level, model=self.model)
+        self.leash.store, self.leash.run_id = self.grid.store, self.log.id
+        self.checkpoints = Checkpoints(self.root)
+        self.start = self.last = self.checkpoints.snapshot(f"before run {self.log.id}")
+        started = time.monotonic()
+        try:
+            self.messages = self._opening(instruction)
+            stop = self._loop()
+        except Stop as s:
+            stop = s
+        except KeyboardInterrupt:
+            self.checkpoints.restore(self.last)
+            stop = Stop("interrupted", "stopped by Ctrl-C; the workspace is at the last checkpoint")
+        finally:
+            self.toolbox.close()
+        return self._finish(instruction, stop, time.monotonic() - started)
+
+    def _loop(self) -> Stop:
+        reminded = False
+        while True:
+            reply = self._generate()
+            text = reply.text
+            if parse_reply(text):
+                outcome = self._edit(text)
+                if outcome.passed and self.verify.commands:
+                    return Stop("done", "the change is applied and the checks pass")
+                self._continue(outcome.text, outcome.feedback)
+            elif (call := parse_tool(text)) is not None:
+                self._continue(text, self._tool(*call))
+            elif (summary := parse_done(text)) is not None:
+                failing = self.checks and not all(c.ok for c in self.checks)
+                idle = not self.changed and self.leash.level in ("approve", "auto", "agent")
+                if (failing or idle) and not reminded:
+                    reminded = True
+                    self._continue(text, "The checks still fail (see above). Fix them, or reply DONE if they cannot be fixed." if failing else
+                                   "You have changed nothing yet. If the request needs a change, reply with SEARCH/REPLACE blocks now; else reply DONE.")
+                    continue
+                if failing:
+                    return Stop("failing", "the model stopped while the checks still fail", summary)
+                return Stop("done", summary or "the model says the task is done", summary)
+            elif not self.changed and self.leash.level in ("ask", "suggest") or reminded:
+                return Stop("answered", "the model answered", text.strip())
+            else:
+                reminded = True
+                self._continue(text, "Reply with SEARCH/REPLACE blocks to change files, one TOOL line to look at the code, or DONE and a summary.")
+
+    def _opening(self, instruction: str) -> list[dict]:
+        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(), edits=EDIT_PROMPT, level_note=LEVEL_NOTES[self.leash.level])
+        room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
+        context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8))
+        checks = ""
+        if self.verify.commands and self.leash.level in ("auto", "agent"):
+            failing = [r for r in (self._check(c) for c in self.verify.commands) if not r.ok]
+            checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
+                " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary()) for r in failing) if failing else " Now they pass.")
+            self.checks = []
+        ending = {"ask": "Answer in plain text.", "suggest": "Reply with the SEARCH/REPLACE blocks that make the change."}.get(
+            self.leash.level, "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path.")
+        user = f"{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
+        self.log.step("prompt", system=system, user=user)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _continue(self, reply_text: str, feedback: str) -> None:
+        self.messages += [{"role": "assistant", "content": reply_text}, {"role": "user", "content": feedback}]
+        self.log.step("prompt", user=feedback)
+
+    # -- the model ------------------------------------------------------------------------------
+
+    def _generate(self, **opts) -> Response:
+        verdict = self.leash.charge(steps=1)
+        if not verdict.allowed:
+            raise Stop("budget", verdict.reason)
+        self._fit()
+        self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing="thinking")
+        reply = self.grid.complete(self.model, self.messages, max_tokens=OUTPUT_TOKENS, **opts)
+        self.usage[0] += reply.usage.input_tokens
+        self.usage[1] += reply.usage.output_tokens
+        self.cost = None if self.cost is None or reply.cost_usd is None else self.cost + reply.cost_usd
+        self.log.step("reply", text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens,
+                      output_tokens=reply.usage.output_tokens, cost_usd=reply.cost_usd, latency_ms=reply.latency_ms, **opts)
+        self.log.totals(self.leash.spent.steps, *self.usage, self.cost, time.monotonic() - self.leash.spent.started)
+        self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing="")
+        verdict = self.leash.charge(usd=reply.cost_usd, tokens=reply.usage.total_tokens)
+        if not verdict.allowed:
+            raise Stop("budget", verdict.reason)
+        return reply
+
+    def _window(self) -> int:
+        try:
+            _, route = self.grid.route(self.model)
+            windows = [LOCAL_WINDOW if m.startswith("local/") else catalogue.info(m, self.grid.config).context_window or 32_000
+                       for m in route.models]
+        except Exception:  # an unknown model fails with its own clear error at the first call
+            windows = [LOCAL_WINDOW]
+        return min(windows)
+
+    def _fit(self) -> None:
+        """Keep the conversation inside the window: older turns shrink to one line each."""
+        limit = self._window() - OUTPUT_TOKENS
+        for m in self.messages[2:-2]:
+            if sum(tokens.count(x["content"]) for x in self.messages) + 8 * len(self.messages) <= limit:
+                return
+            if not m.get("condensed"):
+                first = m["content"].strip().splitlines()[0][:120] if m["content"].strip() else ""
+                m["content"], m["condensed"] = f"[earlier {'reply' if m['role'] == 'assistant' else 'result'}, condensed: {first} …]", True
+        if sum(tokens.count(x["content"]) for x in self.messages) > limit:
+            raise Stop("budget", "the conversation no longer fits the model's context window")
+
+    # -- tools --------------------------------------------------------------------------------
+
+    def _tool(self, name: str, args: dict) -> str:
+        spec = SPECS.get(name)
+        if spec is None or name in ("propose_edit", "finish"):
+            return f"There is no tool line {name!r}. Tools: {', '.join(n for n in SPECS if n not in ('propose_edit', 'finish'))}."
+        target = spec.target(args)
+        decision = self.leash.check(spec.leash_tool, target)
+        allowed = decision.allowed or (decision.verdict == "ask" and self._confirm(f"{name}: {target}\n({decision.reason}) Allow?"))
+        self.log.step("decision", tool=name, target=target, verdict=decision.verdict, rule=decision.rule, reason=decision.reason, allowed=allowed)
+        self.on_event("tool", name=name, target=target, allowed=allowed, reason=decision.reason)
+        if not allowed:
+            why = decision.reason if decision.verdict == "deny" else f"{decision.reason}, and no one approved it"
+            self._stuck(f"refused {name} {target}", f"the leash refused {name} {target!r} twice")
+            return f"Refused by the leash ({decision.rule}): {why}. Do the task without it."
+        ok, text = self.toolbox.call(name, args)
+        self.log.step("tool", name=name, args=args, ok=ok, output=text)
+        if not ok:
+            self._stuck(f"{name} {sorted(args.items())}", f"{name} {target!r} failed twice")
+        return self.fence.wrap(f"{name} {target}", text)
+
+    def _confirm(self, question: str) -> bool:
+        return self.person is not None and self.person.confirm(question)
+
+    def _stuck(self, key: str, what: str) -> None:
+        """The same failure twice means the model is going round in circles: stop, or ask."""
+        self.failures[key] = self.failures.get(key, 0) + 1
+        if self.failures[key] >= 2:
+            if self._confirm(f"The agent is repeating itself: {what}. Go on?"):
+                self.failures[key] = 0
+                return
+            raise Stop("stuck", what)
+
+    # -- edits --------------------------------------------------------------------------------
+
+    def _edit(self, text: str) -> Outcome:
+        base = self.last
+        outcome = self._attempt(text)
+        if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1:
+            outcome = self._best_of(outcome, base)
+        if outcome.applied:
+            self.last = outcome.commit
+        if not outcome.passed:
+            key = hashlib.sha256(repr([(e.path, e.search, e.replace) for e in parse_reply(outcome.text)]).encode()).hexdigest()
+            self._stuck(f"edit {key}", "the same failing edit was proposed twice")
+        return outcome
+
+    def _best_of(self, first: Outcome, base: str) -> Outcome:
+        """Sample more candidates for the same turn; keep the one the checks score best."""
+        best = first
+        try:
+            for n in range(1, self.candidates):
+                self.checkpoints.restore(base)
+                self.on_event("note", text=f"checks fail; trying candidate {n + 1} of {self.candidates}")
+                candidate = self._attempt(self._generate(temperature=0.8, seed=n).text)
+                if candidate.applied and candidate.score > best.score:
+                    best = candidate
+                if best.passed:
+                    break
+        finally:
+            self.checkpoints.restore(best.commit)
+        self.log.step("note", text=f"kept the candidate scoring {best.score}")
+        return best
+
+    def _attempt(self, text: str) -> Outcome:
+        report, plan = propose(self.root, text)
+        if not report.applied:
+            self.log.step("diff", applied=False, error=report.feedback())
+            return Outcome(text, False, "Your edit was not applied; nothing changed.\n" + report.feedback())
+        changes = plan.changes()
+        files = [rel for rel, _, _ in changes]
+        if not changes:
+            return Outcome(text, False, "Your edit changes nothing; the files already read like that.")
+        self.on_event("diff", diff=plan.diff())
+        self.log.step("diff", applied=None, diff=plan.diff(), files=files)
+        if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
+            return Outcome(text, False, f"Refused by the leash ({proposal.rule}): {proposal.reason}.")
+        all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
+        decision = self.leash.check_change({rel: sum(max(len(h.old), len(h.new)) for h in hs) for rel, hs in all_hunks.items()})
+        self.log.step("decision", tool="write", target=", ".join(files), verdict=decision.verdict, rule=decision.rule, reason=decision.reason)
+        if decision.verdict == "deny":
+            if self.leash.level == "suggest":
+                raise Stop("proposed", "the change is shown as a suggestion; level suggest applies nothing", plan.diff())
+            return Outcome(text, False, f"Refused by the leash ({decision.rule}): {decision.reason}.")
+        if decision.verdict == "ask":
+            if self.person is None:
+                return Outcome(text, False, f"Refused: {decision.reason}, and no one is here to approve it.")
+            flat = [h for hs in all_hunks.values() for h in hs]
+            taken = self.person.review(flat)
+            if taken is None:
+                raise Stop("stopped", "the person stopped the run")
+            self.log.step("decision", tool="review", taken=taken)
+            if not any(taken):
+                return Outcome(text, False, "The user declined this change. Ask yourself what they want instead.")
+            for rel, before, _ in changes:
+                chosen = [taken[flat.index(h)] for h in all_hunks[rel]]
+                plan.texts[rel] = hunk_mod.combine(before, all_hunks[rel], chosen)
+        files, diff = plan.commit()
+        if not files:
+            return Outcome(text, False, "No hunk was taken; nothing changed.")
+        commit = self.checkpoints.snapshot(f"run {self.log.id}: {', '.join(files)}")
+        self.changed.update(files)
+        self.log.step("diff", applied=True, diff=diff, files=files)
+        self.checks = [self._check(c) for c in self.verify.commands]
+        feedback = "Applied to " + ", ".join(files) + "."
+        if self.checks:
+            failing = [c for c in self.checks if not c.ok]
+            feedback += (" The checks pass." if not failing else
+                         " These checks fail:\n" + "\n".join(self.fence.wrap(c.command, c.summary()) for c in failing) +
+                         "\nFix the code with SEARCH/REPLACE blocks against the files as they are now.")
+        return Outcome(text, True, feedback, files, list(self.checks), commit)
+
+    def _check(self, command: str) -> CommandResult:
+        self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing=f"running {command}")
+        result = run_command(command, self.root, self.verify.timeout, self.verify.output_cap, self.secret_names)
+        self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output)
+        self.on_event("verify", command=command, ok=result.ok, code=result.code, output=result.output)
+        return result
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def _finish(self, instruction: str, stop: Stop, seconds: float) -> RunResult:
+        final = self.checkpoints.snapshot(f"end of run {self.log.id}")
+        changed = self.checkpoints.changed_files(self.start, final) if self.changed else []
+        diff = self.checkpoints.diff(self.start, final) if changed else ""
+        if changed:
+            self.checkpoints.record(self.start, f"tether do: {instruction[:80]}", changed)
+        self.log.totals(self.leash.spent.steps, *self.usage, self.cost, seconds)
+        self.log.finish(stop.status, stop.reason, changed)
+        return RunResult(self.log.id, stop.status, stop.reason, stop.answer, changed, diff, self.leash.spent.steps,
+                         self.usage[0], self.usage[1], self.cost, seconds, list(self.checks))

@@ -1,0 +1,79 @@
+"""What the model sees of the repository before its first step, fitted to a token budget.
+
+A small workspace goes in whole. A larger one gets, in this order while they fit: the files the
+request names, the files search finds for it, then the repo map with what is left. Counts are
+exact (o200k); everything is fenced as untrusted data."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..context import tokens
+from ..context.walk import walk
+from .untrusted import Fence
+
+MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits only
+
+
+def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False) -> str:
+    """`search(query)` returns hits with .path, .start, .end and .where (the agent's index);
+    `numbered` puts each line's number before it, for answers that cite lines."""
+    found = walk(root)
+    texts: dict[str, str] = {}
+    for f in found.files:
+        if not f.binary and f.size < 200_000:
+            try:
+                texts[f.path] = _number((root / f.path).read_text(encoding="utf-8", errors="replace"), 1, numbered)
+            except OSError:
+                continue
+    sizes = {p: tokens.count(t) for p, t in texts.items()}
+    parts: list[str] = []
+    used = 0
+
+    def add(block: str, cost: int | None = None) -> bool:
+        nonlocal used
+        cost = tokens.count(block) if cost is None else cost
+        if used + cost > budget:
+            return False
+        parts.append(block)
+        used += cost
+        return True
+
+    if sum(sizes.values()) + 20 * len(sizes) <= budget:
+        for path in sorted(texts):
+            add(fence.wrap(path, texts[path]))
+        return _join(parts, len(texts), len(texts))
+    wanted = [p for p in texts if _named(p, request)]
+    hits = search(request) if search else []
+    for path in wanted + [h.path for h in hits if h.path not in wanted]:
+        if sizes.get(path, MAX_FILE_TOKENS + 1) <= MAX_FILE_TOKENS and not any(f'source="{path}"' in p for p in parts):
+            add(fence.wrap(path, texts[path]), sizes[path] + 20)
+    for h in hits:
+        if h.path in texts and not any(f'source="{h.path}"' in p for p in parts):
+            lines = texts[h.path].splitlines(keepends=True)
+            add(fence.wrap(h.where, "".join(lines[h.start - 1:min(h.end, h.start + 80)])))
+    left = budget - used
+    if left > 200:
+        from ..context.repomap import repo_map
+
+        m = repo_map(root, max_tokens=left - 50, focus=wanted)
+        if m.text:
+            add(fence.wrap("repository map", m.text), m.tokens + 30)
+    return _join(parts, sum(1 for p in parts if "source=" in p), len(texts))
+
+
+def _number(text: str, first: int, numbered: bool) -> str:
+    if not numbered:
+        return text
+    return "".join(f"{n:>4}| {line}" for n, line in enumerate(text.splitlines(keepends=True), start=first))
+
+
+def _named(path: str, request: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return path in request or re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", request) is not None
+
+
+def _join(parts: list[str], shown: int, total: int) -> str:
+    head = f"The workspace ({total} text files; what follows is {'all of them' if shown >= total else 'the most relevant part'}):"
+    return head + "\n\n" + "\n\n".join(parts)

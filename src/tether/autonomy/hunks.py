@@ -1,0 +1,46 @@
+"""A proposed change to one file cut into hunks, so a person can take some and leave others.
+
+Each hunk is a run of changed lines with its place in the old text; any subset of the hunks
+(possibly edited by hand) rebuilds a consistent new text, because hunks never overlap."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass
+class Hunk:
+    path: str
+    start: int  # 0-based first old line replaced
+    old: list[str]  # the old lines replaced (keepends)
+    new: list[str]  # what replaces them (keepends)
+    before: list[str]  # up to 3 unchanged lines of context before, for showing
+    after: list[str]
+
+    def text(self) -> str:
+        """`diff -u` style, for a person to read."""
+        head = f"@@ -{self.start + 1},{len(self.old)} +{self.start + 1},{len(self.new)} @@ {self.path}\n"
+        body = [f" {x}" for x in self.before] + [f"-{x}" for x in self.old] + [f"+{x}" for x in self.new] + [f" {x}" for x in self.after]
+        return head + "".join(x if x.endswith("\n") else x + "\n" for x in body)
+
+
+def split(path: str, before: str | None, after: str | None, context: int = 3) -> list[Hunk]:
+    old, new = (before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True)
+    hunks = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag != "equal":
+            hunks.append(Hunk(path, i1, old[i1:i2], new[j1:j2], old[max(0, i1 - context):i1], old[i2:i2 + context]))
+    return hunks
+
+
+def combine(before: str | None, hunks: list[Hunk], taken: list[bool]) -> str:
+    """The old text with the taken hunks put in and the others left out."""
+    old = (before or "").splitlines(keepends=True)
+    out, position = [], 0
+    for hunk, take in zip(hunks, taken):
+        out += old[position:hunk.start]
+        out += hunk.new if take else hunk.old
+        position = hunk.start + len(hunk.old)
+    out += old[position:]
+    return "".join(out)

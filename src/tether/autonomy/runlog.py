@@ -1,0 +1,53 @@
+"""Every agent run and each of its steps in the database, so a run can be listed and replayed.
+
+A step is one event of a kind — prompt, reply, tool, decision, diff, verify, note, end — with
+its details as JSON; `cost` and token totals sit on the run row, updated as it goes."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+from ..store import Store
+
+KINDS = ("prompt", "reply", "tool", "decision", "diff", "verify", "note", "end")
+
+
+class RunLog:
+    def __init__(self, store: Store, *, root: str, command: str, instruction: str, level: str, model: str):
+        self.store = store
+        self.id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+        self.n = 0
+        store.write("INSERT INTO runs (id, ts, root, command, instruction, level, model, status) VALUES (?,?,?,?,?,?,?,?)",
+                    (self.id, time.time(), root, command, instruction, level, model, "running"))
+
+    def step(self, kind: str, **detail) -> None:
+        self.n += 1
+        self.store.write("INSERT INTO run_steps (run_id, n, ts, kind, detail) VALUES (?,?,?,?,?)",
+                         (self.id, self.n, time.time(), kind, json.dumps(detail, default=str)))
+
+    def totals(self, steps: int, input_tokens: int, output_tokens: int, cost_usd: float | None, seconds: float) -> None:
+        self.store.write("UPDATE runs SET steps=?, input_tokens=?, output_tokens=?, cost_usd=?, seconds=? WHERE id=?",
+                         (steps, input_tokens, output_tokens, cost_usd, seconds, self.id))
+
+    def finish(self, status: str, reason: str, changed: list[str]) -> None:
+        self.step("end", status=status, reason=reason, changed=changed)
+        self.store.write("UPDATE runs SET status=?, reason=?, changed=? WHERE id=?", (status, reason, json.dumps(changed), self.id))
+
+
+def runs(store: Store, root: str | None = None, limit: int = 50) -> list[dict]:
+    where, params = ("WHERE root = ?", (root,)) if root else ("", ())
+    rows = store.query(f"SELECT * FROM runs {where} ORDER BY ts DESC LIMIT ?", (*params, limit))
+    return [{**dict(r), "changed": json.loads(r["changed"] or "[]")} for r in rows][::-1]
+
+
+def replay(store: Store, run_id: str) -> tuple[dict, list[dict]] | None:
+    """A run and its steps in order; a unique prefix of the id is enough."""
+    found = store.query("SELECT * FROM runs WHERE id LIKE ? ORDER BY ts", (run_id + "%",))
+    if len(found) != 1:
+        return None
+    run = {**dict(found[0]), "changed": json.loads(found[0]["changed"] or "[]")}
+    steps = [{"n": r["n"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["detail"])}
+             for r in store.query("SELECT * FROM run_steps WHERE run_id = ? ORDER BY n", (run["id"],))]
+    return run, steps

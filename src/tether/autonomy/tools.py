@@ -1,0 +1,131 @@
+"""The tools the agent may call — one entry each, with the leash check that guards it.
+
+The model calls a tool with one line, `TOOL name {json arguments}`; that text protocol works the
+same on every provider, and a small local model writes it more reliably than JSON tool calls.
+Edits are not a tool line: the model writes SEARCH/REPLACE blocks (see edits/), and the agent
+treats them as a call of `propose_edit`. What a tool returns is data, fenced as untrusted."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import TetherError
+from .edits.workspace import PathRefused, resolve
+from .verify import run_command
+
+MAX_READ_LINES = 400
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    leash_tool: str  # what the leash checks: read, search, propose, write or run
+    arguments: str  # for the prompt
+    description: str
+    target: Callable[[dict], str]  # what the leash checks it against
+
+
+SPECS = {s.name: s for s in (
+    ToolSpec("read_file", "read", '{"path": "...", "start": 1, "end": 80}', "show a file's lines (start and end optional)",
+             lambda a: str(a.get("path", ""))),
+    ToolSpec("search", "search", '{"query": "..."}', "find code by words or identifiers (BM25 + embeddings)",
+             lambda a: str(a.get("query", ""))),
+    ToolSpec("repo_map", "search", '{"focus": "..."}', "the most used symbols of the repository, ranked toward focus",
+             lambda a: str(a.get("focus", ""))),
+    ToolSpec("run_command", "run", '{"command": "..."}', "run a command in the workspace (the leash decides which)",
+             lambda a: str(a.get("command", ""))),
+    ToolSpec("propose_edit", "propose", "(SEARCH/REPLACE blocks, not a TOOL line)", "change files", lambda a: ""),
+    ToolSpec("finish", "read", '(the line "DONE summary")', "end the task with a one-line summary", lambda a: ""),
+)}
+
+_TOOL_LINE = re.compile(r"^[ \t>*`]*(?:TOOL|CALL)[:\s]+([A-Za-z_]+)[ \t]*(.*?)[`\s]*$", re.M)
+_DONE_LINE = re.compile(r"^[ \t>*`]*DONE\b[:\s]*(.*?)\s*$", re.M)
+
+
+def prompt() -> str:
+    listing = "\n".join(f"- {s.name} {s.arguments}: {s.description}" for s in SPECS.values() if s.name not in ("propose_edit", "finish"))
+    return ("Only when you need to see more of the code or run something, reply with a single tool line, e.g.\n"
+            'TOOL read_file {"path": "src/app.py", "start": 1, "end": 80}\n'
+            "The tools:\n" + listing + "\nWhen the task is done, reply with one line: DONE and a short summary.")
+
+
+def parse_tool(text: str) -> tuple[str, dict] | None:
+    """The first tool line of a reply, as (name, arguments); arguments that are not a JSON
+    object become {"error": ...} so the model hears what was wrong."""
+    m = _TOOL_LINE.search(text)
+    if not m:
+        return None
+    name, raw = m.group(1), m.group(2).strip() or "{}"
+    try:
+        args, _ = json.JSONDecoder().raw_decode(raw)  # text after the object is ignored
+    except json.JSONDecodeError as e:
+        return name, {"error": f"the arguments are not JSON ({e.msg})"}
+    return name, args if isinstance(args, dict) else {"error": "the arguments must be a JSON object"}
+
+
+def parse_done(text: str) -> str | None:
+    m = _DONE_LINE.search(text)
+    return m.group(1) if m else None
+
+
+class Toolbox:
+    """Runs the read-only tools and commands for one workspace; the agent checks the leash first."""
+
+    def __init__(self, root: Path, *, timeout: float, output_cap: int, secret_names: tuple[str, ...] = ()):
+        self.root, self.timeout, self.output_cap, self.secret_names = root, timeout, output_cap, secret_names
+        self._index = None
+
+    def call(self, name: str, args: dict) -> tuple[bool, str]:
+        """(ok, text) of a tool call; an unknown tool or bad argument is an error text, not a crash."""
+        if "error" in args:
+            return False, args["error"]
+        try:
+            if name == "read_file":
+                return True, self.read(str(args.get("path", "")), args.get("start"), args.get("end"))
+            if name == "search":
+                return True, self.search(str(args.get("query", "")))
+            if name == "repo_map":
+                from ..context.repomap import repo_map
+
+                focus = [str(args["focus"])] if args.get("focus") else []
+                return True, repo_map(self.root, max_tokens=1024, focus=focus).text or "(no symbols found)"
+            if name == "run_command":
+                result = run_command(str(args.get("command", "")), self.root, self.timeout, self.output_cap, self.secret_names)
+                return result.ok, result.summary()
+        except (TetherError, OSError, ValueError, TypeError) as e:
+            return False, f"{name} failed: {e}"
+        return False, f"unknown tool {name!r} (tools: {', '.join(SPECS)})"
+
+    def read(self, path: str, start=None, end=None) -> str:
+        try:
+            target, rel = resolve(self.root, path)
+        except PathRefused as e:
+            return f"cannot read {path}: {e}"
+        if not target.is_file():
+            return f"{rel} does not exist"
+        lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
+        first = max(1, int(start or 1))
+        last = min(len(lines), int(end or first + MAX_READ_LINES - 1), first + MAX_READ_LINES - 1)
+        body = "\n".join(lines[first - 1:last])
+        more = f"\n… ({len(lines) - last} more lines; read_file with start={last + 1})" if last < len(lines) else ""
+        return f"{rel} lines {first}-{last} of {len(lines)}:\n{body}{more}"
+
+    def search(self, query: str, k: int = 6) -> str:
+        hits = self.index().search(query, k=k)
+        return "\n\n".join(f"{h.where} {h.name}\n{h.snippet}" for h in hits) or "no results"
+
+    def index(self):
+        if self._index is None:
+            from ..context.index import Index
+
+            self._index = Index(self.root)
+            self._index.update(embed_seconds=5)
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()

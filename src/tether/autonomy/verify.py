@@ -1,0 +1,132 @@
+"""Running a command for the agent — the configured tests and linters, or a command the leash
+allowed: in the workspace, with a timeout, its output capped, and an environment without secrets.
+
+The command's whole process group is killed at the timeout, so a test that hangs or forks
+cannot outlive the step."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config
+from ..errors import ConfigError
+
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_OUTPUT_CAP = 6000  # characters of output kept: the head and the tail, which hold the news
+
+
+@dataclass
+class CommandResult:
+    command: str
+    code: int | None  # None: killed at the timeout
+    output: str
+    seconds: float
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    def summary(self) -> str:
+        status = "timed out" if self.code is None else f"exit {self.code}"
+        return f"$ {self.command}\n({status}, {self.seconds:.1f}s{', output cut' if self.truncated else ''})\n{self.output}"
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    commands: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    output_cap: int = DEFAULT_OUTPUT_CAP
+
+    @classmethod
+    def from_config(cls, config: Config, root: Path, commands: tuple[str, ...] | None = None) -> "VerifySettings":
+        spec = config.extra.get("verify", {})
+        where = f"{config.path or 'config'}: [verify]"
+        if not isinstance(spec, dict) or set(spec) - {"commands", "timeout", "output_cap"}:
+            raise ConfigError(f"{where} takes commands, timeout and output_cap")
+        listed = spec.get("commands", None)
+        if listed is not None and not (isinstance(listed, list) and all(isinstance(c, str) and c.strip() for c in listed)):
+            raise ConfigError(f"{where} commands must be a list of command lines")
+        try:
+            timeout, cap = float(spec.get("timeout", DEFAULT_TIMEOUT)), int(spec.get("output_cap", DEFAULT_OUTPUT_CAP))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} timeout and output_cap must be numbers") from None
+        chosen = commands if commands is not None else tuple(listed) if listed is not None else detect(root)
+        return cls(tuple(chosen), timeout, cap)
+
+
+def detect(root: Path) -> tuple[str, ...]:
+    """With no commands configured: pytest, when the workspace plainly has Python tests."""
+    markers = [root / "pytest.ini", root / "conftest.py", root / "tests", root / "test"]
+    if any(p.exists() for p in markers) or any(root.glob("test_*.py")) or any(root.glob("*_test.py")):
+        return ("python -m pytest -q --no-header -p no:cacheprovider",)
+    return ()
+
+
+def clean_env(extra_secret_names: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment a command sees: ours, less anything that looks like a secret."""
+    return {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k) and k not in extra_secret_names}
+
+
+def run_command(command: str, root: Path, timeout: float = DEFAULT_TIMEOUT, output_cap: int = DEFAULT_OUTPUT_CAP,
+                secret_names: tuple[str, ...] = ()) -> CommandResult:
+    try:
+        argv = shlex.split(command)
+    except ValueError as e:
+        return CommandResult(command, 127, f"cannot parse the command: {e}", 0.0)
+    if not argv:
+        return CommandResult(command, 127, "empty command", 0.0)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, cwd=root, env=clean_env(secret_names), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as e:
+        return CommandResult(command, 127, f"cannot run {argv[0]}: {e.strerror or e}", time.monotonic() - start)
+    try:
+        data, _ = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        data, _ = proc.communicate()
+        code = None
+    except BaseException:  # Ctrl-C: the command goes with us
+        _kill(proc)
+        raise
+    text = data.decode("utf-8", "replace")
+    truncated = len(text) > output_cap
+    if truncated:
+        half = output_cap // 2
+        text = f"{text[:half]}\n… [{len(text) - output_cap} characters cut] …\n{text[-half:]}"
+    return CommandResult(command, code, text, time.monotonic() - start, truncated)
+
+
+_COUNT = re.compile(r"(\d+) (passed|failed|error|errors)\b")
+
+
+def score(results: list[CommandResult]) -> tuple[int, int, int]:
+    """How good a candidate is by its checks: commands passed, tests passed, tests failed (fewer
+    is better). Test counts are read from pytest's summary line when there is one."""
+    passed = failed = 0
+    for r in results:
+        for number, word in _COUNT.findall(r.output[-2000:]):
+            if word == "passed":
+                passed += int(number)
+            else:
+                failed += int(number)
+    return sum(r.ok for r in results), passed, -failed
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
