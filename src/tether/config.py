@@ -16,7 +16,7 @@ PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted")
 
 # Hosted services that speak one of our wire formats, usable as soon as their key is set.
 BUILTIN_PROVIDERS: dict[str, dict] = {
-    "local": {"kind": "local"},
+    "local": {"kind": "local", "timeout": 600},  # a long reply on two CPU cores takes minutes
     "openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
     "anthropic": {"kind": "anthropic", "base_url": "https://api.anthropic.com", "api_key_env": "ANTHROPIC_API_KEY"},
     "openrouter": {"kind": "openai", "base_url": "https://openrouter.ai/api/v1", "api_key_env": "OPENROUTER_API_KEY"},

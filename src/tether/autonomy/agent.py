@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..context import tokens
+from ..errors import TetherError
 from ..llm import models as catalogue
 from ..llm.types import Response
 from . import hunks as hunk_mod
 from .brief import brief
 from .checkpoints import Checkpoints
 from .edits import parse_reply, propose
-from .edits.search_replace import PROMPT as EDIT_PROMPT
+from .edits import search_replace, whole
+from .edits.apply import DEFAULT_FORMATS
 from .leash import Leash
 from .runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
@@ -107,8 +109,11 @@ class Stop(Exception):
 
 class Agent:
     def __init__(self, grid, root: str | Path, leash: Leash, *, model: str = "default", verify: VerifySettings | None = None,
-                 person: Person | None = None, on_event: Callable[..., None] | None = None, candidates: int = 3):
+                 person: Person | None = None, on_event: Callable[..., None] | None = None, candidates: int = 3,
+                 edit_format: str | None = None):
         self.grid, self.root, self.model = grid, Path(root).resolve(), model
+        self.edit_format = edit_format or self._default_format()
+        self.formats = (*DEFAULT_FORMATS, "whole") if self.edit_format == "whole" else DEFAULT_FORMATS
         budget = leash.budget
         leash.budget = dataclasses.replace(budget, steps=budget.steps or DEFAULT_STEPS[leash.level], seconds=budget.seconds or DEFAULT_SECONDS)
         self.leash, self.person, self.candidates = leash, person, max(1, candidates)
@@ -118,6 +123,7 @@ class Agent:
         self.fence = Fence()
         self.secret_names = tuple(p.api_key_env for p in grid.config.providers.values() if p.api_key_env)
         self.toolbox = Toolbox(self.root, timeout=self.verify.timeout, output_cap=self.verify.output_cap, secret_names=self.secret_names)
+        self.output_tokens = OUTPUT_TOKENS
         self.usage = [0, 0]
         self.cost: float | None = 0.0
         self.failures: dict[str, int] = {}
@@ -137,6 +143,8 @@ class Agent:
             stop = self._loop()
         except Stop as s:
             stop = s
+        except TetherError as e:  # the model failed for good (all providers down, budget, …)
+            stop = Stop("error", str(e))
         except KeyboardInterrupt:
             self.checkpoints.restore(self.last)
             stop = Stop("interrupted", "stopped by Ctrl-C; the workspace is at the last checkpoint")
@@ -149,7 +157,7 @@ class Agent:
         while True:
             reply = self._generate()
             text = reply.text
-            if parse_reply(text):
+            if parse_reply(text, self.formats):
                 outcome = self._edit(text)
                 if outcome.passed and self.verify.commands:
                     return Stop("done", "the change is applied and the checks pass")
@@ -162,7 +170,7 @@ class Agent:
                 if (failing or idle) and not reminded:
                     reminded = True
                     self._continue(text, "The checks still fail (see above). Fix them, or reply DONE if they cannot be fixed." if failing else
-                                   "You have changed nothing yet. If the request needs a change, reply with SEARCH/REPLACE blocks now; else reply DONE.")
+                                   "You have changed nothing yet. If the request needs a change, make it now; else reply DONE.")
                     continue
                 if failing:
                     return Stop("failing", "the model stopped while the checks still fail", summary)
@@ -171,20 +179,27 @@ class Agent:
                 return Stop("answered", "the model answered", text.strip())
             else:
                 reminded = True
-                self._continue(text, "Reply with SEARCH/REPLACE blocks to change files, one TOOL line to look at the code, or DONE and a summary.")
+                self._continue(text, f"Reply with {'whole files' if self.edit_format == 'whole' else 'SEARCH/REPLACE blocks'} to change files, "
+                                     "one TOOL line to look at the code, or DONE and a summary.")
 
     def _opening(self, instruction: str) -> list[dict]:
-        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(), edits=EDIT_PROMPT, level_note=LEVEL_NOTES[self.leash.level])
+        edits = whole.prompt(self._example(instruction)) if self.edit_format == "whole" else search_replace.PROMPT
+        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(), edits=edits, level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
-        context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8))
+        writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
+        context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
+                        writable=writable)
+        if self.edit_format == "whole":  # a whole file is about as long as the biggest one shown; a reply far longer is a model looping
+            self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in context.split("</" + self.fence.tag)), default=0)))
         checks = ""
         if self.verify.commands and self.leash.level in ("auto", "agent"):
             failing = [r for r in (self._check(c) for c in self.verify.commands) if not r.ok]
             checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
                 " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary()) for r in failing) if failing else " Now they pass.")
             self.checks = []
-        ending = {"ask": "Answer in plain text.", "suggest": "Reply with the SEARCH/REPLACE blocks that make the change."}.get(
-            self.leash.level, "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path.")
+        ending = "Answer in plain text." if self.leash.level == "ask" else (
+            "Reply with the complete new content of each file you change, under its path." if self.edit_format == "whole" else
+            "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path.")
         user = f"{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
         self.log.step("prompt", system=system, user=user)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -201,7 +216,7 @@ class Agent:
             raise Stop("budget", verdict.reason)
         self._fit()
         self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing="thinking")
-        reply = self.grid.complete(self.model, self.messages, max_tokens=OUTPUT_TOKENS, **opts)
+        reply = self.grid.complete(self.model, self.messages, max_tokens=self.output_tokens, **opts)
         self.usage[0] += reply.usage.input_tokens
         self.usage[1] += reply.usage.output_tokens
         self.cost = None if self.cost is None or reply.cost_usd is None else self.cost + reply.cost_usd
@@ -214,6 +229,23 @@ class Agent:
             raise Stop("budget", verdict.reason)
         return reply
 
+    def _example(self, instruction: str) -> str:
+        """A file the request names, else one that search finds for it."""
+        named = [w.strip("`'\".,:;()") for w in instruction.split()]
+        for word in named:
+            if "." in word and (self.root / word).is_file():
+                return word
+        hits = self.toolbox.index().search(instruction, k=1)
+        return hits[0].path if hits else "src/app.py"
+
+    def _default_format(self) -> str:
+        """Small embedded models write whole files far more reliably than SEARCH/REPLACE blocks."""
+        try:
+            _, route = self.grid.route(self.model)
+        except Exception:
+            return "search-replace"
+        return "whole" if all(m.startswith("local/") for m in route.models) else "search-replace"
+
     def _window(self) -> int:
         try:
             _, route = self.grid.route(self.model)
@@ -225,7 +257,7 @@ class Agent:
 
     def _fit(self) -> None:
         """Keep the conversation inside the window: older turns shrink to one line each."""
-        limit = self._window() - OUTPUT_TOKENS
+        limit = self._window() - self.output_tokens
         for m in self.messages[2:-2]:
             if sum(tokens.count(x["content"]) for x in self.messages) + 8 * len(self.messages) <= limit:
                 return
@@ -278,7 +310,7 @@ class Agent:
         if outcome.applied:
             self.last = outcome.commit
         if not outcome.passed:
-            key = hashlib.sha256(repr([(e.path, e.search, e.replace) for e in parse_reply(outcome.text)]).encode()).hexdigest()
+            key = hashlib.sha256(repr([(e.path, e.search, e.replace) for e in parse_reply(outcome.text, self.formats)]).encode()).hexdigest()
             self._stuck(f"edit {key}", "the same failing edit was proposed twice")
         return outcome
 
@@ -289,7 +321,7 @@ class Agent:
             for n in range(1, self.candidates):
                 self.checkpoints.restore(base)
                 self.on_event("note", text=f"checks fail; trying candidate {n + 1} of {self.candidates}")
-                candidate = self._attempt(self._generate(temperature=0.8, seed=n).text)
+                candidate = self._attempt(self._generate(temperature=0.7, seed=n).text)
                 if candidate.applied and candidate.score > best.score:
                     best = candidate
                 if best.passed:
@@ -300,24 +332,35 @@ class Agent:
         return best
 
     def _attempt(self, text: str) -> Outcome:
-        report, plan = propose(self.root, text)
+        keep = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
+        report, plan = propose(self.root, text.replace(search_replace.EXAMPLE.strip(), ""), self.formats, keep)  # small models copy the example
+        refused = "".join(f"\nYour change to {p} was left out: the leash does not let you write it." for p in report.left_out)
         if not report.applied:
             self.log.step("diff", applied=False, error=report.feedback())
             return Outcome(text, False, "Your edit was not applied; nothing changed.\n" + report.feedback())
         changes = plan.changes()
         files = [rel for rel, _, _ in changes]
         if not changes:
-            return Outcome(text, False, "Your edit changes nothing; the files already read like that.")
+            return Outcome(text, False, refused.strip() or "Your edit changes nothing; the files already read like that.")
         self.on_event("diff", diff=plan.diff())
         self.log.step("diff", applied=None, diff=plan.diff(), files=files)
         if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
             return Outcome(text, False, f"Refused by the leash ({proposal.rule}): {proposal.reason}.")
+        if self.leash.level == "suggest":
+            raise Stop("proposed", "the change is shown as a suggestion; level suggest applies nothing", plan.diff())
+        if not (self.person and self.leash.level == "approve"):  # without a person, files the leash won't allow are left out
+            for rel, before, _ in changes:
+                verdict = self.leash.check("write", rel)
+                if not verdict.allowed:
+                    plan.texts[rel] = before
+                    refused += f"\nYour change to {rel} was refused ({verdict.reason}); it is left as it was."
+            changes = plan.changes()
+            if not changes:
+                return Outcome(text, False, refused.strip())
         all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
         decision = self.leash.check_change({rel: sum(max(len(h.old), len(h.new)) for h in hs) for rel, hs in all_hunks.items()})
-        self.log.step("decision", tool="write", target=", ".join(files), verdict=decision.verdict, rule=decision.rule, reason=decision.reason)
+        self.log.step("decision", tool="write", target=", ".join(rel for rel, _, _ in changes), verdict=decision.verdict, rule=decision.rule, reason=decision.reason)
         if decision.verdict == "deny":
-            if self.leash.level == "suggest":
-                raise Stop("proposed", "the change is shown as a suggestion; level suggest applies nothing", plan.diff())
             return Outcome(text, False, f"Refused by the leash ({decision.rule}): {decision.reason}.")
         if decision.verdict == "ask":
             if self.person is None:
@@ -339,12 +382,13 @@ class Agent:
         self.changed.update(files)
         self.log.step("diff", applied=True, diff=diff, files=files)
         self.checks = [self._check(c) for c in self.verify.commands]
-        feedback = "Applied to " + ", ".join(files) + "."
+        feedback = "Applied to " + ", ".join(files) + "." + refused
         if self.checks:
             failing = [c for c in self.checks if not c.ok]
             feedback += (" The checks pass." if not failing else
                          " These checks fail:\n" + "\n".join(self.fence.wrap(c.command, c.summary()) for c in failing) +
-                         "\nFix the code with SEARCH/REPLACE blocks against the files as they are now.")
+                         "\nFix the code: " + ("give the complete new content of each file to change." if self.edit_format == "whole" else
+                                              "SEARCH/REPLACE blocks against the files as they are now."))
         return Outcome(text, True, feedback, files, list(self.checks), commit)
 
     def _check(self, command: str) -> CommandResult:

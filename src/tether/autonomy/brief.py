@@ -16,9 +16,10 @@ from .untrusted import Fence
 MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits only
 
 
-def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False) -> str:
+def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False, writable=None) -> str:
     """`search(query)` returns hits with .path, .start, .end and .where (the agent's index);
-    `numbered` puts each line's number before it, for answers that cite lines."""
+    `numbered` puts each line's number before it, for answers that cite lines; files that
+    `writable(path)` refuses are marked read-only."""
     found = walk(root)
     texts: dict[str, str] = {}
     for f in found.files:
@@ -42,13 +43,13 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numb
 
     if sum(sizes.values()) + 20 * len(sizes) <= budget:
         for path in sorted(texts):
-            add(fence.wrap(path, texts[path]))
+            add(fence.wrap(path, _as_file(path, texts[path], writable)))
         return _join(parts, len(texts), len(texts))
     wanted = [p for p in texts if _named(p, request)]
     hits = search(request) if search else []
     for path in wanted + [h.path for h in hits if h.path not in wanted]:
         if sizes.get(path, MAX_FILE_TOKENS + 1) <= MAX_FILE_TOKENS and not any(f'source="{path}"' in p for p in parts):
-            add(fence.wrap(path, texts[path]), sizes[path] + 20)
+            add(fence.wrap(path, _as_file(path, texts[path], writable)), sizes[path] + 20)
     for h in hits:
         if h.path in texts and not any(f'source="{h.path}"' in p for p in parts):
             lines = texts[h.path].splitlines(keepends=True)
@@ -61,6 +62,17 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numb
         if m.text:
             add(fence.wrap("repository map", m.text), m.tokens + 30)
     return _join(parts, sum(1 for p in parts if "source=" in p), len(texts))
+
+
+def _as_file(path: str, text: str, writable=None) -> str:
+    """A file as a model writes one back: its path, then its text in a fence."""
+    fence = "````" if "```" in text else "```"
+    label = path if writable is None or writable(path) else f"{path} (read-only)"
+    return f"{label}\n{fence}{_LANG.get(path.rsplit('.', 1)[-1], '')}\n{text}{'' if text.endswith(chr(10)) else chr(10)}{fence}"
+
+
+_LANG = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go", "rs": "rust", "java": "java", "c": "c", "cpp": "cpp",
+         "md": "markdown", "toml": "toml", "json": "json", "sh": "bash", "yml": "yaml", "yaml": "yaml"}
 
 
 def _number(text: str, first: int, numbered: bool) -> str:

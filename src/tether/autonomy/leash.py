@@ -98,6 +98,14 @@ class Leash:
 
     # -- checks -------------------------------------------------------------------------------
 
+    def may_write(self, path: str) -> bool:
+        """Would a write to `path` be allowed without asking? (Nothing is recorded.)"""
+        store, self.store = self.store, None
+        try:
+            return self.check("write", path).allowed
+        finally:
+            self.store = store
+
     def check(self, tool: str, target: str) -> Decision:
         """May the agent use `tool` on `target` (a path, or a command line for `run`)?"""
         if tool not in TOOLS:

@@ -48,9 +48,10 @@ def apply_text(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEF
     return report
 
 
-def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> tuple[ApplyReport, "Plan"]:
+def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS, keep=None) -> tuple[ApplyReport, "Plan"]:
     """Every edit of the reply matched in memory, nothing written: the report says whether all
-    would apply, and the plan (its `texts` may still be changed, e.g. hunk by hunk) commits them."""
+    would apply, and the plan (its `texts` may still be changed, e.g. hunk by hunk) commits them.
+    `keep(path)` false leaves that file's edits out (they are reported in `left_out`)."""
     root = Path(os.path.realpath(root))
     if not root.is_dir():
         raise TetherError(f"{root}: the workspace is not a folder")
@@ -62,8 +63,9 @@ def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAUL
         if re.search(r"^\s*(<{5,9}|>{5,9})\s*(SEARCH|REPLACE)", reply_text, re.M | re.I):
             error += ": a block needs all three marker lines, <<<<<<< SEARCH, ======= and >>>>>>> REPLACE"
         return ApplyReport(False, [BlockResult(0, "", False, error=error)]), plan
+    plan.keep = keep
     results = [plan.add(edit) for edit in edits]
-    report = ApplyReport(all(r.ok for r in results), results)
+    report = ApplyReport(all(r.ok for r in results), results, left_out=sorted({r.path for r in results if r.how == "left out"}))
     if report.applied:
         report.changed = [rel for rel, _, _ in plan.changes()]
         report.diff = plan.diff()
@@ -78,6 +80,7 @@ class Plan:
         self.files: dict[str, TextFile | None] = {}  # relative path -> original (None: did not exist)
         self.texts: dict[str, str | None] = {}  # relative path -> new text (None: deleted)
         self.known_files: list[str] | None = None
+        self.keep = None  # a path predicate: edits to other files are left out, not applied
 
     def _current(self, rel: str, target: Path) -> str | None:
         if rel not in self.texts:
@@ -92,9 +95,23 @@ class Plan:
             if not edit.path.strip() and edit.action == "replace" and edit.search.strip():
                 edit.path = self._holder(edit.search)
             target, rel = resolve(self.root, edit.path)
+            if edit.action == "write" and self._current(rel, target) is None:
+                target, rel = self._same_file(edit.path, target, rel)
             if edit.action in ("replace", "append", "delete", "rename") and self._current(rel, target) is None:
-                target, rel = self._guess(edit.path)
+                try:
+                    target, rel = self._guess(edit.path)
+                except NoMatch:
+                    if edit.action != "replace" or not (holder := self._holder(edit.search, required=False)):
+                        raise
+                    target, rel = resolve(self.root, holder)
+            if edit.action == "replace" and not _holds(self._current(rel, target) or "", edit.search):
+                holder = self._holder(edit.search, required=False)  # a block under the wrong file's name
+                if holder and holder != rel:
+                    target, rel = resolve(self.root, holder)
             result.path = rel
+            if self.keep is not None and not self.keep(rel):
+                result.ok, result.how = True, "left out"
+                return result
             text = self._current(rel, target)
             if edit.action in ("create", "write"):
                 if edit.action == "create" and text is not None:
@@ -130,15 +147,19 @@ class Plan:
                 result.hint = f"{result.path}:{start + 1}\n{snippet}"
         return result
 
-    def _holder(self, search: str) -> str:
-        """The one file a block without a path must mean: the only one holding its SEARCH lines."""
-        wanted = [line.strip() for line in search.splitlines() if line.strip()]
-        holders = []
-        for rel in self._known():
-            text = self._current(rel, self.root / rel)
-            stripped = [line.strip() for line in (text or "").splitlines()]
-            if any(stripped[i:i + len(wanted)] == wanted for i in range(len(stripped) - len(wanted) + 1)):
-                holders.append(rel)
+    def _same_file(self, path: str, target: Path, rel: str) -> tuple[Path, str]:
+        """A whole file under a name that only differs from an existing one by case, or by the
+        prompt's placeholder folder `path/to/`, is that file."""
+        wanted = path.strip().removeprefix("path/to/").lower()
+        hits = [f for f in self._known() if f.lower() == wanted]
+        return resolve(self.root, hits[0]) if len(hits) == 1 else (target, rel)
+
+    def _holder(self, search: str, required: bool = True) -> str | None:
+        """The one file a block without a path (or under a wrong one) must mean: the only one
+        holding its SEARCH lines, whitespace aside."""
+        holders = [rel for rel in self._known() if _holds(self._current(rel, self.root / rel) or "", search)] if search.strip() else []
+        if len(holders) != 1 and not required:
+            return None
         if len(holders) != 1:
             raise NoMatch("the block names no file; put the file's path on the line before it"
                           + (f" (its SEARCH lines are in {', '.join(holders[:5])})" if holders else ""))
@@ -211,6 +232,12 @@ class Plan:
             _run(steps)
             journal.unlink()
         return changed, diff
+
+
+def _holds(text: str, search: str) -> bool:
+    wanted = [line.strip() for line in search.splitlines() if line.strip()]
+    have = [line.strip() for line in text.splitlines() if line.strip()]
+    return bool(wanted) and any(have[i:i + len(wanted)] == wanted for i in range(len(have) - len(wanted) + 1))
 
 
 def unified_diff(before: str | None, after: str | None, rel: str, context: int = 3) -> str:

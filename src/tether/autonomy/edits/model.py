@@ -33,6 +33,7 @@ class ApplyReport:
     blocks: list[BlockResult] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # workspace-relative paths written, created, deleted or renamed
     diff: str = ""
+    left_out: list[str] = field(default_factory=list)  # paths whose edits the caller chose not to apply
 
     @property
     def errors(self) -> list[BlockResult]:

@@ -10,10 +10,7 @@ import re
 
 from .model import Edit
 
-PROMPT = """\
-Change files with SEARCH/REPLACE blocks. Each block starts with the real path of the file it
-changes, on a line of its own. For example, to make `shop/cart.py` round its total:
-
+EXAMPLE = """\
 shop/cart.py
 ```python
 <<<<<<< SEARCH
@@ -24,7 +21,13 @@ def total(items):
     return round(sum(i.price for i in items), 2)
 >>>>>>> REPLACE
 ```
+"""
 
+PROMPT = f"""\
+Change files with SEARCH/REPLACE blocks. Each block starts with the real path of the file it
+changes, on a line of its own. For example, to make `shop/cart.py` round its total:
+
+{EXAMPLE}
 The SEARCH part must copy lines of the file exactly, with enough of them to match one place;
 the REPLACE part holds what goes there instead. Use one block per place you change. To create a
 file, give its path and leave SEARCH empty.

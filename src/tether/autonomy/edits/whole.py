@@ -10,15 +10,22 @@ from .model import Edit
 from .search_replace import _FENCE, _clean, _is_path
 
 PROMPT = """\
-To change a file, give its path on a line of its own, then its complete new content:
+To change a file, give its path exactly as the workspace shows it, on a line of its own, then
+its complete new content in a fence, e.g. for {example}:
 
-path/to/file.py
-```python
+{example}
+```{language}
 the whole file, every line of it
 ```
 
 Never shorten a file with comments such as "rest unchanged": what you write replaces it all.
 """
+
+
+def prompt(example: str = "src/app.py") -> str:
+    """The prompt, its example naming a real file: small models copy the example's path."""
+    return PROMPT.format(example=example, language="python" if example.endswith(".py") else "")
+
 
 _LAZY = re.compile(r"^\s*(#|//|/\*|<!--)?\s*\.\.\.\s*(rest|remaining|existing|unchanged|same)", re.I)
 

@@ -1,0 +1,213 @@
+"""The agent on small coding tasks, against Aider driving the same local model.
+
+    python benchmarks/agent.py [--tasks leap,bob] [--only tether|aider] [--model qwen2.5-coder-1.5b]
+
+Each task in benchmarks/agent_tasks/ (written for this benchmark in the style of Exercism
+exercises) is a stub, instructions and tests. Both tools get the instructions and a scratch copy
+of the folder; attempt 1 is one run, attempt 2 one more run after it that sees the failing tests
+(tether's run reads them itself; Aider gets them in its message, as in Aider's own benchmark).
+tether runs in-process at level `agent`; Aider 0.86.2 talks to the same GGUF served by
+`llama_cpp.server` on 127.0.0.1, run as in Aider's own benchmark (the second attempt's message holds
+the test output). Results go to
+results/agent.json (one entry per task and tool, kept between runs) and results/agent.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
+
+from _peers import python_peer  # noqa: E402
+
+TASKS = HERE / "agent_tasks"
+RESULTS = HERE / "results" / "agent.json"
+TABLE = HERE / "results" / "agent.md"
+PYTEST = f"{sys.executable} -m pytest -q --no-header -p no:cacheprovider"
+
+
+def tests_pass(task: Path, work: Path) -> tuple[bool, str]:
+    """Judged by the task's own tests: a copy the tool may have edited is put back first."""
+    shutil.copy(task / f"{task.name}_test.py", work / f"{task.name}_test.py")
+    done = subprocess.run(PYTEST.split(), cwd=work, capture_output=True, text=True, timeout=120)
+    return done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+
+
+def task_message(task: Path) -> str:
+    """What both tools are asked: the instructions, and which file is theirs to change."""
+    return ((task / "instructions.md").read_text() + f"\nChange only {task.name}.py; the tests in {task.name}_test.py are correct and "
+            "must not change. Use only the Python standard library.\n")
+
+
+def scratch(task: Path) -> Path:
+    work = Path(tempfile.mkdtemp(prefix=f"agent-{task.name}-"))
+    for f in task.iterdir():
+        if f.name != "instructions.md":
+            shutil.copy(f, work / f.name)
+    return work
+
+
+# -- tether -------------------------------------------------------------------------------------
+
+
+def run_tether(task: Path, model: str, seconds: float) -> dict:
+    from tether.autonomy.agent import Agent
+    from tether.autonomy.leash import Leash, RunBudget
+    from tether.autonomy.verify import VerifySettings
+    from tether.llm.router import Grid
+
+    grid = Grid.from_config()
+    work = scratch(task)
+    instructions = task_message(task)
+    result = {"tool": "tether", "task": task.name, "attempts": []}
+    for attempt in (1, 2):
+        leash = Leash(work, "agent", paths=(f"{task.name}.py",), budget=RunBudget(seconds=seconds))  # the tests are not its to change
+        agent = Agent(grid, work, leash, model=f"local/{model}", verify=VerifySettings((PYTEST,), timeout=60))
+        started = time.monotonic()
+        run = agent.run(instructions)
+        passed, _ = tests_pass(task, work)
+        result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": run.status,
+                                   "steps": run.steps, "tokens": run.input_tokens + run.output_tokens, "run": run.id})
+        if passed:
+            break
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+# -- aider --------------------------------------------------------------------------------------
+
+
+class LlamaServer:
+    """The same GGUF behind llama_cpp.server's OpenAI-compatible API, for Aider."""
+
+    def __init__(self, model_path: Path):
+        bin_dir = python_peer("llama-server", "llama-cpp-python[server]==0.3.36")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen([str(bin_dir / "python"), "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", "qwen",
+                                      "--n_ctx", "8192", "--n_threads", str(os.cpu_count() or 2), "--host", "127.0.0.1", "--port", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import httpx
+
+        for _ in range(240):
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/v1/models", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        raise SystemExit("llama_cpp.server did not start")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
+    bin_dir = python_peer("aider", "aider-chat==0.86.2")
+    work = scratch(task)
+    stub = f"{task.name}.py"
+    env = {**os.environ, "HOME": str(work), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "AIDER_ANALYTICS": "false"}
+    base = [str(bin_dir / "aider"), "--model", "openai/qwen", "--openai-api-base", f"http://127.0.0.1:{server.port}/v1",
+            "--openai-api-key", "local", "--yes-always", "--no-git", "--no-auto-commits", "--no-show-model-warnings", "--no-check-update",
+            "--analytics-disable", "--no-pretty", "--no-fancy-input", "--map-tokens", "0"]
+    result = {"tool": "aider", "task": task.name, "attempts": []}
+    message = task_message(task)
+    for attempt in (1, 2):
+        started = time.monotonic()
+        try:
+            done = subprocess.run([*base, "--message", message, stub], cwd=work, env=env, capture_output=True, text=True, timeout=seconds)
+            output, status = done.stdout + done.stderr, f"exit {done.returncode}"
+        except subprocess.TimeoutExpired as e:
+            output, status = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), "timeout"
+        passed, test_output = tests_pass(task, work)
+        sent = sum(_k(m.group(1)) for m in re.finditer(r"Tokens: ([\d.]+k?) sent", output))
+        received = sum(_k(m.group(1)) for m in re.finditer(r"sent, ([\d.]+k?) received", output))
+        fmt = re.search(r"with (\S+) edit format", output)
+        result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": status,
+                                   "tokens": sent + received, "edit_format": fmt.group(1) if fmt else None})
+        if passed:
+            break
+        message = f"{test_output}\n\nSee the testing errors above. The tests are correct. Fix the code in {stub} to resolve the errors."
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _k(value: str) -> int:
+    return int(float(value[:-1]) * 1000) if value.endswith("k") else int(float(value))
+
+
+# -- table --------------------------------------------------------------------------------------
+
+
+def table(results: list[dict], model: str) -> str:
+    lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} small Python tasks "
+             "written for this benchmark in the style of Exercism exercises (benchmarks/agent_tasks/), the embedded "
+             f"`{model}` (Q4_K_M, llama.cpp, 2 CPU cores) driven by tether at level `agent` and by Aider 0.86.2 through "
+             "`llama_cpp.server`. Attempt 2 runs only when attempt 1 left a test failing.\n",
+             "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for tool in ("tether", "aider"):
+        mine = [r for r in results if r["tool"] == tool]
+        if not mine:
+            continue
+        p1 = sum(r["attempts"][0]["passed"] for r in mine)
+        p2 = sum(any(a["passed"] for a in r["attempts"]) for r in mine)
+        walls = sorted(sum(a["seconds"] for a in r["attempts"]) for r in mine)
+        toks = sum(sum(a["tokens"] for a in r["attempts"]) for r in mine) / len(mine)
+        lines.append(f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {sum(walls) / len(walls):.0f} | "
+                     f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} |")
+    lines += ["", "| task | tether | aider |", "|---|---|---|"]
+    for task in sorted({r["task"] for r in results}):
+        cells = []
+        for tool in ("tether", "aider"):
+            r = next((r for r in results if r["task"] == task and r["tool"] == tool), None)
+            cells.append("-" if r is None else " → ".join(("pass" if a["passed"] else "fail") + f" {a['seconds']:.0f}s" for a in r["attempts"]))
+        lines.append(f"| {task} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    parser.add_argument("--only", choices=("tether", "aider"), default=None)
+    parser.add_argument("--model", default="qwen2.5-coder-1.5b")
+    parser.add_argument("--seconds", type=float, default=300, help="wall-time limit of one attempt")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    args = parser.parse_args()
+    from tether import config
+    from tether.llm import weights
+
+    os.environ.setdefault("TETHER_MODELS_DIR", str(config.models_dir()))  # the weights stay where they are
+    os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="agent-bench-data-"))  # runs and checkpoints do not
+
+    tasks = [TASKS / t for t in args.tasks.split(",")] if args.tasks else sorted(p for p in TASKS.iterdir() if p.is_dir())
+    results = [] if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
+    tools = [args.only] if args.only else ["tether", "aider"]
+    server = LlamaServer(weights.ensure(args.model)) if "aider" in tools else None
+    try:
+        for task in tasks:  # the tools take turns, so both meet the same machine load
+            for tool in tools:
+                r = run_tether(task, args.model, args.seconds) if tool == "tether" else run_aider(task, server, args.seconds)
+                results = [x for x in results if not (x["tool"] == tool and x["task"] == task.name)] + [r]
+                RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+                print(f"{tool:7} {task.name:14} " + " → ".join(f"{'pass' if a['passed'] else 'fail'} {a['seconds']:.0f}s" for a in r["attempts"]), flush=True)
+    finally:
+        if server:
+            server.close()
+    TABLE.write_text(table(results, args.model))
+    print(TABLE.read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+def find(items, value):
+    pass

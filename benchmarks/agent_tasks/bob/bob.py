@@ -1,0 +1,2 @@
+def response(message):
+    pass

@@ -1,0 +1,2 @@
+def is_paired(text):
+    pass

@@ -1,0 +1,210 @@
+"""The agent loop with the scripted provider: what each level lets happen, the verify loop, the
+candidates, the stops (stuck, budget, Ctrl-C), and the record of a run."""
+
+import sys
+
+import pytest
+
+from tether.autonomy import runlog
+from tether.autonomy.agent import Agent
+from tether.autonomy.checkpoints import Checkpoints
+from tether.autonomy.leash import Leash, RunBudget
+from tether.autonomy.verify import VerifySettings
+from tests.conftest import make_tree
+
+PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+BROKEN = "def add(a, b):\n    return a - b\n"
+TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+FIX = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
+WRONG = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a * b\n>>>>>>> REPLACE\n```\n"
+FIX_WRONG = FIX.replace("a - b", "a * b")  # the fix, once WRONG is in
+
+
+@pytest.fixture
+def work(tmp_path):
+    return make_tree(tmp_path / "work", {"calc.py": BROKEN, "test_calc.py": TEST})
+
+
+def agent(make_grid, work, replies, level="auto", person=None, verify=(PYTEST,), **leash_opts):
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=replies)
+    leash = Leash(work, level, **leash_opts)
+    return Agent(grid, work, leash, verify=VerifySettings(tuple(verify), timeout=60), person=person, edit_format="search-replace")
+
+
+def requests(a):
+    return a.grid.provider("s").requests
+
+
+def test_auto_fixes_the_code_checks_it_and_leaves_one_undoable_change(make_grid, work):
+    a = agent(make_grid, work, [FIX])
+    result = a.run("make add add")
+    assert result.status == "done" and result.changed == ["calc.py"]
+    assert "return a + b" in (work / "calc.py").read_text() and result.checks[0].ok
+    assert "+    return a + b" in result.diff
+    history = Checkpoints(work).log()
+    assert len(history) == 1 and history[0]["files"] == ["calc.py"]
+    Checkpoints(work).undo()
+    assert (work / "calc.py").read_text() == BROKEN
+
+
+def test_the_first_prompt_shows_the_failing_checks_and_fences_the_files(make_grid, work):
+    a = agent(make_grid, work, [FIX])
+    a.run("make add add")
+    user = requests(a)[0].messages[1]["content"]
+    tag = a.fence.tag
+    assert f'<{tag} source="calc.py">' in user and "assert -1 == 5" in user
+    assert tag in requests(a)[0].messages[0]["content"]  # the system prompt says what the fence means
+
+
+def test_failing_checks_go_back_to_the_model(make_grid, work):
+    a = agent(make_grid, work, [WRONG, FIX_WRONG])
+    result = a.run("make add add")
+    assert result.status == "done" and "return a + b" in (work / "calc.py").read_text()
+    feedback = requests(a)[1].messages[-1]["content"]
+    assert "These checks fail" in feedback and "assert 6 == 5" in feedback
+
+
+def test_agent_level_samples_candidates_and_keeps_the_one_the_tests_prefer(make_grid, work):
+    a = agent(make_grid, work, [WRONG, FIX], level="agent")
+    result = a.run("make add add")
+    assert result.status == "done" and "return a + b" in (work / "calc.py").read_text()
+    assert requests(a)[1].temperature == 0.7 and requests(a)[1].messages == requests(a)[0].messages  # the same turn again
+    assert len(Checkpoints(work).log()) == 1
+
+
+def test_when_no_candidate_passes_the_best_one_stays(make_grid, work, tmp_path):
+    make_tree(work, {"test_calc.py": TEST + "\n\ndef test_zero():\n    assert add(0, 0) == 0\n"})
+    worse = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return 7\n>>>>>>> REPLACE\n```\n"
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[worse, WRONG, "DONE", "DONE"])
+    a = Agent(grid, work, Leash(work, "agent"), verify=VerifySettings((PYTEST,), timeout=60), candidates=2, edit_format="search-replace")
+    result = a.run("make add add")
+    assert "return a * b" in (work / "calc.py").read_text()  # passes test_zero; `return 7` passes neither
+    assert result.status == "failing"
+
+
+@pytest.mark.parametrize("level", ["ask", "suggest", "approve"])
+def test_levels_below_auto_never_write_without_a_person(make_grid, work, level):
+    a = agent(make_grid, work, [FIX, "DONE", "DONE", "The answer."], level=level)
+    result = a.run("make add add")
+    assert (work / "calc.py").read_text() == BROKEN and result.changed == []
+    if level == "suggest":
+        assert result.status == "proposed" and "+    return a + b" in result.answer
+
+
+class Person:
+    def __init__(self, answers=(), takes=None):
+        self.answers, self.takes, self.asked = list(answers), takes, []
+
+    def confirm(self, question):
+        self.asked.append(question)
+        return self.answers.pop(0) if self.answers else False
+
+    def review(self, hunks):
+        self.asked.append([h.text() for h in hunks])
+        return self.takes(hunks) if self.takes else [True] * len(hunks)
+
+
+def test_approve_applies_only_the_hunks_the_person_takes(make_grid, work):
+    make_tree(work, {"calc.py": BROKEN + "\n" * 8 + "def sub(a, b):\n    return a + b\n"})
+    both = FIX + "\ncalc.py\n```python\n<<<<<<< SEARCH\ndef sub(a, b):\n    return a + b\n=======\ndef sub(a, b):\n    return a - b  # changed\n>>>>>>> REPLACE\n```\n"
+    person = Person(takes=lambda hunks: [True, False])
+    a = agent(make_grid, work, [both], level="approve", person=person)
+    result = a.run("fix both")
+    text = (work / "calc.py").read_text()
+    assert "return a + b\n" in text.split("def sub")[0] and "# changed" not in text
+    assert result.status == "done" and len(person.asked[0]) == 2
+
+
+def test_a_person_who_quits_stops_the_run(make_grid, work):
+    a = agent(make_grid, work, [FIX], level="approve", person=Person(takes=lambda hunks: None))
+    assert a.run("fix").status == "stopped" and (work / "calc.py").read_text() == BROKEN
+
+
+def test_commands_outside_the_leash_are_refused_and_the_model_is_told(make_grid, work):
+    a = agent(make_grid, work, ['TOOL run_command {"command": "touch pwned"}', FIX], commands=("pytest*",))
+    result = a.run("fix")
+    assert not (work / "pwned").exists() and result.status == "done"
+    told = requests(a)[1].messages[-1]["content"]
+    assert "Refused by the leash" in told and "touch pwned" in told
+
+
+def test_allowed_commands_run_in_the_workspace_without_secrets(make_grid, work, monkeypatch):
+    monkeypatch.setenv("MY_API_TOKEN", "s3cret")
+    monkeypatch.setenv("PLAIN_SETTING", "visible")
+    a = agent(make_grid, work, ['TOOL run_command {"command": "env"}', FIX], commands=("env",))
+    a.run("fix")
+    output = requests(a)[1].messages[-1]["content"]
+    assert "PLAIN_SETTING=visible" in output and "s3cret" not in output
+
+
+def test_writes_outside_the_paths_or_the_workspace_are_refused(make_grid, work, tmp_path):
+    escape = "../outside.py\n```python\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n```\n"
+    tests_edit = "test_calc.py\n```python\n<<<<<<< SEARCH\n    assert add(2, 3) == 5\n=======\n    assert True\n>>>>>>> REPLACE\n```\n"
+    a = agent(make_grid, work, [escape, tests_edit, FIX], paths=("calc.py",))
+    result = a.run("fix")
+    assert not (tmp_path / "outside.py").exists() and (work / "test_calc.py").read_text() == TEST
+    assert result.status == "done"
+
+
+def test_the_same_failing_edit_twice_stops_the_run(make_grid, work):
+    stale = "calc.py\n```python\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
+    a = agent(make_grid, work, [stale, stale, FIX])
+    result = a.run("fix")
+    assert result.status == "stuck" and "twice" in result.reason and (work / "calc.py").read_text() == BROKEN
+
+
+def test_a_person_can_let_a_stuck_run_go_on(make_grid, work):
+    stale = "calc.py\n```python\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
+    person = Person(answers=[True])
+    a = agent(make_grid, work, [stale, stale, FIX], person=person)
+    assert a.run("fix").status == "done" and "repeating itself" in person.asked[0]
+
+
+def test_the_step_limit_stops_the_run(make_grid, work):
+    a = agent(make_grid, work, ['TOOL read_file {"path": "calc.py"}', 'TOOL read_file {"path": "test_calc.py"}', FIX], budget=RunBudget(steps=2))
+    result = a.run("fix")
+    assert result.status == "budget" and "steps" in result.reason and (work / "calc.py").read_text() == BROKEN
+
+
+def test_the_token_limit_stops_the_run(make_grid, work):
+    a = agent(make_grid, work, [{"text": 'TOOL read_file {"path": "calc.py"}', "usage": {"input_tokens": 900, "output_tokens": 200}}, FIX],
+              budget=RunBudget(tokens=1000))
+    assert a.run("fix").status == "budget"
+
+
+def test_ctrl_c_leaves_the_workspace_at_the_last_checkpoint(make_grid, work):
+    a = agent(make_grid, work, [WRONG, KeyboardInterrupt()])
+    result = a.run("fix")
+    assert result.status == "interrupted"
+    assert "return a * b" in (work / "calc.py").read_text()  # the applied change is kept, and undoable
+    Checkpoints(work).undo()
+    assert (work / "calc.py").read_text() == BROKEN
+
+
+def test_every_step_is_recorded_and_replayable(make_grid, work):
+    a = agent(make_grid, work, ['TOOL run_command {"command": "rm -rf ."}', WRONG, FIX_WRONG])
+    result = a.run("fix")
+    run, steps = runlog.replay(a.grid.store, result.id)
+    assert run["status"] == "done" and run["changed"] == ["calc.py"] and run["steps"] == 3
+    kinds = [s["kind"] for s in steps]
+    assert kinds[0] == "verify" and kinds[-1] == "end" and {"prompt", "reply", "decision", "diff"} <= set(kinds)
+    refused = [s for s in steps if s["kind"] == "decision" and s.get("tool") == "run_command"]
+    assert refused[0]["allowed"] is False and refused[0]["target"] == "rm -rf ."
+    decisions = a.grid.store.query("SELECT tool, verdict FROM decisions WHERE run_id = ?", (result.id,))
+    assert ("run", "ask") in [tuple(d) for d in decisions]
+    assert runlog.runs(a.grid.store, str(work))[-1]["id"] == result.id
+
+
+def test_a_failing_provider_ends_the_run_with_its_error(make_grid, work):
+    from tether.errors import BadRequest
+
+    a = agent(make_grid, work, [BadRequest("the model is gone")])
+    result = a.run("fix")
+    assert result.status == "error" and "gone" in result.reason
+
+
+def test_whole_file_replies_from_small_models(make_grid, work):
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"])
+    a = Agent(grid, work, Leash(work, "auto"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
+    assert a.run("fix").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert "calc.py" in grid.provider("s").requests[0].messages[0]["content"]  # the example names a real file
