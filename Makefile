@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 MODEL  ?= qwen2.5-coder-1.5b
 TEST_MODEL := smollm2-135m
 
-.PHONY: up install test bench clean
+.PHONY: up install test data paradigms bench clean
 
 # The venv is rebuilt only when pyproject.toml changes. llama-cpp-python compiles from source
 # the first time (about 11 minutes on 2 cores); pip caches the wheel, so later installs take seconds.
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[local,test]'
+	$(BIN)/python -m pip install --quiet -e '.[local,test,paradigms]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -21,9 +21,20 @@ up: install
 	$(BIN)/tether models --pull $(MODEL)
 	$(BIN)/tether chat -m local/$(MODEL)
 
-test: install
+# The suite's slow tests use the smallest model, and the default one where a task needs it to
+# succeed (the agent end to end, the three-paradigms LLM); the sentiment data comes from PyPI.
+test: install data
 	$(BIN)/tether models --pull $(TEST_MODEL)
+	$(BIN)/tether models --pull $(MODEL)
 	$(BIN)/python -m pytest -q
+
+data: install
+	$(BIN)/python -c "from examples.three_paradigms import data; data.wheel_path()"
+
+# Software 1.0, 2.0 and 3.0 on one task: prints the table, writes examples/three_paradigms/results.md
+paradigms: install data
+	$(BIN)/tether models --pull $(MODEL)
+	$(BIN)/python -m examples.three_paradigms $(ARGS)
 
 # The digest and search benchmarks read a checkout of sqlalchemy: make bench SQLALCHEMY=/path/to/it
 bench: install

@@ -34,7 +34,7 @@ from _peers import python_peer  # noqa: E402
 TASKS = HERE / "agent_tasks"
 RESULTS = HERE / "results" / "agent.json"
 TABLE = HERE / "results" / "agent.md"
-PYTEST = f"{sys.executable} -m pytest -q --no-header -p no:cacheprovider"
+PYTEST = f"{sys.executable} -m pytest -q --tb=short --no-header -p no:cacheprovider"
 
 
 def tests_pass(task: Path, work: Path) -> tuple[bool, str]:
@@ -73,7 +73,8 @@ def run_tether(task: Path, model: str, seconds: float) -> dict:
     result = {"tool": "tether", "task": task.name, "attempts": []}
     for attempt in (1, 2):
         leash = Leash(work, "agent", paths=(f"{task.name}.py",), budget=RunBudget(seconds=seconds))  # the tests are not its to change
-        agent = Agent(grid, work, leash, model=f"local/{model}", verify=VerifySettings((PYTEST,), timeout=60))
+        agent = Agent(grid, work, leash, model=f"local/{model}", verify=VerifySettings((PYTEST,), timeout=60, output_cap=3000),
+                      stop_when_green=True)  # the task's tests are its whole spec
         started = time.monotonic()
         run = agent.run(instructions)
         passed, _ = tests_pass(task, work)
@@ -182,7 +183,7 @@ def main() -> None:
     parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     parser.add_argument("--only", choices=("tether", "aider"), default=None)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
-    parser.add_argument("--seconds", type=float, default=300, help="wall-time limit of one attempt")
+    parser.add_argument("--seconds", type=float, default=180, help="wall-time limit of one attempt")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     args = parser.parse_args()
     from tether import config

@@ -26,7 +26,7 @@ def work(tmp_path):
 
 
 def agent(make_grid, work, replies, level="auto", person=None, verify=(PYTEST,), **leash_opts):
-    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=replies)
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[*replies, "DONE"])  # the model ends when it is done
     leash = Leash(work, level, **leash_opts)
     return Agent(grid, work, leash, verify=VerifySettings(tuple(verify), timeout=60), person=person, edit_format="search-replace")
 
@@ -68,6 +68,7 @@ def test_agent_level_samples_candidates_and_keeps_the_one_the_tests_prefer(make_
     a = agent(make_grid, work, [WRONG, FIX], level="agent")
     result = a.run("make add add")
     assert result.status == "done" and "return a + b" in (work / "calc.py").read_text()
+    assert "The checks pass" in requests(a)[2].messages[-1]["content"]
     assert requests(a)[1].temperature == 0.7 and requests(a)[1].messages == requests(a)[0].messages  # the same turn again
     assert len(Checkpoints(work).log()) == 1
 
@@ -185,7 +186,7 @@ def test_every_step_is_recorded_and_replayable(make_grid, work):
     a = agent(make_grid, work, ['TOOL run_command {"command": "rm -rf ."}', WRONG, FIX_WRONG])
     result = a.run("fix")
     run, steps = runlog.replay(a.grid.store, result.id)
-    assert run["status"] == "done" and run["changed"] == ["calc.py"] and run["steps"] == 3
+    assert run["status"] == "done" and run["changed"] == ["calc.py"] and run["steps"] == 4
     kinds = [s["kind"] for s in steps]
     assert kinds[0] == "verify" and kinds[-1] == "end" and {"prompt", "reply", "decision", "diff"} <= set(kinds)
     refused = [s for s in steps if s["kind"] == "decision" and s.get("tool") == "run_command"]
@@ -204,7 +205,7 @@ def test_a_failing_provider_ends_the_run_with_its_error(make_grid, work):
 
 
 def test_whole_file_replies_from_small_models(make_grid, work):
-    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"])
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n", "DONE"])
     a = Agent(grid, work, Leash(work, "auto"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
     assert a.run("fix").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     assert "calc.py" in grid.provider("s").requests[0].messages[0]["content"]  # the example names a real file

@@ -110,9 +110,10 @@ class Stop(Exception):
 class Agent:
     def __init__(self, grid, root: str | Path, leash: Leash, *, model: str = "default", verify: VerifySettings | None = None,
                  person: Person | None = None, on_event: Callable[..., None] | None = None, candidates: int = 3,
-                 edit_format: str | None = None):
+                 edit_format: str | None = None, stop_when_green: bool = False):
         self.grid, self.root, self.model = grid, Path(root).resolve(), model
         self.edit_format = edit_format or self._default_format()
+        self.stop_when_green = stop_when_green  # the checks are the whole spec: passing them ends the run
         self.formats = (*DEFAULT_FORMATS, "whole") if self.edit_format == "whole" else DEFAULT_FORMATS
         budget = leash.budget
         leash.budget = dataclasses.replace(budget, steps=budget.steps or DEFAULT_STEPS[leash.level], seconds=budget.seconds or DEFAULT_SECONDS)
@@ -159,7 +160,7 @@ class Agent:
             text = reply.text
             if parse_reply(text, self.formats):
                 outcome = self._edit(text)
-                if outcome.passed and self.verify.commands:
+                if outcome.passed and self.verify.commands and self.stop_when_green:
                     return Stop("done", "the change is applied and the checks pass")
                 self._continue(outcome.text, outcome.feedback)
             elif (call := parse_tool(text)) is not None:
@@ -216,7 +217,8 @@ class Agent:
             raise Stop("budget", verdict.reason)
         self._fit()
         self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing="thinking")
-        reply = self.grid.complete(self.model, self.messages, max_tokens=self.output_tokens, **opts)
+        messages = [{"role": m["role"], "content": m["content"]} for m in self.messages]  # a copy, without our marks
+        reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, **opts)
         self.usage[0] += reply.usage.input_tokens
         self.usage[1] += reply.usage.output_tokens
         self.cost = None if self.cost is None or reply.cost_usd is None else self.cost + reply.cost_usd
@@ -385,7 +387,7 @@ class Agent:
         feedback = "Applied to " + ", ".join(files) + "." + refused
         if self.checks:
             failing = [c for c in self.checks if not c.ok]
-            feedback += (" The checks pass." if not failing else
+            feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
                          " These checks fail:\n" + "\n".join(self.fence.wrap(c.command, c.summary()) for c in failing) +
                          "\nFix the code: " + ("give the complete new content of each file to change." if self.edit_format == "whole" else
                                               "SEARCH/REPLACE blocks against the files as they are now."))

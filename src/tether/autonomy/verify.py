@@ -67,7 +67,7 @@ def detect(root: Path) -> tuple[str, ...]:
     """With no commands configured: pytest, when the workspace plainly has Python tests."""
     markers = [root / "pytest.ini", root / "conftest.py", root / "tests", root / "test"]
     if any(p.exists() for p in markers) or any(root.glob("test_*.py")) or any(root.glob("*_test.py")):
-        return ("python -m pytest -q --no-header -p no:cacheprovider",)
+        return ("python -m pytest -q --tb=short --no-header -p no:cacheprovider",)
     return ()
 
 

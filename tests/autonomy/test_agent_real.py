@@ -1,0 +1,41 @@
+"""The agent end to end with the real embedded model on a small repository: at level auto, a
+request for a new function with a test ends with the tests passing and one change to undo."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tether.autonomy.agent import Agent
+from tether.autonomy.checkpoints import Checkpoints
+from tether.autonomy.leash import Leash
+from tether.autonomy.verify import VerifySettings
+from tests.conftest import make_tree
+
+pytestmark = pytest.mark.slow
+
+WORDS = 'def word_count(text):\n    """How many words the text has."""\n    return len(text.split())\n'
+TESTS = "from textkit.words import word_count\n\n\ndef test_word_count():\n    assert word_count(\"a b  c\") == 3\n"
+
+
+def test_auto_adds_a_function_with_a_test_and_the_tests_pass(tmp_path):
+    from tether.llm.router import Grid
+
+    repo = make_tree(tmp_path / "repo", {"textkit/__init__.py": "", "textkit/words.py": WORDS, "tests/test_words.py": TESTS})
+    grid = Grid.from_config()
+    settings = VerifySettings.from_config(grid.config, repo)
+    assert settings.commands and "pytest" in settings.commands[0]  # found by itself: the repo has tests/
+    agent = Agent(grid, repo, Leash(repo, "auto"), model="local/qwen2.5-coder-1.5b", verify=settings)
+    result = agent.run("Add a function slugify(text) to textkit/words.py that lower-cases the text and joins its words "
+                       "with hyphens, and a test for it in tests/test_words.py.")
+    assert result.status == "done", result.reason
+    check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    slug = subprocess.run([sys.executable, "-c", "from textkit.words import slugify; print(slugify('Hello Big World'))"],
+                          cwd=repo, capture_output=True, text=True)
+    assert slug.stdout.strip() == "hello-big-world", slug.stderr
+    assert "slugify" in (repo / "tests/test_words.py").read_text() and "word_count" in (repo / "textkit/words.py").read_text()
+    history = Checkpoints(repo).log()
+    assert len(history) == 1 and {"textkit/words.py", "tests/test_words.py"} <= set(history[0]["files"])
+    Checkpoints(repo).undo()
+    assert (repo / "textkit/words.py").read_text() == WORDS and (repo / "tests/test_words.py").read_text() == TESTS

@@ -1,0 +1,93 @@
+"""`tether ask`: citations are checked after generation, and a claim whose citation fails is
+marked unverified — with the scripted model, and through the command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tether.autonomy.ask import ask, check
+from tests.conftest import make_tree
+
+CART = """class Cart:
+    def __init__(self):
+        self.items = []
+
+    def add(self, item):
+        self.items.append(item)
+
+    def total(self):
+        return round(sum(i.price for i in self.items), 2)
+"""
+
+ANSWER = """The `Cart` class keeps its items in a list [shop/cart.py:1-3].
+`total` rounds the sum of the prices to cents [shop/cart.py:8-9].
+Items are added with `remove` [shop/cart.py:5-6].
+The cart is saved to a database [shop/db.py:1-4].
+It has a discount feature [shop/cart.py:40-45].
+Carts are simple objects that anyone can use."""
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_tree(tmp_path / "repo", {"shop/cart.py": CART, "README.md": "# Shop\n"})
+
+
+def test_each_claim_is_checked_against_the_lines_it_cites(repo):
+    claims = check(repo, ANSWER)
+    verdicts = [(c.verified, c.problems) for c in claims]
+    assert verdicts[0] == (True, []) and verdicts[1] == (True, [])
+    assert verdicts[2] == (False, ["`remove` is not in the cited lines"])
+    assert verdicts[3] == (False, ["shop/db.py is not a file in the workspace"])
+    assert verdicts[4] == (False, ["shop/cart.py has 9 lines; 40-45 is not among them"])
+    assert verdicts[5] == (False, ["no citation"])
+
+
+def test_citations_cannot_point_outside_the_workspace(repo, tmp_path):
+    (tmp_path / "secret.py").write_text("x = 1\n" * 5)
+    claim = check(repo, "The secret is kept in a variable `x` [../secret.py:1-2].")[0]
+    assert not claim.verified and "not a file in the workspace" in claim.problems[0]
+
+
+def test_ask_streams_the_answer_then_checks_it(make_grid, repo):
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[ANSWER])
+    items = list(ask(grid, repo, "How does the cart compute its total?"))
+    answer = items[-1]
+    assert "".join(items[:-1]) == ANSWER and answer.verified == 2 and len(answer.claims) == 6
+    prompt = grid.provider("s").requests[0].messages[1]["content"]
+    assert "   8|     def total(self):" in prompt  # lines are numbered so that they can be cited
+    runs = grid.store.query("SELECT command, status, reason FROM runs")
+    assert tuple(runs[0]) == ("ask", "answered", "2 of 6 claims verified")
+
+
+def test_ask_and_do_and_log_from_the_command_line(repo):
+    answer = json.dumps(ANSWER)
+    fix = json.dumps("shop/cart.py\n```python\n<<<<<<< SEARCH\n        return round(sum(i.price for i in self.items), 2)\n=======\n"
+                     "        return round(sum(i.price * i.count for i in self.items), 2)\n>>>>>>> REPLACE\n```\n")
+    (repo / "tether.toml").write_text(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{answer}] }}\n'
+                                      f'[providers.t]\nkind = "scripted"\noptions = {{ replies = [{fix}, "DONE"] }}\n')
+    env = {**os.environ}
+
+    def tether(*args):
+        return subprocess.run([sys.executable, "-m", "tether.cli", *args], capture_output=True, text=True, cwd=repo, env=env, timeout=120)
+
+    asked = tether("ask", "How is the total computed?", "-m", "s/m", "--json")
+    assert asked.returncode == 0, asked.stderr
+    data = json.loads(asked.stdout)
+    assert [c["verified"] for c in data["claims"]] == [True, True, False, False, False, False]
+    assert data["claims"][2]["problems"] == ["`remove` is not in the cited lines"]
+
+    plain = tether("ask", "How is the total computed?", "-m", "s/m")
+    assert "unverified:" in plain.stdout and "Items are added with `remove`" in plain.stdout
+    done = tether("do", "count items", "-m", "t/m", "--level", "auto", "--verify", "true", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "done" and result["changed"] == ["shop/cart.py"] and "i.count" in (repo / "shop/cart.py").read_text()
+
+    listed = json.loads(tether("log", "--json").stdout)
+    assert [r["command"] for r in listed] == ["ask", "ask", "do"]
+    replayed = tether("log", result["run"][:-2])  # a unique start of the id is enough
+    assert replayed.returncode == 0 and "i.price * i.count" in replayed.stdout and "done" in replayed.stdout
+    assert tether("undo").returncode == 0 and (repo / "shop/cart.py").read_text() == CART
