@@ -49,7 +49,7 @@ shown to you are current: when they are enough, reply with the edit right away.
 {level_note}"""
 
 LEVEL_NOTES = {
-    "ask": "You may only read and answer: reply with your answer in plain text, citing files as path:line.",
+    "ask": "You may only read and answer: reply with your answer in plain text, citing files as path:line. Reply DONE when you have nothing to add.",
     "suggest": "Your edits are shown to the user as suggestions and not applied.",
     "approve": "The user approves or rejects each change you propose.",
     "auto": "Your edits are applied and checked by the project's tests; you will see their output.",
@@ -170,8 +170,8 @@ class Agent:
                 idle = not self.changed and self.leash.level in ("approve", "auto", "agent")
                 if (failing or idle) and not reminded:
                     reminded = True
-                    self._continue(text, "The checks still fail (see above). Fix them, or reply DONE if they cannot be fixed." if failing else
-                                   "You have changed nothing yet. If the request needs a change, make it now; else reply DONE.")
+                    self._continue(text, f"The checks still fail. {self._ask_for_edit()}" if failing else
+                                   f"You have changed nothing yet. {self._ask_for_edit()}")
                     continue
                 if failing:
                     return Stop("failing", "the model stopped while the checks still fail", summary)
@@ -180,8 +180,7 @@ class Agent:
                 return Stop("answered", "the model answered", text.strip())
             else:
                 reminded = True
-                self._continue(text, f"Reply with {'whole files' if self.edit_format == 'whole' else 'SEARCH/REPLACE blocks'} to change files, "
-                                     "one TOOL line to look at the code, or DONE and a summary.")
+                self._continue(text, f"{self._ask_for_edit()} To look at the code first, reply with one TOOL line. When all is done, reply DONE.")
 
     def _opening(self, instruction: str) -> list[dict]:
         edits = whole.prompt(self._example(instruction)) if self.edit_format == "whole" else search_replace.PROMPT
@@ -194,13 +193,11 @@ class Agent:
             self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in context.split("</" + self.fence.tag)), default=0)))
         checks = ""
         if self.verify.commands and self.leash.level in ("auto", "agent"):
-            failing = [r for r in (self._check(c) for c in self.verify.commands) if not r.ok]
+            self.checks = [self._check(c) for c in self.verify.commands]
+            failing = [r for r in self.checks if not r.ok]
             checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
                 " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary()) for r in failing) if failing else " Now they pass.")
-            self.checks = []
-        ending = "Answer in plain text." if self.leash.level == "ask" else (
-            "Reply with the complete new content of each file you change, under its path." if self.edit_format == "whole" else
-            "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path.")
+        ending = "Answer in plain text." if self.leash.level == "ask" else self._ask_for_edit()
         user = f"{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
         self.log.step("prompt", system=system, user=user)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -230,6 +227,10 @@ class Agent:
         if not verdict.allowed:
             raise Stop("budget", verdict.reason)
         return reply
+
+    def _ask_for_edit(self) -> str:
+        return ("Reply with the complete new content of each file you change, under its path." if self.edit_format == "whole" else
+                "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path.")
 
     def _example(self, instruction: str) -> str:
         """A file the request names, else one that search finds for it."""
@@ -389,8 +390,7 @@ class Agent:
             failing = [c for c in self.checks if not c.ok]
             feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
                          " These checks fail:\n" + "\n".join(self.fence.wrap(c.command, c.summary()) for c in failing) +
-                         "\nFix the code: " + ("give the complete new content of each file to change." if self.edit_format == "whole" else
-                                              "SEARCH/REPLACE blocks against the files as they are now."))
+                         "\nFix the code. " + self._ask_for_edit())
         return Outcome(text, True, feedback, files, list(self.checks), commit)
 
     def _check(self, command: str) -> CommandResult:

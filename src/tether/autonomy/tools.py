@@ -50,7 +50,7 @@ def prompt() -> str:
     listing = "\n".join(f"- {s.name} {s.arguments}: {s.description}" for s in SPECS.values() if s.name not in ("propose_edit", "finish"))
     return ("Only when you need to see more of the code or run something, reply with a single tool line, e.g.\n"
             'TOOL read_file {"path": "src/app.py", "start": 1, "end": 80}\n'
-            "The tools:\n" + listing + "\nWhen the task is done, reply with one line: DONE and a short summary.")
+            "The tools:\n" + listing)
 
 
 def parse_tool(text: str) -> tuple[str, dict] | None:
