@@ -245,7 +245,7 @@ class Agent:
         """Small embedded models write whole files far more reliably than SEARCH/REPLACE blocks."""
         try:
             _, route = self.grid.route(self.model)
-        except Exception:
+        except TetherError:
             return "search-replace"
         return "whole" if all(m.startswith("local/") for m in route.models) else "search-replace"
 
@@ -254,7 +254,7 @@ class Agent:
             _, route = self.grid.route(self.model)
             windows = [LOCAL_WINDOW if m.startswith("local/") else catalogue.info(m, self.grid.config).context_window or 32_000
                        for m in route.models]
-        except Exception:  # an unknown model fails with its own clear error at the first call
+        except TetherError:  # an unknown model fails with its own clear error at the first call
             windows = [LOCAL_WINDOW]
         return min(windows)
 
@@ -335,7 +335,8 @@ class Agent:
         return best
 
     def _attempt(self, text: str) -> Outcome:
-        keep = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
+        reviewed = self.person is not None and self.leash.level == "approve"  # else files the leash won't allow are left out
+        keep = None if reviewed or self.leash.level == "suggest" else (lambda path: self.leash.check("write", path).allowed)
         report, plan = propose(self.root, text.replace(search_replace.EXAMPLE.strip(), ""), self.formats, keep)  # small models copy the example
         refused = "".join(f"\nYour change to {p} was left out: the leash does not let you write it." for p in report.left_out)
         if not report.applied:
@@ -351,15 +352,6 @@ class Agent:
             return Outcome(text, False, f"Refused by the leash ({proposal.rule}): {proposal.reason}.")
         if self.leash.level == "suggest":
             raise Stop("proposed", "the change is shown as a suggestion; level suggest applies nothing", plan.diff())
-        if not (self.person and self.leash.level == "approve"):  # without a person, files the leash won't allow are left out
-            for rel, before, _ in changes:
-                verdict = self.leash.check("write", rel)
-                if not verdict.allowed:
-                    plan.texts[rel] = before
-                    refused += f"\nYour change to {rel} was refused ({verdict.reason}); it is left as it was."
-            changes = plan.changes()
-            if not changes:
-                return Outcome(text, False, refused.strip())
         all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
         decision = self.leash.check_change({rel: sum(max(len(h.old), len(h.new)) for h in hs) for rel, hs in all_hunks.items()})
         self.log.step("decision", tool="write", target=", ".join(rel for rel, _, _ in changes), verdict=decision.verdict, rule=decision.rule, reason=decision.reason)
