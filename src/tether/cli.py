@@ -538,6 +538,7 @@ def do(
     from .autonomy.verify import VerifySettings
 
     grid = _grid()
+    grid.route(model)  # an unknown model or route is one clear error, before any run starts
     root = Path(path).resolve()
     if not root.is_dir():
         raise TetherError(f"{path}: the workspace is not a folder")
@@ -546,8 +547,8 @@ def do(
     limits = {"steps": max_steps, "seconds": max_seconds, "tokens": max_tokens, "usd": max_usd}
     leash.budget = dataclasses.replace(leash.budget, **{k: v for k, v in limits.items() if v is not None})
     settings = VerifySettings.from_config(cfg, root, tuple(verify) if verify else None)
-    person = _TerminalPerson() if sys.stdin.isatty() and not as_json else None
     live = _LiveLine() if sys.stderr.isatty() and not as_json else None
+    person = _TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
     agent = Agent(grid, root, leash, model=model, verify=settings, person=person, candidates=candidates,
                   on_event=live.event if live else None)
     if not as_json:
@@ -564,14 +565,18 @@ def do(
                "cost_usd": result.cost_usd, "seconds": round(result.seconds, 3),
                "checks": [{"command": c.command, "code": c.code, "ok": c.ok} for c in result.checks]})
     else:
-        if result.answer and result.status in ("answered", "done", "failing"):
+        if result.status == "proposed":
+            _print_diff(result.answer)
+        elif result.answer and result.status == "answered":
             out.print(result.answer, markup=False, highlight=False)
+        if result.diff and not live:  # on a terminal each diff was shown as it came
+            _print_diff(result.diff)
         style = _STATUS_STYLE.get(result.status, "yellow")
         err.print(f"[{style}]{result.status}[/]: {result.reason}")
         if result.changed:
             err.print(f"[dim]changed {', '.join(result.changed)} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
         err.print(f"[dim]{result.steps} steps · {result.input_tokens + result.output_tokens:,} tokens · {_usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
-    if result.status in ("stuck", "budget", "failing", "stopped", "interrupted"):
+    if result.status in ("stuck", "budget", "failing", "stopped", "interrupted", "error"):
         raise typer.Exit(1 if result.status != "interrupted" else 130)
 
 
@@ -588,9 +593,8 @@ class _LiveLine:
             doing = data.get("doing") or "working"
             self.status.update(f"step {data['step']} · {data['tokens']:,} tokens · {_usd(data['cost'])} · {doing}")
         elif kind == "diff":
-            self.status.stop()
-            _print_diff(data["diff"])
-            self.status.start()
+            with self.paused():
+                _print_diff(data["diff"])
         elif kind == "verify":
             err.print(f"$ {data['command']} → {'[green]ok[/green]' if data['ok'] else '[red]failed[/red]'}")
         elif kind == "tool":
@@ -601,15 +605,32 @@ class _LiveLine:
     def stop(self) -> None:
         self.status.stop()
 
+    @contextlib.contextmanager
+    def paused(self):
+        """The spinner off while something else owns the terminal (a diff, a question)."""
+        self.status.stop()
+        try:
+            yield
+        finally:
+            self.status.start()
+
 
 class _TerminalPerson:
     """The leash's questions, asked on the terminal: y / n / edit / quit per hunk."""
 
+    def __init__(self, live: _LiveLine | None = None):
+        self.live = live
+
     def confirm(self, question: str) -> bool:
-        err.print(f"[yellow]?[/yellow] {question}", markup=False)
-        return self._key("[y]es / [n]o ", "yn") == "y"
+        with self.live.paused() if self.live else contextlib.nullcontext():
+            err.print(f"[yellow]?[/yellow] {question}", markup=False)
+            return self._key("[y]es / [n]o ", "yn") == "y"
 
     def review(self, hunks) -> list[bool] | None:
+        with self.live.paused() if self.live else contextlib.nullcontext():
+            return self._review(hunks)
+
+    def _review(self, hunks) -> list[bool] | None:
         taken = []
         for n, hunk in enumerate(hunks, start=1):
             err.print(f"[bold]hunk {n} of {len(hunks)}[/bold]")
