@@ -45,6 +45,11 @@ def test_each_claim_is_checked_against_the_lines_it_cites(repo):
     assert verdicts[5] == (False, ["no citation"])
 
 
+def test_citations_in_prose_are_checked_too(repo):
+    claims = check(repo, "The `total` method is defined in `shop/cart.py` on line 8. It calls `round` at shop/cart.py lines 9 to 9.")
+    assert [(c.verified, str(c.citations[0])) for c in claims] == [(True, "shop/cart.py:8-8"), (True, "shop/cart.py:9-9")]
+
+
 def test_citations_cannot_point_outside_the_workspace(repo, tmp_path):
     (tmp_path / "secret.py").write_text("x = 1\n" * 5)
     claim = check(repo, "The secret is kept in a variable `x` [../secret.py:1-2].")[0]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..context import tokens
+from ..errors import TetherError
 from ..llm.types import Response
 from .brief import brief
 from .edits.workspace import PathRefused, resolve
@@ -27,7 +28,7 @@ Lines are shown as "number| code". After each sentence that states something abo
 the lines that show it as [path:start-end], e.g. [shop/cart.py:12-18]. Write identifiers in
 `backticks`. Be brief. If the code shown does not answer the question, say so."""
 
-_CITATION = re.compile(r"\[?`?([\w./-]+\.\w+)`?:(\d+)(?:\s*[-–]\s*(\d+))?\]?")
+_CITATION = re.compile(r"\[?`?([\w./-]+\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\[(])")
 
@@ -79,12 +80,16 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     messages = [{"role": "system", "content": system}, {"role": "user", "content": f"{context}\n\nThe question:\n{question}"}]
     log.step("prompt", system=system, user=messages[1]["content"], tokens=tokens.count(system + messages[1]["content"]))
     started, pieces, response = time.monotonic(), [], None
-    for item in grid.stream(model, messages, max_tokens=1024):
-        if isinstance(item, str):
-            pieces.append(item)
-            yield item
-        else:
-            response = item
+    try:
+        for item in grid.stream(model, messages, max_tokens=1024):
+            if isinstance(item, str):
+                pieces.append(item)
+                yield item
+            else:
+                response = item
+    except (TetherError, KeyboardInterrupt) as e:
+        log.finish("error" if isinstance(e, TetherError) else "interrupted", str(e) or "stopped", [])
+        raise
     text = "".join(pieces)
     claims = check(root, text)
     log.step("reply", text=text, model=response.model, input_tokens=response.usage.input_tokens,
