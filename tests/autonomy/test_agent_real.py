@@ -39,3 +39,17 @@ def test_auto_adds_a_function_with_a_test_and_the_tests_pass(tmp_path):
     assert len(history) == 1 and {"textkit/words.py", "tests/test_words.py"} <= set(history[0]["files"])
     Checkpoints(repo).undo()
     assert (repo / "textkit/words.py").read_text() == WORDS and (repo / "tests/test_words.py").read_text() == TESTS
+
+
+def test_ask_answers_offline_and_marks_every_claim(tmp_path):
+    import json
+    import os
+
+    repo = make_tree(tmp_path / "repo", {"textkit/__init__.py": "", "textkit/words.py": WORDS})
+    done = subprocess.run([sys.executable, "-m", "tether.cli", "ask", "What does word_count return?", "-m", "local/smollm2-135m", "--json"],
+                          cwd=repo, capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["answer"].strip() and answer["model"] == "local/smollm2-135m"
+    for claim in answer["claims"]:  # whatever the small model wrote, each claim is checked, none taken on trust
+        assert claim["verified"] == (bool(claim["citations"]) and not claim["problems"])
