@@ -461,7 +461,9 @@ def _replay(run: dict, steps: list[dict], full: bool) -> None:
         elif kind == "end":
             out.print(f"{head} [{_STATUS_STYLE.get(s['status'], 'yellow')}]{s['status']}[/]: {s.get('reason', '')}")
         else:
-            out.print(f"{head} {s.get('text') or json.dumps({k: v for k, v in s.items() if k not in ('n', 'ts', 'kind')})}", markup=False)
+            from rich.markup import escape
+
+            out.print(f"{head} {escape(s.get('text') or json.dumps({k: v for k, v in s.items() if k not in ('n', 'ts', 'kind')}))}")
 
 
 def _print_text(text: str, full: bool, lines: int, tail: bool = False) -> None:

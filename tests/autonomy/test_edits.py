@@ -161,3 +161,15 @@ def test_no_blocks_is_reported(repo):
 def test_parse_reply_takes_blocks_and_diffs_in_reply_order():
     reply = "--- a/a.py\n+++ b/a.py\n@@\n-x\n+y\n\n" + sr("b.py", "x\n", "y\n")
     assert [(e.block, e.format, e.path) for e in parse_reply(reply)] == [(1, "udiff", "a.py"), (2, "search-replace", "b.py")]
+
+
+def test_sloppy_paths_small_models_write_still_find_the_file(repo):
+    """Seen in real replies of qwen2.5-coder-1.5b: the prompt's placeholder folder, a stray `<`,
+    another case, a block under the wrong file's name, and no path at all."""
+    whole = apply_text(repo, "path/to/PKG/Util.py\n```python\ndef helper():\n    return 2\n```\n", formats=WHOLE)
+    assert whole.changed == ["pkg/util.py"] and read(repo, "pkg/util.py") == "def helper():\n    return 2\n"
+    assert apply_text(repo, "<pkg/util.py\n```python\ndef helper():\n    return 3\n```\n", formats=WHOLE).changed == ["pkg/util.py"]
+    misplaced = apply_text(repo, sr("README.md", "def sub(a, b):\n", "def subtract(a, b):\n"))
+    assert misplaced.changed == ["app.py"] and "def subtract" in read(repo, "app.py")
+    pathless = apply_text(repo, "```python\n<<<<<<< SEARCH\n    return a + b\n=======\n    return b + a\n>>>>>>> REPLACE\n```\n")
+    assert pathless.changed == ["app.py"] and "return b + a" in read(repo, "app.py")

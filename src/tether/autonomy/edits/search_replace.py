@@ -89,7 +89,7 @@ def _path_before(lines: list[str], n: int) -> str:
 
 
 def _clean(text: str) -> str:
-    text = text.strip().strip("*`'\"").strip()
+    text = text.strip().strip("*`'\"<>").strip()
     text = re.sub(r"^(?:file(?:name)?|path)\s*:\s*", "", text, flags=re.I)
     text = text.rstrip(":").strip().strip("*`'\"")
     return text.lstrip("#").strip()
