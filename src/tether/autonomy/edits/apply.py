@@ -104,10 +104,6 @@ class Plan:
                     if edit.action != "replace" or not (holder := self._holder(edit.search, required=False)):
                         raise
                     target, rel = resolve(self.root, holder)
-            if edit.action == "replace" and not _holds(self._current(rel, target) or "", edit.search):
-                holder = self._holder(edit.search, required=False)  # a block under the wrong file's name
-                if holder and holder != rel:
-                    target, rel = resolve(self.root, holder)
             result.path = rel
             if self.keep is not None and not self.keep(rel):
                 result.ok, result.how = True, "left out"
@@ -134,7 +130,14 @@ class Plan:
                 self.texts[rel] = text + ("" if not text or text.endswith("\n") else "\n") + edit.replace
                 result.how = "appended"
             else:
-                self.texts[rel], result.how = _replace(text, edit)
+                try:
+                    self.texts[rel], result.how = _replace(text, edit)
+                except NoMatch:  # not here, even loosely: a block under the wrong file's name?
+                    holder = self._holder(edit.search, required=False)
+                    if not holder or holder == rel or (self.keep is not None and not self.keep(holder)):
+                        raise
+                    result.path = rel = holder
+                    self.texts[rel], result.how = _replace(self._current(rel, self.root / rel), edit)
             result.ok = True
         except TetherError as e:  # PathRefused included
             result.error = str(e)
