@@ -7,6 +7,7 @@ Tool calls are made by constraining the output to a JSON schema of the tools' ar
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -21,6 +22,15 @@ from . import Provider
 DEFAULT_N_CTX = 8192
 _loaded: dict[tuple, tuple] = {}  # (name, n_ctx) -> (Llama, Lock), shared by every LocalProvider
 _load_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free the models before the interpreter tears down the library they live in (else
+    llama-cpp-python's destructor fails noisily at exit)."""
+    for llm, _ in _loaded.values():
+        llm.close()
+    _loaded.clear()
 
 
 class LocalProvider(Provider):
