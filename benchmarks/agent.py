@@ -168,6 +168,9 @@ def table(results: list[dict], model: str) -> str:
         toks = sum(sum(a["tokens"] for a in r["attempts"]) for r in mine) / len(mine)
         lines.append(f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {sum(walls) / len(walls):.0f} | "
                      f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} |")
+    missing = sorted(p.name for p in TASKS.iterdir() if p.is_dir() and p.name not in {r["task"] for r in results})
+    if missing:
+        lines.append(f"\nNot run yet: {', '.join(missing)}.")
     lines += ["", "| task | tether | aider |", "|---|---|---|"]
     for task in sorted({r["task"] for r in results}):
         cells = []
