@@ -346,12 +346,13 @@ class Agent:
         files = [rel for rel, _, _ in changes]
         if not changes:
             return Outcome(text, False, refused.strip() or "Your edit changes nothing; the files already read like that.")
-        self.on_event("diff", diff=plan.diff())
-        self.log.step("diff", applied=None, diff=plan.diff(), files=files)
+        proposed = plan.diff()
+        self.on_event("diff", diff=proposed)
+        self.log.step("diff", applied=None, diff=proposed, files=files)
         if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
             return Outcome(text, False, f"Refused by the leash ({proposal.rule}): {proposal.reason}.")
         if self.leash.level == "suggest":
-            raise Stop("proposed", "the change is shown as a suggestion; level suggest applies nothing", plan.diff())
+            raise Stop("proposed", "the change is shown as a suggestion; level suggest applies nothing", proposed)
         all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
         decision = self.leash.check_change({rel: sum(max(len(h.old), len(h.new)) for h in hs) for rel, hs in all_hunks.items()})
         self.log.step("decision", tool="write", target=", ".join(rel for rel, _, _ in changes), verdict=decision.verdict, rule=decision.rule, reason=decision.reason)
