@@ -13,6 +13,7 @@ import argparse
 import difflib
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,8 @@ sys.path.insert(0, str(HERE))
 from _peers import python_peer  # noqa: E402
 from tether.autonomy.edits import apply_text  # noqa: E402
 
-DRIFTS = ("clean", "trailing-whitespace", "indentation", "stale-context", "blank-lines", "elision")
+DRIFTS = ("clean", "trailing-whitespace", "indentation", "respaced-context", "stale-context", "blank-lines", "blank-lines-both",
+          "elision", "elision-twin")
 AIDER_APPLY = r"""
 import json, sys
 from aider.coders.editblock_coder import find_original_update_blocks, do_replace
@@ -88,16 +90,32 @@ def drift(kind: str, search: list[str], replace: list[str], rng: random.Random) 
         if not indents or min(indents) < 4:
             return [("    " + s) if s.strip() else s for s in search], [("    " + s) if s.strip() else s for s in replace]
         return [s[4:] if s.strip() else s for s in search], [s[4:] if s.strip() else s for s in replace]
-    if kind == "stale-context":
+    if kind == "respaced-context":  # the first line quoted with its spacing changed
         if len(search) < 4 or not search[0].strip():
             return None
         line = search[0]
         return [line.rstrip("\n").replace(" ", "  ", 1) + "\n" if " " in line.strip() else line.rstrip("\n") + " #\n"] + search[1:], replace
+    if kind == "stale-context":
+        # the model remembers an older version of a line it does not change: stale in SEARCH and
+        # REPLACE alike, while the file holds the current one (which must survive)
+        context = [(i, j) for i, j, n in _same_blocks(search, replace) for i, j in zip(range(i, i + n), range(j, j + n))
+                   if search[i].strip() and len(search[i].strip()) > 3]
+        if len(search) < 4 or not context:
+            return None
+        i, j = rng.choice(context)
+        stale = _stale(search[i], rng)
+        return search[:i] + [stale] + search[i + 1:], replace[:j] + [stale] + replace[j + 1:]
     if kind == "blank-lines":
         if not any(not s.strip() for s in search):
             return None
         return [s for s in search if s.strip()], replace  # blank lines left out of the quote only
-    if kind == "elision":
+    if kind == "blank-lines-both":  # the unchanged blank lines left out of SEARCH and REPLACE alike
+        blank = {(i, j) for i, j, n in _same_blocks(search, replace) for i, j in zip(range(i, i + n), range(j, j + n)) if not search[i].strip()}
+        if not blank:
+            return None
+        drop_s, drop_r = {i for i, _ in blank}, {j for _, j in blank}
+        return [s for i, s in enumerate(search) if i not in drop_s], [r for j, r in enumerate(replace) if j not in drop_r]
+    if kind in ("elision", "elision-twin"):
         # the unchanged middle of a hunk (both sides share it) written as `...`
         # a run of 3+ lines that opens both sides unchanged (after the first line) is elided
         run = 1
@@ -107,6 +125,20 @@ def drift(kind: str, search: list[str], replace: list[str], rng: random.Random) 
             return None
         return search[:1] + ["...\n"] + search[run:], replace[:1] + ["...\n"] + replace[run:]
     raise ValueError(kind)
+
+
+def _same_blocks(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
+    return [m for m in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m[2]]
+
+
+def _stale(line: str, rng: random.Random) -> str:
+    """An older-looking version of a line: a comment that is gone now, or a renamed word."""
+    body = line.rstrip("\n")
+    words = [m for m in re.finditer(r"[A-Za-z_]{3,}", body)]
+    if words and rng.random() < 0.5:
+        w = rng.choice(words)
+        return body[:w.end()] + "_old" + body[w.end():] + "\n"
+    return body + "  # old\n"
 
 
 def build(repos: list[Path], cases_wanted: int, seed: int = 7) -> list[Case]:
@@ -121,6 +153,8 @@ def build(repos: list[Path], cases_wanted: int, seed: int = 7) -> list[Case]:
         if not search or pre.count("".join(search)) != 1:
             continue  # a clean block that matches twice is ambiguous for anyone
         kind = DRIFTS[n % len(DRIFTS)]
+        if kind == "elision-twin" and pre.count(search[0]) < 2:
+            continue  # its anchor must also fit somewhere else in the file
         drifted = drift(kind, search, replace, rng)
         if drifted is None:
             continue
@@ -180,17 +214,14 @@ def checkpoint_timing(files: int = 1000, runs: int = 7) -> str:
             (work / f"pkg{n % 20}").mkdir(parents=True, exist_ok=True)
             (work / f"pkg{n % 20}" / f"mod{n}.py").write_text(f"VALUE = {n}\n" * 40)
         checkpoints = Checkpoints(work)
-        started = time.perf_counter()
-        checkpoints.snapshot("first")
-        first = time.perf_counter() - started
-        timings = []
+        timings, last = [], None
         for run in range(runs):
             (work / "pkg0" / "mod0.py").write_text(f"VALUE = {run}\n" * 40)
             started = time.perf_counter()
-            checkpoints.snapshot(f"change {run}")
+            last = checkpoints.snapshot(f"change {run}", ["pkg0/mod0.py"], last)
             timings.append((time.perf_counter() - started) * 1000)
-    return (f"A checkpoint of a {files}-file workspace after a one-file change takes **{statistics.median(timings):.0f} ms**"
-            f" (median of {runs}; the first checkpoint of the workspace took {first * 1000:.0f} ms).")
+    return (f"A checkpoint of a one-file change in a {files}-file workspace takes **{statistics.median(timings):.0f} ms**"
+            f" (median of {runs}); checkpoints hold only the files a change touches, so this does not grow with the workspace.")
 
 
 def main() -> None:
@@ -220,14 +251,19 @@ def main() -> None:
     for name in outcomes:
         count = Counter(outcomes[name])
         lines.append(f"| {name} | " + " | ".join(f"{count[k]} ({count[k] / len(cases):.0%})" for k in kinds) + f" | {timing[name]:.1f} |")
-    lines += ["", "By kind of drift (applied right):", "", "| drift | cases | tether | aider |", "|---|---:|---:|---:|"]
+    lines += ["", "By kind of drift (right / refused / wrong: wrong place or corrupted):", "",
+              "| drift | cases | tether right | tether refused | tether wrong | aider right | aider refused | aider wrong |",
+              "|---|" + "---:|" * 7]
     by = defaultdict(list)
     for n, case in enumerate(cases):
         by[case.drift].append(n)
     for kind in DRIFTS:
         idx = by.get(kind, [])
-        right = {name: sum(outcomes[name][i] == "applied right" for i in idx) for name in outcomes}
-        lines.append(f"| {kind} | {len(idx)} | {right['tether']} | {right['aider']} |")
+        cells = []
+        for name in ("tether", "aider"):
+            got = Counter(outcomes[name][i] for i in idx)
+            cells += [got["applied right"], got["refused"], got["wrong place"] + got["corrupted"]]
+        lines.append(f"| {kind} | {len(idx)} | " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "## Checkpoints", "", checkpoint_timing(), ""]
     text = "\n".join(lines) + "\n"
     (HERE / "results" / "edits.md").write_text(text)

@@ -31,10 +31,23 @@ def _main(config: Optional[Path] = typer.Option(None, "--config", "-c", help="A 
     _state["config"] = config
 
 
-def _grid():
+def _grid(root: Path | None = None):
+    """The grid of --config, else of the workspace's tether.toml (never the current folder's)."""
     from .llm.router import Grid
 
-    return Grid.from_config(_state["config"])
+    return Grid.from_config(_state["config"], start=root)
+
+
+def _workspace(path: str | None) -> Path:
+    """--path as given, else the project holding the current folder."""
+    from .config import project_root
+
+    if path is None:
+        return project_root()
+    root = Path(os.path.realpath(path))
+    if not root.is_dir():
+        raise TetherError(f"{path}: the workspace is not a folder")
+    return root
 
 
 def _emit(data) -> None:
@@ -329,13 +342,13 @@ def search(
 
 # -- changes ------------------------------------------------------------------------------------
 
-PathOpt = typer.Option(".", "--path", "-p", help="The workspace.")
+PathOpt = typer.Option(None, "--path", "-p", help="The workspace (default: the project holding this folder: its tether.toml or .git).")
 
 
 @app.command()
 def apply(
     reply: str = typer.Argument("-", help="A file holding a model's reply, or - for stdin."),
-    path: str = PathOpt,
+    path: Optional[str] = PathOpt,
     message: str = typer.Option("apply", "--message", "-m", help="What the change is, for the log."),
     as_json: bool = JsonOpt,
 ):
@@ -346,7 +359,7 @@ def apply(
         text = sys.stdin.read() if reply == "-" else Path(reply).read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise TetherError(f"cannot read {reply}: {e.strerror or e}") from None
-    report, change = apply_change(path, text, message)
+    report, change = apply_change(_workspace(path), text, message)
     if as_json:
         _emit({"applied": report.applied, "changed": report.changed, "diff": report.diff,
                "blocks": [{"block": b.block, "path": b.path, "ok": b.ok, "how": b.how, "error": b.error, "hint": b.hint} for b in report.blocks]})
@@ -365,27 +378,27 @@ def apply(
 
 
 @app.command()
-def undo(path: str = PathOpt, as_json: bool = JsonOpt):
+def undo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
     """Put the workspace back as it was before the last applied change."""
     from .autonomy.checkpoints import Checkpoints
 
-    change = Checkpoints(path).undo()
+    change = Checkpoints(_workspace(path)).undo()
     _emit({"undone": change.message, "files": change.files}) if as_json else out.print(f"undid “{change.message}”: {', '.join(change.files)}")
 
 
 @app.command()
-def redo(path: str = PathOpt, as_json: bool = JsonOpt):
+def redo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
     """Apply again the change that was last undone."""
     from .autonomy.checkpoints import Checkpoints
 
-    change = Checkpoints(path).redo()
+    change = Checkpoints(_workspace(path)).redo()
     _emit({"redone": change.message, "files": change.files}) if as_json else out.print(f"redid “{change.message}”: {', '.join(change.files)}")
 
 
 @app.command()
 def log(
     run: Optional[str] = typer.Argument(None, help="A run id (or its start) to replay step by step."),
-    path: str = PathOpt,
+    path: Optional[str] = PathOpt,
     changes: bool = typer.Option(False, "--changes", help="List the undo history of applied changes instead of runs."),
     full: bool = typer.Option(False, "--full", help="Show prompts and outputs whole when replaying."),
     as_json: bool = JsonOpt,
@@ -397,7 +410,7 @@ def log(
     if changes:
         from .autonomy.checkpoints import Checkpoints
 
-        entries = Checkpoints(path).log()
+        entries = Checkpoints(_workspace(path)).log()
         if as_json:
             _emit(entries)
             return
@@ -417,7 +430,7 @@ def log(
         else:
             _replay(*found, full)
         return
-    runs = runlog.runs(store, str(Path(path).resolve()))
+    runs = runlog.runs(store, str(_workspace(path)))
     if as_json:
         _emit(runs)
         return
@@ -487,7 +500,7 @@ def _print_diff(diff: str) -> None:
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="A question about the code."),
-    path: str = PathOpt,
+    path: Optional[str] = PathOpt,
     model: str = typer.Option("default", "--model", "-m", help="A route name or provider/model."),
     context_tokens: int = typer.Option(5000, "--context-tokens", help="How much of the repository to show the model."),
     as_json: bool = JsonOpt,
@@ -496,7 +509,8 @@ def ask(
     from .autonomy.ask import Answer, ask as ask_question
 
     answer = None
-    for item in ask_question(_grid(), path, question, model, context_tokens):
+    root = _workspace(path)
+    for item in ask_question(_grid(root), root, question, model, context_tokens):
         if isinstance(item, Answer):
             answer = item
         elif not as_json:
@@ -522,7 +536,7 @@ def ask(
 def do(
     instruction: str = typer.Argument(..., help="What to change, in plain words."),
     level: Optional[str] = typer.Option(None, "--level", "-l", help="ask, suggest, approve, auto or agent (default: [leash] level, else approve)."),
-    path: str = PathOpt,
+    path: Optional[str] = PathOpt,
     model: str = typer.Option("default", "--model", "-m", help="A route name or provider/model."),
     verify: list[str] = typer.Option([], "--verify", help="A check to run after each change (repeatable; default: [verify] commands, else pytest if there are tests)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Model turns at most."),
@@ -539,11 +553,9 @@ def do(
     from .autonomy.leash import Leash
     from .autonomy.verify import VerifySettings
 
-    grid = _grid()
+    root = _workspace(path)
+    grid = _grid(root)
     grid.route(model)  # an unknown model or route is one clear error, before any run starts
-    root = Path(path).resolve()
-    if not root.is_dir():
-        raise TetherError(f"{path}: the workspace is not a folder")
     cfg = grid.config
     leash = Leash.from_config(root, cfg, level)
     limits = {"steps": max_steps, "seconds": max_seconds, "tokens": max_tokens, "usd": max_usd}

@@ -33,6 +33,16 @@ def data_dir() -> Path:
     return Path(base) / "tether"
 
 
+def private_dir(path: Path) -> Path:
+    """A folder only its owner can enter (0700), made if missing, inside a data dir that is 0700
+    too: tether's data holds code, prompts and logs."""
+    for folder in (data_dir(), path):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
+    return path
+
+
 def models_dir() -> Path:
     """Model weights are large and shared: TETHER_MODELS_DIR lets tests and users keep one copy."""
     override = os.environ.get("TETHER_MODELS_DIR")
@@ -44,8 +54,20 @@ def user_config_path() -> Path:
     return Path(base) / "tether" / "config.toml"
 
 
+def project_root(start: Path | str | None = None) -> Path:
+    """The workspace a command means: the nearest folder at or above `start` holding a
+    `tether.toml` or a `.git`, else `start` itself — so a command run in a subfolder acts on
+    the project, with the project's leash and undo history."""
+    here = Path(os.path.realpath(start or Path.cwd()))
+    for folder in (here, *here.parents):
+        if (folder / "tether.toml").is_file() or (folder / ".git").exists():
+            return folder
+    return here
+
+
 def find_config(start: Path | None = None) -> Path | None:
-    """`tether.toml` in the project (this folder or a parent), else the user's config."""
+    """`tether.toml` in the project (this folder or a parent), else the user's config. `start` is
+    the workspace of the command, never the current folder when the two differ."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "tether.toml"
@@ -111,9 +133,10 @@ _BUDGET_KEYS = {"usd_per_day", "usd_per_month", "tokens_per_day", "tokens_per_mo
 _MODEL_KEYS = {"context_window", "input_per_mtok", "output_per_mtok"}
 
 
-def load(path: Path | str | None = None) -> Config:
-    """Read and validate a config; with no path, the one `find_config` finds, else defaults."""
-    path = Path(path) if path else find_config()
+def load(path: Path | str | None = None, start: Path | str | None = None) -> Config:
+    """Read and validate a config; with no path, the one `find_config` finds from `start` (the
+    workspace), else defaults."""
+    path = Path(path) if path else find_config(Path(start) if start else None)
     raw: dict = {}
     if path is not None:
         try:

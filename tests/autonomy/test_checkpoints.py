@@ -83,13 +83,55 @@ def test_the_users_git_repository_is_untouched(work):
     assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout == head
 
 
-def test_hand_edits_made_after_a_change_are_kept_in_a_checkpoint_before_undo(work):
+def test_undo_refuses_to_overwrite_a_hand_edit_made_after_the_change_and_names_the_file(work):
     apply_change(work, REPLY, "edit")
     (work / "app.py").write_text("edited by hand\n")
+    with pytest.raises(TetherError, match=r"cannot undo .*app\.py changed since"):
+        Checkpoints(work).undo()
+    assert (work / "app.py").read_text() == "edited by hand\n" and (work / "created.py").exists()
+    assert [e["applied"] for e in Checkpoints(work).log()] == [True]  # still undoable once the edit is dealt with
+
+
+def test_undo_keeps_files_a_person_created_and_edited_after_the_change(work):
+    apply_change(work, "app.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n", "edit")
+    (work / "mine.py").write_text("my new work\n")
+    (work / "gone.py").write_text("my later edit\n")
+    Checkpoints(work).undo()
+    assert (work / "app.py").read_bytes() == b"x = 1\r\ny = 2\r\n"
+    assert (work / "mine.py").read_text() == "my new work\n" and (work / "gone.py").read_text() == "my later edit\n"
+
+
+def test_redo_refuses_when_a_file_changed_after_the_undo(work):
+    apply_change(work, REPLY, "edit")
     cp = Checkpoints(work)
     cp.undo()
-    saved = cp._git("for-each-ref", "--format=%(objectname)", "refs/tether/saved")
-    assert saved and "edited by hand" in cp._git("show", f"{saved.splitlines()[-1]}:app.py")
+    (work / "created.py").write_text("a person's file of the same name\n")
+    with pytest.raises(TetherError, match=r"cannot redo .*created\.py"):
+        cp.redo()
+    assert (work / "created.py").read_text() == "a person's file of the same name\n"
+
+
+def test_undo_keeps_a_private_files_mode(work):
+    (work / "secret_conf.py").write_text("x = 1\n")
+    (work / "secret_conf.py").chmod(0o600)
+    apply_change(work, "secret_conf.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n", "edit")
+    assert stat.S_IMODE((work / "secret_conf.py").stat().st_mode) == 0o600
+    Checkpoints(work).undo()
+    assert (work / "secret_conf.py").read_text() == "x = 1\n" and stat.S_IMODE((work / "secret_conf.py").stat().st_mode) == 0o600
+
+
+def test_checkpoints_hold_only_the_files_a_change_touched_and_only_their_owner_reads_them(work, tmp_path):
+    (work / ".env").write_text("CLOUD_KEY=AKIAABCDEFGHIJKLMNOP\n")
+    (work / "big.bin").write_bytes(b"\0" * 5_000_000)
+    apply_change(work, "app.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n", "edit")
+    cp = Checkpoints(work)
+    stored = cp._git("log", "--all", "--format=", "--name-only")
+    assert set(stored.split()) == {"app.py"}
+    data = tmp_path / "data" / "tether"
+    loose = [p for p in data.rglob("*") if p.is_file()]
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert loose and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in loose), [
+        (p, oct(p.stat().st_mode)) for p in loose if p.stat().st_mode & 0o077]
 
 
 def test_a_failed_apply_records_nothing(work):

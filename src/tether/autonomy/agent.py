@@ -129,6 +129,8 @@ class Agent:
         self.cost: float | None = 0.0
         self.failures: dict[str, int] = {}
         self.changed: set[str] = set()
+        self.touched: set[str] = set()  # files the run wrote or is writing: the only ones checkpointed
+        self.known: dict[str | None, frozenset] = {}  # checkpoint -> the files it holds a state of
         self.checks: list[CommandResult] = []
 
     # -- the run ------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ class Agent:
         self.log = RunLog(self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.leash.level, model=self.model)
         self.leash.store, self.leash.run_id = self.grid.store, self.log.id
         self.checkpoints = Checkpoints(self.root)
-        self.start = self.last = self.checkpoints.snapshot(f"before run {self.log.id}")
+        self.start = self.last = self._snapshot(f"before run {self.log.id}", [], None)
         started = time.monotonic()
         try:
             self.messages = self._opening(instruction)
@@ -147,7 +149,7 @@ class Agent:
         except TetherError as e:  # the model failed for good (all providers down, budget, …)
             stop = Stop("error", str(e))
         except KeyboardInterrupt:
-            self.checkpoints.restore(self.last)
+            self._reset(self.last)
             stop = Stop("interrupted", "stopped by Ctrl-C; the workspace is at the last checkpoint")
         finally:
             self.toolbox.close()
@@ -306,10 +308,9 @@ class Agent:
     # -- edits --------------------------------------------------------------------------------
 
     def _edit(self, text: str) -> Outcome:
-        base = self.last
         outcome = self._attempt(text)
         if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1:
-            outcome = self._best_of(outcome, base)
+            outcome = self._best_of(outcome)
         if outcome.applied:
             self.last = outcome.commit
         if not outcome.passed:
@@ -317,12 +318,12 @@ class Agent:
             self._stuck(f"edit {key}", "the same failing edit was proposed twice")
         return outcome
 
-    def _best_of(self, first: Outcome, base: str) -> Outcome:
+    def _best_of(self, first: Outcome) -> Outcome:
         """Sample more candidates for the same turn; keep the one the checks score best."""
         best = first
         try:
             for n in range(1, self.candidates):
-                self.checkpoints.restore(base)
+                self._reset(self.last)  # the state before this turn, with any file first touched since at its original
                 self.on_event("note", text=f"checks fail; trying candidate {n + 1} of {self.candidates}")
                 candidate = self._attempt(self._generate(temperature=0.7, seed=n).text)
                 if candidate.applied and candidate.score > best.score:
@@ -330,7 +331,7 @@ class Agent:
                 if best.passed:
                     break
         finally:
-            self.checkpoints.restore(best.commit)
+            self._reset(best.commit)
         self.log.step("note", text=f"kept the candidate scoring {best.score}")
         return best
 
@@ -371,10 +372,13 @@ class Agent:
             for rel, before, _ in changes:
                 chosen = [taken[flat.index(h)] for h in all_hunks[rel]]
                 plan.texts[rel] = hunk_mod.combine(before, all_hunks[rel], chosen)
-        files, diff = plan.commit()
+        files = [rel for rel, _, _ in plan.changes()]
         if not files:
             return Outcome(text, False, "No hunk was taken; nothing changed.")
-        commit = self.checkpoints.snapshot(f"run {self.log.id}: {', '.join(files)}")
+        self._first_touch(files)
+        files, diff = plan.commit({"before": self.start, "message": f"tether do (interrupted run {self.log.id})",
+                                   "files": sorted(self.touched)})
+        commit = self._snapshot(f"run {self.log.id}: {', '.join(files)}", files, self.last)
         self.changed.update(files)
         self.log.step("diff", applied=True, diff=diff, files=files)
         self.checks = [self._check(c) for c in self.verify.commands]
@@ -393,10 +397,32 @@ class Agent:
         self.on_event("verify", command=command, ok=result.ok, code=result.code, output=result.output)
         return result
 
+    # -- checkpoints: only the files the run touches ------------------------------------------
+
+    def _snapshot(self, message: str, paths: list[str], base: str | None) -> str:
+        commit = self.checkpoints.snapshot(message, paths, base)
+        self.known[commit] = self.known.get(base, frozenset()) | frozenset(paths)
+        return commit
+
+    def _first_touch(self, files: list[str]) -> None:
+        """Files the run is about to write for the first time join the run's start (and the
+        current state) as they are now, so every later reset and the final undo know them."""
+        new = sorted(set(files) - self.touched)
+        if new:
+            self.start = self._snapshot(f"before run {self.log.id}", new, self.start)
+            self.last = self._snapshot(f"run {self.log.id}: first touch", new, self.last)
+            self.touched.update(new)
+
+    def _reset(self, commit: str) -> None:
+        """The touched files as `commit` has them; those it never saw, as they were at the start."""
+        known = self.known.get(commit, frozenset())
+        self.checkpoints.restore(commit, [f for f in sorted(self.touched) if f in known])
+        self.checkpoints.restore(self.start, [f for f in sorted(self.touched) if f not in known])
+
     # -- the end ------------------------------------------------------------------------------
 
     def _finish(self, instruction: str, stop: Stop, seconds: float) -> RunResult:
-        final = self.checkpoints.snapshot(f"end of run {self.log.id}")
+        final = self._snapshot(f"end of run {self.log.id}", sorted(self.touched), self.start)
         changed = self.checkpoints.changed_files(self.start, final) if self.changed else []
         diff = self.checkpoints.diff(self.start, final) if changed else ""
         if changed:

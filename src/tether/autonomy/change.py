@@ -1,18 +1,21 @@
-"""One applied change: checkpoint, apply all or none, record it for undo. Every face that applies
-a model's edits calls this, so each change is undoable the same way."""
+"""One applied change: recover, match, checkpoint the files it touches, apply all or none, record
+it for undo. Every face that applies a model's edits calls this, so each change is undoable the
+same way and a crash in the middle of one is recorded when it is recovered."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .checkpoints import Change, Checkpoints
-from .edits import ApplyReport, apply_text
+from .edits import ApplyReport, propose
 
 
 def apply_change(root: str | Path, reply: str, message: str = "apply") -> tuple[ApplyReport, Change | None]:
-    checkpoints = Checkpoints(root)
-    before = checkpoints.snapshot(f"before: {message}")
-    report = apply_text(root, reply)
+    checkpoints = Checkpoints(root)  # finishes (and records) or undoes an interrupted apply first
+    report, plan = propose(root, reply)
     if not report.applied or not report.changed:
         return report, None
+    files = [rel for rel, _, _ in plan.changes()]
+    before = checkpoints.snapshot(f"before: {message}", files)
+    report.changed, report.diff = plan.commit({"before": before, "message": message, "files": files})
     return report, checkpoints.record(before, message, report.changed)

@@ -1,29 +1,36 @@
 """Checkpoints in a shadow git repository under the data dir, one per workspace.
 
-The shadow repository's work tree is the workspace, but its git dir lives elsewhere, so the
-user's own `.git` is never touched and folders that are not repositories work too. Every applied
-change is recorded as (before, after) commits on a linear history with a pointer: undo restores
-`before`, redo restores `after`, byte for byte — files the change created are removed and files
-it deleted come back."""
+The shadow repository's work tree is the workspace, but its git dir lives elsewhere (0700, its
+files 0600), so the user's own `.git` is never touched and folders that are not repositories work
+too. A checkpoint holds only the files a change touches, never the whole workspace: no `.env`, no
+large binary is copied that a change did not write.
+
+Every applied change is recorded as (before, after) commits of its files on a linear history with
+a pointer. Undo puts those files back as they were before, redo as they were after — and only
+those files, and only while each still holds exactly what the change (or the undo) left: a file
+created or edited by a person since is never deleted or overwritten; the command refuses and names
+it. Restores go through the same journal as every apply, so a crash cannot tear them either."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import stat
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import config
 from ..context.gitsource import run_git
-from ..context.walk import ALWAYS_SKIP_DIRS
 from ..errors import TetherError
+from .edits.journal import Recovered, recover, write_files
 
 
 @dataclass
 class Change:
-    before: str  # commit of the workspace before the change
+    before: str  # commit of the change's files before it
     after: str  # and after it
     message: str
     time: float
@@ -39,37 +46,54 @@ class Checkpoints:
         self.git_dir = config.data_dir() / "checkpoints" / key
         self._history_file = self.git_dir / "tether-history.json"
         if not (self.git_dir / "HEAD").exists():
-            self.git_dir.mkdir(parents=True, exist_ok=True)
-            self._git("init", "-q")
+            config.private_dir(self.git_dir.parent)
+            config.private_dir(self.git_dir)
+            self._git("init", "-q", "--template=", "--shared=0600")  # no sample hooks; every file its owner's only
             self._git("config", "core.autocrlf", "false")
             self._git("config", "core.fileMode", "true")
-            (self.git_dir / "info").mkdir(exist_ok=True)
-            (self.git_dir / "info" / "exclude").write_text("".join(f"{d}/\n" for d in sorted(ALWAYS_SKIP_DIRS)))
+            self._git("config", "gc.auto", "0")  # commits are kept by the history file, not by refs
+        self.recovered = self._recover()
 
-    def _git(self, *args: str, check: bool = True) -> str:
-        env = {"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "GIT_AUTHOR_NAME": "tether",
-               "GIT_AUTHOR_EMAIL": "tether@localhost", "GIT_COMMITTER_NAME": "tether", "GIT_COMMITTER_EMAIL": "tether@localhost",
-               "HOME": str(self.git_dir)}
-        done = run_git(list(args), cwd=self.root, timeout=300, env=env)
+    def _git(self, *args: str, check: bool = True, index: str | None = None, env: dict | None = None) -> str:
+        base = {"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "GIT_AUTHOR_NAME": "tether",
+                "GIT_AUTHOR_EMAIL": "tether@localhost", "GIT_COMMITTER_NAME": "tether", "GIT_COMMITTER_EMAIL": "tether@localhost",
+                "HOME": str(self.git_dir), "GIT_LITERAL_PATHSPECS": "1", **({"GIT_INDEX_FILE": index} if index else {}), **(env or {})}
+        done = run_git(list(args), cwd=self.root, timeout=300, env=base)
         if check and done.returncode != 0:
             raise TetherError(f"checkpoint failed: git {args[0]}: {(done.stderr.strip().splitlines() or ['error'])[-1]}")
         return done.stdout.strip()
 
+    def _recover(self) -> Recovered | None:
+        """An apply that a crash interrupted is finished or undone; a finished one is recorded."""
+        found = recover(self.root)
+        if found and found.direction == "forward" and found.meta.get("before"):
+            self.record(found.meta["before"], found.meta.get("message", "interrupted change"), found.meta.get("files") or found.files)
+        return found
+
     # -- taking ------------------------------------------------------------------------------
 
-    def snapshot(self, message: str) -> str:
-        """A commit of the workspace as it is now (only what changed since the last is read)."""
-        self._git("add", "-A", "--ignore-errors", ".", check=False)
-        tree = self._git("write-tree")
+    def snapshot(self, message: str, paths: list[str], base: str | None = None) -> str:
+        """A commit holding `base`'s files with `paths` as they are now (absent ones left out)."""
+        with tempfile.TemporaryDirectory(dir=self.git_dir) as scratch:
+            index = os.path.join(scratch, "index")
+            if base:
+                self._git("read-tree", base, index=index)
+            if paths:
+                done = run_git(["update-index", "--add", "--remove", "-z", "--stdin"], cwd=self.root, timeout=300,
+                               env={"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "GIT_INDEX_FILE": index},
+                               input="\0".join(paths) + "\0")
+                if done.returncode != 0:
+                    raise TetherError(f"checkpoint failed: {(done.stderr.strip().splitlines() or ['error'])[-1]}")
+            tree = self._git("write-tree", index=index)
         parent = self._git("rev-parse", "-q", "--verify", "HEAD", check=False)
         commit = self._git("commit-tree", tree, "-m", message, *(["-p", parent] if parent else []))
-        self._git("update-ref", "HEAD", commit)
+        self._git("update-ref", "HEAD", commit)  # keeps every checkpoint reachable
         return commit
 
     def record(self, before: str, message: str, files: list[str]) -> Change:
         """After a change was applied on top of `before`: remember it, drop any redo tail."""
         history, pointer = self._load()
-        change = Change(before, self.snapshot(f"after: {message}"), message, time.time(), files)
+        change = Change(before, self.snapshot(f"after: {message}", files, base=before), message, time.time(), sorted(files))
         history = history[:pointer] + [change]
         self._save(history, len(history))
         return change
@@ -81,8 +105,8 @@ class Checkpoints:
         if pointer == 0:
             raise TetherError("nothing to undo")
         change = history[pointer - 1]
-        self._guard(change.after, "undo")
-        self.restore(change.before)
+        self._refuse_drift(change, change.after, "undo")
+        self.restore(change.before, change.files)
         self._save(history, pointer - 1)
         return change
 
@@ -91,17 +115,14 @@ class Checkpoints:
         if pointer >= len(history):
             raise TetherError("nothing to redo")
         change = history[pointer]
-        self._guard(change.before, "redo")
-        self.restore(change.after)
+        self._refuse_drift(change, change.before, "redo")
+        self.restore(change.after, change.files)
         self._save(history, pointer + 1)
         return change
 
     def log(self) -> list[dict]:
         history, pointer = self._load()
         return [{**asdict(c), "number": n + 1, "applied": n < pointer} for n, c in enumerate(history)]
-
-    def tree(self, commit: str) -> str:
-        return self._git("rev-parse", f"{commit}^{{tree}}")
 
     def diff(self, a: str, b: str) -> str:
         """What changed from commit a to commit b, as `diff -u` text."""
@@ -110,28 +131,55 @@ class Checkpoints:
     def changed_files(self, a: str, b: str) -> list[str]:
         return [line for line in self._git("diff", "--name-only", "--no-renames", a, b).splitlines() if line]
 
-    def _guard(self, expected: str, verb: str) -> None:
-        """Edits made by hand since the change are kept in a checkpoint before they are replaced."""
-        now = self.snapshot(f"before {verb}")
-        if self.tree(now) != self.tree(expected):
-            self._git("update-ref", f"refs/tether/saved/{int(time.time() * 1000)}", now)
+    def _refuse_drift(self, change: Change, expected: str, verb: str) -> None:
+        """Files that no longer hold what `expected` says were changed since, by someone else."""
+        drifted = self.differs(expected, change.files)
+        if drifted:
+            raise TetherError(f"cannot {verb} “{change.message}”: {', '.join(drifted)} changed since; "
+                              f"nothing was touched (save or revert your edits to {'them' if len(drifted) > 1 else 'it'} first)")
 
-    def restore(self, commit: str) -> list[str]:
-        """Make the workspace hold exactly the files of `commit`; returns the paths touched."""
-        current = self.snapshot("before restore")
-        changed = [line.split("\t", 1) for line in self._git("diff", "--name-status", "--no-renames", current, commit).splitlines() if line]
-        removed = [path for status, path in changed if status == "D"]
-        for path in removed:
+    def differs(self, commit: str, paths: list[str]) -> list[str]:
+        """The paths whose bytes in the workspace are not those of `commit` (absent counts)."""
+        wanted = self._blobs(commit, paths)
+        present = [p for p in paths if os.path.isfile(self.root / p) and not os.path.islink(self.root / p)]
+        hashes = dict(zip(present, self._git("hash-object", "--no-filters", "--", *present).split())) if present else {}
+        drifted = []
+        for p in paths:
+            have = hashes.get(p) if p in hashes else ("link" if os.path.lexists(self.root / p) else None)
+            if have != (wanted[p][1] if p in wanted else None):
+                drifted.append(p)
+        return drifted
+
+    def restore(self, commit: str, paths: list[str]) -> list[str]:
+        """Make `paths` hold what `commit` has (absent there: removed); returns the paths touched.
+        A file that stays keeps its mode; one that comes back gets the mode it was saved with."""
+        blobs = self._blobs(commit, paths)
+        writes = []
+        for p in self.differs(commit, paths):
+            if p not in blobs:
+                writes.append((p, None, None))
+                continue
+            mode, sha = blobs[p]
+            data = run_git(["cat-file", "blob", sha], env={"GIT_DIR": str(self.git_dir)}, binary=True).stdout
             try:
-                (self.root / path).unlink()
-            except FileNotFoundError:
-                pass
-        others = [path for status, path in changed if status != "D"]
-        for start in range(0, len(others), 500):
-            self._git("checkout", commit, "--", *others[start:start + 500])
-        self._git("read-tree", commit)
-        self._git("update-ref", "HEAD", commit)
-        return [path for _, path in changed]
+                keep = stat.S_IMODE(os.stat(self.root / p).st_mode)
+            except OSError:
+                keep = 0o755 if mode == "100755" else 0o644
+            writes.append((p, data, keep))
+        write_files(self.root, writes)
+        return [p for p, _, _ in writes]
+
+    def _blobs(self, commit: str, paths: list[str]) -> dict[str, tuple[str, str]]:
+        """path -> (mode, blob id) in `commit`, for those of `paths` it holds."""
+        if not paths:
+            return {}
+        out = self._git("ls-tree", "-r", "-z", commit, "--", *paths)
+        blobs = {}
+        for entry in filter(None, out.split("\0")):
+            info, path = entry.split("\t", 1)
+            mode, _, sha = info.split()
+            blobs[path] = (mode, sha)
+        return blobs
 
     # -- history file ------------------------------------------------------------------------
 
@@ -146,5 +194,7 @@ class Checkpoints:
 
     def _save(self, history: list[Change], pointer: int) -> None:
         tmp = self._history_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"changes": [asdict(c) for c in history], "pointer": pointer}))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps({"changes": [asdict(c) for c in history], "pointer": pointer}))
         os.replace(tmp, self._history_file)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import ConfigError, TetherError
-from .edits.workspace import PathRefused, resolve
+from .edits.workspace import PathRefused, protected, resolve
 
 LEVELS = ("ask", "suggest", "approve", "auto", "agent")
 TOOLS = ("read", "search", "propose", "write", "run")
@@ -112,9 +112,11 @@ class Leash:
             return self._record(tool, target, Decision("deny", "tools", f"unknown tool {tool!r}"))
         if tool in ("read", "write"):
             try:
-                _, target = resolve(self.root, target)
+                _, target = resolve(self.root, target)  # rules see, and the record keeps, the real path
             except PathRefused as e:
                 return self._record(tool, target, Decision("deny", "workspace", str(e)))
+            if tool == "write" and (reason := protected(self.root, target)):
+                return self._record(tool, target, Decision("deny", "protected", reason))
         matched = [r for r in self.rules if r.tool in (tool, "*") and self._matches(r, tool, target)]
         denies = [r for r in matched if r.action == "deny"]
         if denies:

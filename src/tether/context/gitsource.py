@@ -23,10 +23,12 @@ def is_url(source: str) -> bool:
     return bool(_URL.match(source))
 
 
-def run_git(args: list[str], cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    """git in a clean environment (no prompts, none of the user's GIT_* settings), plus `env`."""
+def run_git(args: list[str], cwd: Path | None = None, timeout: float = 600, env: dict | None = None, input: str | None = None,
+            binary: bool = False) -> subprocess.CompletedProcess:
+    """git in a clean environment (no prompts, none of the user's GIT_* settings), plus `env`;
+    `binary` gives stdout as bytes."""
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=not binary, timeout=timeout, input=input,
                               env={"GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})})
     except FileNotFoundError:
         raise TetherError("git is not installed; tether needs it for URLs, history and checkpoints") from None
@@ -42,7 +44,7 @@ def checkout(url: str, ref: str | None = None) -> Path:
         return target
     tmp = target.with_name(key + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
+    config.private_dir(tmp.parent)
     if ref and _SHA.match(ref):
         steps = [(["init", "-q", str(tmp)], None), (["fetch", "-q", "--depth", "1", url, ref], tmp), (["checkout", "-q", "FETCH_HEAD"], tmp)]
     else:

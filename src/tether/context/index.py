@@ -8,6 +8,7 @@ split (`getUserById` → get user by id) so that words find code. Embeddings com
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 import time
@@ -73,7 +74,8 @@ class Index:
         if not self.root.is_dir():
             raise TetherError(f"{root}: no such folder")
         self.path = path or config.data_dir() / "indexes" / (hashlib.sha256(str(self.root).encode()).hexdigest()[:16] + ".db")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        config.private_dir(self.path.parent)
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         self.embeddings = embeddings
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")

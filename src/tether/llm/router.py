@@ -92,8 +92,9 @@ class Grid:
         self.sleep = sleep
 
     @classmethod
-    def from_config(cls, path: str | Path | None = None, **kwargs) -> "Grid":
-        return cls(config_mod.load(path), **kwargs)
+    def from_config(cls, path: str | Path | None = None, start: str | Path | None = None, **kwargs) -> "Grid":
+        """The grid of the config at `path`, else of the one found from `start` (a workspace)."""
+        return cls(config_mod.load(path, start), **kwargs)
 
     # -- resolution ---------------------------------------------------------------------------
 

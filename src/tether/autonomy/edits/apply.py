@@ -1,27 +1,22 @@
 """Applying a reply's edits to the workspace: all of them or none.
 
 Every block is resolved and matched in memory first; if one fails, nothing is written. Then the
-new contents go to temporary files beside their targets, a journal naming every step is written
-and synced, and the steps run (renames, deletions). A process killed in the middle leaves the
-journal, and the next apply (or `recover`) finishes the steps, so the workspace never holds a
-torn file or half of a change."""
+new contents are written through the journal (journal.py): a process killed at any moment leaves
+the old files or the new ones, never a torn file, half of a change or a temporary file."""
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
-from ... import config
 from ...errors import TetherError
 from . import search_replace, udiff, whole
-from .match import NoMatch, locate, split_elided
+from .match import NoMatch, locate, locate_elided, split_elided
+from .journal import recover, write_files
 from .model import ApplyReport, BlockResult, Edit
-from .workspace import TextFile, resolve
+from .workspace import PathRefused, TextFile, protected, resolve
 
 PARSERS = {"search-replace": search_replace.parse, "udiff": udiff.parse, "whole": whole.parse}
 
@@ -55,7 +50,7 @@ def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAUL
     root = Path(os.path.realpath(root))
     if not root.is_dir():
         raise TetherError(f"{root}: the workspace is not a folder")
-    recover(root)
+    recover(root)  # an interrupted write is finished or undone before anything is read
     plan = Plan(root)
     edits = parse_reply(reply_text, formats)
     if not edits:
@@ -105,6 +100,7 @@ class Plan:
                         raise
                     target, rel = resolve(self.root, holder)
             result.path = rel
+            _refuse_protected(self.root, rel)
             if self.keep is not None and not self.keep(rel):
                 result.ok, result.how = True, "left out"
                 return result
@@ -122,6 +118,7 @@ class Plan:
                 result.how = "deleted"
             elif edit.action == "rename":
                 new_target, new_rel = resolve(self.root, edit.new_path or "")
+                _refuse_protected(self.root, new_rel)
                 if self._current(new_rel, new_target) is not None:
                     raise NoMatch(f"cannot rename to {new_rel}: it exists")
                 self.texts[new_rel], self.texts[rel] = text, None
@@ -137,6 +134,7 @@ class Plan:
                     if not holder or holder == rel or (self.keep is not None and not self.keep(holder)):
                         raise
                     result.path = rel = holder
+                    _refuse_protected(self.root, rel)
                     self.texts[rel], result.how = _replace(self._current(rel, self.root / rel), edit)
             result.ok = True
         except TetherError as e:  # PathRefused included
@@ -199,42 +197,25 @@ class Plan:
     def diff(self) -> str:
         return "".join(unified_diff(before, after, rel) for rel, before, after in self.changes())
 
-    def commit(self) -> tuple[list[str], str]:
-        steps, changed = [], []
+    def commit(self, meta: dict | None = None) -> tuple[list[str], str]:
+        """Write the plan, all or none (see journal); `meta` is kept in the journal for recovery."""
         diff = self.diff()
-        try:
-            for rel, _, text in self.changes():
-                original = self.files.get(rel)
-                changed.append(rel)
-                target = self.root / rel
-                if text is None:
-                    steps.append({"op": "delete", "target": str(target)})
-                    continue
-                fmt = original or TextFile("")
-                data = fmt.encode(text)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tether-tmp")
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(tmp, original.mode if original and original.mode is not None else 0o644)
-                steps.append({"op": "write", "tmp": tmp, "target": str(target)})
-        except BaseException:
-            for step in steps:
-                if step["op"] == "write":
-                    Path(step["tmp"]).unlink(missing_ok=True)
-            raise
-        if steps:
-            journal = _journal(self.root)
-            journal.parent.mkdir(parents=True, exist_ok=True)
-            with open(journal, "w") as handle:
-                json.dump({"root": str(self.root), "steps": steps}, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            _run(steps)
-            journal.unlink()
-        return changed, diff
+        for rel, _, _ in self.changes():  # a link swapped in since the plan was made is caught here
+            if resolve(self.root, rel)[1] != rel:
+                raise PathRefused(f"{rel}: the path changed into a link while the edit was planned; nothing was written")
+        writes = []
+        for rel, _, text in self.changes():
+            original = self.files.get(rel)
+            data = None if text is None else (original or TextFile("")).encode(text)
+            writes.append((rel, data, original.mode if original and original.mode is not None else None))
+        write_files(self.root, writes, meta)
+        return [rel for rel, _, _ in writes], diff
+
+
+def _refuse_protected(root: Path, rel: str) -> None:
+    reason = protected(root, rel)
+    if reason:
+        raise PathRefused(reason)
 
 
 def _holds(text: str, search: str) -> bool:
@@ -273,80 +254,9 @@ def _replace(text: str, edit: Edit) -> tuple[str, str]:
     if pieces is None:
         found = locate(lines, search, replace)
         return "".join(lines[:found.start] + found.replacement + lines[found.end:]), found.how
-    # `...` keeps what lies between the pieces; each piece is found after the one before, and a
-    # piece that alone matches several places is settled by the pieces that must follow it
-    out, position, hows = [], 0, []
-    for n, (piece_search, piece_replace) in enumerate(pieces):
-        if not piece_search:
-            out += piece_replace
-            continue
-        try:
-            found = locate(lines[position:], piece_search, piece_replace, whole_block=False)
-        except NoMatch:
-            offset = _settle(lines, position, pieces[n:])
-            if offset is None:
-                raise
-            found = locate(lines[position + offset:], piece_search, piece_replace, whole_block=False)
-            found.start, found.end = found.start + offset, found.end + offset
-        out += lines[position:position + found.start] + found.replacement
-        position += found.end
-        hows.append(found.how)
+    out, position = [], 0
+    for found in locate_elided(lines, pieces):
+        out += lines[position:found.start] + found.replacement
+        position = found.end
     out += lines[position:]
-    return "".join(out), "elision+" + "+".join(sorted(set(hows)))
-
-
-def _settle(lines: list[str], position: int, pieces) -> int | None:
-    """The one offset (from `position`) where the first piece stands with every later piece
-    matching, in order, after it; None if there is not exactly one."""
-    first = pieces[0][0]
-    wanted = [x.rstrip() for x in first]
-    candidates = [i for i in range(position, len(lines) - len(first) + 1)
-                  if [x.rstrip() for x in lines[i:i + len(first)]] == wanted]
-    good = []
-    for start in candidates:
-        after = start + len(first)
-        try:
-            for later_search, later_replace in pieces[1:]:
-                if later_search:
-                    found = locate(lines[after:], later_search, later_replace, whole_block=False, fuzzy=False)
-                    after += found.end
-        except NoMatch:
-            continue
-        good.append(start - position)
-    return good[0] if len(good) == 1 else None
-
-
-def _journal(root: Path) -> Path:
-    return config.data_dir() / "journals" / (hashlib.sha256(str(root).encode()).hexdigest()[:16] + ".json")
-
-
-def _run(steps: list[dict]) -> None:
-    for step in steps:
-        if step["op"] == "write":
-            if os.path.exists(step["tmp"]):
-                os.replace(step["tmp"], step["target"])
-        elif step["op"] == "delete":
-            Path(step["target"]).unlink(missing_ok=True)
-    for step in steps:
-        if step["op"] == "write":
-            try:
-                fd = os.open(os.path.dirname(step["target"]), os.O_RDONLY)
-                os.fsync(fd)
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def recover(root: str | Path) -> bool:
-    """Finish an apply that a crash interrupted; True if there was one."""
-    journal = _journal(Path(os.path.realpath(root)))
-    if not journal.exists():
-        return False
-    try:
-        steps = json.loads(journal.read_text())["steps"]
-    except (OSError, ValueError, KeyError):
-        journal.unlink(missing_ok=True)  # torn before it was synced: the steps never started
-        return False
-    _run(steps)
-    journal.unlink()
-    return True
+    return "".join(out), "elision"

@@ -10,6 +10,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from .merge import Conflict, merge
+
 FUZZY_THRESHOLD = 0.85
 FUZZY_MARGIN = 0.03  # the best fuzzy window must beat the runner-up by this much
 FUZZY_SAME_LINES = 0.6  # and hold at least this share of the SEARCH lines word for word
@@ -23,6 +25,7 @@ class Found:
     end: int  # line index, exclusive
     how: str
     replacement: list[str]  # the replacement lines, re-indented where the match was
+    delta: tuple[str, str] | None = None  # the indentation shift (remove, add) of an indentation match
 
 
 class NoMatch(Exception):
@@ -36,6 +39,12 @@ def locate(lines: list[str], search: list[str], replace: list[str], whole_block:
     `whole_block` is False for the pieces between `...` lines, whose edges are not the block's;
     `fuzzy` is False where only a sure match will do (trying candidates)."""
     found = _locate(lines, search, replace, fuzzy)
+    if found.how != "exact":  # a loose match: the file's own lines win wherever the model did not change them
+        base = _reindent(search, found.delta) if found.delta else search
+        try:
+            found.replacement = merge(base, lines[found.start:found.end], found.replacement)
+        except Conflict as e:
+            raise NoMatch(str(e), (found.start + e.at, found.start + e.at + 1)) from None
     return _absorb_blank_edges(lines, search, found) if whole_block else found
 
 
@@ -54,7 +63,7 @@ def _locate(lines: list[str], search: list[str], replace: list[str], fuzzy: bool
     found = _unique(starts, "indentation", len(search))
     if found is not None:
         delta = _indent_delta(lines[found:found + len(search)], search)
-        return Found(found, found + len(search), "indentation", _reindent(replace, delta))
+        return Found(found, found + len(search), "indentation", _reindent(replace, delta), delta)
     found_range = _ignoring_blank_lines(lines, search)
     if found_range is not None:
         return Found(found_range[0], found_range[1], "blank-lines", replace)
@@ -198,6 +207,59 @@ def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
     ratio, start, end = max(((difflib.SequenceMatcher(None, "".join(x.strip() + "\n" for x in lines[a:b]), target).ratio(), a, b)
                              for _, a, b in scored[:5]))
     raise NoMatch(f"the SEARCH text is not in the file (the closest lines are {ratio:.0%} alike)", (start, end))
+
+
+def locate_elided(lines: list[str], pieces: list[tuple[list[str], list[str]]]) -> list[Found]:
+    """Where each piece of an elided block stands: in order, each after the one before, with no
+    `...` gap crossing a line less indented than the lines around it (a gap never runs out of one
+    function into its sibling). The placement must be the only one: anchors that also fit a
+    look-alike elsewhere are refused, never guessed. Empty SEARCH pieces get a zero-width place
+    right after the piece before."""
+    wanted = [(search, _candidates(lines, search, replace)) for search, replace in pieces if search]
+    placements = []
+    for first in wanted[0][1]:
+        placed, end = [first], first[1]
+        for _, candidates in wanted[1:]:
+            nxt = next((c for c in candidates if c[0] >= end), None)
+            if nxt is None or not _gap_ok(lines, end, nxt[0]):
+                break
+            placed.append(nxt)
+            end = nxt[1]
+        else:
+            placements.append(placed)
+    if not placements:
+        raise NoMatch("the pieces between `...` lines are not found in order within one block of the file")
+    if len(placements) > 1:
+        at = placements[1][0]
+        raise NoMatch(f"the pieces between `...` lines fit {len(placements)} places; add lines of context so they fit one", at)
+    found, spots = [], iter(placements[0])
+    position = 0
+    for search, replace in pieces:
+        if not search:
+            found.append(Found(position, position, "elision", replace))
+            continue
+        start, end = next(spots)
+        piece = locate(lines[start:end], search, replace, whole_block=False)
+        found.append(Found(start + piece.start, start + piece.end, piece.how, piece.replacement))
+        position = end
+    return found
+
+
+def _candidates(lines: list[str], search: list[str], replace: list[str]) -> list[tuple[int, int]]:
+    """Every (start, end) where a piece stands, whitespace aside; else its one loose match."""
+    starts = _find_all(lines, search, str.strip)
+    if starts:
+        return [(s, s + len(search)) for s in starts]
+    found = _locate(lines, search, replace)
+    return [(found.start, found.end)]
+
+
+def _gap_ok(lines: list[str], end: int, start: int) -> bool:
+    before = next((lines[i] for i in range(end - 1, -1, -1) if lines[i].strip()), "")
+    after = next((lines[i] for i in range(start, len(lines)) if lines[i].strip()), "")
+    opened, closed = len(_indent(before)), len(_indent(after))
+    floor = opened + 1 if opened < closed else closed  # inside the block the piece before opens, or between siblings
+    return all(len(_indent(line)) >= floor for line in lines[end:start] if line.strip())
 
 
 def split_elided(search: list[str], replace: list[str]) -> list[tuple[list[str], list[str]]] | None:

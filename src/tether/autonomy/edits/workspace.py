@@ -1,7 +1,7 @@
 """The workspace boundary and how files are read and written inside it.
 
-A path is refused if it is absolute, climbs out with `..`, leads outside through a symlink, or
-points into `.git`. Text is read as UTF-8 (a BOM kept) or, failing that, Latin-1, and written
+A path is refused if it is absolute, climbs out with `..`, or — once symlinks are resolved —
+leads outside or into any `.git`. Text is read as UTF-8 (a BOM kept) or, failing that, Latin-1, and written
 back in the same encoding, with the file's own line endings, final newline and mode."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ... import config
 from ...errors import TetherError
 
 
@@ -19,8 +20,16 @@ class PathRefused(TetherError):
     pass
 
 
+# tether's own files: the config that governs a run and what it ignores are never the agent's to write
+PROTECTED_NAMES = ("tether.toml", ".tetherignore")
+
+
 def resolve(root: Path, path: str) -> tuple[Path, str]:
-    """(absolute path, workspace-relative posix path) for `path`, or PathRefused."""
+    """(real absolute path, workspace-relative posix path of it) for `path`, or PathRefused.
+
+    Symlinks are resolved before anything is decided, so a link inside the workspace can lead
+    neither outside it nor into any `.git` (the workspace's own or a nested repository's), and
+    rules see the path that would really be touched."""
     text = path.strip().replace("\\", "/")
     if not text:
         raise PathRefused("the edit names no file")
@@ -29,13 +38,30 @@ def resolve(root: Path, path: str) -> tuple[Path, str]:
     parts = PurePosixPath(text).parts
     if ".." in parts:
         raise PathRefused(f"{path}: `..` leads outside the workspace")
-    if parts and parts[0] == ".git":
-        raise PathRefused(f"{path}: the .git folder is not the agent's to change")
-    target = root / PurePosixPath(*[p for p in parts if p != "."])
-    real = Path(os.path.realpath(target))
+    if _git_part(parts):
+        raise PathRefused(f"{path}: a .git folder is not the agent's to change")
+    real = Path(os.path.realpath(root / PurePosixPath(*[p for p in parts if p != "."])))
     if real != root and root not in real.parents:
         raise PathRefused(f"{path}: a symlink leads outside the workspace")
-    return target, target.relative_to(root).as_posix()
+    rel = real.relative_to(root).as_posix()
+    if _git_part(PurePosixPath(rel).parts):
+        raise PathRefused(f"{path}: a symlink leads into .git ({rel})")
+    return real, rel
+
+
+def _git_part(parts) -> bool:
+    return any(p.lower() == ".git" for p in parts)
+
+
+def protected(root: Path, rel: str) -> str | None:
+    """Why the agent may never write `rel` (already resolved), or None."""
+    if rel.rsplit("/", 1)[-1] in PROTECTED_NAMES:
+        return f"{rel}: tether's own config is not the agent's to change"
+    data = Path(os.path.realpath(config.data_dir()))
+    real = root / rel
+    if real == data or data in real.parents:
+        return f"{rel}: tether's data is not the agent's to change"
+    return None
 
 
 @dataclass
