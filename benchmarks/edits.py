@@ -109,8 +109,8 @@ def drift(kind: str, search: list[str], replace: list[str], rng: random.Random) 
         if not any(not s.strip() for s in search):
             return None
         return [s for s in search if s.strip()], replace  # blank lines left out of the quote only
-    if kind == "blank-lines-both":  # the unchanged blank lines left out of SEARCH and REPLACE alike
-        blank = {(i, j) for i, j, n in _same_blocks(search, replace) for i, j in zip(range(i, i + n), range(j, j + n)) if not search[i].strip()}
+    if kind == "blank-lines-both":  # blank lines inside unchanged context left out of SEARCH and REPLACE alike
+        blank = {(i + k, j + k) for i, j, n in _same_blocks(search, replace) for k in range(1, n - 1) if not search[i + k].strip()}
         if not blank:
             return None
         drop_s, drop_r = {i for i, _ in blank}, {j for _, j in blank}
@@ -152,6 +152,8 @@ def build(repos: list[Path], cases_wanted: int, seed: int = 7) -> list[Case]:
         search, replace = a[i1:i2], b[j1:j2]
         if not search or pre.count("".join(search)) != 1:
             continue  # a clean block that matches twice is ambiguous for anyone
+        if not (search[-1].endswith("\n") and (not replace or replace[-1].endswith("\n"))):
+            continue  # the end of a file without a final newline cannot be written as a block
         kind = DRIFTS[n % len(DRIFTS)]
         if kind == "elision-twin" and pre.count(search[0]) < 2:
             continue  # its anchor must also fit somewhere else in the file

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ...errors import TetherError
 from . import search_replace, udiff, whole
-from .match import NoMatch, locate, locate_elided, split_elided
+from .match import NoMatch, apply_elided, locate, split_elided
 from .journal import recover, write_files
 from .model import ApplyReport, BlockResult, Edit
 from .workspace import PathRefused, TextFile, protected, resolve
@@ -250,13 +250,14 @@ def _replace(text: str, edit: Edit) -> tuple[str, str]:
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     search, replace = edit.search.splitlines(keepends=True), edit.replace.splitlines(keepends=True)
-    pieces = split_elided(search, replace)
-    if pieces is None:
-        found = locate(lines, search, replace)
-        return "".join(lines[:found.start] + found.replacement + lines[found.end:]), found.how
-    out, position = [], 0
-    for found in locate_elided(lines, pieces):
-        out += lines[position:found.start] + found.replacement
-        position = found.end
-    out += lines[position:]
-    return "".join(out), "elision"
+    try:
+        pieces = split_elided(search, replace)
+    except NoMatch:
+        pieces = None  # `...` lines that do not pair up are code (a stub's body), not elisions
+    try:
+        found = locate(lines, search, replace, fuzzy=pieces is None)  # `...` that stands in the file is code too
+    except NoMatch:
+        if pieces is None:
+            raise
+        return "".join(apply_elided(lines, pieces)), "elision"
+    return "".join(lines[:found.start] + found.replacement + lines[found.end:]), found.how

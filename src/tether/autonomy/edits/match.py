@@ -209,40 +209,49 @@ def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
     raise NoMatch(f"the SEARCH text is not in the file (the closest lines are {ratio:.0%} alike)", (start, end))
 
 
-def locate_elided(lines: list[str], pieces: list[tuple[list[str], list[str]]]) -> list[Found]:
-    """Where each piece of an elided block stands: in order, each after the one before, with no
-    `...` gap crossing a line less indented than the lines around it (a gap never runs out of one
-    function into its sibling). The placement must be the only one: anchors that also fit a
-    look-alike elsewhere are refused, never guessed. Empty SEARCH pieces get a zero-width place
-    right after the piece before."""
-    wanted = [(search, _candidates(lines, search, replace)) for search, replace in pieces if search]
-    placements = []
-    for first in wanted[0][1]:
-        placed, end = [first], first[1]
-        for _, candidates in wanted[1:]:
+def apply_elided(lines: list[str], pieces: list[tuple[list[str], list[str]]]) -> list[str]:
+    """The file with an elided block applied. Its pieces stand in order, each after the one before,
+    with no `...` gap crossing a line less indented than the lines around it (a gap never runs out
+    of one function into its sibling). Where the pieces fit several places, the block is taken only
+    if every place gives the same file (an unchanged anchor that recurs); anchors that also fit a
+    look-alike are refused, never guessed. A piece of blank lines only anchors nothing: where it
+    changes nothing it is dropped, else it goes right after the piece before."""
+    pieces = [(search if any(x.strip() for x in search) else [], replace) for search, replace in pieces
+              if any(x.strip() for x in search) or replace != search]
+    wanted = [_candidates(lines, search, replace) for search, replace in pieces if search]
+    if not wanted:
+        raise NoMatch("the SEARCH text holds nothing but `...`; quote lines of the file around it")
+    results: dict[str, bool] = {}  # each file a placement gives -> whether its gaps stay in one block
+    for first in wanted[0]:
+        placed, end, inside = [first], first[1], True
+        for candidates in wanted[1:]:
             nxt = next((c for c in candidates if c[0] >= end), None)
-            if nxt is None or not _gap_ok(lines, end, nxt[0]):
+            if nxt is None:
                 break
+            inside = inside and _gap_ok(lines, end, nxt[0])
             placed.append(nxt)
             end = nxt[1]
         else:
-            placements.append(placed)
-    if not placements:
+            text = "".join(_fill(lines, pieces, placed))
+            results[text] = results.get(text, False) or inside
+            if len(results) > 1:
+                raise NoMatch("the pieces between `...` lines fit more than one place; add lines of context so they fit one", first)
+    if not any(results.values()):
         raise NoMatch("the pieces between `...` lines are not found in order within one block of the file")
-    if len(placements) > 1:
-        at = placements[1][0]
-        raise NoMatch(f"the pieces between `...` lines fit {len(placements)} places; add lines of context so they fit one", at)
-    found, spots = [], iter(placements[0])
-    position = 0
+    return next(iter(results)).splitlines(keepends=True)
+
+
+def _fill(lines: list[str], pieces, placed: list[tuple[int, int]]) -> list[str]:
+    out, position, spots = [], 0, iter(placed)
     for search, replace in pieces:
         if not search:
-            found.append(Found(position, position, "elision", replace))
+            out += replace  # right after the piece before
             continue
         start, end = next(spots)
         piece = locate(lines[start:end], search, replace, whole_block=False)
-        found.append(Found(start + piece.start, start + piece.end, piece.how, piece.replacement))
-        position = end
-    return found
+        out += lines[position:start + piece.start] + piece.replacement
+        position = start + piece.end
+    return out + lines[position:]
 
 
 def _candidates(lines: list[str], search: list[str], replace: list[str]) -> list[tuple[int, int]]:

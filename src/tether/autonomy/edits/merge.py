@@ -29,23 +29,29 @@ def _exact(line: str) -> str:
 def merge(base: list[str], ours: list[str], theirs: list[str]) -> list[str]:
     if ours == base:
         return list(theirs)
-    to_ours = _matches(base, ours, _loose)
+    to_ours = _matches(base, ours, _loose, pair_replaced=True)
     to_theirs = _matches(base, theirs, _exact)
     out: list[str] = []
     b0 = o0 = t0 = 0
     for b in range(len(base)):
         if b in to_ours and b in to_theirs:
             o, t = to_ours[b], to_theirs[b]
-            out += _chunk(base[b0:b], ours[o0:o], theirs[t0:t], o0)
+            out += _chunk(base[b0:b], ours[o0:o], theirs[t0:t], o0, _blank_edges(ours, o0, o, theirs))
             out.append(ours[o])
             b0, o0, t0 = b + 1, o + 1, t + 1
-    out += _chunk(base[b0:], ours[o0:], theirs[t0:], o0)
+    out += _chunk(base[b0:], ours[o0:], theirs[t0:], o0, _blank_edges(ours, o0, len(ours), theirs))
     return out
 
 
-def _matches(a: list[str], b: list[str], key) -> dict[int, int]:
+def _matches(a: list[str], b: list[str], key, pair_replaced: bool = False) -> dict[int, int]:
+    """Line i of a -> line j of b where they are the same; with `pair_replaced`, also where a run of
+    lines was replaced by as many others (the file's newer version of lines the model quoted)."""
     matcher = difflib.SequenceMatcher(None, [key(x) for x in a], [key(x) for x in b], autojunk=False)
-    return {i + k: j + k for i, j, size in matcher.get_matching_blocks() for k in range(size)}
+    pairs = {}
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal" or (pair_replaced and op == "replace" and i2 - i1 == j2 - j1):
+            pairs.update({i1 + k: j1 + k for k in range(i2 - i1)})
+    return pairs
 
 
 def _same(a: list[str], b: list[str], key) -> bool:
@@ -69,18 +75,60 @@ def _nonblank(lines: list[str]) -> list[str]:
     return [_loose(x) for x in lines if x.strip()]
 
 
-def _keep_blank_edges(ours: list[str], theirs: list[str]) -> list[str]:
-    """The model's lines, with the file's blank lines around them where the model gave none."""
-    lead = next((n for n, x in enumerate(ours) if x.strip()), len(ours))
-    trail = next((n for n, x in enumerate(reversed(ours)) if x.strip()), 0) if lead < len(ours) else 0
-    if not theirs:
-        return ours[:lead]
-    head = ours[:lead] if theirs[0].strip() else []
-    tail = ours[len(ours) - trail:] if trail and theirs[-1].strip() else []
-    return head + theirs + tail
+def _blank_edges(ours: list[str], start: int, end: int, theirs: list[str]) -> tuple[bool, bool, bool]:
+    """Whether the file's lines just before and just after ours[start:end] are blank, and whether
+    the model writes blank lines anywhere in its REPLACE (then one it leaves out may be meant)."""
+    return start > 0 and not ours[start - 1].strip(), end < len(ours) and not ours[end].strip(), any(not x.strip() for x in theirs)
 
 
-def _chunk(base: list[str], ours: list[str], theirs: list[str], at: int) -> list[str]:
+def _with_file_blanks(base: list[str], ours: list[str], theirs: list[str], edges: tuple[bool, bool, bool]) -> list[str]:
+    """Theirs, with the blank lines that the file has and the quote left out put back beside the
+    same neighbours (where the model kept them, and gave no blank line of its own there); blank
+    lines the quote has and the file lacks are dropped from theirs."""
+    unsure = Conflict("the SEARCH text leaves out the file's blank lines where the REPLACE changes lines; quote the blank lines too", 0)
+    if not base:  # both insert here, the file only blank lines
+        if any(not x.strip() for x in theirs):  # the model placed blank lines of its own
+            if edges[0] and theirs[0].strip():
+                raise unsure  # apart from the file's run beside them: which run is whose?
+            return theirs
+        if edges[2]:
+            raise unsure  # the model writes blank lines elsewhere: leaving these out may be meant
+        return ours + theirs if edges[0] else theirs + ours  # the file's blank run stays whole
+    if not any(x.strip() for x in base + ours + theirs):  # only blank lines: the model's change in their number
+        return ours[:max(0, len(ours) + len(theirs) - len(base))]
+    to_theirs = _matches(base, theirs, _exact)
+    before: dict[int, list[str]] = {}  # theirs index -> blank lines to put before it
+    after: dict[int, list[str]] = {}
+    dropped: set[int] = set()
+    loose = difflib.SequenceMatcher(None, [_loose(x) for x in base], [_loose(x) for x in ours], autojunk=False)
+    for op, b1, b2, o1, o2 in loose.get_opcodes():
+        if op in ("delete", "replace"):  # blank lines of the quote that the file does not have
+            dropped.update(to_theirs[b] for b in range(b1, b2) if b in to_theirs and not base[b].strip())
+        if op in ("insert", "replace"):
+            run = [x for x in ours[o1:o2] if not x.strip()]
+            if b1 - 1 in to_theirs and b1 - 1 >= 0:
+                j = to_theirs[b1 - 1]
+                if j + 1 >= len(theirs) or theirs[j + 1].strip():
+                    after.setdefault(j, []).extend(run)
+            elif b2 in to_theirs:
+                j = to_theirs[b2]
+                if j == 0 or theirs[j - 1].strip():
+                    before.setdefault(j, []).extend(run)
+            elif not theirs:
+                return run  # the model removed the lines: the file's blank lines stand once
+            elif b1 == len(base) and theirs[-1].strip():  # at the end of the chunk: beside the line that follows it
+                after.setdefault(len(theirs) - 1, []).extend(run)
+            elif b2 == 0 and theirs[0].strip():
+                before.setdefault(0, []).extend(run)
+    if edges[2] and any(before.values()) | any(after.values()):
+        raise unsure  # the model writes blank lines elsewhere: leaving these out may be meant
+    out = []
+    for j, line in enumerate(theirs):
+        out += before.get(j, []) + ([] if j in dropped else [line]) + after.get(j, [])
+    return out
+
+
+def _chunk(base: list[str], ours: list[str], theirs: list[str], at: int, edges: tuple[bool, bool, bool] = (False, False, False)) -> list[str]:
     if _same(theirs, base, _exact):
         return ours  # the model left it alone: the file's text stands
     if _same(ours, base, _loose):
@@ -88,7 +136,9 @@ def _chunk(base: list[str], ours: list[str], theirs: list[str], at: int) -> list
     if _same(ours, theirs, _loose):
         return theirs  # both made the same change
     if _nonblank(ours) == _nonblank(base):
-        return _keep_blank_edges(ours, theirs)  # the file only has blank lines that the quote left out
+        return _with_file_blanks(base, ours, theirs, edges)  # the file only has blank lines that the quote left out
+    if len(base) == len(ours) == len(theirs) > 1:  # changes side by side on different lines: line by line
+        return [x for n in range(len(base)) for x in _chunk(base[n:n + 1], ours[n:n + 1], theirs[n:n + 1], at + n)]
     if _only_dropped(base, ours, theirs):
         return theirs  # the file lacks lines the model quoted, and the model drops them as well
     line = ours[0].rstrip("\n") if ours else "(nothing)"
