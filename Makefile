@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 MODEL  ?= qwen2.5-coder-1.5b
 TEST_MODEL := smollm2-135m
 
-.PHONY: up install test data paradigms bench clean
+.PHONY: up install sandbox test data paradigms bench clean
 
 # The venv is rebuilt only when pyproject.toml changes. llama-cpp-python compiles from source
 # the first time (about 11 minutes on 2 cores); pip caches the wheel, so later installs take seconds.
@@ -15,7 +15,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[local,test,paradigms]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed sandbox
+
+# Checks run model-written code inside bubblewrap (Linux). Installed here when we are root; a user
+# without root is told how (tether refuses unsandboxed checks at auto/agent unless told otherwise).
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
+	  else echo "note: install bubblewrap (sudo apt-get install bubblewrap) so that tether can sandbox checks"; fi; }
 
 up: install
 	$(BIN)/tether models --pull $(MODEL)

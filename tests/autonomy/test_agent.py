@@ -25,10 +25,10 @@ def work(tmp_path):
     return make_tree(tmp_path / "work", {"calc.py": BROKEN, "test_calc.py": TEST})
 
 
-def agent(make_grid, work, replies, level="auto", person=None, verify=(PYTEST,), **leash_opts):
+def agent(make_grid, work, replies, level="auto", person=None, verify=(PYTEST,), env=(), **leash_opts):
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[*replies, "DONE"])  # the model ends when it is done
     leash = Leash(work, level, **leash_opts)
-    return Agent(grid, work, leash, verify=VerifySettings(tuple(verify), timeout=60), person=person, edit_format="search-replace")
+    return Agent(grid, work, leash, verify=VerifySettings(tuple(verify), timeout=60, env=env), person=person, edit_format="search-replace")
 
 
 def requests(a):
@@ -129,13 +129,14 @@ def test_commands_outside_the_leash_are_refused_and_the_model_is_told(make_grid,
     assert "Refused by the leash" in told and "touch pwned" in told
 
 
-def test_allowed_commands_run_in_the_workspace_without_secrets(make_grid, work, monkeypatch):
+def test_allowed_commands_see_only_the_allowed_environment(make_grid, work, monkeypatch):
     monkeypatch.setenv("MY_API_TOKEN", "s3cret")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:hunter2@db")  # a secret whose name says nothing
     monkeypatch.setenv("PLAIN_SETTING", "visible")
-    a = agent(make_grid, work, ['TOOL run_command {"command": "env"}', FIX], commands=("env",))
+    a = agent(make_grid, work, ['TOOL run_command {"command": "env"}', FIX], commands=("env",), env=("PLAIN_SETTING",))
     a.run("fix")
     output = requests(a)[1].messages[-1]["content"]
-    assert "PLAIN_SETTING=visible" in output and "s3cret" not in output
+    assert "PLAIN_SETTING=visible" in output and "s3cret" not in output and "hunter2" not in output and "HOME=/tmp" in output
 
 
 def test_writes_outside_the_paths_or_the_workspace_are_refused(make_grid, work, tmp_path):

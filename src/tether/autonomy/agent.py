@@ -30,7 +30,7 @@ from .leash import Leash
 from .runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
 from .untrusted import Fence
-from .verify import CommandResult, VerifySettings, run_command, score
+from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_command, score
 
 DEFAULT_STEPS = {"ask": 6, "suggest": 8, "approve": 12, "auto": 12, "agent": 20}
 DEFAULT_SECONDS = 900.0
@@ -122,8 +122,8 @@ class Agent:
         leash.commands += tuple(c for c in self.verify.commands if c not in leash.commands)  # the person chose them
         self.on_event = on_event or (lambda kind, **data: None)
         self.fence = Fence()
-        self.secret_names = tuple(p.api_key_env for p in grid.config.providers.values() if p.api_key_env)
-        self.toolbox = Toolbox(self.root, timeout=self.verify.timeout, output_cap=self.verify.output_cap, secret_names=self.secret_names)
+        self.confined = self._confined(leash)
+        self.toolbox = Toolbox(self.root, self.verify, self.confined)
         self.output_tokens = OUTPUT_TOKENS
         self.usage = [0, 0]
         self.cost: float | None = 0.0
@@ -132,6 +132,16 @@ class Agent:
         self.touched: set[str] = set()  # files the run wrote or is writing: the only ones checkpointed
         self.known: dict[str | None, frozenset] = {}  # checkpoint -> the files it holds a state of
         self.checks: list[CommandResult] = []
+
+    def _confined(self, leash: Leash) -> bool:
+        """Commands run sandboxed. Without a sandbox, `auto` and `agent` run none (unless the user
+        opted out); at lower levels a person has seen every change before its checks run."""
+        try:
+            return self.verify.confined()
+        except SandboxUnavailable:
+            if leash.level in ("auto", "agent") and (self.verify.commands or leash.commands):
+                raise
+            return False
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -392,7 +402,7 @@ class Agent:
 
     def _check(self, command: str) -> CommandResult:
         self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing=f"running {command}")
-        result = run_command(command, self.root, self.verify.timeout, self.verify.output_cap, self.secret_names)
+        result = run_command(command, self.root, self.verify, self.confined)
         self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output)
         self.on_event("verify", command=command, ok=result.ok, code=result.code, output=result.output)
         return result

@@ -19,6 +19,7 @@ from .edits.workspace import PathRefused, resolve
 from .runlog import RunLog
 from .tools import Toolbox
 from .untrusted import Fence
+from .verify import VerifySettings
 
 SYSTEM = """You answer questions about a code repository, using only the code shown to you.
 
@@ -71,7 +72,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     root = Path(root).resolve()
     fence = Fence()
     log = RunLog(grid.store, root=str(root), command="ask", instruction=question, level="ask", model=model)
-    toolbox = Toolbox(root, timeout=30, output_cap=4000)
+    toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
     try:
         context = brief(root, question, fence, budget, search=lambda q: toolbox.index().search(q, k=8), numbered=True)
     finally:

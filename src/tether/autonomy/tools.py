@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..errors import TetherError
 from .edits.workspace import PathRefused, resolve
-from .verify import run_command
+from .verify import VerifySettings, run_command
 
 MAX_READ_LINES = 400
 
@@ -75,8 +75,8 @@ def parse_done(text: str) -> str | None:
 class Toolbox:
     """Runs the read-only tools and commands for one workspace; the agent checks the leash first."""
 
-    def __init__(self, root: Path, *, timeout: float, output_cap: int, secret_names: tuple[str, ...] = ()):
-        self.root, self.timeout, self.output_cap, self.secret_names = root, timeout, output_cap, secret_names
+    def __init__(self, root: Path, settings: VerifySettings, confined: bool = True):
+        self.root, self.settings, self.confined = root, settings, confined
         self._index = None
 
     def call(self, name: str, args: dict) -> tuple[bool, str]:
@@ -94,7 +94,7 @@ class Toolbox:
                 focus = [str(args["focus"])] if args.get("focus") else []
                 return True, repo_map(self.root, max_tokens=1024, focus=focus).text or "(no symbols found)"
             if name == "run_command":
-                result = run_command(str(args.get("command", "")), self.root, self.timeout, self.output_cap, self.secret_names)
+                result = run_command(str(args.get("command", "")), self.root, self.settings, self.confined)
                 return result.ok, result.summary()
         except (TetherError, OSError, ValueError, TypeError) as e:
             return False, f"{name} failed: {e}"

@@ -1,5 +1,6 @@
 """Running a command for the agent — the configured tests and linters, or a command the leash
-allowed: in the workspace, with a timeout, its output capped, and an environment without secrets.
+allowed: in the workspace, in the sandbox (sandbox.py), with a timeout, its output capped, and an
+environment built from an allow-list.
 
 The command's whole process group is killed at the timeout, so a test that hangs or forks
 cannot outlive the step."""
@@ -16,9 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
-from ..errors import ConfigError
+from ..errors import ConfigError, TetherError
+from . import sandbox
 
-SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
+
+class SandboxUnavailable(TetherError):
+    """Checks would run model-written code unconfined, and the user has not chosen that."""
+
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_OUTPUT_CAP = 6000  # characters of output kept: the head and the tail, which hold the news
 
@@ -45,22 +50,40 @@ class VerifySettings:
     commands: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     output_cap: int = DEFAULT_OUTPUT_CAP
+    sandbox: str = "auto"  # "auto": bubblewrap where it works; "off": the user chose to run commands unconfined
+    env: tuple[str, ...] = ()  # environment variables the user lets commands see, beyond the allow-list
 
     @classmethod
     def from_config(cls, config: Config, root: Path, commands: tuple[str, ...] | None = None) -> "VerifySettings":
         spec = config.extra.get("verify", {})
         where = f"{config.path or 'config'}: [verify]"
-        if not isinstance(spec, dict) or set(spec) - {"commands", "timeout", "output_cap"}:
-            raise ConfigError(f"{where} takes commands, timeout and output_cap")
+        if not isinstance(spec, dict) or set(spec) - {"commands", "timeout", "output_cap", "sandbox", "env"}:
+            raise ConfigError(f"{where} takes commands, timeout, output_cap, sandbox and env")
         listed = spec.get("commands", None)
         if listed is not None and not (isinstance(listed, list) and all(isinstance(c, str) and c.strip() for c in listed)):
             raise ConfigError(f"{where} commands must be a list of command lines")
+        env = spec.get("env", [])
+        if not (isinstance(env, list) and all(isinstance(e, str) and e for e in env)):
+            raise ConfigError(f"{where} env must be a list of environment variable names")
+        if spec.get("sandbox", "auto") not in ("auto", "off"):
+            raise ConfigError(f"{where} sandbox must be \"auto\" or \"off\" (got {spec['sandbox']!r})")
         try:
             timeout, cap = float(spec.get("timeout", DEFAULT_TIMEOUT)), int(spec.get("output_cap", DEFAULT_OUTPUT_CAP))
         except (TypeError, ValueError):
             raise ConfigError(f"{where} timeout and output_cap must be numbers") from None
+        if not (0 < timeout < float("inf")) or cap <= 0:
+            raise ConfigError(f"{where} timeout and output_cap must be above 0 (got {timeout:g}, {cap})")
         chosen = commands if commands is not None else tuple(listed) if listed is not None else detect(root)
-        return cls(tuple(chosen), timeout, cap)
+        return cls(tuple(chosen), timeout, cap, spec.get("sandbox", "auto"), tuple(env))
+
+    def confined(self) -> bool:
+        """Whether commands will run in the sandbox; raises where they should and cannot."""
+        if self.sandbox == "off":
+            return False
+        if sandbox.bubblewrap() is None:
+            raise SandboxUnavailable("checks run code the model wrote, and no sandbox is available here (Linux with bubblewrap:"
+                                     " `apt-get install bubblewrap`); set [verify] sandbox = \"off\" in tether.toml to run them unconfined")
+        return True
 
 
 def detect(root: Path) -> tuple[str, ...]:
@@ -71,13 +94,9 @@ def detect(root: Path) -> tuple[str, ...]:
     return ()
 
 
-def clean_env(extra_secret_names: tuple[str, ...] = ()) -> dict[str, str]:
-    """The environment a command sees: ours, less anything that looks like a secret."""
-    return {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k) and k not in extra_secret_names}
-
-
-def run_command(command: str, root: Path, timeout: float = DEFAULT_TIMEOUT, output_cap: int = DEFAULT_OUTPUT_CAP,
-                secret_names: tuple[str, ...] = ()) -> CommandResult:
+def run_command(command: str, root: Path, settings: VerifySettings, confined: bool = True) -> CommandResult:
+    """Run one command line (no shell) in the workspace; `confined` runs it in the sandbox."""
+    timeout, output_cap = settings.timeout, settings.output_cap
     try:
         argv = shlex.split(command)
     except ValueError as e:
@@ -86,8 +105,8 @@ def run_command(command: str, root: Path, timeout: float = DEFAULT_TIMEOUT, outp
         return CommandResult(command, 127, "empty command", 0.0)
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, cwd=root, env=clean_env(secret_names), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(sandbox.wrap(argv, root) if confined else argv, cwd=root, env=sandbox.environment(settings.env),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     except OSError as e:
         return CommandResult(command, 127, f"cannot run {argv[0]}: {e.strerror or e}", time.monotonic() - start)
     try:
