@@ -68,6 +68,8 @@ class Checkpoints:
         found = recover(self.root)
         if found and found.direction == "forward" and found.meta.get("before"):
             self.record(found.meta["before"], found.meta.get("message", "interrupted change"), found.meta.get("files") or found.files)
+        elif found and found.direction == "forward" and "pointer" in found.meta:  # an undo or redo: it happened
+            self._save(self._load()[0], found.meta["pointer"])
         return found
 
     # -- taking ------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ class Checkpoints:
             raise TetherError("nothing to undo")
         change = history[pointer - 1]
         self._refuse_drift(change, change.after, "undo")
-        self.restore(change.before, change.files)
+        self.restore(change.before, change.files, {"pointer": pointer - 1})
         self._save(history, pointer - 1)
         return change
 
@@ -116,7 +118,7 @@ class Checkpoints:
             raise TetherError("nothing to redo")
         change = history[pointer]
         self._refuse_drift(change, change.before, "redo")
-        self.restore(change.after, change.files)
+        self.restore(change.after, change.files, {"pointer": pointer + 1})
         self._save(history, pointer + 1)
         return change
 
@@ -150,7 +152,7 @@ class Checkpoints:
                 drifted.append(p)
         return drifted
 
-    def restore(self, commit: str, paths: list[str]) -> list[str]:
+    def restore(self, commit: str, paths: list[str], meta: dict | None = None) -> list[str]:
         """Make `paths` hold what `commit` has (absent there: removed); returns the paths touched.
         A file that stays keeps its mode; one that comes back gets the mode it was saved with."""
         blobs = self._blobs(commit, paths)
@@ -166,7 +168,7 @@ class Checkpoints:
             except OSError:
                 keep = 0o755 if mode == "100755" else 0o644
             writes.append((p, data, keep))
-        write_files(self.root, writes)
+        write_files(self.root, writes, meta)
         return [p for p, _, _ in writes]
 
     def _blobs(self, commit: str, paths: list[str]) -> dict[str, tuple[str, str]]:
