@@ -96,6 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif model == "fault-hang":
             time.sleep(self.server.hang)
             self.close_connection = True
+        elif model == "fault-echo-auth":  # a careless upstream that echoes the request's headers
+            self._json(401, {"error": {"message": f"invalid key; you sent Authorization: {self.headers.get('authorization')}"}})
         elif model == "fault-malformed":
             self._raw(200, b"<html>not json{", "text/html")
 

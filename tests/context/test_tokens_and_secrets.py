@@ -1,7 +1,7 @@
 import pytest
 
 from tether.context import tokens
-from tether.context.secrets import redact
+from tether.redaction import redact
 from tether.errors import TetherError
 
 

@@ -9,6 +9,7 @@ import json
 import secrets
 import time
 
+from ..redaction import redact
 from ..store import Store
 
 KINDS = ("prompt", "reply", "tool", "decision", "diff", "verify", "note", "end")
@@ -20,12 +21,13 @@ class RunLog:
         self.id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         self.n = 0
         store.write("INSERT INTO runs (id, ts, root, command, instruction, level, model, status) VALUES (?,?,?,?,?,?,?,?)",
-                    (self.id, time.time(), root, command, instruction, level, model, "running"))
+                    (self.id, time.time(), root, command, redact(instruction)[0], level, model, "running"))
 
     def step(self, kind: str, **detail) -> None:
+        """Record one step; its text is redacted first, like everything tether stores."""
         self.n += 1
         self.store.write("INSERT INTO run_steps (run_id, n, ts, kind, detail) VALUES (?,?,?,?,?)",
-                         (self.id, self.n, time.time(), kind, json.dumps(detail, default=str)))
+                         (self.id, self.n, time.time(), kind, redact(json.dumps(detail, default=str))[0]))
 
     def totals(self, steps: int, input_tokens: int, output_tokens: int, cost_usd: float | None, seconds: float) -> None:
         self.store.write("UPDATE runs SET steps=?, input_tokens=?, output_tokens=?, cost_usd=?, seconds=? WHERE id=?",

@@ -15,7 +15,7 @@ from ..errors import TetherError
 from . import gitsource, tokens
 from .compress import compress as compress_text
 from .parallel import in_two
-from .secrets import redact as redact_text
+from ..redaction import redact as redact_text
 from .syntax import language_of
 from .walk import SNIFF, is_binary, walk
 

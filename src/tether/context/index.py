@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
+from ..redaction import redact
 from ..errors import TetherError
 from .chunks import Chunk, chunk_file
 from .walk import walk
@@ -119,7 +120,7 @@ class Index:
             if known.get(f.path) != digest:
                 changed.append((f.path, data.decode("utf-8", errors="replace")))
         removed = [p for p in known if p not in current]
-        new_chunks: list[Chunk] = [c for path, text in changed for c in chunk_file(path, text)]
+        new_chunks: list[Chunk] = [c for path, text in changed for c in chunk_file(path, redact(text)[0])]  # the index stores no secret
         with self.db:  # one transaction: a crash leaves the old index or the new one
             self.db.execute("BEGIN")
             for path in removed + [p for p, _ in changed]:

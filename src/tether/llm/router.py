@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import config as config_mod
 from ..config import Config, RouteConfig
 from ..errors import AllAttemptsFailed, BadRequest, BudgetExceeded, CircuitOpen, ProviderError, StreamInterrupted, TetherError, UnknownModel
+from ..redaction import redact_messages
 from ..store import Store
 from . import models
 from .meter import Attempt, Ledger
@@ -205,7 +206,7 @@ class _Call:
         self.grid = grid
         self.stream = stream
         self.route_name, self.route = grid.route(model)
-        self.messages = normalize_messages(messages)
+        self.messages = redact_messages(normalize_messages(messages))  # no secret leaves for a model
         self.deadline = opts.pop("deadline", None) or self.route.deadline
         if opts.get("tools"):
             opts["tools"] = [Tool.coerce(t) for t in opts["tools"]]

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from ...errors import TetherError
+from ...redaction import MARKER
 from . import search_replace, udiff, whole
 from .match import NoMatch, apply_elided, locate, split_elided
 from .journal import recover, write_files
@@ -136,6 +137,7 @@ class Plan:
                     result.path = rel = holder
                     _refuse_protected(self.root, rel)
                     self.texts[rel], result.how = _replace(self._current(rel, self.root / rel), edit)
+            _refuse_markers(text, self.texts.get(rel), rel)
             result.ok = True
         except TetherError as e:  # PathRefused included
             result.error = str(e)
@@ -210,6 +212,13 @@ class Plan:
             writes.append((rel, data, original.mode if original and original.mode is not None else None))
         write_files(self.root, writes, meta)
         return [rel for rel, _, _ in writes], diff
+
+
+def _refuse_markers(before: str | None, after: str | None, rel: str) -> None:
+    """The model saw secrets as redaction markers; writing a marker back would destroy a secret."""
+    if after and (after.count(MARKER) > (before or "").count(MARKER)):
+        raise NoMatch(f"the change to {rel} writes a {MARKER}…] marker where the file holds a secret that was hidden"
+                      " from you; leave the lines with secrets out of the edit")
 
 
 def _refuse_protected(root: Path, rel: str) -> None:

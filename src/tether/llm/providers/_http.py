@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 
 from ...errors import AuthError, BadRequest, MalformedResponse, ProviderError, ProviderTimeout, RateLimited, TransientError
+from ...redaction import scrub
 
 _MAX_DETAIL = 300
 
@@ -24,13 +25,13 @@ def post_json(http: httpx.Client, url: str, body: dict, timeout: float | None, w
     try:
         response = http.post(url, content=json.dumps(body), timeout=timeout)
     except httpx.HTTPError as e:
-        raise transport_error(e, who) from None
+        raise transport_error(e, who, _keys(http)) from None
     if response.status_code >= 400:
-        raise status_error(response.status_code, response.headers, response.text, who)
+        raise status_error(response.status_code, response.headers, response.text, who, _keys(http))
     try:
         return json.loads(response.content)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise MalformedResponse(f"{who}: reply is not JSON: {_excerpt(response.text)}") from None
+        raise MalformedResponse(f"{who}: reply is not JSON: {_excerpt(response.text, _keys(http))}") from None
 
 
 def stream_lines(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str) -> Iterator[str]:
@@ -39,12 +40,12 @@ def stream_lines(http: httpx.Client, url: str, body: dict, timeout: float | None
         with http.stream("POST", url, content=json.dumps(body), timeout=timeout) as response:
             if response.status_code >= 400:
                 response.read()
-                raise status_error(response.status_code, response.headers, response.text, who)
+                raise status_error(response.status_code, response.headers, response.text, who, _keys(http))
             for line in response.iter_lines():
                 if line.startswith("data:"):
                     yield line[5:].strip()
     except httpx.HTTPError as e:
-        raise transport_error(e, who) from None
+        raise transport_error(e, who, _keys(http)) from None
 
 
 def parse_event(payload: str, who: str) -> dict:
@@ -57,16 +58,21 @@ def parse_event(payload: str, who: str) -> dict:
     return event
 
 
-def transport_error(e: httpx.HTTPError, who: str) -> ProviderError:
+def _keys(http: httpx.Client) -> tuple[str, ...]:
+    """The credentials this client sends, so that no error text can echo them."""
+    return tuple(v.split()[-1] for k, v in http.headers.items() if k.lower() in ("authorization", "x-api-key", "api-key") and v.split())
+
+
+def transport_error(e: httpx.HTTPError, who: str, keys: tuple[str, ...] = ()) -> ProviderError:
     if isinstance(e, httpx.TimeoutException):
         return ProviderTimeout(f"{who}: timed out ({type(e).__name__})")
     if isinstance(e, httpx.TransportError):
-        return TransientError(f"{who}: connection failed ({type(e).__name__}: {e})")
-    return ProviderError(f"{who}: {type(e).__name__}: {e}")
+        return TransientError(f"{who}: connection failed ({type(e).__name__}: {_excerpt(str(e), keys)})")
+    return ProviderError(f"{who}: {type(e).__name__}: {_excerpt(str(e), keys)}")
 
 
-def status_error(status: int, headers, text: str, who: str) -> ProviderError:
-    detail = _error_detail(text)
+def status_error(status: int, headers, text: str, who: str, keys: tuple[str, ...] = ()) -> ProviderError:
+    detail = _error_detail(text, keys)
     message = f"{who}: HTTP {status}: {detail}"
     if status == 429:
         return RateLimited(message, status=status, retry_after=retry_after(headers.get("retry-after")))
@@ -91,17 +97,18 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _error_detail(text: str) -> str:
+def _error_detail(text: str, keys: tuple[str, ...] = ()) -> str:
     try:
         body = json.loads(text)
         error = body.get("error", body) if isinstance(body, dict) else body
         if isinstance(error, dict):
-            return _excerpt(str(error.get("message") or error))
-        return _excerpt(str(error))
+            return _excerpt(str(error.get("message") or error), keys)
+        return _excerpt(str(error), keys)
     except (json.JSONDecodeError, ValueError):
-        return _excerpt(text) or "(empty body)"
+        return _excerpt(text, keys) or "(empty body)"
 
 
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
+def _excerpt(text: str, keys: tuple[str, ...] = ()) -> str:
+    """A short, one-line, scrubbed piece of what an upstream said: error bodies echo headers."""
+    text = scrub(" ".join(text.split()), keys)
     return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"

@@ -1,6 +1,8 @@
-"""Secrets redacted in place: the file is kept, each secret replaced by a marker that says what
-it was. Sample credentials in docs (`postgresql://scott:tiger@localhost`) are redacted like real
-ones rather than dropping the file, so a digest never loses a project's documentation."""
+"""Secrets redacted in place: the text is kept, each secret replaced by a marker that says what
+it was. One redaction for everything that leaves for a model or is stored — digests, prompts,
+run logs, the search index, error texts. Sample credentials in docs
+(`postgresql://scott:tiger@localhost`) are redacted like real ones rather than dropping the file,
+so a digest never loses a project's documentation."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ _PATTERNS: list[tuple[str, tuple[str, ...], re.Pattern]] = [
     ("google-api-key", ("AIza",), re.compile(r"AIza[0-9A-Za-z_\-]{35}")),
     ("stripe-key", ("_live_",), re.compile(r"[sr]k_live_[0-9A-Za-z]{20,}")),
     ("jwt", ("eyJ",), re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")),
+    ("bearer-token", ("Bearer", "bearer", "BEARER"), re.compile(r"(?<=[Bb]earer )(?!\[REDACTED)[A-Za-z0-9._~+/=\-]{12,}|(?<=BEARER )[A-Za-z0-9._~+/=\-]{12,}")),
 ]
+MARKER = "[REDACTED:"
 # scheme://user:password@host — keep the user and host, drop the password
 _URL_PASSWORD = re.compile(r"(://[^\s:/@'\"]+:)([^\s@/'\"]+)(@)")
 # password = "…", api_key: '…', DB_SECRET="…"
@@ -71,3 +75,25 @@ def _redact_assignments(text: str) -> tuple[str, int]:
             last = end
     out.append(text[last:])
     return "".join(out), len(values)
+
+
+def scrub(text: str, known: tuple[str, ...] = ()) -> str:
+    """`text` redacted, and every value in `known` (keys we hold) replaced too."""
+    for secret in known:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "[REDACTED:key]")
+    return redact(text)[0]
+
+
+def redact_messages(messages: list[dict]) -> list[dict]:
+    """Chat messages with their text redacted (copies; the caller's are left alone)."""
+    out = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            m = {**m, "content": redact(content)[0]}
+        elif isinstance(content, list):
+            m = {**m, "content": [{**p, "text": redact(p["text"])[0]} if isinstance(p, dict) and isinstance(p.get("text"), str) else p
+                                  for p in content]}
+        out.append(m)
+    return out
