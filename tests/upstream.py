@@ -29,6 +29,7 @@ FAULTS = ["fault-500", "fault-429", "fault-reset", "fault-hang", "fault-malforme
 class Upstream(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # the default backlog of 5 resets connections when many threads call at once
 
     def __init__(self, port: int = 0, hang: float = HANG):
         super().__init__(("127.0.0.1", port), _Handler)

@@ -14,11 +14,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 
 from .errors import TetherError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Partial-autonomy AI for a codebase, on a leash you control.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Partial-autonomy AI for a codebase, on a leash you control.")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)  # a pipe gets whole lines
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 _state: dict = {"config": None}
@@ -59,6 +60,11 @@ def _table(*headers: str) -> Table:
     return Table(Column(headers[0], no_wrap=True), *headers[1:])
 
 
+def _e(value) -> str:
+    """Text from files, models, configs or errors, shown as it is: `[id]` is a path, not markup."""
+    return escape(str(value))
+
+
 def _usd(value) -> str:
     return "unknown" if value is None else f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
 
@@ -94,7 +100,7 @@ def chat(
         else:
             _stream_reply(grid, model, history, opts)
         return
-    err.print(f"[dim]chatting with {model} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
+    err.print(f"[dim]chatting with {_e(model)} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
     while True:
         try:
             line = input("› ")
@@ -115,7 +121,7 @@ def chat(
             history.pop()
             continue
         except TetherError as e:
-            err.print(f"[red]error:[/red] {e}")
+            err.print(f"[red]error:[/red] {_e(e)}")
             history.pop()
             continue
         history.append({"role": "assistant", "content": reply})
@@ -164,7 +170,7 @@ def models(
                       price(r["output_per_mtok"]), "[green]yes[/green]" if r["usable"] else f"[yellow]{r['missing']}[/yellow]")
     out.print(table)
     for name, route in grid.config.routes.items():
-        out.print(f"route [bold]{name}[/bold]: {' → '.join(route.models)}")
+        out.print(f"route [bold]{_e(name)}[/bold]: {_e(' → '.join(route.models))}")
 
 
 # -- ledger -------------------------------------------------------------------------------------
@@ -203,7 +209,7 @@ def ledger(
                       cost, f"{t['avg_latency_ms']:.0f} ms" if t["avg_latency_ms"] is not None else "-")
     out.print(table if totals else f"no calls since {since_day}")
     for r in recent:
-        out.print(f"{time.strftime('%H:%M:%S', time.localtime(r['ts']))} {r['model']} {r['outcome']}"
+        out.print(f"{time.strftime('%H:%M:%S', time.localtime(r['ts']))} {_e(r['model'])} {r['outcome']}"
                   f"{' ' + r['error_class'] if r['error_class'] else ''} {r['input_tokens']}→{r['output_tokens']} {_usd(r['cost_usd'])}")
 
 
@@ -239,7 +245,8 @@ def digest(
         raise TetherError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     with err.status("digesting…") if sys.stderr.isatty() else contextlib.nullcontext():
         d = make_digest(path, include=include, exclude=exclude, encoding=encoding, order=order, max_file_bytes=max_file_bytes,
-                        compress=compress, redact=not no_redact, git_diff=diff, git_log=log, ref=ref, subdir=subdir)
+                        compress=compress, redact=not no_redact, git_diff=diff, git_log=log, ref=ref, subdir=subdir,
+                        leave_out=[output, *output.parent.glob(f"{output.stem}-*{output.suffix}")] if output else [])
     written = []
     if max_tokens:
         parts = d.parts(fmt, max_tokens)
@@ -260,7 +267,7 @@ def digest(
     redacted = sum(s["redacted"].values())
     err.print(f"[dim]{s['files']} files · {s['total_tokens']:,} tokens ({encoding}) · skipped: {skipped}"
               f"{f' · {redacted} secrets redacted' if redacted else ''}{' · ' + str(len(s['lossy_files'])) + ' files with undecodable bytes' if s['lossy_files'] else ''}"
-              f"{' → ' + ', '.join(written) if written else ''}[/dim]")
+              f"{' → ' + _e(', '.join(written)) if written else ''}[/dim]")
 
 
 def _write_text(target: Path, text: str | None, d=None, fmt: str = "text") -> None:
@@ -330,7 +337,7 @@ def search(
                             "found_by": h.found_by, "snippet": h.snippet} for h in hits]})
         return
     for h in hits:
-        out.print(f"[bold]{h.where}[/bold] {h.name} [dim]{' '.join(f'{k}#{v}' for k, v in h.found_by.items())}[/dim]")
+        out.print(f"[bold]{_e(h.where)}[/bold] {_e(h.name)} [dim]{' '.join(f'{k}#{v}' for k, v in h.found_by.items())}[/dim]")
         out.print(h.snippet, markup=False, highlight=False)
         out.print()
     if not hits:
@@ -365,8 +372,8 @@ def apply(
                "blocks": [{"block": b.block, "path": b.path, "ok": b.ok, "how": b.how, "error": b.error, "hint": b.hint} for b in report.blocks]})
     else:
         for b in report.blocks:
-            status = f"[green]ok[/green] ({b.how})" if b.ok else f"[red]failed[/red]: {b.error}"
-            err.print(f"block {b.block} {b.path}: {status}")
+            status = f"[green]ok[/green] ({_e(b.how)})" if b.ok else f"[red]failed[/red]: {_e(b.error)}"
+            err.print(f"block {b.block} {_e(b.path)}: {status}")
             if b.hint:
                 err.print(b.hint, markup=False, highlight=False)
         if report.diff:
@@ -383,7 +390,7 @@ def undo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
     from .autonomy.checkpoints import Checkpoints
 
     change = Checkpoints(_workspace(path)).undo()
-    _emit({"undone": change.message, "files": change.files}) if as_json else out.print(f"undid “{change.message}”: {', '.join(change.files)}")
+    _emit({"undone": change.message, "files": change.files}) if as_json else out.print(f"undid “{change.message}”: {', '.join(change.files)}", markup=False)
 
 
 @app.command()
@@ -392,7 +399,7 @@ def redo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
     from .autonomy.checkpoints import Checkpoints
 
     change = Checkpoints(_workspace(path)).redo()
-    _emit({"redone": change.message, "files": change.files}) if as_json else out.print(f"redid “{change.message}”: {', '.join(change.files)}")
+    _emit({"redone": change.message, "files": change.files}) if as_json else out.print(f"redid “{change.message}”: {', '.join(change.files)}", markup=False)
 
 
 @app.command()
@@ -416,7 +423,7 @@ def log(
             return
         for e in entries:
             state = "" if e["applied"] else " [dim](undone)[/dim]"
-            out.print(f"{e['number']:>3}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['time']))}  {e['message']}{state}  [dim]{', '.join(e['files'])}[/dim]")
+            out.print(f"{e['number']:>3}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['time']))}  {_e(e['message'])}{state}  [dim]{_e(', '.join(e['files']))}[/dim]")
         if not entries:
             err.print("no changes yet")
         return
@@ -437,7 +444,7 @@ def log(
     for r in runs:
         out.print(f"[bold]{r['id']}[/bold]  {r['command']} --level {r['level']}  [{_STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
                   f"  {r['steps']} steps · {r['input_tokens'] + r['output_tokens']:,} tokens · {_usd(r['cost_usd'])} · {r['seconds'] or 0:.0f}s"
-                  f"\n    {r['instruction'][:100]}" + (f"  [dim]→ {', '.join(r['changed'])}[/dim]" if r["changed"] else ""), markup=True, highlight=False)
+                  f"\n    {_e(r['instruction'][:100])}" + (f"  [dim]→ {_e(', '.join(r['changed']))}[/dim]" if r["changed"] else ""), markup=True, highlight=False)
     if not runs:
         err.print("no runs in this workspace yet (`tether log --changes` lists applied changes)")
 
@@ -446,8 +453,8 @@ _STATUS_STYLE = {"done": "green", "answered": "green", "proposed": "cyan", "runn
 
 
 def _replay(run: dict, steps: list[dict], full: bool) -> None:
-    out.print(f"[bold]run {run['id']}[/bold] · tether {run['command']} --level {run['level']} -m {run['model']} · {run['root']}")
-    out.print(f"[bold]request:[/bold] {run['instruction']}", markup=True)
+    out.print(f"[bold]run {run['id']}[/bold] · tether {run['command']} --level {run['level']} -m {_e(run['model'])} · {_e(run['root'])}")
+    out.print(f"[bold]request:[/bold] {_e(run['instruction'])}", markup=True)
     for s in steps:
         kind = s["kind"]
         head = f"[dim]#{s['n']} {time.strftime('%H:%M:%S', time.localtime(s['ts']))}[/dim] [bold]{kind}[/bold]"
@@ -455,28 +462,26 @@ def _replay(run: dict, steps: list[dict], full: bool) -> None:
             out.print(head)
             _print_text(s.get("user", ""), full, 12)
         elif kind == "reply":
-            out.print(f"{head} {s.get('model')} · {s.get('input_tokens')}→{s.get('output_tokens')} tokens · {_usd(s.get('cost_usd'))}")
+            out.print(f"{head} {_e(s.get('model'))} · {s.get('input_tokens')}→{s.get('output_tokens')} tokens · {_usd(s.get('cost_usd'))}")
             _print_text(s.get("text", ""), True, 0)
         elif kind == "decision":
             verdict = s.get("verdict", "")
-            out.print(f"{head} {s.get('tool')} {s.get('target', '')!r}: [{ {'allow': 'green', 'deny': 'red'}.get(verdict, 'yellow')}]{verdict}[/] ({s.get('rule')}) {s.get('reason', '')}"
+            out.print(f"{head} {_e(s.get('tool'))} {_e(repr(s.get('target', '')))}: [{ {'allow': 'green', 'deny': 'red'}.get(verdict, 'yellow')}]{_e(verdict)}[/] ({_e(s.get('rule'))}) {_e(s.get('reason', ''))}"
                       + (f" · taken {s['taken']}" if "taken" in s else ""))
         elif kind == "diff":
             out.print(f"{head} {'applied' if s.get('applied') else 'proposed' if s.get('applied') is None else 'not applied'}")
             _print_diff(s["diff"]) if s.get("diff") else _print_text(s.get("error", ""), True, 0)
         elif kind == "verify":
             status = "[green]ok[/green]" if s.get("code") == 0 else "[red]timed out[/red]" if s.get("code") is None else f"[red]exit {s['code']}[/red]"
-            out.print(f"{head} $ {s['command']} → {status} ({s.get('seconds')}s)")
+            out.print(f"{head} $ {_e(s['command'])} → {status} ({s.get('seconds')}s)")
             _print_text(s.get("output", ""), full, 8, tail=True)
         elif kind == "tool":
-            out.print(f"{head} {s['name']} {json.dumps(s.get('args'))} → {'ok' if s.get('ok') else 'failed'}")
+            out.print(f"{head} {_e(s['name'])} {_e(json.dumps(s.get('args')))} → {'ok' if s.get('ok') else 'failed'}")
             _print_text(s.get("output", ""), full, 8)
         elif kind == "end":
-            out.print(f"{head} [{_STATUS_STYLE.get(s['status'], 'yellow')}]{s['status']}[/]: {s.get('reason', '')}")
+            out.print(f"{head} [{_STATUS_STYLE.get(s['status'], 'yellow')}]{s['status']}[/]: {_e(s.get('reason', ''))}")
         else:
-            from rich.markup import escape
-
-            out.print(f"{head} {escape(s.get('text') or json.dumps({k: v for k, v in s.items() if k not in ('n', 'ts', 'kind')}))}")
+            out.print(f"{head} {_e(s.get('text') or json.dumps({k: v for k, v in s.items() if k not in ('n', 'ts', 'kind')}))}")
 
 
 def _print_text(text: str, full: bool, lines: int, tail: bool = False) -> None:
@@ -527,8 +532,8 @@ def ask(
     sys.stdout.write("\n")
     for c in answer.claims:
         if not c.verified:
-            out.print(f"[yellow]unverified:[/yellow] {c.text} [dim]({'; '.join(c.problems)})[/dim]", highlight=False)
-    err.print(f"[dim]{answer.verified} of {len(answer.claims)} claims verified against the cited lines · {r.model} · "
+            out.print(f"[yellow]unverified:[/yellow] {_e(c.text)} [dim]({_e('; '.join(c.problems))})[/dim]", highlight=False)
+    err.print(f"[dim]{answer.verified} of {len(answer.claims)} claims verified against the cited lines · {_e(r.model)} · "
               f"{r.usage.input_tokens}→{r.usage.output_tokens} tokens · {_usd(r.cost_usd)} · run {answer.run_id}[/dim]")
 
 
@@ -566,7 +571,7 @@ def do(
     agent = Agent(grid, root, leash, model=model, verify=settings, person=person, candidates=candidates,
                   on_event=live.event if live else None)
     if not as_json:
-        err.print(f"[dim]tether do · level {leash.level} · {model} · checks: {', '.join(settings.commands) or 'none'} · "
+        err.print(f"[dim]tether do · level {leash.level} · {_e(model)} · checks: {_e(', '.join(settings.commands) or 'none')} · "
                   f"limits: {leash.budget.steps} steps, {leash.budget.seconds:g}s — Ctrl-C stops at the last checkpoint[/dim]")
     try:
         result = agent.run(instruction)
@@ -586,11 +591,11 @@ def do(
         if result.diff and not live:  # on a terminal each diff was shown as it came
             _print_diff(result.diff)
         style = _STATUS_STYLE.get(result.status, "yellow")
-        err.print(f"[{style}]{result.status}[/]: {result.reason}")
+        err.print(f"[{style}]{result.status}[/]: {_e(result.reason)}")
         if result.changed:
-            err.print(f"[dim]changed {', '.join(result.changed)} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
+            err.print(f"[dim]changed {_e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
         err.print(f"[dim]{result.steps} steps · {result.input_tokens + result.output_tokens:,} tokens · {_usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
-    if result.status in ("stuck", "budget", "failing", "stopped", "interrupted", "error"):
+    if result.status not in ("done", "answered", "proposed"):
         raise typer.Exit(1 if result.status != "interrupted" else 130)
 
 
@@ -605,16 +610,16 @@ class _LiveLine:
     def event(self, kind: str, **data) -> None:
         if kind == "status":
             doing = data.get("doing") or "working"
-            self.status.update(f"step {data['step']} · {data['tokens']:,} tokens · {_usd(data['cost'])} · {doing}")
+            self.status.update(f"step {data['step']} · {data['tokens']:,} tokens · {_usd(data['cost'])} · {_e(doing)}")
         elif kind == "diff":
             with self.paused():
                 _print_diff(data["diff"])
         elif kind == "verify":
-            err.print(f"$ {data['command']} → {'[green]ok[/green]' if data['ok'] else '[red]failed[/red]'}")
+            err.print(f"$ {_e(data['command'])} → {'[green]ok[/green]' if data['ok'] else '[red]failed[/red]'}")
         elif kind == "tool":
-            err.print(f"[dim]{data['name']} {data['target']}[/dim]" + ("" if data["allowed"] else f" [red]refused[/red]: {data['reason']}"))
+            err.print(f"[dim]{_e(data['name'])} {_e(data['target'])}[/dim]" + ("" if data["allowed"] else f" [red]refused[/red]: {_e(data['reason'])}"))
         elif kind == "note":
-            err.print(f"[dim]{data['text']}[/dim]")
+            err.print(f"[dim]{_e(data['text'])}[/dim]")
 
     def stop(self) -> None:
         self.status.stop()
@@ -696,11 +701,11 @@ def gateway(
 
     token = token or os.environ.get("TETHER_GATEWAY_TOKEN") or secrets.token_urlsafe(24)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[yellow]warning:[/yellow] serving on {host}, reachable beyond this machine")
+        err.print(f"[yellow]warning:[/yellow] serving on {_e(host)}, reachable beyond this machine")
     try:
         server = GatewayServer(_grid(), token, host, port)
-    except OSError as e:
-        raise TetherError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    except (OSError, OverflowError) as e:
+        raise TetherError(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from None
     info = {"url": server.url, "token": token}
     if as_json:
         _emit(info)
@@ -721,7 +726,7 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except TetherError as e:
-        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        err.print(f"[red]error:[/red] {_e(e)}", soft_wrap=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

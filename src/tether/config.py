@@ -5,6 +5,7 @@ environment at call time and never written anywhere."""
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -127,6 +128,7 @@ class Config:
     extra: dict  # sections owned by other floors (leash, verify, …)
 
 
+EXTRA_SECTIONS = {"leash", "verify"}  # sections the floors above read (leash.py, verify.py)
 _PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "timeout", "headers", "options"}
 _ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget"}
 _BUDGET_KEYS = {"usd_per_day", "usd_per_month", "tokens_per_day", "tokens_per_month"}
@@ -177,8 +179,8 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
             name=name,
             models=tuple(models),
             retries=checker.number(spec, "retries", f"routes.{name}", 1, integer=True),
-            timeout=checker.number(spec, "timeout", f"routes.{name}", None),
-            deadline=checker.number(spec, "deadline", f"routes.{name}", 300.0),
+            timeout=checker.number(spec, "timeout", f"routes.{name}", None, positive=True),
+            deadline=checker.number(spec, "deadline", f"routes.{name}", 300.0, positive=True),
             max_retry_wait=checker.number(spec, "max_retry_wait", f"routes.{name}", 5.0),
             budget=_budget(checker, spec.get("budget", {}), f"routes.{name}.budget"),
         )
@@ -193,6 +195,9 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
             output_per_mtok=checker.number(spec, "output_per_mtok", f"models.{name}", None),
         )
     extra = {k: v for k, v in raw.items() if k not in {"providers", "routes", "budget", "models"}}
+    unknown = sorted(set(extra) - EXTRA_SECTIONS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown section [{unknown[0]}] (sections: {', '.join(sorted({'providers', 'routes', 'budget', 'models'} | EXTRA_SECTIONS))})")
     return Config(path, providers, routes, _budget(checker, raw.get("budget", {}), "budget"), models, extra)
 
 
@@ -210,7 +215,7 @@ def _provider(checker: "_Checker", name: str, spec: dict) -> ProviderConfig:
         kind=kind,
         base_url=spec.get("base_url"),
         api_key_env=spec.get("api_key_env"),
-        timeout=checker.number(spec, "timeout", f"providers.{name}", 60.0),
+        timeout=checker.number(spec, "timeout", f"providers.{name}", 60.0, positive=True),
         headers=checker.table_value(spec.get("headers", {}), f"providers.{name}.headers"),
         options=checker.table_value(spec.get("options", {}), f"providers.{name}.options"),
     )
@@ -246,12 +251,12 @@ class _Checker:
         if unknown:
             raise ConfigError(f"{self.where}: unknown key {unknown[0]!r} in [{at}] (known: {', '.join(sorted(known))})")
 
-    def number(self, spec: dict, key: str, at: str, default, *, integer: bool = False):
+    def number(self, spec: dict, key: str, at: str, default, *, integer: bool = False, positive: bool = False):
         value = spec.get(key, default)
         if value is None:
             return None
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if not ok or isinstance(value, bool) or value < 0:
+        if not ok or isinstance(value, bool) or not math.isfinite(value) or value < 0 or (positive and value == 0):
             kind = "a whole number" if integer else "a number"
-            raise ConfigError(f"{self.where}: {at}.{key} must be {kind} >= 0 (got {value!r})")
+            raise ConfigError(f"{self.where}: {at}.{key} must be {kind} {'> 0' if positive else '>= 0'} (got {value!r})")
         return value

@@ -111,20 +111,30 @@ class Store:
         self._migrate()
 
     def _migrate(self) -> None:
+        """Bring the schema up to date under a write lock: of racing processes one migrates, the
+        others wait for it and then find nothing left to do."""
         with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise TetherError(f"{self.path} was written by a newer tether (schema {version}); upgrade tether")
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            if self._version() == len(MIGRATIONS):
+                return
+            try:
                 self._db.execute("BEGIN IMMEDIATE")
-                try:
+            except sqlite3.Error as e:
+                raise TetherError(f"cannot lock the database {self.path}: {e}") from None
+            try:
+                version = self._version()
+                if version > len(MIGRATIONS):
+                    raise TetherError(f"{self.path} was written by a newer tether (schema {version}); upgrade tether")
+                for script in MIGRATIONS[version:]:
                     for statement in filter(str.strip, script.split(";")):
                         self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version={number}")
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+                self._db.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
 
     def write(self, sql: str, params: tuple | dict = ()) -> int:
         """One statement in its own transaction; returns the new row id."""

@@ -88,7 +88,7 @@ class Outcome:
 @dataclass
 class RunResult:
     id: str
-    status: str  # done | answered | proposed | failing | stuck | budget | refused | stopped | interrupted
+    status: str  # done | answered | proposed | failing | unchanged | refused | stuck | budget | stopped | interrupted | error
     reason: str
     answer: str = ""
     changed: list[str] = field(default_factory=list)
@@ -129,6 +129,7 @@ class Agent:
         self.cost: float | None = 0.0
         self.failures: dict[str, int] = {}
         self.changed: set[str] = set()
+        self.refusals = 0  # actions the leash (or the person) refused
         self.touched: set[str] = set()  # files the run wrote or is writing: the only ones checkpointed
         self.known: dict[str | None, frozenset] = {}  # checkpoint -> the files it holds a state of
         self.checks: list[CommandResult] = []
@@ -152,6 +153,7 @@ class Agent:
         self.start = self.last = self._snapshot(f"before run {self.log.id}", [], None)
         started = time.monotonic()
         try:
+            self._priced()
             self.messages = self._opening(instruction)
             stop = self._loop()
         except Stop as s:
@@ -185,14 +187,33 @@ class Agent:
                     self._continue(text, f"The checks still fail. {self._ask_for_edit()}" if failing else
                                    f"You have changed nothing yet. {self._ask_for_edit()}")
                     continue
-                if failing:
-                    return Stop("failing", "the model stopped while the checks still fail", summary)
-                return Stop("done", summary or "the model says the task is done", summary)
-            elif not self.changed and self.leash.level in ("ask", "suggest") or reminded:
+                return self._ending(summary or "the model says the task is done", summary)
+            elif self.leash.level in ("ask", "suggest") and not self.changed:
                 return Stop("answered", "the model answered", text.strip())
+            elif reminded:
+                return self._ending("the model answered instead of changing the code", text.strip())
             else:
                 reminded = True
                 self._continue(text, f"{self._ask_for_edit()} To look at the code first, reply with one TOOL line. When all is done, reply DONE.")
+
+    def _ending(self, reason: str, answer: str | None) -> Stop:
+        """How a run the model ends turns out: done only with a change and no failing check."""
+        if self.checks and not all(c.ok for c in self.checks):
+            return Stop("failing", "the model stopped while the checks still fail", answer)
+        if not self.changed:
+            if self.refusals:
+                return Stop("refused", f"nothing changed: the leash refused {self.refusals} action(s)", answer)
+            return Stop("unchanged", f"nothing changed ({reason})", answer)
+        return Stop("done", reason, answer)
+
+    def _priced(self) -> None:
+        """A USD limit needs prices: a route whose every model is unpriced is refused before any call."""
+        if self.leash.budget.usd is None:
+            return
+        _, route = self.grid.route(self.model)
+        if not any(catalogue.info(m, self.grid.config).price_known for m in route.models):
+            raise Stop("budget", f"{self.model} has no known price, so the limit of ${self.leash.budget.usd:g} cannot be kept;"
+                                 " add its price under [models] in tether.toml")
 
     def _opening(self, instruction: str) -> list[dict]:
         edits = whole.prompt(self._example(instruction)) if self.edit_format == "whole" else search_replace.PROMPT
@@ -227,7 +248,12 @@ class Agent:
         self._fit()
         self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing="thinking")
         messages = [{"role": m["role"], "content": m["content"]} for m in self.messages]  # a copy, without our marks
-        reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, **opts)
+        try:  # the run's time limit bounds the call in flight, not only the next one
+            reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, deadline=self._time_left(), **opts)
+        except TetherError:
+            if self._time_left() <= 0.05:
+                raise Stop("budget", f"the run used its {self.leash.budget.seconds:g} seconds") from None
+            raise
         self.usage[0] += reply.usage.input_tokens
         self.usage[1] += reply.usage.output_tokens
         self.cost = None if self.cost is None or reply.cost_usd is None else self.cost + reply.cost_usd
@@ -239,6 +265,10 @@ class Agent:
         if not verdict.allowed:
             raise Stop("budget", verdict.reason)
         return reply
+
+    def _time_left(self) -> float:
+        """Seconds left of the run's time limit (never quite zero: a deadline of 0 means none)."""
+        return max(0.01, self.leash.budget.seconds - (time.monotonic() - self.leash.spent.started))
 
     def _ask_for_edit(self) -> str:
         return ("Reply with the complete new content of each file you change, under its path." if self.edit_format == "whole" else
@@ -294,6 +324,7 @@ class Agent:
         self.log.step("decision", tool=name, target=target, verdict=decision.verdict, rule=decision.rule, reason=decision.reason, allowed=allowed)
         self.on_event("tool", name=name, target=target, allowed=allowed, reason=decision.reason)
         if not allowed:
+            self.refusals += 1
             why = decision.reason if decision.verdict == "deny" else f"{decision.reason}, and no one approved it"
             self._stuck(f"refused {name} {target}", f"the leash refused {name} {target!r} twice")
             return f"Refused by the leash ({decision.rule}): {why}. Do the task without it."
@@ -350,6 +381,7 @@ class Agent:
         keep = None if reviewed or self.leash.level == "suggest" else (lambda path: self.leash.check("write", path).allowed)
         report, plan = propose(self.root, text.replace(search_replace.EXAMPLE.strip(), ""), self.formats, keep)  # small models copy the example
         refused = "".join(f"\nYour change to {p} was left out: the leash does not let you write it." for p in report.left_out)
+        self.refusals += len(report.left_out)
         if not report.applied:
             self.log.step("diff", applied=False, error=report.feedback())
             return Outcome(text, False, "Your edit was not applied; nothing changed.\n" + report.feedback())
@@ -361,6 +393,7 @@ class Agent:
         self.on_event("diff", diff=proposed)
         self.log.step("diff", applied=None, diff=proposed, files=files)
         if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
+            self.refusals += 1
             return Outcome(text, False, f"Refused by the leash ({proposal.rule}): {proposal.reason}.")
         if self.leash.level == "suggest":
             raise Stop("proposed", "the change is shown as a suggestion; level suggest applies nothing", proposed)
@@ -368,9 +401,11 @@ class Agent:
         decision = self.leash.check_change({rel: sum(max(len(h.old), len(h.new)) for h in hs) for rel, hs in all_hunks.items()})
         self.log.step("decision", tool="write", target=", ".join(rel for rel, _, _ in changes), verdict=decision.verdict, rule=decision.rule, reason=decision.reason)
         if decision.verdict == "deny":
+            self.refusals += 1
             return Outcome(text, False, f"Refused by the leash ({decision.rule}): {decision.reason}.")
         if decision.verdict == "ask":
             if self.person is None:
+                self.refusals += 1
                 return Outcome(text, False, f"Refused: {decision.reason}, and no one is here to approve it.")
             flat = [h for hs in all_hunks.values() for h in hs]
             taken = self.person.review(flat)
@@ -402,7 +437,8 @@ class Agent:
 
     def _check(self, command: str) -> CommandResult:
         self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing=f"running {command}")
-        result = run_command(command, self.root, self.verify, self.confined)
+        settings = dataclasses.replace(self.verify, timeout=min(self.verify.timeout, self._time_left()))
+        result = run_command(command, self.root, settings, self.confined)
         self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output)
         self.on_event("verify", command=command, ok=result.ok, code=result.code, output=result.output)
         return result

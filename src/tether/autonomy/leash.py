@@ -8,6 +8,7 @@ is recorded. The autonomy slider sets the default; limits bound `auto` and `agen
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import shlex
 import time
@@ -89,6 +90,12 @@ class Leash:
         budget = spec.get("budget", {})
         if not isinstance(budget, dict) or set(budget) - {"usd", "tokens", "steps", "seconds"}:
             raise ConfigError(f"{where} budget takes usd, tokens, steps and seconds")
+        for key, value in budget.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{where} budget.{key} must be a number > 0 (got {value!r})")
+        for key in ("max_files", "max_lines"):
+            if key in spec and (isinstance(spec[key], bool) or not isinstance(spec[key], int) or spec[key] < 1):
+                raise ConfigError(f"{where} {key} must be a whole number >= 1 (got {spec[key]!r})")
         for key in ("paths", "commands"):
             if key in spec and not (isinstance(spec[key], list) and all(isinstance(p, str) for p in spec[key])):
                 raise ConfigError(f"{where} {key} must be a list of globs")
@@ -148,10 +155,12 @@ class Leash:
 
     def charge(self, usd: float | None = 0.0, tokens: int = 0, steps: int = 0) -> Decision:
         """Count spending; the verdict says whether the run may go on."""
-        self.spent.usd += usd or 0.0
-        self.spent.tokens += tokens
-        self.spent.steps += steps
         b, s = self.budget, self.spent
+        if usd is None and b.usd is not None:  # an unpriced call: what it cost is unknown, never $0
+            return self._record("budget", "usd", Decision("deny", "budget usd", f"the model's price is unknown, so the run's limit of ${b.usd:g} cannot be kept"))
+        s.usd += usd or 0.0
+        s.tokens += tokens
+        s.steps += steps
         elapsed = time.monotonic() - s.started
         for name, used, limit in (("usd", s.usd, b.usd), ("tokens", s.tokens, b.tokens), ("steps", s.steps, b.steps), ("seconds", elapsed, b.seconds)):
             if limit is not None and used > limit:

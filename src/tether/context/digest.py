@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -116,18 +117,26 @@ class Digest:
 def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_base", order: str = "path",
            max_file_bytes: int = 1_000_000, max_total_bytes: int = 100_000_000, compress: bool = False,
            redact: bool = True, git_diff: bool = False, git_log: int = 0, ref: str | None = None,
-           subdir: str | None = None, cache: bool = True) -> Digest:
-    """Digest a local folder or a git URL (cloned into a cache at `ref`), or a `subdir` of it."""
+           subdir: str | None = None, cache: bool = True, leave_out=()) -> Digest:
+    """Digest a local folder or a git URL (cloned into a cache at `ref`), or a `subdir` of it.
+    `leave_out`: files never to include (the digest's own output, written inside the folder)."""
     source = str(path)
     tokens.check(encoding)  # bad options fail before any work
     if ref and not gitsource.is_url(source):
         raise TetherError("--ref is for git URLs; for a local repository, check the ref out first")
     root = gitsource.checkout(source, ref) if gitsource.is_url(source) else Path(path)
     if subdir:
-        root = root / subdir
+        inner = Path(os.path.realpath(root / subdir))
+        if not (inner == Path(os.path.realpath(root)) or Path(os.path.realpath(root)) in inner.parents):
+            raise TetherError(f"--subdir {subdir} leads outside the source; give a folder inside it")
+        root = inner
     found = walk(root, include, exclude, max_file_bytes=max_file_bytes)
     files, skipped, total = [], list(found.skipped), 0
+    own = {os.path.realpath(p) for p in leave_out}
     for entry in found.files:
+        if own and os.path.realpath(found.root / entry.path) in own:
+            skipped.append((entry.path, "the digest's own output"))
+            continue
         item = _read(found.root, entry.path, entry.size, entry.binary, skipped)
         if item is None:
             continue

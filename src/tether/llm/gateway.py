@@ -1,15 +1,22 @@
-"""An OpenAI-compatible HTTP server over the grid, so any OpenAI client gets tether's
-routes, failover, budgets and ledger. Loopback and a bearer token by default."""
+"""An OpenAI-compatible HTTP server over the grid, so any OpenAI client gets tether's routes,
+failover, budgets and ledger. Loopback and a bearer token by default.
+
+A bare ASGI app served by uvicorn (httptools, uvloop): a production HTTP parser, a real listen
+backlog, bodies read with a size cap and a time limit, and every bad request answered 400 in
+OpenAI's error shape. Grid calls are blocking, so each runs on a worker thread; a stream is
+handed over chunk by chunk through a queue, and a client that hangs up closes it."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import math
 import socket
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import (AuthError, BadRequest, BudgetExceeded, MissingKey, ModelNotAvailable, ProviderTimeout,
                       StreamInterrupted, TetherError, UnknownModel)
@@ -20,195 +27,206 @@ _STATUS = [(UnknownModel, 404, "model_not_found"), (BudgetExceeded, 429, "budget
            (MissingKey, 503, "provider_unavailable"), (ModelNotAvailable, 503, "provider_unavailable"), (AuthError, 502, "upstream_auth_error"),
            (ProviderTimeout, 504, "timeout")]
 MAX_BODY = 32 * 1024 * 1024
+READ_TIMEOUT = 30.0  # seconds a client may take to send its body
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+_JSON = [(b"content-type", b"application/json")]
 
 
-class GatewayServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class Gateway:
+    """The ASGI app."""
 
-    def __init__(self, grid: Grid, token: str, host: str = "127.0.0.1", port: int = 8765):
+    def __init__(self, grid: Grid, token: str, workers: int = 64):
         if not token:
             raise BadRequest("the gateway needs a token")
-        self.grid, self.token = grid, token
-        super().__init__((host, port), _Handler)
+        self.grid, self.token = grid, token.encode()
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tether-gateway")
 
-    def handle_error(self, request, client_address):
-        import sys
-
-        error = sys.exc_info()[1]
-        if not isinstance(error, ConnectionError):  # a client hanging up is not worth a word
-            sys.stderr.write(f"tether gateway: {type(error).__name__}: {error}\n")
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start(self) -> threading.Thread:
-        """Serve in a background thread (for tests and embedding); `shutdown()` stops it."""
-        thread = threading.Thread(target=self.serve_forever, name="tether-gateway", daemon=True)
-        thread.start()
-        return thread
-
-
-class _Headers(dict):
-    """Request headers, lower-cased: the stdlib's email parser costs more than the rest of a hop."""
-
-    def get(self, key, default=None):
-        return super().get(key.lower(), default)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: GatewayServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def parse_request(self) -> bool:
-        self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
-        words = self.requestline.split()
-        if len(words) != 3 or not words[2].startswith("HTTP/1."):
-            self.send_error(400, "bad request line")
-            return False
-        self.command, self.path, self.request_version = words
-        headers = _Headers()
-        for _ in range(100):
-            line = self.rfile.readline(65537)
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        else:
-            self.send_error(431, "too many headers")
-            return False
-        self.headers = headers
-        connection = headers.get("connection", "").lower()
-        self.close_connection = connection == "close" or (self.request_version == "HTTP/1.0" and connection != "keep-alive")
-        return True
-
-    def log_message(self, format, *args) -> None:  # the ledger is the log
-        pass
-
-    def do_GET(self) -> None:
-        if not self._authorized():
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
             return
-        if self.path.rstrip("/") in ("/v1/models", "/models"):
-            grid = self.server.grid
-            names = sorted(grid.config.routes) + [m["model"] for m in grid.models() if m["usable"]]
-            self._json(200, {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "tether"} for n in names]})
-        else:
-            self._error(404, f"no route {self.path}", "not_found")
-
-    def do_POST(self) -> None:
-        if not self._authorized():
-            return
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-            self._error(404, f"no route {self.path}", "not_found")
-            return
+        path = scope["path"].rstrip("/")
+        if not self._authorized(scope):
+            return await _error(send, 401, "missing or wrong bearer token", "invalid_api_key")
         try:
-            body = self._body()
-            model = body.get("model")
-            if not isinstance(model, str) or not model:
-                raise BadRequest("the body needs a model (a route name or provider/model)")
-            opts = _options(body)
-            if body.get("stream"):
-                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-                self._stream(model, body.get("messages"), opts, include_usage)
+            if scope["method"] == "GET" and path in ("/v1/models", "/models"):
+                return await _json(send, 200, {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "tether"} for n in self._models()]})
+            if scope["method"] != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
+                return await _error(send, 404, f"no route {scope['method']} {scope['path']}", "not_found")
+            model, messages, opts, stream, usage = parse_request(await _body(receive))
+            if stream:
+                await self._stream(receive, send, model, messages, opts, usage)
             else:
-                response = self.server.grid.complete(model, body.get("messages"), **opts)
-                self._json(200, _completion(response))
+                response = await self._run(self.grid.complete, model, messages, **opts)
+                await _json(send, 200, _completion(response))
         except TetherError as e:
-            self._tether_error(e)
+            await _tether_error(send, e)
 
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _authorized(self) -> bool:
-        header = self.headers.get("authorization", "")
-        given = header[7:] if header.lower().startswith("bearer ") else ""
-        if hmac.compare_digest(given.encode(), self.server.token.encode()):
-            return True
-        self._error(401, "missing or wrong bearer token", "invalid_api_key")
+    def _authorized(self, scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                given = value[7:] if value[:7].lower() == b"bearer " else b""
+                return hmac.compare_digest(given, self.token)
         return False
 
-    def _body(self) -> dict:
-        try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
-            raise BadRequest("bad content-length") from None
-        if length > MAX_BODY:
-            raise BadRequest(f"body over {MAX_BODY} bytes")
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise BadRequest(f"body is not JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("body must be a JSON object")
-        return body
+    def _models(self) -> list[str]:
+        return sorted(self.grid.config.routes) + [m["model"] for m in self.grid.models() if m["usable"]]
 
-    def _stream(self, model: str, messages, opts: dict, include_usage: bool) -> None:
-        chunks = self.server.grid.stream(model, messages, **opts)
-        first = next(chunks)  # errors before the first token become a plain HTTP error
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("cache-control", "no-cache")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    async def _run(self, fn, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, lambda: fn(*args, **kwargs))
+
+    async def _stream(self, receive, send, model: str, messages, opts: dict, include_usage: bool) -> None:
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue = asyncio.Queue()
+        gone = threading.Event()
+
+        async def watch() -> None:  # the body is read: the next message is the client hanging up
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        def produce() -> None:  # on a worker thread: the grid's stream, item by item, into the queue
+            chunks = self.grid.stream(model, messages, **opts)
+            try:
+                for item in chunks:
+                    loop.call_soon_threadsafe(items.put_nowait, item)
+                    if gone.is_set():
+                        break
+            except BaseException as e:  # noqa: BLE001 — handed to the event loop, raised there
+                loop.call_soon_threadsafe(items.put_nowait, e)
+            finally:
+                chunks.close()  # a client that hung up leaves a 'cancelled' row, not a dangling stream
+                loop.call_soon_threadsafe(items.put_nowait, None)
+
+        loop.run_in_executor(self.pool, produce)
+        watcher = asyncio.ensure_future(watch())
         try:
-            item = first
-            while True:
-                if isinstance(item, Response):
-                    self._event(_chunk(cid, created, item.model, {}, _finish(item), item if include_usage else None, item.tool_calls))
-                    self._write(b"data: [DONE]\n\n")
-                    break
-                self._event(_chunk(cid, created, model, {"content": item}, None))
-                item = next(chunks)
-        except StreamInterrupted as e:
-            self._event({"error": {"message": str(e), "type": "stream_interrupted"}})
+            await self._send_stream(send, items, model, include_usage)
         finally:
-            chunks.close()  # a client that hung up leaves a 'cancelled' row, not a dangling stream
-        self._write(b"")  # the terminating chunk
+            watcher.cancel()
 
-    def _event(self, payload: dict) -> None:
-        self._write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+    async def _send_stream(self, send, items: asyncio.Queue, model: str, include_usage: bool) -> None:
+        first = await items.get()
+        if isinstance(first, BaseException):  # errors before the first token become a plain HTTP error
+            raise first
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        item = first
+        while item is not None:
+            if isinstance(item, StreamInterrupted):
+                await _event(send, {"error": {"message": str(item), "type": "stream_interrupted"}})
+            elif isinstance(item, BaseException):
+                await _event(send, {"error": {"message": str(item), "type": "upstream_error"}})
+            elif isinstance(item, Response):
+                await _event(send, _chunk(cid, created, item.model, {}, _finish(item), item if include_usage else None, item.tool_calls))
+                await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": True})
+            else:
+                await _event(send, _chunk(cid, created, model, {"content": item}, None))
+            item = await items.get()
+        await send({"type": "http.response.body", "body": b""})
 
-    def _write(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
 
-    def _json(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        head = f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\ncontent-type: application/json\r\ncontent-length: {len(data)}\r\n\r\n"
-        self.wfile.write(head.encode() + data)  # one write, one packet
-
-    def _error(self, status: int, message: str, kind: str) -> None:
-        self._json(status, {"error": {"message": message, "type": kind, "code": kind}})
-
-    def _tether_error(self, e: TetherError) -> None:
-        for cls, status, kind in _STATUS:
-            if isinstance(e, cls):
-                return self._error(status, str(e), kind)
-        self._error(502, str(e), "upstream_error")
-
-
-def _options(body: dict) -> dict:
-    opts = {}
+def parse_request(raw: bytes) -> tuple[str, list, dict, bool, bool]:
+    """(model, messages, grid options, stream, include usage) of a chat-completions body, or a
+    BadRequest that names the field, as OpenAI's API would."""
+    try:
+        body = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadRequest(f"body is not JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("'model' is required: a route name or provider/model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) and m.get("role") in _ROLES for m in messages):
+        raise BadRequest("'messages' must be a non-empty list of objects with a role (system, user, assistant or tool)")
+    opts: dict = {}
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None:
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise BadRequest(f"'max_tokens' must be a whole number >= 1 (got {max_tokens!r})")
         opts["max_tokens"] = max_tokens
-    for key in ("temperature", "seed", "tools", "tool_choice"):
+    temperature = body.get("temperature")
+    if temperature is not None:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or not 0 <= temperature <= 2:
+            raise BadRequest(f"'temperature' must be a number from 0 to 2 (got {temperature!r})")
+        opts["temperature"] = temperature
+    seed = body.get("seed")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise BadRequest(f"'seed' must be a whole number (got {seed!r})")
+        opts["seed"] = seed
+    for key, kind in (("tools", list), ("tool_choice", (str, dict))):
         if body.get(key) is not None:
+            if not isinstance(body[key], kind):
+                raise BadRequest(f"'{key}' has the wrong type")
             opts[key] = body[key]
-    if body.get("stop"):
-        opts["stop"] = [body["stop"]] if isinstance(body["stop"], str) else body["stop"]
-    fmt = body.get("response_format") or {}
-    if fmt.get("type") == "json_schema":
-        opts["schema"] = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
-    elif fmt.get("type") == "json_object":
-        opts["schema"] = {"type": "object"}
-    return opts
+    stop = body.get("stop")
+    if stop:
+        stop = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+            raise BadRequest("'stop' must be a string or a list of strings")
+        opts["stop"] = stop
+    fmt = body.get("response_format")
+    if fmt is not None:
+        if not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema"):
+            raise BadRequest("'response_format' must be an object with type text, json_object or json_schema")
+        if fmt["type"] == "json_schema":
+            spec = fmt.get("json_schema")
+            if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), dict):
+                raise BadRequest("'response_format.json_schema' must be an object holding a 'schema' object")
+            opts["schema"] = spec.get("schema") or {"type": "object"}
+        elif fmt["type"] == "json_object":
+            opts["schema"] = {"type": "object"}
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest(f"'stream' must be true or false (got {stream!r})")
+    usage = bool((body.get("stream_options") or {}).get("include_usage")) if isinstance(body.get("stream_options"), dict) else False
+    return model, messages, opts, stream, usage
+
+
+async def _body(receive) -> bytes:
+    """The request body, within a size cap and a time limit (a client that stalls is cut off)."""
+    async def read() -> bytes:
+        parts, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BadRequest("the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BadRequest(f"body over {MAX_BODY} bytes")
+            parts.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(parts)
+
+    try:
+        return await asyncio.wait_for(read(), READ_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise BadRequest(f"the body did not arrive within {READ_TIMEOUT:g}s") from None
+
+
+async def _json(send, status: int, payload: dict) -> None:
+    data = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [*_JSON, (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _error(send, status: int, message: str, kind: str) -> None:
+    await _json(send, status, {"error": {"message": message, "type": kind, "param": None, "code": kind}})
+
+
+async def _tether_error(send, e: TetherError) -> None:
+    for cls, status, kind in _STATUS:
+        if isinstance(e, cls):
+            return await _error(send, status, str(e), kind)
+    await _error(send, 502, str(e), "upstream_error")
+
+
+async def _event(send, payload: dict) -> None:
+    await send({"type": "http.response.body", "body": b"data: " + json.dumps(payload).encode() + b"\n\n", "more_body": True})
 
 
 def _finish(r: Response) -> str:
@@ -247,3 +265,61 @@ def _chunk(cid, created, model, delta, finish, usage_from: Response | None = Non
         chunk["usage"] = _usage(usage_from)
         chunk["tether"] = _meta(usage_from)
     return chunk
+
+
+class GatewayServer:
+    """The gateway on a socket of its own: `serve_forever()` in the foreground, or `start()` in a
+    thread (tests, embedding) and `shutdown()`."""
+
+    def __init__(self, grid: Grid, token: str, host: str = "127.0.0.1", port: int = 8765):
+        import uvicorn
+
+        if not 0 <= port <= 65535:
+            raise OSError(f"port {port} is not between 0 and 65535")
+        self.grid = grid
+        self.app = Gateway(grid, token)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.socket.bind((host, port))
+            self.socket.listen(2048)
+        except OSError:
+            self.socket.close()
+            raise
+        self.server_address = self.socket.getsockname()
+        loop = "uvloop" if _has("uvloop") else "asyncio"
+        http = "httptools" if _has("httptools") else "h11"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, lifespan="off", access_log=False, log_level="warning", loop=loop,
+                                                    http=http, timeout_keep_alive=30, backlog=2048))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/v1"
+
+    def serve_forever(self) -> None:
+        self.server.run(sockets=[self.socket])
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.serve_forever, name="tether-gateway", daemon=True)
+        self._thread.start()
+        while not self.server.started and self._thread.is_alive():
+            time.sleep(0.005)
+        return self._thread
+
+    def shutdown(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def server_close(self) -> None:
+        self.socket.close()
+        self.app.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

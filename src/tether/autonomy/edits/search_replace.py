@@ -37,7 +37,7 @@ _START = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$", re.I)
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
 _END = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$", re.I)
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*(.*)$")
-_PATHLIKE = re.compile(r"^[\w./\\@+-]*[\w-]\.?[\w-]*$")
+_PATHLIKE = re.compile(r"^[\w./\\@+\-\[\]()]*[\w-]\.?[\w-]*$")  # Next.js routes have [id] and (group) folders
 
 
 def parse(reply: str) -> list[Edit]:
