@@ -50,6 +50,11 @@ def test_data_dir_follows_xdg_data_home(isolated):
         ('[routes.r]\nmodels = ["local/smollm2-135m"]\nretries = -1\n', "retries must be a whole number"),
         ("[budget]\nusd_per_day = \"ten\"\n", "usd_per_day must be a number"),
         ("routes = 3\n", "[routes] must be a table"),
+        ("[budgets]\nusd_per_day = 1\n", "unknown section [budgets]"),
+        ('[routes.r]\nmodels = ["local/smollm2-135m"]\ndeadline = 0\n', "deadline must be a number > 0"),
+        ('[routes.r]\nmodels = ["local/smollm2-135m"]\ndeadline = nan\n', "deadline must be a number > 0"),
+        ("[budget]\nusd_per_day = inf\n", "usd_per_day must be a number >= 0"),
+        ('[providers.mine]\nkind = "openai"\nbase_url = "http://x"\ntimeout = 0\n', "timeout must be a number > 0"),
     ],
 )
 def test_malformed_config_is_one_clear_line_naming_the_file(isolated, text, message):

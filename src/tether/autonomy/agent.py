@@ -198,11 +198,11 @@ class Agent:
 
     def _ending(self, reason: str, answer: str | None) -> Stop:
         """How a run the model ends turns out: done only with a change and no failing check."""
+        if not self.changed and self.refusals:
+            return Stop("refused", f"nothing changed: the leash refused {self.refusals} action(s)", answer)
         if self.checks and not all(c.ok for c in self.checks):
             return Stop("failing", "the model stopped while the checks still fail", answer)
         if not self.changed:
-            if self.refusals:
-                return Stop("refused", f"nothing changed: the leash refused {self.refusals} action(s)", answer)
             return Stop("unchanged", f"nothing changed ({reason})", answer)
         return Stop("done", reason, answer)
 
