@@ -2,7 +2,6 @@
 run log, the search index and error texts; the data dir is its owner's alone."""
 
 import json
-import os
 import sqlite3
 import stat
 import subprocess
@@ -65,7 +64,7 @@ def test_the_search_index_stores_no_secret(repo, tmp_path):
 
 
 def test_a_whole_file_reply_cannot_overwrite_a_hidden_secret_with_its_marker(repo):
-    reply = f".env\n```\nAWS_ACCESS_KEY_ID=[REDACTED:aws-access-key]\nGITHUB_TOKEN=[REDACTED:github-token]\nDEBUG=1\n```\n"
+    reply = ".env\n```\nAWS_ACCESS_KEY_ID=[REDACTED:aws-access-key]\nGITHUB_TOKEN=[REDACTED:github-token]\nDEBUG=1\n```\n"
     report = apply_text(repo, reply, formats=("whole",))
     assert not report.applied and "marker" in report.feedback()
     assert AWS in (repo / ".env").read_text()
