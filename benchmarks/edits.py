@@ -116,14 +116,18 @@ def drift(kind: str, search: list[str], replace: list[str], rng: random.Random) 
         drop_s, drop_r = {i for i, _ in blank}, {j for _, j in blank}
         return [s for i, s in enumerate(search) if i not in drop_s], [r for j, r in enumerate(replace) if j not in drop_r]
     if kind in ("elision", "elision-twin"):
-        # the unchanged middle of a hunk (both sides share it) written as `...`
-        # a run of 3+ lines that opens both sides unchanged (after the first line) is elided
-        run = 1
-        while run < min(len(search), len(replace)) - 1 and search[run] == replace[run]:
-            run += 1
-        if run - 1 < 3:
+        # the middle of the longest run of lines both sides share, written as `...` (a line of
+        # context kept on each side of it as an anchor)
+        runs = []
+        for i, j, n in _same_blocks(search, replace):
+            kept = [k for k in range(n) if search[i + k].strip()]  # anchors are lines with text
+            if len(kept) >= 2 and kept[-1] - kept[0] >= 3:
+                runs.append((i + kept[0], j + kept[0], kept[-1] - kept[0] + 1))
+        if not runs:
             return None
-        return search[:1] + ["...\n"] + search[run:], replace[:1] + ["...\n"] + replace[run:]
+        i, j, n = max(runs, key=lambda run: run[2])
+        dots = search[i][: len(search[i]) - len(search[i].lstrip())] + "...\n"
+        return search[:i + 1] + [dots] + search[i + n - 1:], replace[:j + 1] + [dots] + replace[j + n - 1:]
     raise ValueError(kind)
 
 
@@ -155,8 +159,8 @@ def build(repos: list[Path], cases_wanted: int, seed: int = 7) -> list[Case]:
         if not (search[-1].endswith("\n") and (not replace or replace[-1].endswith("\n"))):
             continue  # the end of a file without a final newline cannot be written as a block
         kind = DRIFTS[n % len(DRIFTS)]
-        if kind == "elision-twin" and pre.count(search[0]) < 2:
-            continue  # its anchor must also fit somewhere else in the file
+        if kind == "elision-twin" and not any(pre.count(line) > 1 for line in search if line.strip()):
+            continue  # an anchor that also fits somewhere else in the file
         drifted = drift(kind, search, replace, rng)
         if drifted is None:
             continue

@@ -215,9 +215,11 @@ def apply_elided(lines: list[str], pieces: list[tuple[list[str], list[str]]]) ->
     of one function into its sibling). Where the pieces fit several places, the block is taken only
     if every place gives the same file (an unchanged anchor that recurs); anchors that also fit a
     look-alike are refused, never guessed. A piece of blank lines only anchors nothing: where it
-    changes nothing it is dropped, else it goes right after the piece before."""
-    pieces = [(search if any(x.strip() for x in search) else [], replace) for search, replace in pieces
-              if any(x.strip() for x in search) or replace != search]
+    changes nothing it is dropped, else the block is refused."""
+    pieces = [(search, replace) for search, replace in pieces if any(x.strip() for x in search) or replace != search]
+    if any(not any(x.strip() for x in search) for search, _ in pieces):
+        raise NoMatch("a `...` line must stand between lines of the file that anchor it; nothing in SEARCH says where"
+                      " the REPLACE lines beside it go")
     wanted = [_candidates(lines, search, replace) for search, replace in pieces if search]
     if not wanted:
         raise NoMatch("the SEARCH text holds nothing but `...`; quote lines of the file around it")
@@ -244,9 +246,6 @@ def apply_elided(lines: list[str], pieces: list[tuple[list[str], list[str]]]) ->
 def _fill(lines: list[str], pieces, placed: list[tuple[int, int]]) -> list[str]:
     out, position, spots = [], 0, iter(placed)
     for search, replace in pieces:
-        if not search:
-            out += replace  # right after the piece before
-            continue
         start, end = next(spots)
         piece = locate(lines[start:end], search, replace, whole_block=False)
         out += lines[position:start + piece.start] + piece.replacement

@@ -88,8 +88,8 @@ def _with_file_blanks(base: list[str], ours: list[str], theirs: list[str], edges
     unsure = Conflict("the SEARCH text leaves out the file's blank lines where the REPLACE changes lines; quote the blank lines too", 0)
     if not base:  # both insert here, the file only blank lines
         if any(not x.strip() for x in theirs):  # the model placed blank lines of its own
-            if edges[0] and theirs[0].strip():
-                raise unsure  # apart from the file's run beside them: which run is whose?
+            if edges[0] or edges[1]:
+                raise unsure  # inside a longer blank run of the file: which part of it goes where?
             return theirs
         if edges[2]:
             raise unsure  # the model writes blank lines elsewhere: leaving these out may be meant
