@@ -66,7 +66,7 @@ def listener():
 
 def test_a_test_file_the_model_writes_runs_confined_at_auto(make_grid, tmp_path, listener, monkeypatch):
     port, got = listener
-    outside = tmp_path / "outside.txt"  # under /tmp: the sandbox has a /tmp of its own, which goes with it
+    outside = tmp_path / "outside.txt"
     home = os.path.join(os.path.expanduser("~"), f"tether-sandbox-probe-{os.getpid()}")
     work = make_tree(tmp_path / "work", {"calc.py": "X = 1\n", "tether.toml": "[leash]\nlevel = \"auto\"\n", "tests/test_ok.py": "def test_ok():\n    pass\n"})
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
@@ -80,7 +80,7 @@ def test_a_test_file_the_model_writes_runs_confined_at_auto(make_grid, tmp_path,
     try:
         agent.run("add a test")
         evidence = (work / "evidence.txt").read_text().splitlines()  # the test ran, inside the workspace
-        assert evidence[1:5] == [f"refused {home}", "refused .git/hooks/pre-commit", "refused tether.toml", "refused .git/config"]
+        assert evidence[:5] == [f"refused {outside}", f"refused {home}", "refused .git/hooks/pre-commit", "refused tether.toml", "refused .git/config"]
         assert "no network" in evidence and "secret=none" in evidence and got == []
         assert not outside.exists() and not os.path.exists(home) and not (hooks / "pre-commit").exists()
         assert "pwned" not in (work / "tether.toml").read_text() and "pwned" not in (work / ".git" / "config").read_text()
@@ -102,6 +102,16 @@ def test_without_a_sandbox_auto_refuses_to_run_checks_unless_the_user_opts_out(m
 def test_the_sandbox_environment_is_an_allow_list(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://u:pw@h/db")
     monkeypatch.setenv("LANG", "C.UTF-8")
-    env = sandbox.environment(("DATABASE_URL",))
-    assert env["HOME"] == "/tmp" and env["LANG"] == "C.UTF-8" and env["DATABASE_URL"].endswith("/db")
-    assert "DATABASE_URL" not in sandbox.environment() and set(sandbox.environment()) <= {*sandbox.ALLOWED_ENV, "HOME", "TMPDIR"}
+    env = sandbox.environment("/tmp/x", ("DATABASE_URL",))
+    assert env["HOME"] == env["TMPDIR"] == "/tmp/x" and env["LANG"] == "C.UTF-8" and env["DATABASE_URL"].endswith("/db")
+    plain = sandbox.environment("/tmp/x")
+    assert "DATABASE_URL" not in plain and set(plain) <= {*sandbox.ALLOWED_ENV, "HOME", "TMPDIR"}
+
+
+def test_a_tool_installed_under_tmp_still_runs_in_the_sandbox(tmp_path):
+    """The sandbox hides nothing the command needs: a virtualenv under /tmp (as in CI) works."""
+    from tether.autonomy.verify import run_command
+
+    work = make_tree(tmp_path / "w", {"a.txt": "x\n"})
+    result = run_command(f"{sys.executable} -c \"import os; print(os.environ['HOME'], open('a.txt').read())\"", work, VerifySettings())
+    assert result.ok and "tether-run-" in result.output and "x" in result.output

@@ -1,10 +1,11 @@
 """The sandbox that checks and agent commands run in: they run code a model wrote.
 
-On Linux with bubblewrap (`bwrap`): the whole file system read-only, the workspace and a fresh
-/tmp writable, and inside the workspace every `.git`, tether's config and ignore files read-only;
+On Linux with bubblewrap (`bwrap`): the whole file system read-only, the workspace and a private
+temp folder (made for the command, removed after it) writable, and inside the workspace every
+`.git`, tether's config and ignore files read-only;
 tether's data and the usual credential folders of the home directory hidden; no network; its own
 process namespace, killed with tether. The environment is an allow-list, never the user's: PATH,
-the locale, HOME and TMPDIR pointing at the sandbox's /tmp, and what the user names in
+the locale, HOME and TMPDIR pointing at the private temp folder, and what the user names in
 `[verify] env`. Where no sandbox can be had, `auto` and `agent` refuse to run checks unless the
 user opts out with `[verify] sandbox = "off"`."""
 
@@ -24,7 +25,6 @@ ALLOWED_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", 
                "PYTHONHASHSEED", "SOURCE_DATE_EPOCH", "NO_COLOR")
 CREDENTIALS = (".ssh", ".aws", ".azure", ".config/gcloud", ".kube", ".docker", ".gnupg", ".netrc", ".pypirc", ".npmrc",
                ".git-credentials", ".config/gh", ".config/tether", ".local/share/tether")
-SANDBOX_TMP = "/tmp"
 
 
 @functools.cache
@@ -40,20 +40,22 @@ def bubblewrap() -> str | None:
     return path if done.returncode == 0 else None
 
 
-def environment(extra: tuple[str, ...] = ()) -> dict[str, str]:
-    """What a sandboxed command sees of the environment: the allow-list and the names given."""
+def environment(home: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """What a command sees of the environment: the allow-list, the names given, and HOME and
+    TMPDIR pointing at its private temp folder."""
     env = {k: os.environ[k] for k in (*ALLOWED_ENV, *extra) if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-    env.update(HOME=SANDBOX_TMP, TMPDIR=SANDBOX_TMP, PYTHONDONTWRITEBYTECODE="1")
+    env.update(HOME=home, TMPDIR=home, PYTHONDONTWRITEBYTECODE="1")
     return env
 
 
-def wrap(argv: list[str], root: Path) -> list[str]:
-    """`argv` inside bubblewrap, confined as the module says. Raises if bwrap is missing."""
+def wrap(argv: list[str], root: Path, tmp: str) -> list[str]:
+    """`argv` inside bubblewrap, confined as the module says, with `tmp` its writable temp
+    folder. Raises if bwrap is missing."""
     bwrap = bubblewrap()
     if bwrap is None:
         raise RuntimeError("bubblewrap is not available")
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", SANDBOX_TMP]
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     home = Path(os.path.expanduser("~"))
     for name in CREDENTIALS:
         hidden = home / name
@@ -62,7 +64,7 @@ def wrap(argv: list[str], root: Path) -> list[str]:
     data = Path(os.path.realpath(config.data_dir()))
     if data.is_dir() and not _inside(root, data):
         args += ["--tmpfs", str(data)]
-    args += ["--bind", str(root), str(root)]
+    args += ["--bind", str(root), str(root), "--bind", tmp, tmp]
     for path in _read_only_inside(root):
         args += ["--ro-bind", str(path), str(path)]
     if data.is_dir() and _inside(data, root):  # tether's data kept in the workspace: hidden there too

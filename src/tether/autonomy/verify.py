@@ -12,6 +12,7 @@ import re
 import shlex
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,17 +97,22 @@ def detect(root: Path) -> tuple[str, ...]:
 
 def run_command(command: str, root: Path, settings: VerifySettings, confined: bool = True) -> CommandResult:
     """Run one command line (no shell) in the workspace; `confined` runs it in the sandbox."""
-    timeout, output_cap = settings.timeout, settings.output_cap
     try:
         argv = shlex.split(command)
     except ValueError as e:
         return CommandResult(command, 127, f"cannot parse the command: {e}", 0.0)
     if not argv:
         return CommandResult(command, 127, "empty command", 0.0)
+    with tempfile.TemporaryDirectory(prefix="tether-run-") as tmp:  # its HOME and TMPDIR, gone after it
+        return _run(command, argv if not confined else sandbox.wrap(argv, root, tmp), root, sandbox.environment(tmp, settings.env),
+                     settings.timeout, settings.output_cap)
+
+
+def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, output_cap: int) -> CommandResult:
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(sandbox.wrap(argv, root) if confined else argv, cwd=root, env=sandbox.environment(settings.env),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     except OSError as e:
         return CommandResult(command, 127, f"cannot run {argv[0]}: {e.strerror or e}", time.monotonic() - start)
     try:
