@@ -156,6 +156,8 @@ def build(repos: list[Path], cases_wanted: int, seed: int = 7) -> list[Case]:
         search, replace = a[i1:i2], b[j1:j2]
         if not search or pre.count("".join(search)) != 1:
             continue  # a clean block that matches twice is ambiguous for anyone
+        if any(re.match(r"\s*(<{7}|={7}|>{7})", line) for line in search + replace):
+            continue  # text that holds edit markers itself cannot be quoted in a block
         if not (search[-1].endswith("\n") and (not replace or replace[-1].endswith("\n"))):
             continue  # the end of a file without a final newline cannot be written as a block
         kind = DRIFTS[n % len(DRIFTS)]

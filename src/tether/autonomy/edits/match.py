@@ -210,9 +210,9 @@ def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
 
 
 def apply_elided(lines: list[str], pieces: list[tuple[list[str], list[str]]]) -> list[str]:
-    """The file with an elided block applied. Its pieces stand in order, each after the one before,
-    with no `...` gap crossing a line less indented than the lines around it (a gap never runs out
-    of one function into its sibling). Where the pieces fit several places, the block is taken only
+    """The file with an elided block applied. Its pieces stand in order, each after the one before;
+    a `...` right after a line that opens a block (`def a():`) stays inside that block, so it never
+    runs out of one function into its sibling. Where the pieces fit several places, the block is taken only
     if every place gives the same file (an unchanged anchor that recurs); anchors that also fit a
     look-alike are refused, never guessed. A piece of blank lines only anchors nothing: where it
     changes nothing it is dropped, else the block is refused."""
@@ -263,11 +263,14 @@ def _candidates(lines: list[str], search: list[str], replace: list[str]) -> list
 
 
 def _gap_ok(lines: list[str], end: int, start: int) -> bool:
+    """A gap right after a line that opens a block (the file's next line is indented deeper) stays
+    inside that block; any other gap may span blocks, as quoted context does."""
     before = next((lines[i] for i in range(end - 1, -1, -1) if lines[i].strip()), "")
-    after = next((lines[i] for i in range(start, len(lines)) if lines[i].strip()), "")
-    opened, closed = len(_indent(before)), len(_indent(after))
-    floor = opened + 1 if opened < closed else closed  # inside the block the piece before opens, or between siblings
-    return all(len(_indent(line)) >= floor for line in lines[end:start] if line.strip())
+    gap = [line for line in lines[end:start] if line.strip()]
+    opened = len(_indent(before))
+    if not gap or len(_indent(gap[0])) <= opened:
+        return True
+    return all(len(_indent(line)) > opened for line in gap)
 
 
 def split_elided(search: list[str], replace: list[str]) -> list[tuple[list[str], list[str]]] | None:
