@@ -14,7 +14,7 @@ from pathlib import Path
 from ...errors import TetherError
 from ...redaction import MARKER
 from . import search_replace, udiff, whole
-from .match import NoMatch, apply_elided, locate, split_elided
+from .match import ELISION, NoMatch, apply_elided, locate, split_elided
 from .journal import recover, write_files
 from .model import ApplyReport, BlockResult, Edit
 from .workspace import PathRefused, TextFile, protected, resolve
@@ -263,8 +263,9 @@ def _replace(text: str, edit: Edit) -> tuple[str, str]:
         pieces = split_elided(search, replace)
     except NoMatch:
         pieces = None  # `...` lines that do not pair up are code (a stub's body), not elisions
+    literal = pieces is None or any(line in lines for line in search if ELISION.match(line))  # `...` the file has is code
     try:
-        found = locate(lines, search, replace, fuzzy=pieces is None)  # `...` that stands in the file is code too
+        found = locate(lines, search, replace, fuzzy=literal)
     except NoMatch:
         if pieces is None:
             raise
