@@ -54,11 +54,11 @@ class Checkpoints:
             self._git("config", "gc.auto", "0")  # commits are kept by the history file, not by refs
         self.recovered = self._recover()
 
-    def _git(self, *args: str, check: bool = True, index: str | None = None, env: dict | None = None) -> str:
-        base = {"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "GIT_AUTHOR_NAME": "tether",
-                "GIT_AUTHOR_EMAIL": "tether@localhost", "GIT_COMMITTER_NAME": "tether", "GIT_COMMITTER_EMAIL": "tether@localhost",
-                "HOME": str(self.git_dir), "GIT_LITERAL_PATHSPECS": "1", **({"GIT_INDEX_FILE": index} if index else {}), **(env or {})}
-        done = run_git(list(args), cwd=self.root, timeout=300, env=base)
+    def _git(self, *args: str, check: bool = True, index: str | None = None, input: str | None = None) -> str:
+        env = {"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "GIT_AUTHOR_NAME": "tether",
+               "GIT_AUTHOR_EMAIL": "tether@localhost", "GIT_COMMITTER_NAME": "tether", "GIT_COMMITTER_EMAIL": "tether@localhost",
+               "HOME": str(self.git_dir), "GIT_LITERAL_PATHSPECS": "1", **({"GIT_INDEX_FILE": index} if index else {})}
+        done = run_git(list(args), cwd=self.root, timeout=300, env=env, input=input)
         if check and done.returncode != 0:
             raise TetherError(f"checkpoint failed: git {args[0]}: {(done.stderr.strip().splitlines() or ['error'])[-1]}")
         return done.stdout.strip()
@@ -81,11 +81,7 @@ class Checkpoints:
             if base:
                 self._git("read-tree", base, index=index)
             if paths:
-                done = run_git(["update-index", "--add", "--remove", "-z", "--stdin"], cwd=self.root, timeout=300,
-                               env={"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "GIT_INDEX_FILE": index},
-                               input="\0".join(paths) + "\0")
-                if done.returncode != 0:
-                    raise TetherError(f"checkpoint failed: {(done.stderr.strip().splitlines() or ['error'])[-1]}")
+                self._git("update-index", "--add", "--remove", "-z", "--stdin", index=index, input="\0".join(paths) + "\0")
             tree = self._git("write-tree", index=index)
         parent = self._git("rev-parse", "-q", "--verify", "HEAD", check=False)
         commit = self._git("commit-tree", tree, "-m", message, *(["-p", parent] if parent else []))
