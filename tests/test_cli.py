@@ -144,3 +144,17 @@ def test_search_answers_with_ranges_and_says_what_is_not_embedded(isolated):
     assert data["index"]["not_embedded"] == data["index"]["chunks"] == 2
     text = run("search", "auth header", "--path", "repo", "--embed-seconds", "0")
     assert "auth.py:1-3" in text.stdout and "not embedded yet" in text.stderr
+
+
+def test_version_and_python_dash_m(isolated):
+    import tether
+
+    for argv in ([*TETHER, "--version"], [sys.executable, "-m", "tether", "--version"]):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        assert done.returncode == 0 and done.stdout.strip() == f"tether {tether.__version__}"
+
+
+def test_errors_under_json_are_json_on_stderr(isolated):
+    done = subprocess.run([*TETHER, "chat", "-m", "nope/x", "hi", "--json"], capture_output=True, text=True)
+    error = json.loads(done.stderr)
+    assert done.returncode == 1 and error["kind"] == "UnknownModel" and "nope" in error["error"] and error["exit"] == 1

@@ -27,8 +27,17 @@ _state: dict = {"config": None}
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"tether {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(config: Optional[Path] = typer.Option(None, "--config", "-c", help="A tether.toml to use instead of the one found.")):
+def _main(config: Optional[Path] = typer.Option(None, "--config", "-c", help="A tether.toml to use instead of the one found."),
+          version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="Print the version and exit.")):
     _state["config"] = config
 
 
@@ -726,7 +735,10 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except TetherError as e:
-        err.print(f"[red]error:[/red] {_e(e)}", soft_wrap=True)
+        if "--json" in sys.argv[1:]:  # a program reading --json output reads its errors as JSON too
+            sys.stderr.write(json.dumps({"error": str(e), "kind": type(e).__name__, "exit": e.exit_code}) + "\n")
+        else:
+            err.print(f"[red]error:[/red] {_e(e)}", soft_wrap=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

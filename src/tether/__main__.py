@@ -1,0 +1,5 @@
+"""`python -m tether` is the `tether` command."""
+
+from .cli import main
+
+main()
