@@ -115,3 +115,14 @@ def test_a_tool_installed_under_tmp_still_runs_in_the_sandbox(tmp_path):
     work = make_tree(tmp_path / "w", {"a.txt": "x\n"})
     result = run_command(f"{sys.executable} -c \"import os; print(os.environ['HOME'], open('a.txt').read())\"", work, VerifySettings())
     assert result.ok and "tether-run-" in result.output and "x" in result.output
+
+
+def test_config_or_git_folders_a_check_creates_are_removed(tmp_path):
+    from tether.autonomy.verify import run_command
+
+    work = make_tree(tmp_path / "w", {"sub/a.py": "x = 1\n"})
+    code = "import os; os.makedirs('sub/.git/hooks'); open('sub/tether.toml', 'w').write('[leash]\\nlevel = \\'agent\\'\\n')"
+    result = run_command(f"{sys.executable} -c \"{code}\"", work, VerifySettings())
+    assert result.ok, result.output
+    assert not (work / "sub" / "tether.toml").exists() and not (work / "sub" / ".git").exists()
+    assert "sub/tether.toml" in result.output and (work / "sub" / "a.py").exists()

@@ -49,9 +49,9 @@ def environment(home: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
     return env
 
 
-def wrap(argv: list[str], root: Path, tmp: str) -> list[str]:
+def wrap(argv: list[str], root: Path, tmp: str, protected: set[Path]) -> list[str]:
     """`argv` inside bubblewrap, confined as the module says, with `tmp` its writable temp
-    folder. Raises if bwrap is missing."""
+    folder and `protected` (see `protected_paths`) read-only. Raises if bwrap is missing."""
     bwrap = bubblewrap()
     if bwrap is None:
         raise RuntimeError("bubblewrap is not available")
@@ -65,7 +65,7 @@ def wrap(argv: list[str], root: Path, tmp: str) -> list[str]:
     if data.is_dir() and not _inside(root, data):
         args += ["--tmpfs", str(data)]
     args += ["--bind", str(root), str(root), "--bind", tmp, tmp]
-    for path in _read_only_inside(root):
+    for path in sorted(protected):
         args += ["--ro-bind", str(path), str(path)]
     if data.is_dir() and _inside(data, root):  # tether's data kept in the workspace: hidden there too
         args += ["--tmpfs", str(data)]
@@ -77,7 +77,7 @@ def _inside(outer: Path, inner: Path) -> bool:
     return inner == outer or outer in inner.parents
 
 
-def _read_only_inside(root: Path, limit: int = 20000) -> list[Path]:
+def protected_paths(root: Path, limit: int = 20000) -> set[Path]:
     """Every `.git` and tether config file under the workspace (large vendored trees skipped)."""
     found, seen = [], 0
     for folder, dirs, files in os.walk(root):
@@ -87,4 +87,17 @@ def _read_only_inside(root: Path, limit: int = 20000) -> list[Path]:
         dirs[:] = [d for d in dirs if d != ".git" and d not in ALWAYS_SKIP_DIRS and not os.path.islink(here / d)]
         if seen > limit:
             break
-    return found
+    return set(found)
+
+
+def remove_new(root: Path, before: set[Path]) -> list[str]:
+    """A command may create files the sandbox could not bind read-only in advance (a new
+    `sub/tether.toml` would govern a later run there; a new `.git` holds hooks): they are removed,
+    and named."""
+    created = sorted(protected_paths(root) - before)
+    for path in created:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return [p.relative_to(root).as_posix() for p in created]

@@ -103,9 +103,14 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
         return CommandResult(command, 127, f"cannot parse the command: {e}", 0.0)
     if not argv:
         return CommandResult(command, 127, "empty command", 0.0)
+    protected = sandbox.protected_paths(root) if confined else set()
     with tempfile.TemporaryDirectory(prefix="tether-run-") as tmp:  # its HOME and TMPDIR, gone after it
-        return _run(command, argv if not confined else sandbox.wrap(argv, root, tmp), root, sandbox.environment(tmp, settings.env),
-                     settings.timeout, settings.output_cap)
+        result = _run(command, argv if not confined else sandbox.wrap(argv, root, tmp, protected), root,
+                      sandbox.environment(tmp, settings.env), settings.timeout, settings.output_cap)
+    removed = sandbox.remove_new(root, protected) if confined else []
+    if removed:
+        result.output += f"\n[tether removed what the command created and may not: {', '.join(removed)}]"
+    return result
 
 
 def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, output_cap: int) -> CommandResult:
