@@ -101,11 +101,7 @@ def chat(
     if prompt is not None:
         history.append({"role": "user", "content": prompt})
         if as_json:
-            r = grid.complete(model, history, **opts)
-            _emit({"text": r.text, "model": r.model, "provider": r.provider, "route": r.route,
-                   "usage": {"input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens, "estimated": r.usage.estimated},
-                   "cost_usd": r.cost_usd, "latency_ms": r.latency_ms, "attempts": r.attempts,
-                   "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in r.tool_calls]})
+            _emit(grid.complete(model, history, **opts).to_dict())
         else:
             _stream_reply(grid, model, history, opts)
         return
@@ -377,8 +373,7 @@ def apply(
         raise TetherError(f"cannot read {reply}: {e.strerror or e}") from None
     report, change = apply_change(_workspace(path), text, message)
     if as_json:
-        _emit({"applied": report.applied, "changed": report.changed, "diff": report.diff,
-               "blocks": [{"block": b.block, "path": b.path, "ok": b.ok, "how": b.how, "error": b.error, "hint": b.hint} for b in report.blocks]})
+        _emit(report.to_dict())
     else:
         for b in report.blocks:
             status = f"[green]ok[/green] ({_e(b.how)})" if b.ok else f"[red]failed[/red]: {_e(b.error)}"
@@ -588,10 +583,7 @@ def do(
         if live:
             live.stop()
     if as_json:
-        _emit({"run": result.id, "status": result.status, "reason": result.reason, "answer": result.answer, "changed": result.changed,
-               "diff": result.diff, "steps": result.steps, "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
-               "cost_usd": result.cost_usd, "seconds": round(result.seconds, 3),
-               "checks": [{"command": c.command, "code": c.code, "ok": c.ok} for c in result.checks]})
+        _emit(result.to_dict())
     else:
         if result.status == "proposed":
             _print_diff(result.answer)
@@ -604,8 +596,8 @@ def do(
         if result.changed:
             err.print(f"[dim]changed {_e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
         err.print(f"[dim]{result.steps} steps · {result.input_tokens + result.output_tokens:,} tokens · {_usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
-    if result.status not in ("done", "answered", "proposed"):
-        raise typer.Exit(1 if result.status != "interrupted" else 130)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 class _LiveLine:

@@ -100,6 +100,19 @@ class RunResult:
     seconds: float = 0.0
     checks: list[CommandResult] = field(default_factory=list)
 
+    SUCCESSES = ("done", "answered", "proposed")  # every other status means the request was not met
+
+    @property
+    def exit_code(self) -> int:
+        """What a command line should exit with: 0 on success, 130 when interrupted, else 1."""
+        return 0 if self.status in self.SUCCESSES else 130 if self.status == "interrupted" else 1
+
+    def to_dict(self) -> dict:
+        return {"run": self.id, "status": self.status, "reason": self.reason, "answer": self.answer, "changed": self.changed,
+                "diff": self.diff, "steps": self.steps, "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
+                "cost_usd": self.cost_usd, "seconds": round(self.seconds, 3),
+                "checks": [{"command": c.command, "code": c.code, "ok": c.ok} for c in self.checks]}
+
 
 class Stop(Exception):
     def __init__(self, status: str, reason: str, answer: str = ""):

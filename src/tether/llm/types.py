@@ -88,6 +88,13 @@ class Response:
     route: str | None = None
     attempts: int = 1
 
+    def to_dict(self) -> dict:
+        """What every face shows of a reply (`tether chat --json`)."""
+        return {"text": self.text, "model": self.model, "provider": self.provider, "route": self.route,
+                "usage": {"input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens, "estimated": self.usage.estimated},
+                "cost_usd": self.cost_usd, "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms, "finish_reason": self.finish_reason,
+                "attempts": self.attempts, "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls]}
+
     def json(self) -> Any:
         """The reply parsed as JSON (for `schema=` calls)."""
         try:

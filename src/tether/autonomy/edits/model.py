@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass
@@ -34,6 +34,10 @@ class ApplyReport:
     changed: list[str] = field(default_factory=list)  # workspace-relative paths written, created, deleted or renamed
     diff: str = ""
     left_out: list[str] = field(default_factory=list)  # paths whose edits the caller chose not to apply
+
+    def to_dict(self) -> dict:
+        return {"applied": self.applied, "changed": self.changed, "diff": self.diff, "left_out": self.left_out,
+                "blocks": [asdict(b) for b in self.blocks]}
 
     @property
     def errors(self) -> list[BlockResult]:
