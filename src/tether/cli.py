@@ -189,18 +189,13 @@ def ledger(
     as_json: bool = JsonOpt,
 ):
     """What every call cost: tokens, USD and latency, from the ledger."""
-    from .llm.meter import GROUPS, Ledger
+    from .llm.meter import GROUPS, Ledger, since_date
     from .store import Store
     from . import config as config_mod
 
     if by not in GROUPS:
         raise TetherError(f"--by must be one of {', '.join(GROUPS)} (got {by!r})")
-    today = time.strftime("%Y-%m-%d")
-    since_day = {"today": today, "month": today[:8] + "01", "all": "0000"}.get(since, since)
-    try:
-        time.strptime(since_day, "%Y-%m-%d") if since_day != "0000" else None
-    except ValueError:
-        raise TetherError(f"--since must be today, month, all or YYYY-MM-DD (got {since!r})") from None
+    since_day = since_date(since)
     book = Ledger(Store(), config_mod.load(_state["config"]))
     totals = book.totals(by, since_day)
     recent = book.rows(rows) if rows else []
@@ -299,10 +294,7 @@ def map_(
 
     m = repo_map(path, max_tokens=max_tokens, focus=focus, encoding=encoding)
     if as_json:
-        _emit({"root": str(m.root), "tokens": m.tokens, "files": [
-            {"path": p, "rank": round(r, 6), "symbols": [{"name": s.name, "kind": s.kind, "line": s.line, "end_line": s.end_line, "signature": s.signature}
-                                                         for s in m.shown if s.path == p]}
-            for p, r in sorted(m.file_ranks.items(), key=lambda kv: -kv[1]) if any(s.path == p for s in m.shown)]})
+        _emit(m.to_dict())
         return
     sys.stdout.write(m.text)
     err.print(f"[dim]{len(m.shown)} symbols from {len({s.path for s in m.shown})} files · {m.tokens:,} tokens ({encoding})[/dim]")
@@ -336,10 +328,7 @@ def search(
         report = index.update(embed_seconds=budget)
     hits = index.search(query, k=k, mode="bm25" if no_embeddings else mode)
     if as_json:
-        _emit({"query": query, "index": {"files": report.files, "changed": report.changed, "removed": report.removed,
-                                         "chunks": report.chunks, "not_embedded": report.pending, "update_seconds": round(report.seconds, 3)},
-               "results": [{"path": h.path, "start": h.start, "end": h.end, "name": h.name, "score": round(h.score, 6),
-                            "found_by": h.found_by, "snippet": h.snippet} for h in hits]})
+        _emit({"query": query, "index": report.to_dict(), "results": [h.to_dict() for h in hits]})
         return
     for h in hits:
         out.print(f"[bold]{_e(h.where)}[/bold] {_e(h.name)} [dim]{' '.join(f'{k}#{v}' for k, v in h.found_by.items())}[/dim]")
@@ -527,11 +516,7 @@ def ask(
             sys.stdout.flush()
     r = answer.response
     if as_json:
-        _emit({"answer": answer.text, "run": answer.run_id, "model": r.model, "cost_usd": r.cost_usd,
-               "usage": {"input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens},
-               "claims": [{"text": c.text, "verified": c.verified, "problems": c.problems, "identifiers": c.identifiers,
-                           "citations": [{"path": x.path, "start": x.start, "end": x.end, "ok": x.ok, "problem": x.problem} for x in c.citations]}
-                          for c in answer.claims]})
+        _emit(answer.to_dict())
         return
     sys.stdout.write("\n")
     for c in answer.claims:

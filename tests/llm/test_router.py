@@ -188,3 +188,11 @@ def test_tools_are_accepted_in_openai_and_bare_form(make_grid):
     r = grid.complete("a/x", "q", tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
     assert r.tool_calls[0].name == "f" and r.tool_calls[0].args == {"x": 1}
     assert grid._providers["a"].requests[0].tools[0].name == "f"
+
+
+def test_a_routes_context_window_is_its_smallest_models(make_grid):
+    grid = make_grid({"routes": {"mixed": {"models": ["openai/gpt-4.1-mini", "local/smollm2-135m"]}},
+                      "providers": {"local": {"kind": "local", "options": {"n_ctx": 4096}}}})
+    assert grid.context_window("local/qwen2.5-coder-1.5b") == 4096  # what the local model is loaded with, not what it could hold
+    assert grid.context_window("openai/gpt-4.1-mini") > 100_000
+    assert grid.context_window("mixed") == 4096

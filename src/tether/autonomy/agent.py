@@ -35,7 +35,6 @@ from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_comma
 DEFAULT_STEPS = {"ask": 6, "suggest": 8, "approve": 12, "auto": 12, "agent": 20}
 DEFAULT_SECONDS = 900.0
 OUTPUT_TOKENS = 1536  # room kept for each reply
-LOCAL_WINDOW = 8192  # what the embedded models are loaded with
 
 SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.
 
@@ -306,12 +305,9 @@ class Agent:
 
     def _window(self) -> int:
         try:
-            _, route = self.grid.route(self.model)
-            windows = [LOCAL_WINDOW if m.startswith("local/") else catalogue.info(m, self.grid.config).context_window or 32_000
-                       for m in route.models]
+            return self.grid.context_window(self.model)
         except TetherError:  # an unknown model fails with its own clear error at the first call
-            windows = [LOCAL_WINDOW]
-        return min(windows)
+            return 8192
 
     def _fit(self) -> None:
         """Keep the conversation inside the window: older turns shrink to one line each."""

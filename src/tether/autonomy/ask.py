@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -65,6 +65,12 @@ class Answer:
     @property
     def verified(self) -> int:
         return sum(c.verified for c in self.claims)
+
+    def to_dict(self) -> dict:
+        r = self.response
+        return {"answer": self.text, "run": self.run_id, "model": r.model if r else None, "cost_usd": r.cost_usd if r else None,
+                "usage": {"input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens} if r else None,
+                "claims": [asdict(c) for c in self.claims]}
 
 
 def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 5000) -> Iterator[str | Answer]:

@@ -46,6 +46,10 @@ class Hit:
     def where(self) -> str:
         return f"{self.path}:{self.start}-{self.end}"
 
+    def to_dict(self) -> dict:
+        return {"path": self.path, "start": self.start, "end": self.end, "name": self.name, "score": round(self.score, 6),
+                "found_by": self.found_by, "snippet": self.snippet}
+
 
 @dataclass
 class UpdateReport:
@@ -55,6 +59,10 @@ class UpdateReport:
     chunks: int
     seconds: float
     pending: int = 0  # chunks not embedded yet (searchable by BM25 only)
+
+    def to_dict(self) -> dict:
+        return {"files": self.files, "changed": self.changed, "removed": self.removed, "chunks": self.chunks,
+                "not_embedded": self.pending, "update_seconds": round(self.seconds, 3)}
 
 
 def terms(text: str) -> str:

@@ -33,6 +33,17 @@ class RepoMap:
     tokens: int = 0
     shown: list[Symbol] = field(default_factory=list)
 
+    def to_dict(self) -> dict:
+        """The files shown, best ranked first, each with its symbols."""
+        by_file: dict[str, list[Symbol]] = {}
+        for s in self.shown:
+            by_file.setdefault(s.path, []).append(s)
+        ranked = sorted(by_file, key=lambda p: -self.file_ranks.get(p, 0.0))
+        return {"root": str(self.root), "tokens": self.tokens, "files": [
+            {"path": p, "rank": round(self.file_ranks.get(p, 0.0), 6),
+             "symbols": [{"name": s.name, "kind": s.kind, "line": s.line, "end_line": s.end_line, "signature": s.signature} for s in by_file[p]]}
+            for p in ranked]}
+
 
 def repo_map(path: str | Path, *, max_tokens: int = 2048, focus: list[str] | tuple = (), encoding: str = "o200k_base",
              include=(), exclude=()) -> RepoMap:

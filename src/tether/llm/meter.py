@@ -166,3 +166,16 @@ class Ledger:
     def rows(self, limit: int = 50) -> list[dict]:
         self.flush()
         return [dict(r) for r in self.store.query("SELECT * FROM ledger ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def since_date(since: str) -> str:
+    """The first day (YYYY-MM-DD) that `today`, `month`, `all` or a date means; all is "0000"."""
+    today = time.strftime("%Y-%m-%d")
+    day = {"today": today, "month": today[:8] + "01", "all": "0000"}.get(since, since)
+    try:
+        if day != "0000":
+            time.strptime(day, "%Y-%m-%d")
+    except ValueError:
+        raise TetherError(f"--since must be today, month, all or YYYY-MM-DD (got {since!r})") from None
+    return day
+

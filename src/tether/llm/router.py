@@ -118,6 +118,16 @@ class Grid:
                 self._providers[name] = create(self.config.providers[name])
             return self._providers[name]
 
+    def context_window(self, model: str, fallback: int = 32_000) -> int:
+        """The tokens every model of `model` (a route or provider/name) can hold: the smallest."""
+        _, route = self.route(model)
+        windows = []
+        for name in route.models:
+            provider, _, short = name.partition("/")
+            window = self.provider(provider).context_window(short) if provider in self.config.providers else None
+            windows.append(window or models.info(name, self.config).context_window or fallback)
+        return min(windows)
+
     def breaker(self, provider: str) -> Breaker:
         with self._lock:
             return self._breakers.setdefault(provider, Breaker())

@@ -29,6 +29,10 @@ class Provider:
             yield response.text
         yield response
 
+    def context_window(self, model: str) -> int | None:
+        """Tokens a call to `model` may hold, where the provider itself decides it (None: the catalogue's)."""
+        return None
+
     def availability(self, model: str) -> str | None:
         """None if `model` can be called now, else one line saying what is missing."""
         if self.cfg.api_key_env and not os.environ.get(self.cfg.api_key_env):

@@ -45,8 +45,12 @@ class LocalProvider(Provider):
             return f"not downloaded yet: fetched on first use ({weights.LOCAL_MODELS[model].size // 1_000_000} MB)"
         return None
 
+    def context_window(self, model: str) -> int:
+        """What the model is loaded with: a smaller window than it could hold keeps memory and prompt time down."""
+        return int(self.cfg.options.get("n_ctx") or min(DEFAULT_N_CTX, models.info(f"local/{model}").context_window or DEFAULT_N_CTX))
+
     def _model(self, name: str):
-        n_ctx = int(self.cfg.options.get("n_ctx") or min(DEFAULT_N_CTX, models.info(f"local/{name}").context_window or DEFAULT_N_CTX))
+        n_ctx = self.context_window(name)
         key = (name, n_ctx)
         with _load_lock:
             if key not in _loaded:
