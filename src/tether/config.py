@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted")
+PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted")  # built in; more come from the entry-point group below
+PROVIDER_ENTRY_POINTS = "tether.providers"  # a package adds a kind with `[project.entry-points."tether.providers"] name = "module:Class"`
 
 # Hosted services that speak one of our wire formats, usable as soon as their key is set.
 BUILTIN_PROVIDERS: dict[str, dict] = {
@@ -201,10 +202,18 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
     return Config(path, providers, routes, _budget(checker, raw.get("budget", {}), "budget"), models, extra)
 
 
+def plugin_kinds() -> dict:
+    """Provider kinds that installed packages register (name -> entry point); read only when a
+    config names a kind that is not built in, so start-up does not pay for the scan."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=PROVIDER_ENTRY_POINTS)}
+
+
 def _provider(checker: "_Checker", name: str, spec: dict) -> ProviderConfig:
     kind = spec.get("kind")
-    if kind not in PROVIDER_KINDS:
-        raise ConfigError(f"{checker.where}: providers.{name}.kind must be one of {', '.join(PROVIDER_KINDS)} (got {kind!r})")
+    if kind not in PROVIDER_KINDS and kind not in plugin_kinds():
+        raise ConfigError(f"{checker.where}: providers.{name}.kind must be one of {', '.join(PROVIDER_KINDS + tuple(plugin_kinds()))} (got {kind!r})")
     for key in ("base_url", "api_key_env"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise ConfigError(f"{checker.where}: providers.{name}.{key} must be a string")

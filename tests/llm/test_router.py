@@ -2,7 +2,7 @@
 
 import pytest
 
-from tether.errors import (AllAttemptsFailed, AuthError, BadRequest, BudgetExceeded, MissingKey, RateLimited,
+from tether.errors import (AllAttemptsFailed, AuthError, BadRequest, BudgetExceeded, ConfigError, MissingKey, RateLimited,
                            StreamInterrupted, TransientError, UnknownModel)
 from tether.llm.router import Breaker
 from tests.conftest import ledger_rows
@@ -196,3 +196,23 @@ def test_a_routes_context_window_is_its_smallest_models(make_grid):
     assert grid.context_window("local/qwen2.5-coder-1.5b") == 4096  # what the local model is loaded with, not what it could hold
     assert grid.context_window("openai/gpt-4.1-mini") > 100_000
     assert grid.context_window("mixed") == 4096
+
+
+def test_a_package_adds_a_provider_kind_through_an_entry_point(tmp_path, monkeypatch, make_grid):
+    """A third party registers a provider without editing tether, as llm's plugins do."""
+    (tmp_path / "echo_provider.py").write_text(
+        "from tether.llm.providers import Provider\n"
+        "from tether.llm.types import Response, Usage\n"
+        "class Echo(Provider):\n"
+        "    def complete(self, req):\n"
+        "        return Response(text='echo: ' + req.messages[-1]['content'], model=f'{self.name}/{req.model}', provider=self.name,\n"
+        "                        usage=Usage(1, 1))\n")
+    dist = tmp_path / "echo_provider-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-provider\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[tether.providers]\necho = echo_provider:Echo\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    grid = make_grid({"providers": {"mine": {"kind": "echo"}}})
+    assert grid.complete("mine/any", "hello").text == "echo: hello"
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        make_grid({"providers": {"mine": {"kind": "nonesuch"}}})

@@ -7,8 +7,8 @@ import importlib
 import os
 from collections.abc import Iterator
 
-from ...config import ProviderConfig
-from ...errors import MissingKey
+from ...config import ProviderConfig, plugin_kinds
+from ...errors import ConfigError, MissingKey
 from ..types import Request, Response
 
 _MODULES = {"openai": "openai", "anthropic": "anthropic", "local": "local", "scripted": "scripted"}
@@ -52,5 +52,10 @@ class Provider:
 
 
 def create(cfg: ProviderConfig) -> Provider:
-    module = importlib.import_module(f"{__name__}.{_MODULES[cfg.kind]}")
-    return module.PROVIDER(cfg)
+    """The provider of `cfg.kind`: built in, else registered by a package (see config.plugin_kinds)."""
+    if cfg.kind in _MODULES:
+        return importlib.import_module(f"{__name__}.{_MODULES[cfg.kind]}").PROVIDER(cfg)
+    plugin = plugin_kinds()[cfg.kind].load()
+    if not (isinstance(plugin, type) and issubclass(plugin, Provider)):
+        raise ConfigError(f"the provider kind {cfg.kind!r} does not name a tether Provider class")
+    return plugin(cfg)
