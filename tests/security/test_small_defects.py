@@ -104,9 +104,11 @@ def test_racing_processes_migrate_a_fresh_data_dir_once(tmp_path):
 
 
 def test_a_leash_budget_of_zero_or_nan_is_refused(tmp_path):
+    import tomllib
+
     from tether import config
 
     for text in ("[leash.budget]\nseconds = 0\n", "[leash.budget]\nusd = nan\n", "[leash]\nmax_files = 0\n"):
-        cfg = config.from_dict(__import__("tomllib").loads(text))
+        cfg = config.from_dict(tomllib.loads(text))
         with pytest.raises(ConfigError):
             Leash.from_config(tmp_path, cfg)

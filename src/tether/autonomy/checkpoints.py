@@ -136,9 +136,10 @@ class Checkpoints:
             raise TetherError(f"cannot {verb} “{change.message}”: {', '.join(drifted)} changed since; "
                               f"nothing was touched (save or revert your edits to {'them' if len(drifted) > 1 else 'it'} first)")
 
-    def differs(self, commit: str, paths: list[str]) -> list[str]:
-        """The paths whose bytes in the workspace are not those of `commit` (absent counts)."""
-        wanted = self._blobs(commit, paths)
+    def differs(self, commit: str, paths: list[str], blobs: dict | None = None) -> list[str]:
+        """The paths whose bytes in the workspace are not those of `commit` (absent counts);
+        `blobs` is `_blobs(commit, paths)` where the caller has it already."""
+        wanted = self._blobs(commit, paths) if blobs is None else blobs
         present = [p for p in paths if os.path.isfile(self.root / p) and not os.path.islink(self.root / p)]
         hashes = dict(zip(present, self._git("hash-object", "--no-filters", "--", *present).split())) if present else {}
         drifted = []
@@ -153,7 +154,7 @@ class Checkpoints:
         A file that stays keeps its mode; one that comes back gets the mode it was saved with."""
         blobs = self._blobs(commit, paths)
         writes = []
-        for p in self.differs(commit, paths):
+        for p in self.differs(commit, paths, blobs):
             if p not in blobs:
                 writes.append((p, None, None))
                 continue

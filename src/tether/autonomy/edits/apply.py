@@ -201,12 +201,12 @@ class Plan:
 
     def commit(self, meta: dict | None = None) -> tuple[list[str], str]:
         """Write the plan, all or none (see journal); `meta` is kept in the journal for recovery."""
-        diff = self.diff()
-        for rel, _, _ in self.changes():  # a link swapped in since the plan was made is caught here
-            if resolve(self.root, rel)[1] != rel:
-                raise PathRefused(f"{rel}: the path changed into a link while the edit was planned; nothing was written")
+        changes = self.changes()
+        diff = "".join(unified_diff(before, after, rel) for rel, before, after in changes)
         writes = []
-        for rel, _, text in self.changes():
+        for rel, _, text in changes:
+            if resolve(self.root, rel)[1] != rel:  # a link swapped in since the plan was made is caught here
+                raise PathRefused(f"{rel}: the path changed into a link while the edit was planned; nothing was written")
             original = self.files.get(rel)
             data = None if text is None else (original or TextFile("")).encode(text)
             writes.append((rel, data, original.mode if original and original.mode is not None else None))

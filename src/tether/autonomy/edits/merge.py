@@ -81,11 +81,11 @@ def _blank_edges(ours: list[str], start: int, end: int, theirs: list[str]) -> tu
     return start > 0 and not ours[start - 1].strip(), end < len(ours) and not ours[end].strip(), any(not x.strip() for x in theirs)
 
 
-def _with_file_blanks(base: list[str], ours: list[str], theirs: list[str], edges: tuple[bool, bool, bool]) -> list[str]:
+def _with_file_blanks(base: list[str], ours: list[str], theirs: list[str], edges: tuple[bool, bool, bool], at: int) -> list[str]:
     """Theirs, with the blank lines that the file has and the quote left out put back beside the
     same neighbours (where the model kept them, and gave no blank line of its own there); blank
     lines the quote has and the file lacks are dropped from theirs."""
-    unsure = Conflict("the SEARCH text leaves out the file's blank lines where the REPLACE changes lines; quote the blank lines too", 0)
+    unsure = Conflict("the SEARCH text leaves out the file's blank lines where the REPLACE changes lines; quote the blank lines too", at)
     if not base:  # both insert here, the file only blank lines
         if any(not x.strip() for x in theirs):  # the model placed blank lines of its own
             if edges[0] or edges[1]:
@@ -120,7 +120,7 @@ def _with_file_blanks(base: list[str], ours: list[str], theirs: list[str], edges
                 after.setdefault(len(theirs) - 1, []).extend(run)
             elif b2 == 0 and theirs[0].strip():
                 before.setdefault(0, []).extend(run)
-    if edges[2] and any(before.values()) | any(after.values()):
+    if edges[2] and (any(before.values()) or any(after.values())):
         raise unsure  # the model writes blank lines elsewhere: leaving these out may be meant
     out = []
     for j, line in enumerate(theirs):
@@ -136,7 +136,7 @@ def _chunk(base: list[str], ours: list[str], theirs: list[str], at: int, edges: 
     if _same(ours, theirs, _loose):
         return theirs  # both made the same change
     if _nonblank(ours) == _nonblank(base):
-        return _with_file_blanks(base, ours, theirs, edges)  # the file only has blank lines that the quote left out
+        return _with_file_blanks(base, ours, theirs, edges, at)  # the file only has blank lines that the quote left out
     if len(base) == len(ours) == len(theirs) > 1:  # changes side by side on different lines: line by line
         return [x for n in range(len(base)) for x in _chunk(base[n:n + 1], ours[n:n + 1], theirs[n:n + 1], at + n)]
     if _only_dropped(base, ours, theirs):
