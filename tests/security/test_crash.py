@@ -62,3 +62,42 @@ def test_a_400_file_apply_killed_in_its_rename_phase_is_finished_and_undoable(tm
     assert tether(work, "apply", "-", stdin=reply, crash="rename:pkg/m53.py").returncode == -9
     assert tether(work, "undo").returncode == 0  # recovers (all new, recorded), then undoes it
     assert state(work, files) == "old"
+
+
+def test_an_apply_never_overwrites_a_write_made_after_it_read_the_file(tmp_path):
+    """Two applies at once: the second to commit finds the file changed under it and writes nothing."""
+    from tether.autonomy.edits import propose
+    from tether.errors import TetherError
+
+    work = make_tree(tmp_path / "w", {"m.py": "a = 1\nb = 2\n"})
+    _, first = propose(work, "m.py\n<<<<<<< SEARCH\na = 1\n=======\na = 10\n>>>>>>> REPLACE\n")
+    _, second = propose(work, "m.py\n<<<<<<< SEARCH\nb = 2\n=======\nb = 20\n>>>>>>> REPLACE\n")
+    first.commit()
+    with pytest.raises(TetherError, match="changed while the edit was planned"):
+        second.commit()
+    assert (work / "m.py").read_text() == "a = 10\nb = 2\n"
+
+
+def test_recovery_waits_for_a_writer_that_is_still_running(tmp_path):
+    """A journal in its prepare phase may be another live process's, not a crash's: recover waits
+    for the workspace lock instead of rolling that writer back under it."""
+    import fcntl
+    import threading
+
+    from tether.autonomy.edits import journal
+
+    work = make_tree(tmp_path / "w", {"m.py": "a = 1\n"})
+    lock = journal.path_for(work).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    temp = work / ".m.py.live.tether-tmp"
+    temp.write_text("a = 2\n")
+    journal._save(journal.path_for(work), {"root": str(work), "phase": "commit", "meta": {},
+                                           "steps": [{"op": "write", "rel": "m.py", "tmp": str(temp), "mode": 0o644}]})
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # the live writer holds the lock
+        waiting = threading.Thread(target=journal.recover, args=(work,))
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive() and temp.exists()  # it waits rather than touch the writer's files
+    waiting.join()
+    assert (work / "m.py").read_text() == "a = 2\n" and not temp.exists()

@@ -210,8 +210,17 @@ class Plan:
             original = self.files.get(rel)
             data = None if text is None else (original or TextFile("")).encode(text)
             writes.append((rel, data, original.mode if original and original.mode is not None else None))
-        write_files(self.root, writes, meta)
+        write_files(self.root, writes, meta, guard=self._unchanged)
         return [rel for rel, _, _ in writes], diff
+
+    def _unchanged(self) -> None:
+        """Every file the plan writes still holds what the plan read (another process may have
+        written it since): a lost update is refused, not made."""
+        for rel, before, _ in self.changes():
+            target = self.root / rel
+            now = TextFile.read(target).text if target.is_file() else None
+            if now != before:
+                raise TetherError(f"{rel} changed while the edit was planned (another process wrote it); nothing was written")
 
 
 def _refuse_markers(before: str | None, after: str | None, rel: str) -> None:

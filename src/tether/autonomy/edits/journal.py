@@ -8,6 +8,7 @@ new). Whoever opens the workspace next calls `recover`, which says what it did."
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +19,11 @@ from pathlib import Path
 
 from ... import config
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks here; one writer is assumed
+    fcntl = None
+
 
 @dataclass
 class Recovered:
@@ -26,10 +32,19 @@ class Recovered:
     meta: dict  # what the writer asked to keep (e.g. the checkpoint to record the change against)
 
 
-def write_files(root: Path, changes: list[tuple[str, bytes | None, int | None]], meta: dict | None = None) -> None:
-    """Write (path, bytes, mode) — bytes None deletes — under `root`, all or none."""
+def write_files(root: Path, changes: list[tuple[str, bytes | None, int | None]], meta: dict | None = None, guard=None) -> None:
+    """Write (path, bytes, mode) — bytes None deletes — under `root`, all or none. `guard()` runs
+    first, under the workspace's lock, and may raise to write nothing (e.g. a file changed since
+    it was read)."""
     if not changes:
         return
+    with _locked(root):
+        if guard is not None:
+            guard()
+        _write(root, changes, meta)
+
+
+def _write(root: Path, changes, meta: dict | None) -> None:
     token = secrets.token_hex(4)
     steps = []
     for rel, data, mode in changes:
@@ -69,6 +84,13 @@ def recover(root: str | Path) -> Recovered | None:
     journal = path_for(root)
     if not journal.exists():
         return None
+    with _locked(root):  # a journal another process is still writing is its, not a crash's
+        return _recover(root, journal)
+
+
+def _recover(root: Path, journal: Path) -> Recovered | None:
+    if not journal.exists():
+        return None  # the other process finished it while we waited
     try:
         data = json.loads(journal.read_text())
         steps, phase = data["steps"], data["phase"]
@@ -84,6 +106,20 @@ def recover(root: str | Path) -> Recovered | None:
         result = Recovered("back", files, data.get("meta", {}))
     journal.unlink()
     return result
+
+
+@contextlib.contextmanager
+def _locked(root: Path):
+    """One writer per workspace at a time, across processes (released by the OS if it dies)."""
+    lock = path_for(root).with_suffix(".lock")
+    config.private_dir(lock.parent)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def path_for(root: Path) -> Path:
