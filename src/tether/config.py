@@ -117,6 +117,7 @@ class ModelOverride:
     context_window: int | None = None
     input_per_mtok: float | None = None
     output_per_mtok: float | None = None
+    edit_format: str | None = None
 
 
 @dataclass
@@ -133,7 +134,8 @@ EXTRA_SECTIONS = {"leash", "verify"}  # sections the floors above read (leash.py
 _PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "timeout", "headers", "options"}
 _ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget"}
 _BUDGET_KEYS = {"usd_per_day", "usd_per_month", "tokens_per_day", "tokens_per_month"}
-_MODEL_KEYS = {"context_window", "input_per_mtok", "output_per_mtok"}
+_MODEL_KEYS = {"context_window", "input_per_mtok", "output_per_mtok", "edit_format"}
+EDIT_FORMATS = ("search-replace", "whole")
 
 
 def load(path: Path | str | None = None, start: Path | str | None = None) -> Config:
@@ -194,6 +196,7 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
             context_window=checker.number(spec, "context_window", f"models.{name}", None, integer=True),
             input_per_mtok=checker.number(spec, "input_per_mtok", f"models.{name}", None),
             output_per_mtok=checker.number(spec, "output_per_mtok", f"models.{name}", None),
+            edit_format=checker.choice(spec, "edit_format", f"models.{name}", EDIT_FORMATS),
         )
     extra = {k: v for k, v in raw.items() if k not in {"providers", "routes", "budget", "models"}}
     unknown = sorted(set(extra) - EXTRA_SECTIONS)
@@ -268,4 +271,10 @@ class _Checker:
         if not ok or isinstance(value, bool) or not math.isfinite(value) or value < 0 or (positive and value == 0):
             kind = "a whole number" if integer else "a number"
             raise ConfigError(f"{self.where}: {at}.{key} must be {kind} {'> 0' if positive else '>= 0'} (got {value!r})")
+        return value
+
+    def choice(self, spec: dict, key: str, at: str, allowed: tuple[str, ...]):
+        value = spec.get(key)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{self.where}: {at}.{key} must be one of {', '.join(allowed)} (got {value!r})")
         return value

@@ -144,7 +144,7 @@ def test_undo_from_the_command_line(work):
     import sys
 
     run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "tether.cli", *a], capture_output=True, text=True, cwd=work, **kw)  # noqa: E731
-    done = run("apply", "-", "-m", "cli change", input=REPLY)
+    done = run("apply", "-", "--message", "cli change", input=REPLY)
     assert done.returncode == 0, done.stderr
     assert "+x = 2" in done.stdout and (work / "created.py").exists()
     assert json.loads(run("log", "--changes", "--json").stdout)[0]["message"] == "cli change"

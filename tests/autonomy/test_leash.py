@@ -87,9 +87,9 @@ def test_budget(root):
     from tether.autonomy.leash import RunBudget
 
     leash = Leash(root, "agent", budget=RunBudget(usd=0.5, tokens=1000, steps=3))
-    assert leash.charge(usd=0.2, tokens=400, steps=1).allowed
-    assert leash.charge(usd=0.2, tokens=400, steps=1).allowed
-    stop = leash.charge(usd=0.2, tokens=100, steps=1)
+    assert leash.charge(usd=0.2, input_tokens=400, steps=1).allowed
+    assert leash.charge(usd=0.2, input_tokens=400, steps=1).allowed
+    stop = leash.charge(usd=0.2, input_tokens=100, steps=1)
     assert not stop.allowed and stop.rule == "budget usd"
 
 

@@ -9,10 +9,7 @@ loop. The whole run is one entry in the undo history; every step is recorded for
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -22,18 +19,17 @@ from ..llm import models as catalogue
 from ..llm.types import Response
 from . import hunks as hunk_mod
 from .brief import brief
-from .checkpoints import Checkpoints
-from .edits import parse_reply, propose
-from .edits import search_replace, whole
-from .edits.apply import DEFAULT_FORMATS
+from .edits import Edit
+from .formats import for_model
 from .leash import Leash
+from .proposal import Outcome, Proposals
+from .result import RunResult, Status, Stop
 from .runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
+from .trail import Trail
 from .untrusted import Fence
-from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_command, score
+from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_command
 
-DEFAULT_STEPS = {"ask": 6, "suggest": 8, "approve": 12, "auto": 12, "agent": 20}
-DEFAULT_SECONDS = 900.0
 OUTPUT_TOKENS = 1536  # room kept for each reply
 
 SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.
@@ -64,86 +60,25 @@ class Person(Protocol):
     def review(self, hunks: list[hunk_mod.Hunk]) -> list[bool] | None: ...  # None: stop the run
 
 
-@dataclass
-class Outcome:
-    """One proposed edit, after the leash, the apply and the checks."""
-
-    text: str
-    applied: bool
-    feedback: str
-    files: list[str] = field(default_factory=list)
-    checks: list[CommandResult] = field(default_factory=list)
-    commit: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.applied and all(c.ok for c in self.checks)
-
-    @property
-    def score(self) -> tuple:
-        return (self.applied, *score(self.checks))
-
-
-@dataclass
-class RunResult:
-    id: str
-    status: str  # done | answered | proposed | failing | unchanged | refused | stuck | budget | stopped | interrupted | error
-    reason: str
-    answer: str = ""
-    changed: list[str] = field(default_factory=list)
-    diff: str = ""
-    steps: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = 0.0
-    seconds: float = 0.0
-    checks: list[CommandResult] = field(default_factory=list)
-
-    SUCCESSES = ("done", "answered", "proposed")  # every other status means the request was not met
-
-    @property
-    def exit_code(self) -> int:
-        """What a command line should exit with: 0 on success, 130 when interrupted, else 1."""
-        return 0 if self.status in self.SUCCESSES else 130 if self.status == "interrupted" else 1
-
-    def to_dict(self) -> dict:
-        return {"run": self.id, "status": self.status, "reason": self.reason, "answer": self.answer, "changed": self.changed,
-                "diff": self.diff, "steps": self.steps, "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
-                "cost_usd": self.cost_usd, "seconds": round(self.seconds, 3),
-                "checks": [{"command": c.command, "code": c.code, "ok": c.ok} for c in self.checks]}
-
-
-class Stop(Exception):
-    def __init__(self, status: str, reason: str, answer: str = ""):
-        super().__init__(reason)
-        self.status, self.reason, self.answer = status, reason, answer
-
-
 class Agent:
     def __init__(self, grid, root: str | Path, leash: Leash, *, model: str = "default", verify: VerifySettings | None = None,
                  person: Person | None = None, on_event: Callable[..., None] | None = None, candidates: int = 3,
                  edit_format: str | None = None, stop_when_green: bool = False):
         self.grid, self.root, self.model = grid, Path(root).resolve(), model
-        self.edit_format = edit_format or self._default_format()
+        self.format = for_model(grid, model, edit_format)
         self.stop_when_green = stop_when_green  # the checks are the whole spec: passing them ends the run
-        self.formats = (*DEFAULT_FORMATS, "whole") if self.edit_format == "whole" else DEFAULT_FORMATS
-        budget = leash.budget
-        leash.budget = dataclasses.replace(budget, steps=budget.steps or DEFAULT_STEPS[leash.level], seconds=budget.seconds or DEFAULT_SECONDS)
-        self.leash, self.person, self.candidates = leash, person, max(1, candidates)
+        self.person, self.candidates = person, max(1, candidates)
         self.verify = verify or VerifySettings()
-        leash.commands += tuple(c for c in self.verify.commands if c not in leash.commands)  # the person chose them
+        self.policy = leash  # each run gets its own copy of it (`Leash.for_run`)
+        self.leash = leash.for_run(self.verify.commands, None, "")
         self.on_event = on_event or (lambda kind, **data: None)
         self.fence = Fence()
         self.confined = self._confined(leash)
         self.toolbox = Toolbox(self.root, self.verify, self.confined)
         self.output_tokens = OUTPUT_TOKENS
-        self.usage = [0, 0]
-        self.cost: float | None = 0.0
         self.failures: dict[str, int] = {}
         self.changed: set[str] = set()
         self.refusals = 0  # actions the leash (or the person) refused
-        self.touched: set[str] = set()  # files the run wrote or is writing: the only ones checkpointed
-        self.known: dict[str | None, frozenset] = {}  # checkpoint -> the files it holds a state of
         self.checks: list[CommandResult] = []
 
     def _confined(self, leash: Leash) -> bool:
@@ -159,11 +94,10 @@ class Agent:
     # -- the run ------------------------------------------------------------------------------
 
     def run(self, instruction: str) -> RunResult:
-        self.log = RunLog(self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.leash.level, model=self.model)
-        self.leash.store, self.leash.run_id = self.grid.store, self.log.id
-        self.checkpoints = Checkpoints(self.root)
-        self.start = self.last = self._snapshot(f"before run {self.log.id}", [], None)
-        started = time.monotonic()
+        self.log = RunLog(self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.policy.level, model=self.model)
+        self.leash = self.policy.for_run(self.verify.commands, self.grid.store, self.log.id)
+        self.trail = Trail(self.root, self.log.id)
+        self.proposals = Proposals(self.leash, self.person, self.log, self.trail, self.format, self._check_all, self.on_event, self.fence.wrap)
         try:
             self._priced()
             self.messages = self._opening(instruction)
@@ -171,23 +105,22 @@ class Agent:
         except Stop as s:
             stop = s
         except TetherError as e:  # the model failed for good (all providers down, budget, …)
-            stop = Stop("error", str(e))
+            stop = Stop(Status.ERROR, str(e))
         except KeyboardInterrupt:
-            self._reset(self.last)
-            stop = Stop("interrupted", "stopped by Ctrl-C; the workspace is at the last checkpoint")
+            self.trail.reset()
+            stop = Stop(Status.INTERRUPTED, "stopped by Ctrl-C; the workspace is at the last checkpoint")
         finally:
             self.toolbox.close()
-        return self._finish(instruction, stop, time.monotonic() - started)
+        return self._finish(instruction, stop)
 
     def _loop(self) -> Stop:
         reminded = False
         while True:
-            reply = self._generate()
-            text = reply.text
-            if parse_reply(text, self.formats):
-                outcome = self._edit(text)
+            text = self._generate().text
+            if edits := self.format.parse(text):
+                outcome = self._edit(text, edits)
                 if outcome.passed and self.verify.commands and self.stop_when_green:
-                    return Stop("done", "the change is applied and the checks pass")
+                    return Stop(Status.DONE, "the change is applied and the checks pass")
                 self._continue(outcome.text, outcome.feedback)
             elif (call := parse_tool(text)) is not None:
                 self._continue(text, self._tool(*call))
@@ -196,27 +129,27 @@ class Agent:
                 idle = not self.changed and self.leash.level in ("approve", "auto", "agent")
                 if (failing or idle) and not reminded:
                     reminded = True
-                    self._continue(text, f"The checks still fail. {self._ask_for_edit()}" if failing else
-                                   f"You have changed nothing yet. {self._ask_for_edit()}")
+                    self._continue(text, f"The checks still fail. {self.format.ask}" if failing else
+                                   f"You have changed nothing yet. {self.format.ask}")
                     continue
                 return self._ending(summary or "the model says the task is done", summary)
             elif self.leash.level in ("ask", "suggest") and not self.changed:
-                return Stop("answered", "the model answered", text.strip())
+                return Stop(Status.ANSWERED, "the model answered", text.strip())
             elif reminded:
                 return self._ending("the model answered instead of changing the code", text.strip())
             else:
                 reminded = True
-                self._continue(text, f"{self._ask_for_edit()} To look at the code first, reply with one TOOL line. When all is done, reply DONE.")
+                self._continue(text, f"{self.format.ask} To look at the code first, reply with one TOOL line. When all is done, reply DONE.")
 
     def _ending(self, reason: str, answer: str | None) -> Stop:
         """How a run the model ends turns out: done only with a change and no failing check."""
         if not self.changed and self.refusals:
-            return Stop("refused", f"nothing changed: the leash refused {self.refusals} action(s)", answer)
+            return Stop(Status.REFUSED, f"nothing changed: the leash refused {self.refusals} action(s)", answer)
         if self.checks and not all(c.ok for c in self.checks):
-            return Stop("failing", "the model stopped while the checks still fail", answer)
+            return Stop(Status.FAILING, "the model stopped while the checks still fail", answer)
         if not self.changed:
-            return Stop("unchanged", f"nothing changed ({reason})", answer)
-        return Stop("done", reason, answer)
+            return Stop(Status.UNCHANGED, f"nothing changed ({reason})", answer)
+        return Stop(Status.DONE, reason, answer)
 
     def _priced(self) -> None:
         """A USD limit needs prices: a route whose every model is unpriced is refused before any call."""
@@ -224,25 +157,24 @@ class Agent:
             return
         _, route = self.grid.route(self.model)
         if not any(catalogue.info(m, self.grid.config).price_known for m in route.models):
-            raise Stop("budget", f"{self.model} has no known price, so the limit of ${self.leash.budget.usd:g} cannot be kept;"
-                                 " add its price under [models] in tether.toml")
+            raise Stop(Status.BUDGET, f"{self.model} has no known price, so the limit of ${self.leash.budget.usd:g} cannot be kept;"
+                                      " add its price under [models] in tether.toml")
 
     def _opening(self, instruction: str) -> list[dict]:
-        edits = whole.prompt(self._example(instruction)) if self.edit_format == "whole" else search_replace.PROMPT
+        edits = self.format.prompt(self._example(instruction))
         system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(), edits=edits, level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
         context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
                         writable=writable)
-        if self.edit_format == "whole":  # a whole file is about as long as the biggest one shown; a reply far longer is a model looping
+        if self.format.name == "whole":  # a whole file is about as long as the biggest one shown; a reply far longer is a model looping
             self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in context.split("</" + self.fence.tag)), default=0)))
         checks = ""
         if self.verify.commands and self.leash.level in ("auto", "agent"):
-            self.checks = [self._check(c) for c in self.verify.commands]
-            failing = [r for r in self.checks if not r.ok]
+            failing = [r for r in self._check_all() if not r.ok]
             checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
                 " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary()) for r in failing) if failing else " Now they pass.")
-        ending = "Answer in plain text." if self.leash.level == "ask" else self._ask_for_edit()
+        ending = "Answer in plain text." if self.leash.level == "ask" else self.format.ask
         user = f"{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
         self.log.step("prompt", system=system, user=user)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -253,38 +185,40 @@ class Agent:
 
     # -- the model ------------------------------------------------------------------------------
 
+    def _status(self, doing: str) -> None:
+        spent = self.leash.spent
+        self.on_event("status", step=spent.steps, tokens=spent.tokens, cost=spent.usd, doing=doing)
+
     def _generate(self, **opts) -> Response:
         verdict = self.leash.charge(steps=1)
         if not verdict.allowed:
-            raise Stop("budget", verdict.reason)
+            raise Stop(Status.BUDGET, verdict.reason)
         self._fit()
-        self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing="thinking")
+        self._status("thinking")
         messages = [{"role": m["role"], "content": m["content"]} for m in self.messages]  # a copy, without our marks
+        opts.setdefault("seed", 0)  # the same request gets the same first reply; candidates vary it
         try:  # the run's time limit bounds the call in flight, not only the next one
             reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, deadline=self._time_left(), **opts)
         except TetherError:
             if self._time_left() <= 0.05:
-                raise Stop("budget", f"the run used its {self.leash.budget.seconds:g} seconds") from None
+                raise Stop(Status.BUDGET, f"the run used its {self.leash.budget.seconds:g} seconds") from None
             raise
-        self.usage[0] += reply.usage.input_tokens
-        self.usage[1] += reply.usage.output_tokens
-        self.cost = None if self.cost is None or reply.cost_usd is None else self.cost + reply.cost_usd
+        verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens)
         self.log.step("reply", text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens,
                       output_tokens=reply.usage.output_tokens, cost_usd=reply.cost_usd, latency_ms=reply.latency_ms, **opts)
-        self.log.totals(self.leash.spent.steps, *self.usage, self.cost, time.monotonic() - self.leash.spent.started)
-        self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing="")
-        verdict = self.leash.charge(usd=reply.cost_usd, tokens=reply.usage.total_tokens)
+        self._totals()
+        self._status("")
         if not verdict.allowed:
-            raise Stop("budget", verdict.reason)
+            raise Stop(Status.BUDGET, verdict.reason)
         return reply
+
+    def _totals(self) -> None:
+        s = self.leash.spent
+        self.log.totals(s.steps, s.input_tokens, s.output_tokens, s.usd, s.seconds)
 
     def _time_left(self) -> float:
         """Seconds left of the run's time limit (never quite zero: a deadline of 0 means none)."""
-        return max(0.01, self.leash.budget.seconds - (time.monotonic() - self.leash.spent.started))
-
-    def _ask_for_edit(self) -> str:
-        return ("Reply with the complete new content of each file you change, under its path." if self.edit_format == "whole" else
-                "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path.")
+        return max(0.01, self.leash.budget.seconds - self.leash.spent.seconds)
 
     def _example(self, instruction: str) -> str:
         """A file the request names, else one that search finds for it."""
@@ -294,14 +228,6 @@ class Agent:
                 return word
         hits = self.toolbox.index().search(instruction, k=1)
         return hits[0].path if hits else "src/app.py"
-
-    def _default_format(self) -> str:
-        """Small embedded models write whole files far more reliably than SEARCH/REPLACE blocks."""
-        try:
-            _, route = self.grid.route(self.model)
-        except TetherError:
-            return "search-replace"
-        return "whole" if all(m.startswith("local/") for m in route.models) else "search-replace"
 
     def _window(self) -> int:
         try:
@@ -319,7 +245,7 @@ class Agent:
                 first = m["content"].strip().splitlines()[0][:120] if m["content"].strip() else ""
                 m["content"], m["condensed"] = f"[earlier {'reply' if m['role'] == 'assistant' else 'result'}, condensed: {first} …]", True
         if sum(tokens.count(x["content"]) for x in self.messages) > limit:
-            raise Stop("budget", "the conversation no longer fits the model's context window")
+            raise Stop(Status.BUDGET, "the conversation no longer fits the model's context window")
 
     # -- tools --------------------------------------------------------------------------------
 
@@ -353,19 +279,26 @@ class Agent:
             if self._confirm(f"The agent is repeating itself: {what}. Go on?"):
                 self.failures[key] = 0
                 return
-            raise Stop("stuck", what)
+            raise Stop(Status.STUCK, what)
 
     # -- edits --------------------------------------------------------------------------------
 
-    def _edit(self, text: str) -> Outcome:
-        outcome = self._attempt(text)
+    def _edit(self, text: str, edits: list[Edit]) -> Outcome:
+        outcome = self._attempt(text, edits)
         if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1:
             outcome = self._best_of(outcome)
         if outcome.applied:
-            self.last = outcome.commit
+            self.trail.keep(outcome.commit)
         if not outcome.passed:
-            key = hashlib.sha256(repr([(e.path, e.search, e.replace) for e in parse_reply(outcome.text, self.formats)]).encode()).hexdigest()
+            key = hashlib.sha256(repr([(e.path, e.search, e.replace) for e in edits]).encode()).hexdigest()
             self._stuck(f"edit {key}", "the same failing edit was proposed twice")
+        return outcome
+
+    def _attempt(self, text: str, edits: list[Edit]) -> Outcome:
+        outcome = self.proposals.attempt(text, edits)
+        self.refusals += outcome.refused
+        if outcome.applied:
+            self.changed.update(outcome.files)
         return outcome
 
     def _best_of(self, first: Outcome) -> Outcome:
@@ -373,116 +306,38 @@ class Agent:
         best = first
         try:
             for n in range(1, self.candidates):
-                self._reset(self.last)  # the state before this turn, with any file first touched since at its original
+                self.trail.reset()  # the state before this turn, with any file first touched since at its original
                 self.on_event("note", text=f"checks fail; trying candidate {n + 1} of {self.candidates}")
-                candidate = self._attempt(self._generate(temperature=0.7, seed=n).text)
+                text = self._generate(temperature=0.7, seed=n).text
+                candidate = self._attempt(text, self.format.parse(text))
                 if candidate.applied and candidate.score > best.score:
                     best = candidate
                 if best.passed:
                     break
         finally:
-            self._reset(best.commit)
+            self.trail.reset(best.commit)
+            self.checks = list(best.checks)
         self.log.step("note", text=f"kept the candidate scoring {best.score}")
         return best
 
-    def _attempt(self, text: str) -> Outcome:
-        reviewed = self.person is not None and self.leash.level == "approve"  # else files the leash won't allow are left out
-        keep = None if reviewed or self.leash.level == "suggest" else (lambda path: self.leash.check("write", path).allowed)
-        report, plan = propose(self.root, text.replace(search_replace.EXAMPLE.strip(), ""), self.formats, keep)  # small models copy the example
-        refused = "".join(f"\nYour change to {p} was left out: the leash does not let you write it." for p in report.left_out)
-        self.refusals += len(report.left_out)
-        if not report.applied:
-            self.log.step("diff", applied=False, error=report.feedback())
-            return Outcome(text, False, "Your edit was not applied; nothing changed.\n" + report.feedback())
-        changes = plan.changes()
-        files = [rel for rel, _, _ in changes]
-        if not changes:
-            return Outcome(text, False, refused.strip() or "Your edit changes nothing; the files already read like that.")
-        proposed = plan.diff()
-        self.on_event("diff", diff=proposed)
-        self.log.step("diff", applied=None, diff=proposed, files=files)
-        if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
-            self.refusals += 1
-            return Outcome(text, False, f"Refused by the leash ({proposal.rule}): {proposal.reason}.")
-        if self.leash.level == "suggest":
-            raise Stop("proposed", "the change is shown as a suggestion; level suggest applies nothing", proposed)
-        all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
-        decision = self.leash.check_change({rel: sum(max(len(h.old), len(h.new)) for h in hs) for rel, hs in all_hunks.items()})
-        self.log.step("decision", tool="write", target=", ".join(rel for rel, _, _ in changes), verdict=decision.verdict, rule=decision.rule, reason=decision.reason)
-        if decision.verdict == "deny":
-            self.refusals += 1
-            return Outcome(text, False, f"Refused by the leash ({decision.rule}): {decision.reason}.")
-        if decision.verdict == "ask":
-            if self.person is None:
-                self.refusals += 1
-                return Outcome(text, False, f"Refused: {decision.reason}, and no one is here to approve it.")
-            flat = [h for hs in all_hunks.values() for h in hs]
-            taken = self.person.review(flat)
-            if taken is None:
-                raise Stop("stopped", "the person stopped the run")
-            self.log.step("decision", tool="review", taken=taken)
-            if not any(taken):
-                return Outcome(text, False, "The user declined this change. Ask yourself what they want instead.")
-            for rel, before, _ in changes:
-                chosen = [taken[flat.index(h)] for h in all_hunks[rel]]
-                plan.texts[rel] = hunk_mod.combine(before, all_hunks[rel], chosen)
-        files = [rel for rel, _, _ in plan.changes()]
-        if not files:
-            return Outcome(text, False, "No hunk was taken; nothing changed.")
-        self._first_touch(files)
-        files, diff = plan.commit({"before": self.start, "message": f"tether do (interrupted run {self.log.id})",
-                                   "files": sorted(self.touched)})
-        commit = self._snapshot(f"run {self.log.id}: {', '.join(files)}", files, self.last)
-        self.changed.update(files)
-        self.log.step("diff", applied=True, diff=diff, files=files)
+    def _check_all(self) -> list[CommandResult]:
         self.checks = [self._check(c) for c in self.verify.commands]
-        feedback = "Applied to " + ", ".join(files) + "." + refused
-        if self.checks:
-            failing = [c for c in self.checks if not c.ok]
-            feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
-                         " These checks fail:\n" + "\n".join(self.fence.wrap(c.command, c.summary()) for c in failing) +
-                         "\nFix the code. " + self._ask_for_edit())
-        return Outcome(text, True, feedback, files, list(self.checks), commit)
+        return list(self.checks)
 
     def _check(self, command: str) -> CommandResult:
-        self.on_event("status", step=self.leash.spent.steps, tokens=sum(self.usage), cost=self.cost, doing=f"running {command}")
-        settings = dataclasses.replace(self.verify, timeout=min(self.verify.timeout, self._time_left()))
-        result = run_command(command, self.root, settings, self.confined)
+        self._status(f"running {command}")
+        result = run_command(command, self.root, self.verify.within(self._time_left()), self.confined)
         self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output)
         self.on_event("verify", command=command, ok=result.ok, code=result.code, output=result.output)
         return result
 
-    # -- checkpoints: only the files the run touches ------------------------------------------
-
-    def _snapshot(self, message: str, paths: list[str], base: str | None) -> str:
-        commit = self.checkpoints.snapshot(message, paths, base)
-        self.known[commit] = self.known.get(base, frozenset()) | frozenset(paths)
-        return commit
-
-    def _first_touch(self, files: list[str]) -> None:
-        """Files the run is about to write for the first time join the run's start (and the
-        current state) as they are now, so every later reset and the final undo know them."""
-        new = sorted(set(files) - self.touched)
-        if new:
-            self.start = self._snapshot(f"before run {self.log.id}", new, self.start)
-            self.last = self._snapshot(f"run {self.log.id}: first touch", new, self.last)
-            self.touched.update(new)
-
-    def _reset(self, commit: str) -> None:
-        """The touched files as `commit` has them; those it never saw, as they were at the start."""
-        known = self.known.get(commit, frozenset())
-        self.checkpoints.restore(commit, [f for f in sorted(self.touched) if f in known])
-        self.checkpoints.restore(self.start, [f for f in sorted(self.touched) if f not in known])
-
     # -- the end ------------------------------------------------------------------------------
 
-    def _finish(self, instruction: str, stop: Stop, seconds: float) -> RunResult:
-        final = self._snapshot(f"end of run {self.log.id}", sorted(self.touched), self.start)
-        changed = self.checkpoints.changed_files(self.start, final) if self.changed else []
-        diff = self.checkpoints.diff(self.start, final) if changed else ""
-        if changed:
-            self.checkpoints.record(self.start, f"tether do: {instruction[:80]}", changed)
-        self.log.totals(self.leash.spent.steps, *self.usage, self.cost, seconds)
+    def _finish(self, instruction: str, stop: Stop) -> RunResult:
+        changed, diff = self.trail.finish(f"tether do: {instruction[:80]}", bool(self.changed))
+        s = self.leash.spent
+        seconds = s.seconds
+        self._totals()
         self.log.finish(stop.status, stop.reason, changed)
-        return RunResult(self.log.id, stop.status, stop.reason, stop.answer, changed, diff, self.leash.spent.steps,
-                         self.usage[0], self.usage[1], self.cost, seconds, list(self.checks))
+        return RunResult(self.log.id, stop.status, stop.reason, stop.answer, changed, diff, s.steps,
+                         s.input_tokens, s.output_tokens, s.usd, seconds, list(self.checks))

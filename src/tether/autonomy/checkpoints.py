@@ -36,6 +36,9 @@ class Change:
     time: float
     files: list[str]
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 class Checkpoints:
     def __init__(self, root: str | Path):

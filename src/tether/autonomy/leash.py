@@ -7,6 +7,7 @@ is recorded. The autonomy slider sets the default; limits bound `auto` and `agen
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import math
 import os
@@ -23,6 +24,8 @@ LEVELS = ("ask", "suggest", "approve", "auto", "agent")
 TOOLS = ("read", "search", "propose", "write", "run")
 VERDICTS = ("allow", "ask", "deny")
 SHELL_OPERATORS = (";", "&&", "||", "|", "`", "$(", ">", "<", "&", "\n")
+DEFAULT_STEPS = {"ask": 6, "suggest": 8, "approve": 12, "auto": 12, "agent": 20}
+DEFAULT_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,21 @@ class Decision:
 
 @dataclass
 class Spent:
-    usd: float = 0.0
-    tokens: int = 0
+    """What a run has spent: the one tally (the agent, its log and its result read it from here)."""
+
+    usd: float | None = 0.0  # None: some call had no known price, so the total is unknown
+    input_tokens: int = 0
+    output_tokens: int = 0
     steps: int = 0
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
 
 
 class Leash:
@@ -74,8 +88,19 @@ class Leash:
         self.store, self.run_id = store, run_id
         self.spent = Spent()
 
+    def for_run(self, commands: tuple[str, ...], store, run_id: str) -> "Leash":
+        """This leash for one run, made once and never changed after: the level's default step
+        and time limits where none is set, the checks the person chose allowed as commands, and
+        every decision recorded under the run."""
+        b = self.budget
+        budget = dataclasses.replace(b, steps=b.steps or DEFAULT_STEPS[self.level], seconds=b.seconds or DEFAULT_SECONDS)
+        return Leash(self.root, self.level, paths=self.paths, max_files=self.max_files, max_lines=self.max_lines,
+                     commands=(*self.commands, *(c for c in commands if c not in self.commands)), budget=budget,
+                     rules=self.rules, store=store, run_id=run_id)
+
     @classmethod
-    def from_config(cls, root, config: Config, level: str | None = None, **kwargs) -> "Leash":
+    def from_config(cls, root, config: Config, level: str | None = None, limits: dict | None = None, **kwargs) -> "Leash":
+        """The [leash] of the config; `level` and the non-None `limits` (e.g. from flags) win."""
         spec = dict(config.extra.get("leash", {}))
         where = f"{config.path or 'config'}: [leash]"
         known = {"level", "paths", "max_files", "max_lines", "commands", "budget", "rules"}
@@ -101,7 +126,8 @@ class Leash:
                 raise ConfigError(f"{where} {key} must be a list of globs")
         return cls(root, level or spec.get("level", "approve"), paths=tuple(spec.get("paths", ["**"])),
                    max_files=int(spec.get("max_files", 10)), max_lines=int(spec.get("max_lines", 400)),
-                   commands=tuple(spec.get("commands", [])), budget=RunBudget(**budget), rules=tuple(rules), **kwargs)
+                   commands=tuple(spec.get("commands", [])), rules=tuple(rules), **kwargs,
+                   budget=RunBudget(**{**budget, **{k: v for k, v in (limits or {}).items() if v is not None}}))
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -153,17 +179,17 @@ class Leash:
             return self._record("write", ", ".join(files), Decision("ask", "limit max_lines", f"{lines} changed lines in one step (limit {self.max_lines})"))
         return Decision("allow", "limits", f"{len(files)} files, {lines} lines: within the limits")
 
-    def charge(self, usd: float | None = 0.0, tokens: int = 0, steps: int = 0) -> Decision:
+    def charge(self, usd: float | None = 0.0, input_tokens: int = 0, output_tokens: int = 0, steps: int = 0) -> Decision:
         """Count spending; the verdict says whether the run may go on."""
         b, s = self.budget, self.spent
         if usd is None and b.usd is not None:  # an unpriced call: what it cost is unknown, never $0
             return self._record("budget", "usd", Decision("deny", "budget usd", f"the model's price is unknown, so the run's limit of ${b.usd:g} cannot be kept"))
-        s.usd += usd or 0.0
-        s.tokens += tokens
+        s.usd = None if usd is None or s.usd is None else s.usd + usd
+        s.input_tokens += input_tokens
+        s.output_tokens += output_tokens
         s.steps += steps
-        elapsed = time.monotonic() - s.started
-        for name, used, limit in (("usd", s.usd, b.usd), ("tokens", s.tokens, b.tokens), ("steps", s.steps, b.steps), ("seconds", elapsed, b.seconds)):
-            if limit is not None and used > limit:
+        for name, used, limit in (("usd", s.usd, b.usd), ("tokens", s.tokens, b.tokens), ("steps", s.steps, b.steps), ("seconds", s.seconds, b.seconds)):
+            if limit is not None and used is not None and used > limit:
                 return self._record("budget", name, Decision("deny", f"budget {name}", f"the run used {used:g} {name} of its {limit:g}"))
         return Decision("allow", "budget", "within budget")
 

@@ -9,6 +9,7 @@ import json
 import secrets
 import time
 
+from ..errors import TetherError
 from ..redaction import redact
 from ..store import Store
 
@@ -22,6 +23,14 @@ class RunLog:
         self.n = 0
         store.write("INSERT INTO runs (id, ts, root, command, instruction, level, model, status) VALUES (?,?,?,?,?,?,?,?)",
                     (self.id, time.time(), root, command, redact(instruction)[0], level, model, "running"))
+
+    @classmethod
+    def resume(cls, store: Store, run_id: str) -> "RunLog":
+        """Go on writing a logged run (a chat that is continued)."""
+        log = cls.__new__(cls)
+        log.store, log.id = store, run_id
+        log.n = store.query("SELECT COALESCE(MAX(n), 0) FROM run_steps WHERE run_id = ?", (run_id,))[0][0]
+        return log
 
     def step(self, kind: str, **detail) -> None:
         """Record one step; its text is redacted first, like everything tether stores."""
@@ -53,3 +62,25 @@ def replay(store: Store, run_id: str) -> tuple[dict, list[dict]] | None:
     steps = [{"n": r["n"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["detail"])}
              for r in store.query("SELECT * FROM run_steps WHERE run_id = ? ORDER BY n", (run["id"],))]
     return run, steps
+
+
+def conversation(store: Store, run_id: str | None = None) -> tuple[dict, list[dict]]:
+    """A logged chat (`run_id` or a unique start of it; the latest chat when None) and its
+    messages, to continue it. Secrets in it were redacted when it was logged."""
+    if run_id is None:
+        latest = store.query("SELECT id FROM runs WHERE command = 'chat' ORDER BY ts DESC LIMIT 1")
+        if not latest:
+            raise TetherError("no chat to continue yet")
+        run_id = latest[0]["id"]
+    found = replay(store, run_id)
+    if found is None or found[0]["command"] != "chat":
+        raise TetherError(f"no single chat matches {run_id!r}; `tether log` lists runs and chats")
+    run, steps = found
+    messages = []
+    for s in steps:
+        if s["kind"] == "prompt":
+            messages += [{"role": "system", "content": s["system"]}] if s.get("system") else []
+            messages.append({"role": "user", "content": s["user"]})
+        elif s["kind"] == "reply":
+            messages.append({"role": "assistant", "content": s["text"]})
+    return run, messages

@@ -7,6 +7,8 @@ cannot outlive the step."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import re
 import shlex
@@ -76,6 +78,10 @@ class VerifySettings:
             raise ConfigError(f"{where} timeout and output_cap must be above 0 (got {timeout:g}, {cap})")
         chosen = commands if commands is not None else tuple(listed) if listed is not None else detect(root)
         return cls(tuple(chosen), timeout, cap, spec.get("sandbox", "auto"), tuple(env))
+
+    def within(self, seconds: float) -> "VerifySettings":
+        """These settings with the timeout cut to what is left of a run's time."""
+        return dataclasses.replace(self, timeout=min(self.timeout, seconds))
 
     def confined(self) -> bool:
         """Whether commands will run in the sandbox; raises where they should and cannot."""

@@ -90,6 +90,24 @@ class Digest:
         for chunk in _chunks(self, fmt, self.files, include_head=True):
             stream.write(chunk)
 
+    def save(self, output: Path, fmt: str = "text", max_tokens: int | None = None) -> list[str]:
+        """Write the digest to `output`, or in parts NAME-1.EXT, NAME-2.EXT … of at most
+        `max_tokens` each; the paths written."""
+        if not max_tokens:
+            _write(output, lambda handle: self.write(handle, fmt))
+            return [str(output)]
+        parts = self.parts(fmt, max_tokens)
+        written = []
+        for number, text in enumerate(parts, start=1):
+            target = output if len(parts) == 1 else output.with_name(f"{output.stem}-{number}{output.suffix}")
+            _write(target, lambda handle: handle.write(text))
+            written.append(str(target))
+        return written
+
+    def to_dict(self) -> dict:
+        """The summary and the tree, without the files' text (`render("json")` has that)."""
+        return {**self.summary(), "tree": self.tree()}
+
     def parts(self, fmt: str, max_tokens: int) -> list[str]:
         """The digest split into parts of at most `max_tokens` each (the header and tree go in
         the first). A file is cut only when it alone is larger than a part."""
@@ -159,6 +177,14 @@ def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_b
         result.sections["git diff"] = gitsource.diff(found.root)
     result.section_tokens = {name: tokens.count(text, encoding) for name, text in result.sections.items()}
     return result
+
+
+def _write(target: Path, fill) -> None:
+    try:
+        with open(target, "w", encoding="utf-8") as handle:
+            fill(handle)
+    except OSError as e:
+        raise TetherError(f"cannot write {target}: {e.strerror or e}") from None
 
 
 def _read(root: Path, rel: str, size: int, binary: bool, skipped: list) -> DigestFile | None:

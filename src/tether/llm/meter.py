@@ -151,7 +151,7 @@ class Ledger:
 
     def totals(self, by: str = "day", since_day: str | None = None) -> list[dict]:
         if by not in GROUPS:
-            raise TetherError(f"cannot group the ledger by {by!r}")
+            raise TetherError(f"--by must be one of {', '.join(GROUPS)} (got {by!r})")
         column = by
         sql = (
             f"SELECT {column} AS key, COUNT(*) AS attempts, SUM(outcome = 'ok') AS ok, SUM(outcome != 'ok') AS failed,"
@@ -162,6 +162,12 @@ class Ledger:
         )
         self.flush()
         return [dict(r) for r in self.store.query(sql, (since_day or "0000",))]
+
+    def summary(self, by: str = "day", since: str = "month", rows: int = 0) -> dict:
+        """What `tether ledger` shows (and the web app and MCP): totals grouped `by`, since a
+        day (`since_date` spelling), and the last `rows` attempts."""
+        since_day = since_date(since)
+        return {"by": by, "since": since_day, "totals": self.totals(by, since_day), "rows": self.rows(rows) if rows else []}
 
     def rows(self, limit: int = 50) -> list[dict]:
         self.flush()

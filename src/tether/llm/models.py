@@ -17,6 +17,7 @@ class ModelInfo:
     context_window: int | None
     input_per_mtok: float | None
     output_per_mtok: float | None
+    edit_format: str = "search-replace"  # how the model writes edits best: search-replace or whole
 
     @property
     def price_known(self) -> bool:
@@ -55,15 +56,20 @@ CATALOGUE: dict[str, tuple[int, float, float]] = {
 }
 
 
+# Small models write whole files far more reliably than SEARCH/REPLACE blocks.
+EDIT_FORMATS = {"local/qwen2.5-coder-1.5b": "whole", "local/qwen2.5-coder-0.5b": "whole", "local/smollm2-135m": "whole"}
+
+
 def info(name: str, config: Config | None = None) -> ModelInfo:
-    base = CATALOGUE.get(name, (None, None, None))
-    window, price_in, price_out = base
+    window, price_in, price_out = CATALOGUE.get(name, (None, None, None))
+    edit_format = EDIT_FORMATS.get(name, "search-replace")
     if config is not None and name in config.models:
         o = config.models[name]
         window = o.context_window if o.context_window is not None else window
         price_in = o.input_per_mtok if o.input_per_mtok is not None else price_in
         price_out = o.output_per_mtok if o.output_per_mtok is not None else price_out
-    return ModelInfo(name, window, price_in, price_out)
+        edit_format = o.edit_format or edit_format
+    return ModelInfo(name, window, price_in, price_out, edit_format)
 
 
 def known(config: Config | None = None) -> list[str]:

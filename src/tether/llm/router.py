@@ -178,6 +178,10 @@ class Grid:
 
     # -- catalogue ----------------------------------------------------------------------------
 
+    def catalogue(self) -> dict:
+        """The routes and every model with whether it can be called now (`tether models`)."""
+        return {"routes": {n: list(r.models) for n, r in self.config.routes.items()}, "models": self.models()}
+
     def models(self) -> list[dict]:
         """Every catalogued model and every route member, with whether it can be called now."""
         names = set(models.known(self.config))
@@ -196,7 +200,7 @@ class Grid:
             rows.append({
                 "model": name, "context_window": info.context_window,
                 "input_per_mtok": info.input_per_mtok, "output_per_mtok": info.output_per_mtok,
-                "usable": why is None, "missing": why,
+                "edit_format": info.edit_format, "usable": why is None, "missing": why,
             })
         return rows
 

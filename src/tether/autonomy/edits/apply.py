@@ -44,16 +44,18 @@ def apply_text(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEF
     return report
 
 
-def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS, keep=None) -> tuple[ApplyReport, "Plan"]:
+def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS, keep=None,
+            edits: list[Edit] | None = None) -> tuple[ApplyReport, "Plan"]:
     """Every edit of the reply matched in memory, nothing written: the report says whether all
     would apply, and the plan (its `texts` may still be changed, e.g. hunk by hunk) commits them.
-    `keep(path)` false leaves that file's edits out (they are reported in `left_out`)."""
+    `keep(path)` false leaves that file's edits out (they are reported in `left_out`); `edits`
+    already parsed from the reply are not parsed again."""
     root = Path(os.path.realpath(root))
     if not root.is_dir():
         raise TetherError(f"{root}: the workspace is not a folder")
     recover(root)  # an interrupted write is finished or undone before anything is read
     plan = Plan(root)
-    edits = parse_reply(reply_text, formats)
+    edits = parse_reply(reply_text, formats) if edits is None else edits
     if not edits:
         error = "no edit blocks found in the reply"
         if re.search(r"^\s*(<{5,9}|>{5,9})\s*(SEARCH|REPLACE)", reply_text, re.M | re.I):
@@ -77,6 +79,7 @@ class Plan:
         self.texts: dict[str, str | None] = {}  # relative path -> new text (None: deleted)
         self.known_files: list[str] | None = None
         self.keep = None  # a path predicate: edits to other files are left out, not applied
+        self._diff: tuple | None = None
 
     def _current(self, rel: str, target: Path) -> str | None:
         if rel not in self.texts:
@@ -197,12 +200,15 @@ class Plan:
         return found
 
     def diff(self) -> str:
-        return "".join(unified_diff(before, after, rel) for rel, before, after in self.changes())
+        """The plan's diff, made once per state of its texts (a review may change them)."""
+        key = tuple(self.texts.items())
+        if self._diff is None or self._diff[0] != key:
+            self._diff = (key, "".join(unified_diff(before, after, rel) for rel, before, after in self.changes()))
+        return self._diff[1]
 
     def commit(self, meta: dict | None = None) -> tuple[list[str], str]:
         """Write the plan, all or none (see journal); `meta` is kept in the journal for recovery."""
-        changes = self.changes()
-        diff = "".join(unified_diff(before, after, rel) for rel, before, after in changes)
+        changes, diff = self.changes(), self.diff()
         writes = []
         for rel, _, text in changes:
             if resolve(self.root, rel)[1] != rel:  # a link swapped in since the plan was made is caught here

@@ -1,0 +1,53 @@
+"""How the agent asks a model for edits: one object per edit format — the prompt text, the
+sentence that asks for an edit, and the parser — chosen from the model's catalogue entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import TetherError
+from ..llm import models as catalogue
+from .edits import Edit, parse_reply, search_replace, whole
+from .edits.apply import DEFAULT_FORMATS
+
+
+@dataclass(frozen=True)
+class EditFormat:
+    name: str
+    parsers: tuple[str, ...]  # the reply formats taken (a diff is always understood)
+    ask: str  # the sentence that asks for an edit
+
+    def prompt(self, example: str) -> str:
+        """The instructions; `example` is a real file of the workspace (small models copy it)."""
+        return whole.prompt(example) if self.name == "whole" else search_replace.PROMPT
+
+    def parse(self, reply: str) -> list[Edit]:
+        """Every edit of the reply, read once; the prompt's own example copied back is not one."""
+        return parse_reply(self.clean(reply), self.parsers)
+
+    @staticmethod
+    def clean(reply: str) -> str:
+        return reply.replace(search_replace.EXAMPLE.strip(), "")
+
+
+FORMATS = {
+    "search-replace": EditFormat("search-replace", DEFAULT_FORMATS,
+                                 "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path."),
+    "whole": EditFormat("whole", (*DEFAULT_FORMATS, "whole"),
+                        "Reply with the complete new content of each file you change, under its path."),
+}
+
+
+def for_model(grid, model: str, name: str | None = None) -> EditFormat:
+    """`name` if given; else what the catalogue says the route's models write best (all of them
+    must agree on whole files, since any of them may answer)."""
+    if name is not None:
+        if name not in FORMATS:
+            raise TetherError(f"unknown edit format {name!r} (formats: {', '.join(FORMATS)})")
+        return FORMATS[name]
+    try:
+        _, route = grid.route(model)
+    except TetherError:
+        return FORMATS["search-replace"]
+    kinds = {catalogue.info(m, grid.config).edit_format for m in route.models}
+    return FORMATS["whole" if kinds == {"whole"} else "search-replace"]

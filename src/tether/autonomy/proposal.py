@@ -1,0 +1,99 @@
+"""One proposed edit, from the model's reply to the workspace: plan in memory → the leash →
+the person's review → write (journalled, all or none) → checkpoint → checks. Each step once:
+the reply is parsed once, the plan made once, its diff made once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import hunks as hunk_mod
+from .edits import Edit, propose
+from .formats import EditFormat
+from .leash import Leash
+from .result import Status, Stop
+from .runlog import RunLog
+from .trail import Trail
+from .verify import CommandResult, score
+
+
+@dataclass
+class Outcome:
+    """One proposed edit, after the leash, the apply and the checks."""
+
+    text: str
+    applied: bool
+    feedback: str
+    files: list[str] = field(default_factory=list)
+    checks: list[CommandResult] = field(default_factory=list)
+    commit: str | None = None
+    refused: int = 0  # actions the leash (or the person) refused on the way
+
+    @property
+    def passed(self) -> bool:
+        return self.applied and all(c.ok for c in self.checks)
+
+    @property
+    def score(self) -> tuple:
+        return (self.applied, *score(self.checks))
+
+
+class Proposals:
+    def __init__(self, leash: Leash, person, log: RunLog, trail: Trail, fmt: EditFormat,
+                 check: Callable[[], list[CommandResult]], on_event: Callable[..., None], wrap: Callable[[str, str], str]):
+        self.leash, self.person, self.log, self.trail, self.fmt = leash, person, log, trail, fmt
+        self.check, self.on_event, self.wrap = check, on_event, wrap
+
+    def attempt(self, text: str, edits: list[Edit]) -> Outcome:
+        level = self.leash.level
+        reviewed = self.person is not None and level == "approve"  # else files the leash won't allow are left out
+        keep = None if reviewed or level == "suggest" else (lambda path: self.leash.check("write", path).allowed)
+        report, plan = propose(self.leash.root, self.fmt.clean(text), self.fmt.parsers, keep, edits)
+        left_out = "".join(f"\nYour change to {p} was left out: the leash does not let you write it." for p in report.left_out)
+        refused = len(report.left_out)
+        if not report.applied:
+            self.log.step("diff", applied=False, error=report.feedback())
+            return Outcome(text, False, "Your edit was not applied; nothing changed.\n" + report.feedback(), refused=refused)
+        changes = plan.changes()
+        files = [rel for rel, _, _ in changes]
+        if not changes:
+            return Outcome(text, False, left_out.strip() or "Your edit changes nothing; the files already read like that.", refused=refused)
+        self.on_event("diff", diff=report.diff)
+        self.log.step("diff", applied=None, diff=report.diff, files=files)
+        if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
+            return Outcome(text, False, f"Refused by the leash ({proposal.rule}): {proposal.reason}.", refused=refused + 1)
+        if level == "suggest":
+            raise Stop(Status.PROPOSED, "the change is shown as a suggestion; level suggest applies nothing", report.diff)
+        all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
+        decision = self.leash.check_change({rel: sum(max(len(h.old), len(h.new)) for h in hs) for rel, hs in all_hunks.items()})
+        if decision.verdict == "deny":
+            return Outcome(text, False, f"Refused by the leash ({decision.rule}): {decision.reason}.", refused=refused + 1)
+        if decision.verdict == "ask":
+            if self.person is None:
+                return Outcome(text, False, f"Refused: {decision.reason}, and no one is here to approve it.", refused=refused + 1)
+            flat = [h for hs in all_hunks.values() for h in hs]
+            taken = self.person.review(flat)
+            if taken is None:
+                raise Stop(Status.STOPPED, "the person stopped the run")
+            self.log.step("decision", tool="review", taken=taken)
+            if not any(taken):
+                return Outcome(text, False, "The user declined this change. Ask yourself what they want instead.", refused=refused)
+            for rel, before, _ in changes:
+                chosen = [taken[flat.index(h)] for h in all_hunks[rel]]
+                plan.texts[rel] = hunk_mod.combine(before, all_hunks[rel], chosen)
+        files = [rel for rel, _, _ in plan.changes()]
+        if not files:
+            return Outcome(text, False, "No hunk was taken; nothing changed.", refused=refused)
+        self.trail.first_touch(files)
+        files, diff = plan.commit({"before": self.trail.start, "message": f"tether do (interrupted run {self.log.id})",
+                                   "files": sorted(self.trail.touched)})
+        commit = self.trail.written(files)
+        self.log.step("diff", applied=True, diff=diff, files=files)
+        checks = self.check()
+        feedback = "Applied to " + ", ".join(files) + "." + left_out
+        if checks:
+            failing = [c for c in checks if not c.ok]
+            feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
+                         " These checks fail:\n" + "\n".join(self.wrap(c.command, c.summary()) for c in failing) +
+                         "\nFix the code. " + self.fmt.ask)
+        return Outcome(text, True, feedback, files, checks, commit, refused)

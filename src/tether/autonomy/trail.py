@@ -1,0 +1,54 @@
+"""A run's own checkpoints: only the files the run touches are ever snapshotted, so a reset or
+an undo of the run can never put back (or delete) a file someone else changed meanwhile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .checkpoints import Checkpoints
+
+
+class Trail:
+    def __init__(self, root: Path, run_id: str):
+        self.checkpoints, self.run_id = Checkpoints(root), run_id
+        self.touched: set[str] = set()  # files the run wrote or is writing
+        self.known: dict[str | None, frozenset] = {}  # checkpoint -> the files it holds a state of
+        self.start = self.last = self.snapshot(f"before run {run_id}", [], None)
+
+    def snapshot(self, message: str, paths: list[str], base: str | None) -> str:
+        commit = self.checkpoints.snapshot(message, paths, base)
+        self.known[commit] = self.known.get(base, frozenset()) | frozenset(paths)
+        return commit
+
+    def first_touch(self, files: list[str]) -> None:
+        """Files the run is about to write for the first time join the run's start (and the
+        current state) as they are now, so every later reset and the final undo know them."""
+        new = sorted(set(files) - self.touched)
+        if new:
+            self.start = self.snapshot(f"before run {self.run_id}", new, self.start)
+            self.last = self.snapshot(f"run {self.run_id}: first touch", new, self.last)
+            self.touched.update(new)
+
+    def written(self, files: list[str]) -> str:
+        """A checkpoint after a write; it becomes the run's last state only when kept (`keep`)."""
+        return self.snapshot(f"run {self.run_id}: {', '.join(files)}", files, self.last)
+
+    def keep(self, commit: str) -> None:
+        self.last = commit
+
+    def reset(self, commit: str | None = None) -> None:
+        """The touched files as `commit` (default: the last kept state) has them; those it never
+        saw, as they were at the start."""
+        commit = commit or self.last
+        known = self.known.get(commit, frozenset())
+        self.checkpoints.restore(commit, [f for f in sorted(self.touched) if f in known])
+        self.checkpoints.restore(self.start, [f for f in sorted(self.touched) if f not in known])
+
+    def finish(self, message: str, wrote: bool) -> tuple[list[str], str]:
+        """The run's files changed since its start and their diff, recorded as one undo entry."""
+        final = self.snapshot(f"end of run {self.run_id}", sorted(self.touched), self.start)
+        changed = self.checkpoints.changed_files(self.start, final) if wrote else []
+        if not changed:
+            return [], ""
+        self.checkpoints.record(self.start, message, changed)
+        return changed, self.checkpoints.diff(self.start, final)

@@ -1,0 +1,60 @@
+"""The command line: a thin face over the floors below, one small module per group of commands.
+Every command takes --json (printing the result's `to_dict()`); every error is one line on
+stderr (JSON under --json) and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import TetherError
+from ._shared import app, e, err, state
+from . import llm, context, changes, agent  # the order of `tether -h`
+
+COMMANDS = (llm, context, changes, agent)  # each module registers its commands on `app` when imported
+
+__all__ = ["COMMANDS", "app", "main"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        sys.stdout.write(f"tether {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(config: Optional[Path] = typer.Option(None, "--config", help="A tether.toml to use instead of the one found."),
+          version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="Print the version and exit.")):
+    state["config"] = config
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)  # click hands back the code of a typer.Exit here
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except TetherError as x:
+        if "--json" in sys.argv[1:]:  # a program reading --json output reads its errors as JSON too
+            sys.stderr.write(json.dumps({"error": str(x), "kind": type(x).__name__, "exit": x.exit_code}) + "\n")
+        else:
+            err.print(f"[red]error:[/red] {e(x)}", soft_wrap=True)
+        sys.exit(x.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as x:  # click's usage errors and aborts
+        import click
+
+        if isinstance(x, click.exceptions.Exit):
+            sys.exit(x.exit_code)
+        if isinstance(x, click.ClickException):
+            x.show()
+            sys.exit(x.exit_code)
+        if isinstance(x, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,104 @@
+"""Partial autonomy: ask and do."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from typing import Optional
+
+import typer
+
+from ._shared import STATUS_STYLE, JsonOpt, ModelOpt, PathOpt, app, e, emit, err, grid, out, print_diff, usd, waiting, workspace
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="A question about the code."),
+    path: Optional[str] = PathOpt,
+    model: str = ModelOpt,
+    context_tokens: int = typer.Option(5000, "--context-tokens", help="How much of the repository to show the model."),
+    as_json: bool = JsonOpt,
+):
+    """Answer a question from the code; every claim cites path:lines, and the citations are checked."""
+    from ..autonomy.ask import Answer, ask as ask_question
+
+    answer = None
+    root = workspace(path)
+    items = iter(ask_question(grid(root), root, question, model, context_tokens))
+    with waiting(f"{model}: reading the code and the question…"):  # seconds on a local model
+        first = next(items)
+    for item in itertools.chain([first], items):
+        if isinstance(item, Answer):
+            answer = item
+        elif not as_json:
+            sys.stdout.write(item)
+            sys.stdout.flush()
+    if as_json:
+        emit(answer.to_dict())
+        return
+    r = answer.response
+    sys.stdout.write("\n")
+    for c in answer.claims:
+        if not c.verified:
+            out.print(f"[yellow]unverified:[/yellow] {e(c.text)} [dim]({e('; '.join(c.problems))})[/dim]", highlight=False)
+    err.print(f"[dim]{answer.verified} of {len(answer.claims)} claims verified against the cited lines · {e(r.model)} · "
+              f"{r.usage.input_tokens}→{r.usage.output_tokens} tokens · {usd(r.cost_usd)} · run {answer.run_id}[/dim]")
+
+
+@app.command(name="do")
+def do(
+    instruction: str = typer.Argument(..., help="What to change, in plain words."),
+    level: Optional[str] = typer.Option(None, "--level", "-l", help="ask, suggest, approve, auto or agent (default: [leash] level, else approve)."),
+    path: Optional[str] = PathOpt,
+    model: str = ModelOpt,
+    verify: list[str] = typer.Option([], "--verify", help="A check to run after each change (repeatable; default: [verify] commands, else pytest if there are tests)."),
+    allow: list[str] = typer.Option([], "--allow", help="Only these paths (globs) may be written (repeatable; default: [leash] paths)."),
+    edit_format: Optional[str] = typer.Option(None, "--edit-format", help="whole or search-replace (default: what the model's catalogue entry says)."),
+    until_green: bool = typer.Option(False, "--until-green", help="Stop as soon as a change makes every check pass."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Model turns at most."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall time at most."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens at most, in and out."),
+    max_usd: Optional[float] = typer.Option(None, "--max-usd", help="USD at most."),
+    candidates: int = typer.Option(3, "--candidates", help="At level agent: changes sampled when the checks fail; the best is kept."),
+    as_json: bool = JsonOpt,
+):
+    """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
+    from ..autonomy.agent import Agent
+    from ..autonomy.leash import Leash
+    from ..autonomy.verify import VerifySettings
+    from .terminal import LiveLine, TerminalPerson
+
+    root = workspace(path)
+    g = grid(root)
+    g.route(model)  # an unknown model or route is one clear error, before any run starts
+    limits = {"steps": max_steps, "seconds": max_seconds, "tokens": max_tokens, "usd": max_usd}
+    leash = Leash.from_config(root, g.config, level, limits, **({"paths": tuple(allow)} if allow else {}))
+    settings = VerifySettings.from_config(g.config, root, tuple(verify) if verify else None)
+    live = LiveLine() if sys.stderr.isatty() and not as_json else None
+    person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
+    agent = Agent(g, root, leash, model=model, verify=settings, person=person, candidates=candidates,
+                  on_event=live.event if live else None, edit_format=edit_format, stop_when_green=until_green)
+    if not as_json:
+        b = agent.leash.budget
+        err.print(f"[dim]tether do · level {leash.level} · {e(model)} · {agent.format.name} edits · checks: {e(', '.join(settings.commands) or 'none')} · "
+                  f"limits: {b.steps} steps, {b.seconds:g}s — Ctrl-C stops at the last checkpoint[/dim]")
+    try:
+        result = agent.run(instruction)
+    finally:
+        if live:
+            live.stop()
+    if as_json:
+        emit(result.to_dict())
+    else:
+        if result.status == "proposed":
+            print_diff(result.answer)
+        elif result.answer and result.status == "answered":
+            out.print(result.answer, markup=False, highlight=False)
+        if result.diff and not live:  # on a terminal each diff was shown as it came
+            print_diff(result.diff)
+        err.print(f"[{STATUS_STYLE.get(result.status, 'yellow')}]{result.status}[/]: {e(result.reason)}")
+        if result.changed:
+            err.print(f"[dim]changed {e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
+        err.print(f"[dim]{result.steps} steps · {result.input_tokens + result.output_tokens:,} tokens · {usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)

@@ -1,0 +1,161 @@
+"""Changes and their history: apply, undo, redo, log (and the replay of a run, step by step)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import TetherError
+from ._shared import STATUS_STYLE, JsonOpt, PathOpt, app, e, emit, err, out, print_diff, print_text, usd, workspace
+
+
+@app.command()
+def apply(
+    reply: str = typer.Argument("-", help="A file holding a model's reply, or - for stdin."),
+    path: Optional[str] = PathOpt,
+    message: str = typer.Option("apply", "--message", help="What the change is, for the log."),
+    as_json: bool = JsonOpt,
+):
+    """Apply the edit blocks of a model's reply, all or none, as one undoable change."""
+    from ..autonomy.change import apply_change
+
+    try:
+        text = sys.stdin.read() if reply == "-" else Path(reply).read_text(encoding="utf-8", errors="replace")
+    except OSError as x:
+        raise TetherError(f"cannot read {reply}: {x.strerror or x}") from None
+    report, change = apply_change(workspace(path), text, message)
+    if as_json:
+        emit(report.to_dict())
+    else:
+        for b in report.blocks:
+            status = f"[green]ok[/green] ({e(b.how)})" if b.ok else f"[red]failed[/red]: {e(b.error)}"
+            err.print(f"block {b.block} {e(b.path)}: {status}")
+            if b.hint:
+                err.print(b.hint, markup=False, highlight=False)
+        if report.diff:
+            out.print(report.diff, markup=False, highlight=False, end="")
+    if not report.applied:
+        raise typer.Exit(1)
+    if change is not None and not as_json:
+        err.print(f"[dim]{len(report.changed)} files changed · `tether undo` reverts it[/dim]")
+
+
+@app.command()
+def undo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
+    """Put the workspace back as it was before the last applied change."""
+    from ..autonomy.checkpoints import Checkpoints
+
+    change = Checkpoints(workspace(path)).undo()
+    emit(change.to_dict()) if as_json else out.print(f"undid “{change.message}”: {', '.join(change.files)}", markup=False)
+
+
+@app.command()
+def redo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
+    """Apply again the change that was last undone."""
+    from ..autonomy.checkpoints import Checkpoints
+
+    change = Checkpoints(workspace(path)).redo()
+    emit(change.to_dict()) if as_json else out.print(f"redid “{change.message}”: {', '.join(change.files)}", markup=False)
+
+
+@app.command()
+def log(
+    run: Optional[str] = typer.Argument(None, help="A run id (or its start) to replay step by step."),
+    path: Optional[str] = PathOpt,
+    changes: bool = typer.Option(False, "--changes", help="List the undo history of applied changes instead of runs."),
+    full: bool = typer.Option(False, "--full", help="Show prompts and outputs whole when replaying."),
+    as_json: bool = JsonOpt,
+):
+    """Agent runs and chats in this workspace (newest last); with a RUN id, replay it step by step."""
+    from ..autonomy import runlog
+    from ..store import Store
+
+    if changes:
+        from ..autonomy.checkpoints import Checkpoints
+
+        entries = Checkpoints(workspace(path)).log()
+        if as_json:
+            emit(entries)
+            return
+        for c in entries:
+            state = "" if c["applied"] else " [dim](undone)[/dim]"
+            out.print(f"{c['number']:>3}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(c['time']))}  {e(c['message'])}{state}  [dim]{e(', '.join(c['files']))}[/dim]")
+        if not entries:
+            err.print("no changes yet")
+        return
+    store = Store()
+    if run is not None:
+        found = runlog.replay(store, run)
+        if found is None:
+            raise TetherError(f"no single run matches {run!r}; `tether log` lists them")
+        emit({"run": found[0], "steps": found[1]}) if as_json else replay(*found, full)
+        return
+    runs = runlog.runs(store, str(workspace(path)))
+    if as_json:
+        emit(runs)
+        return
+    for r in runs:
+        out.print(f"[bold]{r['id']}[/bold]  {r['command']} --level {r['level']}  [{STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
+                  f"  {r['steps']} steps · {r['input_tokens'] + r['output_tokens']:,} tokens · {usd(r['cost_usd'])} · {r['seconds'] or 0:.0f}s"
+                  f"\n    {e(r['instruction'][:100])}" + (f"  [dim]→ {e(', '.join(r['changed']))}[/dim]" if r["changed"] else ""), markup=True, highlight=False)
+    if not runs:
+        err.print("no runs in this workspace yet (`tether log --changes` lists applied changes)")
+
+
+# -- replay: one renderer per kind of step the run log records (runlog.KINDS) ------------------
+
+def _prompt(s: dict, head: str, full: bool) -> None:
+    out.print(head)
+    print_text(s.get("user", ""), full, 12)
+
+
+def _reply(s: dict, head: str, full: bool) -> None:
+    out.print(f"{head} {e(s.get('model'))} · {s.get('input_tokens')}→{s.get('output_tokens')} tokens · {usd(s.get('cost_usd'))}")
+    print_text(s.get("text", ""), True, 0)
+
+
+def _decision(s: dict, head: str, full: bool) -> None:
+    verdict = s.get("verdict", "")
+    colour = {"allow": "green", "deny": "red"}.get(verdict, "yellow")
+    out.print(f"{head} {e(s.get('tool'))} {e(repr(s.get('target', '')))}: [{colour}]{e(verdict)}[/] ({e(s.get('rule'))}) {e(s.get('reason', ''))}"
+              + (f" · taken {s['taken']}" if "taken" in s else ""))
+
+
+def _diff(s: dict, head: str, full: bool) -> None:
+    out.print(f"{head} {'applied' if s.get('applied') else 'proposed' if s.get('applied') is None else 'not applied'}")
+    print_diff(s["diff"]) if s.get("diff") else print_text(s.get("error", ""), True, 0)
+
+
+def _verify(s: dict, head: str, full: bool) -> None:
+    status = "[green]ok[/green]" if s.get("code") == 0 else "[red]timed out[/red]" if s.get("code") is None else f"[red]exit {s['code']}[/red]"
+    out.print(f"{head} $ {e(s['command'])} → {status} ({s.get('seconds')}s)")
+    print_text(s.get("output", ""), full, 8, tail=True)
+
+
+def _tool(s: dict, head: str, full: bool) -> None:
+    out.print(f"{head} {e(s['name'])} {e(json.dumps(s.get('args')))} → {'ok' if s.get('ok') else 'failed'}")
+    print_text(s.get("output", ""), full, 8)
+
+
+def _end(s: dict, head: str, full: bool) -> None:
+    out.print(f"{head} [{STATUS_STYLE.get(s['status'], 'yellow')}]{s['status']}[/]: {e(s.get('reason', ''))}")
+
+
+def _other(s: dict, head: str, full: bool) -> None:
+    out.print(f"{head} {e(s.get('text') or json.dumps({k: v for k, v in s.items() if k not in ('n', 'ts', 'kind')}))}")
+
+
+RENDER = {"prompt": _prompt, "reply": _reply, "decision": _decision, "diff": _diff, "verify": _verify, "tool": _tool, "end": _end, "note": _other}
+
+
+def replay(run: dict, steps: list[dict], full: bool) -> None:
+    out.print(f"[bold]run {run['id']}[/bold] · tether {run['command']} --level {run['level']} -m {e(run['model'])} · {e(run['root'])}")
+    out.print(f"[bold]request:[/bold] {e(run['instruction'])}", markup=True)
+    for s in steps:
+        head = f"[dim]#{s['n']} {time.strftime('%H:%M:%S', time.localtime(s['ts']))}[/dim] [bold]{s['kind']}[/bold]"
+        RENDER.get(s["kind"], _other)(s, head, full)

@@ -1,0 +1,201 @@
+"""The utility: chat, the model catalogue, the ledger, the gateway."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import stat
+import sys
+import time
+from typing import Optional
+
+import typer
+
+from ..errors import TetherError
+from ._shared import JsonOpt, ModelOpt, app, e, emit, err, grid, out, state, table, usd, waiting
+
+
+@app.command()
+def chat(
+    prompt: Optional[str] = typer.Argument(None, help="Ask once and exit; piped text is sent with it. Without it, an interactive chat."),
+    model: str = ModelOpt,
+    system: Optional[str] = typer.Option(None, "--system", "-s", help="A system prompt."),
+    go_on: bool = typer.Option(False, "--continue", "-c", help="Continue the latest chat."),
+    cid: Optional[str] = typer.Option(None, "--cid", help="Continue the chat with this id (`tether log` lists them)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    temperature: Optional[float] = typer.Option(None, "--temperature"),
+    as_json: bool = JsonOpt,
+):
+    """Chat with a model; replies stream as they are generated, and every chat is logged."""
+    from ..autonomy.runlog import RunLog, conversation
+
+    g = grid()
+    g.route(model)  # an unknown model is one clear error, before anything is read or logged
+    opts = {k: v for k, v in {"max_tokens": max_tokens, "temperature": temperature}.items() if v is not None}
+    piped = _piped()
+    if prompt is not None and piped.strip():
+        prompt = f"{piped.rstrip()}\n\n{prompt}"  # `cat file | tether chat "summarise this"`, as llm does
+    elif prompt is None and piped:
+        prompt = piped
+    if prompt is None and not sys.stdin.isatty() and not piped.strip():
+        raise TetherError("nothing to ask: give a prompt, pipe one in, or run `tether chat` on a terminal")
+    if go_on or cid:
+        run, history = conversation(g.store, cid)
+        log = RunLog.resume(g.store, run["id"])
+    else:
+        history, log = [], None
+    if system:
+        history.insert(0, {"role": "system", "content": system})
+
+    def turn(text: str):
+        nonlocal log
+        log = log or RunLog(g.store, root=os.getcwd(), command="chat", instruction=text, level="chat", model=model)
+        history.append({"role": "user", "content": text})
+        reply = g.complete(model, history, **opts) if as_json else _stream_reply(g, model, history, opts)
+        log.step("prompt", user=text, **({"system": system} if system and len(history) <= 2 else {}))
+        log.step("reply", text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens,
+                 output_tokens=reply.usage.output_tokens, cost_usd=reply.cost_usd, latency_ms=reply.latency_ms)
+        history.append({"role": "assistant", "content": reply.text})
+        return reply
+
+    if prompt is not None:
+        reply = turn(prompt)
+        if as_json:
+            emit({**reply.to_dict(), "conversation": log.id})
+        return
+    err.print(f"[dim]chatting with {e(model)} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
+    while True:
+        try:
+            line = input("› ")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            err.print()
+            break
+        if line.strip() in ("/exit", "/quit"):
+            break
+        if not line.strip():
+            continue
+        try:
+            turn(line)
+        except KeyboardInterrupt:
+            err.print("\n[dim](stopped)[/dim]")
+            history.pop()
+        except TetherError as x:
+            err.print(f"[red]error:[/red] {e(x)}")
+            history.pop()
+    if log:
+        err.print(f"[dim]`tether chat -c` (or --cid {log.id}) goes on with this chat[/dim]")
+
+
+def _piped() -> str:
+    """Text piped or redirected into stdin; nothing for a terminal or /dev/null (which could
+    otherwise be waited on forever)."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return sys.stdin.read() if stat.S_ISFIFO(mode) or stat.S_ISREG(mode) else ""
+
+
+def _stream_reply(g, model, history, opts):
+    stream = g.stream(model, history, **opts)
+    with waiting(f"{model}: loading the model and reading the prompt…"):  # seconds on a local model
+        first = next(stream, None)
+    for item in itertools.chain([first] if first is not None else [], stream):
+        if isinstance(item, str):
+            sys.stdout.write(item)
+            sys.stdout.flush()
+        else:
+            sys.stdout.write("\n")
+            u = item.usage
+            err.print(f"[dim]{item.model} · {u.input_tokens}→{u.output_tokens} tokens{' (estimated)' if u.estimated else ''}"
+                      f" · {usd(item.cost_usd)} · {item.latency_ms:.0f} ms"
+                      f"{f' · first token {item.ttft_ms:.0f} ms' if item.ttft_ms is not None else ''}[/dim]")
+            return item
+    raise TetherError(f"{model} ended the reply without a response")
+
+
+@app.command()
+def models(
+    pull: Optional[str] = typer.Option(None, "--pull", help="Fetch a local model's weights now (e.g. qwen2.5-coder-1.5b)."),
+    as_json: bool = JsonOpt,
+):
+    """The model catalogue: context, price, and whether each can be used now."""
+    if pull:
+        from ..llm import weights
+
+        path = weights.ensure(pull.removeprefix("local/"))
+        emit({"model": pull, "path": str(path)}) if as_json else out.print(f"local/{pull.removeprefix('local/')} ready: {path}")
+        return
+    g = grid()
+    found = g.catalogue()
+    if as_json:
+        emit(found)
+        return
+    t = table("model", "context", "$/M in", "$/M out", "edits", "usable now")
+    for r in found["models"]:
+        price = lambda v: "unknown" if v is None else f"{v:g}"  # noqa: E731
+        t.add_row(r["model"], f"{r['context_window']:,}" if r["context_window"] else "?", price(r["input_per_mtok"]),
+                  price(r["output_per_mtok"]), r["edit_format"], "[green]yes[/green]" if r["usable"] else f"[yellow]{r['missing']}[/yellow]")
+    out.print(t)
+    for name, members in found["routes"].items():
+        out.print(f"route [bold]{e(name)}[/bold]: {e(' → '.join(members))}")
+
+
+@app.command()
+def ledger(
+    by: str = typer.Option("day", "--by", help="Group by day, model, route, provider or outcome."),
+    since: str = typer.Option("month", "--since", help="today, month, all, or a date YYYY-MM-DD."),
+    rows: int = typer.Option(0, "--rows", help="Also list the last N attempts."),
+    as_json: bool = JsonOpt,
+):
+    """What every call cost: tokens, USD and latency, from the ledger."""
+    from .. import config as config_mod
+    from ..llm.meter import Ledger
+    from ..store import Store
+
+    summary = Ledger(Store(), config_mod.load(state["config"])).summary(by, since, rows)
+    if as_json:
+        emit(summary)
+        return
+    t = table(by, "ok", "failed", "in tok", "out tok", "cost", "latency")
+    for row in summary["totals"]:
+        cost = usd(row["cost_usd"]) if not row["unpriced"] else f"{usd(row['cost_usd'] or 0)} + {row['unpriced']} unpriced"
+        t.add_row(str(row["key"] or "(direct)"), str(row["ok"]), str(row["failed"]), f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
+                  cost, f"{row['avg_latency_ms']:.0f} ms" if row["avg_latency_ms"] is not None else "-")
+    out.print(t if summary["totals"] else f"no calls since {summary['since']}")
+    for r in summary["rows"]:
+        out.print(f"{time.strftime('%H:%M:%S', time.localtime(r['ts']))} {e(r['model'])} {r['outcome']}"
+                  f"{' ' + r['error_class'] if r['error_class'] else ''} {r['input_tokens']}→{r['output_tokens']} {usd(r['cost_usd'])}")
+
+
+@app.command()
+def gateway(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8765, "--port"),
+    token: Optional[str] = typer.Option(None, "--token", help="Bearer token clients must send (default: $TETHER_GATEWAY_TOKEN, else a new one)."),
+    as_json: bool = JsonOpt,
+):
+    """An OpenAI-compatible server over tether's routes, failover and ledger."""
+    from ..llm.gateway import GatewayServer
+
+    token = token or os.environ.get("TETHER_GATEWAY_TOKEN") or secrets.token_urlsafe(24)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/yellow] serving on {e(host)}, reachable beyond this machine")
+    try:
+        server = GatewayServer(grid(), token, host, port)
+    except (OSError, OverflowError) as x:
+        raise TetherError(f"cannot listen on {host}:{port}: {getattr(x, 'strerror', None) or x}") from None
+    if as_json:
+        emit({"url": server.url, "token": token})
+    else:
+        out.print(f"tether gateway on {server.url}\nOPENAI_BASE_URL={server.url} OPENAI_API_KEY={token}")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
