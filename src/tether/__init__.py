@@ -12,6 +12,17 @@ _EXPORTS = {
     "ToolCall": ("tether.llm.types", "ToolCall"),
     "Tool": ("tether.llm.types", "Tool"),
     "TetherError": ("tether.errors", "TetherError"),
+    "digest": ("tether.context.digest", "digest"),
+    "repo_map": ("tether.context.repomap", "repo_map"),
+    "Index": ("tether.context.index", "Index"),
+    "Leash": ("tether.autonomy.leash", "Leash"),
+    "Agent": ("tether.autonomy.agent", "Agent"),
+    "RunResult": ("tether.autonomy.result", "RunResult"),
+    "Status": ("tether.autonomy.result", "Status"),
+    "ask": ("tether.autonomy.ask", "ask"),
+    "apply_change": ("tether.autonomy.change", "apply_change"),
+    "Checkpoints": ("tether.autonomy.checkpoints", "Checkpoints"),
+    "SHAPES": ("tether.shapes", "SHAPES"),
 }
 __all__ = list(_EXPORTS)
 

@@ -5,13 +5,14 @@ environment at call time and never written anywhere."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, TetherError
 
 PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted")  # built in; more come from the entry-point group below
 PROVIDER_ENTRY_POINTS = "tether.providers"  # a package adds a kind with `[project.entry-points."tether.providers"] name = "module:Class"`
@@ -43,6 +44,19 @@ def private_dir(path: Path) -> Path:
         if folder.stat().st_mode & 0o077:
             os.chmod(folder, 0o700)
     return path
+
+
+def workspace(path: Path | str) -> Path:
+    """A workspace by its real path; one clear error when it is not a folder."""
+    root = Path(os.path.realpath(path))
+    if not root.is_dir():
+        raise TetherError(f"{path}: the workspace is not a folder")
+    return root
+
+
+def workspace_data(kind: str, root: Path, suffix: str = "") -> Path:
+    """Where tether keeps `kind` (checkpoints, journals, indexes) for one workspace."""
+    return data_dir() / kind / (hashlib.sha256(str(root).encode()).hexdigest()[:16] + suffix)
 
 
 def models_dir() -> Path:

@@ -92,7 +92,7 @@ def test_embedding_can_be_spread_over_several_updates(tmp_path):
 
 
 def test_bad_input(tmp_path):
-    with pytest.raises(TetherError, match="no such folder"):
+    with pytest.raises(TetherError, match="the workspace is not a folder"):
         Index(tmp_path / "missing")
     ix = Index(tmp_path, path=tmp_path / "i.db", embeddings=False)
     ix.update()

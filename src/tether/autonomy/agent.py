@@ -30,6 +30,8 @@ from .trail import Trail
 from .untrusted import Fence
 from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_command
 
+__all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
+
 OUTPUT_TOKENS = 1536  # room kept for each reply
 
 SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.

@@ -13,7 +13,6 @@ it. Restores go through the same journal as every apply, so a crash cannot tear 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -42,11 +41,8 @@ class Change:
 
 class Checkpoints:
     def __init__(self, root: str | Path):
-        self.root = Path(os.path.realpath(root))
-        if not self.root.is_dir():
-            raise TetherError(f"{root}: the workspace is not a folder")
-        key = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
-        self.git_dir = config.data_dir() / "checkpoints" / key
+        self.root = config.workspace(root)
+        self.git_dir = config.workspace_data("checkpoints", self.root)
         self._history_file = self.git_dir / "tether-history.json"
         if not (self.git_dir / "HEAD").exists():
             config.private_dir(self.git_dir.parent)

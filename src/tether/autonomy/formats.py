@@ -10,6 +10,8 @@ from ..llm import models as catalogue
 from .edits import Edit, parse_reply, search_replace, whole
 from .edits.apply import DEFAULT_FORMATS
 
+__all__ = ["EditFormat", "FORMATS", "for_model"]
+
 
 @dataclass(frozen=True)
 class EditFormat:

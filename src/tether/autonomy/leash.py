@@ -99,8 +99,9 @@ class Leash:
                      rules=self.rules, store=store, run_id=run_id)
 
     @classmethod
-    def from_config(cls, root, config: Config, level: str | None = None, limits: dict | None = None, **kwargs) -> "Leash":
-        """The [leash] of the config; `level` and the non-None `limits` (e.g. from flags) win."""
+    def from_config(cls, root, config: Config, level: str | None = None, limits: dict | None = None,
+                    paths: tuple[str, ...] = (), **kwargs) -> "Leash":
+        """The [leash] of the config; `level`, `paths` and the non-None `limits` (e.g. from flags) win."""
         spec = dict(config.extra.get("leash", {}))
         where = f"{config.path or 'config'}: [leash]"
         known = {"level", "paths", "max_files", "max_lines", "commands", "budget", "rules"}
@@ -124,7 +125,7 @@ class Leash:
         for key in ("paths", "commands"):
             if key in spec and not (isinstance(spec[key], list) and all(isinstance(p, str) for p in spec[key])):
                 raise ConfigError(f"{where} {key} must be a list of globs")
-        return cls(root, level or spec.get("level", "approve"), paths=tuple(spec.get("paths", ["**"])),
+        return cls(root, level or spec.get("level", "approve"), paths=tuple(paths or spec.get("paths", ["**"])),
                    max_files=int(spec.get("max_files", 10)), max_lines=int(spec.get("max_lines", 400)),
                    commands=tuple(spec.get("commands", [])), rules=tuple(rules), **kwargs,
                    budget=RunBudget(**{**budget, **{k: v for k, v in (limits or {}).items() if v is not None}}))

@@ -16,6 +16,8 @@ from .runlog import RunLog
 from .trail import Trail
 from .verify import CommandResult, score
 
+__all__ = ["Outcome", "Proposals"]
+
 
 @dataclass
 class Outcome:

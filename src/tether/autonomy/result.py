@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from .verify import CommandResult
 
+__all__ = ["RunResult", "Status", "Stop"]
+
 
 class Status(StrEnum):
     DONE = "done"  # changed, and no check fails

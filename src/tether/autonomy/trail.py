@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .checkpoints import Checkpoints
 
+__all__ = ["Trail"]
+
 
 class Trail:
     def __init__(self, root: Path, run_id: str):

@@ -4,7 +4,6 @@ few helpers that turn results into terminal text. No logic a second face would n
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 import typer
@@ -12,7 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from ..errors import TetherError
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None, help="Partial-autonomy AI for a codebase, on a leash you control.")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)  # a pipe gets whole lines
@@ -34,14 +32,9 @@ def grid(root: Path | None = None):
 
 def workspace(path: str | None) -> Path:
     """-C as given, else the project holding the current folder."""
-    from ..config import project_root
+    from ..config import project_root, workspace as folder
 
-    if path is None:
-        return project_root()
-    root = Path(os.path.realpath(path))
-    if not root.is_dir():
-        raise TetherError(f"{path}: the workspace is not a folder")
-    return root
+    return project_root() if path is None else folder(path)
 
 
 def emit(data) -> None:

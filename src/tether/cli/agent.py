@@ -72,7 +72,7 @@ def do(
     g = grid(root)
     g.route(model)  # an unknown model or route is one clear error, before any run starts
     limits = {"steps": max_steps, "seconds": max_seconds, "tokens": max_tokens, "usd": max_usd}
-    leash = Leash.from_config(root, g.config, level, limits, **({"paths": tuple(allow)} if allow else {}))
+    leash = Leash.from_config(root, g.config, level, limits, tuple(allow))
     settings = VerifySettings.from_config(g.config, root, tuple(verify) if verify else None)
     live = LiveLine() if sys.stderr.isatty() and not as_json else None
     person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None

@@ -105,8 +105,10 @@ class Digest:
         return written
 
     def to_dict(self) -> dict:
-        """The summary and the tree, without the files' text (`render("json")` has that)."""
-        return {**self.summary(), "tree": self.tree()}
+        """Everything but the files (`render("json")` adds them, written file by file)."""
+        summary = self.summary()
+        return {**summary, "file_count": summary.pop("files"), "tree": self.tree(),
+                "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped], "sections": self.sections}
 
     def parts(self, fmt: str, max_tokens: int) -> list[str]:
         """The digest split into parts of at most `max_tokens` each (the header and tree go in
@@ -277,9 +279,7 @@ def _chunks(d: Digest, fmt: str, files: list[DigestFile], include_head: bool):
     if fmt not in FORMATS:
         raise TetherError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     if fmt == "json":  # one object, written file by file
-        head = {**d.summary(), "tree": d.tree(), "skipped_files": [{"path": p, "reason": r} for p, r in d.skipped],
-                "sections": d.sections}
-        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "files": ['
+        yield json.dumps(d.to_dict(), ensure_ascii=False)[:-1] + ', "files": ['
         for i, f in enumerate(files):
             item = {"path": f.path, "tokens": f.tokens, "binary": f.binary, "content": f.text}
             yield ("," if i else "") + "\n" + json.dumps(item, ensure_ascii=False)

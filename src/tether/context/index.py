@@ -79,10 +79,8 @@ def terms(text: str) -> str:
 
 class Index:
     def __init__(self, root: str | Path, path: Path | None = None, embeddings: bool = True):
-        self.root = Path(root).resolve()
-        if not self.root.is_dir():
-            raise TetherError(f"{root}: no such folder")
-        self.path = path or config.data_dir() / "indexes" / (hashlib.sha256(str(self.root).encode()).hexdigest()[:16] + ".db")
+        self.root = config.workspace(root)
+        self.path = path or config.workspace_data("indexes", self.root, ".db")
         config.private_dir(self.path.parent)
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         self.embeddings = embeddings

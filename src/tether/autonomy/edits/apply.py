@@ -7,10 +7,10 @@ the old files or the new ones, never a torn file, half of a change or a temporar
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from pathlib import Path
 
+from ... import config
 from ...errors import TetherError
 from ...redaction import MARKER
 from . import search_replace, udiff, whole
@@ -50,9 +50,7 @@ def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAUL
     would apply, and the plan (its `texts` may still be changed, e.g. hunk by hunk) commits them.
     `keep(path)` false leaves that file's edits out (they are reported in `left_out`); `edits`
     already parsed from the reply are not parsed again."""
-    root = Path(os.path.realpath(root))
-    if not root.is_dir():
-        raise TetherError(f"{root}: the workspace is not a folder")
+    root = config.workspace(root)
     recover(root)  # an interrupted write is finished or undone before anything is read
     plan = Plan(root)
     edits = parse_reply(reply_text, formats) if edits is None else edits

@@ -9,7 +9,6 @@ new). Whoever opens the workspace next calls `recover`, which says what it did."
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import secrets
@@ -123,7 +122,7 @@ def _locked(root: Path):
 
 
 def path_for(root: Path) -> Path:
-    return config.data_dir() / "journals" / (hashlib.sha256(str(root).encode()).hexdigest()[:16] + ".json")
+    return config.workspace_data("journals", root, ".json")
 
 
 def _save(journal: Path, data: dict) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ... import config
+from ...context.walk import is_binary
 from ...errors import TetherError
 
 
@@ -82,7 +83,7 @@ class TextFile:
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError as e:
             raise TetherError(f"{path}: cannot read ({e.strerror or e})") from None
-        if b"\x00" in data[:8192]:
+        if is_binary(data):
             raise TetherError(f"{path}: a binary file cannot be edited as text")
         bom = data.startswith(b"\xef\xbb\xbf")
         try:

@@ -1,0 +1,73 @@
+"""The JSON every face prints, documented once as JSON Schemas: `tether CMD --json`, the web app's
+data and the MCP tools' results all come from a result's `to_dict()` and keep these shapes.
+`python -m tether.shapes` prints them; a test checks every command's output against them."""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["SHAPES"]
+
+S, I, N, B = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+
+
+def maybe(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: dict, optional: dict | None = None) -> dict:
+    """An object with these keys (and no others)."""
+    return {"type": "object", "properties": {**required, **(optional or {})}, "required": sorted(required), "additionalProperties": False}
+
+
+def array(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+USAGE = obj({"input_tokens": I, "output_tokens": I}, {"estimated": B})
+RESPONSE = obj({"text": S, "model": S, "provider": S, "route": maybe(S), "usage": USAGE, "cost_usd": maybe(N), "latency_ms": N,
+                "ttft_ms": maybe(N), "finish_reason": maybe(S), "attempts": I,
+                "tool_calls": array(obj({"id": S, "name": S, "arguments": {}}))}, {"conversation": S})
+MODEL = obj({"model": S, "context_window": maybe(I), "input_per_mtok": maybe(N), "output_per_mtok": maybe(N), "edit_format": S,
+             "usable": B, "missing": maybe(S)})
+LEDGER_TOTAL = obj({"key": maybe(S), "ok": I, "failed": I, "input_tokens": I, "output_tokens": I, "cost_usd": maybe(N),
+                    "unpriced": I, "avg_latency_ms": maybe(N), "attempts": I})
+HIT = obj({"path": S, "start": I, "end": I, "name": S, "score": N, "found_by": {"type": "object", "additionalProperties": I}, "snippet": S})
+BLOCK = obj({"block": I, "path": S, "ok": B, "how": S, "error": maybe(S), "hint": maybe(S)})
+CHANGE = obj({"before": S, "after": S, "message": S, "time": N, "files": array(S)})
+CHECK = obj({"command": S, "code": maybe(I), "ok": B})
+RUN_ROW = obj({"id": S, "ts": N, "root": S, "command": S, "instruction": S, "level": S, "model": S, "status": S, "reason": maybe(S),
+               "steps": I, "input_tokens": I, "output_tokens": I, "cost_usd": maybe(N), "seconds": maybe(N), "changed": array(S)})
+STATUSES = ["done", "answered", "proposed", "failing", "unchanged", "refused", "stuck", "budget", "stopped", "interrupted", "error"]
+
+SHAPES: dict[str, dict] = {
+    "chat": RESPONSE,
+    "models": obj({"routes": {"type": "object", "additionalProperties": array(S)}, "models": array(MODEL)}),
+    "ledger": obj({"by": S, "since": S, "totals": array(LEDGER_TOTAL), "rows": array({"type": "object"})}),
+    "digest": obj({"source": S, "encoding": S, "file_count": I, "binary_files": I, "total_tokens": I, "tree": S,
+                   "skipped": {"type": "object", "additionalProperties": I}, "redacted": {"type": "object", "additionalProperties": I},
+                   "lossy_files": array(S), "skipped_files": array(obj({"path": S, "reason": S})),
+                   "sections": {"type": "object", "additionalProperties": S},
+                   "files": array(obj({"path": S, "tokens": I, "binary": B, "content": maybe(S)}))}),
+    "map": obj({"root": S, "tokens": I, "files": array(obj({"path": S, "rank": N, "symbols": array(
+        obj({"name": S, "kind": S, "line": I, "end_line": I, "signature": S}))}))}),
+    "search": obj({"query": S, "index": obj({"files": I, "changed": I, "removed": I, "chunks": I, "not_embedded": I, "update_seconds": N}),
+                   "results": array(HIT)}),
+    "apply": obj({"applied": B, "changed": array(S), "diff": S, "left_out": array(S), "blocks": array(BLOCK)}),
+    "undo": CHANGE,
+    "redo": CHANGE,
+    "log": array(RUN_ROW),
+    "log --changes": array(obj({**CHANGE["properties"], "number": I, "applied": B})),
+    "log RUN": obj({"run": RUN_ROW, "steps": array(obj({"n": I, "ts": N, "kind": {"enum": ["prompt", "reply", "tool", "decision", "diff",
+                                                                                         "verify", "note", "end"]}}) | {"additionalProperties": True})}),
+    "ask": obj({"answer": S, "run": S, "model": maybe(S), "cost_usd": maybe(N), "usage": maybe(USAGE), "claims": array(obj(
+        {"text": S, "citations": array({"type": "object"}), "identifiers": array(S), "verified": B, "problems": array(S)}))}),
+    "do": obj({"run": S, "status": {"enum": STATUSES}, "reason": S, "answer": maybe(S), "changed": array(S), "diff": S, "steps": I,
+               "usage": USAGE, "cost_usd": maybe(N), "seconds": N, "checks": array(CHECK)}),
+    "gateway": obj({"url": S, "token": S}),
+    "error": obj({"error": S, "kind": S, "exit": I}),
+}
+
+
+if __name__ == "__main__":
+    print(json.dumps(SHAPES, indent=2))
