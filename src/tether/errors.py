@@ -8,6 +8,12 @@ class TetherError(Exception):
     exit_code = 1
 
 
+class Cancelled(TetherError):
+    """The caller stopped the call (a Stop button): not a failure, so nothing fails over."""
+
+    exit_code = 130
+
+
 class ConfigError(TetherError):
     """The config file is malformed or names something that does not exist."""
 

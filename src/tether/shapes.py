@@ -65,6 +65,7 @@ SHAPES: dict[str, dict] = {
     "do": obj({"run": S, "status": {"enum": STATUSES}, "reason": S, "answer": maybe(S), "changed": array(S), "diff": S, "steps": I,
                "usage": USAGE, "cost_usd": maybe(N), "seconds": N, "checks": array(CHECK)}),
     "gateway": obj({"url": S, "token": S}),
+    "ui": obj({"url": S, "workspace": S}),
     "error": obj({"error": S, "kind": S, "exit": I}),
 }
 

@@ -10,11 +10,12 @@ loop. The whole run is one entry in the undo history; every step is recorded for
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Callable, Protocol
 
 from ..context import tokens
-from ..errors import TetherError
+from ..errors import Cancelled, TetherError
 from ..llm import models as catalogue
 from ..llm.types import Response
 from . import hunks as hunk_mod
@@ -82,6 +83,18 @@ class Agent:
         self.changed: set[str] = set()
         self.refusals = 0  # actions the leash (or the person) refused
         self.checks: list[CommandResult] = []
+        self.cancel = threading.Event()  # set by `stop()`, from any thread
+        self._level: str | None = None  # a level asked for during the run, taken at the next step
+
+    def stop(self) -> None:
+        """Stop the run from another thread (a Stop button): a local generation ends at its next
+        token, and the workspace is put back at the last checkpoint."""
+        self.cancel.set()
+
+    def set_level(self, level: str) -> None:
+        """Move the autonomy slider during a run; it applies from the next step."""
+        Leash(self.root, level)  # an unknown level is refused here, not in the run
+        self._level = level
 
     def _confined(self, leash: Leash) -> bool:
         """Commands run sandboxed. Without a sandbox, `auto` and `agent` run none (unless the user
@@ -106,6 +119,9 @@ class Agent:
             stop = self._loop()
         except Stop as s:
             stop = s
+        except Cancelled:
+            self.trail.reset()
+            stop = Stop(Status.STOPPED, "stopped; the workspace is at the last checkpoint")
         except TetherError as e:  # the model failed for good (all providers down, budget, …)
             stop = Stop(Status.ERROR, str(e))
         except KeyboardInterrupt:
@@ -192,6 +208,11 @@ class Agent:
         self.on_event("status", step=spent.steps, tokens=spent.tokens, cost=spent.usd, doing=doing)
 
     def _generate(self, **opts) -> Response:
+        if self.cancel.is_set():
+            raise Cancelled("stopped")
+        if self._level and self._level != self.leash.level:
+            self.leash = self.proposals.leash = self.leash.at_level(self._level)
+            self.log.step("note", text=f"level changed to {self._level}")
         verdict = self.leash.charge(steps=1)
         if not verdict.allowed:
             raise Stop(Status.BUDGET, verdict.reason)
@@ -199,6 +220,7 @@ class Agent:
         self._status("thinking")
         messages = [{"role": m["role"], "content": m["content"]} for m in self.messages]  # a copy, without our marks
         opts.setdefault("seed", 0)  # the same request gets the same first reply; candidates vary it
+        opts["cancel"] = self.cancel
         try:  # the run's time limit bounds the call in flight, not only the next one
             reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, deadline=self._time_left(), **opts)
         except TetherError:
@@ -206,8 +228,10 @@ class Agent:
                 raise Stop(Status.BUDGET, f"the run used its {self.leash.budget.seconds:g} seconds") from None
             raise
         verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens)
-        self.log.step("reply", text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens,
-                      output_tokens=reply.usage.output_tokens, cost_usd=reply.cost_usd, latency_ms=reply.latency_ms, **opts)
+        detail = dict(text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
+                      cost_usd=reply.cost_usd, latency_ms=reply.latency_ms)
+        self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k != "cancel"})
+        self.on_event("reply", **detail)
         self._totals()
         self._status("")
         if not verdict.allowed:
@@ -327,6 +351,8 @@ class Agent:
         return list(self.checks)
 
     def _check(self, command: str) -> CommandResult:
+        if self.cancel.is_set():
+            raise Cancelled("stopped")
         self._status(f"running {command}")
         result = run_command(command, self.root, self.verify.within(self._time_left()), self.confined)
         self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output)

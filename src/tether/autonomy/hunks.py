@@ -6,7 +6,10 @@ Each hunk is a run of changed lines with its place in the old text; any subset o
 from __future__ import annotations
 
 import difflib
+import hashlib
 from dataclasses import dataclass
+
+from ..errors import TetherError
 
 
 @dataclass
@@ -37,10 +40,19 @@ def split(path: str, before: str | None, after: str | None, context: int = 3) ->
 def combine(before: str | None, hunks: list[Hunk], taken: list[bool]) -> str:
     """The old text with the taken hunks put in and the others left out."""
     old = (before or "").splitlines(keepends=True)
-    out, position = [], 0
+    out, position, kept = [], 0, []
     for hunk, take in zip(hunks, taken):
         out += old[position:hunk.start]
+        if not take:
+            kept.append((len(out), _digest(hunk.old)))
         out += hunk.new if take else hunk.old
         position = hunk.start + len(hunk.old)
     out += old[position:]
+    for (at, digest), hunk in zip(kept, [h for h, t in zip(hunks, taken) if not t]):
+        if _digest(out[at:at + len(hunk.old)]) != digest:  # a rejected hunk leaves its lines as they were, byte for byte
+            raise TetherError(f"{hunks[0].path}: a rejected hunk would change line {at + 1}; nothing was written")
     return "".join(out)
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("".join(lines).encode()).hexdigest()

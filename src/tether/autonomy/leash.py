@@ -98,6 +98,13 @@ class Leash:
                      commands=(*self.commands, *(c for c in commands if c not in self.commands)), budget=budget,
                      rules=self.rules, store=store, run_id=run_id)
 
+    def at_level(self, level: str) -> "Leash":
+        """This run's leash at another level (the slider moved): same limits, rules and spending."""
+        moved = Leash(self.root, level, paths=self.paths, max_files=self.max_files, max_lines=self.max_lines, commands=self.commands,
+                      budget=self.budget, rules=self.rules, store=self.store, run_id=self.run_id)
+        moved.spent = self.spent
+        return moved
+
     @classmethod
     def from_config(cls, root, config: Config, level: str | None = None, limits: dict | None = None,
                     paths: tuple[str, ...] = (), **kwargs) -> "Leash":

@@ -12,12 +12,12 @@ import asyncio
 import hmac
 import json
 import math
-import socket
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from ..serving import Server
 from ..errors import (AuthError, BadRequest, BudgetExceeded, MissingKey, ModelNotAvailable, ProviderTimeout,
                       StreamInterrupted, TetherError, UnknownModel)
 from .router import Grid
@@ -267,59 +267,17 @@ def _chunk(cid, created, model, delta, finish, usage_from: Response | None = Non
     return chunk
 
 
-class GatewayServer:
-    """The gateway on a socket of its own: `serve_forever()` in the foreground, or `start()` in a
-    thread (tests, embedding) and `shutdown()`."""
+class GatewayServer(Server):
+    """The gateway on a socket of its own (see `serving.Server`)."""
 
     def __init__(self, grid: Grid, token: str, host: str = "127.0.0.1", port: int = 8765):
-        import uvicorn
-
-        if not 0 <= port <= 65535:
-            raise OSError(f"port {port} is not between 0 and 65535")
         self.grid = grid
-        self.app = Gateway(grid, token)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.socket = socket.socket(family, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self.socket.bind((host, port))
-            self.socket.listen(2048)
-        except OSError:
-            self.socket.close()
-            raise
-        self.server_address = self.socket.getsockname()
-        loop = "uvloop" if _has("uvloop") else "asyncio"
-        http = "httptools" if _has("httptools") else "h11"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, lifespan="off", access_log=False, log_level="warning", loop=loop,
-                                                    http=http, timeout_keep_alive=30, backlog=2048))
-        self._thread: threading.Thread | None = None
+        super().__init__(Gateway(grid, token), host, port)
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{f'[{host}]' if ':' in host else host}:{port}/v1"
-
-    def serve_forever(self) -> None:
-        self.server.run(sockets=[self.socket])
-
-    def start(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.serve_forever, name="tether-gateway", daemon=True)
-        self._thread.start()
-        while not self.server.started and self._thread.is_alive():
-            time.sleep(0.005)
-        return self._thread
-
-    def shutdown(self) -> None:
-        self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
+        return self.origin + "/v1"
 
     def server_close(self) -> None:
-        self.socket.close()
+        super().server_close()
         self.app.pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None

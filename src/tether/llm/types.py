@@ -71,6 +71,7 @@ class Request:
     schema: dict | None = None  # JSON schema the reply text must satisfy
     timeout: float | None = None
     seed: int | None = None
+    cancel: Any = None  # a threading.Event: set, the call stops at the next token (never sent on the wire)
     extra: dict = field(default_factory=dict)  # passed through to the wire body as is
 
 

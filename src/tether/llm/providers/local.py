@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from ...errors import BadRequest, MalformedResponse, ModelNotAvailable, ProviderTimeout
+from ...errors import BadRequest, Cancelled, MalformedResponse, ModelNotAvailable, ProviderTimeout
 from .. import models, weights
 from ..types import Request, Response, ToolCall, Usage
 from . import Provider
@@ -95,6 +95,8 @@ class LocalProvider(Provider):
                         if not req.tools:
                             yield piece
                     finish = choice.get("finish_reason") or finish
+                    if req.cancel is not None and req.cancel.is_set():
+                        raise Cancelled(f"{who}: stopped")
                     if req.timeout is not None and time.monotonic() - start > req.timeout:
                         raise ProviderTimeout(f"{who}: generation passed the {req.timeout:g}s timeout")
             except ValueError as e:  # e.g. the prompt is longer than the context window

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 from ...config import ProviderConfig
-from ...errors import BadRequest, TransientError
+from ...errors import BadRequest, Cancelled, TransientError
 from ..types import Request, Response, ToolCall, Usage, estimate_tokens, messages_text
 from . import Provider
 
@@ -34,7 +34,9 @@ class ScriptedProvider(Provider):
             raise step
         step = {"text": step} if isinstance(step, str) else dict(step)
         if step.get("delay"):
-            time.sleep(step["delay"])
+            stopped = req.cancel.wait(step["delay"]) if req.cancel is not None else time.sleep(step["delay"])
+            if stopped:
+                raise Cancelled(f"{self.name}/{req.model}: stopped")
             if req.timeout is not None and step["delay"] > req.timeout:
                 raise TransientError(f"{self.name}/{req.model}: timed out")
         return step

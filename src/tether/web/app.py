@@ -1,0 +1,277 @@
+"""`tether ui`: the verification GUI. Every page calls the same core functions as the CLI and
+shows their `to_dict()`; nothing here decides anything the leash, the applier or the
+checkpoints do not already decide."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import anyio
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..autonomy import runlog
+from ..autonomy.agent import Agent
+from ..autonomy.checkpoints import Checkpoints
+from ..autonomy.edits.workspace import PathRefused, TextFile, resolve
+from ..autonomy.leash import LEVELS, Leash
+from ..autonomy.verify import VerifySettings
+from ..errors import TetherError
+from .runs import Conflict, Runs
+from .security import Door
+
+HERE = Path(__file__).parent
+__all__ = ["create_app"]
+
+
+def create_app(grid, root: Path, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> Door:
+    """The app behind its door (`Door.token` is the one-time token for the printed URL)."""
+    pages = Pages(grid, Path(root))
+    routes = [
+        Route("/", lambda r: RedirectResponse("/runs", 303)), Route("/favicon.ico", lambda r: Response(status_code=204)),
+        Route("/runs", pages.runs), Route("/runs", pages.start, methods=["POST"]),
+        Route("/runs/{key}", pages.run), Route("/runs/{key}/events", pages.events),
+        Route("/runs/{key}/stop", pages.stop, methods=["POST"]), Route("/runs/{key}/level", pages.level, methods=["POST"]),
+        Route("/runs/{key}/confirm", pages.confirm, methods=["POST"]), Route("/runs/{key}/decide", pages.decide, methods=["POST"]),
+        Route("/replay/{run_id}", pages.replay),
+        Route("/timeline", pages.timeline), Route("/timeline/restore", pages.restore, methods=["POST"]),
+        Route("/ask", pages.ask), Route("/ask", pages.ask, methods=["POST"]),
+        Route("/file", pages.file), Route("/context", pages.context), Route("/ledger", pages.ledger),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={TetherError: pages.error})
+    door = Door(app, host, port, token)
+    pages.door = door
+    return door
+
+
+class Pages:
+    def __init__(self, grid, root: Path):
+        self.grid, self.root, self.runs_ = grid, root.resolve(), Runs()
+        self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
+        self.door: Door | None = None
+
+    def page(self, request: Request, name: str, status: int = 200, **data) -> HTMLResponse:
+        html = self.env.get_template(name).render(csrf=request.scope["state"]["csrf"], root=str(self.root), page=name.split(".")[0], **data)
+        return HTMLResponse(html, status)
+
+    async def posted(self, request: Request) -> dict:
+        """The POST's fields, once its CSRF token checks out (header or form field)."""
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                data = await request.json()
+            except ValueError:
+                raise TetherError("the request is not valid JSON") from None
+            if not isinstance(data, dict):
+                raise TetherError("the request must be a JSON object")
+        else:  # the pages' forms are urlencoded (no uploads), so no multipart parser is needed
+            data = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+        if not self.door.csrf_ok(request.headers.get("x-csrf-token") or data.get("csrf")):
+            raise Forbidden("the form is stale or came from another site (CSRF token missing or wrong); reload the page")
+        return data
+
+    async def error(self, request: Request, exc: TetherError) -> Response:
+        status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, Forbidden) else 400
+        if request.method == "POST" and "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status)
+        return self.page(request, "error.html", status, message=str(exc))
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def runs(self, request: Request):
+        past = runlog.runs(self.grid.store, str(self.root))[::-1]
+        return self.page(request, "runs.html", runs=past, live=list(self.runs_.all.values())[::-1], levels=LEVELS,
+                         routes=list(self.grid.config.routes), level=Leash.from_config(self.root, self.grid.config).level)
+
+    async def start(self, request: Request):
+        form = await self.posted(request)
+        instruction = str(form.get("instruction", "")).strip()
+        if not instruction:
+            raise TetherError("say what the agent should do")
+        model = str(form.get("model_other") or form.get("model") or "default").strip()
+        self.grid.route(model)
+        limits = {"steps": _number(form, "max_steps", int), "seconds": _number(form, "max_seconds", float)}
+        leash = Leash.from_config(self.root, self.grid.config, str(form.get("level") or "approve"), limits)
+        checks = tuple(c.strip() for c in str(form.get("verify", "")).splitlines() if c.strip()) or None
+        settings = VerifySettings.from_config(self.grid.config, self.root, checks)
+        agent = Agent(self.grid, self.root, leash, model=model, verify=settings)
+        run = self.runs_.start(agent, instruction)
+        return RedirectResponse(f"/runs/{run.key}", 303)
+
+    def run(self, request: Request):
+        run = self.runs_.get(request.path_params["key"])
+        return self.page(request, "run.html", run=run, levels=LEVELS)
+
+    async def events(self, request: Request):
+        """Server-Sent Events: every step of the run as it is recorded, from `Last-Event-ID` on."""
+        run = self.runs_.get(request.path_params["key"])
+        after = int(request.headers.get("last-event-id") or request.query_params.get("after") or 0)
+
+        async def stream():
+            nonlocal after
+            while True:
+                found = await anyio.to_thread.run_sync(run.wait, after, 5.0)
+                if not found:
+                    yield ": still here\n\n"
+                for item in found:
+                    after = item["seq"]
+                    yield f"id: {item['seq']}\ndata: {json.dumps(item, default=str)}\n\n"
+                    if item["kind"] == "end":
+                        return
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"x-accel-buffering": "no"})
+
+    async def stop(self, request: Request):
+        await self.posted(request)
+        self.runs_.get(request.path_params["key"]).stop()
+        return JSONResponse({"stopping": True})
+
+    async def level(self, request: Request):
+        data = await self.posted(request)
+        self.runs_.get(request.path_params["key"]).agent.set_level(str(data.get("level")))
+        return JSONResponse({"level": data.get("level")})
+
+    async def confirm(self, request: Request):
+        data = await self.posted(request)
+        self.runs_.get(request.path_params["key"]).confirm(_int(data, "id"), bool(data.get("yes")))
+        return JSONResponse({"ok": True})
+
+    async def decide(self, request: Request):
+        data = await self.posted(request)
+        taken = data.get("taken")
+        if taken not in (True, False, None):
+            raise TetherError("taken must be true, false or null (undo)")
+        new = data.get("new")
+        if new is not None and not isinstance(new, str):
+            raise TetherError("an edited hunk's text must be a string")
+        state = self.runs_.get(request.path_params["key"]).decide(_int(data, "id"), _int(data, "hunk"), taken, new)
+        return JSONResponse(state)
+
+    def replay(self, request: Request):
+        found = runlog.replay(self.grid.store, request.path_params["run_id"])
+        if found is None:
+            raise TetherError("no such run")
+        return self.page(request, "replay.html", run=found[0], steps=found[1])
+
+    # -- timeline, ask, files, context, ledger ----------------------------------------------------
+
+    def timeline(self, request: Request):
+        points = Checkpoints(self.root)
+        entries = points.log()[::-1]
+        diffs = {e["number"]: points.diff(e["before"], e["after"]) for e in entries[:20]}
+        return self.page(request, "timeline.html", entries=entries, diffs=diffs, message=request.query_params.get("message", ""))
+
+    async def restore(self, request: Request):
+        """Undo (or redo) change by change until `number` is the last applied one; each step has
+        `tether undo`'s guarantee: a file changed since is never overwritten."""
+        number = _int(await self.posted(request), "number")
+        points = Checkpoints(self.root)
+
+        def walk() -> str:
+            done = []
+            while True:
+                applied = [e["number"] for e in points.log() if e["applied"]]
+                current = applied[-1] if applied else 0
+                if current == number:
+                    return f"the workspace is at change {number}" + (f" ({len(done)} steps)" if done else "")
+                change = points.undo() if current > number else points.redo()
+                done.append(change.message)
+
+        message = await anyio.to_thread.run_sync(walk)
+        return RedirectResponse(f"/timeline?message={message}", 303)
+
+    async def ask(self, request: Request):
+        from ..autonomy.ask import Answer, ask
+
+        if request.method == "GET":
+            return self.page(request, "ask.html", answer=None, question="")
+        form = await self.posted(request)
+        question, model = str(form.get("question", "")).strip(), str(form.get("model") or "default")
+        if not question:
+            raise TetherError("ask a question")
+
+        def answer() -> Answer:
+            return [item for item in ask(self.grid, self.root, question, model) if isinstance(item, Answer)][0]
+
+        found = await anyio.to_thread.run_sync(answer)
+        return self.page(request, "ask.html", answer=found.to_dict(), question=question)
+
+    def file(self, request: Request):
+        rel = request.query_params.get("path", "")
+        try:
+            target, rel = resolve(self.root, rel)
+        except PathRefused as e:
+            raise TetherError(str(e)) from None
+        if not target.is_file():
+            raise TetherError(f"{rel}: no such file in the workspace")
+        lines = TextFile.read(target).text.splitlines()
+        start, end = _int(request.query_params, "start", 1), _int(request.query_params, "end", 0)
+        return self.page(request, "file.html", path=rel, lines=list(enumerate(lines, start=1)), start=start, end=end or start)
+
+    async def context(self, request: Request):
+        from ..context.digest import digest
+        from ..context.index import Index
+        from ..context.repomap import repo_map
+
+        query = request.query_params.get("q", "").strip()
+
+        def gather():
+            d = digest(self.root)
+            hits = []
+            if query:
+                index = Index(self.root)
+                index.update(embed_seconds=10)
+                hits = [h.to_dict() for h in index.search(query, k=10)]
+            return d.to_dict(), repo_map(self.root, max_tokens=1024).to_dict(), hits
+
+        summary, repomap, hits = await anyio.to_thread.run_sync(gather)
+        return self.page(request, "context.html", digest=summary, repomap=repomap, hits=hits, query=query)
+
+    def ledger(self, request: Request):
+        from ..llm.meter import Ledger
+
+        book = Ledger(self.grid.store, self.grid.config)
+        by_model, by_day = book.summary("model", "month", rows=20), book.summary("day", "month")
+        budget = self.grid.config.budget
+        limits = {k: v for k, v in vars(budget).items() if v is not None} if budget else {}
+        return self.page(request, "ledger.html", by_model=by_model, by_day=by_day, bars=_bars(by_day["totals"]), limits=limits)
+
+
+class Forbidden(TetherError):
+    pass
+
+
+def _number(form, key: str, kind):
+    value = str(form.get(key) or "").strip()
+    if not value:
+        return None
+    try:
+        number = kind(value)
+    except ValueError:
+        raise TetherError(f"{key.replace('_', ' ')} must be a number (got {value!r})") from None
+    if number <= 0:
+        raise TetherError(f"{key.replace('_', ' ')} must be more than 0")
+    return number
+
+
+def _int(data, key: str, default: int | None = None) -> int:
+    value = data.get(key, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TetherError(f"{key} must be a whole number (got {value!r})") from None
+
+
+def _bars(totals: list[dict]) -> list[dict]:
+    """Spend per day as bar heights (tokens where nothing has a price), for an SVG chart."""
+    values = [(t["key"], t["cost_usd"] or 0.0, t["input_tokens"] + t["output_tokens"]) for t in totals]
+    use_cost = any(cost for _, cost, _ in values)
+    top = max((cost if use_cost else tokens for _, cost, tokens in values), default=0) or 1
+    return [{"day": day, "value": cost if use_cost else tokens, "unit": "USD" if use_cost else "tokens",
+             "height": round(100 * (cost if use_cost else tokens) / top, 1)} for day, cost, tokens in values]

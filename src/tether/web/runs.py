@@ -1,0 +1,170 @@
+"""Agent runs started from the browser: each runs in a thread, its steps kept as events the
+pages stream, and the leash's questions waiting for a person's answer on a page."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..autonomy.agent import Agent
+from ..autonomy.hunks import Hunk
+from ..autonomy.result import RunResult, Status
+from ..errors import TetherError
+
+
+class Conflict(TetherError):
+    """Another tab (or the same one twice) already decided this."""
+
+
+@dataclass
+class Question:
+    """What the run waits for: a yes/no (`confirm`) or a decision per hunk (`review`)."""
+
+    id: int
+    kind: str
+    text: str = ""
+    hunks: list[Hunk] = field(default_factory=list)
+    taken: list[bool | None] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)  # hunks in the order decided, for undo
+    answer: object = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "type": self.kind, "text": self.text, "taken": self.taken,
+                "hunks": [{"n": n, "path": h.path, "line": h.start + 1, "before": "".join(h.before), "old": "".join(h.old),
+                           "new": "".join(h.new), "after": "".join(h.after)}
+                          for n, h in enumerate(self.hunks)]}
+
+
+class WebRun:
+    """One run: its events (numbered from 1), the question it waits on, its result."""
+
+    def __init__(self, key: str, agent: Agent, instruction: str):
+        self.key = key
+        self.agent, self.instruction = agent, instruction
+        self.events: list[dict] = []
+        self.question: Question | None = None
+        self.result: RunResult | None = None
+        self.started = time.time()
+        self._changed = threading.Condition()
+        self._questions = itertools.count(1)
+        agent.person, agent.on_event = _Person(self), self.event
+        self.thread = threading.Thread(target=self._run, name=f"tether-run-{self.key}", daemon=True)
+
+    def start(self) -> "WebRun":
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.result = self.agent.run(self.instruction)
+        except Exception as e:  # e.g. no sandbox for the checks: the page says so, and the server goes on
+            self.result = RunResult("", Status.ERROR, str(e) if isinstance(e, TetherError) else f"the run failed: {e!r}")
+        self.event("end", **self.result.to_dict())
+
+    def event(self, kind: str, **data) -> None:
+        with self._changed:
+            self.events.append({"seq": len(self.events) + 1, "kind": kind, "ts": time.time(), **data})
+            self._changed.notify_all()
+
+    def wait(self, after: int, timeout: float) -> list[dict]:
+        """Events after number `after`, waiting up to `timeout` seconds for one."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.events) > after, timeout)
+            return self.events[after:]
+
+    @property
+    def running(self) -> bool:
+        return self.result is None
+
+    def stop(self) -> None:
+        self.agent.stop()
+        q = self.question
+        if q is not None and not q.done.is_set():  # a run waiting for a person stops too
+            q.answer = None
+            q.done.set()
+
+    # -- the person's side ----------------------------------------------------------------------
+
+    def ask(self, kind: str, text: str = "", hunks: list[Hunk] | None = None):
+        q = Question(next(self._questions), kind, text, list(hunks or []), [None] * len(hunks or []))
+        self.question = q
+        self.event("question", **q.to_dict())
+        while not q.done.wait(0.2):
+            if self.agent.cancel.is_set():
+                return None
+        self.question = None
+        self.event("answered", id=q.id)
+        return q.answer
+
+    def confirm(self, question_id: int, yes: bool) -> None:
+        q = self._open(question_id, "confirm")
+        q.answer = yes
+        q.done.set()
+
+    def decide(self, question_id: int, hunk: int, taken: bool | None, new_text: str | None = None) -> dict:
+        """One hunk's decision (None: undo it). The review ends when every hunk is decided."""
+        q = self._open(question_id, "review")
+        with self._changed:
+            if not 0 <= hunk < len(q.hunks):
+                raise TetherError(f"there is no hunk {hunk + 1} in this review ({len(q.hunks)} hunks)")
+            if taken is None:
+                q.taken[hunk] = None
+                q.order = [n for n in q.order if n != hunk]
+            elif q.taken[hunk] is not None:
+                raise Conflict(f"hunk {hunk + 1} was already decided (another tab?); reload the page")
+            else:
+                if new_text is not None:
+                    if not taken:
+                        raise TetherError("an edited hunk is taken, not rejected")
+                    q.hunks[hunk].new = new_text.splitlines(keepends=True) if new_text else []
+                    if q.hunks[hunk].new and not q.hunks[hunk].new[-1].endswith("\n"):
+                        q.hunks[hunk].new[-1] += "\n"
+                q.taken[hunk] = taken
+                q.order.append(hunk)
+            state = {"id": q.id, "taken": list(q.taken), "complete": all(t is not None for t in q.taken)}
+        self.event("decision", **state)
+        if state["complete"]:
+            q.answer = [bool(t) for t in q.taken]
+            q.done.set()
+        return state
+
+    def _open(self, question_id: int, kind: str) -> Question:
+        q = self.question
+        if q is None or q.id != question_id or q.kind != kind or q.done.is_set():
+            raise Conflict("that question was already answered (another tab?); reload the page")
+        return q
+
+
+class _Person:
+    """The Agent's Person, answered from the browser."""
+
+    def __init__(self, run: WebRun):
+        self.run = run
+
+    def confirm(self, question: str) -> bool:
+        return bool(self.run.ask("confirm", question))
+
+    def review(self, hunks: list[Hunk]) -> list[bool] | None:
+        return self.run.ask("review", hunks=hunks)
+
+
+class Runs:
+    """The runs this server started, by key."""
+
+    def __init__(self):
+        self.all: dict[str, WebRun] = {}
+
+    def start(self, agent: Agent, instruction: str) -> WebRun:
+        if any(r.running for r in self.all.values()):
+            raise Conflict("a run is already going in this workspace; stop it first")
+        run = WebRun(f"r{len(self.all) + 1}", agent, instruction)
+        self.all[run.key] = run
+        return run.start()
+
+    def get(self, key: str) -> WebRun:
+        if key not in self.all:
+            raise TetherError(f"no run {key!r} in this server (runs started before it are in the timeline and `tether log`)")
+        return self.all[key]

@@ -1,0 +1,149 @@
+// tether ui: live run steps over Server-Sent Events and hunk review by keyboard. Everything that
+// comes from files, models or tools is put on the page as text (textContent), never as markup.
+"use strict";
+const csrf = document.querySelector('meta[name="csrf"]').content;
+
+function post(url, body) {
+  return fetch(url, { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": csrf }, body: JSON.stringify(body || {}) })
+    .then(async (r) => { const data = await r.json().catch(() => ({})); if (!r.ok) throw new Error(data.error || r.statusText); return data; });
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) { if (k === "class") node.className = v; else node.setAttribute(k, v); }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function diffBlock(text) {
+  const pre = el("pre", { class: "diff" });
+  for (const line of text.replace(/\n$/, "").split("\n")) {
+    pre.append(el("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "" }, line));
+  }
+  return pre;
+}
+
+const runBox = document.getElementById("run");
+if (runBox) {
+  const key = runBox.dataset.key, steps = document.getElementById("steps"), status = document.getElementById("status");
+  const questionBox = document.getElementById("question"), result = document.getElementById("result");
+  let review = null;
+  const started = Date.now();
+  const say = (text) => { status.textContent = text; };
+  const fail = (error) => { const p = el("p", { class: "error", role: "alert" }, error.message || String(error)); questionBox.before(p); setTimeout(() => p.remove(), 8000); };
+
+  const source = new EventSource(`/runs/${key}/events`);
+  source.onmessage = (message) => {
+    const e = JSON.parse(message.data);
+    if (e.kind === "status") {
+      say(`step ${e.step} · ${e.tokens} tokens · ${e.cost == null ? "cost unknown" : "$" + Number(e.cost).toFixed(4)} · ${((Date.now() - started) / 1000).toFixed(0)} s · ${e.doing || "working"}`);
+    } else if (e.kind === "question") {
+      showQuestion(e);
+    } else if (e.kind === "answered") {
+      questionBox.hidden = true; questionBox.replaceChildren(); review = null;
+    } else if (e.kind === "decision") {
+      if (review && review.id === e.id) { review.taken = e.taken; paint(); }
+    } else if (e.kind === "end") {
+      source.close();
+      document.getElementById("stop").disabled = true;
+      questionBox.hidden = true;
+      result.hidden = false;
+      result.replaceChildren(el("h2", { class: `status-${e.status}`, id: "final" }, e.status), el("p", {}, e.reason || ""));
+      if (e.changed && e.changed.length) result.append(el("p", {}, `changed ${e.changed.join(", ")} — undo it from the Timeline`));
+      if (e.diff) result.append(diffBlock(e.diff));
+      if (e.status === "proposed" && e.answer) result.append(diffBlock(e.answer));
+      if (e.status === "answered" && e.answer) result.append(el("pre", {}, e.answer));
+      say(`${e.status}: ${e.steps || 0} steps · ${e.usage ? e.usage.input_tokens + e.usage.output_tokens : 0} tokens · ${e.seconds || 0} s`);
+    } else {
+      const item = el("li", { class: `step step-${e.kind}` }, el("span", { class: "kind" }, e.kind));
+      if (e.kind === "diff") item.append(diffBlock(e.diff));
+      else if (e.kind === "reply") item.append(el("span", { class: "dim" }, `${e.model} · ${e.input_tokens}→${e.output_tokens} tokens`), el("pre", {}, e.text));
+      else if (e.kind === "verify") item.append(el("code", {}, `$ ${e.command}`), ` → ${e.ok ? "ok" : "failed"}`, el("pre", {}, (e.output || "").slice(-3000)));
+      else if (e.kind === "tool") item.append(`${e.name} ${e.target} `, e.allowed ? "" : el("strong", { class: "error" }, `refused: ${e.reason}`));
+      else item.append(e.text || "");
+      steps.append(item);
+    }
+  };
+
+  document.getElementById("stop").onclick = () => post(`/runs/${key}/stop`).then(() => say("stopping…")).catch(fail);
+  document.getElementById("level").onchange = (ev) => post(`/runs/${key}/level`, { level: ev.target.value })
+    .then(() => steps.append(el("li", { class: "step" }, `level → ${ev.target.value} from the next step`))).catch(fail);
+
+  function showQuestion(q) {
+    questionBox.hidden = false;
+    questionBox.replaceChildren();
+    if (q.type === "confirm") {
+      const yes = el("button", { id: "yes" }, "Allow"), no = el("button", { id: "no" }, "Refuse");
+      yes.onclick = () => post(`/runs/${key}/confirm`, { id: q.id, yes: true }).catch(fail);
+      no.onclick = () => post(`/runs/${key}/confirm`, { id: q.id, yes: false }).catch(fail);
+      questionBox.append(el("p", {}, q.text), yes, no);
+      return;
+    }
+    review = { id: q.id, hunks: q.hunks, taken: q.taken, current: 0, side: false, order: [] };
+    questionBox.append(el("h2", {}, `Review: ${q.hunks.length} hunks — j/k move, y/n decide, e edit, a accept file, u undo, ? keys`));
+    paint();
+  }
+
+  function paint() {
+    const boxes = review.hunks.map((h, n) => {
+      const state = review.taken[n] === true ? " taken" : review.taken[n] === false ? " rejected" : "";
+      const box = el("div", { class: `hunk-box${state}${n === review.current ? " current" : ""}`, id: `hunk-${n}`, "data-decision": String(review.taken[n]) },
+        el("h3", {}, `${h.path}:${h.line} — hunk ${n + 1} of ${review.hunks.length}${state ? " · " + state.trim() : ""}`));
+      if (review.side) {
+        box.append(el("div", { class: "side" }, diffBlock((h.before + h.old).split("\n").map((l) => "-" + l).join("\n")),
+                                                diffBlock((h.before + h.new).split("\n").map((l) => "+" + l).join("\n"))));
+      } else {
+        const lines = [...h.before.split("\n").slice(0, -1).map((l) => " " + l), ...h.old.split("\n").slice(0, -1).map((l) => "-" + l),
+                       ...h.new.split("\n").slice(0, -1).map((l) => "+" + l), ...h.after.split("\n").slice(0, -1).map((l) => " " + l)];
+        box.append(diffBlock(lines.join("\n")));
+      }
+      return box;
+    });
+    const head = questionBox.querySelector("h2");
+    questionBox.replaceChildren(head, ...boxes);
+    const current = document.getElementById(`hunk-${review.current}`);
+    if (current) current.scrollIntoView({ block: "nearest" });
+  }
+
+  function decide(n, taken, text) {
+    const body = { id: review.id, hunk: n, taken };
+    if (text !== undefined) body.new = text;
+    return post(`/runs/${key}/decide`, body).then((state) => {
+      review.taken = state.taken;
+      if (taken !== null) review.order.push(n);
+      const next = review.taken.findIndex((t) => t === null);
+      if (next >= 0) review.current = next;
+      paint();
+    }).catch(fail);
+  }
+
+  function editHunk(n) {
+    const h = review.hunks[n];
+    const area = el("textarea", { rows: String(Math.max(4, h.new.split("\n").length + 1)), id: "hunk-editor" });
+    area.value = h.new;
+    const save = el("button", { id: "save-edit" }, "Accept as edited");
+    const box = document.getElementById(`hunk-${n}`);
+    box.append(area, save);
+    area.focus();
+    save.onclick = () => { h.new = area.value; decide(n, true, area.value); };
+    area.onkeydown = (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) save.onclick(); ev.stopPropagation(); };
+  }
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.target.matches("input, textarea, select")) return;
+    if (ev.key === "?") { document.getElementById("keys").hidden = !document.getElementById("keys").hidden; return; }
+    if (!review) return;
+    const n = review.current, path = review.hunks[n].path;
+    if (ev.key === "j") { review.current = Math.min(review.hunks.length - 1, n + 1); paint(); }
+    else if (ev.key === "k") { review.current = Math.max(0, n - 1); paint(); }
+    else if (ev.key === "y") decide(n, true);
+    else if (ev.key === "n") decide(n, false);
+    else if (ev.key === "e") { ev.preventDefault(); editHunk(n); }
+    else if (ev.key === "s") { review.side = !review.side; paint(); }
+    else if (ev.key === "u") { const last = review.order.pop(); if (last !== undefined) { review.current = last; decide(last, null); } }
+    else if (ev.key === "a") {
+      const todo = review.hunks.map((h, i) => i).filter((i) => review.hunks[i].path === path && review.taken[i] === null);
+      todo.reduce((p, i) => p.then(() => decide(i, true)), Promise.resolve());
+    }
+  });
+}
