@@ -150,15 +150,17 @@ def test_writes_outside_the_paths_or_the_workspace_are_refused(make_grid, work, 
 
 def test_the_same_failing_edit_twice_stops_the_run(make_grid, work):
     stale = "calc.py\n```python\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
-    a = agent(make_grid, work, [stale, stale, FIX])
+    a = agent(make_grid, work, [stale, stale, stale, FIX])
     result = a.run("fix")
-    assert result.status == "stuck" and "twice" in result.reason and (work / "calc.py").read_text() == BROKEN
+    assert result.status == "stuck" and "three times" in result.reason and (work / "calc.py").read_text() == BROKEN
+    temperatures = [r.temperature for r in a.grid.provider("s").requests]
+    assert temperatures == [None, None, 0.7]  # the repeat got a fresh sample before the run was called stuck
 
 
 def test_a_person_can_let_a_stuck_run_go_on(make_grid, work):
     stale = "calc.py\n```python\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
     person = Person(answers=[True])
-    a = agent(make_grid, work, [stale, stale, FIX], person=person)
+    a = agent(make_grid, work, [stale, stale, stale, FIX], person=person)
     assert a.run("fix").status == "done" and "repeating itself" in person.asked[0]
 
 

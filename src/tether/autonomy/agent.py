@@ -80,6 +80,8 @@ class Agent:
         self.toolbox = Toolbox(self.root, self.verify, self.confined)
         self.output_tokens = OUTPUT_TOKENS
         self.failures: dict[str, int] = {}
+        self.failed_edits: set[str] = set()
+        self.resample: dict = {}  # options for the next reply only: a fresh sample after a repeat
         self.changed: set[str] = set()
         self.refusals = 0  # actions the leash (or the person) refused
         self.checks: list[CommandResult] = []
@@ -134,7 +136,8 @@ class Agent:
     def _loop(self) -> Stop:
         reminded = False
         while True:
-            text = self._generate().text
+            text = self._generate(**self.resample).text
+            self.resample = {}
             if edits := self.format.parse(text):
                 outcome = self._edit(text, edits)
                 if outcome.passed and self.verify.commands and self.stop_when_green:
@@ -310,14 +313,19 @@ class Agent:
     # -- edits --------------------------------------------------------------------------------
 
     def _edit(self, text: str, edits: list[Edit]) -> Outcome:
+        key = hashlib.sha256(repr([(e.path, e.search, e.replace) for e in edits]).encode()).hexdigest()
+        if key in self.failed_edits:  # proposed before, and it failed: a small model at a low temperature repeats itself
+            self._stuck(f"edit {key}", "the same failing edit was proposed three times, once after a fresh sample")
+            self.resample = {"temperature": 0.7, "seed": self.leash.spent.steps}
+            return Outcome(text, False, f"You proposed this same edit before and it failed; it was not applied again. "
+                                        f"Make a different change. {self.format.ask}")
         outcome = self._attempt(text, edits)
         if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1:
             outcome = self._best_of(outcome)
         if outcome.applied:
             self.trail.keep(outcome.commit)
         if not outcome.passed:
-            key = hashlib.sha256(repr([(e.path, e.search, e.replace) for e in edits]).encode()).hexdigest()
-            self._stuck(f"edit {key}", "the same failing edit was proposed twice")
+            self.failed_edits.add(key)
         return outcome
 
     def _attempt(self, text: str, edits: list[Edit]) -> Outcome:
