@@ -25,9 +25,11 @@ _load_lock = threading.Lock()
 
 
 @atexit.register
-def _close_all() -> None:
-    """Free the models before the interpreter tears down the library they live in (else
-    llama-cpp-python's destructor fails noisily at exit)."""
+def unload_all() -> None:
+    """Free the loaded models. At exit: before the interpreter tears down the library they live in
+    (else llama-cpp-python's destructor fails noisily). In a test: a model reused across calls
+    answers from the prefix it already read, batched differently, so its replies can differ by a
+    token from a fresh one; unloading makes the next reply depend on its prompt and seed alone."""
     for llm, _ in _loaded.values():
         llm.close()
     _loaded.clear()

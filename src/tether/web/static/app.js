@@ -33,8 +33,10 @@ if (runBox) {
   const fail = (error) => { const p = el("p", { class: "error", role: "alert" }, error.message || String(error)); questionBox.before(p); setTimeout(() => p.remove(), 8000); };
 
   const source = new EventSource(`/runs/${key}/events`);
+  window.tetherArrivals = [];  // seconds from a step being recorded to it reaching the page (benchmarks/ui.py reads it)
   source.onmessage = (message) => {
     const e = JSON.parse(message.data);
+    window.tetherArrivals.push(Date.now() / 1000 - e.ts);
     if (e.kind === "status") {
       say(`step ${e.step} · ${e.tokens} tokens · ${e.cost == null ? "cost unknown" : "$" + Number(e.cost).toFixed(4)} · ${((Date.now() - started) / 1000).toFixed(0)} s · ${e.doing || "working"}`);
     } else if (e.kind === "question") {
@@ -42,7 +44,7 @@ if (runBox) {
     } else if (e.kind === "answered") {
       questionBox.hidden = true; questionBox.replaceChildren(); review = null;
     } else if (e.kind === "decision") {
-      if (review && review.id === e.id) { review.taken = e.taken; paint(); }
+      if (review && review.id === e.id) { review.taken = e.taken; mark(); }
     } else if (e.kind === "end") {
       source.close();
       document.getElementById("stop").disabled = true;
@@ -84,11 +86,9 @@ if (runBox) {
     paint();
   }
 
-  function paint() {
+  function paint() {  // every hunk drawn once; a decision or a move then only marks boxes (see mark)
     const boxes = review.hunks.map((h, n) => {
-      const state = review.taken[n] === true ? " taken" : review.taken[n] === false ? " rejected" : "";
-      const box = el("div", { class: `hunk-box${state}${n === review.current ? " current" : ""}`, id: `hunk-${n}`, "data-decision": String(review.taken[n]) },
-        el("h3", {}, `${h.path}:${h.line} — hunk ${n + 1} of ${review.hunks.length}${state ? " · " + state.trim() : ""}`));
+      const box = el("div", { class: "hunk-box", id: `hunk-${n}` }, el("h3", {}, `${h.path}:${h.line} — hunk ${n + 1} of ${review.hunks.length}`));
       if (review.side) {
         box.append(el("div", { class: "side" }, diffBlock((h.before + h.old).split("\n").map((l) => "-" + l).join("\n")),
                                                 diffBlock((h.before + h.new).split("\n").map((l) => "+" + l).join("\n"))));
@@ -101,7 +101,18 @@ if (runBox) {
     });
     const head = questionBox.querySelector("h2");
     questionBox.replaceChildren(head, ...boxes);
-    const current = document.getElementById(`hunk-${review.current}`);
+    review.boxes = boxes;
+    mark();
+  }
+
+  function mark() {
+    review.boxes.forEach((box, n) => {
+      const state = review.taken[n] === true ? "taken" : review.taken[n] === false ? "rejected" : "";
+      const cls = `hunk-box${state ? " " + state : ""}${n === review.current ? " current" : ""}`;
+      if (box.className !== cls) box.className = cls;
+      if (box.dataset.decision !== String(review.taken[n])) box.dataset.decision = String(review.taken[n]);
+    });
+    const current = review.boxes[review.current];
     if (current) current.scrollIntoView({ block: "nearest" });
   }
 
@@ -113,7 +124,7 @@ if (runBox) {
       if (taken !== null) review.order.push(n);
       const next = review.taken.findIndex((t) => t === null);
       if (next >= 0) review.current = next;
-      paint();
+      mark();
     }).catch(fail);
   }
 
@@ -125,7 +136,7 @@ if (runBox) {
     const box = document.getElementById(`hunk-${n}`);
     box.append(area, save);
     area.focus();
-    save.onclick = () => { h.new = area.value; decide(n, true, area.value); };
+    save.onclick = () => { h.new = area.value; decide(n, true, area.value).then(paint); };
     area.onkeydown = (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) save.onclick(); ev.stopPropagation(); };
   }
 
@@ -134,8 +145,8 @@ if (runBox) {
     if (ev.key === "?") { document.getElementById("keys").hidden = !document.getElementById("keys").hidden; return; }
     if (!review) return;
     const n = review.current, path = review.hunks[n].path;
-    if (ev.key === "j") { review.current = Math.min(review.hunks.length - 1, n + 1); paint(); }
-    else if (ev.key === "k") { review.current = Math.max(0, n - 1); paint(); }
+    if (ev.key === "j") { review.current = Math.min(review.hunks.length - 1, n + 1); mark(); }
+    else if (ev.key === "k") { review.current = Math.max(0, n - 1); mark(); }
     else if (ev.key === "y") decide(n, true);
     else if (ev.key === "n") decide(n, false);
     else if (ev.key === "e") { ev.preventDefault(); editHunk(n); }
