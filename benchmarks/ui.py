@@ -95,7 +95,7 @@ def main() -> None:
             t = time.perf_counter()
             page.keyboard.press("y" if n % 2 else "n")
             if n < FILES * HUNKS_PER_FILE - 1:
-                page.wait_for_selector(f"#hunk-{n}[data-decision={'true' if n % 2 else 'false'}]")
+                page.wait_for_selector(f"#hunk-{n}[data-stored={'true' if n % 2 else 'false'}]")
             else:
                 page.wait_for_selector("#final")
             keys.append((time.perf_counter() - t) * 1000)

@@ -44,7 +44,11 @@ if (runBox) {
     } else if (e.kind === "answered") {
       questionBox.hidden = true; questionBox.replaceChildren(); review = null;
     } else if (e.kind === "decision") {
-      if (review && review.id === e.id) { review.taken = e.taken; mark(); }
+      if (review && review.id === e.id) {  // stored, by this tab or another
+        review.stored = e.taken;
+        review.taken = review.taken.map((t, i) => (t === null ? e.taken[i] : t));
+        mark();
+      }
     } else if (e.kind === "end") {
       source.close();
       document.getElementById("stop").disabled = true;
@@ -81,7 +85,7 @@ if (runBox) {
       questionBox.append(el("p", {}, q.text), yes, no);
       return;
     }
-    review = { id: q.id, hunks: q.hunks, taken: q.taken, current: 0, side: false, order: [] };
+    review = { id: q.id, hunks: q.hunks, taken: [...q.taken], stored: [...q.taken], current: 0, side: false, order: [] };
     questionBox.append(el("h2", {}, `Review: ${q.hunks.length} hunks — j/k move, y/n decide, e edit, a accept file, u undo, ? keys`));
     paint();
   }
@@ -111,21 +115,32 @@ if (runBox) {
       const cls = `hunk-box${state ? " " + state : ""}${n === review.current ? " current" : ""}`;
       if (box.className !== cls) box.className = cls;
       if (box.dataset.decision !== String(review.taken[n])) box.dataset.decision = String(review.taken[n]);
+      if (box.dataset.stored !== String(review.stored[n])) box.dataset.stored = String(review.stored[n]);
     });
     const current = review.boxes[review.current];
     if (current) current.scrollIntoView({ block: "nearest" });
   }
 
+  // A decision shows at the key press and moves on; the server stores decisions one at a time, in
+  // the order they were made (data-stored shows what it holds), and a refused one is taken back.
+  let sending = Promise.resolve();
   function decide(n, taken, text) {
     const body = { id: review.id, hunk: n, taken };
     if (text !== undefined) body.new = text;
-    return post(`/runs/${key}/decide`, body).then((state) => {
-      review.taken = state.taken;
-      if (taken !== null) review.order.push(n);
-      const next = review.taken.findIndex((t) => t === null);
-      if (next >= 0) review.current = next;
-      mark();
-    }).catch(fail);
+    const before = review.taken[n];
+    review.taken[n] = taken;
+    if (taken !== null) review.order.push(n);
+    const next = review.taken.findIndex((t) => t === null);
+    if (next >= 0 && taken !== null) review.current = next;
+    mark();
+    sending = sending.then(() => post(`/runs/${key}/decide`, body)).then((state) => { review.stored = state.taken; mark(); })
+      .catch((error) => {
+        review.taken[n] = before;
+        if (taken !== null) review.order = review.order.filter((x) => x !== n);
+        mark();
+        fail(error);
+      });
+    return sending;
   }
 
   function editHunk(n) {
@@ -136,7 +151,7 @@ if (runBox) {
     const box = document.getElementById(`hunk-${n}`);
     box.append(area, save);
     area.focus();
-    save.onclick = () => { h.new = area.value; decide(n, true, area.value).then(paint); };
+    save.onclick = () => { h.new = area.value; area.remove(); save.remove(); decide(n, true, area.value); paint(); };
     area.onkeydown = (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) save.onclick(); ev.stopPropagation(); };
   }
 
@@ -154,7 +169,7 @@ if (runBox) {
     else if (ev.key === "u") { const last = review.order.pop(); if (last !== undefined) { review.current = last; decide(last, null); } }
     else if (ev.key === "a") {
       const todo = review.hunks.map((h, i) => i).filter((i) => review.hunks[i].path === path && review.taken[i] === null);
-      todo.reduce((p, i) => p.then(() => decide(i, true)), Promise.resolve());
+      todo.forEach((i) => decide(i, true));
     }
   });
 }
