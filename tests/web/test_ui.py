@@ -201,3 +201,21 @@ def test_two_tabs_deciding_the_same_hunk(workspace):
         c.post("/runs/r1/stop", headers=h)
     finally:
         server.shutdown()
+
+
+@pytest.mark.slow
+def test_a_real_embedded_model_run_through_the_browser(workspace, browser):
+    """The default offline path end to end: the page starts a run on the embedded model and shows
+    its answer and what it cost."""
+    door, server = serve(workspace, ["unused"])
+    try:
+        page, errors = open_ui(browser, door, server)
+        page.set_default_timeout(300_000)
+        page.fill("input[name=model_other]", "local/smollm2-135m")
+        start_run(page, "What is on the second line of notes.txt?", level="ask")
+        page.wait_for_selector("#final")
+        assert page.text_content("#final") in ("answered", "unchanged", "done")
+        assert page.locator(".step-reply").count() >= 1 and "local/smollm2-135m" in page.text_content("#steps")
+        assert (workspace / "notes.txt").read_text() == ORIGINAL and errors == []
+    finally:
+        server.shutdown()
