@@ -6,7 +6,7 @@ Each task in benchmarks/agent_tasks/ (written for this benchmark in the style of
 exercises) is a stub, instructions and tests. Both tools get the instructions and a scratch copy
 of the folder; attempt 1 is one run, attempt 2 one more run after it that sees the failing tests
 (tether's run reads them itself; Aider gets them in its message, as in Aider's own benchmark).
-tether runs in-process at level `agent`; Aider 0.86.2 talks to the same GGUF served by
+tether runs through its command line (`tether do --level agent --allow TASK.py --until-green`); Aider 0.86.2 talks to the same GGUF served by
 `llama_cpp.server` on 127.0.0.1, run as in Aider's own benchmark (the second attempt's message holds
 the test output). Results go to
 results/agent.json (one entry per task and tool, kept between runs) and results/agent.md."""
@@ -62,28 +62,55 @@ def scratch(task: Path) -> Path:
 
 
 def run_tether(task: Path, model: str, seconds: float) -> dict:
-    from tether.autonomy.agent import Agent
-    from tether.autonomy.leash import Leash, RunBudget
-    from tether.autonomy.verify import VerifySettings
-    from tether.llm.router import Grid
-
-    grid = Grid.from_config()
+    """tether as a user runs it: `tether do` on the command line, the task's file the only one
+    it may write, stopping as soon as the tests pass."""
     work = scratch(task)
     instructions = task_message(task)
     result = {"tool": "tether", "task": task.name, "attempts": []}
     for attempt in (1, 2):
-        leash = Leash(work, "agent", paths=(f"{task.name}.py",), budget=RunBudget(seconds=seconds))  # the tests are not its to change
-        agent = Agent(grid, work, leash, model=f"local/{model}", verify=VerifySettings((PYTEST,), timeout=60, output_cap=3000),
-                      stop_when_green=True)  # the task's tests are its whole spec
         started = time.monotonic()
-        run = agent.run(instructions)
+        done = subprocess.run([sys.executable, "-m", "tether.cli", "do", instructions, "-C", str(work), "-m", f"local/{model}",
+                               "--level", "agent", "--allow", f"{task.name}.py", "--verify", PYTEST, "--until-green",
+                               "--max-seconds", str(seconds), "--json"], capture_output=True, text=True, timeout=seconds + 120)
+        try:
+            run = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            run = {"status": "crashed", "steps": 0, "usage": {"input_tokens": 0, "output_tokens": 0}, "run": "", "reason": done.stderr[-300:]}
         passed, _ = tests_pass(task, work)
-        result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": run.status,
-                                   "steps": run.steps, "tokens": run.input_tokens + run.output_tokens, "run": run.id})
+        result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": run["status"],
+                                   "steps": run["steps"], "tokens": run["usage"]["input_tokens"] + run["usage"]["output_tokens"],
+                                   "run": run["run"], "reason": run.get("reason", "")})
         if passed:
             break
     shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def exercism(root: Path, sample: int, seed: int) -> list[Path]:
+    """A seeded sample of the practice exercises of a checkout of exercism/python (or the
+    `python/` folder of Aider-AI/polyglot-benchmark), each copied into the layout of agent_tasks:
+    instructions.md, NAME.py (the stub), NAME_test.py. Nothing of it is committed."""
+    import random
+
+    practice = root / "exercises" / "practice"
+    names = sorted(p.name for p in practice.iterdir() if (p / ".docs" / "instructions.md").exists())
+    chosen = sorted(random.Random(seed).sample(names, min(sample, len(names)))) if sample else names
+    out = Path(tempfile.mkdtemp(prefix="exercism-"))
+    tasks = []
+    for name in chosen:
+        module = name.replace("-", "_")
+        src = practice / name
+        if not (src / f"{module}.py").exists() or not (src / f"{module}_test.py").exists():
+            continue
+        task = out / module
+        task.mkdir()
+        docs = (src / ".docs" / "instructions.md").read_text()
+        extra = src / ".docs" / "instructions.append.md"
+        (task / "instructions.md").write_text(docs + ("\n" + extra.read_text() if extra.exists() else ""))
+        for f in (f"{module}.py", f"{module}_test.py"):
+            shutil.copy(src / f, task / f)
+        tasks.append(task)
+    return tasks
 
 
 # -- aider --------------------------------------------------------------------------------------
@@ -188,6 +215,9 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--seconds", type=float, default=180, help="wall-time limit of one attempt")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument("--exercism", type=Path, help="a checkout of exercism/python (or polyglot-benchmark's python/): use its exercises")
+    parser.add_argument("--sample", type=int, default=40, help="with --exercism: how many exercises, a seeded sample (0: all)")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     from tether import config
     from tether.llm import weights
@@ -195,7 +225,10 @@ def main() -> None:
     os.environ.setdefault("TETHER_MODELS_DIR", str(config.models_dir()))  # the weights stay where they are
     os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="agent-bench-data-"))  # runs and checkpoints do not
 
-    tasks = [TASKS / t for t in args.tasks.split(",")] if args.tasks else sorted(p for p in TASKS.iterdir() if p.is_dir())
+    if args.exercism:
+        tasks = exercism(args.exercism, args.sample, args.seed)
+    else:
+        tasks = [TASKS / t for t in args.tasks.split(",")] if args.tasks else sorted(p for p in TASKS.iterdir() if p.is_dir())
     results = [] if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
     tools = [args.only] if args.only else ["tether", "aider"]
     server = LlamaServer(weights.ensure(args.model)) if "aider" in tools else None

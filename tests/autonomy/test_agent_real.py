@@ -56,3 +56,8 @@ def test_ask_answers_offline_and_marks_every_claim(tmp_path):
     assert answer["answer"].strip() and answer["model"] == "local/smollm2-135m"
     for claim in answer["claims"]:  # whatever the small model wrote, each claim is checked, none taken on trust
         assert claim["verified"] == (bool(claim["citations"]) and not claim["problems"])
+    steps = json.loads(subprocess.run([sys.executable, "-m", "tether.cli", "log", answer["run"], "--json"], cwd=repo, capture_output=True,
+                                      text=True, env=os.environ.copy(), timeout=60).stdout)["steps"]
+    reply = json.loads(next(s["text"] for s in steps if s["kind"] == "reply"))  # the grammar holds even a 135M model to the shape
+    assert isinstance(reply["claims"], list) and all(set(c) == {"text", "snippets"} for c in reply["claims"])
+    assert all(c["citations"] and c["citations"][0]["path"] == "textkit/words.py" for c in answer["claims"] if c["verified"])

@@ -59,12 +59,30 @@ def test_citations_cannot_point_outside_the_workspace(repo, tmp_path):
 def test_ask_streams_the_answer_then_checks_it(make_grid, repo):
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[ANSWER])
     items = list(ask(grid, repo, "How does the cart compute its total?"))
-    answer = items[-1]
-    assert "".join(items[:-1]) == ANSWER and answer.verified == 2 and len(answer.claims) == 6
-    prompt = grid.provider("s").requests[0].messages[1]["content"]
-    assert "   8|     def total(self):" in prompt  # lines are numbered so that they can be cited
+    answer = items[-1]  # a provider that ignores the schema answers in cited prose: still checked
+    assert items[:-1] == [] and answer.verified == 2 and len(answer.claims) == 6
+    request = grid.provider("s").requests[0]
+    assert "   8|     def total(self):" in request.messages[1]["content"]  # lines are numbered, snippets have ids
+    assert request.schema["properties"]["claims"]["items"]["properties"]["snippets"]["items"]["enum"][0] == "S1"
     runs = grid.store.query("SELECT command, status, reason FROM runs")
     assert tuple(runs[0]) == ("ask", "answered", "2 of 6 claims verified")
+
+
+def test_snippet_ids_become_citations_narrowed_to_the_claims_lines(make_grid, repo):
+    reply = json.dumps({"claims": [
+        {"text": "`total` rounds the sum of the prices", "snippets": ["S1"]},
+        {"text": "Items are appended by `add`", "snippets": ["S1", "S9"]},  # S9 was never shown: dropped
+        {"text": "Items are taken out with `remove`", "snippets": ["S1"]},
+        {"text": "Carts are saved to a database", "snippets": []},
+    ]})
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply])
+    items = list(ask(grid, repo, "How does `Cart` compute its `total`?"))
+    answer = items[-1]
+    assert items[:-1] == ["- `total` rounds the sum of the prices\n", "- Items are appended by `add`\n",
+                          "- Items are taken out with `remove`\n", "- Carts are saved to a database\n"]  # each as it was written
+    got = [([str(c) for c in claim.citations], claim.verified) for claim in answer.claims]
+    assert got == [(["shop/cart.py:8-8"], True), (["shop/cart.py:5-5"], True), (["shop/cart.py:1-9"], False), ([], False)]
+    assert answer.text.splitlines()[0] == "- `total` rounds the sum of the prices [shop/cart.py:8-8]"
 
 
 def test_ask_and_do_and_log_from_the_command_line(repo):
@@ -96,3 +114,10 @@ def test_ask_and_do_and_log_from_the_command_line(repo):
     replayed = tether("log", result["run"][:-2])  # a unique start of the id is enough
     assert replayed.returncode == 0 and "i.price * i.count" in replayed.stdout and "done" in replayed.stdout
     assert tether("undo").returncode == 0 and (repo / "shop/cart.py").read_text() == CART
+
+
+def test_a_reply_cut_short_keeps_its_whole_claims(make_grid, repo):
+    cut = '{"claims": [{"text": "`total` rounds the sum", "snippets": ["S1"]}, {"text": "and then the model ran out of tok'
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[cut])
+    answer = list(ask(grid, repo, "How is the total computed?"))[-1]
+    assert [(c.text, c.verified) for c in answer.claims] == [("`total` rounds the sum", True)]

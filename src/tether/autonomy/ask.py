@@ -5,6 +5,7 @@ unverified; it is never passed off as fact."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -14,23 +15,25 @@ from typing import Iterator
 from ..context import tokens
 from ..errors import TetherError
 from ..llm.types import Response
-from .brief import brief
 from .edits.workspace import PathRefused, resolve
 from .runlog import RunLog
 from .tools import Toolbox
 from .untrusted import Fence
 from .verify import VerifySettings
 
-SYSTEM = """You answer questions about a code repository, using only the code shown to you.
+SYSTEM = """You answer questions about a code repository from the numbered snippets shown to you,
+and from nothing else.
 
 {fence_rule}
 
-Lines are shown as "number| code". After each sentence that states something about the code, cite
-the lines that show it as [path:start-end], e.g. [shop/cart.py:12-18]. Write identifiers in
-`backticks`. Be brief. If the code shown does not answer the question, say so."""
+Reply with JSON: {{"claims": [{{"text": "...", "snippets": ["S1"]}}]}}. Each claim is one short
+sentence about the code, with identifiers in `backticks`, and lists the ids of the snippets that
+show it. Two to five claims. If the snippets do not answer the question, give one claim saying so,
+with no snippets."""
 
 _CITATION = re.compile(r"\[?`?([\w./-]+\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
+_CLAIM = re.compile(r'\{\s*"text"\s*:\s*"(?:[^"\\]|\\.)*"\s*,\s*"snippets"\s*:\s*\[[^\]]*\]\s*\}')
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\[(])")
 
 
@@ -73,39 +76,133 @@ class Answer:
                 "claims": [asdict(c) for c in self.claims]}
 
 
-def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 5000) -> Iterator[str | Answer]:
-    """The answer's text as it streams, then the checked Answer."""
+@dataclass
+class Snippet:
+    id: str
+    path: str
+    start: int
+    lines: list[str]
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.lines) - 1
+
+
+def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 1800) -> Iterator[str | Answer]:
+    """Each claim's text as soon as the model has written it, then the checked Answer. The model
+    sees numbered snippets and may only cite their ids (its reply is held to a JSON schema, a
+    grammar for the embedded model); tether turns ids into `path:start-end`, narrowed to the lines
+    that hold the claim's identifiers, and verifies them."""
     root = Path(root).resolve()
     fence = Fence()
     log = RunLog(grid.store, root=str(root), command="ask", instruction=question, level="ask", model=model)
     toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
     try:
-        context = brief(root, question, fence, budget, search=lambda q: toolbox.index().search(q, k=8), numbered=True)
+        shown = snippets(root, question, budget, lambda q: toolbox.index().search(q, k=12))
     finally:
         toolbox.close()
+    context = "\n\n".join(fence.wrap(f"{s.id} {s.path}:{s.start}-{s.end}", "".join(f"{s.start + n:>4}| {line}" for n, line in enumerate(s.lines)))
+                           for s in shown) or "(no code matched the question)"
     system = SYSTEM.format(fence_rule=fence.rule())
     messages = [{"role": "system", "content": system}, {"role": "user", "content": f"{context}\n\nThe question:\n{question}"}]
     log.step("prompt", system=system, user=messages[1]["content"], tokens=tokens.count(system + messages[1]["content"]))
-    started, pieces, response = time.monotonic(), [], None
+    started, pieces, response, told = time.monotonic(), [], None, 0
     try:
-        for item in grid.stream(model, messages, max_tokens=1024):
+        for item in grid.stream(model, messages, max_tokens=600, schema=_schema([s.id for s in shown])):
             if isinstance(item, str):
                 pieces.append(item)
-                yield item
+                done = _finished_texts("".join(pieces))
+                for text in done[told:]:
+                    yield f"- {text}\n"
+                told = len(done)
             else:
                 response = item
     except (TetherError, KeyboardInterrupt) as e:
         log.finish("error" if isinstance(e, TetherError) else "interrupted", str(e) or "stopped", [])
         raise
-    text = "".join(pieces)
-    claims = check(root, text)
-    log.step("reply", text=text, model=response.model, input_tokens=response.usage.input_tokens,
+    raw = "".join(pieces)
+    claims = cited(root, raw, {s.id: s for s in shown})
+    text = "\n".join(f"- {c.text}" + "".join(f" [{x}]" for x in c.citations) for c in claims)
+    log.step("reply", text=raw, model=response.model, input_tokens=response.usage.input_tokens,
              output_tokens=response.usage.output_tokens, cost_usd=response.cost_usd, latency_ms=response.latency_ms)
     log.step("note", citations=[{"claim": c.text, "verified": c.verified, "problems": c.problems} for c in claims])
     log.totals(1, response.usage.input_tokens, response.usage.output_tokens, response.cost_usd, time.monotonic() - started)
     verified = sum(c.verified for c in claims)
     log.finish("answered", f"{verified} of {len(claims)} claims verified", [])
     yield Answer(text, claims, log.id, response)
+
+
+def snippets(root: Path, question: str, budget: int, search) -> list[Snippet]:
+    """What search finds for the question (and for each identifier it names), as numbered
+    snippets that fit `budget` tokens, best first."""
+    hits, seen = [], set()
+    asked = _IDENT.findall(question) + re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*|\(\))", question)
+    for query in [*dict.fromkeys(a.rstrip("()") for a in asked), question]:
+        for h in search(query)[:4 if query != question else 12]:
+            if (h.path, h.start) not in seen:
+                seen.add((h.path, h.start))
+                hits.append(h)
+    found, used = [], 0
+    for h in hits:
+        lines = _read_lines(root, h.path)
+        if not lines:
+            continue
+        body = [line + "\n" for line in lines[h.start - 1:min(h.end, h.start + 59)]]
+        cost = tokens.count("".join(body)) + 20
+        if used + cost > budget:
+            continue
+        found.append(Snippet(f"S{len(found) + 1}", h.path, h.start, body))
+        used += cost
+    return found
+
+
+def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
+    """The reply's claims with their snippet ids turned into line citations and checked; a reply
+    that is not the asked-for JSON (a provider without schemas) is read as cited prose."""
+    try:
+        value = json.loads(raw)
+        items = value["claims"] if isinstance(value, dict) and isinstance(value.get("claims"), list) else None
+    except (json.JSONDecodeError, TypeError):
+        items = [json.loads(m.group(0)) for m in _CLAIM.finditer(raw)] or None  # a reply cut short keeps its whole claims
+    if items is None:
+        return check(root, raw)
+    claims, lines_of = [], {}
+    for item in items:
+        if not isinstance(item, dict) or not str(item.get("text", "")).strip():
+            continue
+        text = str(item["text"]).strip()
+        ids = [i for i in item.get("snippets") or [] if isinstance(i, str) and i in shown]
+        citations = [_narrow(text, shown[i]) for i in dict.fromkeys(ids)]
+        claims.append(verify(root, text, text, citations, lines_of))
+    return claims
+
+
+def _narrow(claim: str, snippet: Snippet) -> Citation:
+    """The snippet's lines that hold the claim's identifiers (the whole snippet when none does)."""
+    names = {i.split(".")[-1] for i in _IDENT.findall(claim)} | set(re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)\b", claim))
+    hold = [snippet.start + n for n, line in enumerate(snippet.lines) if any(re.search(rf"(?<!\w){re.escape(x)}(?!\w)", line) for x in names)]
+    start, end = (min(hold), max(hold)) if hold else (snippet.start, snippet.end)
+    return Citation(snippet.path, start, end)
+
+
+def _schema(ids: list[str]) -> dict:
+    """Bounded, so that even a rambling small model ends its JSON inside `max_tokens`."""
+    ref = {"type": "string", "enum": ids} if ids else {"type": "string"}
+    return {"type": "object", "properties": {"claims": {"type": "array", "minItems": 1, "maxItems": 5, "items": {
+        "type": "object", "properties": {"text": {"type": "string", "maxLength": 240},
+                                         "snippets": {"type": "array", "maxItems": 3, "items": ref}},
+        "required": ["text", "snippets"]}}}, "required": ["claims"]}
+
+
+def _finished_texts(partial: str) -> list[str]:
+    """The claim texts a reply still being written has finished, for showing them as they come."""
+    found = []
+    for m in re.finditer(r'"text"\s*:\s*"((?:[^"\\]|\\.)*)"', partial):
+        try:
+            found.append(json.loads(f'"{m.group(1)}"'))
+        except json.JSONDecodeError:
+            continue
+    return found
 
 
 def claims_of(text: str) -> list[str]:
@@ -122,35 +219,41 @@ def claims_of(text: str) -> list[str]:
 
 
 def check(root: Path, text: str) -> list[Claim]:
-    claims = []
+    """The claims of cited prose (`[path:start-end]` after each sentence), each verified."""
     lines_of: dict[str, list[str] | None] = {}
+    claims = []
     for sentence in claims_of(text):
         citations = [Citation(m.group(1).lstrip("./"), int(m.group(2)), int(m.group(3) or m.group(2))) for m in _CITATION.finditer(sentence)]
-        prose = _CITATION.sub("", sentence)
-        idents = [i for i in _IDENT.findall(prose) if not re.fullmatch(r"[\w./-]+\.\w{1,4}", i)]  # file names are checked as paths
-        claim = Claim(sentence, citations, idents)
-        cited_text = []
-        for c in citations:
-            if c.path not in lines_of:
-                lines_of[c.path] = _read_lines(root, c.path)
-            lines = lines_of[c.path]
-            if lines is None:
-                c.problem = f"{c.path} is not a file in the workspace"
-            elif c.start < 1 or c.end < c.start or c.start > len(lines):
-                c.problem = f"{c.path} has {len(lines)} lines; {c.start}-{c.end} is not among them"
-            else:
-                c.ok = True
-                cited_text.append("\n".join(lines[c.start - 1:min(c.end, len(lines))]))
-        claim.problems = [c.problem for c in citations if not c.ok]
-        if not citations:
-            claim.problems.append("no citation")
-        joined = "\n".join(cited_text)
-        for ident in idents:
-            if cited_text and re.search(rf"(?<![\w]){re.escape(ident.split('.')[-1])}(?![\w])", joined) is None:
-                claim.problems.append(f"`{ident}` is not in the cited lines")
-        claim.verified = not claim.problems
-        claims.append(claim)
+        claims.append(verify(root, sentence, _CITATION.sub("", sentence), citations, lines_of))
     return claims
+
+
+def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_of: dict) -> Claim:
+    """A claim holds when every citation names real lines of a workspace file and every
+    identifier the claim names in backticks stands in those lines."""
+    idents = [i for i in _IDENT.findall(prose) if not re.fullmatch(r"[\w./-]+\.\w{1,4}", i)]  # file names are checked as paths
+    claim = Claim(text, citations, idents)
+    cited_text = []
+    for c in citations:
+        if c.path not in lines_of:
+            lines_of[c.path] = _read_lines(root, c.path)
+        lines = lines_of[c.path]
+        if lines is None:
+            c.problem = f"{c.path} is not a file in the workspace"
+        elif c.start < 1 or c.end < c.start or c.start > len(lines):
+            c.problem = f"{c.path} has {len(lines)} lines; {c.start}-{c.end} is not among them"
+        else:
+            c.ok = True
+            cited_text.append("\n".join(lines[c.start - 1:min(c.end, len(lines))]))
+    claim.problems = [c.problem for c in citations if not c.ok]
+    if not citations:
+        claim.problems.append("no citation")
+    joined = "\n".join(cited_text)
+    for ident in idents:
+        if cited_text and re.search(rf"(?<![\w]){re.escape(ident.split('.')[-1])}(?![\w])", joined) is None:
+            claim.problems.append(f"`{ident}` is not in the cited lines")
+    claim.verified = not claim.problems
+    return claim
 
 
 def _read_lines(root: Path, path: str) -> list[str] | None:

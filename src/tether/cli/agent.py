@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 from typing import Optional
 
@@ -16,28 +15,26 @@ def ask(
     question: str = typer.Argument(..., help="A question about the code."),
     path: Optional[str] = PathOpt,
     model: str = ModelOpt,
-    context_tokens: int = typer.Option(5000, "--context-tokens", help="How much of the repository to show the model."),
+    context_tokens: int = typer.Option(1800, "--context-tokens", help="How much of the repository to show the model (tokens of snippets)."),
     as_json: bool = JsonOpt,
 ):
     """Answer a question from the code; every claim cites path:lines, and the citations are checked."""
     from ..autonomy.ask import Answer, ask as ask_question
 
-    answer = None
+    answer, written = None, 0
     root = workspace(path)
-    items = iter(ask_question(grid(root), root, question, model, context_tokens))
-    with waiting(f"{model}: reading the code and the question…"):  # seconds on a local model
-        first = next(items)
-    for item in itertools.chain([first], items):
-        if isinstance(item, Answer):
-            answer = item
-        elif not as_json:
-            sys.stdout.write(item)
-            sys.stdout.flush()
+    with waiting(f"{model}: reading the code and the question…") as line:  # seconds on a local model
+        for item in ask_question(grid(root), root, question, model, context_tokens):
+            if isinstance(item, Answer):
+                answer = item
+            elif line is not None:
+                written += 1
+                line.update(f"{model}: claim {written} written: {e(item.strip()[:80])}")
     if as_json:
         emit(answer.to_dict())
         return
     r = answer.response
-    sys.stdout.write("\n")
+    out.print(answer.text, markup=False, highlight=False)
     for c in answer.claims:
         if not c.verified:
             out.print(f"[yellow]unverified:[/yellow] {e(c.text)} [dim]({e('; '.join(c.problems))})[/dim]", highlight=False)
