@@ -121,3 +121,15 @@ def test_a_reply_cut_short_keeps_its_whole_claims(make_grid, repo):
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[cut])
     answer = list(ask(grid, repo, "How is the total computed?"))[-1]
     assert [(c.text, c.verified) for c in answer.claims] == [("`total` rounds the sum", True)]
+
+
+def test_a_claim_citing_the_wrong_snippet_is_cited_where_its_code_is(make_grid, repo):
+    (repo / "shop/tax.py").write_text("VAT_RATE = 0.2\n\n\ndef with_vat(amount):\n    return amount * (1 + VAT_RATE)\n")
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["{}"])
+    list(ask(grid, repo, "How is `with_vat` applied to the `total`?"))
+    prompt = grid.provider("s").requests[0].messages[1]["content"]
+    cart = next(line.split('source="')[1].split()[0] for line in prompt.splitlines() if 'source="' in line and "shop/cart.py" in line)
+    reply = json.dumps({"claims": [{"text": "`with_vat` multiplies by one plus `VAT_RATE`", "snippets": [cart]}]})
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply])
+    claim = list(ask(grid, repo, "How is `with_vat` applied to the `total`?"))[-1].claims[0]
+    assert claim.verified and [str(c) for c in claim.citations][-1] == "shop/tax.py:1-5"

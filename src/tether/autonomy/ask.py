@@ -148,7 +148,7 @@ def snippets(root: Path, question: str, budget: int, search) -> list[Snippet]:
         if not lines:
             continue
         body = [line + "\n" for line in lines[h.start - 1:min(h.end, h.start + 59)]]
-        cost = tokens.count("".join(body)) + 20
+        cost = tokens.count("".join(f"{h.start + n:>4}| {line}" for n, line in enumerate(body))) + 20  # as the model will read it
         if used + cost > budget:
             continue
         found.append(Snippet(f"S{len(found) + 1}", h.path, h.start, body))
@@ -172,14 +172,27 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
             continue
         text = str(item["text"]).strip()
         ids = [i for i in item.get("snippets") or [] if isinstance(i, str) and i in shown]
+        missing = [n for n in _names(text) if not any(_holds(shown[i], n) for i in ids)]
+        if missing:  # the claim names code that its snippets lack: the shown snippet that holds most of it is cited too
+            best = max(shown.values(), key=lambda s: sum(_holds(s, n) for n in missing))
+            ids += [best.id] if any(_holds(best, n) for n in missing) else []
         citations = [_narrow(text, shown[i]) for i in dict.fromkeys(ids)]
         claims.append(verify(root, text, text, citations, lines_of))
     return claims
 
 
+def _names(claim: str) -> set[str]:
+    """The code a claim names: `backticked` identifiers and snake_case or camelCase words."""
+    return {i.split(".")[-1] for i in _IDENT.findall(claim)} | set(re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)\b", claim))
+
+
+def _holds(snippet: Snippet, name: str) -> bool:
+    return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", line) for line in snippet.lines)
+
+
 def _narrow(claim: str, snippet: Snippet) -> Citation:
     """The snippet's lines that hold the claim's identifiers (the whole snippet when none does)."""
-    names = {i.split(".")[-1] for i in _IDENT.findall(claim)} | set(re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)\b", claim))
+    names = _names(claim)
     hold = [snippet.start + n for n, line in enumerate(snippet.lines) if any(re.search(rf"(?<!\w){re.escape(x)}(?!\w)", line) for x in names)]
     start, end = (min(hold), max(hold)) if hold else (snippet.start, snippet.end)
     return Citation(snippet.path, start, end)
