@@ -179,9 +179,9 @@ def _k(value: str) -> int:
 # -- table --------------------------------------------------------------------------------------
 
 
-def table(results: list[dict], model: str) -> str:
-    lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} small Python tasks "
-             "written for this benchmark in the style of Exercism exercises (benchmarks/agent_tasks/), the embedded "
+def table(results: list[dict], model: str, source: str = "") -> str:
+    where = source or ("small Python tasks written for this benchmark in the style of Exercism exercises (benchmarks/agent_tasks/)")
+    lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} {where}, the embedded "
              f"`{model}` (Q4_K_M, llama.cpp, 2 CPU cores) driven by tether at level `agent` and by Aider 0.86.2 through "
              "`llama_cpp.server`. Attempt 2 runs only when attempt 1 left a test failing.\n",
              "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -195,7 +195,7 @@ def table(results: list[dict], model: str) -> str:
         toks = sum(sum(a["tokens"] for a in r["attempts"]) for r in mine) / len(mine)
         lines.append(f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {sum(walls) / len(walls):.0f} | "
                      f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} |")
-    missing = sorted(p.name for p in TASKS.iterdir() if p.is_dir() and p.name not in {r["task"] for r in results})
+    missing = [] if source else sorted(p.name for p in TASKS.iterdir() if p.is_dir() and p.name not in {r["task"] for r in results})
     if missing:
         lines.append(f"\nNot run yet: {', '.join(missing)}.")
     lines += ["", "| task | tether | aider |", "|---|---|---|"]
@@ -205,6 +205,10 @@ def table(results: list[dict], model: str) -> str:
             r = next((r for r in results if r["task"] == task and r["tool"] == tool), None)
             cells.append("-" if r is None else " → ".join(("pass" if a["passed"] else "fail") + f" {a['seconds']:.0f}s" for a in r["attempts"]))
         lines.append(f"| {task} | {' | '.join(cells)} |")
+    why = [f"- {r['tool']} {r['task']}: " + "; ".join(f"{a['status']} ({a.get('reason', '')[:90]})" for a in r["attempts"])
+           for r in results if r["tool"] == "tether" and not any(a["passed"] for a in r["attempts"])]
+    if why:
+        lines += ["", "Where tether failed (the run's status and reason per attempt):", *why]
     return "\n".join(lines) + "\n"
 
 
@@ -229,6 +233,13 @@ def main() -> None:
         tasks = exercism(args.exercism, args.sample, args.seed)
     else:
         tasks = [TASKS / t for t in args.tasks.split(",")] if args.tasks else sorted(p for p in TASKS.iterdir() if p.is_dir())
+    global RESULTS, TABLE
+    source = ""
+    if args.exercism:
+        RESULTS, TABLE = HERE / "results" / "agent_exercism.json", HERE / "results" / "agent_exercism.md"
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.exercism, capture_output=True, text=True).stdout.strip()
+        source = (f"exercises of exercism/python at {commit} (a sample of {args.sample} with seed {args.seed}, fetched at run time, "
+                  f"`--exercism PATH --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}`)")
     results = [] if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
     tools = [args.only] if args.only else ["tether", "aider"]
     server = LlamaServer(weights.ensure(args.model)) if "aider" in tools else None
@@ -242,7 +253,7 @@ def main() -> None:
     finally:
         if server:
             server.close()
-    TABLE.write_text(table(results, args.model))
+    TABLE.write_text(table(results, args.model, source))
     print(TABLE.read_text())
 
 

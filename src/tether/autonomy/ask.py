@@ -88,7 +88,7 @@ class Snippet:
         return self.start + len(self.lines) - 1
 
 
-def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 1800) -> Iterator[str | Answer]:
+def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 2100) -> Iterator[str | Answer]:
     """Each claim's text as soon as the model has written it, then the checked Answer. The model
     sees numbered snippets and may only cite their ids (its reply is held to a JSON schema, a
     grammar for the embedded model); tether turns ids into `path:start-end`, narrowed to the lines
@@ -138,7 +138,12 @@ def snippets(root: Path, question: str, budget: int, search) -> list[Snippet]:
     hits, seen = [], set()
     asked = _IDENT.findall(question) + re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*|\(\))", question)
     for query in [*dict.fromkeys(a.rstrip("()") for a in asked), question]:
-        for h in search(query)[:4 if query != question else 12]:
+        found = search(query)
+        if query != question:  # a name the question asks about: where it is defined comes first
+            name = query.split(".")[-1]
+            defines = re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", re.M)
+            found = sorted(found[:8], key=lambda h: not (h.name.split(".")[-1] == name or defines.search(h.snippet)))[:3]
+        for h in found[:12]:
             if (h.path, h.start) not in seen:
                 seen.add((h.path, h.start))
                 hits.append(h)
