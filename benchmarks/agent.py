@@ -116,6 +116,22 @@ def exercism(root: Path, sample: int, seed: int) -> list[Path]:
 # -- aider --------------------------------------------------------------------------------------
 
 
+# llama_cpp.server with the weights in plain CPU buffers, as tether loads them: on machines whose CPU
+# advertises AMX without granting it, the repacked buffers segfault at the first decode (and Aider
+# then only ever saw connection errors).
+PLAIN_SERVER = """
+import runpy
+import llama_cpp.llama_cpp as low
+original = low.llama_model_default_params
+def plain():
+    params = original()
+    params.use_extra_bufts = False
+    return params
+low.llama_model_default_params = plain
+runpy.run_module("llama_cpp.server", run_name="__main__")
+"""
+
+
 class LlamaServer:
     """The same GGUF behind llama_cpp.server's OpenAI-compatible API, for Aider."""
 
@@ -124,7 +140,7 @@ class LlamaServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen([str(bin_dir / "python"), "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", "qwen",
+        self.proc = subprocess.Popen([str(bin_dir / "python"), "-c", PLAIN_SERVER, "--model", str(model_path), "--model_alias", "qwen",
                                       "--n_ctx", "8192", "--n_threads", str(os.cpu_count() or 2), "--host", "127.0.0.1", "--port", str(self.port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import httpx
@@ -132,10 +148,17 @@ class LlamaServer:
         for _ in range(240):
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/v1/models", timeout=1).status_code == 200:
-                    return
+                    break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        raise SystemExit("llama_cpp.server did not start")
+        else:
+            raise SystemExit("llama_cpp.server did not start")
+        try:  # one token, so that a server that cannot decode fails here and not as Aider's "connection error"
+            httpx.post(f"http://127.0.0.1:{self.port}/v1/chat/completions", timeout=300,
+                       json={"model": "qwen", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}).raise_for_status()
+            return
+        except httpx.HTTPError as e:
+            raise SystemExit(f"llama_cpp.server cannot answer: {e}") from None
 
     def close(self) -> None:
         self.proc.terminate()
@@ -246,6 +269,8 @@ def main() -> None:
     try:
         for task in tasks:  # the tools take turns, so both meet the same machine load
             for tool in tools:
+                if not args.fresh and any(x["tool"] == tool and x["task"] == task.name for x in results):
+                    continue  # measured already (--fresh measures everything again)
                 r = run_tether(task, args.model, args.seconds) if tool == "tether" else run_aider(task, server, args.seconds)
                 results = [x for x in results if not (x["tool"] == tool and x["task"] == task.name)] + [r]
                 RESULTS.write_text(json.dumps(results, indent=1) + "\n")
