@@ -212,3 +212,11 @@ def test_whole_file_replies_from_small_models(make_grid, work):
     a = Agent(grid, work, Leash(work, "auto"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
     assert a.run("fix").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     assert "calc.py" in grid.provider("s").requests[0].messages[0]["content"]  # the example names a real file
+
+
+def test_until_green_a_run_whose_checks_already_pass_asks_no_model(make_grid, work):
+    (work / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    a = agent(make_grid, work, [FIX])
+    a.stop_when_green = True
+    result = a.run("make add add")
+    assert result.status == "done" and "already pass" in result.reason and requests(a) == [] and result.changed == []

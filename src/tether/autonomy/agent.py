@@ -193,6 +193,8 @@ class Agent:
         checks = ""
         if self.verify.commands and self.leash.level in ("auto", "agent"):
             failing = [r for r in self._check_all() if not r.ok]
+            if not failing and self.stop_when_green:  # the checks are the whole spec, and they pass already
+                raise Stop(Status.DONE, "the checks already pass; nothing to change")
             checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
                 " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary()) for r in failing) if failing else " Now they pass.")
         ending = "Answer in plain text." if self.leash.level == "ask" else self.format.ask
