@@ -191,14 +191,19 @@ def _names(claim: str) -> set[str]:
     return {i.split(".")[-1] for i in _IDENT.findall(claim)} | set(re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)\b", claim))
 
 
+def _mentions(text: str, name: str) -> bool:
+    """`name` stands in `text` as a whole word."""
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+
+
 def _holds(snippet: Snippet, name: str) -> bool:
-    return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", line) for line in snippet.lines)
+    return any(_mentions(line, name) for line in snippet.lines)
 
 
 def _narrow(claim: str, snippet: Snippet) -> Citation:
     """The snippet's lines that hold the claim's identifiers (the whole snippet when none does)."""
     names = _names(claim)
-    hold = [snippet.start + n for n, line in enumerate(snippet.lines) if any(re.search(rf"(?<!\w){re.escape(x)}(?!\w)", line) for x in names)]
+    hold = [snippet.start + n for n, line in enumerate(snippet.lines) if any(_mentions(line, x) for x in names)]
     start, end = (min(hold), max(hold)) if hold else (snippet.start, snippet.end)
     return Citation(snippet.path, start, end)
 
@@ -268,7 +273,7 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
         claim.problems.append("no citation")
     joined = "\n".join(cited_text)
     for ident in idents:
-        if cited_text and re.search(rf"(?<![\w]){re.escape(ident.split('.')[-1])}(?![\w])", joined) is None:
+        if cited_text and not _mentions(joined, ident.split(".")[-1]):
             claim.problems.append(f"`{ident}` is not in the cited lines")
     claim.verified = not claim.problems
     return claim
