@@ -175,7 +175,9 @@ def test_the_door(workspace):
             assert c.post(route, data={"instruction": "x"}).status_code == 403, route  # no CSRF token, no change
         shown = c.get("/file", params={"path": "evil.py"}).text
         assert "<script>alert" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
-        for escape in ("../../etc/passwd", ".git/config", "/etc/passwd"):
+        (workspace / "link").symlink_to(workspace / ".git")  # a link into .git is .git
+        (workspace / "out").symlink_to("/etc")  # and a link out of the workspace is outside it
+        for escape in ("../../etc/passwd", ".git/config", "/etc/passwd", "link/config", "out/passwd"):
             assert c.get("/file", params={"path": escape}).status_code == 400
         bad = c.post("/runs", data={"instruction": "x", "csrf": csrf, "level": "reckless"}, headers={"accept": "text/html"})
         assert bad.status_code == 400 and "unknown autonomy level" in bad.text
