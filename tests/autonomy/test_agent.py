@@ -220,3 +220,16 @@ def test_until_green_a_run_whose_checks_already_pass_asks_no_model(make_grid, wo
     a.stop_when_green = True
     result = a.run("make add add")
     assert result.status == "done" and "already pass" in result.reason and requests(a) == [] and result.changed == []
+
+
+def test_the_model_sees_the_first_failures_and_the_count_not_every_report(make_grid, work):
+    many = "".join(f"\n\ndef test_add_{n}():\n    assert add({n}, 1) == {n + 1}\n" for n in range(12))
+    make_tree(work, {"test_calc.py": TEST + many})
+    a = agent(make_grid, work, [WRONG, FIX_WRONG])
+    a.run("make add add")
+    first = requests(a)[0].messages[1]["content"].split("Now they fail like this")[1]
+    feedback = requests(a)[1].messages[-1]["content"]
+    for shown in (first, feedback):
+        assert "more failure(s) like these" in shown and "13 failed" in shown
+        assert shown.count("def test_add") <= 2 and "test_add_11" not in shown
+    assert "assert -1 == 5" in first and "assert 6 == 5" in feedback

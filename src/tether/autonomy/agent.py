@@ -196,7 +196,7 @@ class Agent:
             if not failing and self.stop_when_green:  # the checks are the whole spec, and they pass already
                 raise Stop(Status.DONE, "the checks already pass; nothing to change")
             checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
-                " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary()) for r in failing) if failing else " Now they pass.")
+                " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary(failures=2)) for r in failing) if failing else " Now they pass.")
         ending = "Answer in plain text." if self.leash.level == "ask" else self.format.ask
         user = f"{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
         self.log.step("prompt", system=system, user=user)

@@ -96,6 +96,6 @@ class Proposals:
         if checks:
             failing = [c for c in checks if not c.ok]
             feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
-                         " These checks fail:\n" + "\n".join(self.wrap(c.command, c.summary()) for c in failing) +
+                         " These checks fail:\n" + "\n".join(self.wrap(c.command, c.summary(failures=2)) for c in failing) +
                          "\nFix the code. " + self.fmt.ask)
         return Outcome(text, True, feedback, files, checks, commit, refused)

@@ -43,9 +43,35 @@ class CommandResult:
     def ok(self) -> bool:
         return self.code == 0
 
-    def summary(self) -> str:
+    def summary(self, failures: int | None = None) -> str:
+        """The command, its status and output; with `failures`, the output is cut to that many
+        failure reports and the last line (what a model needs to fix the code, at a tenth of the tokens)."""
         status = "timed out" if self.code is None else f"exit {self.code}"
-        return f"$ {self.command}\n({status}, {self.seconds:.1f}s{', output cut' if self.truncated else ''})\n{self.output}"
+        output = self.output if failures is None else excerpt(self.output, failures)
+        cut = self.truncated or output != self.output
+        return f"$ {self.command}\n({status}, {self.seconds:.1f}s{', output cut' if cut else ''})\n{output}"
+
+
+_SECTION = re.compile(r"^(?:_{3,} .+ _{3,}|={3,}\s*$|(?:FAIL|ERROR): .+)$", re.M)  # pytest's and unittest's failure headers
+_RECAP = re.compile(r"^=+ short test summary info =+$", re.M)
+
+
+def excerpt(output: str, failures: int = 2, max_lines: int = 60) -> str:
+    """The first `failures` failure reports (each to its last 20 lines, where the assertion is)
+    and the final line; output with no failure headers keeps its head and tail."""
+    lines = output.rstrip("\n").splitlines()
+    heads = [m.start() for m in _SECTION.finditer(output) if not m.group().startswith("=")]
+    if len(heads) > failures:
+        recap = _RECAP.search(output)
+        end = recap.start() if recap else len(output)
+        kept = []
+        for start, stop in zip(heads[:failures], heads[1:failures + 1]):
+            block = output[start:min(stop, end)].rstrip("\n").splitlines()
+            kept += block[:1] + (["…"] if len(block) > 21 else []) + block[1:][-20:]
+        return "\n".join(kept + [f"… {len(heads) - failures} more failure(s) like these", lines[-1]]) + "\n"
+    if len(lines) <= max_lines:
+        return output
+    return "\n".join(lines[:15] + [f"… {len(lines) - max_lines + 15} lines cut …"] + lines[-(max_lines - 15):]) + "\n"
 
 
 @dataclass(frozen=True)
