@@ -11,7 +11,7 @@ import time
 
 
 class Server:
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, lifespan: str = "off"):
         import uvicorn
 
         if not 0 <= port <= 65535:
@@ -29,7 +29,7 @@ class Server:
         self.server_address = self.socket.getsockname()
         loop = "uvloop" if _has("uvloop") else "asyncio"
         http = "httptools" if _has("httptools") else "h11"
-        self.server = uvicorn.Server(uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning", loop=loop,
+        self.server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, access_log=False, log_level="warning", loop=loop,
                                                     http=http, timeout_keep_alive=30, backlog=2048))
         self._thread: threading.Thread | None = None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["SHAPES"]
+__all__ = ["SHAPES", "TOOLS"]
 
 S, I, N, B = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 
@@ -49,7 +49,7 @@ SHAPES: dict[str, dict] = {
                    "lossy_files": array(S), "skipped_files": array(obj({"path": S, "reason": S})),
                    "sections": {"type": "object", "additionalProperties": S},
                    "files": array(obj({"path": S, "tokens": I, "binary": B, "content": maybe(S)}))}),
-    "map": obj({"root": S, "tokens": I, "files": array(obj({"path": S, "rank": N, "symbols": array(
+    "map": obj({"root": S, "tokens": I, "text": S, "files": array(obj({"path": S, "rank": N, "symbols": array(
         obj({"name": S, "kind": S, "line": I, "end_line": I, "signature": S}))}))}),
     "search": obj({"query": S, "index": obj({"files": I, "changed": I, "removed": I, "chunks": I, "not_embedded": I, "update_seconds": N}),
                    "results": array(HIT)}),
@@ -66,9 +66,26 @@ SHAPES: dict[str, dict] = {
                "usage": USAGE, "cost_usd": maybe(N), "seconds": N, "checks": array(CHECK)}),
     "gateway": obj({"url": S, "token": S}),
     "ui": obj({"url": S, "workspace": S}),
+    "mcp": obj({"url": S, "token": S, "workspace": S, "write": B}),
+    "mcp --describe": obj({"tools": {"type": "object", "additionalProperties": S}, "sha256": S}),
     "error": obj({"error": S, "kind": S, "exit": I}),
+}
+
+# The MCP tools' results: search, map, ask, undo and ledger keep the shapes of their commands above.
+APPLY = SHAPES["apply"]
+TOOLS: dict[str, dict] = {
+    "digest": obj({"page": I, "pages": I, "files": I, "total_tokens": I, "tokens": I, "text": S}),
+    "map": SHAPES["map"],
+    "search": SHAPES["search"],
+    "read": obj({"path": S, "start": I, "end": I, "lines": I, "text": S}),
+    "ask": SHAPES["ask"],
+    "propose_edit": obj({**APPLY["properties"], "proposal": maybe(S)}),
+    "apply_proposal": obj({**APPLY["properties"], "change": CHANGE}),
+    "undo": CHANGE,
+    "runs": obj({"runs": array(RUN_ROW)}),
+    "ledger": SHAPES["ledger"],
 }
 
 
 if __name__ == "__main__":
-    print(json.dumps(SHAPES, indent=2))
+    print(json.dumps({"commands": SHAPES, "mcp tools": TOOLS}, indent=2))

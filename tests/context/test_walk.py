@@ -65,6 +65,17 @@ def test_symlinks_inside_are_followed_outside_and_loops_are_not(tmp_path):
     assert r["escape/"] == "symlink outside the root" and r["real/loop/"] == "symlink loop"
 
 
+def test_a_symlink_into_git_is_never_context(tmp_path):
+    from tether.context import digest
+
+    root = make_tree(tmp_path / "repo", {"app.py": "x = 1\n", ".git/config": "[remote]\n  token = hunter2\n", "vendor/.git/HEAD": "ref\n"})
+    os.symlink(root / ".git" / "config", root / "settings.cfg")
+    os.symlink(root / "vendor" / ".git", root / "meta")
+    w = walk(root)
+    assert paths(w) == ["app.py"] and reasons(w)["settings.cfg"] == reasons(w)["meta/"] == "symlink into .git"
+    assert "hunter2" not in digest(root).render("markdown")
+
+
 def test_large_and_binary_files(tmp_path):
     make_tree(tmp_path, {"small.py": "x", "logo.png": b"\x89PNG\x00"})
     with open(tmp_path / "huge.txt", "wb") as f:

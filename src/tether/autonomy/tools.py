@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import TetherError
-from .edits.workspace import PathRefused, resolve
+from .edits.workspace import resolve
 from .verify import VerifySettings, run_command
 
 MAX_READ_LINES = 400
@@ -72,6 +72,18 @@ def parse_done(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def read_lines(root: Path, path: str, start=None, end=None, most: int = MAX_READ_LINES) -> dict:
+    """Lines `start`..`end` (1-based, at most `most`) of a workspace file, its real path confined
+    to the workspace and out of any `.git`; {"path", "start", "end", "lines", "text"}."""
+    target, rel = resolve(root, path)
+    if not target.is_file():
+        raise TetherError(f"{rel} is not a file in the workspace")
+    lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
+    first = max(1, int(start or 1))
+    last = min(len(lines), int(end or first + most - 1), first + most - 1)
+    return {"path": rel, "start": first, "end": last, "lines": len(lines), "text": "\n".join(lines[first - 1:last])}
+
+
 class Toolbox:
     """Runs the read-only tools and commands for one workspace; the agent checks the leash first."""
 
@@ -102,17 +114,11 @@ class Toolbox:
 
     def read(self, path: str, start=None, end=None) -> str:
         try:
-            target, rel = resolve(self.root, path)
-        except PathRefused as e:
+            r = read_lines(self.root, path, start, end)
+        except TetherError as e:
             return f"cannot read {path}: {e}"
-        if not target.is_file():
-            return f"{rel} does not exist"
-        lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
-        first = max(1, int(start or 1))
-        last = min(len(lines), int(end or first + MAX_READ_LINES - 1), first + MAX_READ_LINES - 1)
-        body = "\n".join(lines[first - 1:last])
-        more = f"\n… ({len(lines) - last} more lines; read_file with start={last + 1})" if last < len(lines) else ""
-        return f"{rel} lines {first}-{last} of {len(lines)}:\n{body}{more}"
+        more = f"\n… ({r['lines'] - r['end']} more lines; read_file with start={r['end'] + 1})" if r["end"] < r["lines"] else ""
+        return f"{r['path']} lines {r['start']}-{r['end']} of {r['lines']}:\n{r['text']}{more}"
 
     def search(self, query: str, k: int = 6) -> str:
         hits = self.index().search(query, k=k)

@@ -39,7 +39,7 @@ class RepoMap:
         for s in self.shown:
             by_file.setdefault(s.path, []).append(s)
         ranked = sorted(by_file, key=lambda p: -self.file_ranks.get(p, 0.0))
-        return {"root": str(self.root), "tokens": self.tokens, "files": [
+        return {"root": str(self.root), "tokens": self.tokens, "text": self.text, "files": [
             {"path": p, "rank": round(self.file_ranks.get(p, 0.0), 6),
              "symbols": [{"name": s.name, "kind": s.kind, "line": s.line, "end_line": s.end_line, "signature": s.signature} for s in by_file[p]]}
             for p in ranked]}

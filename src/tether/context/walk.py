@@ -3,7 +3,7 @@
 Nested .gitignore files and a .tetherignore apply; a built-in list drops build artefacts,
 caches and vendored dependencies but never a project's own docs (a nested `doc/build/` is a
 docs source tree in many projects, so only a root `build/` or `dist/` is dropped). Symlinks are
-followed only when they stay inside the root and do not loop. Every skipped path is counted
+followed only when they stay inside the root, out of any `.git`, and do not loop. Every skipped path is counted
 with its reason."""
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def walk(root: Path | str, include: list[str] | tuple = (), exclude: list[str] |
                 target = Path(os.path.realpath(entry.path))
                 if target != root and root not in target.parents:
                     reason = "symlink outside the root"
+                elif any(p.lower() == ".git" for p in target.relative_to(root).parts):
+                    reason = "symlink into .git"  # a repository's config and hooks are never context
                 elif not target.exists():
                     reason = "broken symlink"
                 elif is_dir and (target in seen_dirs or target in folder.resolve().parents or target == folder.resolve()):

@@ -1,0 +1,93 @@
+"""Edits proposed now and applied later, by a caller that is not a person at a prompt (an MCP
+client, say): proposing writes nothing and returns the diff under an id; applying goes through
+the leash, the checkpoints and the undo history like every other change, and only while every
+file still holds what the diff was made from — a file changed in between is never overwritten
+with a stale plan."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import config
+from ..errors import TetherError
+from . import hunks
+from .change import apply_change
+from .checkpoints import Change
+from .edits import ApplyReport, propose
+from .edits.apply import PARSERS
+from .edits.workspace import TextFile
+from .leash import Leash
+
+__all__ = ["Draft", "Drafts", "StaleDraft"]
+
+MAX_DRAFTS = 100  # a client that proposes forever does not grow the server forever
+
+
+class StaleDraft(TetherError):
+    """A file of the draft changed after it was proposed."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: str
+    reply: str
+    files: tuple[str, ...]
+    before: dict  # path -> sha256 of its text when proposed (None: the file did not exist)
+    lines: dict  # path -> changed lines, for the leash's size limits
+    diff: str
+
+
+class Drafts:
+    def __init__(self, root: str | Path):
+        self.root = config.workspace(root)
+        self._drafts: dict[str, Draft] = {}
+        self._lock = threading.Lock()
+
+    def propose(self, reply: str) -> tuple[ApplyReport, Draft | None]:
+        """Every edit of `reply` (SEARCH/REPLACE, unified diff, or whole files) matched in memory."""
+        formats = tuple(PARSERS)
+        report, plan = propose(self.root, reply, formats)
+        changes = plan.changes() if report.applied else []
+        if not changes:
+            return report, None
+        lines = {rel: sum(max(len(h.old), len(h.new)) for h in hunks.split(rel, before, after)) for rel, before, after in changes}
+        draft = Draft(secrets.token_hex(6), reply, tuple(lines), {rel: _sha(before) for rel, before, _ in changes}, lines, report.diff)
+        with self._lock:
+            self._drafts[draft.id] = draft
+            while len(self._drafts) > MAX_DRAFTS:
+                self._drafts.pop(next(iter(self._drafts)))
+        return report, draft
+
+    def apply(self, draft_id: str, leash: Leash, message: str = "") -> tuple[ApplyReport, Change]:
+        """Apply a draft once, if the leash allows it without asking (no one is here to ask)."""
+        with self._lock:
+            draft = self._drafts.get(draft_id)
+        if draft is None:
+            raise TetherError(f"no proposal {draft_id!r} (proposals last as long as this server; propose the edit again)")
+        decision = leash.check_change(draft.lines)
+        if not decision.allowed:
+            raise TetherError(f"refused by the leash ({decision.rule}): {decision.reason}")
+        for rel in draft.files:
+            if _sha(_text(self.root / rel)) != draft.before[rel]:
+                raise StaleDraft(f"{rel} changed since proposal {draft_id} was made; propose the edit again")
+        report, change = apply_change(self.root, draft.reply, message or f"proposal {draft_id}")
+        if change is None:
+            raise TetherError("the proposal no longer applies: " + (report.feedback() or "it changes nothing"))
+        with self._lock:
+            self._drafts.pop(draft_id, None)
+        return report, change
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return TextFile.read(path).text if path.is_file() else None
+    except TetherError:
+        return "\0unreadable"  # never the text a draft was made from
+
+
+def _sha(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

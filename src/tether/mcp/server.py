@@ -1,0 +1,245 @@
+"""tether's tools for other agents, over the Model Context Protocol.
+
+Each tool is a thin call into the same core as the command line and returns the same JSON shape.
+The server is read-only unless the person who starts it turns writing on; then edits still go
+through the leash, the checkpoints and the undo history. Every path is confined to the
+workspace as a real path, every reply is kept under a token cap (clients cut long tool output),
+and the tool descriptions are fixed text whose hash a client can pin."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+
+from .. import __version__
+from ..context import tokens
+from ..errors import ConfigError, TetherError
+
+__all__ = ["Bearer", "DESCRIPTIONS", "describe", "create_server", "settings"]
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+
+DESCRIPTIONS = {
+    "digest": "The repository as one Markdown document (a tree with token counts, then every text file), "
+              "one page at a time: call with page=1, then 2, … up to the `pages` the reply states. "
+              "include/exclude take gitignore-style globs.",
+    "map": "The repository's most important symbols (classes, functions, signatures), ranked by how the code "
+           "uses them, fitted to max_tokens; focus names files, folders or identifiers to rank toward.",
+    "search": "Search the code by words, a question or an identifier (BM25 and embeddings, fused). "
+              "Returns the k best chunks with path, lines and a snippet.",
+    "read": "Lines start..end (1-based, at most 400) of one file of the workspace, given by its path "
+            "relative to the workspace root.",
+    "ask": "Answer a question about the code with a model; every claim cites path:lines and each citation "
+           "is checked against those lines (verified true or false). Slow on a local model.",
+    "propose_edit": "Check an edit without writing it: SEARCH/REPLACE blocks, a unified diff or whole files, "
+                    "each under its file's path. Returns a proposal id and the diff it would make.",
+    "apply_proposal": "Apply a proposal made by propose_edit, as one undoable change, if this server may "
+                      "write, the leash allows it and the files have not changed since the proposal.",
+    "undo": "Undo the last applied change in this workspace (only files still as the change left them).",
+    "runs": "The agent runs and chats recorded in this workspace, newest first: status, steps, tokens, cost.",
+    "ledger": "What the model calls cost: tokens, USD and latency, grouped by day, model or provider.",
+}
+
+
+def settings(config, root: Path) -> tuple[bool, int]:
+    """(write, max_tokens) from [mcp] of the config. Writing is turned on only by a config outside
+    the workspace (the user's own): a repository someone else wrote cannot grant itself writes."""
+    spec = config.extra.get("mcp", {})
+    where = f"{config.path or 'config'}: [mcp]"
+    if not isinstance(spec, dict) or set(spec) - {"write", "max_tokens"}:
+        raise ConfigError(f"{where} takes write and max_tokens")
+    write, cap = spec.get("write", False), spec.get("max_tokens", 20_000)
+    if not isinstance(write, bool):
+        raise ConfigError(f"{where} write must be true or false")
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1000:
+        raise ConfigError(f"{where} max_tokens must be a whole number >= 1000 (got {cap!r})")
+    inside = config.path is not None and Path(config.path).resolve().is_relative_to(root)
+    return write and not inside, cap
+
+
+def describe() -> dict:
+    """The tools' fixed descriptions and one hash of them all, so a client can pin them."""
+    text = json.dumps(DESCRIPTIONS, sort_keys=True)
+    return {"tools": DESCRIPTIONS, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+class Tools:
+    """The tool functions over one workspace. One worker thread does all the work: the index
+    and the stores keep one thread each, and a local model answers one question at a time."""
+
+    def __init__(self, grid, root: Path, write: bool, max_tokens: int):
+        from ..autonomy.drafts import Drafts
+
+        self.grid, self.root, self.write, self.max_tokens = grid, root, write, max_tokens
+        self.drafts = Drafts(root)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tether-mcp")
+        self._index = None
+
+    async def run(self, fn, *args, **kwargs):
+        try:
+            return await asyncio.wrap_future(self._worker.submit(fn, *args, **kwargs))
+        except TetherError as e:
+            raise ToolError(str(e)) from None
+        except (OSError, ValueError) as e:
+            raise ToolError(f"{type(e).__name__}: {e}") from None
+
+    def cap(self, text: str) -> str:
+        """Never more than the server's token cap in one reply: the end is cut, and says so."""
+        if tokens.count(text) <= self.max_tokens:
+            return text
+        kept, used = [], 0
+        for line in text.splitlines(keepends=True):
+            used += tokens.count(line)
+            if used > self.max_tokens - 40:
+                break
+            kept.append(line)
+        return "".join(kept) + f"\n… cut at the server's cap of {self.max_tokens} tokens; ask for less (a page, fewer lines, a smaller k)\n"
+
+    # -- the tools (each runs on the worker) ---------------------------------------------------
+
+    def digest(self, page: int, include: list[str], exclude: list[str]) -> dict:
+        from ..context import digest
+
+        d = digest(self.root, include=include, exclude=exclude)
+        parts = d.parts("markdown", self.max_tokens)
+        if not 1 <= page <= len(parts):
+            raise TetherError(f"page {page} does not exist: the digest has {len(parts)} page(s)")
+        return {"page": page, "pages": len(parts), "files": len(d.files), "total_tokens": d.total_tokens,
+                "tokens": tokens.count(parts[page - 1]), "text": parts[page - 1]}
+
+    def map(self, focus: list[str], max_tokens: int) -> dict:
+        from ..context.repomap import repo_map
+
+        return repo_map(self.root, max_tokens=max(64, min(max_tokens, self.max_tokens - 200)), focus=focus).to_dict()
+
+    def search(self, query: str, k: int) -> dict:
+        if self._index is None:
+            from ..context.index import Index
+
+            self._index = Index(self.root)
+        report = self._index.update(embed_seconds=2)
+        hits = [h.to_dict() for h in self._index.search(query, k=max(1, min(k, 50)))]
+        while len(hits) > 1 and tokens.count(json.dumps(hits)) > self.max_tokens:
+            hits.pop()
+        return {"query": query, "index": report.to_dict(), "results": hits}
+
+    def read(self, path: str, start: int, end: int | None) -> dict:
+        from ..autonomy.tools import read_lines
+
+        found = read_lines(self.root, path, start, end)
+        found["text"] = self.cap(found["text"])
+        return found
+
+    def ask(self, question: str, model: str) -> dict:
+        from ..autonomy.ask import Answer, ask
+
+        answer = next(x for x in ask(self.grid, self.root, question, model) if isinstance(x, Answer))
+        return answer.to_dict()
+
+    def propose_edit(self, edits: str) -> dict:
+        report, draft = self.drafts.propose(edits)
+        return {"proposal": draft.id if draft else None, **report.to_dict()}
+
+    def apply_proposal(self, proposal: str) -> dict:
+        from ..autonomy.leash import Leash
+
+        self._writable("apply a proposal")
+        leash = Leash.from_config(self.root, self.grid.config, level="auto")
+        report, change = self.drafts.apply(proposal, leash, f"mcp: proposal {proposal}")
+        return {**report.to_dict(), "change": change.to_dict()}
+
+    def undo(self) -> dict:
+        from ..autonomy.checkpoints import Checkpoints
+
+        self._writable("undo")
+        return Checkpoints(self.root).undo().to_dict()
+
+    def runs(self, limit: int) -> list[dict]:
+        from ..autonomy import runlog
+
+        found = runlog.runs(self.grid.store, str(self.root), limit=max(1, min(limit, 200)))
+        return [dict(r, instruction=r["instruction"][:500]) for r in found]
+
+    def ledger(self, by: str, since: str) -> dict:
+        return self.grid.ledger.summary(by=by, since=since)
+
+    def _writable(self, what: str) -> None:
+        if not self.write:
+            raise TetherError(f"this server is read-only: it may not {what} (start it with `tether mcp --write`, "
+                              "or set [mcp] write = true in your user config)")
+
+    def close(self) -> None:
+        self._worker.submit(self._close).result()
+        self._worker.shutdown()
+
+    def _close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+
+
+def create_server(grid, root: Path, *, write: bool = False, max_tokens: int = 20_000) -> tuple[MCPServer, Tools]:
+    """The MCP server over one workspace, and its tools (close them when the server ends)."""
+    t = Tools(grid, root, write, max_tokens)
+    server = MCPServer("tether", version=__version__, log_level="WARNING",
+                       instructions="tether: context, cited answers and leashed edits for the repository at " + str(root))
+
+    async def digest(page: int = 1, include: list[str] | None = None, exclude: list[str] | None = None) -> dict:
+        return await t.run(t.digest, page, include or [], exclude or [])
+
+    async def map(focus: list[str] | None = None, max_tokens: int = 2048) -> dict:  # noqa: A001 - the tool's name
+        return await t.run(t.map, focus or [], max_tokens)
+
+    async def search(query: str, k: int = 10) -> dict:
+        return await t.run(t.search, query, k)
+
+    async def read(path: str, start: int = 1, end: int | None = None) -> dict:
+        return await t.run(t.read, path, start, end)
+
+    async def ask(question: str, model: str = "default") -> dict:
+        return await t.run(t.ask, question, model)
+
+    async def propose_edit(edits: str) -> dict:
+        return await t.run(t.propose_edit, edits)
+
+    async def apply_proposal(proposal: str) -> dict:
+        return await t.run(t.apply_proposal, proposal)
+
+    async def undo() -> dict:
+        return await t.run(t.undo)
+
+    async def runs(limit: int = 20) -> dict:
+        return {"runs": await t.run(t.runs, limit)}
+
+    async def ledger(by: str = "day", since: str = "month") -> dict:
+        return await t.run(t.ledger, by, since)
+
+    for fn in (digest, map, search, read, ask, propose_edit, apply_proposal, undo, runs, ledger):
+        writes = fn.__name__ in ("apply_proposal", "undo")
+        server.add_tool(fn, name=fn.__name__, description=DESCRIPTIONS[fn.__name__], annotations=WRITES if writes else READ_ONLY)
+    return server, t
+
+
+class Bearer:
+    """The HTTP transport's door: every request carries `Authorization: Bearer TOKEN` or gets 401."""
+
+    def __init__(self, app, token: str):
+        self.app, self._token = app, f"Bearer {token}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self._token):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": b'{"error": "a bearer token is required"}'})
+                return
+        await self.app(scope, receive, send)
