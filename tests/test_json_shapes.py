@@ -62,6 +62,10 @@ def test_every_command_prints_its_documented_shape(repo):
     runs = check("log", run(repo, "log", "--json"))
     assert [r["command"] for r in runs] == ["chat", "ask", "do"]
     check("log RUN", run(repo, "log", done["run"], "--json"))
+    (repo / "docs").mkdir()
+    (repo / "docs" / "index.md").write_text("# Shop\n\nA shop.\n")
+    assert check("llms-txt", run(repo, "llms-txt", "docs", "-o", "site", "--json"))["written"] == ["llms.txt", "index.md", "llms-full.txt"]
+    check("mcp --describe", run(repo, "mcp", "--describe", "--json"))
 
 
 def test_errors_under_json_are_json_on_stderr(repo):

@@ -233,3 +233,14 @@ def test_the_model_sees_the_first_failures_and_the_count_not_every_report(make_g
         assert "more failure(s) like these" in shown and "13 failed" in shown
         assert shown.count("def test_add") <= 2 and "test_add_11" not in shown
     assert "assert -1 == 5" in first and "assert 6 == 5" in feedback
+
+
+def test_a_long_file_the_run_may_not_write_is_shown_by_its_head(make_grid, work):
+    many = "".join(f"\n\ndef test_add_{n}():\n    assert add({n}, 1) == {n + 1}\n" for n in range(80))
+    make_tree(work, {"test_calc.py": TEST + many})
+    a = agent(make_grid, work, [FIX], paths=("calc.py",))
+    a.run("make add add")
+    user = requests(a)[0].messages[1]["content"]
+    shown = user.split('source="test_calc.py"')[1].split("</")[0]
+    assert "def test_add():" in shown and "test_add_79" not in shown and "more lines; read_file test_calc.py start=" in shown
+    assert "test_calc.py (read-only)" in shown and "    return a - b" in user  # the file it may change is whole

@@ -14,6 +14,7 @@ from ..context.walk import walk
 from .untrusted import Fence
 
 MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits only
+READ_ONLY_TOKENS = 600  # a file the run may not write is shown up to here (its head: imports, the first cases)
 
 
 def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False, writable=None) -> str:
@@ -41,6 +42,11 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numb
         used += cost
         return True
 
+    if writable is not None:  # on a small model every prompt token is read at ~90 a second: show less of what cannot change
+        for path in texts:
+            if sizes[path] > READ_ONLY_TOKENS and not writable(path):
+                texts[path] = _head(texts[path], READ_ONLY_TOKENS, path)
+                sizes[path] = tokens.count(texts[path])
     if sum(sizes.values()) + 20 * len(sizes) <= budget:
         for path in sorted(texts):
             add(fence.wrap(path, _as_file(path, texts[path], writable)))
@@ -62,6 +68,15 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numb
         if m.text:
             add(fence.wrap("repository map", m.text), m.tokens + 30)
     return _join(parts, sum(1 for p in parts if "source=" in p), len(texts))
+
+
+def _head(text: str, limit: int, path: str) -> str:
+    lines, used = text.splitlines(keepends=True), 0
+    for n, line in enumerate(lines):
+        used += tokens.count(line)
+        if used > limit:
+            return "".join(lines[:n]) + f"… ({len(lines) - n} more lines; read_file {path} start={n + 1} shows them)\n"
+    return text
 
 
 def _as_file(path: str, text: str, writable=None) -> str:

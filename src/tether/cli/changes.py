@@ -65,7 +65,7 @@ def redo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
 
 @app.command()
 def log(
-    run: Optional[str] = typer.Argument(None, help="A run id (or its start) to replay step by step."),
+    run: Optional[str] = typer.Argument(None, help="A run id (or its start), or last, to replay step by step."),
     path: Optional[str] = PathOpt,
     changes: bool = typer.Option(False, "--changes", help="List the undo history of applied changes instead of runs."),
     full: bool = typer.Option(False, "--full", help="Show prompts and outputs whole when replaying."),
@@ -89,6 +89,11 @@ def log(
             err.print("no changes yet")
         return
     store = Store()
+    if run == "last":
+        latest = runlog.runs(store, str(workspace(path)), limit=1)
+        if not latest:
+            raise TetherError("no runs in this workspace yet")
+        run = latest[-1]["id"]
     if run is not None:
         found = runlog.replay(store, run)
         if found is None:

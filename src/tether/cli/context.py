@@ -113,3 +113,30 @@ def search(
     if report.pending:
         err.print(f"[dim]{report.pending:,} of {report.chunks:,} chunks are not embedded yet and were found by keywords only;"
                   " each search embeds more (--embed-seconds -1 does them all now)[/dim]")
+
+
+@app.command(name="llms-txt")
+def llms_txt(
+    docs: Path = typer.Argument(..., help="A folder of Markdown, reStructuredText or HTML pages."),
+    output: Path = typer.Option(..., "--output", "-o", help="The folder to write llms.txt, llms-full.txt and the Markdown twins to."),
+    title: Optional[str] = typer.Option(None, "--title", help="The H1 (default: the index page's title)."),
+    summary: Optional[str] = typer.Option(None, "--summary", help="The blockquote (default: the index page's first sentence)."),
+    base_url: str = typer.Option("", "--base-url", help="Where the twins will be served (default: links relative to llms.txt)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Split llms-full.txt into parts of at most this many tokens."),
+    strict: bool = typer.Option(False, "--strict", help="Fail when a link between pages leads nowhere."),
+    as_json: bool = JsonOpt,
+):
+    """Write llms.txt for a docs folder: the index, a Markdown twin of every page, and llms-full.txt."""
+    from ..context.llmstxt import build
+
+    site = build(docs, out=output, title=title, summary=summary, base_url=base_url, max_tokens=max_tokens)
+    written = site.save(output.resolve(), docs.resolve())
+    if as_json:
+        emit({**site.to_dict(), "written": written})
+    else:
+        out.print(f"{len(site.pages)} pages · {site.total_tokens:,} tokens · llms.txt {len(site.text):,} characters"
+                  f" · llms-full in {len(site.full)} part(s) → {output}", markup=False)
+        for page, link in site.broken:
+            err.print(f"[yellow]broken link[/yellow] in {e(page)}: {e(link)}")
+    if strict and site.broken:
+        raise typer.Exit(1)

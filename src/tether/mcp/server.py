@@ -45,7 +45,7 @@ DESCRIPTIONS = {
     "apply_proposal": "Apply a proposal made by propose_edit, as one undoable change, if this server may "
                       "write, the leash allows it and the files have not changed since the proposal.",
     "undo": "Undo the last applied change in this workspace (only files still as the change left them).",
-    "runs": "The agent runs and chats recorded in this workspace, newest first: status, steps, tokens, cost.",
+    "runs": "The agent runs and chats recorded in this workspace, newest last: status, steps, tokens, cost.",
     "ledger": "What the model calls cost: tokens, USD and latency, grouped by day, model or provider.",
 }
 
