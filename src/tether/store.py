@@ -87,6 +87,32 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX run_steps_run ON run_steps(run_id, n);
     """,
+    """
+    CREATE TABLE memory (
+        id      INTEGER PRIMARY KEY,
+        ts      REAL NOT NULL,
+        root    TEXT NOT NULL,
+        run_id  TEXT,
+        step    INTEGER,
+        source  TEXT NOT NULL,
+        text    TEXT NOT NULL,
+        status  TEXT NOT NULL
+    );
+    CREATE INDEX memory_root ON memory(root, status);
+    CREATE TABLE wiki (
+        root      TEXT NOT NULL,
+        slug      TEXT NOT NULL,
+        rank      INTEGER NOT NULL,
+        title     TEXT NOT NULL,
+        files     TEXT NOT NULL,
+        claims    TEXT NOT NULL,
+        dropped   INTEGER NOT NULL,
+        commit_id TEXT NOT NULL,
+        run_id    TEXT,
+        ts        REAL NOT NULL,
+        PRIMARY KEY (root, slug)
+    );
+    """,
 ]
 
 

@@ -153,6 +153,26 @@ def test_timeline_restores_and_ask_opens_a_citation_and_the_ledger_charts(worksp
         server.shutdown()
 
 
+def test_memory_keeps_a_note_only_on_a_persons_yes(workspace, browser):
+    remember = EDIT + "\nREMEMBER: notes.txt is numbered line by line\nREMEMBER: upper case is for headings\n"
+    door, server = serve(workspace, [remember, "DONE"])
+    try:
+        page, errors = open_ui(browser, door, server)
+        start_run(page, "upper-case three lines", level="auto")
+        page.wait_for_selector("#final")
+        page.click("nav >> text=Memory")
+        assert page.locator(".note-text").all_text_contents() == ["notes.txt is numbered line by line", "upper case is for headings"]
+        assert not (workspace / ".tether").exists()
+        page.locator("#note-1 >> text=Keep").click()
+        page.wait_for_selector("text=kept in .tether/memory.md")
+        page.locator("#note-2 >> text=Drop").click()
+        page.wait_for_selector("text=nothing waits for a decision")
+        kept = (workspace / ".tether" / "memory.md").read_text()
+        assert "notes.txt is numbered line by line" in kept and "upper case" not in kept and not errors
+    finally:
+        server.shutdown()
+
+
 # -- the door, without a browser ---------------------------------------------------------------
 
 

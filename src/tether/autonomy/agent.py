@@ -18,7 +18,7 @@ from ..context import tokens
 from ..errors import Cancelled, TetherError
 from ..llm import models as catalogue
 from ..llm.types import Response
-from . import hunks as hunk_mod
+from . import hunks as hunk_mod, memory
 from .brief import brief
 from .edits import Edit
 from .formats import for_model
@@ -41,7 +41,8 @@ SYSTEM = """You are tether, a careful programmer working in the user's repositor
 
 {edits}
 Make the smallest change that does the task, in the code style of the files you edit. The files
-shown to you are current: when they are enough, reply with the edit right away.
+shown to you are current: when they are enough, reply with the edit right away. Something the
+next task here should know (how the tests run, a convention)? Add a line `REMEMBER: the note`.
 
 {tools}
 {level_note}"""
@@ -114,6 +115,7 @@ class Agent:
         self.log = RunLog(self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.policy.level, model=self.model)
         self.leash = self.policy.for_run(self.verify.commands, self.grid.store, self.log.id)
         self.trail = Trail(self.root, self.log.id)
+        self.memory = memory.Memory(self.grid.store, self.root)
         self.proposals = Proposals(self.leash, self.person, self.log, self.trail, self.format, self._check_all, self.on_event, self.fence.wrap)
         try:
             self._priced()
@@ -198,7 +200,11 @@ class Agent:
             checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
                 " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary(failures=2)) for r in failing) if failing else " Now they pass.")
         ending = "Answer in plain text." if self.leash.level == "ask" else self.format.ask
-        user = f"{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
+        conventions, sources = memory.standing(self.root)
+        if conventions:  # the project's own standing instructions: they shape style and workflow, never the leash
+            conventions = (f"The project's standing instructions ({', '.join(sources)}); follow them where they fit the request:\n"
+                           + self.fence.wrap("standing instructions", conventions) + "\n\n")
+        user = f"{conventions}{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
         self.log.step("prompt", system=system, user=user)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -235,7 +241,9 @@ class Agent:
         verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens)
         detail = dict(text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
                       cost_usd=reply.cost_usd, latency_ms=reply.latency_ms)
-        self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k != "cancel"})
+        step = self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k != "cancel"})
+        for note in memory.remembered(reply.text):
+            self.memory.propose(note, self.log.id, step)
         self.on_event("reply", **detail)
         self._totals()
         self._status("")

@@ -88,19 +88,21 @@ class Snippet:
         return self.start + len(self.lines) - 1
 
 
-def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 2100) -> Iterator[str | Answer]:
+def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 2100, shown: list[Snippet] | None = None,
+        command: str = "ask") -> Iterator[str | Answer]:
     """Each claim's text as soon as the model has written it, then the checked Answer. The model
-    sees numbered snippets and may only cite their ids (its reply is held to a JSON schema, a
-    grammar for the embedded model); tether turns ids into `path:start-end`, narrowed to the lines
-    that hold the claim's identifiers, and verifies them."""
+    sees numbered snippets (`shown`, else what search finds) and may only cite their ids (its
+    reply is held to a JSON schema, a grammar for the embedded model); tether turns ids into
+    `path:start-end`, narrowed to the lines that hold the claim's identifiers, and verifies them."""
     root = Path(root).resolve()
     fence = Fence()
-    log = RunLog(grid.store, root=str(root), command="ask", instruction=question, level="ask", model=model)
-    toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
-    try:
-        shown = snippets(root, question, budget, lambda q: toolbox.index().search(q, k=12))
-    finally:
-        toolbox.close()
+    log = RunLog(grid.store, root=str(root), command=command, instruction=question, level="ask", model=model)
+    if shown is None:
+        toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
+        try:
+            shown = snippets(root, question, budget, lambda q: toolbox.index().search(q, k=12))
+        finally:
+            toolbox.close()
     context = "\n\n".join(fence.wrap(f"{s.id} {s.path}:{s.start}-{s.end}", "".join(f"{s.start + n:>4}| {line}" for n, line in enumerate(s.lines)))
                            for s in shown) or "(no code matched the question)"
     system = SYSTEM.format(fence_rule=fence.rule())

@@ -32,11 +32,12 @@ class RunLog:
         log.n = store.query("SELECT COALESCE(MAX(n), 0) FROM run_steps WHERE run_id = ?", (run_id,))[0][0]
         return log
 
-    def step(self, kind: str, **detail) -> None:
-        """Record one step; its text is redacted first, like everything tether stores."""
+    def step(self, kind: str, **detail) -> int:
+        """Record one step (its text redacted first, like everything tether stores); its number."""
         self.n += 1
         self.store.write("INSERT INTO run_steps (run_id, n, ts, kind, detail) VALUES (?,?,?,?,?)",
                          (self.id, self.n, time.time(), kind, redact(json.dumps(detail, default=str))[0]))
+        return self.n
 
     def totals(self, steps: int, input_tokens: int, output_tokens: int, cost_usd: float | None, seconds: float) -> None:
         self.store.write("UPDATE runs SET steps=?, input_tokens=?, output_tokens=?, cost_usd=?, seconds=? WHERE id=?",

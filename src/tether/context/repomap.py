@@ -32,6 +32,7 @@ class RepoMap:
     text: str = ""
     tokens: int = 0
     shown: list[Symbol] = field(default_factory=list)
+    edges: dict = field(default_factory=dict)  # file -> {file whose names it uses: weight}
 
     def to_dict(self) -> dict:
         """The files shown, best ranked first, each with its symbols."""
@@ -50,8 +51,8 @@ def repo_map(path: str | Path, *, max_tokens: int = 2048, focus: list[str] | tup
     found = walk(path, include, exclude)
     sources = [f for f in found.files if not f.binary and language_of(f.path) is not None]
     parsed = [s for s in in_two(lambda part: [_extract(found.root, f.path) for f in part], sources, [f.size for f in sources]) if s]
-    ranks, scored = rank(parsed, focus)
-    result = RepoMap(found.root, ranks, scored)
+    ranks, scored, edges = rank(parsed, focus)
+    result = RepoMap(found.root, ranks, scored, edges={a: dict(b) for a, b in edges.items()})
     fit(result, max_tokens, encoding)
     return result
 
@@ -64,7 +65,7 @@ def _extract(root: Path, path: str) -> FileSymbols | None:
     return extract(path, text)
 
 
-def rank(files: list[FileSymbols], focus=()) -> tuple[dict[str, float], list[tuple[float, Symbol]]]:
+def rank(files: list[FileSymbols], focus=()) -> tuple[dict[str, float], list[tuple[float, Symbol]], dict]:
     definers: dict[str, set[str]] = defaultdict(set)
     for f in files:
         for s in f.definitions:
@@ -109,7 +110,7 @@ def rank(files: list[FileSymbols], focus=()) -> tuple[dict[str, float], list[tup
                 score *= 0.3  # private helpers rarely help a reader find their way
             scored.append((score, s))
     scored.sort(key=lambda pair: (-pair[0], pair[1].path, pair[1].line))
-    return ranks, scored
+    return ranks, scored, edges
 
 
 def _personalisation(files: list[FileSymbols], focus) -> dict[str, float]:

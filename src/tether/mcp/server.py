@@ -35,7 +35,7 @@ DESCRIPTIONS = {
     "map": "The repository's most important symbols (classes, functions, signatures), ranked by how the code "
            "uses them, fitted to max_tokens; focus names files, folders or identifiers to rank toward.",
     "search": "Search the code by words, a question or an identifier (BM25 and embeddings, fused). "
-              "Returns the k best chunks with path, lines and a snippet.",
+              "Returns the k best chunks with path, lines and a snippet; index.not_embedded counts chunks found by words only.",
     "read": "Lines start..end (1-based, at most 400) of one file of the workspace, given by its path "
             "relative to the workspace root.",
     "ask": "Answer a question about the code with a model; every claim cites path:lines and each citation "
@@ -126,7 +126,7 @@ class Tools:
             from ..context.index import Index
 
             self._index = Index(self.root)
-        report = self._index.update(embed_seconds=2)
+        report = self._index.update(embed_seconds=0)  # a call never waits on embedding: `tether search --embed-seconds -1` does it once
         hits = [h.to_dict() for h in self._index.search(query, k=max(1, min(k, 50)))]
         while len(hits) > 1 and tokens.count(json.dumps(hits)) > self.max_tokens:
             hits.pop()

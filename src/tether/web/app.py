@@ -43,6 +43,7 @@ def create_app(grid, root: Path, host: str = "127.0.0.1", port: int = 0, token: 
         Route("/timeline", pages.timeline), Route("/timeline/restore", pages.restore, methods=["POST"]),
         Route("/ask", pages.ask), Route("/ask", pages.ask, methods=["POST"]),
         Route("/file", pages.file), Route("/context", pages.context), Route("/ledger", pages.ledger),
+        Route("/memory", pages.memory), Route("/memory", pages.remember, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={TetherError: pages.error})
@@ -185,6 +186,28 @@ class Pages:
 
         message = await anyio.to_thread.run_sync(walk)
         return RedirectResponse(f"/timeline?message={message}", 303)
+
+    def memory(self, request: Request):
+        from ..autonomy.memory import Memory, standing
+
+        notes = Memory(self.grid.store, self.root).list()
+        return self.page(request, "memory.html", pending=[n for n in notes if n["status"] == "pending"],
+                         decided=[n for n in notes if n["status"] != "pending"][::-1], sources=standing(self.root)[1],
+                         message=request.query_params.get("message", ""))
+
+    async def remember(self, request: Request):
+        """A person's yes or no to one proposed note: yes is one undoable change to .tether/memory.md."""
+        from ..autonomy.memory import MEMORY_FILE, Memory
+
+        data = await self.posted(request)
+        number, memory = _int(data, "id"), Memory(self.grid.store, self.root)
+        if data.get("action") == "accept":
+            await anyio.to_thread.run_sync(memory.accept, number)
+            message = f"kept in {MEMORY_FILE}; the timeline can undo it"
+        else:
+            memory.reject(number)
+            message = f"dropped note {number}"
+        return RedirectResponse(f"/memory?message={message}", 303)
 
     async def ask(self, request: Request):
         from ..autonomy.ask import Answer, ask

@@ -58,6 +58,8 @@ def protected(root: Path, rel: str) -> str | None:
     """Why the agent may never write `rel` (already resolved), or None."""
     if rel.rsplit("/", 1)[-1] in PROTECTED_NAMES:
         return f"{rel}: tether's own config is not the agent's to change"
+    if rel == ".tether" or rel.startswith(".tether/"):
+        return f"{rel}: tether's memory of this project changes only when a person accepts a note (`tether memory`)"
     data = Path(os.path.realpath(config.data_dir()))
     real = root / rel
     if real == data or data in real.parents:

@@ -1,0 +1,276 @@
+"""`tether wiki`: a wiki of the repository whose every claim cites lines that were checked.
+
+The parts of the repository (a page each) are chosen mechanically, from the folder structure and
+the repo map's ranks; each page is written by `ask` from the definitions of the part's most used
+symbols, so its claims cite snippet ids that tether turns into `path:start-end` and verifies. A
+claim that does not verify is dropped, never shown as fact. Each citation keeps a hash of the
+lines it cites: when the code moves, the citation follows the same lines; only a page whose
+cited lines changed or vanished is written again. The overview and its diagram of which part
+uses which are computed, not written by a model. Pages are kept in tether's database, so a
+killed build resumes where it stopped."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .. import config
+from ..context.gitsource import run_git
+from ..context.repomap import repo_map
+from ..errors import TetherError
+from .ask import Answer, Snippet, ask
+
+__all__ = ["Part", "Page", "Wiki", "WikiReport"]
+
+MAX_PAGES = 8
+SNIPPET_TOKENS = 1800
+SKIP = {"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "bench", "scripts", "tools", "vendor"}
+
+
+@dataclass(frozen=True)
+class Part:
+    slug: str
+    title: str
+    files: tuple[str, ...]
+
+
+@dataclass
+class Page:
+    slug: str
+    title: str
+    files: list[str]
+    claims: list[dict]  # {"text", "citations": [{"path", "start", "end", "hash"}]}, verified ones only
+    dropped: int  # claims the model wrote that did not verify
+    commit: str
+    run_id: str = ""
+
+    def markdown(self) -> str:
+        lines = [f"# {self.title}", "", f"Files: {', '.join(f'`{f}`' for f in self.files)} · at `{self.commit[:12] or 'working tree'}`", ""]
+        for c in self.claims:
+            cites = "; ".join(f"[{x['path']}:{x['start']}-{x['end']}]({x['path']}#L{x['start']}-L{x['end']}) `{x['hash']}`" for x in c["citations"])
+            lines.append(f"- {c['text']} ({cites})")
+        if not self.claims:
+            lines.append("- (no claim about this part could be verified)")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict:
+        return {"slug": self.slug, "title": self.title, "files": self.files, "claims": self.claims, "dropped": self.dropped,
+                "commit": self.commit, "run": self.run_id}
+
+
+@dataclass
+class WikiReport:
+    pages: list[Page]
+    written: list[str] = field(default_factory=list)  # slugs written by a model this time
+    kept: list[str] = field(default_factory=list)  # slugs whose cited lines still hold (citations moved with the code)
+    seconds: float = 0.0
+    overview: str = ""
+
+    @property
+    def citations(self) -> tuple[int, int]:
+        """(verified citations shown, claims dropped because they did not verify)."""
+        return sum(len(c["citations"]) for p in self.pages for c in p.claims), sum(p.dropped for p in self.pages)
+
+    def to_dict(self) -> dict:
+        shown, dropped = self.citations
+        return {"pages": [p.to_dict() for p in self.pages], "written": self.written, "kept": self.kept, "seconds": round(self.seconds, 2),
+                "claims": sum(len(p.claims) for p in self.pages), "citations": shown, "dropped_claims": dropped}
+
+
+class Wiki:
+    def __init__(self, grid, root: str | Path, model: str = "default"):
+        self.grid, self.root, self.model = grid, config.workspace(root), model
+        self.store = grid.store
+
+    # -- building -----------------------------------------------------------------------------
+
+    def build(self, force: bool = False, progress=None) -> WikiReport:
+        """Write every page that is missing or whose cited lines changed; keep the rest (their
+        citations moved to where the same lines stand now). `progress(done, total, title)`."""
+        started = time.monotonic()
+        found, repo = self.parts()
+        commit = self._commit()
+        report = WikiReport([])
+        for n, part in enumerate(found):
+            if progress:
+                progress(n, len(found), part.title)
+            old = None if force else self._load(part.slug)
+            if old is not None and old.files == list(part.files) and self._follow(old):
+                old.commit = commit
+                report.kept.append(part.slug)
+                page = old
+            else:
+                page = self._write(part, repo, commit)
+                report.written.append(part.slug)
+            self._save(page, n)
+            report.pages.append(page)
+        if progress:
+            progress(len(found), len(found), "")
+        self.store.write("DELETE FROM wiki WHERE root = ? AND slug NOT IN (%s)" % ",".join("?" * len(found)),
+                         (str(self.root), *[p.slug for p in found]))
+        report.overview = self.overview(report.pages, repo)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def parts(self):
+        """The parts of the repository worth a page each, best ranked first, and the repo map."""
+        repo = repo_map(self.root, max_tokens=1)
+        code = [p for p in repo.file_ranks if not (set(PurePosixPath(p).parts[:-1]) & SKIP) and not PurePosixPath(p).name.startswith("test_")]
+        if not code:
+            raise TetherError(f"{self.root}: no source code the map can read, so no wiki to write")
+        prefix = _common_folder(code)
+        groups: dict[str, list[str]] = {}
+        for path in code:
+            below = PurePosixPath(path).relative_to(prefix).parts if prefix else PurePosixPath(path).parts
+            groups.setdefault(below[0] if len(below) > 1 else path, []).append(path)
+        rank = lambda files: sum(repo.file_ranks[f] for f in files)  # noqa: E731
+        while len(groups) < 3:  # too few folders to tell a reader much: the biggest one is split into its files
+            key = max((k for k, v in groups.items() if len(v) > 1), key=lambda k: rank(groups[k]), default=None)
+            if key is None:
+                break
+            for f in groups.pop(key):
+                groups[f] = [f]
+        best = sorted(groups.items(), key=lambda kv: -rank(kv[1]))[:MAX_PAGES]
+        return [Part(_slug(_title(key, prefix)), _title(key, prefix), tuple(sorted(files, key=lambda f: -repo.file_ranks[f])))
+                for key, files in best], repo
+
+    def _write(self, part: Part, repo, commit: str) -> Page:
+        shown = _snippets(self.root, part, repo)
+        names = ", ".join(f"`{f}`" for f in part.files[:6]) + (" …" if len(part.files) > 6 else "")
+        question = (f"What does the {part.title} part of this repository ({names}) do? Name its main classes and functions, "
+                    "what each is for, and how they work together.")
+        answer = next(x for x in ask(self.grid, self.root, question, self.model, shown=shown, command="wiki") if isinstance(x, Answer))
+        claims = []
+        for c in answer.claims:
+            if c.verified:
+                claims.append({"text": c.text, "citations": [{"path": x.path, "start": x.start, "end": x.end,
+                                                              "hash": _span_hash(self.root, x.path, x.start, x.end)} for x in c.citations]})
+        return Page(part.slug, part.title, list(part.files), claims, len(answer.claims) - len(claims), commit, answer.run_id)
+
+    def _follow(self, page: Page) -> bool:
+        """Move each citation to where its lines stand now; False when some cited lines are gone."""
+        texts: dict[str, list[str] | None] = {}
+        for claim in page.claims:
+            for c in claim["citations"]:
+                if c["path"] not in texts:
+                    target = self.root / c["path"]
+                    texts[c["path"]] = target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else None
+                lines = texts[c["path"]]
+                if lines is None:
+                    return False
+                size = c["end"] - c["start"] + 1
+                if _hash(lines[c["start"] - 1:c["end"]]) == c["hash"]:
+                    continue
+                moved = next((i for i in range(len(lines) - size + 1) if _hash(lines[i:i + size]) == c["hash"]), None)
+                if moved is None:
+                    return False
+                c["start"], c["end"] = moved + 1, moved + size
+        return True
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def pages(self) -> list[Page]:
+        rows = self.store.query("SELECT slug FROM wiki WHERE root = ? ORDER BY rank", (str(self.root),))
+        return [p for p in (self._load(r["slug"]) for r in rows) if p]
+
+    def overview(self, pages: list[Page], repo=None) -> str:
+        """The first page: every part with its first verified claim, and which part uses which."""
+        repo = repo or repo_map(self.root, max_tokens=1)
+        owner = {f: p.slug for p in pages for f in p.files}
+        uses: dict[tuple[str, str], float] = {}
+        for source, targets in repo.edges.items():
+            for target, weight in targets.items():
+                a, b = owner.get(source), owner.get(target)
+                if a and b and a != b:
+                    uses[(a, b)] = uses.get((a, b), 0.0) + weight
+        lines = [f"# {self.root.name}", "", "The parts of this repository, most used first; every claim below cites lines tether checked.", ""]
+        for p in pages:
+            first = p.claims[0]["text"] if p.claims else "(no verified claim)"
+            lines.append(f"- [{p.title}]({p.slug}.md): {first}")
+        if uses:
+            strongest = sorted(uses.items(), key=lambda kv: -kv[1])[:3 * len(pages)]
+            lines += ["", "## Which part uses which", "", "```mermaid", "graph LR"]
+            lines += [f"  {p.slug.replace('-', '_')}[\"{p.title}\"]" for p in pages]
+            lines += [f"  {a.replace('-', '_')} --> {b.replace('-', '_')}" for (a, b), _ in strongest]
+            lines.append("```")
+        return "\n".join(lines) + "\n"
+
+    def save(self, out: Path, report: WikiReport) -> list[str]:
+        """The wiki as Markdown files: index.md (the overview) and one file per part."""
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "index.md").write_text(report.overview, encoding="utf-8")
+        for p in report.pages:
+            (out / f"{p.slug}.md").write_text(p.markdown(), encoding="utf-8")
+        return ["index.md"] + [f"{p.slug}.md" for p in report.pages]
+
+    # -- storage ------------------------------------------------------------------------------
+
+    def _save(self, page: Page, rank: int) -> None:
+        self.store.write("INSERT OR REPLACE INTO wiki (root, slug, rank, title, files, claims, dropped, commit_id, run_id, ts) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         (str(self.root), page.slug, rank, page.title, json.dumps(page.files), json.dumps(page.claims), page.dropped,
+                          page.commit, page.run_id, time.time()))
+
+    def _load(self, slug: str) -> Page | None:
+        rows = self.store.query("SELECT * FROM wiki WHERE root = ? AND slug = ?", (str(self.root), slug))
+        if not rows:
+            return None
+        r = rows[0]
+        return Page(r["slug"], r["title"], json.loads(r["files"]), json.loads(r["claims"]), r["dropped"], r["commit_id"], r["run_id"] or "")
+
+    def _commit(self) -> str:
+        try:
+            return run_git(["rev-parse", "HEAD"], cwd=self.root, timeout=30).stdout.strip()
+        except (TetherError, OSError):
+            return ""
+
+
+def _snippets(root: Path, part: Part, repo) -> list[Snippet]:
+    """The definitions of the part's best ranked symbols, as numbered snippets within budget."""
+    from ..context import tokens
+
+    found, used, seen = [], 0, set()
+    files = set(part.files)
+    texts: dict[str, list[str]] = {}
+    for _, s in repo.symbols:
+        if s.path not in files or (s.path, s.line) in seen:
+            continue
+        if s.path not in texts:
+            texts[s.path] = (root / s.path).read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+        body = texts[s.path][s.line - 1:min(s.end_line, s.line + 24)]
+        cost = tokens.count("".join(f"{s.line + n:>4}| {x}" for n, x in enumerate(body))) + 20
+        if used + cost > SNIPPET_TOKENS:
+            continue
+        seen.add((s.path, s.line))
+        found.append(Snippet(f"S{len(found) + 1}", s.path, s.line, body))
+        used += cost
+    return found
+
+
+def _span_hash(root: Path, path: str, start: int, end: int) -> str:
+    lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+    return _hash(lines[start - 1:end])
+
+
+def _hash(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(x.rstrip() for x in lines).encode()).hexdigest()[:12]
+
+
+def _common_folder(paths: list[str]) -> str:
+    parts = [PurePosixPath(p).parts[:-1] for p in paths]
+    common = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return "/".join(common)
+
+
+def _slug(title: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-") or "root"
+
+
+def _title(key: str, prefix: str) -> str:
+    return PurePosixPath(key).relative_to(prefix).with_suffix("").as_posix() if prefix and key.startswith(prefix + "/") else PurePosixPath(key).with_suffix("").as_posix()
