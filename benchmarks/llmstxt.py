@@ -66,7 +66,7 @@ def mkdocs(folder: Path) -> tuple[float, bool, str]:
     bin_dir = python_peer("mkdocs-llms", "mkdocs==1.6.1", "mkdocs-llmstxt==0.5.1")
     work = Path(tempfile.mkdtemp(prefix="llms-mkdocs-"))
     try:
-        (work / "mkdocs.yml").write_text(f"site_name: docs\ndocs_dir: {folder}\nsite_dir: {work / 'site'}\n"
+        (work / "mkdocs.yml").write_text(f"site_name: docs\nsite_url: https://example.org/\ndocs_dir: {folder}\nsite_dir: {work / 'site'}\n"
                                          "plugins:\n  - llmstxt:\n      full_output: llms-full.txt\n      sections:\n        Docs:\n          - '**/*.md'\n")
         return timed([str(bin_dir / "mkdocs"), "build", "-q", "-f", str(work / "mkdocs.yml")])
     finally:

@@ -78,6 +78,27 @@ def test_update_touches_only_changed_files(tmp_path):
     assert not any(h.name == "retry_with_backoff" for h in ix.search("retry backoff", k=5, mode="bm25"))
 
 
+def test_an_unchanged_file_is_not_read_again_and_a_same_size_edit_is_still_seen(tmp_path, monkeypatch):
+    import os
+    import time
+    from pathlib import Path
+
+    root = make_tree(tmp_path / "repo", REPO)
+    old = time.time() - 60
+    for f in root.rglob("*.*"):
+        os.utime(f, (old, old))
+    ix = Index(root, path=tmp_path / "index.db", embeddings=False)
+    ix.update()
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
+    assert ix.update().changed == 0 and reads == []  # size and mtime as when hashed: not read
+    target = root / "net" / "retry.py"
+    text = target.read_text()
+    target.write_text(text.replace("backoff", "BACKOFF"))  # the same size, written just now
+    assert ix.update().changed == 1 and reads == ["retry.py"]
+
+
 @pytest.mark.slow
 def test_embedding_can_be_spread_over_several_updates(tmp_path):
     root = make_tree(tmp_path / "repo", REPO)

@@ -22,7 +22,7 @@ from ..errors import TetherError
 from .chunks import Chunk, chunk_file
 from .walk import walk
 
-SCHEMA = 1
+SCHEMA = 2
 RRF_K = 60
 EMBED_CHARS = 256  # what of a chunk the embedding sees: its path, name and opening lines (cost grows with length)
 # words too common to tell chunks apart; dropping them from queries keeps BM25 fast and sharp
@@ -96,7 +96,7 @@ class Index:
             return
         self.db.executescript(f"""
             DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS chunks; DROP TABLE IF EXISTS chunks_fts;
-            CREATE TABLE files (path TEXT PRIMARY KEY, hash BLOB NOT NULL);
+            CREATE TABLE files (path TEXT PRIMARY KEY, hash BLOB NOT NULL, size INTEGER, mtime_ns INTEGER, checked REAL);
             CREATE TABLE chunks (id INTEGER PRIMARY KEY, path TEXT NOT NULL, start INTEGER, end_line INTEGER,
                                  name TEXT, text TEXT, vector BLOB);
             CREATE INDEX chunks_path ON chunks(path);
@@ -112,18 +112,29 @@ class Index:
         time budget (`embed_seconds`), and what it leaves is embedded by the next update."""
         started = time.perf_counter()
         found = walk(self.root)
-        known = dict(self.db.execute("SELECT path, hash FROM files"))
-        current, changed = {}, []
+        known = {r[0]: r[1:] for r in self.db.execute("SELECT path, hash, size, mtime_ns, checked FROM files")}
+        current, changed, stats = {}, [], {}
+        now = time.time()
         for f in found.files:
             if f.binary:
+                continue
+            try:
+                st = (self.root / f.path).stat()
+            except OSError:
+                continue
+            old = known.get(f.path)
+            # the same size and mtime as when it was hashed means the same bytes, as git trusts its index; a file
+            # written in the second it was hashed may have changed unseen, so it is hashed again ("racy", as git says)
+            if old and old[1] == st.st_size and old[2] == st.st_mtime_ns and st.st_mtime < old[3] - 1:
+                current[f.path] = old[0]
                 continue
             try:
                 data = (self.root / f.path).read_bytes()
             except OSError:
                 continue
             digest = hashlib.blake2b(data, digest_size=16).digest()
-            current[f.path] = digest
-            if known.get(f.path) != digest:
+            current[f.path], stats[f.path] = digest, (st.st_size, st.st_mtime_ns)
+            if not old or old[0] != digest:
                 changed.append((f.path, data.decode("utf-8", errors="replace")))
         removed = [p for p in known if p not in current]
         new_chunks: list[Chunk] = [c for path, text in changed for c in chunk_file(path, redact(text)[0])]  # the index stores no secret
@@ -138,7 +149,8 @@ class Index:
                 cursor = self.db.execute("INSERT INTO chunks (path, start, end_line, name, text) VALUES (?,?,?,?,?)",
                                          (c.path, c.start, c.end, c.name, c.text))
                 self.db.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, terms(f"{c.path} {c.name} {c.text}")))
-            self.db.executemany("INSERT OR REPLACE INTO files (path, hash) VALUES (?, ?)", [(p, current[p]) for p, _ in changed])
+            self.db.executemany("INSERT OR REPLACE INTO files (path, hash, size, mtime_ns, checked) VALUES (?, ?, ?, ?, ?)",
+                                [(p, current[p], *stats[p], now) for p in stats])
         if changed or removed:
             self._matrix = None
         if self.embeddings:
