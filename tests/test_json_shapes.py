@@ -66,6 +66,8 @@ def test_every_command_prints_its_documented_shape(repo):
     (repo / "docs" / "index.md").write_text("# Shop\n\nA shop.\n")
     assert check("llms-txt", run(repo, "llms-txt", "docs", "-o", "site", "--json"))["written"] == ["llms.txt", "index.md", "llms-full.txt"]
     check("mcp --describe", run(repo, "mcp", "--describe", "--json"))
+    check("memory", run(repo, "memory", "--json"))
+    assert check("wiki", run(repo, "wiki", "build", "-o", "wiki", "--json"))["files"][:2] == ["index.md", "cart.md"]
 
 
 def test_errors_under_json_are_json_on_stderr(repo):

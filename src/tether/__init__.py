@@ -3,7 +3,14 @@
 The public face is small and imported lazily, so `import tether` costs next to nothing and a
 script pays only for the floors it uses."""
 
+import os
+
 __version__ = "0.1.0"
+
+# numpy's OpenBLAS spreads even a one-query embedding over every core and leaves its threads
+# spinning after; on 2 cores that made a search 5x slower (p50 19 ms → 103 ms through MCP) and
+# batch embedding no faster. Set before anything imports numpy; a user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 _EXPORTS = {
     "Grid": ("tether.llm.router", "Grid"),

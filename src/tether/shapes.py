@@ -73,6 +73,10 @@ SHAPES: dict[str, dict] = {
                                             "status": {"enum": ["pending", "accepted", "rejected"]}})), "standing": array(S)}),
     "memory accept": CHANGE,
     "memory reject": obj({"rejected": I}),
+    "wiki": obj({"pages": array(obj({"slug": S, "title": S, "files": array(S), "dropped": I, "commit": S, "run": S, "claims": array(obj(
+                     {"text": S, "citations": array(obj({"path": S, "start": I, "end": I, "hash": S}))}))})),
+                 "written": array(S), "kept": array(S), "seconds": N, "claims": I, "citations": I, "dropped_claims": I, "overview": S,
+                 "files": array(S)}),
     "mcp": obj({"url": S, "token": S, "workspace": S, "write": B}),
     "mcp --describe": obj({"tools": {"type": "object", "additionalProperties": S}, "sha256": S}),
     "error": obj({"error": S, "kind": S, "exit": I}),

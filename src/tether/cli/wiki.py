@@ -46,7 +46,7 @@ def wiki_(
         site = llms(output, out=output, title=f"{root.name} wiki")
         written += site.save(output.resolve(), output.resolve())
     if as_json:
-        emit({**report.to_dict(), "overview": report.overview, "written": written})
+        emit({**report.to_dict(), "overview": report.overview, "files": written})
         return
     shown, dropped = report.citations
     for p in report.pages:

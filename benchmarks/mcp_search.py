@@ -1,13 +1,13 @@
 """An MCP `search` round trip over stdio, as a client sees it.
 
-    python benchmarks/mcp.py PATH [PATH …] [--calls 50]
+    python benchmarks/mcp_search.py PATH [PATH …] [--calls 50]
 
 Each PATH is a repository no one here wrote (e.g. a checkout of pallets/click or sqlalchemy).
 The repository is indexed first, embeddings included (`tether search --embed-seconds -1`, timed
 apart), then `tether mcp -C PATH` is started as a real process and driven by the official SDK's
 stdio client: one warm-up call, then `--calls` searches with the queries of
 benchmarks/search_queries.toml (any repository's: they are only words), each timed from the
-client's call to its parsed result. Results go to results/mcp.md. There is no peer to run: no
+client's call to its parsed result. Results go to results/mcp_search.md. There is no peer to run: no
 MCP server on the registry searches code offline the way this one does; the goal is absolute
 (p50 at most 50 ms)."""
 
@@ -25,7 +25,7 @@ import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TABLE = HERE / "results" / "mcp.md"
+TABLE = HERE / "results" / "mcp_search.md"
 
 
 def queries() -> list[str]:
@@ -65,10 +65,10 @@ def main() -> None:
         files = sum(1 for _ in root.rglob("*.py"))
         rows.append((root.name, files, indexed, statistics.median(times), times[int(len(times) * 0.95) - 1], times[-1]))
         print(rows[-1], flush=True)
-    lines = [f"# MCP search over stdio\n\n`python benchmarks/mcp.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores: "
+    lines = [f"# MCP search over stdio\n\n`python benchmarks/mcp_search.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores: "
              f"{args.calls} `search` calls (k=5) through the official MCP SDK's stdio client to `tether mcp`, each timed from the call "
              "to its parsed JSON result, after one warm-up call on an index built beforehand.\n",
-             "| repository | .py files | index built (s, once) | p50 ms | p95 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
+             "| repository | .py files | index brought up to date first (s) | p50 ms | p95 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {name} | {files} | {indexed:.0f} | {p50:.1f} | {p95:.1f} | {worst:.1f} |" for name, files, indexed, p50, p95, worst in rows]
     TABLE.write_text("\n".join(lines) + "\n")
     print(TABLE.read_text())
