@@ -4,9 +4,11 @@ Every floor keeps its state in this file so that a user can inspect it with `sql
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from . import config
@@ -113,6 +115,18 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (root, slug)
     );
     """,
+    """
+    CREATE TABLE reservations (
+        id      INTEGER PRIMARY KEY,
+        ts      REAL NOT NULL,
+        expires REAL NOT NULL,
+        day     TEXT NOT NULL,
+        route   TEXT,
+        usd     REAL,
+        tokens  INTEGER NOT NULL
+    );
+    CREATE INDEX reservations_day ON reservations(day);
+    """,
 ]
 
 
@@ -129,12 +143,24 @@ class Store:
             config.private_dir(self.path.parent)
             os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))  # SQLite gives its -wal and -shm files this mode too
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
         except (OSError, sqlite3.Error) as e:
             raise TetherError(f"cannot open the database {self.path}: {e}") from None
         self._lock = threading.Lock()
         self._migrate()
+
+    def _wal(self) -> None:
+        """Switch a new database to WAL. The switch takes an exclusive lock that SQLite's busy
+        timeout does not wait for, so processes starting together on a fresh data dir take turns."""
+        for attempt in range(200):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or attempt == 199:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         """Bring the schema up to date under a write lock: of racing processes one migrates, the
@@ -166,6 +192,19 @@ class Store:
         """One statement in its own transaction; returns the new row id."""
         with self._lock:
             return self._db.execute(sql, params).lastrowid
+
+    @contextlib.contextmanager
+    def transaction(self, immediate: bool = False):
+        """Several statements, all or none. `immediate` takes the write lock first, so that a
+        read-check-write in it is atomic across processes too."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def write_many(self, sql: str, rows: list[tuple]) -> None:
         """Many rows in one transaction: all land or none."""

@@ -110,44 +110,65 @@ class Ledger:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            rows = [item for item in batch if isinstance(item, tuple)]
+            settled = [(item,) for item in batch if isinstance(item, int)]
             try:
-                self.store.write_many(_INSERT, batch)
+                with self.store.transaction() as db:
+                    db.executemany(_INSERT, rows)
+                    db.executemany("DELETE FROM reservations WHERE id = ?", settled)
+                    db.execute("DELETE FROM reservations WHERE expires < ?", (time.time() - 86400,))  # long dead processes'
             except Exception as e:  # noqa: BLE001 - reported by the next flush
                 self._error = e
             with self._done:
                 self._written += len(batch)
                 self._done.notify_all()
 
-    def spent(self, since_day: str, route: str | None = None) -> tuple[float, int]:
-        """(USD, tokens) spent from `since_day` on, for one route or for all."""
-        sql = "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(input_tokens + output_tokens), 0) FROM ledger WHERE day >= ?"
-        params: tuple = (since_day,)
-        if route is not None:
-            sql += " AND route = ?"
-            params += (route,)
-        self.flush()
-        usd, tokens = self.store.query(sql, params)[0]
-        return float(usd), int(tokens)
+    def reserve(self, limits: list[tuple[Budget, str, str | None]], usd: float | None, tokens: int, model: str,
+                route: str | None, lease: float) -> int | None:
+        """Hold the call's worst-case cost against every budget it falls under, or refuse it.
 
-    def check(self, budget: Budget, scope: str, route: str | None, usd: float | None, tokens: int, model: str) -> None:
-        """Refuse a call whose projected cost would pass a limit of `budget`."""
-        if not budget.is_set():
-            return
-        today = time.strftime("%Y-%m-%d")
-        for period, since, usd_limit, token_limit in (
-            ("today", today, budget.usd_per_day, budget.tokens_per_day),
-            ("this month", today[:8] + "01", budget.usd_per_month, budget.tokens_per_month),
-        ):
-            if usd_limit is None and token_limit is None:
-                continue
-            spent_usd, spent_tokens = self.spent(since, route)
-            if usd_limit is not None:
-                if usd is None:
-                    raise BudgetExceeded(f"{scope} has a USD budget but the price of {model} is unknown; set its price under [models.\"{model}\"] in tether.toml")
-                if spent_usd + usd > usd_limit:
-                    raise BudgetExceeded(f"{scope} budget: ${spent_usd:.4f} spent {period} + ~${usd:.4f} for this call would pass ${usd_limit:.2f}; raise the budget or wait")
-            if token_limit is not None and spent_tokens + tokens > token_limit:
-                raise BudgetExceeded(f"{scope} budget: {spent_tokens} tokens used {period} + ~{tokens} for this call would pass {token_limit}; raise the budget or wait")
+        The check and the hold are one transaction under the database's write lock, so any number
+        of processes sharing the ledger cannot together pass a limit: what is spent is the rows
+        written plus the holds not yet settled. A hold is settled (`settle`) in the same write as
+        the call's rows, and expires after `lease` seconds if its process dies first."""
+        limits = [limit for limit in limits if limit[0].is_set()]
+        if not limits:
+            return None
+        self.flush()
+        now = time.time()
+        today = time.strftime("%Y-%m-%d", time.localtime(now))
+        with self.store.transaction(immediate=True) as db:
+            for budget, scope, scope_route in limits:
+                for period, since, usd_limit, token_limit in (
+                    ("today", today, budget.usd_per_day, budget.tokens_per_day),
+                    ("this month", today[:8] + "01", budget.usd_per_month, budget.tokens_per_month),
+                ):
+                    if usd_limit is None and token_limit is None:
+                        continue
+                    where, params = ("AND route = ?", (scope_route,)) if scope_route is not None else ("", ())
+                    spent_usd, spent_tokens = db.execute(
+                        "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(input_tokens + output_tokens), 0) FROM ledger WHERE day >= ? " + where,
+                        (since, *params)).fetchone()
+                    held_usd, held_tokens = db.execute(
+                        "SELECT COALESCE(SUM(usd), 0), COALESCE(SUM(tokens), 0) FROM reservations WHERE day >= ? AND expires > ? " + where,
+                        (since, now, *params)).fetchone()
+                    spent_usd, spent_tokens = spent_usd + held_usd, spent_tokens + held_tokens
+                    if usd_limit is not None:
+                        if usd is None:
+                            raise BudgetExceeded(f"{scope} has a USD budget but the price of {model} is unknown; set its price under [models.\"{model}\"] in tether.toml")
+                        if spent_usd + usd > usd_limit:
+                            raise BudgetExceeded(f"{scope} budget: ${spent_usd:.4f} spent or held {period} + ~${usd:.4f} for this call would pass ${usd_limit:.2f}; raise the budget or wait")
+                    if token_limit is not None and spent_tokens + tokens > token_limit:
+                        raise BudgetExceeded(f"{scope} budget: {spent_tokens} tokens used or held {period} + ~{tokens} for this call would pass {token_limit}; raise the budget or wait")
+            return db.execute("INSERT INTO reservations (ts, expires, day, route, usd, tokens) VALUES (?,?,?,?,?,?)",
+                              (now, now + lease, today, route, usd or 0.0, tokens)).lastrowid
+
+    def settle(self, reservation: int | None) -> None:
+        """Let a hold go, in the same write as the rows recorded before it (never earlier)."""
+        if reservation is not None:
+            with self._done:
+                self._recorded += 1
+            self._queue.put(reservation)
 
     def totals(self, by: str = "day", since_day: str | None = None) -> list[dict]:
         if by not in GROUPS:

@@ -238,41 +238,54 @@ class _Call:
             tokens_out = self.opts.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE
         for model in route.models:
             provider_name, _, name = model.partition("/")
+            held = None
             try:
                 provider = grid.provider(provider_name)
                 info = models.info(model, grid.config)
-                if budgeted:
-                    projected = info.cost(tokens_in, tokens_out)
-                    grid.ledger.check(grid.config.budget, "overall", None, projected, tokens_in + tokens_out, model)
-                    if self.route_name is not None:
-                        grid.ledger.check(route.budget, f"route {self.route_name}", self.route_name, projected, tokens_in + tokens_out, model)
+                if budgeted:  # the worst case is held against every budget at once, atomically; settled after the attempts
+                    limits = [(grid.config.budget, "overall", None)] + ([(route.budget, f"route {self.route_name}", self.route_name)]
+                                                                        if self.route_name is not None else [])
+                    held = grid.ledger.reserve(limits, info.cost(tokens_in, tokens_out), tokens_in + tokens_out, model, self.route_name,
+                                               lease=self.deadline + 60)
             except TetherError as e:
                 self.errors.append((model, e))
                 continue
-            breaker = grid.breaker(provider_name)
-            for retry in range(route.retries + 1):
-                remaining = end - time.monotonic()
-                if remaining <= 0:
-                    self.errors.append((model, ProviderError(f"{model}: the call's deadline of {self.deadline:g}s passed")))
-                    return
-                if not breaker.allow():
-                    error = CircuitOpen(f"{model}: skipped, {provider_name} failed {breaker.threshold} times in a row (circuit open)")
-                    self.number += 1
-                    self.record(_Try(provider, model, None, self.number, info), "skipped", None, error)
-                    self.errors.append((model, error))
-                    break
-                timeout = min(route.timeout or provider.cfg.timeout, remaining)
-                request = Request(model=name, messages=self.messages, **{**self.opts, "timeout": self.opts.get("timeout") or timeout})
+            try:
+                deadline_passed = yield from self._tries(model, provider, provider_name, info, request_name=name, end=end)
+            finally:
+                grid.ledger.settle(held)
+            if deadline_passed:
+                return
+
+    def _tries(self, model: str, provider, provider_name: str, info, request_name: str, end: float):
+        """The attempts at one model: retries with backoff while errors are transient. Returns
+        True when the call's deadline passed (no other model is tried then)."""
+        grid, route = self.grid, self.route
+        breaker = grid.breaker(provider_name)
+        for retry in range(route.retries + 1):
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                self.errors.append((model, ProviderError(f"{model}: the call's deadline of {self.deadline:g}s passed")))
+                return True
+            if not breaker.allow():
+                error = CircuitOpen(f"{model}: skipped, {provider_name} failed {breaker.threshold} times in a row (circuit open)")
                 self.number += 1
-                attempt = _Try(provider, model, request, self.number, info, started=time.perf_counter())
-                yield attempt
-                if not attempt.retry or retry == route.retries:
-                    break
-                error = self.errors[-1][1]
-                wait = error.retry_after if getattr(error, "retry_after", None) is not None else backoff(retry)
-                if wait > route.max_retry_wait or time.monotonic() + wait >= end:
-                    break  # waiting would cost more than failing over
-                grid.sleep(wait)
+                self.record(_Try(provider, model, None, self.number, info), "skipped", None, error)
+                self.errors.append((model, error))
+                return False
+            timeout = min(route.timeout or provider.cfg.timeout, remaining)
+            request = Request(model=request_name, messages=self.messages, **{**self.opts, "timeout": self.opts.get("timeout") or timeout})
+            self.number += 1
+            attempt = _Try(provider, model, request, self.number, info, started=time.perf_counter())
+            yield attempt
+            if not attempt.retry or retry == route.retries:
+                return False
+            error = self.errors[-1][1]
+            wait = error.retry_after if getattr(error, "retry_after", None) is not None else backoff(retry)
+            if wait > route.max_retry_wait or time.monotonic() + wait >= end:
+                return False  # waiting would cost more than failing over
+            grid.sleep(wait)
+        return False
 
     def failed(self, attempt: _Try, error: ProviderError) -> None:
         self.record(attempt, "error", None, error)
