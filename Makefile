@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 MODEL  ?= qwen2.5-coder-1.5b
 TEST_MODEL := smollm2-135m
 
-.PHONY: up install sandbox browser test data paradigms bench clean
+.PHONY: up install sandbox browser postgres pg test data paradigms bench clean
 
 # The venv is rebuilt only when pyproject.toml changes. llama-cpp-python compiles from source
 # the first time (about 11 minutes on 2 cores); pip caches the wheel, so later installs take seconds.
@@ -32,13 +32,24 @@ browser:
 	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	  else echo "note: install chromium (sudo apt-get install chromium) for the web app's browser tests"; fi; }
 
+# The team ledger's PostgreSQL: Debian's server binaries (installed here when we are root), and a
+# cluster of tether's own on a Unix socket (`tether db up` prints its URL for [ledger] url).
+postgres:
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q postgresql >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; \
+	  else echo "note: install PostgreSQL (sudo apt-get install postgresql) for the team ledger and its tests"; fi; }
+
+pg: install postgres
+	$(BIN)/tether db up
+
 up: install
 	$(BIN)/tether models --pull $(MODEL)
 	$(BIN)/tether ui
 
 # The suite's slow tests use the smallest model, and the default one where a task needs it to
 # succeed (the agent end to end, the three-paradigms LLM); the sentiment data comes from PyPI.
-test: install browser data
+test: install browser postgres data
 	$(BIN)/tether models --pull $(TEST_MODEL)
 	$(BIN)/tether models --pull $(MODEL)
 	$(BIN)/python -m pytest -q

@@ -77,6 +77,7 @@ SHAPES: dict[str, dict] = {
                      {"text": S, "citations": array(obj({"path": S, "start": I, "end": I, "hash": S}))}))})),
                  "written": array(S), "kept": array(S), "seconds": N, "claims": I, "citations": I, "dropped_claims": I, "overview": S,
                  "files": array(S)}),
+    "db": obj({"running": B, "url": S, "folder": S}),
     "mcp": obj({"url": S, "token": S, "workspace": S, "write": B}),
     "mcp --describe": obj({"tools": {"type": "object", "additionalProperties": S}, "sha256": S}),
     "error": obj({"error": S, "kind": S, "exit": I}),

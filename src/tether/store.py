@@ -150,6 +150,10 @@ class Store:
         self._lock = threading.Lock()
         self._migrate()
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     def _wal(self) -> None:
         """Switch a new database to WAL. The switch takes an exclusive lock that SQLite's busy
         timeout does not wait for, so processes starting together on a fresh data dir take turns."""

@@ -13,9 +13,9 @@ import typer
 
 from ..errors import TetherError
 from ._shared import app, e, err, state
-from . import llm, context, changes, agent, memory, wiki, ui, mcp  # the order of `tether -h`
+from . import llm, context, changes, agent, memory, wiki, ui, mcp, db  # the order of `tether -h`
 
-COMMANDS = (llm, context, changes, agent, memory, wiki, ui, mcp)  # each module registers its commands on `app` when imported
+COMMANDS = (llm, context, changes, agent, memory, wiki, ui, mcp, db)  # each module registers its commands on `app` when imported
 
 __all__ = ["COMMANDS", "app", "main"]
 

@@ -153,10 +153,11 @@ def ledger(
 ):
     """What every call cost: tokens, USD and latency, from the ledger."""
     from .. import config as config_mod
-    from ..llm.meter import Ledger
+    from ..llm.meter import Ledger, ledger_store
     from ..store import Store
 
-    summary = Ledger(Store(), config_mod.load(state["config"])).summary(by, since, rows)
+    config = config_mod.load(state["config"])
+    summary = Ledger(ledger_store(config, Store()), config).summary(by, since, rows)
     if as_json:
         emit(summary)
         return

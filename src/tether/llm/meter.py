@@ -18,7 +18,7 @@ import weakref
 from dataclasses import dataclass
 
 from ..config import Budget, Config
-from ..errors import BudgetExceeded, TetherError
+from ..errors import BudgetExceeded, ConfigError, TetherError
 from ..store import Store
 from .types import Usage
 
@@ -49,6 +49,7 @@ _INSERT = (
 )
 _open_ledgers: "weakref.WeakSet[Ledger]" = weakref.WeakSet()
 BATCH_WINDOW = 0.05
+WRITE_RETRY_SECONDS = 30.0  # how long a batch waits for its database to come back before the error is reported
 
 
 @atexit.register
@@ -98,7 +99,7 @@ class Ledger:
             self._done.wait_for(lambda: self._written >= self._recorded)
             if self._error is not None:
                 error, self._error = self._error, None
-                raise TetherError(f"the ledger could not be written to {self.store.path}: {error}")
+                raise TetherError(f"the ledger could not be written to {self.store.where}: {error}")
 
     def _write_forever(self) -> None:
         while True:
@@ -112,13 +113,19 @@ class Ledger:
                     break
             rows = [item for item in batch if isinstance(item, tuple)]
             settled = [(item,) for item in batch if isinstance(item, int)]
-            try:
-                with self.store.transaction() as db:
-                    db.executemany(_INSERT, rows)
-                    db.executemany("DELETE FROM reservations WHERE id = ?", settled)
-                    db.execute("DELETE FROM reservations WHERE expires < ?", (time.time() - 86400,))  # long dead processes'
-            except Exception as e:  # noqa: BLE001 - reported by the next flush
-                self._error = e
+            give_up = time.monotonic() + WRITE_RETRY_SECONDS
+            while True:  # a database that restarts loses no row: the batch is written again once it is back
+                try:
+                    with self.store.transaction() as db:
+                        db.executemany(_INSERT, rows)
+                        db.executemany("DELETE FROM reservations WHERE id = ?", settled)
+                        db.execute("DELETE FROM reservations WHERE expires < ?", (time.time() - 86400,))  # long dead processes'
+                    break
+                except Exception as e:  # noqa: BLE001 - reported by the next flush
+                    if time.monotonic() >= give_up:
+                        self._error = e
+                        break
+                    time.sleep(0.25)
             with self._done:
                 self._written += len(batch)
                 self._done.notify_all()
@@ -146,12 +153,13 @@ class Ledger:
                     if usd_limit is None and token_limit is None:
                         continue
                     where, params = ("AND route = ?", (scope_route,)) if scope_route is not None else ("", ())
-                    spent_usd, spent_tokens = db.execute(
-                        "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(input_tokens + output_tokens), 0) FROM ledger WHERE day >= ? " + where,
-                        (since, *params)).fetchone()
-                    held_usd, held_tokens = db.execute(
-                        "SELECT COALESCE(SUM(usd), 0), COALESCE(SUM(tokens), 0) FROM reservations WHERE day >= ? AND expires > ? " + where,
-                        (since, now, *params)).fetchone()
+                    # one statement, so one snapshot: a call settled in between (its row in, its hold out) is counted once
+                    spent_usd, spent_tokens, held_usd, held_tokens = db.execute(
+                        "SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM ledger WHERE day >= ? " + where + "),"
+                        " (SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM ledger WHERE day >= ? " + where + "),"
+                        " (SELECT COALESCE(SUM(usd), 0) FROM reservations WHERE day >= ? AND expires > ? " + where + "),"
+                        " (SELECT COALESCE(SUM(tokens), 0) FROM reservations WHERE day >= ? AND expires > ? " + where + ")",
+                        (since, *params, since, *params, since, now, *params, since, now, *params)).fetchone()
                     spent_usd, spent_tokens = spent_usd + held_usd, spent_tokens + held_tokens
                     if usd_limit is not None:
                         if usd is None:
@@ -160,8 +168,8 @@ class Ledger:
                             raise BudgetExceeded(f"{scope} budget: ${spent_usd:.4f} spent or held {period} + ~${usd:.4f} for this call would pass ${usd_limit:.2f}; raise the budget or wait")
                     if token_limit is not None and spent_tokens + tokens > token_limit:
                         raise BudgetExceeded(f"{scope} budget: {spent_tokens} tokens used or held {period} + ~{tokens} for this call would pass {token_limit}; raise the budget or wait")
-            return db.execute("INSERT INTO reservations (ts, expires, day, route, usd, tokens) VALUES (?,?,?,?,?,?)",
-                              (now, now + lease, today, route, usd or 0.0, tokens)).lastrowid
+            return db.execute("INSERT INTO reservations (ts, expires, day, route, usd, tokens) VALUES (?,?,?,?,?,?) RETURNING id",
+                              (now, now + lease, today, route, usd or 0.0, tokens)).fetchone()[0]
 
     def settle(self, reservation: int | None) -> None:
         """Let a hold go, in the same write as the rows recorded before it (never earlier)."""
@@ -175,9 +183,10 @@ class Ledger:
             raise TetherError(f"--by must be one of {', '.join(GROUPS)} (got {by!r})")
         column = by
         sql = (
-            f"SELECT {column} AS key, COUNT(*) AS attempts, SUM(outcome = 'ok') AS ok, SUM(outcome != 'ok') AS failed,"
+            f"SELECT {column} AS key, COUNT(*) AS attempts, SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS ok,"
+            " SUM(CASE WHEN outcome != 'ok' THEN 1 ELSE 0 END) AS failed,"
             " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,"
-            " SUM(cost_usd) AS cost_usd, SUM(cost_usd IS NULL AND outcome = 'ok') AS unpriced,"
+            " SUM(cost_usd) AS cost_usd, SUM(CASE WHEN cost_usd IS NULL AND outcome = 'ok' THEN 1 ELSE 0 END) AS unpriced,"
             " AVG(CASE WHEN outcome = 'ok' THEN latency_ms END) AS avg_latency_ms"
             " FROM ledger WHERE day >= ? GROUP BY key ORDER BY key"
         )
@@ -193,6 +202,27 @@ class Ledger:
     def rows(self, limit: int = 50) -> list[dict]:
         self.flush()
         return [dict(r) for r in self.store.query("SELECT * FROM ledger ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def ledger_store(config: Config, store: Store):
+    """Where the ledger lives: PostgreSQL when [ledger] names one (`url`, or `url_env` for a URL
+    that holds a password), else tether's own SQLite file."""
+    spec = config.extra.get("ledger", {})
+    where = f"{config.path or 'config'}: [ledger]"
+    if not isinstance(spec, dict) or set(spec) - {"url", "url_env"}:
+        raise ConfigError(f"{where} takes url or url_env")
+    url = spec.get("url")
+    if spec.get("url_env"):
+        url = os.environ.get(str(spec["url_env"]))
+        if not url:
+            raise ConfigError(f"{where} url_env names {spec['url_env']}, which is not set")
+    if not url:
+        return store
+    if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{where} url must be a postgresql:// URL")
+    from .pg import PgStore
+
+    return PgStore(url)
 
 
 def since_date(since: str) -> str:

@@ -19,7 +19,7 @@ from ..errors import AllAttemptsFailed, BadRequest, BudgetExceeded, CircuitOpen,
 from ..redaction import redact_messages
 from ..store import Store
 from . import models
-from .meter import Attempt, Ledger
+from .meter import Attempt, Ledger, ledger_store
 from .providers import Provider, create
 from .types import Request, Response, Tool, Usage, estimate_tokens, messages_text, normalize_messages
 
@@ -86,7 +86,7 @@ class Grid:
     def __init__(self, config: Config | None = None, store: Store | None = None, providers: dict[str, Provider] | None = None, sleep=time.sleep):
         self.config = config or config_mod.load()
         self.store = store or Store()
-        self.ledger = Ledger(self.store, self.config)
+        self.ledger = Ledger(ledger_store(self.config, self.store), self.config)
         self._providers: dict[str, Provider] = dict(providers or {})
         self._breakers: dict[str, Breaker] = {}
         self._lock = threading.Lock()

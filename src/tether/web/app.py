@@ -257,9 +257,7 @@ class Pages:
         return self.page(request, "context.html", digest=summary, repomap=repomap, hits=hits, query=query)
 
     def ledger(self, request: Request):
-        from ..llm.meter import Ledger
-
-        book = Ledger(self.grid.store, self.grid.config)
+        book = self.grid.ledger
         by_model, by_day = book.summary("model", "month", rows=20), book.summary("day", "month")
         budget = self.grid.config.budget
         limits = {k: v for k, v in vars(budget).items() if v is not None} if budget else {}

@@ -1,0 +1,137 @@
+"""The ledger's database on PostgreSQL, for a team: many gateways and CLIs, one meter.
+
+The ledger speaks to its database through three things — `transaction(immediate)`, `query` and
+`where` — which the SQLite `Store` has and this class has too, so the ledger's code is the same
+on both. Rows are appended, never updated; a budget hold is taken under a transaction-scoped
+advisory lock, which serialises holds across every process on the database the way SQLite's
+write lock does on one machine. A connection that breaks (the server restarted) is opened again
+on the next use; the call in flight gets one clear error."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import threading
+
+from ..errors import TetherError
+
+__all__ = ["PgStore", "SCHEMA"]
+
+HOLD_LOCK = 0x7E7E_0001  # the advisory lock every budget hold takes
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger (
+    id            BIGSERIAL PRIMARY KEY,
+    ts            DOUBLE PRECISION NOT NULL,
+    day           TEXT NOT NULL,
+    call_id       TEXT NOT NULL,
+    attempt       INTEGER NOT NULL,
+    route         TEXT,
+    provider      TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    input_tokens  INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd      DOUBLE PRECISION,
+    latency_ms    DOUBLE PRECISION,
+    ttft_ms       DOUBLE PRECISION,
+    outcome       TEXT NOT NULL,
+    error_class   TEXT,
+    error         TEXT,
+    stream        INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS ledger_day ON ledger(day);
+CREATE INDEX IF NOT EXISTS ledger_route_day ON ledger(route, day);
+CREATE TABLE IF NOT EXISTS reservations (
+    id      BIGSERIAL PRIMARY KEY,
+    ts      DOUBLE PRECISION NOT NULL,
+    expires DOUBLE PRECISION NOT NULL,
+    day     TEXT NOT NULL,
+    route   TEXT,
+    usd     DOUBLE PRECISION,
+    tokens  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reservations_day ON reservations(day);
+"""
+
+
+class _Cursor:
+    """SQLite's `?` placeholders on psycopg: the ledger writes its SQL once."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def execute(self, sql: str, params=()):
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, rows) -> None:
+        rows = list(rows)
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
+
+
+class PgStore:
+    def __init__(self, url: str):
+        if importlib.util.find_spec("psycopg") is None:
+            raise TetherError("a PostgreSQL ledger needs psycopg: pip install 'psycopg[binary]'")
+        self.url = url
+        self._conn = None
+        self._lock = threading.Lock()
+        with self.transaction() as db:
+            db.execute("SELECT pg_advisory_xact_lock(?)", (HOLD_LOCK - 1,))  # two processes creating the tables take turns
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                db.execute(statement)
+
+    @property
+    def where(self) -> str:
+        return _without_password(self.url)
+
+    def _connection(self):
+        import psycopg
+
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            except psycopg.Error as e:
+                raise TetherError(f"cannot reach the ledger's database {self.where}: {str(e).strip().splitlines()[0]}") from None
+        return self._conn
+
+    @contextlib.contextmanager
+    def transaction(self, immediate: bool = False):
+        """Statements all or none; `immediate` holds the budget lock until the end, as SQLite's
+        BEGIN IMMEDIATE does."""
+        import psycopg
+
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.transaction():
+                    db = _Cursor(conn)
+                    if immediate:
+                        db.execute("SELECT pg_advisory_xact_lock(?)", (HOLD_LOCK,))
+                    yield db
+            except psycopg.OperationalError as e:
+                raise TetherError(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
+
+    def query(self, sql: str, params=()) -> list[dict]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.cursor(row_factory=dict_row) as cur:
+                    cur.execute(sql.replace("?", "%s"), params)
+                    return cur.fetchall()
+            except psycopg.OperationalError as e:
+                raise TetherError(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def _without_password(url: str) -> str:
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
