@@ -67,6 +67,10 @@ def test_every_command_prints_its_documented_shape(repo):
     assert check("llms-txt", run(repo, "llms-txt", "docs", "-o", "site", "--json"))["written"] == ["llms.txt", "index.md", "llms-full.txt"]
     check("mcp --describe", run(repo, "mcp", "--describe", "--json"))
     check("memory", run(repo, "memory", "--json"))
+    check("keys create", run(repo, "keys", "create", "team-a", "--usd-per-day", "2", "--json"))
+    check("keys", run(repo, "keys", "list", "--json"))
+    check("keys revoke", run(repo, "keys", "revoke", "team-a", "--json"))
+    check("db", run(repo, "db", "status", "--json"))
     assert check("wiki", run(repo, "wiki", "build", "-o", "wiki", "--json"))["files"][:2] == ["index.md", "cart.md"]
 
 

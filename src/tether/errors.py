@@ -26,6 +26,14 @@ class BudgetExceeded(TetherError):
     """A call was refused before it was sent because it would pass a budget."""
 
 
+class KeyLimit(BudgetExceeded):
+    """A gateway key went past its rate limit (requests a minute, across every gateway)."""
+
+
+class KeyRefused(TetherError):
+    """A gateway key may not call this route or model."""
+
+
 class ProviderError(TetherError):
     """An upstream call failed. `transient` errors are worth a retry on the same model."""
 

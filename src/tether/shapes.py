@@ -38,6 +38,8 @@ CHANGE = obj({"before": S, "after": S, "message": S, "time": N, "files": array(S
 CHECK = obj({"command": S, "code": maybe(I), "ok": B})
 RUN_ROW = obj({"id": S, "ts": N, "root": S, "command": S, "instruction": S, "level": S, "model": S, "status": S, "reason": maybe(S),
                "steps": I, "input_tokens": I, "output_tokens": I, "cost_usd": maybe(N), "seconds": maybe(N), "changed": array(S)})
+KEY = obj({"id": I, "name": S, "prefix": S, "created": N, "revoked": maybe(N), "budget": {"type": "object", "additionalProperties": N},
+           "rpm": maybe(I), "routes": array(S)})
 STATUSES = ["done", "answered", "proposed", "failing", "unchanged", "refused", "stuck", "budget", "stopped", "interrupted", "error"]
 
 SHAPES: dict[str, dict] = {
@@ -77,6 +79,9 @@ SHAPES: dict[str, dict] = {
                      {"text": S, "citations": array(obj({"path": S, "start": I, "end": I, "hash": S}))}))})),
                  "written": array(S), "kept": array(S), "seconds": N, "claims": I, "citations": I, "dropped_claims": I, "overview": S,
                  "files": array(S)}),
+    "keys": array(KEY),
+    "keys create": obj({**KEY["properties"], "key": S}),
+    "keys revoke": KEY,
     "db": obj({"running": B, "url": S, "folder": S}),
     "mcp": obj({"url": S, "token": S, "workspace": S, "write": B}),
     "mcp --describe": obj({"tools": {"type": "object", "additionalProperties": S}, "sha256": S}),

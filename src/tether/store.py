@@ -127,6 +127,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX reservations_day ON reservations(day);
     """,
+    """
+    CREATE TABLE keys (
+        id       INTEGER PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        hash     TEXT NOT NULL UNIQUE,
+        prefix   TEXT NOT NULL,
+        created  REAL NOT NULL,
+        revoked  REAL,
+        budget   TEXT NOT NULL,
+        rpm      INTEGER,
+        routes   TEXT NOT NULL
+    );
+    ALTER TABLE ledger ADD COLUMN key TEXT;
+    ALTER TABLE reservations ADD COLUMN key TEXT;
+    CREATE INDEX ledger_key_ts ON ledger(key, ts);
+    """,
 ]
 
 

@@ -51,7 +51,7 @@ def test_processes_sharing_a_ledger_never_pass_the_budget_together(tmp_path):
 def test_a_hold_counts_until_it_is_settled_or_its_process_is_gone(tmp_path):
     grid = Grid.from_config(config(tmp_path, calls=3, limit=1000))
     budget = grid.config.budget
-    held = grid.ledger.reserve([(budget, "overall", None)], None, 800, "s/m", None, lease=3600)  # a process that died mid-call
+    held = grid.ledger.reserve([(budget, "overall", None, None)], None, 800, "s/m", None, lease=3600)  # a process that died mid-call
     with pytest.raises(BudgetExceeded, match="800 tokens used or held today"):
         grid.complete("default", "hi", max_tokens=400)
     grid.store.write("UPDATE reservations SET expires = ? WHERE id = ?", (time.time() - 1, held))  # its lease ran out

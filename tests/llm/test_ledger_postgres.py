@@ -80,7 +80,7 @@ HOLDER = """
 import sys, time
 from tether.llm.router import Grid
 grid = Grid.from_config(sys.argv[1])
-grid.ledger.reserve([(grid.config.budget, "overall", None)], None, 3000, "s/m", None, lease=3600)
+grid.ledger.reserve([(grid.config.budget, "overall", None, None)], None, 3000, "s/m", None, lease=3600)
 print("held", flush=True)
 time.sleep(600)
 """

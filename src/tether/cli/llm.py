@@ -146,7 +146,7 @@ def models(
 
 @app.command()
 def ledger(
-    by: str = typer.Option("day", "--by", help="Group by day, model, route, provider or outcome."),
+    by: str = typer.Option("day", "--by", help="Group by day, model, route, provider, outcome or key."),
     since: str = typer.Option("month", "--since", help="today, month, all, or a date YYYY-MM-DD."),
     rows: int = typer.Option(0, "--rows", help="Also list the last N attempts."),
     as_json: bool = JsonOpt,
@@ -195,3 +195,49 @@ def gateway(
         out.print(f"tether gateway on {server.url}\nOPENAI_BASE_URL={server.url} OPENAI_API_KEY={token}")
     sys.stdout.flush()
     server.serve_until_interrupted()
+
+
+@app.command()
+def keys(
+    action: str = typer.Argument("list", help="create, list or revoke."),
+    name: Optional[str] = typer.Argument(None, help="The key's name: a person or a team (create, revoke)."),
+    usd_per_day: Optional[float] = typer.Option(None, "--usd-per-day"),
+    usd_per_month: Optional[float] = typer.Option(None, "--usd-per-month"),
+    tokens_per_day: Optional[int] = typer.Option(None, "--tokens-per-day"),
+    tokens_per_month: Optional[int] = typer.Option(None, "--tokens-per-month"),
+    rpm: Optional[int] = typer.Option(None, "--rpm", help="Requests a minute, across every gateway."),
+    route: list[str] = typer.Option([], "--route", help="A route or provider/model the key may call (repeatable; default: all)."),
+    as_json: bool = JsonOpt,
+):
+    """Virtual keys for the gateway, each with its own budget, rate limit and routes; stored hashed, shown once."""
+    from .. import config as config_mod
+    from ..config import Budget
+    from ..llm.keys import Keys
+    from ..llm.meter import ledger_store
+    from ..store import Store
+
+    book = Keys(ledger_store(config_mod.load(state["config"]), Store()))
+    if action == "list":
+        found = [k.to_dict() for k in book.list()]
+        if as_json:
+            emit(found)
+            return
+        for k in found:
+            limits = ", ".join(f"{n} {v}" for n, v in k["budget"].items()) or "no budget"
+            out.print(f"{k['name']:16} {k['prefix']}…  {'revoked' if k['revoked'] else 'live':8} {limits}"
+                      f"{' · ' + str(k['rpm']) + '/min' if k['rpm'] else ''} · {', '.join(k['routes']) or 'all routes'}", markup=False)
+        if not found:
+            err.print("no keys yet (`tether keys create NAME`)")
+        return
+    if action not in ("create", "revoke") or not name:
+        raise TetherError("say `tether keys list`, `tether keys create NAME [limits]` or `tether keys revoke NAME`")
+    if action == "revoke":
+        key = book.revoke(name)
+        emit(key.to_dict()) if as_json else out.print(f"revoked {name}: every gateway refuses it from its next request", markup=False)
+        return
+    budget = Budget(usd_per_day, usd_per_month, tokens_per_day, tokens_per_month)
+    key, secret = book.create(name, budget, rpm, tuple(route))
+    if as_json:
+        emit({**key.to_dict(), "key": secret})
+    else:
+        out.print(f"{secret}\n(the key for {name}; it is not stored and will not be shown again)", markup=False)

@@ -18,12 +18,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ..serving import Server
-from ..errors import (AuthError, BadRequest, BudgetExceeded, MissingKey, ModelNotAvailable, ProviderTimeout,
+from ..errors import (AuthError, BadRequest, BudgetExceeded, KeyLimit, KeyRefused, MissingKey, ModelNotAvailable, ProviderTimeout,
                       StreamInterrupted, TetherError, UnknownModel)
+from .keys import Keys
 from .router import Grid
 from .types import Response
 
-_STATUS = [(UnknownModel, 404, "model_not_found"), (BudgetExceeded, 429, "budget_exceeded"), (BadRequest, 400, "invalid_request_error"),
+_STATUS = [(UnknownModel, 404, "model_not_found"), (KeyRefused, 403, "model_not_allowed"), (KeyLimit, 429, "rate_limit_exceeded"),
+           (BudgetExceeded, 429, "budget_exceeded"), (BadRequest, 400, "invalid_request_error"),
            (MissingKey, 503, "provider_unavailable"), (ModelNotAvailable, 503, "provider_unavailable"), (AuthError, 502, "upstream_auth_error"),
            (ProviderTimeout, 504, "timeout")]
 MAX_BODY = 32 * 1024 * 1024
@@ -39,20 +41,48 @@ class Gateway:
         if not token:
             raise BadRequest("the gateway needs a token")
         self.grid, self.token = grid, token.encode()
+        self.keys = Keys(grid.ledger.store)  # in the ledger's database: every gateway on it sees the same keys
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tether-gateway")
+        self.metrics = Metrics()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"].rstrip("/")
-        if not self._authorized(scope):
-            return await _error(send, 401, "missing or wrong bearer token", "invalid_api_key")
+        if scope["method"] == "GET" and path == "/health":  # for load balancers: no token, nothing but up or down
+            return await self._health(send)
+        started, status = time.perf_counter(), [0]
+
+        async def counted(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        self.metrics.in_flight += 1
         try:
+            await self._serve(scope, receive, counted, path)
+        finally:
+            self.metrics.in_flight -= 1
+            self.metrics.done(status[0], time.perf_counter() - started)
+
+    async def _serve(self, scope, receive, send, path: str) -> None:
+        try:
+            given = _bearer(scope)
+            caller = "admin" if hmac.compare_digest(given, self.token) else (await self._run(self.keys.find, given.decode("utf-8", "replace"))
+                                                                            if given else None)
+            if caller is None:
+                return await _error(send, 401, "missing, wrong or revoked bearer token", "invalid_api_key")
+            if scope["method"] == "GET" and path == "/metrics":
+                if caller != "admin":
+                    return await _error(send, 403, "the metrics need the gateway's own token", "forbidden")
+                return await _text(send, 200, self.metrics.render())
             if scope["method"] == "GET" and path in ("/v1/models", "/models"):
-                return await _json(send, 200, {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "tether"} for n in self._models()]})
+                return await _json(send, 200, {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "tether"} for n in self._models(caller)]})
             if scope["method"] != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
                 return await _error(send, 404, f"no route {scope['method']} {scope['path']}", "not_found")
             model, messages, opts, stream, usage = parse_request(await _body(receive))
+            if caller != "admin":
+                opts["key"] = caller
             if stream:
                 await self._stream(receive, send, model, messages, opts, usage)
             else:
@@ -61,15 +91,16 @@ class Gateway:
         except TetherError as e:
             await _tether_error(send, e)
 
-    def _authorized(self, scope) -> bool:
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                given = value[7:] if value[:7].lower() == b"bearer " else b""
-                return hmac.compare_digest(given, self.token)
-        return False
+    async def _health(self, send) -> None:
+        try:
+            await self._run(self.grid.ledger.store.query, "SELECT 1")
+            await _json(send, 200, {"status": "ok"})
+        except TetherError:
+            await _json(send, 503, {"status": "the ledger's database is unreachable"})
 
-    def _models(self) -> list[str]:
-        return sorted(self.grid.config.routes) + [m["model"] for m in self.grid.models() if m["usable"]]
+    def _models(self, caller) -> list[str]:
+        names = sorted(self.grid.config.routes) + [m["model"] for m in self.grid.models() if m["usable"]]
+        return names if caller == "admin" else [n for n in names if caller.allows(n)]
 
     async def _run(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(self.pool, lambda: fn(*args, **kwargs))
@@ -212,6 +243,49 @@ async def _json(send, status: int, payload: dict) -> None:
     data = json.dumps(payload).encode()
     await send({"type": "http.response.start", "status": status, "headers": [*_JSON, (b"content-length", str(len(data)).encode())]})
     await send({"type": "http.response.body", "body": data})
+
+
+def _bearer(scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value[7:] if value[:7].lower() == b"bearer " else b""
+    return b""
+
+
+async def _text(send, status: int, text: str) -> None:
+    data = text.encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; version=0.0.4"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+class Metrics:
+    """What Prometheus scrapes from /metrics: requests by status, their latency, those in flight."""
+
+    BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+    def __init__(self):
+        self.in_flight = 0
+        self.by_status: dict[int, int] = {}
+        self.buckets = [0] * len(self.BUCKETS)
+        self.count, self.total = 0, 0.0
+
+    def done(self, status: int, seconds: float) -> None:
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        self.count, self.total = self.count + 1, self.total + seconds
+        for n, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.buckets[n] += 1
+
+    def render(self) -> str:
+        lines = ["# TYPE tether_gateway_requests_total counter"]
+        lines += [f'tether_gateway_requests_total{{status="{code}"}} {n}' for code, n in sorted(self.by_status.items())]
+        lines += ["# TYPE tether_gateway_in_flight gauge", f"tether_gateway_in_flight {self.in_flight}",
+                  "# TYPE tether_gateway_request_seconds histogram"]
+        lines += [f'tether_gateway_request_seconds_bucket{{le="{b}"}} {n}' for b, n in zip(self.BUCKETS, self.buckets)]
+        lines += [f'tether_gateway_request_seconds_bucket{{le="+Inf"}} {self.count}', f"tether_gateway_request_seconds_sum {self.total:.6f}",
+                  f"tether_gateway_request_seconds_count {self.count}"]
+        return "\n".join(lines) + "\n"
 
 
 async def _error(send, status: int, message: str, kind: str) -> None:

@@ -18,12 +18,12 @@ import weakref
 from dataclasses import dataclass
 
 from ..config import Budget, Config
-from ..errors import BudgetExceeded, ConfigError, TetherError
+from ..errors import BudgetExceeded, ConfigError, KeyLimit, TetherError
 from ..store import Store
 from .types import Usage
 
 _KEY_SHAPES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}|AIza[0-9A-Za-z_\-]{20,})")
-GROUPS = ("day", "model", "route", "provider", "outcome")  # ledger columns `tether ledger --by` may group on
+GROUPS = ("day", "model", "route", "provider", "outcome", "key")  # ledger columns `tether ledger --by` may group on
 
 
 @dataclass
@@ -41,11 +41,12 @@ class Attempt:
     error_class: str | None = None
     error: str | None = None
     stream: bool = False
+    key: str | None = None  # the gateway key the call came with
 
 
 _INSERT = (
     "INSERT INTO ledger (ts, day, call_id, attempt, route, provider, model, input_tokens, output_tokens,"
-    " cost_usd, latency_ms, ttft_ms, outcome, error_class, error, stream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " cost_usd, latency_ms, ttft_ms, outcome, error_class, error, stream, key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _open_ledgers: "weakref.WeakSet[Ledger]" = weakref.WeakSet()
 BATCH_WINDOW = 0.05
@@ -82,7 +83,7 @@ class Ledger:
         row = (
             now, time.strftime("%Y-%m-%d", time.localtime(now)), a.call_id, a.attempt, a.route, a.provider, a.model,
             a.usage.input_tokens, a.usage.output_tokens, a.cost_usd, a.latency_ms, a.ttft_ms, a.outcome,
-            a.error_class, self.scrub(a.error), int(a.stream),
+            a.error_class, self.scrub(a.error), int(a.stream), a.key,
         )
         with self._done:
             self._recorded += 1
@@ -130,29 +131,37 @@ class Ledger:
                 self._written += len(batch)
                 self._done.notify_all()
 
-    def reserve(self, limits: list[tuple[Budget, str, str | None]], usd: float | None, tokens: int, model: str,
-                route: str | None, lease: float) -> int | None:
+    def reserve(self, limits: list[tuple[Budget, str, str | None, str | None]], usd: float | None, tokens: int, model: str,
+                route: str | None, lease: float, key: str | None = None, rpm: int | None = None) -> int | None:
         """Hold the call's worst-case cost against every budget it falls under, or refuse it.
 
         The check and the hold are one transaction under the database's write lock, so any number
         of processes sharing the ledger cannot together pass a limit: what is spent is the rows
         written plus the holds not yet settled. A hold is settled (`settle`) in the same write as
-        the call's rows, and expires after `lease` seconds if its process dies first."""
+        the call's rows, and expires after `lease` seconds if its process dies first. Each limit
+        is (budget, its name for errors, the ledger column it counts by or None for all, value).
+        `rpm` limits a key's calls in the last minute, counted the same way."""
         limits = [limit for limit in limits if limit[0].is_set()]
-        if not limits:
+        if not limits and not rpm:
             return None
         self.flush()
         now = time.time()
         today = time.strftime("%Y-%m-%d", time.localtime(now))
         with self.store.transaction(immediate=True) as db:
-            for budget, scope, scope_route in limits:
+            if rpm:
+                calls, open_holds = db.execute("SELECT (SELECT COUNT(DISTINCT call_id) FROM ledger WHERE key = ? AND ts >= ?),"
+                                               " (SELECT COUNT(*) FROM reservations WHERE key = ? AND expires > ? AND ts >= ?)",
+                                               (key, now - 60, key, now, now - 60)).fetchone()
+                if calls + open_holds >= rpm:
+                    raise KeyLimit(f"key {key}: {calls + open_holds} calls in the last minute, its limit is {rpm}; wait a little")
+            for budget, scope, column, value in limits:
                 for period, since, usd_limit, token_limit in (
                     ("today", today, budget.usd_per_day, budget.tokens_per_day),
                     ("this month", today[:8] + "01", budget.usd_per_month, budget.tokens_per_month),
                 ):
                     if usd_limit is None and token_limit is None:
                         continue
-                    where, params = ("AND route = ?", (scope_route,)) if scope_route is not None else ("", ())
+                    where, params = (f"AND {column} = ?", (value,)) if column in ("route", "key") else ("", ())
                     # one statement, so one snapshot: a call settled in between (its row in, its hold out) is counted once
                     spent_usd, spent_tokens, held_usd, held_tokens = db.execute(
                         "SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM ledger WHERE day >= ? " + where + "),"
@@ -168,8 +177,8 @@ class Ledger:
                             raise BudgetExceeded(f"{scope} budget: ${spent_usd:.4f} spent or held {period} + ~${usd:.4f} for this call would pass ${usd_limit:.2f}; raise the budget or wait")
                     if token_limit is not None and spent_tokens + tokens > token_limit:
                         raise BudgetExceeded(f"{scope} budget: {spent_tokens} tokens used or held {period} + ~{tokens} for this call would pass {token_limit}; raise the budget or wait")
-            return db.execute("INSERT INTO reservations (ts, expires, day, route, usd, tokens) VALUES (?,?,?,?,?,?) RETURNING id",
-                              (now, now + lease, today, route, usd or 0.0, tokens)).fetchone()[0]
+            return db.execute("INSERT INTO reservations (ts, expires, day, route, usd, tokens, key) VALUES (?,?,?,?,?,?,?) RETURNING id",
+                              (now, now + lease, today, route, usd or 0.0, tokens, key)).fetchone()[0]
 
     def settle(self, reservation: int | None) -> None:
         """Let a hold go, in the same write as the rows recorded before it (never earlier)."""
@@ -188,7 +197,7 @@ class Ledger:
             " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,"
             " SUM(cost_usd) AS cost_usd, SUM(CASE WHEN cost_usd IS NULL AND outcome = 'ok' THEN 1 ELSE 0 END) AS unpriced,"
             " AVG(CASE WHEN outcome = 'ok' THEN latency_ms END) AS avg_latency_ms"
-            " FROM ledger WHERE day >= ? GROUP BY key ORDER BY key"
+            " FROM ledger WHERE day >= ? GROUP BY 1 ORDER BY 1"
         )
         self.flush()
         return [dict(r) for r in self.store.query(sql, (since_day or "0000",))]

@@ -18,6 +18,7 @@ from ..errors import TetherError
 __all__ = ["PgStore", "SCHEMA"]
 
 HOLD_LOCK = 0x7E7E_0001  # the advisory lock every budget hold takes
+SCHEMA_VERSION = 2  # raise it when SCHEMA changes: existing databases get the new statements once
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -51,6 +52,20 @@ CREATE TABLE IF NOT EXISTS reservations (
     tokens  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reservations_day ON reservations(day);
+CREATE TABLE IF NOT EXISTS keys (
+    id       BIGSERIAL PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    hash     TEXT NOT NULL UNIQUE,
+    prefix   TEXT NOT NULL,
+    created  DOUBLE PRECISION NOT NULL,
+    revoked  DOUBLE PRECISION,
+    budget   TEXT NOT NULL,
+    rpm      INTEGER,
+    routes   TEXT NOT NULL
+);
+ALTER TABLE ledger ADD COLUMN IF NOT EXISTS key TEXT;
+ALTER TABLE reservations ADD COLUMN IF NOT EXISTS key TEXT;
+CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger(key, ts);
 """
 
 
@@ -77,10 +92,24 @@ class PgStore:
         self.url = url
         self._conn = None
         self._lock = threading.Lock()
-        with self.transaction() as db:
-            db.execute("SELECT pg_advisory_xact_lock(?)", (HOLD_LOCK - 1,))  # two processes creating the tables take turns
-            for statement in filter(str.strip, SCHEMA.split(";")):
-                db.execute(statement)
+        if self._version() < SCHEMA_VERSION:  # DDL only when needed: it locks tables that running gateways use
+            with self.transaction() as db:
+                db.execute("SELECT pg_advisory_xact_lock(?)", (HOLD_LOCK - 1,))  # two processes creating the tables take turns
+                if self._version(db) < SCHEMA_VERSION:
+                    for statement in filter(str.strip, SCHEMA.split(";")):
+                        db.execute(statement)
+                    db.execute("CREATE TABLE IF NOT EXISTS tether_schema (version INTEGER NOT NULL)")
+                    db.execute("DELETE FROM tether_schema")
+                    db.execute("INSERT INTO tether_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    def _version(self, db=None) -> int:
+        if db is None:
+            with self.transaction() as db:
+                return self._version(db)
+        if db.execute("SELECT to_regclass('tether_schema')").fetchone()[0] is None:
+            return 0
+        row = db.execute("SELECT version FROM tether_schema").fetchone()
+        return row[0] if row else 0
 
     @property
     def where(self) -> str:
@@ -110,7 +139,7 @@ class PgStore:
                     if immediate:
                         db.execute("SELECT pg_advisory_xact_lock(?)", (HOLD_LOCK,))
                     yield db
-            except psycopg.OperationalError as e:
+            except psycopg.Error as e:
                 raise TetherError(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
 
     def query(self, sql: str, params=()) -> list[dict]:
@@ -123,7 +152,7 @@ class PgStore:
                 with conn.cursor(row_factory=dict_row) as cur:
                     cur.execute(sql.replace("?", "%s"), params)
                     return cur.fetchall()
-            except psycopg.OperationalError as e:
+            except psycopg.Error as e:
                 raise TetherError(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
 
     def close(self) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .. import config as config_mod
 from ..config import Config, RouteConfig
-from ..errors import AllAttemptsFailed, BadRequest, BudgetExceeded, CircuitOpen, ProviderError, StreamInterrupted, TetherError, UnknownModel
+from ..errors import (AllAttemptsFailed, BadRequest, BudgetExceeded, CircuitOpen, KeyRefused, ProviderError, StreamInterrupted, TetherError,
+                      UnknownModel)
 from ..redaction import redact_messages
 from ..store import Store
 from . import models
@@ -214,6 +215,9 @@ class _Call:
     """One logical call: plans the attempts, decides retry or failover, writes the ledger."""
 
     def __init__(self, grid: Grid, model: str, messages, opts: dict, stream: bool):
+        self.key = opts.pop("key", None)  # a gateway key: its routes, budget and rate limit apply
+        if self.key is not None and not self.key.allows(model):
+            raise KeyRefused(f"key {self.key.name} may not call {model} (it may call {', '.join(self.key.routes)})")
         unknown = set(opts) - _OPTIONS - {"deadline"}
         if unknown:
             raise BadRequest(f"unknown option {sorted(unknown)[0]!r} (options: {', '.join(sorted(_OPTIONS | {'deadline'}))})")
@@ -232,21 +236,27 @@ class _Call:
     def attempts(self) -> Iterator[_Try]:
         grid, route = self.grid, self.route
         end = time.monotonic() + self.deadline
-        budgeted = grid.config.budget.is_set() or (self.route_name is not None and route.budget.is_set())
+        key = self.key
+        budgeted = grid.config.budget.is_set() or (self.route_name is not None and route.budget.is_set()) or (
+            key is not None and (key.budget.is_set() or key.rpm is not None))
         if budgeted:
             tokens_in = estimate_tokens(messages_text(self.messages))
             tokens_out = self.opts.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE
-        for model in route.models:
+        for number, model in enumerate(route.models):
             provider_name, _, name = model.partition("/")
             held = None
             try:
                 provider = grid.provider(provider_name)
                 info = models.info(model, grid.config)
                 if budgeted:  # the worst case is held against every budget at once, atomically; settled after the attempts
-                    limits = [(grid.config.budget, "overall", None)] + ([(route.budget, f"route {self.route_name}", self.route_name)]
-                                                                        if self.route_name is not None else [])
+                    limits = [(grid.config.budget, "overall", None, None)]
+                    if self.route_name is not None:
+                        limits.append((route.budget, f"route {self.route_name}", "route", self.route_name))
+                    if key is not None:
+                        limits.append((key.budget, f"key {key.name}", "key", key.name))
                     held = grid.ledger.reserve(limits, info.cost(tokens_in, tokens_out), tokens_in + tokens_out, model, self.route_name,
-                                               lease=self.deadline + 60)
+                                               lease=self.deadline + 60, key=key.name if key else None,
+                                               rpm=key.rpm if key is not None and number == 0 else None)  # a failover is the same call
             except TetherError as e:
                 self.errors.append((model, e))
                 continue
@@ -319,7 +329,7 @@ class _Call:
             cost_usd=response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens),
             latency_ms=(time.perf_counter() - attempt.started) * 1000 if attempt.started else 0.0, ttft_ms=ttft_ms,
             outcome=outcome, error_class=type(error).__name__ if error else None, error=str(error) if error else None,
-            stream=self.stream,
+            stream=self.stream, key=self.key.name if self.key else None,
         ))
 
     def failure(self) -> TetherError:
