@@ -30,6 +30,10 @@ class KeyLimit(BudgetExceeded):
     """A gateway key went past its rate limit (requests a minute, across every gateway)."""
 
 
+class LedgerUnavailable(TetherError):
+    """The ledger's database cannot be reached (a PostgreSQL restart, say): no call is sent unmetered."""
+
+
 class KeyRefused(TetherError):
     """A gateway key may not call this route or model."""
 

@@ -28,8 +28,8 @@ and from nothing else.
 
 Reply with JSON: {{"claims": [{{"text": "...", "snippets": ["S1"]}}]}}. Each claim is one short
 sentence about the code, with identifiers in `backticks`, and lists the ids of the snippets that
-show it. Two to five claims. If the snippets do not answer the question, give one claim saying so,
-with no snippets."""
+show it. {count} claims, one fact each. If the snippets do not answer the question, give one claim
+saying so, with no snippets."""
 
 _CITATION = re.compile(r"\[?`?([\w./-]+\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
@@ -89,11 +89,12 @@ class Snippet:
 
 
 def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 2100, shown: list[Snippet] | None = None,
-        command: str = "ask") -> Iterator[str | Answer]:
+        command: str = "ask", claims: tuple[int, int] = (1, 5)) -> Iterator[str | Answer]:
     """Each claim's text as soon as the model has written it, then the checked Answer. The model
     sees numbered snippets (`shown`, else what search finds) and may only cite their ids (its
     reply is held to a JSON schema, a grammar for the embedded model); tether turns ids into
-    `path:start-end`, narrowed to the lines that hold the claim's identifiers, and verifies them."""
+    `path:start-end`, narrowed to the lines that hold the claim's identifiers, and verifies them.
+    `claims` bounds how many claims the reply holds (the schema enforces it)."""
     root = Path(root).resolve()
     fence = Fence()
     log = RunLog(grid.store, root=str(root), command=command, instruction=question, level="ask", model=model)
@@ -105,12 +106,12 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
             toolbox.close()
     context = "\n\n".join(fence.wrap(f"{s.id} {s.path}:{s.start}-{s.end}", "".join(f"{s.start + n:>4}| {line}" for n, line in enumerate(s.lines)))
                            for s in shown) or "(no code matched the question)"
-    system = SYSTEM.format(fence_rule=fence.rule())
+    system = SYSTEM.format(fence_rule=fence.rule(), count=f"{max(2, claims[0])} to {claims[1]}")
     messages = [{"role": "system", "content": system}, {"role": "user", "content": f"{context}\n\nThe question:\n{question}"}]
     log.step("prompt", system=system, user=messages[1]["content"], tokens=tokens.count(system + messages[1]["content"]))
     started, pieces, response, told = time.monotonic(), [], None, 0
     try:
-        for item in grid.stream(model, messages, max_tokens=600, schema=_schema([s.id for s in shown])):
+        for item in grid.stream(model, messages, max_tokens=600, schema=_schema([s.id for s in shown], claims)):
             if isinstance(item, str):
                 pieces.append(item)
                 done = _finished_texts("".join(pieces))
@@ -210,10 +211,10 @@ def _narrow(claim: str, snippet: Snippet) -> Citation:
     return Citation(snippet.path, start, end)
 
 
-def _schema(ids: list[str]) -> dict:
+def _schema(ids: list[str], claims: tuple[int, int] = (1, 5)) -> dict:
     """Bounded, so that even a rambling small model ends its JSON inside `max_tokens`."""
     ref = {"type": "string", "enum": ids} if ids else {"type": "string"}
-    return {"type": "object", "properties": {"claims": {"type": "array", "minItems": 1, "maxItems": 5, "items": {
+    return {"type": "object", "properties": {"claims": {"type": "array", "minItems": claims[0], "maxItems": claims[1], "items": {
         "type": "object", "properties": {"text": {"type": "string", "maxLength": 240},
                                          "snippets": {"type": "array", "maxItems": 3, "items": ref}},
         "required": ["text", "snippets"]}}}, "required": ["claims"]}

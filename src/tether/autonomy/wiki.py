@@ -121,9 +121,12 @@ class Wiki:
         code = [p for p in repo.file_ranks if not (set(PurePosixPath(p).parts[:-1]) & SKIP) and not PurePosixPath(p).name.startswith("test_")]
         if not code:
             raise TetherError(f"{self.root}: no source code the map can read, so no wiki to write")
-        prefix = _common_folder(code)
+        deep = [p for p in code if "/" in p]
+        prefix = _common_folder(deep if len(deep) > len(code) // 2 else code)  # a setup.py at the root does not hide src/pkg/
         groups: dict[str, list[str]] = {}
         for path in code:
+            if prefix and not path.startswith(prefix + "/"):
+                continue  # outside the package: build scripts and the like
             below = PurePosixPath(path).relative_to(prefix).parts if prefix else PurePosixPath(path).parts
             groups.setdefault(below[0] if len(below) > 1 else path, []).append(path)
         rank = lambda files: sum(repo.file_ranks[f] for f in files)  # noqa: E731
@@ -140,9 +143,10 @@ class Wiki:
     def _write(self, part: Part, repo, commit: str) -> Page:
         shown = _snippets(self.root, part, repo)
         names = ", ".join(f"`{f}`" for f in part.files[:6]) + (" …" if len(part.files) > 6 else "")
-        question = (f"What does the {part.title} part of this repository ({names}) do? Name its main classes and functions, "
-                    "what each is for, and how they work together.")
-        answer = next(x for x in ask(self.grid, self.root, question, self.model, shown=shown, command="wiki") if isinstance(x, Answer))
+        question = (f"What does the {part.title} part of this repository ({names}) do? Say what its main classes and functions "
+                    "are for and how they work together, one short fact per claim.")
+        answer = next(x for x in ask(self.grid, self.root, question, self.model, shown=shown, command="wiki", claims=(3, 6))
+                      if isinstance(x, Answer))
         claims = []
         for c in answer.claims:
             if c.verified:

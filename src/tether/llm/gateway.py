@@ -18,13 +18,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ..serving import Server
-from ..errors import (AuthError, BadRequest, BudgetExceeded, KeyLimit, KeyRefused, MissingKey, ModelNotAvailable, ProviderTimeout,
+from ..errors import (AuthError, BadRequest, BudgetExceeded, KeyLimit, KeyRefused, LedgerUnavailable, MissingKey, ModelNotAvailable, ProviderTimeout,
                       StreamInterrupted, TetherError, UnknownModel)
 from .keys import Keys
 from .router import Grid
 from .types import Response
 
-_STATUS = [(UnknownModel, 404, "model_not_found"), (KeyRefused, 403, "model_not_allowed"), (KeyLimit, 429, "rate_limit_exceeded"),
+_STATUS = [(UnknownModel, 404, "model_not_found"), (LedgerUnavailable, 503, "ledger_unavailable"), (KeyRefused, 403, "model_not_allowed"), (KeyLimit, 429, "rate_limit_exceeded"),
            (BudgetExceeded, 429, "budget_exceeded"), (BadRequest, 400, "invalid_request_error"),
            (MissingKey, 503, "provider_unavailable"), (ModelNotAvailable, 503, "provider_unavailable"), (AuthError, 502, "upstream_auth_error"),
            (ProviderTimeout, 504, "timeout")]
@@ -86,10 +86,17 @@ class Gateway:
             if stream:
                 await self._stream(receive, send, model, messages, opts, usage)
             else:
-                response = await self._run(self.grid.complete, model, messages, **opts)
+                response = await self._run(self._complete, model, messages, **opts)
                 await _json(send, 200, _completion(response))
         except TetherError as e:
             await _tether_error(send, e)
+
+    def _complete(self, model: str, messages, **opts) -> Response:
+        """A reply is sent only once its ledger row is written: a gateway killed a moment later
+        cannot have answered a call the ledger does not know."""
+        response = self.grid.complete(model, messages, **opts)
+        self.grid.ledger.flush()
+        return response
 
     async def _health(self, send) -> None:
         try:
@@ -119,6 +126,8 @@ class Gateway:
             chunks = self.grid.stream(model, messages, **opts)
             try:
                 for item in chunks:
+                    if isinstance(item, Response):
+                        self.grid.ledger.flush()  # the row first, then the end of the stream (see _complete)
                     loop.call_soon_threadsafe(items.put_nowait, item)
                     if gone.is_set():
                         break
@@ -316,7 +325,8 @@ def _usage(r: Response) -> dict:
 
 
 def _meta(r: Response) -> dict:
-    return {"provider": r.provider, "route": r.route, "cost_usd": r.cost_usd, "latency_ms": round(r.latency_ms, 3), "attempts": r.attempts}
+    return {"provider": r.provider, "route": r.route, "cost_usd": r.cost_usd, "latency_ms": round(r.latency_ms, 3), "attempts": r.attempts,
+            "call": r.call_id}  # the call_id of the call's ledger rows
 
 
 def _completion(r: Response) -> dict:

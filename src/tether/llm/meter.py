@@ -95,9 +95,10 @@ class Ledger:
     def flush(self) -> None:
         """Wait until every row recorded so far is in the database."""
         with self._done:
-            if self._written < self._recorded:
+            target = self._recorded  # rows recorded after this call began are not waited for (a busy gateway never idles)
+            if self._written < target:
                 self._hurry.set()
-            self._done.wait_for(lambda: self._written >= self._recorded)
+            self._done.wait_for(lambda: self._written >= target)
             if self._error is not None:
                 error, self._error = self._error, None
                 raise TetherError(f"the ledger could not be written to {self.store.where}: {error}")

@@ -13,7 +13,7 @@ import contextlib
 import importlib.util
 import threading
 
-from ..errors import TetherError
+from ..errors import LedgerUnavailable, TetherError
 
 __all__ = ["PgStore", "SCHEMA"]
 
@@ -122,7 +122,7 @@ class PgStore:
             try:
                 self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             except psycopg.Error as e:
-                raise TetherError(f"cannot reach the ledger's database {self.where}: {str(e).strip().splitlines()[0]}") from None
+                raise LedgerUnavailable(f"cannot reach the ledger's database {self.where}: {str(e).strip().splitlines()[0]}") from None
         return self._conn
 
     @contextlib.contextmanager
@@ -139,6 +139,8 @@ class PgStore:
                     if immediate:
                         db.execute("SELECT pg_advisory_xact_lock(?)", (HOLD_LOCK,))
                     yield db
+            except psycopg.OperationalError as e:
+                raise LedgerUnavailable(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
             except psycopg.Error as e:
                 raise TetherError(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
 
@@ -147,13 +149,19 @@ class PgStore:
         from psycopg.rows import dict_row
 
         with self._lock:
-            conn = self._connection()
-            try:
-                with conn.cursor(row_factory=dict_row) as cur:
-                    cur.execute(sql.replace("?", "%s"), params)
-                    return cur.fetchall()
-            except psycopg.Error as e:
-                raise TetherError(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
+            for attempt in (1, 2):  # a connection the server dropped (a restart) is found broken here: one more, on a new one
+                conn = self._connection()
+                try:
+                    with conn.cursor(row_factory=dict_row) as cur:
+                        cur.execute(sql.replace("?", "%s"), params)
+                        return cur.fetchall()
+                except psycopg.OperationalError as e:
+                    if attempt == 1 and conn.broken:
+                        continue
+                    raise LedgerUnavailable(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
+                except psycopg.Error as e:
+                    raise TetherError(f"the ledger's database {self.where} failed: {str(e).strip().splitlines()[0]}") from None
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         if self._conn is not None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from .. import config as config_mod
 from ..config import Config, RouteConfig
-from ..errors import (AllAttemptsFailed, BadRequest, BudgetExceeded, CircuitOpen, KeyRefused, ProviderError, StreamInterrupted, TetherError,
-                      UnknownModel)
+from ..errors import (AllAttemptsFailed, BadRequest, BudgetExceeded, CircuitOpen, KeyRefused, LedgerUnavailable, ProviderError,
+                      StreamInterrupted, TetherError, UnknownModel)
 from ..redaction import redact_messages
 from ..store import Store
 from . import models
@@ -313,6 +313,7 @@ class _Call:
         response.ttft_ms = ttft_ms
         response.route = self.route_name
         response.attempts = attempt.number
+        response.call_id = self.call_id
         self.record(attempt, "ok", ttft_ms, None, response=response)
         return response
 
@@ -338,7 +339,7 @@ class _Call:
         last: dict[str, TetherError] = {}  # each model's last error tells the user what to fix
         for model, e in self.errors:
             last[model] = e
-        if len(last) == 1 or all(isinstance(e, BudgetExceeded) for e in last.values()):
+        if len(last) == 1 or all(isinstance(e, (BudgetExceeded, LedgerUnavailable)) for e in last.values()):
             return next(iter(last.values()))
         summary = "; ".join(f"{e}" if str(e).startswith(model) else f"{model}: {e}" for model, e in last.items())
         return AllAttemptsFailed(f"all {len(last)} models of {self.route.name} failed ({len(self.errors)} attempts): {summary}")

@@ -88,6 +88,7 @@ class Response:
     finish_reason: str | None = None
     route: str | None = None
     attempts: int = 1
+    call_id: str = ""  # the ledger's call_id of its rows
 
     def to_dict(self) -> dict:
         """What every face shows of a reply (`tether chat --json`)."""
