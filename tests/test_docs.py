@@ -5,8 +5,10 @@ every `toml` example is a config tether accepts, and docs/llms.txt is what `teth
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -61,7 +63,17 @@ def test_the_docs_have_runnable_examples():
 @pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in PAGES if commands(p)], ids=lambda p: p.name)
 def test_every_command_example_runs_as_written(shop, page):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    pg = tempfile.mkdtemp(dir="/tmp", prefix="tether-docs-pg-")  # `tether db up` gets a cluster of its own, stopped after
+    os.chmod(pg, 0o755)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "TETHER_PG_DIR": pg + "/pg"}
+    try:
+        run_examples(shop, page, env)
+    finally:
+        subprocess.run(["tether", "db", "down"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(pg, ignore_errors=True)
+
+
+def run_examples(shop, page, env):
     for line in commands(page):
         if "://" in line.split("--base-url")[0] or re.search(r"-m \S+/", line):  # a URL or a hosted model: needs the network
             continue
