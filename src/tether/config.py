@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import ConfigError, TetherError
 
-PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted")  # built in; more come from the entry-point group below
+PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted", "pool")  # built in; more come from the entry-point group below
 PROVIDER_ENTRY_POINTS = "tether.providers"  # a package adds a kind with `[project.entry-points."tether.providers"] name = "module:Class"`
 
 # Hosted services that speak one of our wire formats, usable as soon as their key is set.

@@ -11,7 +11,7 @@ from ...config import ProviderConfig, plugin_kinds
 from ...errors import ConfigError, MissingKey
 from ..types import Request, Response
 
-_MODULES = {"openai": "openai", "anthropic": "anthropic", "local": "local", "scripted": "scripted"}
+_MODULES = {"openai": "openai", "anthropic": "anthropic", "local": "local", "scripted": "scripted", "pool": "pool"}
 
 
 class Provider:
