@@ -241,3 +241,25 @@ def test_a_real_embedded_model_run_through_the_browser(workspace, browser):
         assert (workspace / "notes.txt").read_text() == ORIGINAL and errors == []
     finally:
         server.shutdown()
+
+
+def test_the_wiki_page_shows_checked_claims_that_open_their_lines(workspace, browser):
+    from tether.autonomy.wiki import Wiki
+
+    (workspace / "pkg").mkdir()
+    (workspace / "pkg" / "notes.py").write_text("def line_two():\n    return 'hello'\n")
+    (workspace / "pkg" / "other.py").write_text("from pkg.notes import line_two\n\n\ndef shout():\n    return line_two().upper()\n")
+    claims = json.dumps({"claims": [{"text": "`line_two` returns hello", "snippets": ["S1"]}, {"text": "`ghost` haunts", "snippets": ["S1"]}]})
+    door, server = serve(workspace, [claims, claims, claims])
+    try:
+        Wiki(Grid.from_config(None, start=workspace), workspace).build()  # as `tether wiki build` would, beside the server
+        page, errors = open_ui(browser, door, server)
+        page.click("nav >> text=Wiki")
+        page.click(".wiki-pages >> text=notes")
+        assert page.locator(".claims li").all_text_contents()[0].startswith("`line_two` returns hello")
+        assert "ghost" not in page.content() and "1 claim(s) dropped" in page.content()
+        page.click("a.cite")
+        page.wait_for_url("**/file?path=pkg/notes.py*")
+        assert page.locator(".cited").count() >= 1 and not errors
+    finally:
+        server.shutdown()

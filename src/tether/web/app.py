@@ -43,7 +43,7 @@ def create_app(grid, root: Path, host: str = "127.0.0.1", port: int = 0, token: 
         Route("/timeline", pages.timeline), Route("/timeline/restore", pages.restore, methods=["POST"]),
         Route("/ask", pages.ask), Route("/ask", pages.ask, methods=["POST"]),
         Route("/file", pages.file), Route("/context", pages.context), Route("/ledger", pages.ledger),
-        Route("/memory", pages.memory), Route("/memory", pages.remember, methods=["POST"]),
+        Route("/memory", pages.memory), Route("/memory", pages.remember, methods=["POST"]), Route("/wiki", pages.wiki),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={TetherError: pages.error})
@@ -186,6 +186,15 @@ class Pages:
 
         message = await anyio.to_thread.run_sync(walk)
         return RedirectResponse(f"/timeline?message={message}", 303)
+
+    def wiki(self, request: Request):
+        """The wiki `tether wiki build` wrote: each part's checked claims, citations opening the lines."""
+        from ..autonomy.wiki import Wiki
+
+        book = Wiki(self.grid, self.root)
+        pages = book.pages()
+        chosen = next((p for p in pages if p.slug == request.query_params.get("page")), None)
+        return self.page(request, "wiki.html", pages=pages, chosen=chosen, overview=book.overview(pages) if pages and not chosen else "")
 
     def memory(self, request: Request):
         from ..autonomy.memory import Memory, standing
