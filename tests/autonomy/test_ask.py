@@ -133,3 +133,13 @@ def test_a_claim_citing_the_wrong_snippet_is_cited_where_its_code_is(make_grid, 
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply])
     claim = list(ask(grid, repo, "How is `with_vat` applied to the `total`?"))[-1].claims[0]
     assert claim.verified and [str(c) for c in claim.citations][-1] == "shop/tax.py:1-5"
+
+
+def test_a_claim_cut_at_the_length_bound_keeps_only_whole_sentences_and_names():
+    from tether.autonomy.ask import MAX_CLAIM, _whole
+
+    cut = ("`Session` keeps cookies across requests. It holds adapters such as `HTTPAdapter` and `PreparedReq" + "x" * 300)[:MAX_CLAIM]
+    assert _whole(cut) == "`Session` keeps cookies across requests."
+    words = ("a claim with many words and a `name` that goes on " * 10)[:MAX_CLAIM]
+    assert _whole(words).endswith(" …") and _whole(words).count("`") % 2 == 0
+    assert _whole("short and whole") == "short and whole"

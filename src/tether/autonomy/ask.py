@@ -31,6 +31,7 @@ sentence about the code, with identifiers in `backticks`, and lists the ids of t
 show it. {count} claims, one fact each. If the snippets do not answer the question, give one claim
 saying so, with no snippets."""
 
+MAX_CLAIM = 240  # characters of one claim: the schema's bound, so a small model's JSON ends in time
 _CITATION = re.compile(r"\[?`?([\w./-]+\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
 _CLAIM = re.compile(r'\{\s*"text"\s*:\s*"(?:[^"\\]|\\.)*"\s*,\s*"snippets"\s*:\s*\[[^\]]*\]\s*\}')
@@ -178,7 +179,7 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
     for item in items:
         if not isinstance(item, dict) or not str(item.get("text", "")).strip():
             continue
-        text = str(item["text"]).strip()
+        text = _whole(str(item["text"]).strip())
         ids = [i for i in item.get("snippets") or [] if isinstance(i, str) and i in shown]
         missing = [n for n in _names(text) if not any(_holds(shown[i], n) for i in ids)]
         if missing:  # the claim names code that its snippets lack: the shown snippet that holds most of it is cited too
@@ -187,6 +188,16 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
         citations = [_narrow(text, shown[i]) for i in dict.fromkeys(ids)]
         claims.append(verify(root, text, text, citations, lines_of))
     return claims
+
+
+def _whole(text: str, limit: int = MAX_CLAIM) -> str:
+    """A claim the schema's length cut mid-sentence, back to its last whole sentence (or word),
+    so that a half-written `identif` is not checked as a name."""
+    if len(text) < limit - 1:
+        return text
+    end = max(text.rfind(". "), text.rfind("; "))
+    text = text[:end + 1] if end > 20 else text[:text.rfind(" ")].rstrip(",;:") + " …"
+    return text[:text.rfind("`")].rstrip() + " …" if text.count("`") % 2 else text
 
 
 def _names(claim: str) -> set[str]:
@@ -215,7 +226,7 @@ def _schema(ids: list[str], claims: tuple[int, int] = (1, 5)) -> dict:
     """Bounded, so that even a rambling small model ends its JSON inside `max_tokens`."""
     ref = {"type": "string", "enum": ids} if ids else {"type": "string"}
     return {"type": "object", "properties": {"claims": {"type": "array", "minItems": claims[0], "maxItems": claims[1], "items": {
-        "type": "object", "properties": {"text": {"type": "string", "maxLength": 240},
+        "type": "object", "properties": {"text": {"type": "string", "maxLength": MAX_CLAIM},
                                          "snippets": {"type": "array", "maxItems": 3, "items": ref}},
         "required": ["text", "snippets"]}}}, "required": ["claims"]}
 
