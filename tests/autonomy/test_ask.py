@@ -143,3 +143,17 @@ def test_a_claim_cut_at_the_length_bound_keeps_only_whole_sentences_and_names():
     words = ("a claim with many words and a `name` that goes on " * 10)[:MAX_CLAIM]
     assert _whole(words).endswith(" …") and _whole(words).count("`") % 2 == 0
     assert _whole("short and whole") == "short and whole"
+
+
+def test_a_claim_may_name_the_module_and_package_it_cites_and_repeats_count_once(tmp_path):
+    import json
+
+    from tether.autonomy.ask import Snippet, cited
+
+    root = tmp_path / "r"
+    (root / "src" / "shop").mkdir(parents=True)
+    (root / "src" / "shop" / "utils.py").write_text("def slug(text):\n    return text.lower()\n")
+    shown = {"S1": Snippet("S1", "src/shop/utils.py", 1, ["def slug(text):\n", "    return text.lower()\n"])}
+    same = {"text": "The `utils` module of `shop` defines `slug`", "snippets": ["S1"]}
+    claims = cited(root, json.dumps({"claims": [same, same, {"text": "`utils` defines `ghost`", "snippets": ["S1"]}]}), shown)
+    assert [(c.text, c.verified) for c in claims] == [(same["text"], True), ("`utils` defines `ghost`", False)]

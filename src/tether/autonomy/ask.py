@@ -9,7 +9,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from ..context import tokens
@@ -175,11 +175,14 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
         items = [json.loads(m.group(0)) for m in _CLAIM.finditer(raw)] or None  # a reply cut short keeps its whole claims
     if items is None:
         return check(root, raw)
-    claims, lines_of = [], {}
+    claims, lines_of, said = [], {}, set()
     for item in items:
         if not isinstance(item, dict) or not str(item.get("text", "")).strip():
             continue
         text = _whole(str(item["text"]).strip())
+        if text in said:  # a small model that says the same thing five times said it once
+            continue
+        said.add(text)
         ids = [i for i in item.get("snippets") or [] if isinstance(i, str) and i in shown]
         missing = [n for n in _names(text) if not any(_holds(shown[i], n) for i in ids)]
         if missing:  # the claim names code that its snippets lack: the shown snippet that holds most of it is cited too
@@ -286,8 +289,9 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
     if not citations:
         claim.problems.append("no citation")
     joined = "\n".join(cited_text)
+    places = {part for c in citations if c.ok for part in PurePosixPath(c.path).with_suffix("").parts}  # `utils` of utils.py
     for ident in idents:
-        if cited_text and not _mentions(joined, ident.split(".")[-1]):
+        if cited_text and ident not in places and not _mentions(joined, ident.split(".")[-1]):
             claim.problems.append(f"`{ident}` is not in the cited lines")
     claim.verified = not claim.problems
     return claim
