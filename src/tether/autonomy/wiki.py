@@ -98,8 +98,8 @@ class Wiki:
             if progress:
                 progress(n, len(found), part.title)
             old = None if force else self._load(part.slug)
-            if old is not None and old.files == list(part.files) and self._follow(old):
-                old.commit = commit
+            if old is not None and sorted(old.files) == sorted(part.files) and self._follow(old):  # ranks may reorder the same files
+                old.commit, old.files = commit, list(part.files)
                 report.kept.append(part.slug)
                 page = old
             else:
