@@ -93,3 +93,12 @@ def test_a_repository_without_code_is_one_clear_error(make_grid, tmp_path):
     w, _ = wiki(make_grid, make_tree(tmp_path / "docs", {"README.md": "# Hi\n"}), [])
     with pytest.raises(Exception, match="no source code"):
         w.build()
+
+
+def test_a_module_and_its_stub_are_two_pages_and_typing_tests_are_no_part(make_grid, repo):
+    make_tree(repo, {"src/shop/ship.pyi": "def ship(cart) -> str: ...\n", "typing_tests/check.py": "from shop.ship import ship\nship(None)\n"})
+    w, _ = wiki(make_grid, repo, [])
+    parts, _ = w.parts()
+    slugs = [p.slug for p in parts]
+    assert len(slugs) == len(set(slugs)) and {"ship-py", "ship-pyi"} <= set(slugs)
+    assert not any("typing" in f for p in parts for f in p.files)

@@ -118,7 +118,8 @@ class Wiki:
     def parts(self):
         """The parts of the repository worth a page each, best ranked first, and the repo map."""
         repo = repo_map(self.root, max_tokens=1)
-        code = [p for p in repo.file_ranks if not (set(PurePosixPath(p).parts[:-1]) & SKIP) and not PurePosixPath(p).name.startswith("test_")]
+        code = [p for p in repo.file_ranks if not any(_skipped(folder) for folder in PurePosixPath(p).parts[:-1])
+                and not PurePosixPath(p).name.startswith("test_")]
         if not code:
             raise TetherError(f"{self.root}: no source code the map can read, so no wiki to write")
         deep = [p for p in code if "/" in p]
@@ -137,8 +138,9 @@ class Wiki:
             for f in groups.pop(key):
                 groups[f] = [f]
         best = sorted(groups.items(), key=lambda kv: -rank(kv[1]))[:MAX_PAGES]
-        return [Part(_slug(_title(key, prefix)), _title(key, prefix), tuple(sorted(files, key=lambda f: -repo.file_ranks[f])))
-                for key, files in best], repo
+        titles = [_title(key, prefix) for key, _ in best]
+        titles = [t if titles.count(t) == 1 else _title(key, prefix, suffix=True) for t, (key, _) in zip(titles, best)]  # x.py and x.pyi
+        return [Part(_slug(title), title, tuple(sorted(files, key=lambda f: -repo.file_ranks[f]))) for title, (key, files) in zip(titles, best)], repo
 
     def _write(self, part: Part, repo, commit: str) -> Page:
         shown = _snippets(self.root, part, repo)
@@ -262,6 +264,11 @@ def _hash(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(x.rstrip() for x in lines).encode()).hexdigest()[:12]
 
 
+def _skipped(folder: str) -> bool:
+    """Tests, docs, examples and tooling are not parts of the code a reader learns (typing_tests too)."""
+    return folder.lower() in SKIP or any(word in ("test", "tests") for word in folder.lower().replace("-", "_").split("_"))
+
+
 def _common_folder(paths: list[str]) -> str:
     parts = [PurePosixPath(p).parts[:-1] for p in paths]
     common = []
@@ -276,5 +283,6 @@ def _slug(title: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-") or "root"
 
 
-def _title(key: str, prefix: str) -> str:
-    return PurePosixPath(key).relative_to(prefix).with_suffix("").as_posix() if prefix and key.startswith(prefix + "/") else PurePosixPath(key).with_suffix("").as_posix()
+def _title(key: str, prefix: str, suffix: bool = False) -> str:
+    path = PurePosixPath(key).relative_to(prefix) if prefix and key.startswith(prefix + "/") else PurePosixPath(key)
+    return path.as_posix() if suffix else path.with_suffix("").as_posix()
