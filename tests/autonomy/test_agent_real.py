@@ -9,6 +9,7 @@ import pytest
 from tether.autonomy.agent import Agent
 from tether.autonomy.checkpoints import Checkpoints
 from tether.autonomy.leash import Leash
+from tether.autonomy.untrusted import Fence
 from tether.autonomy.verify import VerifySettings
 from tests.conftest import make_tree
 
@@ -30,6 +31,7 @@ def test_agent_adds_the_function_the_failing_test_asks_for(tmp_path):
     assert settings.commands and "pytest" in settings.commands[0]  # found by itself: the repo has tests/
     agent = Agent(grid, repo, Leash(repo, "agent", paths=("textkit/**",)), model="local/qwen2.5-coder-1.5b", verify=settings,
                   stop_when_green=True)
+    agent.fence = Fence("7e57f3ce")  # a fixed nonce: the same prompt, so the seeded first reply is the same every run
     result = agent.run("Add a function slugify(text) to textkit/words.py that lower-cases the text and joins its words with "
                        "hyphens. tests/test_words.py already tests it.")
     assert result.status == "done", result.reason
