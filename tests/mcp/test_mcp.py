@@ -238,3 +238,13 @@ def test_a_real_client_over_http_needs_the_token(work):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_whole_file_proposal_applies_as_it_was_proposed(make_grid, work):
+    whole = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+
+    async def steps(c):
+        proposal = (await ok(c, "propose_edit", {"edits": whole}))["proposal"]
+        return await ok(c, "apply_proposal", {"proposal": proposal})
+
+    assert call(make_grid(), work, steps, write=True)["changed"] == ["calc.py"] and "a + b" in (work / "calc.py").read_text()

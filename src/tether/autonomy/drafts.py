@@ -74,7 +74,7 @@ class Drafts:
         for rel in draft.files:
             if _sha(_text(self.root / rel)) != draft.before[rel]:
                 raise StaleDraft(f"{rel} changed since proposal {draft_id} was made; propose the edit again")
-        report, change = apply_change(self.root, draft.reply, message or f"proposal {draft_id}")
+        report, change = apply_change(self.root, draft.reply, message or f"proposal {draft_id}", tuple(PARSERS))  # as proposed
         if change is None:
             raise TetherError("the proposal no longer applies: " + (report.feedback() or "it changes nothing"))
         with self._lock:
