@@ -38,10 +38,12 @@ def data_dir() -> Path:
 
 def private_dir(path: Path) -> Path:
     """A folder only its owner can enter (0700), made if missing, inside a data dir that is 0700
-    too: tether's data holds code, prompts and logs."""
-    for folder in (data_dir(), path):
+    too: tether's data holds code, prompts and logs. A folder outside the data dir (a path the
+    user named, such as /tmp for `--db /tmp/x.db`) is made if missing but its mode is the user's."""
+    home = data_dir()
+    for folder in (home, path):
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if folder.stat().st_mode & 0o077:
+        if folder.stat().st_mode & 0o077 and folder.resolve().is_relative_to(home.resolve()):
             os.chmod(folder, 0o700)
     return path
 

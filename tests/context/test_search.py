@@ -143,3 +143,13 @@ def test_static_weights_are_checked_by_sha256(monkeypatch):
     monkeypatch.setitem(embedders._STATIC_FILES, "weights/l2_supercat_256.safetensors", "0" * 64)
     with pytest.raises(TetherError, match="sha256 mismatch"):
         embedders.Static()
+
+
+def test_an_index_path_outside_the_data_dir_keeps_its_folders_mode(tmp_path):
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o1777)  # like /tmp: `--db /tmp/x.db` once made /tmp 0700, and other users' programs failed
+    Index(tmp_path, path=shared / "x.db", embeddings=False).close()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
