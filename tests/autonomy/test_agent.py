@@ -73,6 +73,15 @@ def test_agent_level_samples_candidates_and_keeps_the_one_the_tests_prefer(make_
     assert len(Checkpoints(work).log()) == 1
 
 
+def test_a_change_that_makes_progress_goes_on_in_the_conversation_not_in_more_samples(make_grid, work):
+    make_tree(work, {"calc.py": "def add(a, b):\n    return None\n", "test_calc.py": TEST + "\n\ndef test_zero():\n    assert add(0, 0) == 0\n"})
+    halfway = "calc.py\n```python\n<<<<<<< SEARCH\n    return None\n=======\n    return a * b\n>>>>>>> REPLACE\n```\n"
+    a = agent(make_grid, work, [halfway, FIX_WRONG], level="agent")
+    assert a.run("make add add").status == "done" and "return a + b" in (work / "calc.py").read_text()
+    second = requests(a)[1]
+    assert second.temperature is None and "1 failed, 1 passed" in second.messages[-1]["content"]  # told, not resampled
+
+
 def test_when_no_candidate_passes_the_best_one_stays(make_grid, work, tmp_path):
     make_tree(work, {"test_calc.py": TEST + "\n\ndef test_zero():\n    assert add(0, 0) == 0\n"})
     worse = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return 7\n>>>>>>> REPLACE\n```\n"
@@ -212,6 +221,16 @@ def test_whole_file_replies_from_small_models(make_grid, work):
     a = Agent(grid, work, Leash(work, "auto"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
     assert a.run("fix").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     assert "calc.py" in grid.provider("s").requests[0].messages[0]["content"]  # the example names a real file
+
+
+def test_a_whole_file_without_its_path_goes_to_the_one_file_the_run_may_write(make_grid, work):
+    bare = "```python\ndef add(a, b):\n    return a + b\n```\n\nThe `add` function now adds."
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[bare, "DONE"])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
+    a.stop_when_green = True
+    result = a.run("make add add")
+    assert result.status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert '"path": "calc.py"' in grid.provider("s").requests[0].messages[0]["content"]  # the tool example names a real file
 
 
 def test_until_green_a_run_whose_checks_already_pass_asks_no_model(make_grid, work):

@@ -126,6 +126,21 @@ def test_whole_file_format_but_never_a_prose_example(repo):
     assert not lazy.applied and read(repo, "app.py") == APP
 
 
+def test_a_bare_whole_file_is_taken_only_for_the_sole_writable_file():
+    from tether.autonomy.formats import FORMATS
+
+    whole = FORMATS["whole"]
+    bare = "```python\nclass Cipher:\n    key = 'a'\n```\n\nThe `Cipher` class now has a key."  # qwen2.5-coder-1.5b's reply
+    assert whole.parse(bare) == []  # no path line and no sole file: nothing to guess
+    (edit,) = whole.parse(bare, sole="simple_cipher.py")
+    assert (edit.path, edit.replace) == ("simple_cipher.py", "class Cipher:\n    key = 'a'\n")
+    assert whole.parse("```python\na = 1\n```\nor\n```python\na = 2\n```\n", sole="x.py") == []  # two blocks: which one?
+    assert whole.parse("```python\nimport os\n# ... rest unchanged\n```\n", sole="x.py") == []
+    assert FORMATS["search-replace"].parse(bare, sole="x.py") == []  # only where whole files were asked for
+    (named,) = whole.parse("other.py\n```python\nb = 2\n```\n", sole="x.py")
+    assert named.path == "other.py"  # a path the model gave wins (and the leash judges it)
+
+
 def test_a_whole_file_that_would_lose_most_lines_is_refused(repo):
     (repo / "long.py").write_text("".join(f"x{i} = {i}\n" for i in range(40)))
     report = apply_text(repo, "long.py\n```python\nx0 = 0\n```\n", formats=WHOLE)

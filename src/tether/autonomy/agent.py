@@ -3,9 +3,9 @@
 Each turn the model either calls a tool (one `TOOL` line), proposes an edit (SEARCH/REPLACE
 blocks), or says DONE. Every action goes through the leash; a refusal is told to the model with
 its reason. An applied change is checkpointed and then checked by the verify commands, whose
-failures go back to the model. At `agent` level a failing change is one of several candidates:
-more are sampled and the one the checks like best is kept — generation and verification in a
-loop. The whole run is one entry in the undo history; every step is recorded for replay."""
+failures go back to the model. At `agent` level a failing change that gained nothing on the
+checks is one of several candidates: more are sampled and the one the checks like best is kept —
+generation and verification in a loop; a change that made progress goes on in the conversation. The whole run is one entry in the undo history; every step is recorded for replay."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..context import tokens
+from ..context.walk import walk
 from ..errors import Cancelled, TetherError
 from ..llm import models as catalogue
 from ..llm.types import Response
@@ -29,7 +30,7 @@ from .runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
 from .trail import Trail
 from .untrusted import Fence
-from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_command
+from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_command, score
 
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 
@@ -84,6 +85,7 @@ class Agent:
         self.failed_edits: set[str] = set()
         self.resample: dict = {}  # options for the next reply only: a fresh sample after a repeat
         self.changed: set[str] = set()
+        self.sole: str | None = None  # the one file the run may write, if only one
         self.refusals = 0  # actions the leash (or the person) refused
         self.checks: list[CommandResult] = []
         self.cancel = threading.Event()  # set by `stop()`, from any thread
@@ -140,7 +142,7 @@ class Agent:
         while True:
             text = self._generate(**self.resample).text
             self.resample = {}
-            if edits := self.format.parse(text):
+            if edits := self.format.parse(text, self.sole):
                 outcome = self._edit(text, edits)
                 if outcome.passed and self.verify.commands and self.stop_when_green:
                     return Stop(Status.DONE, "the change is applied and the checks pass")
@@ -184,8 +186,10 @@ class Agent:
                                       " add its price under [models] in tether.toml")
 
     def _opening(self, instruction: str) -> list[dict]:
-        edits = self.format.prompt(self._example(instruction))
-        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(), edits=edits, level_note=LEVEL_NOTES[self.leash.level])
+        self.sole = self._sole_writable()
+        example = self.sole or self._example(instruction)
+        edits = self.format.prompt(example)
+        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(example), edits=edits, level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
         context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
@@ -268,6 +272,11 @@ class Agent:
         hits = self.toolbox.index().search(instruction, k=1)
         return hits[0].path if hits else "src/app.py"
 
+    def _sole_writable(self) -> str | None:
+        """The only text file of the workspace the leash lets this run write, if there is exactly one."""
+        writable = [f.path for f in walk(self.root).files if not f.binary and self.leash.may_write(f.path)]
+        return writable[0] if len(writable) == 1 else None
+
     def _window(self) -> int:
         try:
             return self.grid.context_window(self.model)
@@ -329,9 +338,10 @@ class Agent:
             self.resample = {"temperature": 0.7, "seed": self.leash.spent.steps}
             return Outcome(text, False, f"You proposed this same edit before and it failed; it was not applied again. "
                                         f"Make a different change. {self.format.ask}")
+        before = score(self.checks)
         outcome = self._attempt(text, edits)
-        if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1:
-            outcome = self._best_of(outcome)
+        if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1 and outcome.score[1:] <= before:
+            outcome = self._best_of(outcome)  # no progress: more samples of this turn; progress goes on in the conversation
         if outcome.applied:
             self.trail.keep(outcome.commit)
         if not outcome.passed:
@@ -353,7 +363,7 @@ class Agent:
                 self.trail.reset()  # the state before this turn, with any file first touched since at its original
                 self.on_event("note", text=f"checks fail; trying candidate {n + 1} of {self.candidates}")
                 text = self._generate(temperature=0.7, seed=n).text
-                candidate = self._attempt(text, self.format.parse(text))
+                candidate = self._attempt(text, self.format.parse(text, self.sole))
                 if candidate.applied and candidate.score > best.score:
                     best = candidate
                 if best.passed:

@@ -23,9 +23,13 @@ class EditFormat:
         """The instructions; `example` is a real file of the workspace (small models copy it)."""
         return whole.prompt(example) if self.name == "whole" else search_replace.PROMPT
 
-    def parse(self, reply: str) -> list[Edit]:
-        """Every edit of the reply, read once; the prompt's own example copied back is not one."""
-        return parse_reply(self.clean(reply), self.parsers)
+    def parse(self, reply: str, sole: str | None = None) -> list[Edit]:
+        """Every edit of the reply, read once; the prompt's own example copied back is not one.
+        `sole`: the one file the run may write, which a whole file without its path is taken for."""
+        edits = parse_reply(self.clean(reply), self.parsers)
+        if not edits and sole and self.name == "whole":
+            edits = whole.bare(self.clean(reply), sole)
+        return edits
 
     @staticmethod
     def clean(reply: str) -> str:

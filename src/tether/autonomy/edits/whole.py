@@ -31,8 +31,26 @@ _LAZY = re.compile(r"^\s*(#|//|/\*|<!--)?\s*\.\.\.\s*(rest|remaining|existing|un
 
 
 def parse(reply: str) -> list[Edit]:
-    lines = reply.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     edits: list[Edit] = []
+    for line, path, body in _blocks(reply):
+        if path and _complete(body):
+            edits.append(Edit(path, "write", replace=_text(body), block=len(edits) + 1, line=line, format="whole"))
+    return edits
+
+
+def bare(reply: str, path: str) -> list[Edit]:
+    """A reply whose one fenced block has no path line, taken for `path` — the only file the run
+    may write. Small models often drop the path line (qwen2.5-coder-1.5b did, and lost a task)."""
+    blocks = list(_blocks(reply))
+    if len(blocks) != 1 or blocks[0][1] or not _complete(blocks[0][2]) or not any(x.strip() for x in blocks[0][2]):
+        return []
+    line, _, body = blocks[0]
+    return [Edit(path, "write", replace=_text(body), block=1, line=line, format="whole")]
+
+
+def _blocks(reply: str):
+    """(line number, path or "", body lines) of each fenced block."""
+    lines = reply.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     n = 0
     while n < len(lines):
         opening = _FENCE.match(lines[n])
@@ -47,8 +65,14 @@ def parse(reply: str) -> list[Edit]:
         end = n + 1
         while end < len(lines) and not lines[end].strip().startswith(fence):
             end += 1
-        body = lines[n + 1:end]
-        if path and not any(_LAZY.match(line) for line in body) and not any(line.lstrip().startswith("<<<<<<<") for line in body):
-            edits.append(Edit(path, "write", replace="\n".join(body) + "\n" if body else "", block=len(edits) + 1, line=n + 1, format="whole"))
+        yield n + 1, path, lines[n + 1:end]
         n = end + 1
-    return edits
+
+
+def _complete(body: list[str]) -> bool:
+    """Not a sketch ("... rest unchanged") and not a conflict's markers."""
+    return not any(_LAZY.match(line) or line.lstrip().startswith("<<<<<<<") for line in body)
+
+
+def _text(body: list[str]) -> str:
+    return "\n".join(body) + "\n" if body else ""
