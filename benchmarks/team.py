@@ -1,6 +1,6 @@
 """The team gateway under load and faults: several gateways on one PostgreSQL ledger.
 
-    python benchmarks/team.py [--gateways 3] [--clients 32] [--requests 3000]
+    python benchmarks/team.py [--gateways 3] [--clients 32] [--requests 3000] [--check]
 
 A throwaway PostgreSQL cluster (tether's own, on a Unix socket), the fake upstream of
 tests/upstream.py in its own process (the route's first model fails at random — 500, 429, reset,
@@ -15,7 +15,9 @@ call id the gateway returns), no call has two, the key's settled spend is within
 and no hold is left but the killed gateway's (which its lease releases). Then the gateway hop
 alone: sequential requests to a fault-free model with the key, straight to the upstream and
 through one gateway on SQLite and one on PostgreSQL, p50 difference. Results go to
-results/team.md, beside LiteLLM proxy's published figures."""
+results/team.md, beside LiteLLM proxy's published figures. `--check` runs the load and fault part
+only, prints its JSON and exits 1 when a row was lost or doubled or the budget was passed (the
+test suite runs it small: tests/llm/test_team_load.py)."""
 
 from __future__ import annotations
 
@@ -236,6 +238,7 @@ def main() -> None:
     parser.add_argument("--gateways", type=int, default=3)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--check", action="store_true", help="the load and fault run only: its JSON, exit 1 on a broken invariant")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(dir="/tmp", prefix="tether-team-"))
     os.chmod(folder, 0o755)
@@ -246,6 +249,8 @@ def main() -> None:
     try:
         result = load(args, folder, env, upstream)
         print(json.dumps(result, indent=1), flush=True)
+        if args.check:
+            sys.exit(0 if result["lost_rows"] == result["doubled"] == 0 and result["spent"] <= result["budget"] else 1)
         hops = hop(folder, env, upstream)
         print(hops, flush=True)
     finally:
