@@ -20,7 +20,7 @@ from ..errors import Cancelled, TetherError
 from ..llm import models as catalogue
 from ..llm.types import Response
 from . import hunks as hunk_mod, memory
-from .brief import WHOLE, brief
+from .brief import brief
 from .edits import Edit
 from .formats import for_model
 from .leash import Leash
@@ -188,13 +188,12 @@ class Agent:
     def _opening(self, instruction: str) -> list[dict]:
         self.sole = self._sole_writable()
         example = self.sole or self._example(instruction)
-        system = self._system(example)
+        edits = self.format.prompt(example)
+        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(example), edits=edits, level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
         context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
                         writable=writable)
-        if f"is {WHOLE})" in context.split("\n", 1)[0]:  # every file is shown: searching and mapping them would only cost tokens
-            system = self._system(example, ("read_file", "run_command"))
         if self.format.name == "whole":  # a whole file is about as long as the biggest one shown; a reply far longer is a model looping
             self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in context.split("</" + self.fence.tag)), default=0)))
         checks = ""
@@ -212,10 +211,6 @@ class Agent:
         user = f"{conventions}{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
         self.log.step("prompt", system=system, user=user)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
-
-    def _system(self, example: str, tools: tuple[str, ...] | None = None) -> str:
-        listing = tools_prompt(example) if tools is None else tools_prompt(example, tools)
-        return SYSTEM.format(fence_rule=self.fence.rule(), tools=listing, edits=self.format.prompt(example), level_note=LEVEL_NOTES[self.leash.level])
 
     def _continue(self, reply_text: str, feedback: str) -> None:
         self.messages += [{"role": "assistant", "content": reply_text}, {"role": "user", "content": feedback}]

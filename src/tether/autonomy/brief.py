@@ -15,7 +15,6 @@ from .untrusted import Fence
 
 MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits only
 READ_ONLY_TOKENS = 600  # a file the run may not write is shown up to here (its head: imports, the first cases)
-WHOLE = "all of them"  # said of a brief that shows every file of the workspace
 
 
 def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False, writable=None) -> str:
@@ -103,5 +102,5 @@ def _named(path: str, request: str) -> bool:
 
 
 def _join(parts: list[str], shown: int, total: int) -> str:
-    head = f"The workspace ({total} text files; what follows is {WHOLE if shown >= total else 'the most relevant part'}):"
+    head = f"The workspace ({total} text files; what follows is {'all of them' if shown >= total else 'the most relevant part'}):"
     return head + "\n\n" + "\n\n".join(parts)

@@ -46,10 +46,9 @@ _TOOL_LINE = re.compile(r"^[ \t>*`]*(?:TOOL|CALL)[:\s]+([A-Za-z_]+)[ \t]*(.*?)[`
 _DONE_LINE = re.compile(r"^[ \t>*`]*DONE\b[:\s]*(.*?)\s*$", re.M)
 
 
-def prompt(example: str = "src/app.py", names: tuple[str, ...] = ("read_file", "search", "repo_map", "run_command")) -> str:
-    """The tools; `example` is a real file of the workspace (a small model copies the example's path).
-    `names` narrows the list: with every file already shown, search and the map only cost tokens."""
-    listing = "\n".join(f"- {s.name} {s.arguments}: {s.description}" for s in SPECS.values() if s.name in names)
+def prompt(example: str = "src/app.py") -> str:
+    """The tools; `example` is a real file of the workspace (a small model copies the example's path)."""
+    listing = "\n".join(f"- {s.name} {s.arguments}: {s.description}" for s in SPECS.values() if s.name not in ("propose_edit", "finish"))
     return ("Only when you need to see more of the code or run something, reply with a single tool line, e.g.\n"
             f'TOOL read_file {{"path": {json.dumps(example)}, "start": 1, "end": 80}}\n'
             "The tools:\n" + listing)
