@@ -153,3 +153,16 @@ def test_an_index_path_outside_the_data_dir_keeps_its_folders_mode(tmp_path):
     shared.chmod(0o1777)  # like /tmp: `--db /tmp/x.db` once made /tmp 0700, and other users' programs failed
     Index(tmp_path, path=shared / "x.db", embeddings=False).close()
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+
+def test_definitions_find_where_a_name_is_defined_not_where_it_is_used(tmp_path):
+    body = "".join(f"        x{i} = {i}\n" for i in range(40))
+    root = make_tree(tmp_path / "repo", {**REPO, "shop/cart.py": f"class Cart:\n    def invoke(self):\n{body}\n    def total(self):\n{body}",
+                                         "shop/uses.py": "from billing.invoice import send_invoice\nsend_invoice(1, 2)\n",
+                                         "tests/test_cart.py": f"def invoke():\n{body}"})
+    ix = Index(root, path=tmp_path / "index.db", embeddings=False)
+    ix.update()
+    assert [h.path for h in ix.definitions("send_invoice")] == ["billing/invoice.py"]
+    assert [(h.path, h.name) for h in ix.definitions("Cart.invoke")] == [("shop/cart.py", "Cart.invoke")]
+    assert [h.path for h in ix.definitions("invoke")] == ["shop/cart.py", "tests/test_cart.py"]  # the code before its tests
+    assert ix.definitions("Cart.nothing") == [] and ix.definitions("deliver") == []

@@ -102,7 +102,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     if shown is None:
         toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
         try:
-            shown = snippets(root, question, budget, lambda q: toolbox.index().search(q, k=12))
+            shown = snippets(root, question, budget, lambda q: toolbox.index().search(q, k=12), toolbox.index().definitions)
         finally:
             toolbox.close()
     context = "\n\n".join(fence.wrap(f"{s.id} {s.path}:{s.start}-{s.end}", "".join(f"{s.start + n:>4}| {line}" for n, line in enumerate(s.lines)))
@@ -136,9 +136,10 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     yield Answer(text, claims, log.id, response)
 
 
-def snippets(root: Path, question: str, budget: int, search) -> list[Snippet]:
+def snippets(root: Path, question: str, budget: int, search, definitions=None) -> list[Snippet]:
     """What search finds for the question (and for each identifier it names), as numbered
-    snippets that fit `budget` tokens, best first."""
+    snippets that fit `budget` tokens, best first; `definitions(name)` puts where a named symbol
+    is defined before anything else."""
     hits, seen = [], set()
     asked = _IDENT.findall(question) + re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*|\(\))", question)
     for query in [*dict.fromkeys(a.rstrip("()") for a in asked), question]:
@@ -147,6 +148,7 @@ def snippets(root: Path, question: str, budget: int, search) -> list[Snippet]:
             name = query.split(".")[-1]
             defines = re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", re.M)
             found = sorted(found[:8], key=lambda h: not (h.name.split(".")[-1] == name or defines.search(h.snippet)))[:3]
+            found = (definitions(query)[:2] if definitions else []) + found
         for h in found[:12]:
             if (h.path, h.start) not in seen:
                 seen.add((h.path, h.start))

@@ -225,6 +225,19 @@ class Index:
             self._matrix = (ids, matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9))
         return self._matrix
 
+    def definitions(self, name: str, k: int = 3) -> list[Hit]:
+        """Chunks that define `name` (a symbol, or `Class.member`), by the names the chunker gave
+        them: where a definition is, which ranking can bury under the symbol's many uses."""
+        last = name.split(".")[-1]
+        rows = self.db.execute("SELECT path, start, end_line, name, text FROM chunks WHERE name LIKE ? ORDER BY path, start", (f"%{last}%",))
+        ranked = []
+        for row in rows:
+            names = row[3].split(", ")
+            if name in names if "." in name else any(n.split(".")[-1] == name for n in names):  # `invoke`: any class's
+                ranked.append(("test" in row[0].lower(), row))
+        ranked.sort(key=lambda r: r[0])  # the code before its tests; stable, so a definition cut in pieces keeps its first piece first
+        return [Hit(p, start, end, n, _snippet(text), 0.0, {"name": rank}) for rank, (_, (p, start, end, n, text)) in enumerate(ranked[:k], start=1)]
+
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
         if mode not in ("hybrid", "bm25", "vector"):
             raise TetherError(f"--mode must be hybrid, bm25 or vector (got {mode!r})")
