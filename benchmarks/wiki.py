@@ -10,7 +10,8 @@ folder so the benchmark can change it. Measured per repository, through the comm
      most cited file): pages written again (none should be: the citations follow the lines);
   3. an update after a one-file change inside cited lines (one cited line of one page edited):
      pages written again, and its time as a share of the full build (goal: at most 10 %).
-Results go to results/wiki.md, with the first repository's overview as an example."""
+Results go to results/wiki.md, with the first repository's overview as an example; each
+repository's row is kept in results/wiki.json, so a run over one repository keeps the others'."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "results" / "wiki.md"
+ROWS = HERE / "results" / "wiki.json"
 
 
 def tether(*args: str, cwd: Path) -> tuple[dict, float]:
@@ -36,14 +38,13 @@ def tether(*args: str, cwd: Path) -> tuple[dict, float]:
 
 def main() -> None:
     os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="wiki-bench-data-"))
-    rows, example = [], ""
+    rows = json.loads(ROWS.read_text()) if ROWS.exists() else {}
     for source in map(Path, sys.argv[1:]):
         work = Path(tempfile.mkdtemp(prefix="wiki-bench-")) / source.name
         subprocess.run(["git", "clone", "-q", str(source.resolve()), str(work)], check=True)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=work, capture_output=True, text=True).stdout.strip()
         built, full = tether("wiki", "build", cwd=work)
         written = built["claims"] + built["dropped_claims"]
-        example = example or built["overview"]
         cited = [(c["path"], c["start"]) for p in built["pages"] for claim in p["claims"] for c in claim["citations"]]
         most = max({p for p, _ in cited}, key=lambda p: sum(1 for q, _ in cited if q == p)) if cited else None
         moved = edited = None
@@ -57,22 +58,24 @@ def main() -> None:
             lines[at] = lines[at].rstrip("\n") + "  # edited by the benchmark\n"
             target.write_text("".join(lines))
             edited, edited_s = tether("wiki", "update", cwd=work)
-        rows.append((f"{source.name} @ {commit}", len(built["pages"]), written, built["claims"], built["citations"], full,
-                     (len(moved["written"]), moved_s) if moved else None, (len(edited["written"]), edited_s) if edited else None))
-        print(rows[-1], flush=True)
-    lines = [f"# Wiki\n\n`python benchmarks/wiki.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}: the default embedded model "
+        rows[source.name] = [f"{source.name} @ {commit}", len(built["pages"]), written, built["claims"], built["citations"], full,
+                             (len(moved["written"]), moved_s) if moved else None, (len(edited["written"]), edited_s) if edited else None,
+                             time.strftime("%Y-%m-%d"), built["overview"]]
+        print(rows[source.name][:-1], flush=True)
+        ROWS.write_text(json.dumps(rows, indent=1) + "\n")
+    lines = ["# Wiki\n\n`python benchmarks/wiki.py PATH …` (the date of each row's run is in its last column): the default embedded model "
              "(qwen2.5-coder-1.5b, 2 CPU cores), driven through `tether wiki build|update --json`. A claim is kept only when all its "
              "citations verify (the file and lines exist and hold the identifiers it names), so every citation shown is checked; "
              "\"kept\" is the share of the claims the model wrote that verified.\n",
              "| repository | pages | claims written | claims kept | citations shown (all verified) | build s | code moved: pages rewritten, s | "
-             "cited line edited: pages rewritten, s (share of build) |", "|---|---:|---:|---:|---:|---:|---|---|"]
-    for name, pages, written, kept, citations, full, moved, edited in rows:
+             "cited line edited: pages rewritten, s (share of build) | run |", "|---|---:|---:|---:|---:|---:|---|---|---|"]
+    for name, pages, written, kept, citations, full, moved, edited, day, _ in rows.values():
         share = f"{kept / written:.0%}" if written else "-"
         m = f"{moved[0]}, {moved[1]:.1f}" if moved else "-"
         e = f"{edited[0]}, {edited[1]:.1f} ({edited[1] / full:.0%})" if edited else "-"
-        lines.append(f"| {name} | {pages} | {written} | {kept} ({share}) | {citations} | {full:.0f} | {m} | {e} |")
-    if example:
-        lines += ["", "## Example: the overview of the first repository", "", example]
+        lines.append(f"| {name} | {pages} | {written} | {kept} ({share}) | {citations} | {full:.0f} | {m} | {e} | {day} |")
+    if rows:
+        lines += ["", "## Example: the overview of the first repository", "", next(iter(rows.values()))[-1]]
     TABLE.write_text("\n".join(lines) + "\n")
     print(TABLE.read_text())
 
