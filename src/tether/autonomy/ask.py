@@ -31,6 +31,7 @@ sentence about the code, with identifiers in `backticks`, and lists the ids of t
 show it. {count} claims, one fact each. If the snippets do not answer the question, give one claim
 saying so, with no snippets."""
 
+CONTEXT_TOKENS = 1800  # of snippets, by exact count: on the embedded model the prompt is most of the wait (~90 tokens/s read)
 MAX_CLAIM = 240  # characters of one claim: the schema's bound, so a small model's JSON ends in time
 _CITATION = re.compile(r"\[?`?([\w./-]+\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
@@ -89,7 +90,7 @@ class Snippet:
         return self.start + len(self.lines) - 1
 
 
-def ask(grid, root: str | Path, question: str, model: str = "default", budget: int = 2100, shown: list[Snippet] | None = None,
+def ask(grid, root: str | Path, question: str, model: str = "default", budget: int | None = None, shown: list[Snippet] | None = None,
         command: str = "ask", claims: tuple[int, int] = (1, 5)) -> Iterator[str | Answer]:
     """Each claim's text as soon as the model has written it, then the checked Answer. The model
     sees numbered snippets (`shown`, else what search finds) and may only cite their ids (its
@@ -102,7 +103,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     if shown is None:
         toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
         try:
-            shown = snippets(root, question, budget, lambda q: toolbox.index().search(q, k=12), toolbox.index().definitions)
+            shown = snippets(root, question, budget or CONTEXT_TOKENS, lambda q: toolbox.index().search(q, k=12), toolbox.index().definitions)
         finally:
             toolbox.close()
     context = "\n\n".join(fence.wrap(f"{s.id} {s.path}:{s.start}-{s.end}", "".join(f"{s.start + n:>4}| {line}" for n, line in enumerate(s.lines)))
