@@ -63,7 +63,7 @@ def test_only_verified_claims_are_kept_each_with_a_hash_of_its_lines(make_grid, 
     assert "```mermaid" in overview and "pay --> cart" in overview.replace("_", "-") and files[0] == "index.md"
 
 
-def test_moved_code_moves_the_citation_and_changed_code_rewrites_only_its_page(make_grid, repo):
+def test_moved_code_moves_the_citation_and_changed_code_asks_again_only_for_its_claims(make_grid, repo):
     w, provider = wiki(make_grid, repo, [GOOD] * 3)
     w.build()
     asked = len(provider.requests)
@@ -77,6 +77,10 @@ def test_moved_code_moves_the_citation_and_changed_code_rewrites_only_its_page(m
     cart.write_text(cart.read_text().replace("round(sum(self.items), 2)", "sum(self.items)"))
     report = w.build()
     assert report.written == ["cart"] and len(provider.requests) == asked + 1
+    # only the claim whose lines changed (the class's) was asked for again, from the definition those lines are in
+    assert [c["text"] for c in next(p for p in report.pages if p.title == "cart").claims] == ["`total` rounds the sum", "`Cart` keeps the prices in `items`"]
+    again = provider.requests[-1].messages[1]["content"]
+    assert again.count("source=") == 1 and 'source="S1 src/shop/cart.py:3-11"' in again
 
 
 def test_a_build_stopped_midway_resumes_where_it_stopped(make_grid, repo):

@@ -4,8 +4,9 @@ The parts of the repository (a page each) are chosen mechanically, from the fold
 the repo map's ranks; each page is written by `ask` from the definitions of the part's most used
 symbols, so its claims cite snippet ids that tether turns into `path:start-end` and verifies. A
 claim that does not verify is dropped, never shown as fact. Each citation keeps a hash of the
-lines it cites: when the code moves, the citation follows the same lines; only a page whose
-cited lines changed or vanished is written again. The overview and its diagram of which part
+lines it cites: when the code moves, the citation follows the same lines; when cited lines
+change, only the claims that cite them are asked for again, from the definitions around those
+lines (a short prompt), and the page's other claims stay. The overview and its diagram of which part
 uses which are computed, not written by a model. Pages are kept in tether's database, so a
 killed build resumes where it stopped."""
 
@@ -64,7 +65,7 @@ class Page:
 @dataclass
 class WikiReport:
     pages: list[Page]
-    written: list[str] = field(default_factory=list)  # slugs written by a model this time
+    written: list[str] = field(default_factory=list)  # slugs written by a model this time (whole, or the claims whose lines changed)
     kept: list[str] = field(default_factory=list)  # slugs whose cited lines still hold (citations moved with the code)
     seconds: float = 0.0
     overview: str = ""
@@ -98,11 +99,13 @@ class Wiki:
             if progress:
                 progress(n, len(found), part.title)
             old = None if force else self._load(part.slug)
-            if old is not None and sorted(old.files) == sorted(part.files) and self._follow(old):  # ranks may reorder the same files
-                old.commit, old.files = commit, list(part.files)
-                report.kept.append(part.slug)
-                page = old
-            else:
+            page = None
+            if old is not None and sorted(old.files) == sorted(part.files):  # ranks may reorder the same files
+                page, asked = self._refresh(old, part, repo)
+                if page is not None:
+                    page.commit, page.files = commit, list(part.files)
+                    (report.written if asked else report.kept).append(part.slug)
+            if page is None:
                 page = self._write(part, repo, commit)
                 report.written.append(part.slug)
             self._save(page, n)
@@ -143,37 +146,59 @@ class Wiki:
         return [Part(_slug(title), title, tuple(sorted(files, key=lambda f: -repo.file_ranks[f]))) for title, (key, files) in zip(titles, best)], repo
 
     def _write(self, part: Part, repo, commit: str) -> Page:
-        shown = _snippets(self.root, part, repo)
+        claims, dropped, run_id = self._claims(part, _snippets(self.root, part, repo), (3, 6))
+        return Page(part.slug, part.title, list(part.files), claims, dropped, commit, run_id)
+
+    def _claims(self, part: Part, shown: list[Snippet], count: tuple[int, int]) -> tuple[list[dict], int, str]:
+        """The verified claims `ask` writes about the part from `shown`, how many it dropped, and its run."""
         names = ", ".join(f"`{f}`" for f in part.files[:6]) + (" …" if len(part.files) > 6 else "")
         question = (f"What does the {part.title} part of this repository ({names}) do? Say what its main classes and functions "
                     "are for and how they work together, one short fact per claim.")
-        answer = next(x for x in ask(self.grid, self.root, question, self.model, shown=shown, command="wiki", claims=(3, 6))
+        answer = next(x for x in ask(self.grid, self.root, question, self.model, shown=shown, command="wiki", claims=count)
                       if isinstance(x, Answer))
-        claims = []
-        for c in answer.claims:
-            if c.verified:
-                claims.append({"text": c.text, "citations": [{"path": x.path, "start": x.start, "end": x.end,
-                                                              "hash": _span_hash(self.root, x.path, x.start, x.end)} for x in c.citations]})
-        return Page(part.slug, part.title, list(part.files), claims, len(answer.claims) - len(claims), commit, answer.run_id)
+        claims = [{"text": c.text, "citations": [{"path": x.path, "start": x.start, "end": x.end,
+                                                  "hash": _span_hash(self.root, x.path, x.start, x.end)} for x in c.citations]}
+                  for c in answer.claims if c.verified]
+        return claims, len(answer.claims) - len(claims), answer.run_id
 
-    def _follow(self, page: Page) -> bool:
-        """Move each citation to where its lines stand now; False when some cited lines are gone."""
+    def _refresh(self, page: Page, part: Part, repo) -> tuple[Page | None, bool]:
+        """The page with its citations moved to where their lines stand now, and whether a model
+        was asked: claims whose lines changed are asked for again from the definitions those lines
+        were in. None when that cannot be done piecewise (a cited file is gone, or no definition
+        of the part is where the changed lines were): the whole page is written again."""
         texts: dict[str, list[str] | None] = {}
-        for claim in page.claims:
-            for c in claim["citations"]:
-                if c["path"] not in texts:
-                    target = self.root / c["path"]
-                    texts[c["path"]] = target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else None
-                lines = texts[c["path"]]
-                if lines is None:
-                    return False
-                size = c["end"] - c["start"] + 1
-                if _hash(lines[c["start"] - 1:c["end"]]) == c["hash"]:
-                    continue
-                moved = next((i for i in range(len(lines) - size + 1) if _hash(lines[i:i + size]) == c["hash"]), None)
-                if moved is None:
-                    return False
-                c["start"], c["end"] = moved + 1, moved + size
+        stale = [claim for claim in page.claims if not self._follow(claim, texts)]
+        if not stale:
+            return page, False
+        if not all((self.root / c["path"]).is_file() for claim in stale for c in claim["citations"]):
+            return None, False
+        near = [(c["path"], c["start"], c["end"]) for claim in stale for c in claim["citations"]]
+        shown = _snippets(self.root, part, repo, near)
+        if not shown:
+            return None, False
+        claims, dropped, run_id = self._claims(part, shown, (1, len(stale) + 1))
+        kept = [c for c in page.claims if c not in stale]
+        page.claims = kept + [c for c in claims if c["text"] not in {k["text"] for k in kept}]
+        page.dropped += dropped
+        page.run_id = run_id
+        return page, True
+
+    def _follow(self, claim: dict, texts: dict) -> bool:
+        """Move the claim's citations to where their lines stand now; False when some are gone."""
+        for c in claim["citations"]:
+            if c["path"] not in texts:
+                target = self.root / c["path"]
+                texts[c["path"]] = target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else None
+            lines = texts[c["path"]]
+            if lines is None:
+                return False
+            size = c["end"] - c["start"] + 1
+            if _hash(lines[c["start"] - 1:c["end"]]) == c["hash"]:
+                continue
+            moved = next((i for i in range(len(lines) - size + 1) if _hash(lines[i:i + size]) == c["hash"]), None)
+            if moved is None:
+                return False
+            c["start"], c["end"] = moved + 1, moved + size
         return True
 
     # -- reading ------------------------------------------------------------------------------
@@ -233,14 +258,20 @@ class Wiki:
             return ""
 
 
-def _snippets(root: Path, part: Part, repo) -> list[Snippet]:
-    """The definitions of the part's best ranked symbols, as numbered snippets within budget."""
+def _snippets(root: Path, part: Part, repo, near: list[tuple[str, int, int]] | None = None) -> list[Snippet]:
+    """The definitions of the part's best ranked symbols, as numbered snippets within budget;
+    with `near` (path, start, end), only the innermost definitions around those lines."""
     from ..context import tokens
 
     found, used, seen = [], 0, set()
     files = set(part.files)
     texts: dict[str, list[str]] = {}
-    for _, s in repo.symbols:
+    symbols = [s for _, s in repo.symbols]
+    if near is not None:
+        around = [min((s for s in symbols if s.path == path and s.line <= start and end <= s.end_line),
+                      key=lambda s: s.end_line - s.line, default=None) for path, start, end in near]
+        symbols = [s for s in symbols if s in around]
+    for s in symbols:
         if s.path not in files or (s.path, s.line) in seen:
             continue
         if s.path not in texts:
