@@ -157,3 +157,21 @@ def test_a_claim_may_name_the_module_and_package_it_cites_and_repeats_count_once
     same = {"text": "The `utils` module of `shop` defines `slug`", "snippets": ["S1"]}
     claims = cited(root, json.dumps({"claims": [same, same, {"text": "`utils` defines `ghost`", "snippets": ["S1"]}]}), shown)
     assert [(c.text, c.verified) for c in claims] == [(same["text"], True), ("`utils` defines `ghost`", False)]
+
+
+def test_a_claim_may_name_the_class_its_cited_lines_stand_in_and_the_project(tmp_path):
+    import json
+
+    from tether.autonomy.ask import Snippet, cited
+
+    root = tmp_path / "shop"
+    root.mkdir()
+    body = ["class Cart:\n", "    def __init__(self):\n", "        self.items = []\n", "\n", "    def add(self, price):\n",
+            "        if price > 0:\n", "            self.items.append(price)\n"]
+    (root / "cart.py").write_text("".join(body))
+    shown = {"S1": Snippet("S1", "cart.py", 5, body[4:])}
+    ok = {"text": "`add` of `Cart` in `shop` keeps positive prices in `items`", "snippets": ["S1"]}
+    other = {"text": "`Basket` keeps positive prices in `items`", "snippets": ["S1"]}
+    claims = cited(root, json.dumps({"claims": [ok, other]}), shown)
+    assert [c.verified for c in claims] == [True, False]  # the lines stand in class Cart; no Basket encloses them
+    assert claims[0].citations[0].start == 5  # narrowed to the lines that hold `add` and `items`

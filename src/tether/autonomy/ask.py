@@ -293,11 +293,29 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
         claim.problems.append("no citation")
     joined = "\n".join(cited_text)
     places = {part for c in citations if c.ok for part in PurePosixPath(c.path).with_suffix("").parts}  # `utils` of utils.py
+    places |= {name for c in citations if c.ok for name in _enclosing(lines_of[c.path], c.start)}  # `Cart` of a method of Cart
+    places.add(root.name)  # the project itself (`attrs`)
     for ident in idents:
         if cited_text and ident not in places and not _mentions(joined, ident.split(".")[-1]):
             claim.problems.append(f"`{ident}` is not in the cited lines")
     claim.verified = not claim.problems
     return claim
+
+
+def _enclosing(lines: list[str], start: int) -> set[str]:
+    """The classes and functions whose bodies hold line `start`, read by indentation."""
+    names: set[str] = set()
+    line = lines[start - 1]
+    indent = len(line) - len(line.lstrip()) if line.strip() else 1 << 30
+    for above in reversed(lines[:start - 1]):
+        depth = len(above) - len(above.lstrip())
+        if above.strip() and depth < indent:
+            if m := re.match(r"\s*(?:async\s+)?(?:def|class)\s+(\w+)", above):
+                names.add(m.group(1))
+            indent = depth
+            if depth == 0:
+                break
+    return names
 
 
 def _read_lines(root: Path, path: str) -> list[str] | None:
