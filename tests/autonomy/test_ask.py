@@ -175,3 +175,21 @@ def test_a_claim_may_name_the_class_its_cited_lines_stand_in_and_the_project(tmp
     claims = cited(root, json.dumps({"claims": [ok, other]}), shown)
     assert [c.verified for c in claims] == [True, False]  # the lines stand in class Cart; no Basket encloses them
     assert claims[0].citations[0].start == 5  # narrowed to the lines that hold `add` and `items`
+
+
+def test_each_sentence_of_a_claim_stands_or_falls_alone(tmp_path):
+    import json
+
+    from tether.autonomy.ask import Snippet, cited
+
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "v.py").write_text("def and_(*validators):\n    return _AndValidator(validators)\n")
+    shown = {"S1": Snippet("S1", "v.py", 1, ["def and_(*validators):\n", "    return _AndValidator(validators)\n"])}
+    text = "The `and_` function combines validators (e.g. `instance_of` ones). Wow. The `_NotValidator` class inverts one."
+    claims = cited(root, json.dumps({"claims": [{"text": text, "snippets": ["S1"]}]}), shown)
+    assert [(c.text, c.verified) for c in claims] == [
+        ("The `and_` function combines validators (e.g. `instance_of` ones). Wow.", False),  # `instance_of` is not there
+        ("The `_NotValidator` class inverts one.", False)]
+    claims = cited(root, json.dumps({"claims": [{"text": "`and_` builds an `_AndValidator`. `_NotValidator` inverts one of them.", "snippets": ["S1"]}]}), shown)
+    assert [(c.text, c.verified) for c in claims] == [("`and_` builds an `_AndValidator`.", True), ("`_NotValidator` inverts one of them.", False)]

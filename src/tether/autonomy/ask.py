@@ -182,18 +182,31 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
     for item in items:
         if not isinstance(item, dict) or not str(item.get("text", "")).strip():
             continue
-        text = _whole(str(item["text"]).strip())
-        if text in said:  # a small model that says the same thing five times said it once
-            continue
-        said.add(text)
-        ids = [i for i in item.get("snippets") or [] if isinstance(i, str) and i in shown]
-        missing = [n for n in _names(text) if not any(_holds(shown[i], n) for i in ids)]
-        if missing:  # the claim names code that its snippets lack: the shown snippet that holds most of it is cited too
-            best = max(shown.values(), key=lambda s: sum(_holds(s, n) for n in missing))
-            ids += [best.id] if any(_holds(best, n) for n in missing) else []
-        citations = [_narrow(text, shown[i]) for i in dict.fromkeys(ids)]
-        claims.append(verify(root, text, text, citations, lines_of))
+        given = [i for i in item.get("snippets") or [] if isinstance(i, str) and i in shown]
+        for text in _facts(_whole(str(item["text"]).strip())):  # each sentence stands or falls alone
+            if text in said:  # a small model that says the same thing five times said it once
+                continue
+            said.add(text)
+            ids = list(given)
+            missing = [n for n in _names(text) if not any(_holds(shown[i], n) for i in ids)]
+            if missing:  # the claim names code that its snippets lack: the shown snippet that holds most of it is cited too
+                best = max(shown.values(), key=lambda s: sum(_holds(s, n) for n in missing))
+                ids += [best.id] if any(_holds(best, n) for n in missing) else []
+            citations = [_narrow(text, shown[i]) for i in dict.fromkeys(ids)]
+            claims.append(verify(root, text, text, citations, lines_of))
     return claims
+
+
+def _facts(text: str) -> list[str]:
+    """A claim's sentences, each a fact of its own (a short one stays with the one before), so
+    that one wrong sentence drops itself, not the true ones beside it."""
+    facts: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        if facts and (len(sentence.split()) < 4 or facts[-1].endswith(("e.g.", "i.e.", "etc.", "vs."))):
+            facts[-1] += " " + sentence
+        else:
+            facts.append(sentence)
+    return facts
 
 
 def _whole(text: str, limit: int = MAX_CLAIM) -> str:
