@@ -5,7 +5,8 @@ blocks), or says DONE. Every action goes through the leash; a refusal is told to
 its reason. An applied change is checkpointed and then checked by the verify commands, whose
 failures go back to the model. At `agent` level a failing change that gained nothing on the
 checks is one of several candidates: more are sampled and the one the checks like best is kept —
-generation and verification in a loop; a change that made progress goes on in the conversation. The whole run is one entry in the undo history; every step is recorded for replay."""
+generation and verification in a loop; a change that made progress goes on in the conversation.
+The whole run is one entry in the undo history; every step is recorded for replay."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ symbols, so its claims cite snippet ids that tether turns into `path:start-end` 
 claim that does not verify is dropped, never shown as fact. Each citation keeps a hash of the
 lines it cites: when the code moves, the citation follows the same lines; when cited lines
 change, only the claims that cite them are asked for again, from the definitions around those
-lines (a short prompt), and the page's other claims stay. The overview and its diagram of which part
-uses which are computed, not written by a model. Pages are kept in tether's database, so a
-killed build resumes where it stopped."""
+lines (a short prompt), and the page's other claims stay. The overview and its diagram of
+which part uses which are computed, not written by a model. Pages are kept in tether's
+database, so a killed build resumes where it stopped."""
 
 from __future__ import annotations
 

