@@ -341,7 +341,7 @@ class Agent:
                                         f"Make a different change. {self.format.ask}")
         before = score(self.checks)
         outcome = self._attempt(text, edits)
-        if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1 and outcome.score[1:] <= before:
+        if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1 and score(outcome.checks) <= before:
             outcome = self._best_of(outcome)  # no progress: more samples of this turn; progress goes on in the conversation
         if outcome.applied:
             self.trail.keep(outcome.commit)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from .checkpoints import Change, Checkpoints
 from .edits import ApplyReport, propose
+from .edits.apply import DEFAULT_FORMATS
 
 
-def apply_change(root: str | Path, reply: str, message: str = "apply", formats: tuple[str, ...] | None = None) -> tuple[ApplyReport, Change | None]:
+def apply_change(root: str | Path, reply: str, message: str = "apply", formats: tuple[str, ...] = DEFAULT_FORMATS) -> tuple[ApplyReport, Change | None]:
     checkpoints = Checkpoints(root)  # finishes (and records) or undoes an interrupted apply first
-    report, plan = propose(root, reply) if formats is None else propose(root, reply, formats)
+    report, plan = propose(root, reply, formats)
     if not report.applied or not report.changed:
         return report, None
     files = [rel for rel, _, _ in plan.changes()]

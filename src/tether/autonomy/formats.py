@@ -26,9 +26,10 @@ class EditFormat:
     def parse(self, reply: str, sole: str | None = None) -> list[Edit]:
         """Every edit of the reply, read once; the prompt's own example copied back is not one.
         `sole`: the one file the run may write, which a whole file without its path is taken for."""
-        edits = parse_reply(self.clean(reply), self.parsers)
+        reply = self.clean(reply)
+        edits = parse_reply(reply, self.parsers)
         if not edits and sole and self.name == "whole":
-            edits = whole.bare(self.clean(reply), sole)
+            edits = whole.bare(reply, sole)
         return edits
 
     @staticmethod

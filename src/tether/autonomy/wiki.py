@@ -156,8 +156,12 @@ class Wiki:
                     "are for and how they work together, one short fact per claim.")
         answer = next(x for x in ask(self.grid, self.root, question, self.model, shown=shown, command="wiki", claims=count)
                       if isinstance(x, Answer))
+        lines: dict[str, list[str]] = {}  # each cited file read once, however many citations it has
+        for x in (x for c in answer.claims if c.verified for x in c.citations):
+            if x.path not in lines:
+                lines[x.path] = _file_lines(self.root, x.path) or []
         claims = [{"text": c.text, "citations": [{"path": x.path, "start": x.start, "end": x.end,
-                                                  "hash": _span_hash(self.root, x.path, x.start, x.end)} for x in c.citations]}
+                                                  "hash": _hash(lines[x.path][x.start - 1:x.end])} for x in c.citations]}
                   for c in answer.claims if c.verified]
         return claims, len(answer.claims) - len(claims), answer.run_id
 
@@ -178,7 +182,8 @@ class Wiki:
             return None, False
         claims, dropped, run_id = self._claims(part, shown, (1, len(stale) + 1))
         kept = [c for c in page.claims if c not in stale]
-        page.claims = kept + [c for c in claims if c["text"] not in {k["text"] for k in kept}]
+        said = {c["text"] for c in kept}
+        page.claims = kept + [c for c in claims if c["text"] not in said]
         page.dropped += dropped
         page.run_id = run_id
         return page, True
@@ -187,8 +192,7 @@ class Wiki:
         """Move the claim's citations to where their lines stand now; False when some are gone."""
         for c in claim["citations"]:
             if c["path"] not in texts:
-                target = self.root / c["path"]
-                texts[c["path"]] = target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else None
+                texts[c["path"]] = _file_lines(self.root, c["path"])
             lines = texts[c["path"]]
             if lines is None:
                 return False
@@ -286,9 +290,9 @@ def _snippets(root: Path, part: Part, repo, near: list[tuple[str, int, int]] | N
     return found
 
 
-def _span_hash(root: Path, path: str, start: int, end: int) -> str:
-    lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
-    return _hash(lines[start - 1:end])
+def _file_lines(root: Path, path: str) -> list[str] | None:
+    target = root / path
+    return target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else None
 
 
 def _hash(lines: list[str]) -> str:
