@@ -233,6 +233,18 @@ def test_a_whole_file_without_its_path_goes_to_the_one_file_the_run_may_write(ma
     assert '"path": "calc.py"' in grid.provider("s").requests[0].messages[0]["content"]  # the tool example names a real file
 
 
+def test_a_bare_whole_file_cannot_reach_git_through_a_sole_writable_symlink(make_grid, work):
+    import os
+
+    (work / ".git").mkdir()
+    (work / ".git" / "config").write_text("[core]\n")
+    os.symlink(".git/config", work / "conf.py")  # the only file --allow names is a link into .git
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["```python\n[core]\n\thooksPath = /tmp/evil\n```\n", "DONE", "DONE"])
+    a = Agent(grid, work, Leash(work, "agent", paths=("conf.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
+    result = a.run("set the hooks path")
+    assert (work / ".git" / "config").read_text() == "[core]\n" and result.changed == []
+
+
 def test_until_green_a_run_whose_checks_already_pass_asks_no_model(make_grid, work):
     (work / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     a = agent(make_grid, work, [FIX])

@@ -135,6 +135,9 @@ def test_the_embedder_comes_from_the_workspace_config(tmp_path):
     (root / "tether.toml").write_text('[search]\nembedder = "word2vec"\n')
     with pytest.raises(ConfigError, match="search.embedder must be one of static, e5"):
         Index(root, path=tmp_path / "b.db")
+    (root / "tether.toml").write_text('search = "e5"\n')  # not a table
+    with pytest.raises(ConfigError, match="search.embedder must be one of static, e5"):
+        Index(root, path=tmp_path / "c.db")
 
 
 def test_static_weights_are_checked_by_sha256(monkeypatch):
