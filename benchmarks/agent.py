@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +31,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
 from _peers import python_peer  # noqa: E402
+from tether.autonomy.agent import MALFORMED  # noqa: E402
 
 TASKS = HERE / "agent_tasks"
 RESULTS = HERE / "results" / "agent.json"
@@ -66,9 +68,10 @@ def run_tether(task: Path, model: str, seconds: float) -> dict:
     it may write, stopping as soon as the tests pass."""
     work = scratch(task)
     instructions = task_message(task)
+    stub = f"{task.name}.py"
     result = {"tool": "tether", "task": task.name, "attempts": []}
     for attempt in (1, 2):
-        started = time.monotonic()
+        started, original = time.monotonic(), (work / stub).read_text()
         done = subprocess.run([sys.executable, "-m", "tether.cli", "do", instructions, "-C", str(work), "-m", f"local/{model}",
                                "--level", "agent", "--allow", f"{task.name}.py", "--verify", PYTEST, "--until-green",
                                "--max-seconds", str(seconds), "--json"], capture_output=True, text=True, timeout=seconds + 120)
@@ -76,14 +79,44 @@ def run_tether(task: Path, model: str, seconds: float) -> dict:
             run = json.loads(done.stdout)
         except json.JSONDecodeError:
             run = {"status": "crashed", "steps": 0, "usage": {"input_tokens": 0, "output_tokens": 0}, "run": "", "reason": done.stderr[-300:]}
+        seconds = round(time.monotonic() - started, 1)
         passed, _ = tests_pass(task, work)
-        result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": run["status"],
+        replies, malformed = tether_replies(run["run"])
+        result["attempts"].append({"passed": passed, "seconds": seconds, "status": run["status"],
                                    "steps": run["steps"], "tokens": run["usage"]["input_tokens"] + run["usage"]["output_tokens"],
-                                   "run": run["run"], "reason": run.get("reason", "")})
+                                   "run": run["run"], "reason": run.get("reason", ""), "replies": replies, "malformed": malformed,
+                                   "failure": failure(passed, run["status"] in ("budget", "crashed"), replies, malformed,
+                                                      (work / stub).read_text() != original)})
         if passed:
             break
     shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def tether_replies(run_id: str) -> tuple[int, int]:
+    """How many replies the run's model gave, and how many of them were malformed: no edit, tool
+    line or DONE in it, or an edit that could not be applied (Aider counts the same two)."""
+    if not run_id:
+        return 0, 0
+    done = subprocess.run([sys.executable, "-m", "tether.cli", "log", run_id, "--json"], capture_output=True, text=True)
+    steps = json.loads(done.stdout)["steps"] if done.returncode == 0 else []
+    replies = sum(s["kind"] == "reply" for s in steps)
+    malformed = sum((s["kind"] == "note" and s.get("text") == MALFORMED) or (s["kind"] == "diff" and s.get("applied") is False) for s in steps)
+    return replies, malformed
+
+
+def failure(passed: bool, timed_out: bool, replies: int, malformed: int, edited: bool) -> str | None:
+    """Why an attempt failed, in the same words for both tools."""
+    if passed:
+        return None
+    if timed_out:
+        return "timeout"
+    if replies and malformed == replies:
+        return "malformed"
+    return "wrong code" if edited else "no edit"
+
+
+SETS = {"exercism": "exercism/python", "polyglot": "the python/ folder of Aider-AI/polyglot-benchmark (its hard tier)"}
 
 
 def exercism(root: Path, sample: int, seed: int) -> list[Path]:
@@ -176,7 +209,7 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
     result = {"tool": "aider", "task": task.name, "attempts": []}
     message = task_message(task)
     for attempt in (1, 2):
-        started = time.monotonic()
+        started, original = time.monotonic(), (work / stub).read_text()
         try:
             done = subprocess.run([*base, "--message", message, stub], cwd=work, env=env, capture_output=True, text=True, timeout=seconds)
             output, status = done.stdout + done.stderr, f"exit {done.returncode}"
@@ -186,8 +219,11 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
         sent = sum(_k(m.group(1)) for m in re.finditer(r"Tokens: ([\d.]+k?) sent", output))
         received = sum(_k(m.group(1)) for m in re.finditer(r"sent, ([\d.]+k?) received", output))
         fmt = re.search(r"with (\S+) edit format", output)
+        replies, malformed = len(re.findall(r"Tokens: [\d.]+k? sent", output)), output.count("did not conform to the edit format")
         result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": status,
-                                   "tokens": sent + received, "edit_format": fmt.group(1) if fmt else None})
+                                   "tokens": sent + received, "edit_format": fmt.group(1) if fmt else None, "replies": replies,
+                                   "malformed": malformed, "failure": failure(passed, status == "timeout", replies, malformed,
+                                                                              (work / stub).read_text() != original)})
         if passed:
             break
         message = f"{test_output}\n\nSee the testing errors above. The tests are correct. Fix the code in {stub} to resolve the errors."
@@ -207,7 +243,8 @@ def table(results: list[dict], model: str, source: str = "") -> str:
     lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} {where}, the embedded "
              f"`{model}` (Q4_K_M, llama.cpp, 2 CPU cores) driven by tether at level `agent` and by Aider 0.86.2 through "
              "`llama_cpp.server`. Attempt 2 runs only when attempt 1 left a test failing.\n",
-             "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | well-formed replies | failed attempts |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for tool in ("tether", "aider"):
         mine = [r for r in results if r["tool"] == tool]
         if not mine:
@@ -216,8 +253,13 @@ def table(results: list[dict], model: str, source: str = "") -> str:
         p2 = sum(any(a["passed"] for a in r["attempts"]) for r in mine)
         walls = sorted(sum(a["seconds"] for a in r["attempts"]) for r in mine)
         toks = sum(sum(a["tokens"] for a in r["attempts"]) for r in mine) / len(mine)
+        attempts = [a for r in mine for a in r["attempts"] if "replies" in a]  # runs before 2026-11-26 did not count replies
+        replies = sum(a["replies"] for a in attempts)
+        formed = f"{1 - sum(a['malformed'] for a in attempts) / replies:.1%} of {replies}" if replies else "-"
+        kinds = Counter(a["failure"] for a in attempts if a.get("failure"))
+        failed = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()) or "-"
         lines.append(f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {sum(walls) / len(walls):.0f} | "
-                     f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} |")
+                     f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} | {formed} | {failed} |")
     missing = [] if source else sorted(p.name for p in TASKS.iterdir() if p.is_dir() and p.name not in {r["task"] for r in results})
     if missing:
         lines.append(f"\nNot run yet: {', '.join(missing)}.")
@@ -226,7 +268,8 @@ def table(results: list[dict], model: str, source: str = "") -> str:
         cells = []
         for tool in ("tether", "aider"):
             r = next((r for r in results if r["task"] == task and r["tool"] == tool), None)
-            cells.append("-" if r is None else " → ".join(("pass" if a["passed"] else "fail") + f" {a['seconds']:.0f}s" for a in r["attempts"]))
+            cells.append("-" if r is None else " → ".join(("pass" if a["passed"] else a.get("failure") or "fail") + f" {a['seconds']:.0f}s"
+                                                         for a in r["attempts"]))
         lines.append(f"| {task} | {' | '.join(cells)} |")
     why = [f"- {r['tool']} {r['task']}: " + "; ".join(f"{a['status']} ({a.get('reason', '')[:90]})" for a in r["attempts"])
            for r in results if r["tool"] == "tether" and not any(a["passed"] for a in r["attempts"])]
@@ -245,6 +288,7 @@ def main() -> None:
     parser.add_argument("--exercism", type=Path, help="a checkout of exercism/python (or polyglot-benchmark's python/): use its exercises")
     parser.add_argument("--sample", type=int, default=40, help="with --exercism: how many exercises, a seeded sample (0: all)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--set", choices=sorted(SETS), default="exercism", help="with --exercism: which set the checkout is (names the results files)")
     args = parser.parse_args()
     from tether import config
     from tether.llm import weights
@@ -259,10 +303,11 @@ def main() -> None:
     global RESULTS, TABLE
     source = ""
     if args.exercism:
-        RESULTS, TABLE = HERE / "results" / "agent_exercism.json", HERE / "results" / "agent_exercism.md"
+        RESULTS, TABLE = HERE / "results" / f"agent_{args.set}.json", HERE / "results" / f"agent_{args.set}.md"
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.exercism, capture_output=True, text=True).stdout.strip()
-        source = (f"exercises of exercism/python at {commit} (a sample of {args.sample} with seed {args.seed}, fetched at run time, "
-                  f"`--exercism PATH --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}`)")
+        which = f"a sample of {args.sample} with seed {args.seed}" if args.sample else "all of them"
+        source = (f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
+                  f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}`)")
     results = [] if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
     tools = [args.only] if args.only else ["tether", "aider"]
     server = LlamaServer(weights.ensure(args.model)) if "aider" in tools else None

@@ -36,6 +36,7 @@ from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_comma
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 
 OUTPUT_TOKENS = 1536  # room kept for each reply
+MALFORMED = "the reply held no edit, tool line or DONE"  # logged, so a run's well-formed share can be counted
 
 SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.
 
@@ -162,8 +163,10 @@ class Agent:
             elif self.leash.level in ("ask", "suggest") and not self.changed:
                 return Stop(Status.ANSWERED, "the model answered", text.strip())
             elif reminded:
+                self.log.step("note", text=MALFORMED)
                 return self._ending("the model answered instead of changing the code", text.strip())
             else:
+                self.log.step("note", text=MALFORMED)
                 reminded = True
                 self._continue(text, f"{self.format.ask} To look at the code first, reply with one TOOL line. When all is done, reply DONE.")
 
