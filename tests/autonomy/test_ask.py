@@ -193,3 +193,21 @@ def test_each_sentence_of_a_claim_stands_or_falls_alone(tmp_path):
         ("The `_NotValidator` class inverts one.", False)]
     claims = cited(root, json.dumps({"claims": [{"text": "`and_` builds an `_AndValidator`. `_NotValidator` inverts one of them.", "snippets": ["S1"]}]}), shown)
     assert [(c.text, c.verified) for c in claims] == [("`and_` builds an `_AndValidator`.", True), ("`_NotValidator` inverts one of them.", False)]
+
+
+def test_a_private_name_written_without_its_underscore_is_named_as_the_code_spells_it(tmp_path):
+    import json
+
+    from tether.autonomy.ask import Snippet, cited
+
+    root = tmp_path / "r"
+    root.mkdir()
+    body = ["class _AnnotationExtractor:\n", "    def get_first_param_type(self):\n", "        return None\n"]
+    (root / "a.py").write_text("".join(body))
+    shown = {"S1": Snippet("S1", "a.py", 1, body)}
+    said = [{"text": "The `AnnotationExtractor` class reads annotations; `AnnotationExtractor()` takes a callable.", "snippets": ["S1"]},
+            {"text": "The `Extractor` class reads annotations.", "snippets": ["S1"]}]
+    claims = cited(root, json.dumps({"claims": said}), shown)
+    assert [(c.text, c.verified) for c in claims] == [
+        ("The `_AnnotationExtractor` class reads annotations; `_AnnotationExtractor()` takes a callable.", True),
+        ("The `Extractor` class reads annotations.", False)]  # no snippet holds `_Extractor` either

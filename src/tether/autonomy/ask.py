@@ -156,7 +156,7 @@ def snippets(root: Path, question: str, budget: int, search, definitions=None) -
                 hits.append(h)
     found, used = [], 0
     for h in hits:
-        lines = _read_lines(root, h.path)
+        lines = file_lines(root, h.path)
         if not lines:
             continue
         body = [line + "\n" for line in lines[h.start - 1:min(h.end, h.start + 59)]]
@@ -183,7 +183,7 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
         if not isinstance(item, dict) or not str(item.get("text", "")).strip():
             continue
         given = [i for i in item.get("snippets") or [] if isinstance(i, str) and i in shown]
-        for text in _facts(_whole(str(item["text"]).strip())):  # each sentence stands or falls alone
+        for text in _facts(_true_names(_whole(str(item["text"]).strip()), shown.values())):  # each sentence stands or falls alone
             if text in said:  # a small model that says the same thing five times said it once
                 continue
             said.add(text)
@@ -207,6 +207,19 @@ def _facts(text: str) -> list[str]:
         else:
             facts.append(sentence)
     return facts
+
+
+def _true_names(text: str, shown) -> str:
+    """A small model drops a private name's leading underscores (`AnnotationExtractor` for
+    `_AnnotationExtractor`): a backticked name that no shown snippet holds, where one holds it
+    with underscores, is written as the code spells it, so the claim names what it is about."""
+    for name in set(_IDENT.findall(text)):
+        if "." in name or name.startswith("_") or any(_holds(s, name) for s in shown):
+            continue
+        real = next((u + name for u in ("_", "__") if any(_holds(s, u + name) for s in shown)), None)
+        if real:
+            text = re.sub(rf"`{re.escape(name)}(\(\))?`", rf"`{real}\1`", text)
+    return text
 
 
 def _whole(text: str, limit: int = MAX_CLAIM) -> str:
@@ -292,7 +305,7 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
     cited_text = []
     for c in citations:
         if c.path not in lines_of:
-            lines_of[c.path] = _read_lines(root, c.path)
+            lines_of[c.path] = file_lines(root, c.path)
         lines = lines_of[c.path]
         if lines is None:
             c.problem = f"{c.path} is not a file in the workspace"
@@ -331,7 +344,8 @@ def _enclosing(lines: list[str], start: int) -> set[str]:
     return names
 
 
-def _read_lines(root: Path, path: str) -> list[str] | None:
+def file_lines(root: Path, path: str) -> list[str] | None:
+    """A workspace file's lines, its real path confined to the workspace (None when it is not one)."""
     try:
         target, _ = resolve(root, path)
         return target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else None

@@ -22,7 +22,7 @@ from .. import config
 from ..context.gitsource import run_git
 from ..context.repomap import repo_map
 from ..errors import TetherError
-from .ask import Answer, Snippet, ask
+from .ask import Answer, Snippet, ask, file_lines
 
 __all__ = ["Part", "Page", "Wiki", "WikiReport"]
 
@@ -159,7 +159,7 @@ class Wiki:
         lines: dict[str, list[str]] = {}  # each cited file read once, however many citations it has
         for x in (x for c in answer.claims if c.verified for x in c.citations):
             if x.path not in lines:
-                lines[x.path] = _file_lines(self.root, x.path) or []
+                lines[x.path] = file_lines(self.root, x.path) or []
         claims = [{"text": c.text, "citations": [{"path": x.path, "start": x.start, "end": x.end,
                                                   "hash": _hash(lines[x.path][x.start - 1:x.end])} for x in c.citations]}
                   for c in answer.claims if c.verified]
@@ -192,7 +192,7 @@ class Wiki:
         """Move the claim's citations to where their lines stand now; False when some are gone."""
         for c in claim["citations"]:
             if c["path"] not in texts:
-                texts[c["path"]] = _file_lines(self.root, c["path"])
+                texts[c["path"]] = file_lines(self.root, c["path"])
             lines = texts[c["path"]]
             if lines is None:
                 return False
@@ -279,8 +279,10 @@ def _snippets(root: Path, part: Part, repo, near: list[tuple[str, int, int]] | N
         if s.path not in files or (s.path, s.line) in seen:
             continue
         if s.path not in texts:
-            texts[s.path] = (root / s.path).read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
-        body = texts[s.path][s.line - 1:min(s.end_line, s.line + 24)]
+            texts[s.path] = file_lines(root, s.path) or []  # confined: a file swapped for a link out is not read
+        body = [line + "\n" for line in texts[s.path][s.line - 1:min(s.end_line, s.line + 24)]]
+        if not body:
+            continue
         cost = tokens.count("".join(f"{s.line + n:>4}| {x}" for n, x in enumerate(body))) + 20
         if used + cost > SNIPPET_TOKENS:
             continue
@@ -288,11 +290,6 @@ def _snippets(root: Path, part: Part, repo, near: list[tuple[str, int, int]] | N
         found.append(Snippet(f"S{len(found) + 1}", s.path, s.line, body))
         used += cost
     return found
-
-
-def _file_lines(root: Path, path: str) -> list[str] | None:
-    target = root / path
-    return target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else None
 
 
 def _hash(lines: list[str]) -> str:
