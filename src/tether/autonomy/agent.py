@@ -190,14 +190,15 @@ class Agent:
                                       " add its price under [models] in tether.toml")
 
     def _opening(self, instruction: str) -> list[dict]:
-        self.sole = self._sole_writable()
+        found = walk(self.root)
+        self.sole = self._sole_writable(found)
         example = self.sole or self._example(instruction)
         edits = self.format.prompt(example)
         system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(example), edits=edits, level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
         context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
-                        writable=writable)
+                        writable=writable, found=found)
         if self.format.name == "whole":  # a whole file is about as long as the biggest one shown; a reply far longer is a model looping
             self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in context.split("</" + self.fence.tag)), default=0)))
         checks = ""
@@ -276,9 +277,9 @@ class Agent:
         hits = self.toolbox.index().search(instruction, k=1)
         return hits[0].path if hits else "src/app.py"
 
-    def _sole_writable(self) -> str | None:
+    def _sole_writable(self, found) -> str | None:
         """The only text file of the workspace the leash lets this run write, if there is exactly one."""
-        writable = [f.path for f in walk(self.root).files if not f.binary and self.leash.may_write(f.path)]
+        writable = [f.path for f in found.files if not f.binary and self.leash.may_write(f.path)]
         return writable[0] if len(writable) == 1 else None
 
     def _window(self) -> int:

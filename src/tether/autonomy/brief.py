@@ -17,11 +17,11 @@ MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits on
 READ_ONLY_TOKENS = 600  # a file the run may not write is shown up to here (its head: imports, the first cases)
 
 
-def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False, writable=None) -> str:
+def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False, writable=None, found=None) -> str:
     """`search(query)` returns hits with .path, .start, .end and .where (the agent's index);
     `numbered` puts each line's number before it, for answers that cite lines; files that
-    `writable(path)` refuses are marked read-only."""
-    found = walk(root)
+    `writable(path)` refuses are marked read-only; `found` is a walk of `root` the caller made."""
+    found = found or walk(root)
     texts: dict[str, str] = {}
     for f in found.files:
         if not f.binary and f.size < 200_000:

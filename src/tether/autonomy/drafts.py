@@ -54,7 +54,7 @@ class Drafts:
         changes = plan.changes() if report.applied else []
         if not changes:
             return report, None
-        lines = {rel: sum(max(len(h.old), len(h.new)) for h in hunks.split(rel, before, after)) for rel, before, after in changes}
+        lines = {rel: hunks.changed_lines(hunks.split(rel, before, after)) for rel, before, after in changes}
         draft = Draft(secrets.token_hex(6), reply, tuple(lines), {rel: _sha(before) for rel, before, _ in changes}, lines, report.diff)
         with self._lock:
             self._drafts[draft.id] = draft

@@ -37,6 +37,11 @@ def split(path: str, before: str | None, after: str | None, context: int = 3) ->
     return hunks
 
 
+def changed_lines(hunks: list[Hunk]) -> int:
+    """The size of a change as the leash measures it: per hunk, the longer of its old and new lines."""
+    return sum(max(len(h.old), len(h.new)) for h in hunks)
+
+
 def combine(before: str | None, hunks: list[Hunk], taken: list[bool]) -> str:
     """The old text with the taken hunks put in and the others left out."""
     old = (before or "").splitlines(keepends=True)

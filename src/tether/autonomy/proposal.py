@@ -67,7 +67,7 @@ class Proposals:
         if level == "suggest":
             raise Stop(Status.PROPOSED, "the change is shown as a suggestion; level suggest applies nothing", report.diff)
         all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
-        decision = self.leash.check_change({rel: sum(max(len(h.old), len(h.new)) for h in hs) for rel, hs in all_hunks.items()})
+        decision = self.leash.check_change({rel: hunk_mod.changed_lines(hs) for rel, hs in all_hunks.items()})
         if decision.verdict == "deny":
             return Outcome(text, False, f"Refused by the leash ({decision.rule}): {decision.reason}.", refused=refused + 1)
         if decision.verdict == "ask":
