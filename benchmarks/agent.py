@@ -79,10 +79,10 @@ def run_tether(task: Path, model: str, seconds: float) -> dict:
             run = json.loads(done.stdout)
         except json.JSONDecodeError:
             run = {"status": "crashed", "steps": 0, "usage": {"input_tokens": 0, "output_tokens": 0}, "run": "", "reason": done.stderr[-300:]}
-        seconds = round(time.monotonic() - started, 1)
+        took = round(time.monotonic() - started, 1)
         passed, _ = tests_pass(task, work)
         replies, malformed = tether_replies(run["run"])
-        result["attempts"].append({"passed": passed, "seconds": seconds, "status": run["status"],
+        result["attempts"].append({"passed": passed, "seconds": took, "status": run["status"],
                                    "steps": run["steps"], "tokens": run["usage"]["input_tokens"] + run["usage"]["output_tokens"],
                                    "run": run["run"], "reason": run.get("reason", ""), "replies": replies, "malformed": malformed,
                                    "failure": failure(passed, run["status"] in ("budget", "crashed"), replies, malformed,
