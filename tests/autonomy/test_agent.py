@@ -275,3 +275,14 @@ def test_a_long_file_the_run_may_not_write_is_shown_by_its_head(make_grid, work)
     shown = user.split('source="test_calc.py"')[1].split("</")[0]
     assert "def test_add():" in shown and "test_add_79" not in shown and "more lines; read_file test_calc.py start=" in shown
     assert "test_calc.py (read-only)" in shown and "    return a - b" in user  # the file it may change is whole
+
+
+def test_malformed_and_truncated_replies_end_the_run_cleanly_and_are_counted(make_grid, work):
+    from tether.autonomy.agent import MALFORMED
+
+    cut = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a +"  # the reply ran out of tokens
+    a = agent(make_grid, work, [cut, "You could add the numbers instead."], level="agent")
+    result = a.run("make add add")
+    assert result.status == "failing" and result.changed == [] and (work / "calc.py").read_text() == BROKEN  # nothing half-written
+    _, steps = runlog.replay(a.grid.store, result.id)
+    assert [s["text"] for s in steps if s["kind"] == "note"] == [MALFORMED, MALFORMED]

@@ -188,3 +188,21 @@ def test_sloppy_paths_small_models_write_still_find_the_file(repo):
     assert misplaced.changed == ["app.py"] and "def subtract" in read(repo, "app.py")
     pathless = apply_text(repo, "```python\n<<<<<<< SEARCH\n    return a + b\n=======\n    return b + a\n>>>>>>> REPLACE\n```\n")
     assert pathless.changed == ["app.py"] and "return b + a" in read(repo, "app.py")
+
+
+def test_a_reply_cut_off_mid_block_changes_nothing(repo):
+    """A reply that ran out of tokens: half a SEARCH would delete what it matched, half a REPLACE or
+    an unclosed whole file would write half the code."""
+    before = (repo / "app.py").read_text()
+    first = before.splitlines()[0]
+    for cut in (f"app.py\n```python\n<<<<<<< SEARCH\n{first}\n",
+                f"app.py\n```python\n<<<<<<< SEARCH\n{first}\n=======\n{first[:5]}",
+                f"app.py\n```python\n{before[:-12]}"):
+        report = apply_text(repo, cut)
+        assert not report.applied and (repo / "app.py").read_text() == before, cut
+
+
+def test_a_search_replace_block_that_closes_its_fence_without_the_replace_marker_is_taken(repo):
+    first = (repo / "app.py").read_text().splitlines()[0]
+    reply = f"app.py\n```python\n<<<<<<< SEARCH\n{first}\n=======\n# changed\n```\n\nThat renames it."
+    assert [(e.search, e.replace) for e in parse_reply(reply)] == [(first + "\n", "# changed\n")]

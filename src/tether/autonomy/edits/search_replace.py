@@ -37,6 +37,7 @@ _START = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$", re.I)
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
 _END = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$", re.I)
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*(.*)$")
+_CLOSE = re.compile(r"^\s*(`{3,}|~{3,})\s*$")
 _PATHLIKE = re.compile(r"^[\w./\\@+\-\[\]()]*[\w-]\.?[\w-]*$")  # Next.js routes have [id] and (group) folders
 
 
@@ -52,7 +53,15 @@ def parse(reply: str) -> list[Edit]:
         start = n
         path = _path_before(lines, n) or last_path
         search, n = _collect(lines, n + 1, _DIVIDER)
+        if n >= len(lines):  # cut off before its `=======`: half a SEARCH would delete what it matched
+            break
+        divider = n
         replace, n = _collect(lines, n + 1, _END)
+        if n >= len(lines):  # no `>>>>>>> REPLACE`: a closed fence ends the block; else the reply was cut off
+            n = next((i for i in range(divider + 1, len(lines)) if _CLOSE.match(lines[i])), n)
+            if n >= len(lines):
+                break
+            replace = "".join(line + "\n" for line in lines[divider + 1:n])
         edits.append(Edit(path=path, action="replace" if search.strip() else "create", search=search, replace=replace,
                           block=len(edits) + 1, line=start + 1, format="search-replace"))
         last_path = path or last_path

@@ -65,6 +65,8 @@ def _blocks(reply: str):
         end = n + 1
         while end < len(lines) and not lines[end].strip().startswith(fence):
             end += 1
+        if end >= len(lines):  # the fence never closes: the reply was cut off, and half a file is no edit
+            return
         yield n + 1, path, lines[n + 1:end]
         n = end + 1
 
