@@ -76,7 +76,7 @@ SHAPES: dict[str, dict] = {
     "memory accept": CHANGE,
     "memory reject": obj({"rejected": I}),
     "wiki": obj({"pages": array(obj({"slug": S, "title": S, "files": array(S), "dropped": I, "commit": S, "run": S, "claims": array(obj(
-                     {"text": S, "citations": array(obj({"path": S, "start": I, "end": I, "hash": S}))}))})),
+                     {"text": S, "citations": array(obj({"path": S, "start": I, "end": I, "hash": S}, {"around": S}))}))})),
                  "written": array(S), "kept": array(S), "seconds": N, "claims": I, "citations": I, "dropped_claims": I, "overview": S,
                  "files": array(S)}),
     "keys": array(KEY),

@@ -211,3 +211,37 @@ def test_a_private_name_written_without_its_underscore_is_named_as_the_code_spel
     assert [(c.text, c.verified) for c in claims] == [
         ("The `_AnnotationExtractor` class reads annotations; `_AnnotationExtractor()` takes a callable.", True),
         ("The `Extractor` class reads annotations.", False)]  # no snippet holds `_Extractor` either
+
+
+def test_a_compound_name_in_the_wrong_case_is_named_as_the_code_spells_it_and_a_one_word_name_is_not(tmp_path):
+    import json
+
+    from tether.autonomy.ask import Snippet, cited
+
+    root = tmp_path / "r"
+    root.mkdir()
+    body = ["class RequestsCookieJar:\n", "    session = None\n"]
+    (root / "c.py").write_text("".join(body))
+    shown = {"S1": Snippet("S1", "c.py", 1, body)}
+    said = [{"text": "The `requestsCookieJar` class keeps cookies.", "snippets": ["S1"]},
+            {"text": "The `Session` class keeps cookies.", "snippets": ["S1"]}]
+    claims = cited(root, json.dumps({"claims": said}), shown)
+    assert [(c.text, c.verified) for c in claims] == [("The `RequestsCookieJar` class keeps cookies.", True),
+                                                      ("The `Session` class keeps cookies.", False)]
+
+
+def test_a_name_defined_further_down_a_cited_file_is_cited_where_it_is_defined(tmp_path):
+    import json
+
+    from tether.autonomy.ask import Snippet, cited
+
+    root = tmp_path / "r"
+    root.mkdir()
+    lines = ["def get(url):\n", "    return request('get', url)\n", "\n", "\n", "def head(url):\n", "    return request('head', url)\n"]
+    (root / "api.py").write_text("".join(lines))
+    shown = {"S1": Snippet("S1", "api.py", 1, lines[:2])}
+    said = [{"text": "The `get` and `head` functions send requests.", "snippets": ["S1"]},
+            {"text": "The `get` and `delete` functions send requests.", "snippets": ["S1"]}]
+    claims = cited(root, json.dumps({"claims": said}), shown)
+    assert [c.verified for c in claims] == [True, False]  # there is no `delete` in api.py
+    assert [str(c) for c in claims[0].citations] == ["api.py:1-2", "api.py:5-5"]

@@ -106,3 +106,21 @@ def test_a_module_and_its_stub_are_two_pages_and_typing_tests_are_no_part(make_g
     slugs = [p.slug for p in parts]
     assert len(slugs) == len(set(slugs)) and {"ship-py", "ship-pyi"} <= set(slugs)
     assert not any("typing" in f for p in parts for f in p.files)
+
+
+def test_a_cited_line_with_a_twin_follows_its_neighbours_and_an_edit_is_not_taken_for_a_move(make_grid, repo):
+    from tether.autonomy.wiki import _around, _hash
+
+    body = ["class Cart:", "    def add(self, price):", "        self.items.append(price)", "", "    def total(self):",
+            "        return sum(self.items)", "", "", "class Basket:", "    def add(self, price):", "        self.items.append(price)"]
+    path = repo / "src/shop/twins.py"
+    path.write_text("\n".join(body) + "\n")
+    w, _ = wiki(make_grid, repo, [])
+    claim = lambda: {"text": "`add` appends to `items`", "citations": [  # noqa: E731
+        {"path": "src/shop/twins.py", "start": 3, "end": 3, "hash": _hash(body[2:3]), "around": _around(body, 3, 3, 2)}]}
+    path.write_text("\n".join(['"""Carts."""', "", "import os", "", ""] + body) + "\n")  # everything five lines down
+    moved = claim()
+    assert w._follow(moved, {}) and moved["citations"][0]["start"] == 8  # Cart's line, not Basket's twin at 16
+    edited = body[:2] + ["        self.items.append(price)  # edited"] + body[3:]
+    path.write_text("\n".join(edited) + "\n")
+    assert not w._follow(claim(), {})  # Cart's line changed: asked again, never pinned on Basket's twin

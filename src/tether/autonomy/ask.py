@@ -193,7 +193,10 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
                 best = max(shown.values(), key=lambda s: sum(_holds(s, n) for n in missing))
                 ids += [best.id] if any(_holds(best, n) for n in missing) else []
             citations = [_narrow(text, shown[i]) for i in dict.fromkeys(ids)]
-            claims.append(verify(root, text, text, citations, lines_of))
+            for c in citations:
+                if c.path not in lines_of:
+                    lines_of[c.path] = file_lines(root, c.path)
+            claims.append(verify(root, text, text, citations + _definitions(text, citations, lines_of), lines_of))
     return claims
 
 
@@ -210,16 +213,42 @@ def _facts(text: str) -> list[str]:
 
 
 def _true_names(text: str, shown) -> str:
-    """A small model drops a private name's leading underscores (`AnnotationExtractor` for
-    `_AnnotationExtractor`): a backticked name that no shown snippet holds, where one holds it
-    with underscores, is written as the code spells it, so the claim names what it is about."""
+    """A small model misspells a real name: drops a private name's leading underscores
+    (`AnnotationExtractor` for `_AnnotationExtractor`) or the case of a compound one
+    (`requestsCookieJar`). A backticked name that no shown snippet holds, where exactly one name
+    of the snippets matches it so, is written as the code spells it, so the claim names what it
+    is about. One-word names keep their case: `Session` and `session` are different things."""
+    known: set[str] | None = None
     for name in set(_IDENT.findall(text)):
-        if "." in name or name.startswith("_") or any(_holds(s, name) for s in shown):
+        if "." in name or any(_holds(s, name) for s in shown):
             continue
-        real = next((u + name for u in ("_", "__") if any(_holds(s, u + name) for s in shown)), None)
-        if real:
-            text = re.sub(rf"`{re.escape(name)}(\(\))?`", rf"`{real}\1`", text)
+        if known is None:
+            known = {w for s in shown for line in s.lines for w in re.findall(r"(?<!\w)[A-Za-z_]\w*", line)}
+        bare = name.lstrip("_")
+        compound = any(c.isupper() for c in bare[1:]) or "_" in bare
+        same = {w for w in known if w.lstrip("_") == bare or (compound and w.lstrip("_").lower() == bare.lower())}
+        if len(same) == 1:
+            text = re.sub(rf"`{re.escape(name)}(\(\))?`", rf"`{same.pop()}\1`", text)
     return text
+
+
+def _definitions(text: str, citations: list[Citation], lines_of: dict) -> list[Citation]:
+    """Where a name the claim gives in backticks, but none of its cited lines hold, is defined in
+    one of the files it cites (`def head` further down api.py): a citation of that line, so a
+    true claim is not dropped for a snippet that was not shown."""
+    found = []
+    cited_text = "\n".join(line for c in citations for line in (lines_of.get(c.path) or [])[c.start - 1:c.end])
+    for name in dict.fromkeys(i.split(".")[-1] for i in _IDENT.findall(text)):
+        if _mentions(cited_text, name):
+            continue
+        defines = re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]")
+        for path in dict.fromkeys(c.path for c in citations):
+            lines = lines_of.get(path) or []
+            line = next((n for n, x in enumerate(lines, 1) if defines.match(x)), None)
+            if line:
+                found.append(Citation(path, line, line))
+                break
+    return found
 
 
 def _whole(text: str, limit: int = MAX_CLAIM) -> str:

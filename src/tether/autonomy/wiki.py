@@ -43,7 +43,7 @@ class Page:
     slug: str
     title: str
     files: list[str]
-    claims: list[dict]  # {"text", "citations": [{"path", "start", "end", "hash"}]}, verified ones only
+    claims: list[dict]  # {"text", "citations": [{"path", "start", "end", "hash", "around"}]}, verified ones only
     dropped: int  # claims the model wrote that did not verify
     commit: str
     run_id: str = ""
@@ -160,8 +160,8 @@ class Wiki:
         for x in (x for c in answer.claims if c.verified for x in c.citations):
             if x.path not in lines:
                 lines[x.path] = file_lines(self.root, x.path) or []
-        claims = [{"text": c.text, "citations": [{"path": x.path, "start": x.start, "end": x.end,
-                                                  "hash": _hash(lines[x.path][x.start - 1:x.end])} for x in c.citations]}
+        claims = [{"text": c.text, "citations": [{"path": x.path, "start": x.start, "end": x.end, "hash": _hash(lines[x.path][x.start - 1:x.end]),
+                                                  "around": _around(lines[x.path], x.start, x.end, min(3, x.start - 1))} for x in c.citations]}
                   for c in answer.claims if c.verified]
         return claims, len(answer.claims) - len(claims), answer.run_id
 
@@ -199,10 +199,12 @@ class Wiki:
             size = c["end"] - c["start"] + 1
             if _hash(lines[c["start"] - 1:c["end"]]) == c["hash"]:
                 continue
-            moved = next((i for i in range(len(lines) - size + 1) if _hash(lines[i:i + size]) == c["hash"]), None)
-            if moved is None:
+            places = [n for n in range(1, len(lines) - size + 2) if _hash(lines[n - 1:n - 1 + size]) == c["hash"]]
+            if "around" in c:  # moved lines are found where their neighbours went too, never on a twin (`def attrs(` of another overload)
+                places = [n for n in places if c["around"] == _around(lines, n, n + size - 1, min(3, c["start"] - 1))]
+            if len(places) != 1:
                 return False
-            c["start"], c["end"] = moved + 1, moved + size
+            c["start"], c["end"] = places[0], places[0] + size - 1
         return True
 
     # -- reading ------------------------------------------------------------------------------
@@ -294,6 +296,14 @@ def _snippets(root: Path, part: Part, repo, near: list[tuple[str, int, int]] | N
 
 def _hash(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(x.rstrip() for x in lines).encode()).hexdigest()[:12]
+
+
+def _around(lines: list[str], start: int, end: int, before: int) -> str:
+    """A hash of the cited lines with up to three lines either side (`before`: as many as there
+    were above them when cited). Lines that moved are followed only to where their neighbours
+    went too, never to a twin (`)`, `def attrs(` of another overload); lines that moved and
+    whose neighbours changed are asked about again."""
+    return _hash(lines[max(0, start - 1 - before):end + 3])
 
 
 def _skipped(folder: str) -> bool:
