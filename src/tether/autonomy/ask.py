@@ -147,8 +147,7 @@ def snippets(root: Path, question: str, budget: int, search, definitions=None) -
         found = search(query)
         if query != question:  # a name the question asks about: where it is defined comes first
             name = query.split(".")[-1]
-            defines = re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", re.M)
-            found = sorted(found[:8], key=lambda h: not (h.name.split(".")[-1] == name or defines.search(h.snippet)))[:3]
+            found = sorted(found[:8], key=lambda h: not (h.name.split(".")[-1] == name or _defining(name).search(h.snippet)))[:3]
             found = (definitions(query)[:2] if definitions else []) + found
         for h in found[:12]:
             if (h.path, h.start) not in seen:
@@ -241,14 +240,18 @@ def _definitions(text: str, citations: list[Citation], lines_of: dict) -> list[C
     for name in dict.fromkeys(i.split(".")[-1] for i in _IDENT.findall(text)):
         if _mentions(cited_text, name):
             continue
-        defines = re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]")
         for path in dict.fromkeys(c.path for c in citations):
             lines = lines_of.get(path) or []
-            line = next((n for n, x in enumerate(lines, 1) if defines.match(x)), None)
+            line = next((n for n, x in enumerate(lines, 1) if _defining(name).match(x)), None)
             if line:
                 found.append(Citation(path, line, line))
                 break
     return found
+
+
+def _defining(name: str) -> re.Pattern:
+    """A line that defines `name`: a def or class, or an assignment at the top level."""
+    return re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]", re.M)
 
 
 def _whole(text: str, limit: int = MAX_CLAIM) -> str:
