@@ -286,3 +286,15 @@ def test_malformed_and_truncated_replies_end_the_run_cleanly_and_are_counted(mak
     assert result.status == "failing" and result.changed == [] and (work / "calc.py").read_text() == BROKEN  # nothing half-written
     _, steps = runlog.replay(a.grid.store, result.id)
     assert [s["text"] for s in steps if s["kind"] == "note"] == [MALFORMED, MALFORMED]
+
+
+def test_in_an_empty_folder_the_example_path_is_the_file_the_request_asks_for(make_grid, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    reply = "shortener.py\n```python\ndef shorten(url):\n    return url[-6:]\n```\n"
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply, "DONE"])
+    a = Agent(grid, empty, Leash(empty, "auto"), verify=VerifySettings((), timeout=60), edit_format="whole")
+    result = a.run("Write a URL shortener library in shortener.py, with pytest tests in test_shortener.py.")
+    system = grid.provider("s").requests[0].messages[0]["content"]
+    assert "e.g. for shortener.py" in system and "src/app.py" not in system
+    assert result.changed == ["shortener.py"]

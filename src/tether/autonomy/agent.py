@@ -11,6 +11,7 @@ The whole run is one entry in the undo history; every step is recorded for repla
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from pathlib import Path
 from typing import Callable, Protocol
@@ -269,11 +270,14 @@ class Agent:
         return max(0.01, self.leash.budget.seconds - self.leash.spent.seconds)
 
     def _example(self, instruction: str) -> str:
-        """A file the request names, else one that search finds for it."""
+        """A file the request names (one that exists, else a source file it asks for), else one
+        that search finds for it. A small model copies the example's path: asked for shortener.py
+        in an empty folder, it wrote the old fallback's src/app.py."""
         named = [w.strip("`'\".,:;()") for w in instruction.split()]
-        for word in named:
-            if "." in word and (self.root / word).is_file():
-                return word
+        existing = [w for w in named if "." in w and (self.root / w).is_file()]
+        asked = [w for w in named if re.fullmatch(r"[\w./-]+\.(?:py|pyi|js|jsx|ts|tsx|go|rs|rb|java|kt|c|h|cc|cpp|cs|php|swift|sh)", w)]
+        if existing or asked:
+            return (existing or asked)[0]
         hits = self.toolbox.index().search(instruction, k=1)
         return hits[0].path if hits else "src/app.py"
 
