@@ -1,6 +1,7 @@
 """The agent on small coding tasks, against Aider driving the same local model.
 
     python benchmarks/agent.py [--tasks leap,bob] [--only tether|aider] [--model qwen2.5-coder-1.5b]
+    python benchmarks/agent.py --exercism CHECKOUT [--set exercism|polyglot] [--sample 40 --seed 1] [--seconds 100]
 
 Each task in benchmarks/agent_tasks/ (written for this benchmark in the style of Exercism
 exercises) is a stub, instructions and tests. Both tools get the instructions and a scratch copy
@@ -9,7 +10,10 @@ of the folder; attempt 1 is one run, attempt 2 one more run after it that sees t
 tether runs through its command line (`tether do --level agent --allow TASK.py --until-green`); Aider 0.86.2 talks to the same GGUF served by
 `llama_cpp.server` on 127.0.0.1, run as in Aider's own benchmark (the second attempt's message holds
 the test output). Results go to
-results/agent.json (one entry per task and tool, kept between runs) and results/agent.md."""
+results/agent.json (one entry per task and tool, kept between runs, so a stopped run goes on where
+it stopped) and results/agent.md; with --exercism, to results/agent_SET.json and .md. Each failed
+attempt is classed the same way for both tools (timeout, malformed, no edit, wrong code), and each
+tool's share of well-formed replies is counted as Aider counts it."""
 
 from __future__ import annotations
 

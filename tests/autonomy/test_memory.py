@@ -87,3 +87,9 @@ def test_a_person_accepts_or_rejects_each_note_and_undo_takes_one_back(tmp_path)
     Checkpoints(work).undo()
     assert not (work / MEMORY_FILE).exists()
     assert standing(work)[1] == []
+
+
+def test_the_prompts_placeholder_copied_as_is_is_no_note():
+    from tether.autonomy.memory import remembered
+
+    assert remembered("REMEMBER: the note\n\ncalc.py\n```python\n```\nREMEMBER: tests run with pytest") == ["tests run with pytest"]

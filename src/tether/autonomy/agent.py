@@ -46,7 +46,7 @@ SYSTEM = """You are tether, a careful programmer working in the user's repositor
 {edits}
 Make the smallest change that does the task, in the code style of the files you edit. The files
 shown to you are current: when they are enough, reply with the edit right away. Something the
-next task here should know (how the tests run, a convention)? Add a line `REMEMBER: the note`.
+next task here should know (how the tests run, a convention)? Add a line `REMEMBER: {placeholder}`.
 
 {tools}
 {level_note}"""
@@ -195,7 +195,8 @@ class Agent:
         self.sole = self._sole_writable(found)
         example = self.sole or self._example(instruction)
         edits = self.format.prompt(example)
-        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(example), edits=edits, level_note=LEVEL_NOTES[self.leash.level])
+        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(example), edits=edits, level_note=LEVEL_NOTES[self.leash.level],
+                               placeholder=memory.PLACEHOLDER)
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
         context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),

@@ -63,9 +63,13 @@ def standing(root: Path, budget: int = STANDING_TOKENS) -> tuple[str, list[str]]
     return "\n".join(parts), sources
 
 
+PLACEHOLDER = "the note"  # what the agent's system prompt writes after REMEMBER:, which small models copy as is
+
+
 def remembered(reply: str) -> list[str]:
-    """The notes a model asked to keep: its `REMEMBER: …` lines."""
-    return [m.group(1)[:300] for m in _REMEMBER.finditer(reply)]
+    """The notes a model asked to keep: its `REMEMBER: …` lines, less the prompt's placeholder
+    (qwen2.5-coder-1.5b began a reply with `REMEMBER: the note`)."""
+    return [m.group(1)[:300] for m in _REMEMBER.finditer(reply) if m.group(1).strip(" .`").lower() != PLACEHOLDER]
 
 
 class Memory:
