@@ -192,10 +192,7 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
                 best = max(shown.values(), key=lambda s: sum(_holds(s, n) for n in missing))
                 ids += [best.id] if any(_holds(best, n) for n in missing) else []
             citations = [_narrow(text, shown[i]) for i in dict.fromkeys(ids)]
-            for c in citations:
-                if c.path not in lines_of:
-                    lines_of[c.path] = file_lines(root, c.path)
-            claims.append(verify(root, text, text, citations + _definitions(text, citations, lines_of), lines_of))
+            claims.append(verify(root, text, text, citations + _definitions(root, text, citations, lines_of), lines_of))
     return claims
 
 
@@ -231,18 +228,18 @@ def _true_names(text: str, shown) -> str:
     return text
 
 
-def _definitions(text: str, citations: list[Citation], lines_of: dict) -> list[Citation]:
+def _definitions(root: Path, text: str, citations: list[Citation], lines_of: dict) -> list[Citation]:
     """Where a name the claim gives in backticks, but none of its cited lines hold, is defined in
     one of the files it cites (`def head` further down api.py): a citation of that line, so a
     true claim is not dropped for a snippet that was not shown."""
     found = []
-    cited_text = "\n".join(line for c in citations for line in (lines_of.get(c.path) or [])[c.start - 1:c.end])
+    cited_text = "\n".join(line for c in citations for line in (_lines(root, c.path, lines_of) or [])[c.start - 1:c.end])
     for name in dict.fromkeys(i.split(".")[-1] for i in _IDENT.findall(text)):
         if _mentions(cited_text, name):
             continue
+        defines = _defining(name)
         for path in dict.fromkeys(c.path for c in citations):
-            lines = lines_of.get(path) or []
-            line = next((n for n, x in enumerate(lines, 1) if _defining(name).match(x)), None)
+            line = next((n for n, x in enumerate(_lines(root, path, lines_of) or [], 1) if defines.match(x)), None)
             if line:
                 found.append(Citation(path, line, line))
                 break
@@ -336,9 +333,7 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
     claim = Claim(text, citations, idents)
     cited_text = []
     for c in citations:
-        if c.path not in lines_of:
-            lines_of[c.path] = file_lines(root, c.path)
-        lines = lines_of[c.path]
+        lines = _lines(root, c.path, lines_of)
         if lines is None:
             c.problem = f"{c.path} is not a file in the workspace"
         elif c.start < 1 or c.end < c.start or c.start > len(lines):
@@ -374,6 +369,13 @@ def _enclosing(lines: list[str], start: int) -> set[str]:
             if depth == 0:
                 break
     return names
+
+
+def _lines(root: Path, path: str, lines_of: dict) -> list[str] | None:
+    """`file_lines`, each file read once per answer."""
+    if path not in lines_of:
+        lines_of[path] = file_lines(root, path)
+    return lines_of[path]
 
 
 def file_lines(root: Path, path: str) -> list[str] | None:
