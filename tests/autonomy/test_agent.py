@@ -230,7 +230,29 @@ def test_a_whole_file_without_its_path_goes_to_the_one_file_the_run_may_write(ma
     a.stop_when_green = True
     result = a.run("make add add")
     assert result.status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
-    assert '"path": "calc.py"' in grid.provider("s").requests[0].messages[0]["content"]  # the tool example names a real file
+    assert "e.g. for calc.py:\n\ncalc.py\n```python" in grid.provider("s").requests[0].messages[0]["content"]  # the example names a real file
+
+
+def test_with_one_writable_file_and_failing_checks_the_reply_is_constrained_to_its_edit(make_grid, work):
+    """Only while the checks fail: a reply after they pass may say DONE again (or use a tool)."""
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n", "DONE added"])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
+    result = a.run("make add add")
+    assert result.status == "done"
+    first, second = grid.provider("s").requests
+    assert first.grammar.startswith('root ::= "calc.py\\n```"') and second.grammar is None
+    assert "TOOL" not in first.messages[0]["content"] and "REMEMBER" not in first.messages[0]["content"]
+    _, steps = runlog.replay(grid.store, result.id)
+    assert [s["constrained"] for s in steps if s["kind"] == "reply"] == [True, False]
+
+
+def test_without_checks_or_with_several_writable_files_replies_are_free(make_grid, work):
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["DONE", "DONE"])
+    Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), edit_format="whole").run("look")
+    Agent(grid, work, Leash(work, "agent"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole").run("look")
+    requests = grid.provider("s").requests
+    assert len(requests) >= 2 and {r.grammar for r in requests} == {None}
+    assert "TOOL read_file" in requests[-1].messages[0]["content"]
 
 
 def test_a_bare_whole_file_cannot_reach_git_through_a_sole_writable_symlink(make_grid, work):

@@ -44,6 +44,33 @@ def test_agent_adds_the_function_the_failing_test_asks_for(tmp_path):
     assert (repo / "textkit/words.py").read_text() == WORDS and (repo / "textkit/__init__.py").read_text() == ""
 
 
+def test_with_one_writable_file_every_reply_is_an_edit_of_it(tmp_path):
+    """The grammar at work on the real model: while the checks fail, each reply is that file's edit
+    (no prose, no tool line, no rewrite of the tests), so none is malformed."""
+    from tether.autonomy import runlog
+    from tether.autonomy.agent import MALFORMED
+    from tether.llm.providers.local import unload_all
+    from tether.llm.router import Grid
+
+    unload_all()
+    repo = make_tree(tmp_path / "repo", {"textkit/__init__.py": "", "textkit/words.py": WORDS, "tests/test_words.py": TESTS})
+    grid = Grid.from_config()
+    agent = Agent(grid, repo, Leash(repo, "agent", paths=("textkit/words.py",)), model="local/qwen2.5-coder-1.5b",
+                  verify=VerifySettings.from_config(grid.config, repo), stop_when_green=True, edit_format="whole")
+    agent.fence = Fence("7e57f3ce")
+    result = agent.run("Add a function slugify(text) that lower-cases the text and joins its words with hyphens; "
+                       "tests/test_words.py tests it.")
+    _, steps = runlog.replay(grid.store, result.id)
+    replies = [s for s in steps if s["kind"] == "reply"]
+    assert replies and all(r["constrained"] for r in replies)
+    for r in replies:  # whether the code is right is the model's part; that it is an edit of the file, the grammar's
+        edits = agent.format.parse(r["text"])
+        assert [e.path for e in edits] == ["textkit/words.py"] or r["output_tokens"] >= agent.output_tokens, r["text"]
+    assert not any(s.get("text") == MALFORMED for s in steps)
+    assert (repo / "tests/test_words.py").read_text() == TESTS
+    assert result.status in ("done", "stuck", "failing", "budget"), result.reason
+
+
 def test_ask_answers_offline_and_marks_every_claim(tmp_path):
     import json
     import os

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tether.errors import ModelNotAvailable, ProviderTimeout
+from tether.errors import BadRequest, ModelNotAvailable, ProviderTimeout
 from tether.llm.providers import local
 from tether.llm.router import Grid
 from tether.store import Store
@@ -41,6 +41,21 @@ def test_schema_constrains_the_reply_to_valid_json(grid):
     schema = {"type": "object", "properties": {"sentiment": {"enum": ["positive", "negative"]}}, "required": ["sentiment"]}
     r = grid.complete(MODEL, "Review: 'A wonderful, moving film.' Give its sentiment.", schema=schema, max_tokens=32, temperature=0)
     assert json.loads(r.text)["sentiment"] in ("positive", "negative")
+
+
+def test_a_grammar_constrains_the_reply_to_one_whole_file(grid):
+    from tether.autonomy.edits import whole
+
+    r = grid.complete(MODEL, "Tell me about Paris, then write a Python function that adds two numbers.",
+                      grammar=whole.grammar("calc.py"), max_tokens=200, temperature=0)
+    assert r.text.startswith("calc.py\n```") and r.text.rstrip("\n").endswith("\n```") and r.finish_reason == "stop"
+    [edit] = whole.parse(r.text)
+    assert edit.path == "calc.py" and edit.replace.strip()
+
+
+def test_a_grammar_that_does_not_parse_is_one_clear_error_not_a_crash(grid):
+    with pytest.raises(BadRequest, match="grammar does not parse"):
+        grid.complete(MODEL, "hi", grammar='root ::= "unclosed', max_tokens=4)
 
 
 def test_tools_give_a_tool_call_with_valid_arguments(grid):

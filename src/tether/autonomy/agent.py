@@ -45,11 +45,11 @@ SYSTEM = """You are tether, a careful programmer working in the user's repositor
 
 {edits}
 Make the smallest change that does the task, in the code style of the files you edit. The files
-shown to you are current: when they are enough, reply with the edit right away. Something the
-next task here should know (how the tests run, a convention)? Add a line `REMEMBER: {placeholder}`.
+shown to you are current: when they are enough, reply with the edit right away.{remember}
 
-{tools}
-{level_note}"""
+{tools}{level_note}"""
+
+REMEMBER = " Something the\nnext task here should know (how the tests run, a convention)? Add a line `REMEMBER: {placeholder}`."
 
 LEVEL_NOTES = {
     "ask": "You may only read and answer: reply with your answer in plain text, citing files as path:line. Reply DONE when you have nothing to add.",
@@ -89,6 +89,7 @@ class Agent:
         self.resample: dict = {}  # options for the next reply only: a fresh sample after a repeat
         self.changed: set[str] = set()
         self.sole: str | None = None  # the one file the run may write, if only one
+        self.grammar: str | None = None  # with one writable file and failing checks, a reply can only be its edit
         self.refusals = 0  # actions the leash (or the person) refused
         self.checks: list[CommandResult] = []
         self.cancel = threading.Event()  # set by `stop()`, from any thread
@@ -195,8 +196,10 @@ class Agent:
         self.sole = self._sole_writable(found)
         example = self.sole or self._example(instruction)
         edits = self.format.prompt(example)
-        system = SYSTEM.format(fence_rule=self.fence.rule(), tools=tools_prompt(example), edits=edits, level_note=LEVEL_NOTES[self.leash.level],
-                               placeholder=memory.PLACEHOLDER)
+        self.grammar = self._focus()
+        extras = {} if self.grammar else {"tools": tools_prompt(example) + "\n", "remember": REMEMBER.format(placeholder=memory.PLACEHOLDER)}
+        system = SYSTEM.format(**{"tools": "", "remember": "", **extras}, fence_rule=self.fence.rule(), edits=edits,
+                               level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
         context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
@@ -242,6 +245,8 @@ class Agent:
         self._status("thinking")
         messages = [{"role": m["role"], "content": m["content"]} for m in self.messages]  # a copy, without our marks
         opts.setdefault("seed", 0)  # the same request gets the same first reply; candidates vary it
+        if self.grammar and self.checks and not all(c.ok for c in self.checks):
+            opts["grammar"] = self.grammar
         opts["cancel"] = self.cancel
         try:  # the run's time limit bounds the call in flight, not only the next one
             reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, deadline=self._time_left(), **opts)
@@ -252,7 +257,7 @@ class Agent:
         verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens)
         detail = dict(text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
                       cost_usd=reply.cost_usd, latency_ms=reply.latency_ms)
-        step = self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k != "cancel"})
+        step = self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k not in ("cancel", "grammar")}, constrained="grammar" in opts)
         for note in memory.remembered(reply.text):
             self.memory.propose(note, self.log.id, step)
         self.on_event("reply", **detail)
@@ -281,6 +286,18 @@ class Agent:
             return (existing or asked)[0]
         hits = self.toolbox.index().search(instruction, k=1)
         return hits[0].path if hits else "src/app.py"
+
+    def _focus(self) -> str | None:
+        """One writable file and checks to pass: while they fail, a reply is sampled
+        under a grammar that only lets it be an edit of that file — never prose, a tool line or a
+        rewrite of the tests (qwen2.5-coder-1.5b spent ~40 s rewriting a read-only test file)."""
+        if not self.sole or not self.verify.commands or self.leash.level not in ("auto", "agent"):
+            return None
+        try:
+            current = (self.root / self.sole).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            current = ""
+        return self.format.grammar(self.sole, current)
 
     def _sole_writable(self, found) -> str | None:
         """The only text file of the workspace the leash lets this run write, if there is exactly one."""

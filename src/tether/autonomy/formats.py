@@ -23,6 +23,10 @@ class EditFormat:
         """The instructions; `example` is a real file of the workspace (small models copy it)."""
         return whole.prompt(example) if self.name == "whole" else search_replace.PROMPT
 
+    def grammar(self, path: str, current: str = "") -> str:
+        """GBNF for a reply that is an edit of `path` and nothing else (`current`: its text now)."""
+        return (whole if self.name == "whole" else search_replace).grammar(path, current)
+
     def parse(self, reply: str, sole: str | None = None) -> list[Edit]:
         """Every edit of the reply, read once; the prompt's own example copied back is not one.
         `sole`: the one file the run may write, which a whole file without its path is taken for."""

@@ -69,6 +69,7 @@ class Request:
     tools: list[Tool] = field(default_factory=list)
     tool_choice: str | dict | None = None
     schema: dict | None = None  # JSON schema the reply text must satisfy
+    grammar: str | None = None  # GBNF the reply must match where sampling can be constrained (the embedded model); others ignore it
     timeout: float | None = None
     seed: int | None = None
     cancel: Any = None  # a threading.Event: set, the call stops at the next token (never sent on the wire)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from . import gbnf
 from .model import Edit
 
 EXAMPLE = """\
@@ -32,6 +33,16 @@ The SEARCH part must copy lines of the file exactly, with enough of them to matc
 the REPLACE part holds what goes there instead. Use one block per place you change. To create a
 file, give its path and leave SEARCH empty.
 """
+
+
+
+def grammar(path: str, current: str = "") -> str:
+    """Replies that are SEARCH/REPLACE blocks for `path` and nothing else, in one fence."""
+    fence = gbnf.fence_for(current)
+    return (f"root ::= {gbnf.opening(path, fence)} block+ {gbnf.closing(fence)}\n"
+            'block ::= "<<<<<<< SEARCH\\n" line* "=======\\n" line* ">>>>>>> REPLACE\\n"\n'
+            f"line ::= {gbnf.line(fence, '<=>')}\n")
+
 
 _START = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$", re.I)
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")

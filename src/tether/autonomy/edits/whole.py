@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from . import gbnf
 from .model import Edit
 from .search_replace import _FENCE, _clean, _is_path
 
@@ -25,6 +26,12 @@ Never shorten a file with comments such as "rest unchanged": what you write repl
 def prompt(example: str = "src/app.py") -> str:
     """The prompt, its example naming a real file: small models copy the example's path."""
     return PROMPT.format(example=example, language="python" if example.endswith(".py") else "")
+
+
+def grammar(path: str, current: str = "") -> str:
+    """Replies that are exactly one whole file for `path` (its `current` text picks the fence)."""
+    fence = gbnf.fence_for(current)
+    return f"root ::= {gbnf.opening(path, fence)} line* {gbnf.closing(fence)}\nline ::= {gbnf.line(fence)}\n"
 
 
 _LAZY = re.compile(r"^\s*(#|//|/\*|<!--)?\s*\.\.\.\s*(rest|remaining|existing|unchanged|same)", re.I)

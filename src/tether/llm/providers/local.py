@@ -84,6 +84,8 @@ class LocalProvider(Provider):
         }
         if schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        elif req.grammar:
+            kwargs["grammar"] = _grammar(llm, req.grammar, who)
         start = time.monotonic()
         text: list[str] = []
         finish = None
@@ -119,6 +121,23 @@ class LocalProvider(Provider):
             if isinstance(item, Response):
                 return item
         raise MalformedResponse(f"{self.name}/{req.model}: no response")
+
+
+_valid_grammars: set[str] = set()
+
+
+def _grammar(llm, text: str, who: str):
+    """A GBNF grammar, checked first: llama.cpp segfaults on one that does not parse."""
+    from llama_cpp import LlamaGrammar
+    import llama_cpp.llama_cpp as low
+
+    if text not in _valid_grammars:
+        sampler = low.llama_sampler_init_grammar(llm._model.vocab, text.encode(), b"root")
+        if not sampler:
+            raise BadRequest(f"{who}: the grammar does not parse (GBNF with a root rule expected)")
+        low.llama_sampler_free(sampler)
+        _valid_grammars.add(text)
+    return LlamaGrammar.from_string(text, verbose=False)
 
 
 def _plain_messages(req: Request) -> list[dict]:
