@@ -53,6 +53,16 @@ def test_a_grammar_constrains_the_reply_to_one_whole_file(grid):
     assert edit.path == "calc.py" and edit.replace.strip()
 
 
+def test_a_grammar_constrains_the_reply_to_search_replace_blocks(grid):
+    from tether.autonomy.edits import search_replace
+
+    ask = search_replace.PROMPT + "\ncalc.py:\n```python\ndef add(a, b):\n    return a - b\n```\nExplain, then make add add."
+    r = grid.complete("local/qwen2.5-coder-1.5b", ask, grammar=search_replace.grammar("calc.py"), max_tokens=200, temperature=0)
+    assert r.text.startswith("calc.py\n```") and r.finish_reason == "stop"
+    edits = search_replace.parse(r.text)
+    assert edits and {e.path for e in edits} == {"calc.py"}
+
+
 def test_a_grammar_that_does_not_parse_is_one_clear_error_not_a_crash(grid):
     with pytest.raises(BadRequest, match="grammar does not parse"):
         grid.complete(MODEL, "hi", grammar='root ::= "unclosed', max_tokens=4)

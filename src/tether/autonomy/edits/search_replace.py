@@ -35,7 +35,6 @@ file, give its path and leave SEARCH empty.
 """
 
 
-
 def grammar(path: str, current: str = "") -> str:
     """Replies that are SEARCH/REPLACE blocks for `path` and nothing else, in one fence."""
     fence = gbnf.fence_for(current)
