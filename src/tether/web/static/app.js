@@ -45,8 +45,8 @@ if (runBox) {
       questionBox.hidden = true; questionBox.replaceChildren(); review = null;
     } else if (e.kind === "decision") {
       if (review && review.id === e.id) {  // stored, by this tab or another
-        review.stored = e.taken;
-        review.taken = review.taken.map((t, i) => (t === null ? e.taken[i] : t));
+        review.stored = e.taken;  // while this tab's own decisions are on their way, its view is newer (an undo stays undone)
+        if (!inflight) review.taken = review.taken.map((t, i) => (t === null ? e.taken[i] : t));
         mark();
       }
     } else if (e.kind === "end") {
@@ -124,6 +124,7 @@ if (runBox) {
   // A decision shows at the key press and moves on; the server stores decisions one at a time, in
   // the order they were made (data-stored shows what it holds), and a refused one is taken back.
   let sending = Promise.resolve();
+  let inflight = 0;
   function decide(n, taken, text) {
     const body = { id: review.id, hunk: n, taken };
     if (text !== undefined) body.new = text;
@@ -133,13 +134,15 @@ if (runBox) {
     const next = review.taken.findIndex((t) => t === null);
     if (next >= 0 && taken !== null) review.current = next;
     mark();
+    inflight += 1;
     sending = sending.then(() => post(`/runs/${key}/decide`, body)).then((state) => { review.stored = state.taken; mark(); })
       .catch((error) => {
         review.taken[n] = before;
         if (taken !== null) review.order = review.order.filter((x) => x !== n);
         mark();
         fail(error);
-      });
+      })
+      .finally(() => { inflight -= 1; });
     return sending;
   }
 
