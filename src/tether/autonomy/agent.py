@@ -154,7 +154,7 @@ class Agent:
             elif (call := parse_tool(text)) is not None:
                 self._continue(text, self._tool(*call))
             elif (summary := parse_done(text)) is not None:
-                failing = self.checks and not all(c.ok for c in self.checks)
+                failing = self._failing()
                 idle = not self.changed and self.leash.level in ("approve", "auto", "agent")
                 if (failing or idle) and not reminded:
                     reminded = True
@@ -176,7 +176,7 @@ class Agent:
         """How a run the model ends turns out: done only with a change and no failing check."""
         if not self.changed and self.refusals:
             return Stop(Status.REFUSED, f"nothing changed: the leash refused {self.refusals} action(s)", answer)
-        if self.checks and not all(c.ok for c in self.checks):
+        if self._failing():
             return Stop(Status.FAILING, "the model stopped while the checks still fail", answer)
         if not self.changed:
             return Stop(Status.UNCHANGED, f"nothing changed ({reason})", answer)
@@ -197,9 +197,8 @@ class Agent:
         example = self.sole or self._example(instruction)
         edits = self.format.prompt(example)
         self.grammar = self._focus()
-        extras = {} if self.grammar else {"tools": tools_prompt(example) + "\n", "remember": REMEMBER.format(placeholder=memory.PLACEHOLDER)}
-        system = SYSTEM.format(**{"tools": "", "remember": "", **extras}, fence_rule=self.fence.rule(), edits=edits,
-                               level_note=LEVEL_NOTES[self.leash.level])
+        tools, remember = ("", "") if self.grammar else (tools_prompt(example) + "\n", REMEMBER.format(placeholder=memory.PLACEHOLDER))
+        system = SYSTEM.format(fence_rule=self.fence.rule(), edits=edits, remember=remember, tools=tools, level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
         context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
@@ -245,7 +244,7 @@ class Agent:
         self._status("thinking")
         messages = [{"role": m["role"], "content": m["content"]} for m in self.messages]  # a copy, without our marks
         opts.setdefault("seed", 0)  # the same request gets the same first reply; candidates vary it
-        if self.grammar and self.checks and not all(c.ok for c in self.checks):
+        if self.grammar and self._failing():
             opts["grammar"] = self.grammar
         opts["cancel"] = self.cancel
         try:  # the run's time limit bounds the call in flight, not only the next one
@@ -400,6 +399,10 @@ class Agent:
             self.checks = list(best.checks)
         self.log.step("note", text=f"kept the candidate scoring {best.score}")
         return best
+
+    def _failing(self) -> bool:
+        """Whether the checks ran last time and one of them failed."""
+        return bool(self.checks) and not all(c.ok for c in self.checks)
 
     def _check_all(self) -> list[CommandResult]:
         self.checks = [self._check(c) for c in self.verify.commands]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..context import tokens
 from ..context.walk import walk
+from .edits.gbnf import fence_for
 from .untrusted import Fence
 
 MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits only
@@ -81,7 +82,7 @@ def _head(text: str, limit: int, path: str) -> str:
 
 def _as_file(path: str, text: str, writable=None) -> str:
     """A file as a model writes one back: its path, then its text in a fence."""
-    fence = "````" if "```" in text else "```"
+    fence = fence_for(text)
     label = path if writable is None or writable(path) else f"{path} (read-only)"
     return f"{label}\n{fence}{_LANG.get(path.rsplit('.', 1)[-1], '')}\n{text}{'' if text.endswith(chr(10)) else chr(10)}{fence}"
 

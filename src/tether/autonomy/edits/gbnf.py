@@ -11,7 +11,8 @@ def literal(text: str) -> str:
 
 
 def fence_for(text: str) -> str:
-    """A fence no line of `text` opens with, as the brief shows the file."""
+    """The fence a file is shown in (by the brief) and written back in (under the grammar): longer
+    than any ``` the file holds."""
     return "````" if "```" in text else "```"
 
 
