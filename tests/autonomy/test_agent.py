@@ -157,19 +157,46 @@ def test_writes_outside_the_paths_or_the_workspace_are_refused(make_grid, work, 
     assert result.status == "done"
 
 
-def test_the_same_failing_edit_twice_stops_the_run(make_grid, work):
-    stale = "calc.py\n```python\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
-    a = agent(make_grid, work, [stale, stale, stale, FIX])
+STALE = "calc.py\n```python\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
+
+
+def test_a_repeated_failing_edit_is_sampled_afresh_from_the_opening_prompt(make_grid, work):
+    a = agent(make_grid, work, [WRONG, WRONG, STALE, FIX])
     result = a.run("fix")
-    assert result.status == "stuck" and "three times" in result.reason and (work / "calc.py").read_text() == BROKEN
-    temperatures = [r.temperature for r in a.grid.provider("s").requests]
-    assert temperatures == [None, None, 0.7]  # the repeat got a fresh sample before the run was called stuck
+    assert result.status == "done" and "return a + b" in (work / "calc.py").read_text()
+    fresh = requests(a)[2:4]
+    assert [(r.temperature, r.seed) for r in fresh] == [(1.0, 1), (1.0, 2)]
+    for r in fresh:  # the opening prompt and how the checks failed, never the failed reply to copy
+        assert len(r.messages) == 2 and r.messages[0] == requests(a)[0].messages[0]
+        assert r.messages[1]["content"].startswith(requests(a)[0].messages[1]["content"])
+        assert "assert 6 == 5" in r.messages[1]["content"] and "a * b" not in r.messages[1]["content"]
+    assert requests(a)[4].messages[2]["content"] == FIX and "The checks pass" in requests(a)[4].messages[3]["content"]  # on from the fresh sample
+
+
+def test_writing_the_failing_file_out_unchanged_counts_as_a_repeat(make_grid, work):
+    same = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a - b\n>>>>>>> REPLACE\n```\n"
+    a = agent(make_grid, work, [same, FIX])
+    assert a.run("fix").status == "done"
+    assert requests(a)[1].temperature == 1.0 and len(requests(a)[1].messages) == 2
+
+
+def test_a_repeat_after_fresh_samples_that_did_no_better_stops_the_run(make_grid, work):
+    a = agent(make_grid, work, [WRONG, WRONG, WRONG, STALE, FIX])
+    result = a.run("fix")
+    assert result.status == "stuck" and "fresh sample" in result.reason
+    assert "return a * b" in (work / "calc.py").read_text() and len(requests(a)) == 4  # where it stood; FIX never asked for
+
+
+def test_below_auto_the_same_failing_edit_twice_stops_the_run(make_grid, work):
+    a = agent(make_grid, work, [STALE, STALE, STALE, FIX], level="approve", person=Person())
+    result = a.run("fix")
+    assert result.status == "stuck" and "twice" in result.reason and (work / "calc.py").read_text() == BROKEN
+    assert {r.temperature for r in requests(a)} == {None} and "same edit before" in requests(a)[2].messages[-1]["content"]
 
 
 def test_a_person_can_let_a_stuck_run_go_on(make_grid, work):
-    stale = "calc.py\n```python\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
     person = Person(answers=[True])
-    a = agent(make_grid, work, [stale, stale, stale, FIX], person=person)
+    a = agent(make_grid, work, [STALE, STALE, STALE, STALE, FIX], person=person)
     assert a.run("fix").status == "done" and "repeating itself" in person.asked[0]
 
 

@@ -6,6 +6,8 @@ its reason. An applied change is checkpointed and then checked by the verify com
 failures go back to the model. At `agent` level a failing change that gained nothing on the
 checks is one of several candidates: more are sampled and the one the checks like best is kept —
 generation and verification in a loop; a change that made progress goes on in the conversation.
+A model that writes a failed change again is sampled afresh from the opening prompt, where
+there is no failed reply for it to copy.
 The whole run is one entry in the undo history; every step is recorded for replay."""
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_comma
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 
 OUTPUT_TOKENS = 1536  # room kept for each reply
+FRESH_TEMPERATURE = 1.0  # samples after a repeat: spread wide, the checks choose
 MALFORMED = "the reply held no edit, tool line or DONE"  # logged, so a run's well-formed share can be counted
 
 SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.
@@ -58,6 +61,10 @@ LEVEL_NOTES = {
     "auto": "Your edits are applied and checked by the project's tests; you will see their output.",
     "agent": "Your edits are applied and checked by the project's tests; keep fixing until they pass.",
 }
+
+
+def _key(edits: list[Edit]) -> str:
+    return hashlib.sha256(repr([(e.path, e.search, e.replace) for e in edits]).encode()).hexdigest()
 
 
 class Person(Protocol):
@@ -86,7 +93,6 @@ class Agent:
         self.output_tokens = OUTPUT_TOKENS
         self.failures: dict[str, int] = {}
         self.failed_edits: set[str] = set()
-        self.resample: dict = {}  # options for the next reply only: a fresh sample after a repeat
         self.changed: set[str] = set()
         self.sole: str | None = None  # the one file the run may write, if only one
         self.grammar: str | None = None  # with one writable file and failing checks, a reply can only be its edit
@@ -144,8 +150,7 @@ class Agent:
     def _loop(self) -> Stop:
         reminded = False
         while True:
-            text = self._generate(**self.resample).text
-            self.resample = {}
+            text = self._generate().text
             if edits := self.format.parse(text, self.sole):
                 outcome = self._edit(text, edits)
                 if outcome.passed and self.verify.commands and self.stop_when_green:
@@ -200,13 +205,13 @@ class Agent:
         tools, remember = ("", "") if self.grammar else (tools_prompt(example) + "\n", REMEMBER.format(placeholder=memory.PLACEHOLDER))
         system = SYSTEM.format(fence_rule=self.fence.rule(), edits=edits, remember=remember, tools=tools, level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
-        writable = None if self.person or self.leash.level not in ("auto", "agent") else self.leash.may_write
+        writable = None if self.person or not self._unreviewed() else self.leash.may_write
         context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
                         writable=writable, found=found)
         if self.format.name == "whole":  # a whole file is about as long as the biggest one shown; a reply far longer is a model looping
             self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in context.split("</" + self.fence.tag)), default=0)))
         checks = ""
-        if self.verify.commands and self.leash.level in ("auto", "agent"):
+        if self.verify.commands and self._unreviewed():
             failing = [r for r in self._check_all() if not r.ok]
             if not failing and self.stop_when_green:  # the checks are the whole spec, and they pass already
                 raise Stop(Status.DONE, "the checks already pass; nothing to change")
@@ -290,7 +295,7 @@ class Agent:
         """One writable file and checks to pass: while they fail, a reply is sampled
         under a grammar that only lets it be an edit of that file — never prose, a tool line or a
         rewrite of the tests (qwen2.5-coder-1.5b spent ~40 s rewriting a read-only test file)."""
-        if not self.sole or not self.verify.commands or self.leash.level not in ("auto", "agent"):
+        if not self.sole or not self.verify.commands or not self._unreviewed():
             return None
         try:
             current = (self.root / self.sole).read_text(encoding="utf-8", errors="replace")
@@ -358,14 +363,14 @@ class Agent:
     # -- edits --------------------------------------------------------------------------------
 
     def _edit(self, text: str, edits: list[Edit]) -> Outcome:
-        key = hashlib.sha256(repr([(e.path, e.search, e.replace) for e in edits]).encode()).hexdigest()
-        if key in self.failed_edits:  # proposed before, and it failed: a small model at a low temperature repeats itself
-            self._stuck(f"edit {key}", "the same failing edit was proposed three times, once after a fresh sample")
-            self.resample = {"temperature": 0.7, "seed": self.leash.spent.steps}
-            return Outcome(text, False, f"You proposed this same edit before and it failed; it was not applied again. "
-                                        f"Make a different change. {self.format.ask}")
+        key = _key(edits)
+        if key in self.failed_edits:
+            return self._again(text)
         before = score(self.checks)
         outcome = self._attempt(text, edits)
+        if outcome.unchanged and self._failing() and self._unreviewed():  # it wrote the failing files out as they are
+            self.failed_edits.add(key)
+            return self._again(text)
         if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1 and score(outcome.checks) <= before:
             outcome = self._best_of(outcome)  # no progress: more samples of this turn; progress goes on in the conversation
         if outcome.applied:
@@ -373,6 +378,18 @@ class Agent:
         if not outcome.passed:
             self.failed_edits.add(key)
         return outcome
+
+    def _again(self, text: str) -> Outcome:
+        """The model wrote a change that already failed. A small model copies its own earlier reply
+        from the conversation: qwen2.5-coder-1.5b wrote the same file token for token three times,
+        the last at temperature 0.7. So where no person reviews each change, sample afresh from
+        the opening prompt alone; else say so once, and stop the second time."""
+        if self._unreviewed():
+            self._stuck("again", "the model wrote a failed change again after fresh samples from the opening prompt")
+            return self._fresh(text)
+        self._stuck("again", "the same failing edit was proposed twice")
+        return Outcome(text, False, f"You proposed this same edit before and it failed; it was not applied again. "
+                                    f"Make a different change. {self.format.ask}")
 
     def _attempt(self, text: str, edits: list[Edit]) -> Outcome:
         outcome = self.proposals.attempt(text, edits)
@@ -399,6 +416,48 @@ class Agent:
             self.checks = list(best.checks)
         self.log.step("note", text=f"kept the candidate scoring {best.score}")
         return best
+
+    def _fresh(self, text: str) -> Outcome:
+        """Samples from the opening prompt and the files as the run found them — no failed reply to
+        copy — told only how the checks failed; the run goes on from the best, if it is no worse
+        than where it stood (else it is stuck)."""
+        opening, checks = self.messages[:2], list(self.checks)
+        failing = "\n".join(self.fence.wrap(c.command, c.summary(failures=2)) for c in checks if not c.ok)
+        self.messages = [opening[0], {**opening[1], "content": opening[1]["content"] + "\n\nA change was tried and the checks "
+                                      f"failed like this:\n{failing}\nWrite a different solution. {self.format.ask}"}]
+        best: Outcome | None = None
+        samples = max(1, self.candidates - 1)
+        try:
+            for n in range(1, samples + 1):
+                self.trail.reset(self.trail.start)
+                self.on_event("note", text=f"the model repeated a failed change; fresh sample {n} of {samples}")
+                sample = self._generate(temperature=FRESH_TEMPERATURE, seed=n).text
+                edits = self.format.parse(sample, self.sole)
+                if not edits or _key(edits) in self.failed_edits:
+                    continue
+                candidate = self._attempt(sample, edits)
+                if not candidate.passed:
+                    self.failed_edits.add(_key(edits))
+                if candidate.applied and (best is None or candidate.score > best.score):
+                    best = candidate
+                if best and best.passed:
+                    break
+        finally:
+            self.messages = opening
+            if best and score(best.checks) < score(checks):
+                best = None
+            self.trail.reset(best.commit if best else None)
+            self.checks = list(best.checks if best else checks)
+        if best is None:
+            self._stuck("again", f"the model wrote a failed change again, and {samples} fresh sample(s) did no better")
+            return Outcome(text, False, f"This change failed before, and fresh attempts did no better. Make a different change. {self.format.ask}")
+        self.trail.keep(best.commit)
+        self.log.step("note", text=f"went on from a fresh sample scoring {best.score}")
+        return best
+
+    def _unreviewed(self) -> bool:
+        """Levels where changes apply without a person seeing each one first."""
+        return self.leash.level in ("auto", "agent")
 
     def _failing(self) -> bool:
         """Whether the checks ran last time and one of them failed."""

@@ -30,6 +30,7 @@ class Outcome:
     checks: list[CommandResult] = field(default_factory=list)
     commit: str | None = None
     refused: int = 0  # actions the leash (or the person) refused on the way
+    unchanged: bool = False  # the edit applied cleanly but wrote the files as they already were
 
     @property
     def passed(self) -> bool:
@@ -59,7 +60,8 @@ class Proposals:
         changes = plan.changes()
         files = [rel for rel, _, _ in changes]
         if not changes:
-            return Outcome(text, False, left_out.strip() or "Your edit changes nothing; the files already read like that.", refused=refused)
+            return Outcome(text, False, left_out.strip() or "Your edit changes nothing; the files already read like that.", refused=refused,
+                           unchanged=not left_out)
         self.on_event("diff", diff=report.diff)
         self.log.step("diff", applied=None, diff=report.diff, files=files)
         if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
