@@ -347,3 +347,19 @@ def test_in_an_empty_folder_the_example_path_is_the_file_the_request_asks_for(ma
     system = grid.provider("s").requests[0].messages[0]["content"]
     assert "e.g. for shortener.py" in system and "src/app.py" not in system
     assert result.changed == ["shortener.py"]
+
+
+def test_fresh_whole_file_samples_see_the_failing_file_only_in_outline(make_grid, work):
+    """Shown its failing file, a small model writes it out again; the fresh samples see only its definitions."""
+    unchanged = f"calc.py\n```python\n{BROKEN}```\n"
+    fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[unchanged, fixed])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
+              stop_when_green=True)
+    assert a.run("make add add").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    first, fresh = grid.provider("s").requests
+    assert "return a - b" in first.messages[1]["content"] and "return a - b" not in fresh.messages[1]["content"]
+    assert "def add(a, b):\n    ...\n" in fresh.messages[1]["content"] and "write the whole file anew" in fresh.messages[1]["content"]
+    assert fresh.grammar == first.grammar and fresh.temperature == 1.0
+    shown = first.messages[1]["content"]  # the file it may change comes after the tests, so a rebuilt prompt keeps them cached
+    assert shown.index('source="test_calc.py"') < shown.index('source="calc.py"')

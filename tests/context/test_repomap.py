@@ -58,3 +58,11 @@ def test_focus_pulls_a_file_and_a_symbol_up(tmp_path):
     assert first(repo_map(tmp_path, max_tokens=20)) == "Core"
     assert first(repo_map(tmp_path, max_tokens=20, focus=["billing/"])) == "Invoice"
     assert first(repo_map(tmp_path, max_tokens=20, focus=["Invoice"])) == "Invoice"
+
+
+def test_an_outline_keeps_each_definition_line_and_leaves_out_the_bodies():
+    from tether.context.symbols import outline
+
+    text = "import re\n\nLIMIT = 3\n\n@cache\ndef f(a, b):\n    return a + b\n\n\nclass Shelf:\n    def put(self, x):\n        self.x = x\n"
+    assert outline("shelf.py", text) == "def f(a, b):\n    ...\nclass Shelf:\n    def put(self, x):\n        ...\n"
+    assert outline("notes.txt", "def f(): pass\n") is None and outline("empty.py", "x = 1\n") is None

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..context import tokens
+from ..context.symbols import outline
 from ..context.walk import walk
 from ..errors import Cancelled, TetherError
 from ..llm import models as catalogue
 from ..llm.types import Response
 from . import hunks as hunk_mod, memory
-from .brief import brief
+from .brief import brief, file_block
 from .edits import Edit
 from .formats import for_model
 from .leash import Leash
@@ -95,6 +96,7 @@ class Agent:
         self.failed_edits: set[str] = set()
         self.changed: set[str] = set()
         self.sole: str | None = None  # the one file the run may write, if only one
+        self.sole_text: str | None = None  # its text when the run began (read where the run is focused on it)
         self.grammar: str | None = None  # with one writable file and failing checks, a reply can only be its edit
         self.refusals = 0  # actions the leash (or the person) refused
         self.checks: list[CommandResult] = []
@@ -298,10 +300,10 @@ class Agent:
         if not self.sole or not self.verify.commands or not self._unreviewed():
             return None
         try:
-            current = (self.root / self.sole).read_text(encoding="utf-8", errors="replace")
+            self.sole_text = (self.root / self.sole).read_text(encoding="utf-8", errors="replace")
         except OSError:
-            current = ""
-        return self.format.grammar(self.sole, current)
+            self.sole_text = ""
+        return self.format.grammar(self.sole, self.sole_text)
 
     def _sole_writable(self, found) -> str | None:
         """The only text file of the workspace the leash lets this run write, if there is exactly one."""
@@ -423,7 +425,7 @@ class Agent:
         than where it stood (else it is stuck)."""
         opening, checks = self.messages[:2], list(self.checks)
         failing = "\n".join(self.fence.wrap(c.command, c.summary(failures=2)) for c in checks if not c.ok)
-        self.messages = [opening[0], {**opening[1], "content": opening[1]["content"] + "\n\nA change was tried and the checks "
+        self.messages = [opening[0], {**opening[1], "content": self._anew(opening[1]["content"]) + "\n\nA change was tried and the checks "
                                       f"failed like this:\n{failing}\nWrite a different solution. {self.format.ask}"}]
         best: Outcome | None = None
         samples = max(1, self.candidates - 1)
@@ -454,6 +456,15 @@ class Agent:
         self.trail.keep(best.commit)
         self.log.step("note", text=f"went on from a fresh sample scoring {best.score}")
         return best
+
+    def _anew(self, user: str) -> str:
+        """Where the reply is the whole file: the opening prompt with that file's code replaced by its
+        outline, so a fresh sample cannot copy it (shown a failing file, qwen2.5-coder-1.5b wrote it
+        out unchanged even at temperature 1.0 — the second try of a task always began so)."""
+        if self.format.name != "whole" or not self.sole or not self.sole_text or not (shape := outline(self.sole, self.sole_text)):
+            return user
+        label = f"{self.sole} (its code fails the checks, so only its definitions are shown: write the whole file anew)"
+        return user.replace(file_block(self.sole, self.sole_text, self.fence), file_block(self.sole, shape, self.fence, label=label))
 
     def _unreviewed(self) -> bool:
         """Levels where changes apply without a person seeing each one first."""

@@ -49,14 +49,14 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numb
                 texts[path] = _head(texts[path], READ_ONLY_TOKENS, path)
                 sizes[path] = tokens.count(texts[path])
     if sum(sizes.values()) + 20 * len(sizes) <= budget:
-        for path in sorted(texts):
-            add(fence.wrap(path, _as_file(path, texts[path], writable)))
+        for path in sorted(texts, key=lambda p: (writable is not None and writable(p), p)):  # what the run may change comes last:
+            add(file_block(path, texts[path], fence, writable))  # a prompt rebuilt after a change keeps the rest as its cached prefix
         return _join(parts, len(texts), len(texts))
     wanted = [p for p in texts if _named(p, request)]
     hits = search(request) if search else []
     for path in wanted + [h.path for h in hits if h.path not in wanted]:
         if sizes.get(path, MAX_FILE_TOKENS + 1) <= MAX_FILE_TOKENS and not any(f'source="{path}"' in p for p in parts):
-            add(fence.wrap(path, _as_file(path, texts[path], writable)), sizes[path] + 20)
+            add(file_block(path, texts[path], fence, writable), sizes[path] + 20)
     for h in hits:
         if h.path in texts and not any(f'source="{h.path}"' in p for p in parts):
             lines = texts[h.path].splitlines(keepends=True)
@@ -80,11 +80,12 @@ def _head(text: str, limit: int, path: str) -> str:
     return text
 
 
-def _as_file(path: str, text: str, writable=None) -> str:
-    """A file as a model writes one back: its path, then its text in a fence."""
-    fence = fence_for(text)
-    label = path if writable is None or writable(path) else f"{path} (read-only)"
-    return f"{label}\n{fence}{_LANG.get(path.rsplit('.', 1)[-1], '')}\n{text}{'' if text.endswith(chr(10)) else chr(10)}{fence}"
+def file_block(path: str, text: str, fence: Fence, writable=None, label: str = "") -> str:
+    """A file as a model writes one back (its path, then its text in a fence), fenced as data."""
+    mark = fence_for(text)
+    label = label or (path if writable is None or writable(path) else f"{path} (read-only)")
+    ending = "" if text.endswith("\n") else "\n"
+    return fence.wrap(path, f"{label}\n{mark}{_LANG.get(path.rsplit('.', 1)[-1], '')}\n{text}{ending}{mark}")
 
 
 _LANG = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go", "rs": "rust", "java": "java", "c": "c", "cpp": "cpp",

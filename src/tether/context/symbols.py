@@ -76,6 +76,20 @@ def extract(path: str, text: str) -> FileSymbols | None:
     return FileSymbols(path, definitions, dict(references))
 
 
+def outline(path: str, text: str) -> str | None:
+    """The file's definitions, each by its first line, bodies left out: its shape without its code."""
+    found = extract(path, text)
+    if found is None or not found.definitions:
+        return None
+    lines, out = text.splitlines(), []
+    for s, after in zip(found.definitions, [*found.definitions[1:], None]):
+        line = lines[s.line - 1]
+        out.append(line)
+        if after is None or after.line > s.end_line:  # nothing defined inside it: its body is left out
+            out.append(" " * (len(line) - len(line.lstrip()) + 4) + "...")
+    return "\n".join(out) + "\n"
+
+
 def _inside(node, types: set[str]) -> bool:
     parent = node.parent
     while parent is not None:
