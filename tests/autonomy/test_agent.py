@@ -363,3 +363,14 @@ def test_fresh_whole_file_samples_see_the_failing_file_only_in_outline(make_grid
     assert fresh.grammar == first.grammar and fresh.temperature == 1.0
     shown = first.messages[1]["content"]  # the file it may change comes after the tests, so a rebuilt prompt keeps them cached
     assert shown.index('source="test_calc.py"') < shown.index('source="calc.py"')
+
+
+def test_a_file_written_anew_from_its_outline_may_be_much_shorter(make_grid, work):
+    """The guard against a whole file cut short does not refuse what was asked for: the file anew."""
+    long = BROKEN + "".join(f"\n\ndef spare_{n}():\n    return {n}\n" for n in range(4))
+    make_tree(work, {"calc.py": long})
+    fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[f"calc.py\n```python\n{long}```\n", fixed])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
+              stop_when_green=True)
+    assert a.run("make add add").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"

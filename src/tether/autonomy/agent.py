@@ -13,6 +13,7 @@ The whole run is one entry in the undo history; every step is recorded for repla
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import re
 import threading
 from pathlib import Path
@@ -425,7 +426,9 @@ class Agent:
         than where it stood (else it is stuck)."""
         opening, checks = self.messages[:2], list(self.checks)
         failing = "\n".join(self.fence.wrap(c.command, c.summary(failures=2)) for c in checks if not c.ok)
-        self.messages = [opening[0], {**opening[1], "content": self._anew(opening[1]["content"]) + "\n\nA change was tried and the checks "
+        user = self._anew(opening[1]["content"])
+        anew = user != opening[1]["content"]
+        self.messages = [opening[0], {**opening[1], "content": user + "\n\nA change was tried and the checks "
                                       f"failed like this:\n{failing}\nWrite a different solution. {self.format.ask}"}]
         best: Outcome | None = None
         samples = max(1, self.candidates - 1)
@@ -434,7 +437,7 @@ class Agent:
                 self.trail.reset(self.trail.start)
                 self.on_event("note", text=f"the model repeated a failed change; fresh sample {n} of {samples}")
                 sample = self._generate(temperature=FRESH_TEMPERATURE, seed=n).text
-                edits = self.format.parse(sample, self.sole)
+                edits = [replace(e, anew=anew) for e in self.format.parse(sample, self.sole)]
                 if not edits or _key(edits) in self.failed_edits:
                     continue
                 candidate = self._attempt(sample, edits)

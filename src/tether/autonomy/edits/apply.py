@@ -111,7 +111,7 @@ class Plan:
                 if edit.action == "create" and text is not None:
                     raise NoMatch(f"{rel} exists already; to change it, give SEARCH lines from it")
                 old_lines, new_lines = len((text or "").splitlines()), len(edit.replace.splitlines())
-                if edit.action == "write" and old_lines > 10 and new_lines < old_lines / 2:
+                if edit.action == "write" and not edit.anew and old_lines > 10 and new_lines < old_lines / 2:
                     raise NoMatch(f"the new {rel} would keep {new_lines} of its {old_lines} lines; a whole-file reply must hold the complete file")
                 self.texts[rel] = edit.replace
                 result.how = "created" if text is None else "rewritten"

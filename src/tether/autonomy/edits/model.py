@@ -15,6 +15,7 @@ class Edit:
     block: int = 0  # 1-based number of the block in the reply
     line: int = 0  # line of the reply where the block starts
     format: str = ""  # search-replace | udiff | whole
+    anew: bool = False  # write: asked for the file anew from its outline, so a much shorter file is meant, not cut short
 
 
 @dataclass
