@@ -13,9 +13,9 @@ The whole run is one entry in the undo history; every step is recorded for repla
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 import re
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Protocol
 
