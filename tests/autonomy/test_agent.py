@@ -374,3 +374,14 @@ def test_a_file_written_anew_from_its_outline_may_be_much_shorter(make_grid, wor
     a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
               stop_when_green=True)
     assert a.run("make add add").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_outside_a_fresh_sample_a_whole_file_cut_short_is_still_refused(make_grid, work):
+    """Only a file asked for anew may be much shorter: a reply cutting a file short in the conversation is refused."""
+    long = BROKEN + "".join(f"\n\ndef spare_{n}():\n    return {n}\n" for n in range(4))
+    make_tree(work, {"calc.py": long})
+    short = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[short, "DONE", "DONE"])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
+    a.run("make add add")
+    assert (work / "calc.py").read_text() == long

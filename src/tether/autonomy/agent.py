@@ -423,7 +423,7 @@ class Agent:
     def _fresh(self, text: str) -> Outcome:
         """Samples from the opening prompt and the files as the run found them — no failed reply to
         copy — told only how the checks failed; the run goes on from the best, if it is no worse
-        than where it stood (else it is stuck)."""
+        than where it stood (else it is stuck, unless a person lets it go on)."""
         opening, checks = self.messages[:2], list(self.checks)
         failing = "\n".join(self.fence.wrap(c.command, c.summary(failures=2)) for c in checks if not c.ok)
         user = self._anew(opening[1]["content"])
@@ -438,11 +438,12 @@ class Agent:
                 self.on_event("note", text=f"the model repeated a failed change; fresh sample {n} of {samples}")
                 sample = self._generate(temperature=FRESH_TEMPERATURE, seed=n).text
                 edits = [replace(e, anew=anew) for e in self.format.parse(sample, self.sole)]
-                if not edits or _key(edits) in self.failed_edits:
+                key = _key(edits)
+                if not edits or key in self.failed_edits:
                     continue
                 candidate = self._attempt(sample, edits)
                 if not candidate.passed:
-                    self.failed_edits.add(_key(edits))
+                    self.failed_edits.add(key)
                 if candidate.applied and (best is None or candidate.score > best.score):
                     best = candidate
                 if best and best.passed:
