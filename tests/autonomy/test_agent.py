@@ -187,6 +187,19 @@ def test_a_repeat_after_fresh_samples_that_did_no_better_stops_the_run(make_grid
     assert "return a * b" in (work / "calc.py").read_text() and len(requests(a)) == 4  # where it stood; FIX never asked for
 
 
+def test_a_fresh_round_that_gained_earns_the_run_another(make_grid, tmp_path):
+    two = make_tree(tmp_path / "two", {"calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n",
+                                       "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+                                                       "def test_mul():\n    assert mul(2, 3) == 6\n"})
+    flip = FIX.replace("a + b", "b - a")  # add still wrong: no progress
+    fix_mul = "calc.py\n```python\n<<<<<<< SEARCH\n    return a + b\n=======\n    return a * b\n>>>>>>> REPLACE\n```\n"
+    # the first round's best fixes add (one test more), the model then repeats that; the second round fixes both
+    a = agent(make_grid, two, [flip, flip, FIX, STALE, FIX, fix_mul + FIX])
+    result = a.run("fix")
+    assert result.status == "done" and "return a * b" in (two / "calc.py").read_text()
+    assert [r.temperature for r in requests(a)] == [None, None, 1.0, 1.0, None, 1.0, None]
+
+
 def test_below_auto_the_same_failing_edit_twice_stops_the_run(make_grid, work):
     a = agent(make_grid, work, [STALE, STALE, STALE, FIX], level="approve", person=Person())
     result = a.run("fix")

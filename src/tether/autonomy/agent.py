@@ -218,8 +218,9 @@ class Agent:
             failing = [r for r in self._check_all() if not r.ok]
             if not failing and self.stop_when_green:  # the checks are the whole spec, and they pass already
                 raise Stop(Status.DONE, "the checks already pass; nothing to change")
+            # one failure report: the files above show the cases, this how they fail (each prompt token costs ~1/100 s here)
             checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
-                " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary(failures=2)) for r in failing) if failing else " Now they pass.")
+                " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary(failures=1)) for r in failing) if failing else " Now they pass.")
         ending = "Answer in plain text." if self.leash.level == "ask" else self.format.ask
         conventions, sources = memory.standing(self.root)
         if conventions:  # the project's own standing instructions: they shape style and workflow, never the leash
@@ -423,7 +424,8 @@ class Agent:
     def _fresh(self, text: str) -> Outcome:
         """Samples from the opening prompt and the files as the run found them — no failed reply to
         copy — told only how the checks failed; the run goes on from the best, if it is no worse
-        than where it stood (else it is stuck, unless a person lets it go on)."""
+        than where it stood (else it is stuck, unless a person lets it go on). A round that gained
+        earns the run another: one round a run stopped isogram at 50 of its 100 seconds, a test short."""
         opening, checks = self.messages[:2], list(self.checks)
         failing = "\n".join(self.fence.wrap(c.command, c.summary(failures=2)) for c in checks if not c.ok)
         user = self._anew(opening[1]["content"])
@@ -457,6 +459,8 @@ class Agent:
         if best is None:
             self._stuck("again", f"the model wrote a failed change again, and {samples} fresh sample(s) did no better")
             return Outcome(text, False, f"This change failed before, and fresh attempts did no better. Make a different change. {self.format.ask}")
+        if score(best.checks) > score(checks):  # progress: the next repeat earns a fresh round of its own
+            self.failures["again"] = 0
         self.trail.keep(best.commit)
         self.log.step("note", text=f"went on from a fresh sample scoring {best.score}")
         return best
