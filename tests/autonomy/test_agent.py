@@ -380,7 +380,7 @@ def test_fresh_whole_file_samples_see_the_failing_file_only_in_outline(make_grid
 
 def test_a_file_written_anew_from_its_outline_may_be_much_shorter(make_grid, work):
     """The guard against a whole file cut short does not refuse what was asked for: the file anew."""
-    long = BROKEN + "".join(f"\n\ndef spare_{n}():\n    return {n}\n" for n in range(4))
+    long = "def add(a, b):\n" + "    a = a + 0\n" * 12 + "    return a - b\n"
     make_tree(work, {"calc.py": long})
     fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[f"calc.py\n```python\n{long}```\n", fixed])
@@ -391,7 +391,7 @@ def test_a_file_written_anew_from_its_outline_may_be_much_shorter(make_grid, wor
 
 def test_outside_a_fresh_sample_a_whole_file_cut_short_is_still_refused(make_grid, work):
     """Only a file asked for anew may be much shorter: a reply cutting a file short in the conversation is refused."""
-    long = BROKEN + "".join(f"\n\ndef spare_{n}():\n    return {n}\n" for n in range(4))
+    long = "def add(a, b):\n" + "    a = a + 0\n" * 12 + "    return a - b\n"
     make_tree(work, {"calc.py": long})
     short = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[short, "DONE", "DONE"])

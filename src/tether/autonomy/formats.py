@@ -45,7 +45,7 @@ FORMATS = {
     "search-replace": EditFormat("search-replace", DEFAULT_FORMATS,
                                  "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path."),
     "whole": EditFormat("whole", (*DEFAULT_FORMATS, "whole"),
-                        "Reply with the complete new content of each file you change, under its path."),
+                        "Reply with each file you change, under its path: the whole file (in Python, the functions you change will do)."),
 }
 
 

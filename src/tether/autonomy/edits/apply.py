@@ -17,6 +17,7 @@ from . import search_replace, udiff, whole
 from .match import ELISION, NoMatch, apply_elided, locate, split_elided
 from .journal import recover, write_files
 from .model import ApplyReport, BlockResult, Edit
+from .splice import splice
 from .workspace import PathRefused, TextFile, protected, resolve
 
 PARSERS = {"search-replace": search_replace.parse, "udiff": udiff.parse, "whole": whole.parse}
@@ -111,10 +112,13 @@ class Plan:
                 if edit.action == "create" and text is not None:
                     raise NoMatch(f"{rel} exists already; to change it, give SEARCH lines from it")
                 old_lines, new_lines = len((text or "").splitlines()), len(edit.replace.splitlines())
-                if edit.action == "write" and not edit.anew and old_lines > 10 and new_lines < old_lines / 2:
+                if edit.action == "write" and text is not None and (spliced := splice(rel, text, edit.replace)) is not None:
+                    self.texts[rel], result.how = spliced, "spliced"  # the definitions it changes; the rest stays
+                elif edit.action == "write" and not edit.anew and old_lines > 10 and new_lines < old_lines / 2:
                     raise NoMatch(f"the new {rel} would keep {new_lines} of its {old_lines} lines; a whole-file reply must hold the complete file")
-                self.texts[rel] = edit.replace
-                result.how = "created" if text is None else "rewritten"
+                else:
+                    self.texts[rel] = edit.replace
+                    result.how = "created" if text is None else "rewritten"
             elif edit.action == "delete":
                 self.texts[rel] = None
                 result.how = "deleted"

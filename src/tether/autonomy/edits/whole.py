@@ -19,13 +19,21 @@ its complete new content in a fence, e.g. for {example}:
 the whole file, every line of it
 ```
 
-Never shorten a file with comments such as "rest unchanged": what you write replaces it all.
+{shorter}
 """
+
+SHORTER = {
+    "": 'Never shorten a file with comments such as "rest unchanged": what you write replaces it all.',
+    "python": "In a Python file you may write only the functions and classes you change instead, each complete\n"
+              "(a method under its class line): the ones you leave out stay as they are.",
+}
 
 
 def prompt(example: str = "src/app.py") -> str:
-    """The prompt, its example naming a real file: small models copy the example's path."""
-    return PROMPT.format(example=example, language="python" if example.endswith(".py") else "")
+    """The prompt, its example naming a real file: small models copy the example's path. For a
+    Python file a reply may hold just the definitions it changes (splice.py puts them in)."""
+    language = "python" if example.endswith(".py") else ""
+    return PROMPT.format(example=example, language=language, shorter=SHORTER[language])
 
 
 def grammar(path: str, current: str = "") -> str:
