@@ -59,6 +59,12 @@ def test_new_imports_helpers_and_constants_go_where_they_belong():
     assert "def frames(rolls):\n    return []\n" in out and out.rstrip().endswith("def bonus(frame):\n    return 0")
 
 
+def test_a_main_block_written_again_replaces_the_old_one():
+    script = GAME + '\n\nif __name__ == "__main__":\n    print(frames([1, 2]))\n'
+    out = splice("bowling.py", script, 'def frames(rolls):\n    return []\n\n\nif __name__ == "__main__":\n    print(frames([3]))\n')
+    assert out.count("__main__") == 1 and "print(frames([3]))" in out and "return []" in out
+
+
 def test_a_reply_with_every_definition_is_the_whole_file(repo):
     rewritten = GAME.replace("import re\n", "").replace("        pass", "        return sum(self.rolls)")
     assert splice("bowling.py", GAME, rewritten) is None  # a whole file: what it leaves out (an import) is meant

@@ -48,7 +48,7 @@ def splice(path: str, current: str, reply: str) -> str | None:
             if "".join(text).strip() not in current:
                 at = max((n.end_lineno for n in old.body if isinstance(n, ast.Import | ast.ImportFrom)), default=0)
                 edits.append((at, at, text))
-        elif isinstance(node, ast.Assign | ast.AnnAssign) and (same := _assigned(old.body, node)) is not None:
+        elif (same := _assigned(old.body, node) or _guarded(old.body, node)) is not None:
             edits.append((_start(same), same.end_lineno, text))
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             edits.append((first_def, first_def, [*text, "\n"]))
@@ -103,6 +103,13 @@ def _assigned(body: list, node) -> ast.AST | None:
     """The statement of `body` that assigns the one name `node` assigns."""
     name = _target(node)
     return next((n for n in body if isinstance(n, ast.Assign | ast.AnnAssign) and _target(n) == name), None) if name else None
+
+
+def _guarded(body: list, node) -> ast.AST | None:
+    """The `if` of `body` with the same test as `node` (an `if __name__ == "__main__":` block)."""
+    if not isinstance(node, ast.If):
+        return None
+    return next((n for n in body if isinstance(n, ast.If) and ast.unparse(n.test) == ast.unparse(node.test)), None)
 
 
 def _target(node) -> str | None:
