@@ -398,3 +398,24 @@ def test_outside_a_fresh_sample_a_whole_file_cut_short_is_still_refused(make_gri
     a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
     a.run("make add add")
     assert (work / "calc.py").read_text() == long
+
+
+def test_a_whole_file_reply_the_time_limit_would_cut_off_is_not_started(make_grid, work):
+    """At the speed the first reply showed (20 tokens in at least half a second), writing a ~3,000-token
+    file again takes over a minute: with 30 seconds to go, the run stops instead of being cut off."""
+    big = "def add(a, b):\n    return a * b\n\n\nWORDS = " + repr(" ".join(f"w{n}" for n in range(1500))) + "\n"  # a few lines, ~3,000 tokens
+    slow = {"text": f"calc.py\n```python\n{big}```\n", "usage": {"input_tokens": 100, "output_tokens": 20}, "delay": 0.5}
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[slow, f"calc.py\n```python\n{BROKEN.replace('-', '+')}```\n"])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",), budget=RunBudget(seconds=30)), verify=VerifySettings((PYTEST,), timeout=60),
+              edit_format="whole", stop_when_green=True, candidates=1)
+    result = a.run("make add add")
+    assert result.status == "budget" and "writing calc.py again takes about" in result.reason
+    assert len(grid.provider("s").requests) == 1 and "return a * b" in (work / "calc.py").read_text()
+
+
+def test_a_reply_that_can_finish_in_the_time_left_is_asked_for(make_grid, work):
+    slow = {"text": f"calc.py\n```python\n{BROKEN.replace('-', '*')}```\n", "usage": {"input_tokens": 100, "output_tokens": 20}, "delay": 0.5}
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[slow, f"calc.py\n```python\n{BROKEN.replace('-', '+')}```\n"])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",), budget=RunBudget(seconds=600)), verify=VerifySettings((PYTEST,), timeout=60),
+              edit_format="whole", stop_when_green=True, candidates=1)
+    assert a.run("make add add").status == "done" and len(grid.provider("s").requests) == 2

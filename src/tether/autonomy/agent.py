@@ -42,6 +42,7 @@ __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 
 OUTPUT_TOKENS = 1536  # room kept for each reply
 FRESH_TEMPERATURE = 1.0  # samples after a repeat: spread wide, the checks choose
+WRITE_SHARE = 0.8  # a whole-file reply is at least this share of the file's tokens (to judge whether one can still finish)
 MALFORMED = "the reply held no edit, tool line or DONE"  # logged, so a run's well-formed share can be counted
 
 SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.
@@ -93,6 +94,8 @@ class Agent:
         self.confined = self._confined(leash)
         self.toolbox = Toolbox(self.root, self.verify, self.confined)
         self.output_tokens = OUTPUT_TOKENS
+        self.speed: float | None = None  # output tokens a second, the fastest reply of the run (prompt reading included)
+        self.last_reply = 0  # output tokens of the last reply
         self.failures: dict[str, int] = {}
         self.failed_edits: set[str] = set()
         self.changed: set[str] = set()
@@ -250,6 +253,7 @@ class Agent:
         if not verdict.allowed:
             raise Stop(Status.BUDGET, verdict.reason)
         self._fit()
+        self._time_for_reply()
         self._status("thinking")
         messages = [{"role": m["role"], "content": m["content"]} for m in self.messages]  # a copy, without our marks
         opts.setdefault("seed", 0)  # the same request gets the same first reply; candidates vary it
@@ -263,6 +267,9 @@ class Agent:
                 raise Stop(Status.BUDGET, f"the run used its {self.leash.budget.seconds:g} seconds") from None
             raise
         verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens)
+        self.last_reply = reply.usage.output_tokens
+        if reply.usage.output_tokens >= 20 and reply.latency_ms:
+            self.speed = max(self.speed or 0.0, reply.usage.output_tokens / (reply.latency_ms / 1000))
         detail = dict(text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
                       cost_usd=reply.cost_usd, latency_ms=reply.latency_ms)
         step = self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k not in ("cancel", "grammar")}, constrained="grammar" in opts)
@@ -282,6 +289,23 @@ class Agent:
     def _time_left(self) -> float:
         """Seconds left of the run's time limit (never quite zero: a deadline of 0 means none)."""
         return max(0.01, self.leash.budget.seconds - self.leash.spent.seconds)
+
+    def _time_for_reply(self) -> None:
+        """Stop rather than start a reply the time limit must cut off: a whole-file reply is about as
+        long as the file (or the last reply, where a sample starts from an older, shorter file), written
+        at the speed this run has shown. In the 40-exercise run, 38 runs ended inside a reply the limit
+        cut, 23 s of it each, wasted."""
+        budget = self.leash.budget.seconds
+        if self.format.name != "whole" or not self.sole or not self.speed or not budget:
+            return
+        try:
+            size = tokens.count((self.root / self.sole).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return
+        needed, left = WRITE_SHARE * max(size, self.last_reply) / self.speed, self._time_left()
+        if left < needed:
+            raise Stop(Status.BUDGET, f"the run used its {budget:g} seconds: {left:.0f} were left, and writing {self.sole} "
+                                      f"again takes about {needed:.0f} at this model's speed")
 
     def _example(self, instruction: str) -> str:
         """A file the request names (one that exists, else a source file it asks for), else one
