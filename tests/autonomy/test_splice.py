@@ -85,3 +85,20 @@ def test_only_python_is_spliced_and_elsewhere_a_file_cut_short_is_still_refused(
     assert splice("notes.txt", "def a():\n    pass\n", "def b():\n    pass\n") is None
     report = apply_text(repo, "notes.txt\n```\nline 0\n```\n", formats=WHOLE)
     assert not report.applied and "would keep 1 of its 20 lines" in report.blocks[0].error
+
+
+@pytest.mark.parametrize("body", ["1+" * 200_000 + "1", "-" * 300_000 + "1", "(" * 5000 + ")" * 5000])
+def test_a_reply_nested_too_deep_to_parse_never_crashes_the_applier(repo, body):
+    """A hostile model's reply that Python's parser cannot hold (RecursionError, MemoryError) is
+    not spliced: it goes the way any whole file goes."""
+    assert splice("bowling.py", GAME, f"def frames(rolls):\n    return {body}\n") is None
+    report = apply_text(repo, f"bowling.py\n```python\ndef frames(rolls):\n    return {body}\n```\n", formats=WHOLE)
+    assert not report.applied and "would keep 2 of its 20 lines" in report.blocks[0].error and (repo / "bowling.py").read_text() == GAME
+
+
+def test_a_spliced_constant_cannot_overwrite_a_hidden_secret_with_its_marker(repo):
+    secret = GAME.replace("FRAMES = 10\n", 'FRAMES = 10\nAPI_KEY = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"\n')
+    (repo / "bowling.py").write_text(secret)
+    reply = 'bowling.py\n```python\nAPI_KEY = "[REDACTED:github-token]"\n\n\ndef frames(rolls):\n    return []\n```\n'
+    report = apply_text(repo, reply, formats=WHOLE)
+    assert not report.applied and "marker" in report.feedback() and (repo / "bowling.py").read_text() == secret

@@ -19,9 +19,13 @@ def splice(path: str, current: str, reply: str) -> str | None:
     if not path.endswith((".py", ".pyi")):
         return None
     try:
-        old, new = ast.parse(current), ast.parse(reply)
-    except (SyntaxError, ValueError):
+        return _splice(current, reply)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # a reply nested too deep to parse is no crash: not spliced
         return None
+
+
+def _splice(current: str, reply: str) -> str | None:
+    old, new = ast.parse(current), ast.parse(reply)
     ours = _named(old.body)
     if not _named(new.body) or not _leaves_out(old.body, new.body):
         return None
@@ -55,10 +59,7 @@ def splice(path: str, current: str, reply: str) -> str | None:
         elif not _docstring(node) and "".join(text).strip() not in current:
             edits.append((len(lines), len(lines), ["\n", *text]))
     out = _apply(lines, edits)
-    try:
-        return out if out is not None and ast.parse(out) else None
-    except SyntaxError:
-        return None
+    return out if out is not None and ast.parse(out) else None
 
 
 def _named(body: list) -> dict[str, ast.AST]:
