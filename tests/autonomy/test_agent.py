@@ -315,6 +315,19 @@ def test_until_green_a_run_whose_checks_already_pass_asks_no_model(make_grid, wo
     assert result.status == "done" and "already pass" in result.reason and requests(a) == [] and result.changed == []
 
 
+@pytest.mark.parametrize("draws", [True, False])
+def test_a_pass_that_may_be_luck_must_hold_twice(make_grid, work, draws):
+    # the test passes on its second run only (it counts its runs in a file), as a random key may pass once
+    counted = "import pathlib\n\n\ndef test_add():\n    runs = pathlib.Path('runs')\n    n = len(runs.read_text()) if runs.exists() else 0\n" \
+              "    runs.write_text('x' * (n + 1))\n    assert n == 1\n"
+    make_tree(work, {"calc.py": ("import random\n\n" if draws else "") + BROKEN, "test_calc.py": counted})
+    a = agent(make_grid, work, [FIX, "DONE"])  # told the checks fail, the model says it is done, twice
+    a.stop_when_green = True
+    result = a.run("make add add")
+    assert len((work / "runs").read_text()) == (3 if draws else 2)
+    assert (result.status, result.checks[0].ok) == (("failing", False) if draws else ("done", True))
+
+
 def test_the_model_sees_the_first_failures_and_the_count_not_every_report(make_grid, work):
     many = "".join(f"\n\ndef test_add_{n}():\n    assert add({n}, 1) == {n + 1}\n" for n in range(12))
     make_tree(work, {"test_calc.py": TEST + many})

@@ -44,6 +44,7 @@ OUTPUT_TOKENS = 1536  # room kept for each reply
 FRESH_TEMPERATURE = 1.0  # samples after a repeat: spread wide, the checks choose
 WRITE_SHARE = 0.8  # a whole-file reply is at least this share of the file's tokens (to judge whether one can still finish)
 MALFORMED = "the reply held no edit, tool line or DONE"  # logged, so a run's well-formed share can be counted
+CHANCE = re.compile(r"\b(?:random|secrets|uuid|urandom)\b")  # code that draws random numbers can pass its checks by luck
 
 SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.
 
@@ -507,8 +508,25 @@ class Agent:
         return bool(self.checks) and not all(c.ok for c in self.checks)
 
     def _check_all(self) -> list[CommandResult]:
+        """Every check; a pass that may be luck must hold twice. In the 40-exercise run a private key
+        drawn by `secrets.randbelow(p - 1)` (0 and 1 are out of range) passed tether's run of the
+        tests — as it does about one run in nine — and failed the grader's."""
         self.checks = [self._check(c) for c in self.verify.commands]
+        if self.checks and all(c.ok for c in self.checks) and self._draws_chance():
+            again = [self._check(c) for c in self.verify.commands]
+            if not all(c.ok for c in again):
+                self.log.step("note", text="the checks passed, then failed when run again: the code draws random numbers")
+                self.checks = again
         return list(self.checks)
+
+    def _draws_chance(self) -> bool:
+        for path in self.trail.touched | ({self.sole} if self.sole else set()):
+            try:
+                if CHANCE.search((self.root / path).read_text(encoding="utf-8", errors="replace")):
+                    return True
+            except OSError:
+                continue
+        return False
 
     def _check(self, command: str) -> CommandResult:
         if self.cancel.is_set():
