@@ -391,6 +391,21 @@ def test_fresh_whole_file_samples_see_the_failing_file_only_in_outline(make_grid
     assert shown.index('source="test_calc.py"') < shown.index('source="calc.py"')
 
 
+def test_fresh_samples_of_a_stub_extend_the_first_prompt_so_it_is_read_from_the_cache(make_grid, work):
+    """A stub has no code to copy: the fresh samples see it as the first prompt did, and their
+    prompt is the first one with the failure added (the model reads only that tail again)."""
+    stub = '"""Add."""\n\n\ndef add(a, b):\n    """Return a plus b."""\n    pass\n'
+    make_tree(work, {"calc.py": stub})
+    fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[f"calc.py\n```python\n{stub}```\n", fixed])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
+              stop_when_green=True)
+    assert a.run("make add add").status == "done"
+    first, fresh = grid.provider("s").requests
+    assert fresh.temperature == 1.0 and fresh.messages[0] == first.messages[0]
+    assert fresh.messages[1]["content"].startswith(first.messages[1]["content"]) and "anew" not in fresh.messages[1]["content"]
+
+
 def test_a_file_written_anew_from_its_outline_may_be_much_shorter(make_grid, work):
     """The guard against a whole file cut short does not refuse what was asked for: the file anew."""
     long = "def add(a, b):\n" + "    a = a + 0\n" * 12 + "    return a - b\n"

@@ -66,3 +66,13 @@ def test_an_outline_keeps_each_definition_line_and_leaves_out_the_bodies():
     text = "import re\n\nLIMIT = 3\n\n@cache\ndef f(a, b):\n    return a + b\n\n\nclass Shelf:\n    def put(self, x):\n        self.x = x\n"
     assert outline("shelf.py", text) == "def f(a, b):\n    ...\nclass Shelf:\n    def put(self, x):\n        ...\n"
     assert outline("notes.txt", "def f(): pass\n") is None and outline("empty.py", "x = 1\n") is None
+
+
+def test_a_stub_is_definitions_with_empty_bodies_and_nothing_else():
+    from tether.context.symbols import is_stub
+
+    stub = 'import math\n\n\nclass Shelf:\n    """A shelf."""\n    def put(self, x):\n        ...\n\n\ndef f(a):\n    raise NotImplementedError\n'
+    assert is_stub("shelf.py", stub) and is_stub("f.py", "def f():\n    pass\n")
+    assert not is_stub("shelf.py", stub + "\n\ndef g():\n    return 1\n")  # code of its own
+    assert not is_stub("shelf.py", "LIMIT = 3\n\n\ndef f():\n    pass\n") and not is_stub("x.py", "import os\n")
+    assert not is_stub("shelf.js", "function f() {}\n") and not is_stub("bad.py", "def f(:\n")

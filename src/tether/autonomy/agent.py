@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..context import tokens
-from ..context.symbols import outline
+from ..context.symbols import is_stub, outline
 from ..context.walk import walk
 from ..errors import Cancelled, TetherError
 from ..llm import models as catalogue
@@ -494,8 +494,9 @@ class Agent:
         """Where the reply is the whole file: the opening prompt with that file's code replaced by its
         outline, so a fresh sample cannot copy it (shown a failing file, qwen2.5-coder-1.5b wrote it
         out unchanged even at temperature 1.0 — the second try of a task always began so)."""
-        if self.format.name != "whole" or not self.sole or not self.sole_text or not (shape := outline(self.sole, self.sole_text)):
-            return user
+        if (self.format.name != "whole" or not self.sole or not self.sole_text or is_stub(self.sole, self.sole_text)
+                or not (shape := outline(self.sole, self.sole_text))):
+            return user  # a stub has no code to copy, and the opening prompt unchanged is read from the cache
         label = f"{self.sole} (its code fails the checks, so only its definitions are shown: write the whole file anew)"
         return user.replace(file_block(self.sole, self.sole_text, self.fence), file_block(self.sole, shape, self.fence, label=label))
 

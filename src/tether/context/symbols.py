@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import ast
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 from .syntax import language_of, parse
 
@@ -88,6 +88,26 @@ def outline(path: str, text: str) -> str | None:
         if after is None or after.line > s.end_line:  # nothing defined inside it: its body is left out
             out.append(" " * (len(line) - len(line.lstrip()) + 4) + "...")
     return "\n".join(out) + "\n"
+
+
+def is_stub(path: str, text: str) -> bool:
+    """Whether a Python file is nothing but its outline: imports, and definitions whose bodies are
+    empty (`pass`, `...`, a docstring, `raise NotImplementedError`) — a stub to fill in, with no
+    code of its own to hide or keep."""
+    if not path.endswith((".py", ".pyi")):
+        return False
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+    def empty(body) -> bool:
+        return all(isinstance(s, (ast.Pass, ast.Raise)) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) or
+                   (isinstance(s, ast.ClassDef) and empty(s.body)) or (isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and empty(s.body))
+                   for s in body)
+
+    top = [s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+    return bool(top) and empty(top) and any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for s in top)
 
 
 def _inside(node, types: set[str]) -> bool:
