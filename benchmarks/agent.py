@@ -153,9 +153,9 @@ def exercism(root: Path, sample: int, seed: int) -> list[Path]:
 # -- aider --------------------------------------------------------------------------------------
 
 
-# llama_cpp.server with the weights in plain CPU buffers, as tether loads them: on machines whose CPU
-# advertises AMX without granting it, the repacked buffers segfault at the first decode (and Aider
-# then only ever saw connection errors).
+# llama_cpp.server with the weights in plain CPU buffers, as tether loads them by default: on machines
+# whose CPU advertises AMX without granting it, the repacked buffers segfault at the first decode (and
+# Aider then only ever saw connection errors); on AVX2 they read prompts slower.
 PLAIN_SERVER = """
 import runpy
 import llama_cpp.llama_cpp as low
@@ -293,6 +293,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40, help="with --exercism: how many exercises, a seeded sample (0: all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", choices=sorted(SETS), default="exercism", help="with --exercism: which set the checkout is (names the results files)")
+    parser.add_argument("--name", default="", help="with --exercism: the results files' name (default: agent_SET)")
     args = parser.parse_args()
     from tether import config
     from tether.llm import weights
@@ -307,7 +308,8 @@ def main() -> None:
     global RESULTS, TABLE
     source = ""
     if args.exercism:
-        RESULTS, TABLE = HERE / "results" / f"agent_{args.set}.json", HERE / "results" / f"agent_{args.set}.md"
+        name = args.name or f"agent_{args.set}"
+        RESULTS, TABLE = HERE / "results" / f"{name}.json", HERE / "results" / f"{name}.md"
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.exercism, capture_output=True, text=True).stdout.strip()
         which = f"a sample of {args.sample} with seed {args.seed}" if args.sample else "all of them"
         source = (f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
