@@ -46,7 +46,10 @@ PYTEST = f"{sys.executable} -m pytest -q --tb=short --no-header -p no:cacheprovi
 def tests_pass(task: Path, work: Path) -> tuple[bool, str]:
     """Judged by the task's own tests: a copy the tool may have edited is put back first."""
     shutil.copy(task / f"{task.name}_test.py", work / f"{task.name}_test.py")
-    done = subprocess.run(PYTEST.split(), cwd=work, capture_output=True, text=True, timeout=120)
+    try:
+        done = subprocess.run(PYTEST.split(), cwd=work, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:  # code that loops forever fails, and the run goes on
+        return False, "the tests did not finish in 120 seconds"
     return done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
