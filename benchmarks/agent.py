@@ -245,10 +245,22 @@ def _k(value: str) -> int:
 # -- table --------------------------------------------------------------------------------------
 
 
+def cpu() -> str:
+    """The CPU's name and its widest vector unit: prompt speed, so every time in a table, depends on it."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "an unknown CPU"
+    name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
+    flags = set(re.search(r"^flags\s*:(.*)$", info, re.M).group(1).split()) if "flags" in info else set()
+    unit = next((u for u in ("amx_tile", "avx512f", "avx2") if u in flags), "no AVX2")
+    return f"{name.group(1).strip() if name else 'an unknown CPU'} ({unit.split('_')[0].upper()})"
+
+
 def table(results: list[dict], model: str, source: str = "") -> str:
     where = source or ("small Python tasks written for this benchmark in the style of Exercism exercises (benchmarks/agent_tasks/)")
     lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} {where}, the embedded "
-             f"`{model}` (Q4_K_M, llama.cpp, 2 CPU cores) driven by tether at level `agent` and by Aider 0.86.2 through "
+             f"`{model}` (Q4_K_M, llama.cpp, {os.cpu_count()} cores of {cpu()}) driven by tether at level `agent` and by Aider 0.86.2 through "
              "`llama_cpp.server`. Attempt 2 runs only when attempt 1 left a test failing.\n",
              "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | well-formed replies | failed attempts |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -316,7 +328,8 @@ def main() -> None:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.exercism, capture_output=True, text=True).stdout.strip()
         which = f"a sample of {args.sample} with seed {args.seed}" if args.sample else "all of them"
         source = (f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
-                  f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}`)")
+                  f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}"
+                  + (f" --name {args.name}" if args.name else "") + "`)")
     results = [] if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
     tools = [args.only] if args.only else ["tether", "aider"]
     server = LlamaServer(weights.ensure(args.model)) if "aider" in tools else None
