@@ -100,3 +100,21 @@ def test_timeout_stops_generation(grid):
 def test_unknown_local_model_is_one_line(grid):
     with pytest.raises(ModelNotAvailable, match="no local model 'llama-70b'"):
         grid.complete("local/llama-70b", "hi")
+
+
+def test_weights_load_plain_unless_extra_buffers_are_asked_for_whatever_loaded_before(isolated):
+    """Repacked weights read prompts slower on AVX2 and crash where AMX is advertised but not granted,
+    so they are opt-in — per provider, also after a plain load in the same process."""
+    from tether.config import ProviderConfig
+
+    def loaded(**options):
+        llm, _ = local.LocalProvider(ProviderConfig("local", "local", options=options))._model("smollm2-135m")
+        return llm.model_params.use_extra_bufts
+
+    try:
+        assert loaded(n_ctx=1024) is False
+        assert loaded(n_ctx=1536, extra_buffers=True) is True  # loaded only, never decoded: no AMX crash
+        assert loaded(n_ctx=1280) is False
+    finally:  # no later test meets these loads
+        for n_ctx in (1024, 1536, 1280):
+            local._loaded.pop(("smollm2-135m", n_ctx), None)

@@ -62,8 +62,7 @@ class LocalProvider(Provider):
                     raise ModelNotAvailable("llama-cpp-python is not installed; run `make up` or pip install 'tether[local]'") from None
                 path = weights.ensure(name)
                 threads = int(self.cfg.options.get("n_threads") or os.cpu_count() or 2)
-                if not self.cfg.options.get("extra_buffers"):
-                    _without_extra_buffers()
+                _extra_buffers(bool(self.cfg.options.get("extra_buffers")))
                 try:
                     llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
                 except (ValueError, RuntimeError) as e:
@@ -189,24 +188,23 @@ def _parse_tool_reply(reply: str, who: str) -> tuple[str, list[ToolCall]]:
 PROVIDER = LocalProvider
 
 
-def _without_extra_buffers() -> None:
-    """llama.cpp repacks weights into extra buffer types (AMX tiles, interleaved AVX2 blocks). On
-    virtual machines that advertise AMX without granting the tile state, the first decode segfaults
-    (seen here, on every model); on a 2-core AVX2 EPYC the repacked weights read a prompt at 38
-    tokens/s against 52 plain (generation ~10 % faster repacked) — and a prompt is most of an agent's
-    reply time. So the plain CPU kernels are the default; `options.extra_buffers = true` turns
-    repacking back on."""
+def _extra_buffers(allowed: bool) -> None:
+    """Whether the next load may repack the weights into extra buffer types (AMX tiles, interleaved
+    AVX2 blocks). On virtual machines that advertise AMX without granting the tile state, the first
+    decode segfaults (seen here, on every model); on a 2-core AVX2 EPYC the repacked weights read a
+    prompt at 38 tokens/s against 52 plain (generation ~10 % faster repacked) — and a prompt is most
+    of an agent's reply time. So the plain CPU kernels are the default; `options.extra_buffers = true`
+    turns repacking back on. llama-cpp-python takes no such argument, so its default parameters are
+    wrapped once and the wrapper told, before each load (under the load lock), which to give."""
     import llama_cpp.llama_cpp as low
 
-    if getattr(low.llama_model_default_params, "tether_plain", False):
-        return
-    original = low.llama_model_default_params
+    if not hasattr(low.llama_model_default_params, "tether_extra"):
+        original = low.llama_model_default_params
 
-    def plain():
-        params = original()
-        params.use_extra_bufts = False
-        return params
+        def defaults():
+            params = original()
+            params.use_extra_bufts = defaults.tether_extra
+            return params
 
-    plain.tether_plain = True
-    low.llama_model_default_params = plain
-
+        low.llama_model_default_params = defaults
+    low.llama_model_default_params.tether_extra = allowed
