@@ -76,3 +76,4 @@ def test_a_stub_is_definitions_with_empty_bodies_and_nothing_else():
     assert not is_stub("shelf.py", stub + "\n\ndef g():\n    return 1\n")  # code of its own
     assert not is_stub("shelf.py", "LIMIT = 3\n\n\ndef f():\n    pass\n") and not is_stub("x.py", "import os\n")
     assert not is_stub("shelf.js", "function f() {}\n") and not is_stub("bad.py", "def f(:\n")
+    assert not is_stub("deep.py", "x = " + "-" * 300_000 + "1\n") and not is_stub("deep.py", "def f():\n    return " + "(" * 200_000)
