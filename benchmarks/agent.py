@@ -91,6 +91,7 @@ def run_tether(task: Path, model: str, seconds: float) -> dict:
         replies, malformed = tether_replies(run["run"])
         result["attempts"].append({"passed": passed, "seconds": took, "status": run["status"],
                                    "steps": run["steps"], "tokens": run["usage"]["input_tokens"] + run["usage"]["output_tokens"],
+                                   "anew": run["usage"]["input_tokens"] - run["usage"].get("cached_tokens", 0) + run["usage"]["output_tokens"],
                                    "run": run["run"], "reason": run.get("reason", ""), "replies": replies, "malformed": malformed,
                                    "failure": failure(passed, run["status"] in ("budget", "crashed"), replies, malformed,
                                                       (work / stub).read_text() != original)})
@@ -159,15 +160,25 @@ def exercism(root: Path, sample: int, seed: int) -> list[Path]:
 # llama_cpp.server with the weights in plain CPU buffers, as tether loads them by default: on machines
 # whose CPU advertises AMX without granting it, the repacked buffers segfault at the first decode (and
 # Aider then only ever saw connection errors); on AVX2 they read prompts slower.
+# Each prompt it evaluates is logged with the prefix its KV cache already held (llama-cpp-python's
+# own rule, as tether's provider counts it), so both tools' tokens read anew are counted alike.
 PLAIN_SERVER = """
-import runpy
-import llama_cpp.llama_cpp as low
+import runpy, sys
+import llama_cpp, llama_cpp.llama_cpp as low
 original = low.llama_model_default_params
 def plain():
     params = original()
     params.use_extra_bufts = False
     return params
 low.llama_model_default_params = plain
+generate, log = llama_cpp.Llama.generate, sys.argv.pop(1)
+def metered(self, tokens, *args, **kwargs):
+    tokens, held = list(tokens), (self._input_ids.tolist() if self.n_tokens else [])
+    shared = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
+    with open(log, "a") as f:
+        f.write(f"{len(tokens)} {shared - 1 if shared and shared == len(tokens) else shared}\\n")
+    yield from generate(self, tokens, *args, **kwargs)
+llama_cpp.Llama.generate = metered
 runpy.run_module("llama_cpp.server", run_name="__main__")
 """
 
@@ -180,7 +191,8 @@ class LlamaServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen([str(bin_dir / "python"), "-c", PLAIN_SERVER, "--model", str(model_path), "--model_alias", "qwen",
+        self.prompts = Path(tempfile.mkstemp(prefix="llama-server-prompts-")[1])
+        self.proc = subprocess.Popen([str(bin_dir / "python"), "-c", PLAIN_SERVER, str(self.prompts), "--model", str(model_path), "--model_alias", "qwen",
                                       "--n_ctx", "8192", "--n_threads", str(os.cpu_count() or 2), "--host", "127.0.0.1", "--port", str(self.port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import httpx
@@ -203,6 +215,13 @@ class LlamaServer:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait()
+        self.prompts.unlink(missing_ok=True)
+
+    def read_anew(self) -> int:
+        """Prompt tokens the server evaluated (not served from its KV cache) since the last call."""
+        lines = self.prompts.read_text().split()
+        self.prompts.write_text("")
+        return sum(int(n) - int(cached) for n, cached in zip(lines[::2], lines[1::2]))
 
 
 def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
@@ -217,6 +236,7 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
     message = task_message(task)
     for attempt in (1, 2):
         started, original = time.monotonic(), (work / stub).read_text()
+        server.read_anew()
         try:
             done = subprocess.run([*base, "--message", message, stub], cwd=work, env=env, capture_output=True, text=True, timeout=seconds)
             output, status = done.stdout + done.stderr, f"exit {done.returncode}"
@@ -228,7 +248,7 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
         fmt = re.search(r"with (\S+) edit format", output)
         replies, malformed = len(re.findall(r"Tokens: [\d.]+k? sent", output)), output.count("did not conform to the edit format")
         result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": status,
-                                   "tokens": sent + received, "edit_format": fmt.group(1) if fmt else None, "replies": replies,
+                                   "tokens": sent + received, "anew": server.read_anew() + received, "edit_format": fmt.group(1) if fmt else None, "replies": replies,
                                    "malformed": malformed, "failure": failure(passed, status == "timeout", replies, malformed,
                                                                               (work / stub).read_text() != original)})
         if passed:
@@ -262,8 +282,10 @@ def table(results: list[dict], model: str, source: str = "") -> str:
     lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} {where}, the embedded "
              f"`{model}` (Q4_K_M, llama.cpp, {os.cpu_count()} cores of {cpu()}) driven by tether at level `agent` and by Aider 0.86.2 through "
              "`llama_cpp.server`. Attempt 2 runs only when attempt 1 left a test failing.\n",
-             "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | well-formed replies | failed attempts |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "Tokens / task counts every call's whole prompt and reply, as each tool reports them; read anew counts only the prompt "
+             "tokens the model evaluated (llama.cpp's KV cache held the rest, from the call before) and the reply: the work, and the time.\n",
+             "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | read anew / task | well-formed replies | failed attempts |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for tool in ("tether", "aider"):
         mine = [r for r in results if r["tool"] == tool]
         if not mine:
@@ -272,13 +294,15 @@ def table(results: list[dict], model: str, source: str = "") -> str:
         p2 = sum(any(a["passed"] for a in r["attempts"]) for r in mine)
         walls = sorted(sum(a["seconds"] for a in r["attempts"]) for r in mine)
         toks = sum(sum(a["tokens"] for a in r["attempts"]) for r in mine) / len(mine)
+        counted = [r for r in mine if all("anew" in a for a in r["attempts"])]  # runs before 2026-11-27 did not count it
+        anew = f"{sum(a['anew'] for r in counted for a in r['attempts']) / len(counted):,.0f}" if len(counted) == len(mine) else "-"
         attempts = [a for r in mine for a in r["attempts"] if "replies" in a]  # runs before 2026-11-26 did not count replies
         replies = sum(a["replies"] for a in attempts)
         formed = f"{1 - sum(a['malformed'] for a in attempts) / replies:.1%} of {replies}" if replies else "-"
         kinds = Counter(a["failure"] for a in attempts if a.get("failure"))
         failed = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()) or "-"
         lines.append(f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {sum(walls) / len(walls):.0f} | "
-                     f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} | {formed} | {failed} |")
+                     f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} | {anew} | {formed} | {failed} |")
     missing = [] if source else sorted(p.name for p in TASKS.iterdir() if p.is_dir() and p.name not in {r["task"] for r in results})
     if missing:
         lines.append(f"\nNot run yet: {', '.join(missing)}.")

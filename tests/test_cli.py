@@ -46,7 +46,7 @@ def test_chat_json_and_stdin(project):
     done = run("chat", "--json", stdin="from stdin")
     data = json.loads(done.stdout)
     assert data["text"] == "ok: from stdin" and data["model"] == "up/ok-model" and data["attempts"] == 2
-    assert data["usage"] == {"input_tokens": 10, "output_tokens": 5, "estimated": False}
+    assert data["usage"] == {"input_tokens": 10, "output_tokens": 5, "estimated": False, "cached_tokens": 0}
 
 
 def test_ledger_totals_every_attempt(project):

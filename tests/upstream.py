@@ -155,13 +155,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._sse({**base, "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}, "finish_reason": None}]})
             finish = "stop"
         self._sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-        self._sse({**base, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+        self._sse({**base, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, **_openai_cache(model)}})
         self._sse(b"[DONE]")
         self.wfile.write(b"0\r\n\r\n")
 
     def _anthropic_stream(self, model: str, text: str):
         self._sse_start()
-        self._sse({"type": "message_start", "message": {"usage": {"input_tokens": 12, "output_tokens": 1}}})
+        self._sse({"type": "message_start", "message": {"usage": {"input_tokens": 12, "output_tokens": 1, **_anthropic_cache(model)}}})
         if model == "tools":
             self._sse({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}})
             for piece in ['{"city"', ': "Paris"}']:
@@ -195,7 +195,17 @@ def _openai_reply(model: str, text: str) -> dict:
         finish = "tool_calls"
     return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, **_openai_cache(model)}}
+
+
+def _openai_cache(model: str) -> dict:
+    """A model named `cached` says, as OpenAI does, that its cache served part of the prompt."""
+    return {"prompt_tokens_details": {"cached_tokens": 8}} if model == "cached" else {}
+
+
+def _anthropic_cache(model: str) -> dict:
+    """Anthropic counts cache reads and writes apart from input_tokens."""
+    return {"cache_read_input_tokens": 100, "cache_creation_input_tokens": 20} if model == "cached" else {}
 
 
 def _anthropic_reply(model: str, text: str) -> dict:
@@ -203,7 +213,7 @@ def _anthropic_reply(model: str, text: str) -> dict:
     if model == "tools":
         content = [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]
     return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": "tool_use" if model == "tools" else "end_turn", "usage": {"input_tokens": 12, "output_tokens": 6}}
+            "stop_reason": "tool_use" if model == "tools" else "end_turn", "usage": {"input_tokens": 12, "output_tokens": 6, **_anthropic_cache(model)}}
 
 
 if __name__ == "__main__":

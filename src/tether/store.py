@@ -143,6 +143,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE reservations ADD COLUMN key TEXT;
     CREATE INDEX ledger_key_ts ON ledger(key, ts);
     """,
+    "ALTER TABLE ledger ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;",
 ]
 
 

@@ -49,6 +49,11 @@ def test_completion_fails_over_and_is_metered(client, gateway):
     assert [(x["model"], x["outcome"], x["route"]) for x in rows] == [("up/fault-500", "error", "r"), ("up/ok-backup", "ok", "r")]
 
 
+def test_prompt_tokens_the_upstream_cache_served_reach_the_client(client):
+    r = client.chat.completions.create(model="up/cached", messages=[{"role": "user", "content": "hello"}])
+    assert (r.usage.prompt_tokens, r.usage.prompt_tokens_details.cached_tokens) == (10, 8)
+
+
 def test_streaming_through_the_sdk(client):
     stream = client.chat.completions.create(model="r", messages=[{"role": "user", "content": "a b c"}], stream=True,
                                             stream_options={"include_usage": True})

@@ -133,6 +133,15 @@ def test_anthropic_complete_converts_messages_and_reads_usage(make_grid, upstrea
     assert sent["body"]["system"] == "sys" and sent["body"]["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]
 
 
+@pytest.mark.parametrize("model, stream, cached", [("up/cached", False, (10, 8)), ("up/cached", True, (10, 8)),
+                                                   ("claude/cached", False, (132, 100)), ("claude/cached", True, (132, 100))])
+def test_prompt_tokens_read_from_the_providers_cache_are_counted_and_metered(make_grid, upstream, keys, model, stream, cached):
+    grid = make_grid(http_config(upstream))
+    r = list(grid.stream(model, "hello"))[-1] if stream else grid.complete(model, "hello")
+    assert (r.usage.input_tokens, r.usage.cached_tokens) == cached  # Anthropic's prompt: uncached 12 + read 100 + written 20
+    assert ledger_rows(grid)[-1]["cached_tokens"] == cached[1]
+
+
 def test_anthropic_stream_and_tool_use(make_grid, upstream, keys):
     grid = make_grid(http_config(upstream))
     items = list(grid.stream("claude/ok-c", "a b"))

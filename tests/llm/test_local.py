@@ -85,11 +85,15 @@ def test_follow_up_turn_reuses_the_cached_prefix(grid):
     original = llm.eval
     llm.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
     try:
-        grid.complete(MODEL, history, max_tokens=1, temperature=0)
+        second = grid.complete(MODEL, history, max_tokens=1, temperature=0)
     finally:
         llm.eval = original
     # only the new turn is read, not the 200-token system prompt again
     assert 0 < evaluated[0] < first.usage.input_tokens
+    # and the usage says so: of its prompt, exactly what the model did not evaluate came from the cache
+    assert second.usage.input_tokens > first.usage.input_tokens
+    assert second.usage.input_tokens - second.usage.cached_tokens == evaluated[0]
+    assert ledger_rows(grid)[-1]["cached_tokens"] == second.usage.cached_tokens > 200
 
 
 def test_timeout_stops_generation(grid):

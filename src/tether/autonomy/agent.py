@@ -267,11 +267,12 @@ class Agent:
             if self._time_left() <= 0.05:
                 raise Stop(Status.BUDGET, f"the run used its {self.leash.budget.seconds:g} seconds") from None
             raise
-        verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens)
+        u = reply.usage
+        verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens)
         self.last_reply = reply.usage.output_tokens
         if reply.usage.output_tokens >= 20 and reply.latency_ms:
             self.speed = max(self.speed or 0.0, reply.usage.output_tokens / (reply.latency_ms / 1000))
-        detail = dict(text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
+        detail = dict(text=reply.text, model=reply.model, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens,
                       cost_usd=reply.cost_usd, latency_ms=reply.latency_ms)
         step = self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k not in ("cancel", "grammar")}, constrained="grammar" in opts)
         for note in memory.remembered(reply.text):
@@ -547,4 +548,4 @@ class Agent:
         self._totals()
         self.log.finish(stop.status, stop.reason, changed)
         return RunResult(self.log.id, stop.status, stop.reason, stop.answer, changed, diff, s.steps,
-                         s.input_tokens, s.output_tokens, s.usd, seconds, list(self.checks))
+                         s.input_tokens, s.output_tokens, s.usd, seconds, list(self.checks), s.cached_tokens)

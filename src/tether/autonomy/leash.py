@@ -64,6 +64,7 @@ class Spent:
     usd: float | None = 0.0  # None: some call had no known price, so the total is unknown
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, those read from the provider's prompt cache
     steps: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -187,7 +188,7 @@ class Leash:
             return self._record("write", ", ".join(files), Decision("ask", "limit max_lines", f"{lines} changed lines in one step (limit {self.max_lines})"))
         return Decision("allow", "limits", f"{len(files)} files, {lines} lines: within the limits")
 
-    def charge(self, usd: float | None = 0.0, input_tokens: int = 0, output_tokens: int = 0, steps: int = 0) -> Decision:
+    def charge(self, usd: float | None = 0.0, input_tokens: int = 0, output_tokens: int = 0, steps: int = 0, cached_tokens: int = 0) -> Decision:
         """Count spending; the verdict says whether the run may go on."""
         b, s = self.budget, self.spent
         if usd is None and b.usd is not None:  # an unpriced call: what it cost is unknown, never $0
@@ -195,6 +196,7 @@ class Leash:
         s.usd = None if usd is None or s.usd is None else s.usd + usd
         s.input_tokens += input_tokens
         s.output_tokens += output_tokens
+        s.cached_tokens += cached_tokens
         s.steps += steps
         for name, used, limit in (("usd", s.usd, b.usd), ("tokens", s.tokens, b.tokens), ("steps", s.steps, b.steps), ("seconds", s.seconds, b.seconds)):
             if limit is not None and used is not None and used > limit:

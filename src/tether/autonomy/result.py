@@ -55,6 +55,7 @@ class RunResult:
     cost_usd: float | None = 0.0
     seconds: float = 0.0
     checks: list[CommandResult] = field(default_factory=list)
+    cached_tokens: int = 0  # of input_tokens, those the provider read from its prompt cache
 
     @property
     def exit_code(self) -> int:
@@ -62,6 +63,6 @@ class RunResult:
 
     def to_dict(self) -> dict:
         return {"run": self.id, "status": str(self.status), "reason": self.reason, "answer": self.answer, "changed": self.changed,
-                "diff": self.diff, "steps": self.steps, "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
+                "diff": self.diff, "steps": self.steps, "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "cached_tokens": self.cached_tokens},
                 "cost_usd": self.cost_usd, "seconds": round(self.seconds, 3),
                 "checks": [{"command": c.command, "code": c.code, "ok": c.ok} for c in self.checks]}

@@ -96,6 +96,7 @@ def do(
         err.print(f"[{STATUS_STYLE.get(result.status, 'yellow')}]{result.status}[/]: {e(result.reason)}")
         if result.changed:
             err.print(f"[dim]changed {e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
-        err.print(f"[dim]{result.steps} steps · {result.input_tokens + result.output_tokens:,} tokens · {usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
+        cached = f" ({result.cached_tokens:,} read from cache)" if result.cached_tokens else ""
+        err.print(f"[dim]{result.steps} steps · {result.input_tokens + result.output_tokens:,} tokens{cached} · {usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
     if result.exit_code:
         raise typer.Exit(result.exit_code)

@@ -120,7 +120,8 @@ def _prompt(s: dict, head: str, full: bool) -> None:
 
 
 def _reply(s: dict, head: str, full: bool) -> None:
-    out.print(f"{head} {e(s.get('model'))} · {s.get('input_tokens')}→{s.get('output_tokens')} tokens · {usd(s.get('cost_usd'))}")
+    cached = f" ({s['cached_tokens']} cached)" if s.get("cached_tokens") else ""
+    out.print(f"{head} {e(s.get('model'))} · {s.get('input_tokens')}→{s.get('output_tokens')} tokens{cached} · {usd(s.get('cost_usd'))}")
     print_text(s.get("text", ""), True, 0)
 
 

@@ -111,6 +111,7 @@ def _stream_reply(g, model, history, opts):
             sys.stdout.write("\n")
             u = item.usage
             err.print(f"[dim]{item.model} · {u.input_tokens}→{u.output_tokens} tokens{' (estimated)' if u.estimated else ''}"
+                      f"{f' ({u.cached_tokens} cached)' if u.cached_tokens else ''}"
                       f" · {usd(item.cost_usd)} · {item.latency_ms:.0f} ms"
                       f"{f' · first token {item.ttft_ms:.0f} ms' if item.ttft_ms is not None else ''}[/dim]")
             return item
@@ -161,11 +162,11 @@ def ledger(
     if as_json:
         emit(summary)
         return
-    t = table(by, "ok", "failed", "in tok", "out tok", "cost", "latency")
+    t = table(by, "ok", "failed", "in tok", "cached", "out tok", "cost", "latency")
     for row in summary["totals"]:
         cost = usd(row["cost_usd"]) if not row["unpriced"] else f"{usd(row['cost_usd'] or 0)} + {row['unpriced']} unpriced"
-        t.add_row(str(row["key"] or "(direct)"), str(row["ok"]), str(row["failed"]), f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
-                  cost, f"{row['avg_latency_ms']:.0f} ms" if row["avg_latency_ms"] is not None else "-")
+        t.add_row(str(row["key"] or "(direct)"), str(row["ok"]), str(row["failed"]), f"{row['input_tokens']:,}", f"{row['cached_tokens']:,}",
+                  f"{row['output_tokens']:,}", cost, f"{row['avg_latency_ms']:.0f} ms" if row["avg_latency_ms"] is not None else "-")
     out.print(t if summary["totals"] else f"no calls since {summary['since']}")
     for r in summary["rows"]:
         out.print(f"{time.strftime('%H:%M:%S', time.localtime(r['ts']))} {e(r['model'])} {r['outcome']}"

@@ -321,7 +321,8 @@ def _calls(r_calls) -> list[dict]:
 
 
 def _usage(r: Response) -> dict:
-    return {"prompt_tokens": r.usage.input_tokens, "completion_tokens": r.usage.output_tokens, "total_tokens": r.usage.total_tokens}
+    return {"prompt_tokens": r.usage.input_tokens, "completion_tokens": r.usage.output_tokens, "total_tokens": r.usage.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": r.usage.cached_tokens}}
 
 
 def _meta(r: Response) -> dict:

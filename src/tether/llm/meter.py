@@ -45,8 +45,8 @@ class Attempt:
 
 
 _INSERT = (
-    "INSERT INTO ledger (ts, day, call_id, attempt, route, provider, model, input_tokens, output_tokens,"
-    " cost_usd, latency_ms, ttft_ms, outcome, error_class, error, stream, key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "INSERT INTO ledger (ts, day, call_id, attempt, route, provider, model, input_tokens, output_tokens, cached_tokens,"
+    " cost_usd, latency_ms, ttft_ms, outcome, error_class, error, stream, key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _open_ledgers: "weakref.WeakSet[Ledger]" = weakref.WeakSet()
 BATCH_WINDOW = 0.05
@@ -82,7 +82,7 @@ class Ledger:
         now = time.time()
         row = (
             now, time.strftime("%Y-%m-%d", time.localtime(now)), a.call_id, a.attempt, a.route, a.provider, a.model,
-            a.usage.input_tokens, a.usage.output_tokens, a.cost_usd, a.latency_ms, a.ttft_ms, a.outcome,
+            a.usage.input_tokens, a.usage.output_tokens, a.usage.cached_tokens, a.cost_usd, a.latency_ms, a.ttft_ms, a.outcome,
             a.error_class, self.scrub(a.error), int(a.stream), a.key,
         )
         with self._done:
@@ -195,7 +195,7 @@ class Ledger:
         sql = (
             f"SELECT {column} AS key, COUNT(*) AS attempts, SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS ok,"
             " SUM(CASE WHEN outcome != 'ok' THEN 1 ELSE 0 END) AS failed,"
-            " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,"
+            " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens,"
             " SUM(cost_usd) AS cost_usd, SUM(CASE WHEN cost_usd IS NULL AND outcome = 'ok' THEN 1 ELSE 0 END) AS unpriced,"
             " AVG(CASE WHEN outcome = 'ok' THEN latency_ms END) AS avg_latency_ms"
             " FROM ledger WHERE day >= ? GROUP BY 1 ORDER BY 1"

@@ -51,6 +51,7 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     estimated: bool = False  # True when the provider reported none and we counted ourselves
+    cached_tokens: int = 0  # of input_tokens, those the provider read from its prompt cache, not anew
 
     @property
     def total_tokens(self) -> int:
@@ -94,7 +95,8 @@ class Response:
     def to_dict(self) -> dict:
         """What every face shows of a reply (`tether chat --json`)."""
         return {"text": self.text, "model": self.model, "provider": self.provider, "route": self.route,
-                "usage": {"input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens, "estimated": self.usage.estimated},
+                "usage": {"input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens, "estimated": self.usage.estimated,
+                          "cached_tokens": self.usage.cached_tokens},
                 "cost_usd": self.cost_usd, "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms, "finish_reason": self.finish_reason,
                 "attempts": self.attempts, "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls]}
 

@@ -126,7 +126,7 @@ class AnthropicProvider(Provider):
             text=text,
             model=who,
             provider=self.name,
-            usage=Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0), estimated=not usage),
+            usage=_usage(usage),
             tool_calls=calls,
             finish_reason=stop,
         )
@@ -175,3 +175,9 @@ def _text(content) -> str:
 
 
 PROVIDER = AnthropicProvider
+
+
+def _usage(usage: dict) -> Usage:
+    """Anthropic's input_tokens leave out what the prompt cache read or wrote: the prompt is all three."""
+    read, wrote = int(usage.get("cache_read_input_tokens") or 0), int(usage.get("cache_creation_input_tokens") or 0)
+    return Usage(int(usage.get("input_tokens") or 0) + read + wrote, int(usage.get("output_tokens") or 0), estimated=not usage, cached_tokens=read)

@@ -2,7 +2,7 @@
 
 One Llama instance per model stays loaded, so a follow-up turn that shares its prompt prefix
 reuses the KV cache (llama-cpp-python matches the longest evaluated prefix) instead of
-re-reading the whole context. Calls to one model are serialised: a context is not re-entrant.
+re-reading the whole context; each reply's usage says how many of its prompt tokens came from it. Calls to one model are serialised: a context is not re-entrant.
 Tool calls are made by constraining the output to a JSON schema of the tools' arguments."""
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class LocalProvider(Provider):
                     llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
                 except (ValueError, RuntimeError) as e:
                     raise ModelNotAvailable(f"local/{name}: cannot load {path}: {e}") from None
+                _meter(llm)
                 _loaded[key] = (llm, threading.Lock())
             return _loaded[key]
 
@@ -104,15 +105,14 @@ class LocalProvider(Provider):
                         raise ProviderTimeout(f"{who}: generation passed the {req.timeout:g}s timeout")
             except ValueError as e:  # e.g. the prompt is longer than the context window
                 raise BadRequest(f"{who}: {e}") from None
-            completion = len(text)
-            prompt = max(0, llm.n_tokens - completion)
+            prompt, cached = llm.tether_prompt
         reply = "".join(text)
         calls: list[ToolCall] = []
         if req.tools:
             reply, calls = _parse_tool_reply(reply, who)
             if reply:
                 yield reply
-        yield Response(reply, who, self.name, Usage(prompt, completion), tool_calls=calls,
+        yield Response(reply, who, self.name, Usage(prompt, len(text), cached_tokens=cached), tool_calls=calls,
                        finish_reason="tool_calls" if calls else finish)
 
     def complete(self, req: Request) -> Response:
@@ -208,3 +208,25 @@ def _extra_buffers(allowed: bool) -> None:
 
         low.llama_model_default_params = defaults
     low.llama_model_default_params.tether_extra = allowed
+
+
+def _meter(llm) -> None:
+    """See each prompt llama-cpp-python evaluates, and how much of it the KV cache already holds:
+    the longest prefix shared with the tokens evaluated last, less the one token it re-reads when
+    the whole prompt matches (its own rule). Reading a prompt is most of a local reply's time, so
+    what is read anew — not the prompt's length — is what a reply cost."""
+    generate = llm.generate
+
+    def metered(tokens, *args, **kwargs):
+        tokens = list(tokens)
+        held = llm._input_ids.tolist() if llm.n_tokens else []
+        shared = 0
+        for a, b in zip(held, tokens):
+            if a != b:
+                break
+            shared += 1
+        llm.tether_prompt = (len(tokens), shared - 1 if shared and shared == len(tokens) else shared)
+        return generate(tokens, *args, **kwargs)
+
+    llm.tether_prompt = (0, 0)
+    llm.generate = metered

@@ -67,7 +67,7 @@ class OpenAIProvider(Provider):
                 text=message.get("content") or "",
                 model=who,
                 provider=self.name,
-                usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), estimated=not usage),
+                usage=_usage(usage),
                 tool_calls=calls,
                 finish_reason=choice.get("finish_reason"),
             )
@@ -111,7 +111,7 @@ class OpenAIProvider(Provider):
             text="".join(text),
             model=who,
             provider=self.name,
-            usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), estimated=not usage),
+            usage=_usage(usage),
             tool_calls=[calls[i] for i in sorted(calls)],
             finish_reason=finish,
         )
@@ -122,3 +122,10 @@ class OpenAIProvider(Provider):
 
 
 PROVIDER = OpenAIProvider
+
+
+def _usage(usage: dict) -> Usage:
+    """The server's count; OpenAI reports the prompt tokens its cache served under prompt_tokens_details."""
+    details = usage.get("prompt_tokens_details") or {}
+    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), estimated=not usage,
+                 cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0)
