@@ -63,6 +63,10 @@ def test_with_one_writable_file_every_reply_is_an_edit_of_it(tmp_path):
     _, steps = runlog.replay(grid.store, result.id)
     replies = [s for s in steps if s["kind"] == "reply"]
     assert replies and all(r["constrained"] for r in replies)
+    # what the model read from its KV cache is told per reply and in the run's total; a fresh load holds nothing
+    assert replies[0]["cached_tokens"] == 0 and all(r["cached_tokens"] < r["input_tokens"] for r in replies)
+    assert result.cached_tokens == sum(r["cached_tokens"] for r in replies)
+    assert result.to_dict()["usage"]["cached_tokens"] == result.cached_tokens
     for r in replies:  # whether the code is right is the model's part; that it is an edit of the file, the grammar's
         edits = agent.format.parse(r["text"])
         assert [e.path for e in edits] == ["textkit/words.py"] or r["output_tokens"] >= agent.output_tokens, r["text"]

@@ -59,11 +59,12 @@ if (runBox) {
       if (e.diff) result.append(diffBlock(e.diff));
       if (e.status === "proposed" && e.answer) result.append(diffBlock(e.answer));
       if (e.status === "answered" && e.answer) result.append(el("pre", {}, e.answer));
-      say(`${e.status}: ${e.steps || 0} steps · ${e.usage ? e.usage.input_tokens + e.usage.output_tokens : 0} tokens · ${e.seconds || 0} s`);
+      const cached = e.usage && e.usage.cached_tokens ? ` (${e.usage.cached_tokens} read from cache)` : "";
+      say(`${e.status}: ${e.steps || 0} steps · ${e.usage ? e.usage.input_tokens + e.usage.output_tokens : 0} tokens${cached} · ${e.seconds || 0} s`);
     } else {
       const item = el("li", { class: `step step-${e.kind}` }, el("span", { class: "kind" }, e.kind));
       if (e.kind === "diff") item.append(diffBlock(e.diff));
-      else if (e.kind === "reply") item.append(el("span", { class: "dim" }, `${e.model} · ${e.input_tokens}→${e.output_tokens} tokens`), el("pre", {}, e.text));
+      else if (e.kind === "reply") item.append(el("span", { class: "dim" }, `${e.model} · ${e.input_tokens}→${e.output_tokens} tokens${e.cached_tokens ? ` (${e.cached_tokens} cached)` : ""}`), el("pre", {}, e.text));
       else if (e.kind === "verify") item.append(el("code", {}, `$ ${e.command}`), ` → ${e.ok ? "ok" : "failed"}`, el("pre", {}, (e.output || "").slice(-3000)));
       else if (e.kind === "tool") item.append(`${e.name} ${e.target} `, e.allowed ? "" : el("strong", { class: "error" }, `refused: ${e.reason}`));
       else item.append(e.text || "");
