@@ -76,6 +76,18 @@ def test_a_forged_closing_tag_cannot_end_the_fence(make_grid, repo):
     assert user.count(f"</{agent.fence.tag}>") == user.count(f"<{agent.fence.tag} ")
 
 
+def test_the_fence_nonce_lasts_across_runs_and_is_a_secret_of_the_data_dir(isolated, monkeypatch):
+    """Runs on one machine open alike (the model's prompt cache serves it); the nonce is random per
+    data dir, readable by its owner alone — and a file that knows it still cannot close the fence (above)."""
+    from tether.autonomy.untrusted import Fence
+
+    tag = Fence.lasting().tag
+    assert Fence.lasting().tag == tag and tag != Fence().tag
+    assert (isolated / "data" / "tether" / "fence").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("XDG_DATA_HOME", str(isolated / "other"))
+    assert Fence.lasting().tag != tag
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("level", ["suggest", "auto", "agent"])
 def test_the_real_model_reading_planted_instructions_stays_on_the_leash(repo, tmp_path, level):

@@ -122,3 +122,46 @@ def test_weights_load_plain_unless_extra_buffers_are_asked_for_whatever_loaded_b
     finally:  # no later test meets these loads
         for n_ctx in (1024, 1536, 1280):
             local._loaded.pop(("smollm2-135m", n_ctx), None)
+
+
+def test_the_kv_cache_outlives_the_process_and_a_file_it_cannot_read_is_ignored(isolated):
+    """A second run that opens with the same prefix reads it from the cache the first one saved."""
+    from tether.config import ProviderConfig
+    from tether.llm.types import Request
+
+    provider = local.LocalProvider(ProviderConfig("local", "local", options={"n_ctx": 1792}))
+    system = {"role": "system", "content": "You are terse. " * 40}
+
+    def ask(question: str):
+        return provider.complete(Request("smollm2-135m", [system, {"role": "user", "content": question}], max_tokens=4, temperature=0, seed=0))
+
+    def exit_process():  # what unload_all does at exit, for this model alone
+        llm, _ = local._loaded.pop(("smollm2-135m", 1792))
+        local._persist(llm)
+        llm.close()
+
+    try:
+        first = ask("Say hi.")
+        assert first.usage.cached_tokens == 0  # a fresh load holds nothing
+        exit_process()
+        [saved] = (isolated / "data" / "tether" / "prompt-cache").glob("smollm2-135m-*-1792-*.kv")
+        second = ask("Say bye.")
+        assert second.usage.cached_tokens > 200  # the system prompt, from the file
+        exit_process()
+        saved.write_bytes(b"not a llama.cpp state")
+        third = ask("Say hi.")
+        assert third.usage.cached_tokens == 0 and third.text == first.text  # ignored: a fresh start, the same reply
+    finally:
+        local._loaded.pop(("smollm2-135m", 1792), None)
+
+
+def test_prompt_cache_false_keeps_nothing_on_disk(isolated):
+    from tether.config import ProviderConfig
+    from tether.llm.types import Request
+
+    provider = local.LocalProvider(ProviderConfig("local", "local", options={"n_ctx": 1664, "prompt_cache": False}))
+    provider.complete(Request("smollm2-135m", [{"role": "user", "content": "Say hi."}], max_tokens=2, temperature=0))
+    llm, _ = local._loaded.pop(("smollm2-135m", 1664))
+    local._persist(llm)
+    llm.close()
+    assert not (isolated / "data" / "tether" / "prompt-cache").exists()

@@ -91,7 +91,7 @@ class Agent:
         self.policy = leash  # each run gets its own copy of it (`Leash.for_run`)
         self.leash = leash.for_run(self.verify.commands, None, "")
         self.on_event = on_event or (lambda kind, **data: None)
-        self.fence = Fence()
+        self.fence = Fence.lasting()  # the same prompt prefix from run to run: the model's cache serves it
         self.confined = self._confined(leash)
         self.toolbox = Toolbox(self.root, self.verify, self.confined)
         self.output_tokens = OUTPUT_TOKENS

@@ -6,12 +6,37 @@ lowers the odds that a model obeys planted text — the leash is what makes obey
 
 from __future__ import annotations
 
+import os
 import secrets
+
+from .. import config
 
 
 class Fence:
     def __init__(self, nonce: str | None = None):
         self.tag = f"data-{nonce or secrets.token_hex(4)}"
+
+    @classmethod
+    def lasting(cls) -> "Fence":
+        """A fence whose nonce is the same from run to run (a random secret kept in the data dir),
+        so prompts that open alike — the system prompt names the fence — can be served from the
+        model's prompt cache. Whatever the nonce, `wrap` escapes a forged closing tag."""
+        path = config.data_dir() / "fence"
+        try:
+            return cls(path.read_text().strip())
+        except OSError:
+            pass
+        nonce = secrets.token_hex(4)
+        try:
+            config.private_dir(path.parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(nonce)
+        except FileExistsError:  # another process made it first: use its nonce
+            return cls(path.read_text().strip())
+        except OSError:
+            pass
+        return cls(nonce)
 
     def wrap(self, source: str, text: str) -> str:
         text = text.replace(f"</{self.tag}", f"<\\/{self.tag}")  # a forged closing tag stays inside

@@ -2,24 +2,29 @@
 
 One Llama instance per model stays loaded, so a follow-up turn that shares its prompt prefix
 reuses the KV cache (llama-cpp-python matches the longest evaluated prefix) instead of
-re-reading the whole context; each reply's usage says how many of its prompt tokens came from it. Calls to one model are serialised: a context is not re-entrant.
+re-reading the whole context; each reply's usage says how many of its prompt tokens came from it.
+The cache outlives the process: unloading saves it under the data dir and the next load starts
+from it, so a run whose prompt opens like the last one's (a second try at a task) reads only the rest. Calls to one model are serialised: a context is not re-entrant.
 Tool calls are made by constraining the output to a JSON schema of the tools' arguments."""
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 
+from ... import config
 from ...errors import BadRequest, Cancelled, MalformedResponse, ModelNotAvailable, ProviderTimeout
 from .. import models, weights
 from ..types import Request, Response, ToolCall, Usage
 from . import Provider
 
 DEFAULT_N_CTX = 8192
+KEEP_TOKENS = 4096  # the most of a KV cache kept across processes (qwen2.5-coder-1.5b: ~28 KB a token)
 _loaded: dict[tuple, tuple] = {}  # (name, n_ctx) -> (Llama, Lock), shared by every LocalProvider
 _load_lock = threading.Lock()
 
@@ -31,6 +36,7 @@ def unload_all() -> None:
     answers from the prefix it already read, batched differently, so its replies can differ by a
     token from a fresh one; unloading makes the next reply depend on its prompt and seed alone."""
     for llm, _ in _loaded.values():
+        _persist(llm)
         llm.close()
     _loaded.clear()
 
@@ -68,6 +74,7 @@ class LocalProvider(Provider):
                 except (ValueError, RuntimeError) as e:
                     raise ModelNotAvailable(f"local/{name}: cannot load {path}: {e}") from None
                 _meter(llm)
+                _restore(llm, None if self.cfg.options.get("prompt_cache") is False else _state_file(name, n_ctx))
                 _loaded[key] = (llm, threading.Lock())
             return _loaded[key]
 
@@ -230,3 +237,50 @@ def _meter(llm) -> None:
 
     llm.tether_prompt = (0, 0)
     llm.generate = metered
+
+
+def _state_file(name: str, n_ctx: int):
+    import llama_cpp
+
+    return config.data_dir() / "prompt-cache" / f"{name}-{weights.LOCAL_MODELS[name].sha256[:12]}-{n_ctx}-{llama_cpp.__version__}.kv"
+
+
+def _restore(llm, path) -> None:
+    """Start from the KV cache the last process saved for this model (llama.cpp checks the file's
+    format; one it does not accept is ignored). The path is kept for `_persist`: a cache goes back
+    to the data dir it came from, wherever the environment points by then."""
+    import llama_cpp.llama_cpp as low
+
+    llm.tether_state = path
+    if path is None or not path.is_file():
+        return
+    ids = (low.llama_token * llm.n_ctx())()
+    count = ctypes.c_size_t(0)
+    if not low.llama_state_seq_load_file(llm._ctx.ctx, str(path).encode(), 0, ids, llm.n_ctx(), ctypes.byref(count)) or not count.value:
+        llm._ctx.kv_cache_clear()
+        return
+    n = count.value
+    llm.input_ids[:n] = ids[:n]
+    llm.n_tokens = n
+    llm._requires_eval = True  # the logits are not restored: the next prompt re-reads at least its last token
+
+
+def _persist(llm) -> None:
+    """Save the first KEEP_TOKENS of the KV cache for the next process, atomically (a process
+    killed while saving leaves the last good file). Never an error: it is only a head start."""
+    import llama_cpp.llama_cpp as low
+
+    path, n = getattr(llm, "tether_state", None), min(llm.n_tokens, KEEP_TOKENS)
+    if path is None or not n:
+        return
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        config.private_dir(path.parent)
+        llm._ctx.kv_cache_seq_rm(0, n, -1)
+        ids = (low.llama_token * n)(*llm.input_ids[:n].tolist())
+        if low.llama_state_seq_save_file(llm._ctx.ctx, str(partial).encode(), 0, ids, n):
+            os.replace(partial, path)
+    except (OSError, ValueError):
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
