@@ -283,7 +283,8 @@ def table(results: list[dict], model: str, source: str = "") -> str:
              f"`{model}` (Q4_K_M, llama.cpp, {os.cpu_count()} cores of {cpu()}) driven by tether at level `agent` and by Aider 0.86.2 through "
              "`llama_cpp.server`. Attempt 2 runs only when attempt 1 left a test failing.\n",
              "Tokens / task counts every call's whole prompt and reply, as each tool reports them; read anew counts only the prompt "
-             "tokens the model evaluated (llama.cpp's KV cache held the rest, from the call before) and the reply: the work, and the time.\n",
+             "tokens the model evaluated (llama.cpp's KV cache held the rest: from the call before, or for tether from the cache its last "
+             "process saved) and the reply: the work, and the time.\n",
              "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | read anew / task | well-formed replies | failed attempts |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for tool in ("tether", "aider"):
