@@ -145,6 +145,7 @@ def test_the_kv_cache_outlives_the_process_and_a_file_it_cannot_read_is_ignored(
         assert first.usage.cached_tokens == 0  # a fresh load holds nothing
         exit_process()
         [saved] = (isolated / "data" / "tether" / "prompt-cache").glob("smollm2-135m-*-1792-*.kv")
+        assert saved.stat().st_mode & 0o777 == 0o600
         second = ask("Say bye.")
         assert second.usage.cached_tokens > 200  # the system prompt, from the file
         exit_process()

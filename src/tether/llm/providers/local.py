@@ -279,6 +279,7 @@ def _persist(llm) -> None:
         llm._ctx.kv_cache_seq_rm(0, n, -1)
         ids = (low.llama_token * n)(*llm.input_ids[:n].tolist())
         if low.llama_state_seq_save_file(llm._ctx.ctx, str(partial).encode(), 0, ids, n):
+            os.chmod(partial, 0o600)  # what the model read of the user's code: like the rest of the data dir, the owner's alone
             os.replace(partial, path)
     except (OSError, ValueError):
         pass
