@@ -4,7 +4,8 @@ One Llama instance per model stays loaded, so a follow-up turn that shares its p
 reuses the KV cache (llama-cpp-python matches the longest evaluated prefix) instead of
 re-reading the whole context; each reply's usage says how many of its prompt tokens came from it.
 The cache outlives the process: unloading saves it under the data dir and the next load starts
-from it, so a run whose prompt opens like the last one's (a second try at a task) reads only the rest. Calls to one model are serialised: a context is not re-entrant.
+from it, so a run whose prompt opens like the last one's (a second try at a task) reads only the
+rest. Calls to one model are serialised: a context is not re-entrant.
 Tool calls are made by constraining the output to a JSON schema of the tools' arguments."""
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def unload_all() -> None:
     """Free the loaded models. At exit: before the interpreter tears down the library they live in
     (else llama-cpp-python's destructor fails noisily). In a test: a model reused across calls
     answers from the prefix it already read, batched differently, so its replies can differ by a
-    token from a fresh one; unloading makes the next reply depend on its prompt and seed alone."""
+    token from a fresh one; unloading makes the next reply depend on its prompt and seed alone (the
+    cache is saved to the data dir the model was loaded under: a test's own)."""
     for llm, _ in _loaded.values():
         _persist(llm)
         llm.close()
