@@ -68,6 +68,14 @@ def test_ask_streams_the_answer_then_checks_it(make_grid, repo):
     assert tuple(runs[0]) == ("ask", "answered", "2 of 6 claims verified")
 
 
+def test_questions_open_with_the_same_system_prompt_so_a_prompt_cache_serves_it(make_grid, repo):
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[ANSWER, ANSWER])
+    list(ask(grid, repo, "How does the cart compute its total?"))
+    list(ask(grid, repo, "Where are items added?"))
+    first, second = (r.messages[0]["content"] for r in grid.provider("s").requests)
+    assert first == second and "<data-" in first  # the fence's nonce lasts: the same bytes, question after question
+
+
 def test_snippet_ids_become_citations_narrowed_to_the_claims_lines(make_grid, repo):
     reply = json.dumps({"claims": [
         {"text": "`total` rounds the sum of the prices", "snippets": ["S1"]},

@@ -74,7 +74,7 @@ class Answer:
     def to_dict(self) -> dict:
         r = self.response
         return {"answer": self.text, "run": self.run_id, "model": r.model if r else None, "cost_usd": r.cost_usd if r else None,
-                "usage": {"input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens} if r else None,
+                "usage": {"input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens, "cached_tokens": r.usage.cached_tokens} if r else None,
                 "claims": [asdict(c) for c in self.claims]}
 
 
@@ -98,7 +98,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     `path:start-end`, narrowed to the lines that hold the claim's identifiers, and verifies them.
     `claims` bounds how many claims the reply holds (the schema enforces it)."""
     root = Path(root).resolve()
-    fence = Fence()
+    fence = Fence.lasting()  # the same system prompt from question to question: the model's prompt cache serves it
     log = RunLog(grid.store, root=str(root), command=command, instruction=question, level="ask", model=model)
     if shown is None:
         toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
@@ -128,8 +128,8 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     raw = "".join(pieces)
     claims = cited(root, raw, {s.id: s for s in shown})
     text = "\n".join(f"- {c.text}" + "".join(f" [{x}]" for x in c.citations) for c in claims)
-    log.step("reply", text=raw, model=response.model, input_tokens=response.usage.input_tokens,
-             output_tokens=response.usage.output_tokens, cost_usd=response.cost_usd, latency_ms=response.latency_ms)
+    log.step("reply", text=raw, model=response.model, input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
+             cached_tokens=response.usage.cached_tokens, cost_usd=response.cost_usd, latency_ms=response.latency_ms)
     log.step("note", citations=[{"claim": c.text, "verified": c.verified, "problems": c.problems} for c in claims])
     log.totals(1, response.usage.input_tokens, response.usage.output_tokens, response.cost_usd, time.monotonic() - started)
     verified = sum(c.verified for c in claims)
