@@ -173,8 +173,8 @@ def plain():
 low.llama_model_default_params = plain
 generate, log = llama_cpp.Llama.generate, sys.argv.pop(1)
 def metered(self, tokens, *args, **kwargs):
-    tokens, held = list(tokens), (self._input_ids.tolist() if self.n_tokens else [])
-    shared = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
+    tokens = list(tokens)
+    shared = self.longest_token_prefix(self._input_ids.tolist() if self.n_tokens else [], tokens)
     with open(log, "a") as f:
         f.write(f"{len(tokens)} {shared - 1 if shared and shared == len(tokens) else shared}\\n")
     yield from generate(self, tokens, *args, **kwargs)

@@ -269,11 +269,10 @@ class Agent:
             raise
         u = reply.usage
         verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens)
-        self.last_reply = reply.usage.output_tokens
-        if reply.usage.output_tokens >= 20 and reply.latency_ms:
-            self.speed = max(self.speed or 0.0, reply.usage.output_tokens / (reply.latency_ms / 1000))
-        detail = dict(text=reply.text, model=reply.model, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens,
-                      cost_usd=reply.cost_usd, latency_ms=reply.latency_ms)
+        self.last_reply = u.output_tokens
+        if u.output_tokens >= 20 and reply.latency_ms:
+            self.speed = max(self.speed or 0.0, u.output_tokens / (reply.latency_ms / 1000))
+        detail = reply.log_fields()
         step = self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k not in ("cancel", "grammar")}, constrained="grammar" in opts)
         for note in memory.remembered(reply.text):
             self.memory.propose(note, self.log.id, step)

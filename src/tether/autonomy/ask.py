@@ -128,8 +128,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     raw = "".join(pieces)
     claims = cited(root, raw, {s.id: s for s in shown})
     text = "\n".join(f"- {c.text}" + "".join(f" [{x}]" for x in c.citations) for c in claims)
-    log.step("reply", text=raw, model=response.model, input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
-             cached_tokens=response.usage.cached_tokens, cost_usd=response.cost_usd, latency_ms=response.latency_ms)
+    log.step("reply", **{**response.log_fields(), "text": raw})
     log.step("note", citations=[{"claim": c.text, "verified": c.verified, "problems": c.problems} for c in claims])
     log.totals(1, response.usage.input_tokens, response.usage.output_tokens, response.cost_usd, time.monotonic() - started)
     verified = sum(c.verified for c in claims)

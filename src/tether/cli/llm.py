@@ -54,8 +54,7 @@ def chat(
         history.append({"role": "user", "content": text})
         reply = g.complete(model, history, **opts) if as_json else _stream_reply(g, model, history, opts)
         log.step("prompt", user=text, **({"system": system} if system and len(history) <= 2 else {}))
-        log.step("reply", text=reply.text, model=reply.model, input_tokens=reply.usage.input_tokens,
-                 output_tokens=reply.usage.output_tokens, cost_usd=reply.cost_usd, latency_ms=reply.latency_ms)
+        log.step("reply", **reply.log_fields())
         history.append({"role": "assistant", "content": reply.text})
         return reply
 

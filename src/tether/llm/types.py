@@ -92,6 +92,12 @@ class Response:
     attempts: int = 1
     call_id: str = ""  # the ledger's call_id of its rows
 
+    def log_fields(self) -> dict:
+        """What a run log keeps of a reply (`tether log` shows it), whichever command made it."""
+        u = self.usage
+        return dict(text=self.text, model=self.model, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+                    cached_tokens=u.cached_tokens, cost_usd=self.cost_usd, latency_ms=self.latency_ms)
+
     def to_dict(self) -> dict:
         """What every face shows of a reply (`tether chat --json`)."""
         return {"text": self.text, "model": self.model, "provider": self.provider, "route": self.route,

@@ -228,12 +228,7 @@ def _meter(llm) -> None:
 
     def metered(tokens, *args, **kwargs):
         tokens = list(tokens)
-        held = llm._input_ids.tolist() if llm.n_tokens else []
-        shared = 0
-        for a, b in zip(held, tokens):
-            if a != b:
-                break
-            shared += 1
+        shared = llm.longest_token_prefix(llm._input_ids.tolist() if llm.n_tokens else [], tokens)
         llm.tether_prompt = (len(tokens), shared - 1 if shared and shared == len(tokens) else shared)
         return generate(tokens, *args, **kwargs)
 
