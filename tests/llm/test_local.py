@@ -1,6 +1,7 @@
 """The embedded model, for real: smollm2-135m through the Grid (fetched by `make test`)."""
 
 import json
+import os
 
 import pytest
 
@@ -154,6 +155,22 @@ def test_the_kv_cache_outlives_the_process_and_a_file_it_cannot_read_is_ignored(
         assert third.usage.cached_tokens == 0 and third.text == first.text  # ignored: a fresh start, the same reply
     finally:
         local._loaded.pop(("smollm2-135m", 1792), None)
+
+
+def test_saving_the_cache_never_writes_through_a_link_left_at_its_temporary_name(isolated):
+    from tether.config import ProviderConfig
+    from tether.llm.types import Request
+
+    provider = local.LocalProvider(ProviderConfig("local", "local", options={"n_ctx": 1600}))
+    provider.complete(Request("smollm2-135m", [{"role": "user", "content": "Say hi."}], max_tokens=2, temperature=0))
+    llm, _ = local._loaded.pop(("smollm2-135m", 1600))
+    victim = isolated / "victim.txt"
+    victim.write_text("precious")
+    llm.tether_state.parent.mkdir(parents=True, exist_ok=True)
+    (llm.tether_state.parent / f".{llm.tether_state.name}.{os.getpid()}").symlink_to(victim)
+    local._persist(llm)
+    llm.close()
+    assert victim.read_text() == "precious" and llm.tether_state.is_file() and not llm.tether_state.is_symlink()
 
 
 def test_prompt_cache_false_keeps_nothing_on_disk(isolated):

@@ -273,6 +273,7 @@ def _persist(llm) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         config.private_dir(path.parent)
+        partial.unlink(missing_ok=True)  # llama.cpp opens the name it is given: never through a link left there
         llm._ctx.kv_cache_seq_rm(0, n, -1)
         ids = (low.llama_token * n)(*llm.input_ids[:n].tolist())
         if low.llama_state_seq_save_file(llm._ctx.ctx, str(partial).encode(), 0, ids, n):
