@@ -352,6 +352,19 @@ def test_a_long_file_the_run_may_not_write_is_shown_by_its_head(make_grid, work)
     assert "test_calc.py (read-only)" in shown and "    return a - b" in user  # the file it may change is whole
 
 
+def test_a_second_try_shares_all_but_the_file_it_may_change_with_the_first(make_grid, work):
+    """The request comes before the file the run may change: a later run whose file changed keeps the
+    system prompt, the other files and the request as the model's cached prefix."""
+    first = agent(make_grid, work, [WRONG], paths=("calc.py",))
+    first.run("make add add")
+    second = agent(make_grid, work, [FIX_WRONG], paths=("calc.py",))
+    second.run("make add add")
+    before, after = (requests(a)[0].messages[1]["content"] for a in (first, second))
+    shared = next(n for n, (x, y) in enumerate(zip(before, after)) if x != y)
+    assert "make add add" in before[:shared] and 'source="test_calc.py"' in before[:shared]
+    assert before.index("make add add") < before.index('source="calc.py"') < before.index("Now they fail like this")
+
+
 def test_malformed_and_truncated_replies_end_the_run_cleanly_and_are_counted(make_grid, work):
     from tether.autonomy.agent import MALFORMED
 

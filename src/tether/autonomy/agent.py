@@ -213,10 +213,10 @@ class Agent:
         system = SYSTEM.format(fence_rule=self.fence.rule(), edits=edits, remember=remember, tools=tools, level_note=LEVEL_NOTES[self.leash.level])
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or not self._unreviewed() else self.leash.may_write
-        context = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
+        context, own = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
                         writable=writable, found=found)
         if self.format.name == "whole":  # a whole file is about as long as the biggest one shown; a reply far longer is a model looping
-            self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in context.split("</" + self.fence.tag)), default=0)))
+            self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in (context + own).split("</" + self.fence.tag)), default=0)))
         checks = ""
         if self.verify.commands and self._unreviewed():
             failing = [r for r in self._check_all() if not r.ok]
@@ -230,7 +230,8 @@ class Agent:
         if conventions:  # the project's own standing instructions: they shape style and workflow, never the leash
             conventions = (f"The project's standing instructions ({', '.join(sources)}); follow them where they fit the request:\n"
                            + self.fence.wrap("standing instructions", conventions) + "\n\n")
-        user = f"{conventions}{context}\n\nThe user's request:\n{instruction}{checks}\n\n{ending}"
+        own = f"\n\nWhat you may change:\n{own}" if own else ""
+        user = f"{conventions}{context}\n\nThe user's request:\n{instruction}{own}{checks}\n\n{ending}"
         self.log.step("prompt", system=system, user=user)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

@@ -18,10 +18,14 @@ MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits on
 READ_ONLY_TOKENS = 400  # a file the run may not write is shown up to here (its head: imports, the first cases)
 
 
-def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False, writable=None, found=None) -> str:
-    """`search(query)` returns hits with .path, .start, .end and .where (the agent's index);
-    `numbered` puts each line's number before it, for answers that cite lines; files that
-    `writable(path)` refuses are marked read-only; `found` is a walk of `root` the caller made."""
+def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False, writable=None,
+          found=None) -> tuple[str, str]:
+    """The workspace, and apart from it the files the run may change where the whole workspace fits
+    (else ""): the caller puts those after the request, so a prompt rebuilt after a change (a second
+    try, a fresh sample) keeps everything before them — system, the other files, the request — as
+    the model's cached prefix. `search(query)` returns hits with .path, .start, .end and .where (the
+    agent's index); `numbered` puts each line's number before it; files that `writable(path)`
+    refuses are marked read-only; `found` is a walk of `root` the caller made."""
     found = found or walk(root)
     texts: dict[str, str] = {}
     for f in found.files:
@@ -49,9 +53,11 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numb
                 texts[path] = _head(texts[path], READ_ONLY_TOKENS, path)
                 sizes[path] = tokens.count(texts[path])
     if sum(sizes.values()) + 20 * len(sizes) <= budget:
-        for path in sorted(texts, key=lambda p: (writable is not None and writable(p), p)):  # what the run may change comes last:
-            add(file_block(path, texts[path], fence, writable))  # a prompt rebuilt after a change keeps the rest as its cached prefix
-        return _join(parts, len(texts), len(texts))
+        own = [p for p in sorted(texts) if writable is not None and writable(p)]
+        for path in sorted(texts):
+            if path not in own:
+                add(file_block(path, texts[path], fence, writable))
+        return _join(parts, len(texts), len(texts), bool(own)), "\n\n".join(file_block(p, texts[p], fence, writable) for p in own)
     wanted = [p for p in texts if _named(p, request)]
     hits = search(request) if search else []
     for path in wanted + [h.path for h in hits if h.path not in wanted]:
@@ -68,7 +74,7 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numb
         m = repo_map(root, max_tokens=left - 50, focus=wanted)
         if m.text:
             add(fence.wrap("repository map", m.text), m.tokens + 30)
-    return _join(parts, sum(1 for p in parts if "source=" in p), len(texts))
+    return _join(parts, sum(1 for p in parts if "source=" in p), len(texts)), ""
 
 
 def _head(text: str, limit: int, path: str) -> str:
@@ -103,6 +109,7 @@ def _named(path: str, request: str) -> bool:
     return path in request or re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", request) is not None
 
 
-def _join(parts: list[str], shown: int, total: int) -> str:
-    head = f"The workspace ({total} text files; what follows is {'all of them' if shown >= total else 'the most relevant part'}):"
+def _join(parts: list[str], shown: int, total: int, apart: bool = False) -> str:
+    whole = "all of them, those you may change after the request" if apart else "all of them"
+    head = f"The workspace ({total} text files; what follows is {whole if shown >= total else 'the most relevant part'}):"
     return head + "\n\n" + "\n\n".join(parts)
