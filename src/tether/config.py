@@ -134,6 +134,7 @@ class ModelOverride:
     input_per_mtok: float | None = None
     output_per_mtok: float | None = None
     edit_format: str | None = None
+    cached_per_mtok: float | None = None
 
 
 @dataclass
@@ -150,7 +151,7 @@ EXTRA_SECTIONS = {"leash", "verify", "mcp", "ledger", "search"}  # sections read
 _PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "timeout", "headers", "options"}
 _ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget"}
 _BUDGET_KEYS = {"usd_per_day", "usd_per_month", "tokens_per_day", "tokens_per_month"}
-_MODEL_KEYS = {"context_window", "input_per_mtok", "output_per_mtok", "edit_format"}
+_MODEL_KEYS = {"context_window", "input_per_mtok", "output_per_mtok", "cached_per_mtok", "edit_format"}
 EDIT_FORMATS = ("search-replace", "whole")
 
 
@@ -213,6 +214,7 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
             input_per_mtok=checker.number(spec, "input_per_mtok", f"models.{name}", None),
             output_per_mtok=checker.number(spec, "output_per_mtok", f"models.{name}", None),
             edit_format=checker.choice(spec, "edit_format", f"models.{name}", EDIT_FORMATS),
+            cached_per_mtok=checker.number(spec, "cached_per_mtok", f"models.{name}", None),
         )
     extra = {k: v for k, v in raw.items() if k not in {"providers", "routes", "budget", "models"}}
     unknown = sorted(set(extra) - EXTRA_SECTIONS)

@@ -28,7 +28,7 @@ USAGE = obj({"input_tokens": I, "output_tokens": I}, {"estimated": B, "cached_to
 RESPONSE = obj({"text": S, "model": S, "provider": S, "route": maybe(S), "usage": USAGE, "cost_usd": maybe(N), "latency_ms": N,
                 "ttft_ms": maybe(N), "finish_reason": maybe(S), "attempts": I,
                 "tool_calls": array(obj({"id": S, "name": S, "arguments": {}}))}, {"conversation": S})
-MODEL = obj({"model": S, "context_window": maybe(I), "input_per_mtok": maybe(N), "output_per_mtok": maybe(N), "edit_format": S,
+MODEL = obj({"model": S, "context_window": maybe(I), "input_per_mtok": maybe(N), "output_per_mtok": maybe(N), "cached_per_mtok": maybe(N), "edit_format": S,
              "usable": B, "missing": maybe(S)})
 LEDGER_TOTAL = obj({"key": maybe(S), "ok": I, "failed": I, "input_tokens": I, "output_tokens": I, "cached_tokens": I, "cost_usd": maybe(N),
                     "unpriced": I, "avg_latency_ms": maybe(N), "attempts": I})

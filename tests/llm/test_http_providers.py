@@ -135,11 +135,15 @@ def test_anthropic_complete_converts_messages_and_reads_usage(make_grid, upstrea
 
 @pytest.mark.parametrize("model, stream, cached", [("up/cached", False, (10, 8)), ("up/cached", True, (10, 8)),
                                                    ("claude/cached", False, (132, 100)), ("claude/cached", True, (132, 100))])
-def test_prompt_tokens_read_from_the_providers_cache_are_counted_and_metered(make_grid, upstream, keys, model, stream, cached):
-    grid = make_grid(http_config(upstream))
+def test_prompt_tokens_read_from_the_providers_cache_are_counted_metered_and_billed_at_the_cached_price(make_grid, upstream, keys, model,
+                                                                                                      stream, cached):
+    grid = make_grid({**http_config(upstream), "models": {model: {"input_per_mtok": 1.0, "output_per_mtok": 2.0, "cached_per_mtok": 0.1}}})
     r = list(grid.stream(model, "hello"))[-1] if stream else grid.complete(model, "hello")
-    assert (r.usage.input_tokens, r.usage.cached_tokens) == cached  # Anthropic's prompt: uncached 12 + read 100 + written 20
-    assert ledger_rows(grid)[-1]["cached_tokens"] == cached[1]
+    u = r.usage
+    assert (u.input_tokens, u.cached_tokens) == cached  # Anthropic's prompt: uncached 12 + read 100 + written 20
+    assert r.cost_usd == pytest.approx(((u.input_tokens - u.cached_tokens) * 1.0 + u.cached_tokens * 0.1 + u.output_tokens * 2.0) / 1e6)
+    row = ledger_rows(grid)[-1]
+    assert row["cached_tokens"] == cached[1] and row["cost_usd"] == pytest.approx(r.cost_usd)
 
 
 def test_anthropic_stream_and_tool_use(make_grid, upstream, keys):

@@ -22,6 +22,14 @@ def test_a_reply_carries_model_usage_cost_and_latency(make_grid):
     assert row["cost_usd"] == pytest.approx(0.002)
 
 
+def test_cached_input_tokens_cost_the_catalogues_cached_price_and_the_full_price_when_the_user_set_only_an_input_price(make_grid):
+    used = {"text": "hi", "usage": {"input_tokens": 1_000_000, "output_tokens": 0, "cached_tokens": 800_000}}
+    grid = make_grid({"models": {"openai/gpt-4.1": {"input_per_mtok": 3.0}}}, openai=[used, used])
+    assert grid.complete("openai/gpt-4o-mini", "q").cost_usd == pytest.approx(0.2 * 0.15 + 0.8 * 0.075)  # the catalogue's prices
+    assert grid.complete("openai/gpt-4.1", "q").cost_usd == pytest.approx(3.0)  # the catalogue's cached price was for another input price
+    assert [row["cost_usd"] for row in ledger_rows(grid)] == [pytest.approx(0.09), pytest.approx(3.0)]
+
+
 def test_unknown_price_is_unknown_not_zero(make_grid):
     grid = make_grid(a=["hi"])
     r = grid.complete("a/mystery", "hello")

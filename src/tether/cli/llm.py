@@ -134,10 +134,11 @@ def models(
     if as_json:
         emit(found)
         return
-    t = table("model", "context", "$/M in", "$/M out", "edits", "usable now")
+    t = table("model", "context", "$/M in", "$/M cached", "$/M out", "edits", "usable now")
     for r in found["models"]:
         price = lambda v: "unknown" if v is None else f"{v:g}"  # noqa: E731
-        t.add_row(r["model"], f"{r['context_window']:,}" if r["context_window"] else "?", price(r["input_per_mtok"]),
+        cached = r["cached_per_mtok"] if r["cached_per_mtok"] is not None else r["input_per_mtok"]  # none known: billed as input
+        t.add_row(r["model"], f"{r['context_window']:,}" if r["context_window"] else "?", price(r["input_per_mtok"]), price(cached),
                   price(r["output_per_mtok"]), r["edit_format"], "[green]yes[/green]" if r["usable"] else f"[yellow]{r['missing']}[/yellow]")
     out.print(t)
     for name, members in found["routes"].items():

@@ -200,7 +200,7 @@ class Grid:
                 why = str(e)
             rows.append({
                 "model": name, "context_window": info.context_window,
-                "input_per_mtok": info.input_per_mtok, "output_per_mtok": info.output_per_mtok,
+                "input_per_mtok": info.input_per_mtok, "output_per_mtok": info.output_per_mtok, "cached_per_mtok": info.cached_per_mtok,
                 "edit_format": info.edit_format, "usable": why is None, "missing": why,
             })
         return rows
@@ -308,7 +308,8 @@ class _Call:
         self.grid.breaker(attempt.provider.name).success()
         if response.usage.estimated and not response.usage.total_tokens:
             response.usage = Usage(estimate_tokens(messages_text(self.messages)), estimate_tokens(response.text), estimated=True)
-        response.cost_usd = attempt.info.cost(response.usage.input_tokens, response.usage.output_tokens)
+        u = response.usage
+        response.cost_usd = attempt.info.cost(u.input_tokens, u.output_tokens, u.cached_tokens)
         response.latency_ms = (time.perf_counter() - attempt.started) * 1000
         response.ttft_ms = ttft_ms
         response.route = self.route_name
@@ -327,7 +328,7 @@ class _Call:
         self.grid.ledger.record(Attempt(
             call_id=self.call_id, attempt=attempt.number, route=self.route_name, provider=attempt.provider.name,
             model=attempt.model, usage=usage,
-            cost_usd=response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens),
+            cost_usd=response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
             latency_ms=(time.perf_counter() - attempt.started) * 1000 if attempt.started else 0.0, ttft_ms=ttft_ms,
             outcome=outcome, error_class=type(error).__name__ if error else None, error=str(error) if error else None,
             stream=self.stream, key=self.key.name if self.key else None,

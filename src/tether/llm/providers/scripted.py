@@ -55,6 +55,7 @@ class ScriptedProvider(Provider):
             usage=Usage(
                 usage.get("input_tokens", estimate_tokens(messages_text(req.messages))),
                 usage.get("output_tokens", estimate_tokens(text)),
+                cached_tokens=usage.get("cached_tokens", 0),
             ),
             tool_calls=calls,
             finish_reason="tool_calls" if calls else "stop",
