@@ -74,7 +74,7 @@ class Answer:
     def to_dict(self) -> dict:
         r = self.response
         return {"answer": self.text, "run": self.run_id, "model": r.model if r else None, "cost_usd": r.cost_usd if r else None,
-                "usage": {"input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens, "cached_tokens": r.usage.cached_tokens} if r else None,
+                "usage": r.usage.to_dict() if r else None,
                 "claims": [asdict(c) for c in self.claims]}
 
 

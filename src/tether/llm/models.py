@@ -5,7 +5,8 @@ any in `[models."provider/name"]`. A model with no known price costs None — re
 unknown, never as $0 — and a USD budget refuses to spend on it. Input tokens the provider read
 from its prompt cache are billed at its cached price (a tenth of the input price at OpenAI and
 Anthropic); where none is known, at the full input price, so the ledger never reports less than
-the bill."""
+the bill. (Anthropic also bills cache writes, at 1.25× input, but only for prompts marked with
+`cache_control`, which tether does not send.)"""
 
 from __future__ import annotations
 

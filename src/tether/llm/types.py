@@ -57,6 +57,10 @@ class Usage:
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def to_dict(self) -> dict:
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "estimated": self.estimated,
+                "cached_tokens": self.cached_tokens}
+
 
 @dataclass
 class Request:
@@ -100,9 +104,7 @@ class Response:
 
     def to_dict(self) -> dict:
         """What every face shows of a reply (`tether chat --json`)."""
-        return {"text": self.text, "model": self.model, "provider": self.provider, "route": self.route,
-                "usage": {"input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens, "estimated": self.usage.estimated,
-                          "cached_tokens": self.usage.cached_tokens},
+        return {"text": self.text, "model": self.model, "provider": self.provider, "route": self.route, "usage": self.usage.to_dict(),
                 "cost_usd": self.cost_usd, "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms, "finish_reason": self.finish_reason,
                 "attempts": self.attempts, "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls]}
 
