@@ -54,6 +54,8 @@ def test_data_dir_follows_xdg_data_home(isolated):
         ('[routes.r]\nmodels = ["local/smollm2-135m"]\ndeadline = 0\n', "deadline must be a number > 0"),
         ('[routes.r]\nmodels = ["local/smollm2-135m"]\ndeadline = nan\n', "deadline must be a number > 0"),
         ("[budget]\nusd_per_day = inf\n", "usd_per_day must be a number >= 0"),
+        ('[models."openai/gpt-4o"]\ncached_per_mtok = "cheap"\n', "cached_per_mtok must be a number >= 0"),
+        ('[models."openai/gpt-4o"]\ncached_per_mtok = -1\n', "cached_per_mtok must be a number >= 0"),
         ('[providers.mine]\nkind = "openai"\nbase_url = "http://x"\ntimeout = 0\n', "timeout must be a number > 0"),
     ],
 )
