@@ -2,9 +2,8 @@
 only inside the untrusted fence, and whatever the model then does, nothing happens beyond the
 leash — at every level, with a scripted model that obeys the injection and with the real one."""
 
-import sys
-
 import re
+import sys
 
 import pytest
 
