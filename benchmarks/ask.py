@@ -3,7 +3,7 @@ embedded model: share of claims verified, share of questions whose answer cites 
 and lines (a verified citation in the right file overlapping the definition), time to a full
 answer. Questions: benchmarks/ask_questions.toml (about pallets/click).
 
-Run: .venv/bin/python benchmarks/ask.py --repo /path/to/click [--model local/qwen2.5-coder-1.5b] [--limit N]
+Run: .venv/bin/python benchmarks/ask.py --repo /path/to/click [--model local/qwen2.5-coder-1.5b] [--limit N] [--context-tokens N] [--out ask.md]
 (writes benchmarks/results/ask.md)"""
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--repo", required=True, type=Path)
     ap.add_argument("--model", default="local/qwen2.5-coder-1.5b")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--context-tokens", type=int, help="passed to tether ask (default: its own)")
+    ap.add_argument("--out", default="ask.md", help="results file name, in benchmarks/results")
     args = ap.parse_args()
     questions = tomllib.loads((HERE / "ask_questions.toml").read_text())["q"][: args.limit or None]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True).stdout.strip()
@@ -42,7 +44,8 @@ def main() -> None:
     rows = []
     for q in questions:
         started = time.monotonic()
-        done = subprocess.run([*TETHER, "ask", q["question"], "-C", str(args.repo), "-m", args.model, "--json"], capture_output=True,
+        done = subprocess.run([*TETHER, "ask", q["question"], "-C", str(args.repo), "-m", args.model, "--json",
+                               *(["--context-tokens", str(args.context_tokens)] if args.context_tokens else [])], capture_output=True,
                               text=True, timeout=900, env=os.environ.copy())
         seconds = time.monotonic() - started
         if done.returncode:
@@ -70,10 +73,11 @@ def main() -> None:
                f"({100 * sum(r['defining'] for r in ok) / max(len(rows), 1):.0f} %)** (goal ≥ 70 %)\n"
                f"- median time to a full answer: **{statistics.median(r['seconds'] for r in rows):.1f} s** (goal ≤ 30 s); "
                f"median tokens {statistics.median(r['tokens'] for r in ok) if ok else 0:.0f}\n")
-    text = (f"# tether ask: answers that cite by construction\n\n`.venv/bin/python benchmarks/ask.py --repo CLICK --model {args.model}`"
+    text = (f"# tether ask: answers that cite by construction\n\n`.venv/bin/python benchmarks/ask.py --repo CLICK --model {args.model}"
+            f"{f' --context-tokens {args.context_tokens}' if args.context_tokens else ''}{f' --limit {args.limit}' if args.limit else ''}`"
             f" — pallets/click at {commit}, {len(rows)} questions (benchmarks/ask_questions.toml), this machine ({os.cpu_count()} cores), "
             f"each answer a separate `tether ask` process (model load included).\n\n{summary}\n" + "\n".join(table) + "\n")
-    (HERE / "results" / "ask.md").write_text(text)
+    (HERE / "results" / args.out).write_text(text)
     print(text)
 
 

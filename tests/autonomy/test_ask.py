@@ -62,7 +62,9 @@ def test_ask_streams_the_answer_then_checks_it(make_grid, repo):
     answer = items[-1]  # a provider that ignores the schema answers in cited prose: still checked
     assert items[:-1] == [] and answer.verified == 2 and len(answer.claims) == 6
     request = grid.provider("s").requests[0]
-    assert "   8|     def total(self):" in request.messages[1]["content"]  # lines are numbered, snippets have ids
+    shown = request.messages[1]["content"]
+    assert 'source="S1 shop/cart.py:1-9">' in shown and "\n    def total(self):\n" in shown  # a snippet has an id and a range,
+    assert "8|" not in shown  # and its lines come bare: numbering each one cost a third of the prompt, and the model cites ids
     assert request.schema["properties"]["claims"]["items"]["properties"]["snippets"]["items"]["enum"][0] == "S1"
     runs = grid.store.query("SELECT command, status, reason FROM runs")
     assert tuple(runs[0]) == ("ask", "answered", "2 of 6 claims verified")

@@ -31,7 +31,7 @@ sentence about the code, with identifiers in `backticks`, and lists the ids of t
 show it. {count} claims, one fact each. If the snippets do not answer the question, give one claim
 saying so, with no snippets."""
 
-CONTEXT_TOKENS = 1800  # of snippets, by exact count: on the embedded model the prompt is most of the wait (~90 tokens/s read)
+CONTEXT_TOKENS = 1000  # of snippets' bare lines: on the embedded model the prompt is most of the wait (~50 tokens/s read on 2 AVX2 cores)
 MAX_CLAIM = 240  # characters of one claim: the schema's bound, so a small model's JSON ends in time
 _CITATION = re.compile(r"\[?`?([\w./-]+\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
@@ -89,6 +89,16 @@ class Snippet:
     def end(self) -> int:
         return self.start + len(self.lines) - 1
 
+    @property
+    def source(self) -> str:
+        return f"{self.id} {self.path}:{self.start}-{self.end}"
+
+    @property
+    def cost(self) -> int:
+        """Tokens as the model reads it: the lines bare, since the model cites the snippet's id and
+        tether finds the lines (numbering each line cost a third of the prompt), and its header."""
+        return tokens.count("".join(self.lines)) + 20
+
 
 def ask(grid, root: str | Path, question: str, model: str = "default", budget: int | None = None, shown: list[Snippet] | None = None,
         command: str = "ask", claims: tuple[int, int] = (1, 5)) -> Iterator[str | Answer]:
@@ -106,8 +116,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
             shown = snippets(root, question, budget or CONTEXT_TOKENS, lambda q: toolbox.index().search(q, k=12), toolbox.index().definitions)
         finally:
             toolbox.close()
-    context = "\n\n".join(fence.wrap(f"{s.id} {s.path}:{s.start}-{s.end}", "".join(f"{s.start + n:>4}| {line}" for n, line in enumerate(s.lines)))
-                           for s in shown) or "(no code matched the question)"
+    context = "\n\n".join(fence.wrap(s.source, "".join(s.lines)) for s in shown) or "(no code matched the question)"
     system = SYSTEM.format(fence_rule=fence.rule(), count=f"{max(2, claims[0])} to {claims[1]}")
     messages = [{"role": "system", "content": system}, {"role": "user", "content": f"{context}\n\nThe question:\n{question}"}]
     log.step("prompt", system=system, user=messages[1]["content"], tokens=tokens.count(system + messages[1]["content"]))
@@ -157,12 +166,10 @@ def snippets(root: Path, question: str, budget: int, search, definitions=None) -
         lines = file_lines(root, h.path)
         if not lines:
             continue
-        body = [line + "\n" for line in lines[h.start - 1:min(h.end, h.start + 59)]]
-        cost = tokens.count("".join(f"{h.start + n:>4}| {line}" for n, line in enumerate(body))) + 20  # as the model will read it
-        if used + cost > budget:
-            continue
-        found.append(Snippet(f"S{len(found) + 1}", h.path, h.start, body))
-        used += cost
+        snippet = Snippet(f"S{len(found) + 1}", h.path, h.start, [line + "\n" for line in lines[h.start - 1:min(h.end, h.start + 59)]])
+        if snippet.lines and used + snippet.cost <= budget:
+            found.append(snippet)
+            used += snippet.cost
     return found
 
 

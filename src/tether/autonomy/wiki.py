@@ -27,7 +27,7 @@ from .ask import Answer, Snippet, ask, file_lines
 __all__ = ["Part", "Page", "Wiki", "WikiReport"]
 
 MAX_PAGES = 8
-SNIPPET_TOKENS = 1800
+SNIPPET_TOKENS = 1300  # of bare lines: the code that 1800 bought when each line was numbered
 SKIP = {"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "bench", "scripts", "tools", "vendor"}
 
 
@@ -267,8 +267,6 @@ class Wiki:
 def _snippets(root: Path, part: Part, repo, near: list[tuple[str, int, int]] | None = None) -> list[Snippet]:
     """The definitions of the part's best ranked symbols, as numbered snippets within budget;
     with `near` (path, start, end), only the innermost definitions around those lines."""
-    from ..context import tokens
-
     found, used, seen = [], 0, set()
     files = set(part.files)
     texts: dict[str, list[str]] = {}
@@ -282,15 +280,11 @@ def _snippets(root: Path, part: Part, repo, near: list[tuple[str, int, int]] | N
             continue
         if s.path not in texts:
             texts[s.path] = file_lines(root, s.path) or []  # confined: a file swapped for a link out is not read
-        body = [line + "\n" for line in texts[s.path][s.line - 1:min(s.end_line, s.line + 24)]]
-        if not body:
-            continue
-        cost = tokens.count("".join(f"{s.line + n:>4}| {x}" for n, x in enumerate(body))) + 20
-        if used + cost > SNIPPET_TOKENS:
-            continue
-        seen.add((s.path, s.line))
-        found.append(Snippet(f"S{len(found) + 1}", s.path, s.line, body))
-        used += cost
+        snippet = Snippet(f"S{len(found) + 1}", s.path, s.line, [line + "\n" for line in texts[s.path][s.line - 1:min(s.end_line, s.line + 24)]])
+        if snippet.lines and used + snippet.cost <= SNIPPET_TOKENS:
+            seen.add((s.path, s.line))
+            found.append(snippet)
+            used += snippet.cost
     return found
 
 
