@@ -255,3 +255,20 @@ def test_a_name_defined_further_down_a_cited_file_is_cited_where_it_is_defined(t
     claims = cited(root, json.dumps({"claims": said}), shown)
     assert [c.verified for c in claims] == [True, False]  # there is no `delete` in api.py
     assert [str(c) for c in claims[0].citations] == ["api.py:1-2", "api.py:5-5"]
+
+
+def test_when_no_code_is_shown_a_claim_that_names_code_is_unverified_not_a_crash(make_grid, tmp_path):
+    """A repository with nothing to show (or a budget no snippet fits): the model may still claim
+    things; each comes back unverified, and the answer is given."""
+    reply = json.dumps({"claims": [{"text": "`echo` writes bytes to stdout", "snippets": []}]})
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply])
+    root = make_tree(tmp_path / "empty", {"README.md": "nothing here\n"})
+    answer = list(ask(grid, root, "What does `echo` do?", budget=1))[-1]
+    assert [(c.verified, c.problems) for c in answer.claims] == [(False, ["no citation"])]
+    assert "(no code matched the question)" in grid.provider("s").requests[0].messages[1]["content"]
+
+
+def test_a_context_budget_below_one_token_is_one_clear_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tether.cli", "ask", "what?", "-C", str(tmp_path), "--context-tokens", "-5"],
+                          capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode == 2 and "--context-tokens" in done.stderr and "Traceback" not in done.stderr

@@ -194,7 +194,7 @@ def cited(root: Path, raw: str, shown: dict[str, Snippet]) -> list[Claim]:
             said.add(text)
             ids = list(given)
             missing = [n for n in _names(text) if not any(_holds(shown[i], n) for i in ids)]
-            if missing:  # the claim names code that its snippets lack: the shown snippet that holds most of it is cited too
+            if missing and shown:  # the claim names code that its snippets lack: the shown snippet that holds most of it is cited too
                 best = max(shown.values(), key=lambda s: sum(_holds(s, n) for n in missing))
                 ids += [best.id] if any(_holds(best, n) for n in missing) else []
             citations = [_narrow(text, shown[i]) for i in dict.fromkeys(ids)]

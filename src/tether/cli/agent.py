@@ -15,7 +15,7 @@ def ask(
     question: str = typer.Argument(..., help="A question about the code."),
     path: Optional[str] = PathOpt,
     model: str = ModelOpt,
-    context_tokens: Optional[int] = typer.Option(None, "--context-tokens", help="How much of the repository to show the model (tokens of snippets; default 1000)."),
+    context_tokens: Optional[int] = typer.Option(None, "--context-tokens", min=1, help="How much of the repository to show the model (tokens of snippets; default 1000)."),
     as_json: bool = JsonOpt,
 ):
     """Answer a question from the code; every claim cites path:lines, and the citations are checked."""
