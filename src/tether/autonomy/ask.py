@@ -9,6 +9,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
@@ -93,7 +94,7 @@ class Snippet:
     def source(self) -> str:
         return f"{self.id} {self.path}:{self.start}-{self.end}"
 
-    @property
+    @cached_property
     def cost(self) -> int:
         """Tokens as the model reads it: the lines bare, since the model cites the snippet's id and
         tether finds the lines (numbering each line cost a third of the prompt), and its header."""
