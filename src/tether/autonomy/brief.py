@@ -18,20 +18,19 @@ MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits on
 READ_ONLY_TOKENS = 400  # a file the run may not write is shown up to here (its head: imports, the first cases)
 
 
-def brief(root: Path, request: str, fence: Fence, budget: int, search=None, numbered: bool = False, writable=None,
-          found=None) -> tuple[str, str]:
+def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writable=None, found=None) -> tuple[str, str]:
     """The workspace, and apart from it the files the run may change where the whole workspace fits
     (else ""): the caller puts those after the request, so a prompt rebuilt after a change (a second
     try, a fresh sample) keeps everything before them — system, the other files, the request — as
     the model's cached prefix. `search(query)` returns hits with .path, .start, .end and .where (the
-    agent's index); `numbered` puts each line's number before it; files that `writable(path)`
-    refuses are marked read-only; `found` is a walk of `root` the caller made."""
+    agent's index); files that `writable(path)` refuses are marked read-only; `found` is a walk
+    of `root` the caller made."""
     found = found or walk(root)
     texts: dict[str, str] = {}
     for f in found.files:
         if not f.binary and f.size < 200_000:
             try:
-                texts[f.path] = _number((root / f.path).read_text(encoding="utf-8", errors="replace"), 1, numbered)
+                texts[f.path] = (root / f.path).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
     sizes = {p: tokens.count(t) for p, t in texts.items()}
@@ -96,12 +95,6 @@ def file_block(path: str, text: str, fence: Fence, writable=None, label: str = "
 
 _LANG = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go", "rs": "rust", "java": "java", "c": "c", "cpp": "cpp",
          "md": "markdown", "toml": "toml", "json": "json", "sh": "bash", "yml": "yaml", "yaml": "yaml"}
-
-
-def _number(text: str, first: int, numbered: bool) -> str:
-    if not numbered:
-        return text
-    return "".join(f"{n:>4}| {line}" for n, line in enumerate(text.splitlines(keepends=True), start=first))
 
 
 def _named(path: str, request: str) -> bool:
