@@ -3,9 +3,13 @@ message is one line saying what failed and what to do; faces print it, never a t
 
 
 class TetherError(Exception):
-    """Base of everything tether raises on purpose."""
+    """Base of everything tether raises on purpose. A model call cut off (stopped, timed out)
+    still read its prompt and wrote part of a reply: `usage` and `cost_usd` say what it cost,
+    where that is known, so budgets count it (a hosted provider bills it too)."""
 
     exit_code = 1
+    usage = None  # a llm.types.Usage
+    cost_usd: float | None = 0.0
 
 
 class Cancelled(TetherError):

@@ -10,7 +10,7 @@ from tether.autonomy.agent import Agent
 from tether.autonomy.checkpoints import Checkpoints
 from tether.autonomy.leash import Leash, RunBudget
 from tether.autonomy.verify import VerifySettings
-from tests.conftest import make_tree
+from tests.conftest import ledger_rows, make_tree
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 BROKEN = "def add(a, b):\n    return a - b\n"
@@ -223,6 +223,21 @@ def test_the_token_limit_stops_the_run(make_grid, work):
     a = agent(make_grid, work, [{"text": 'TOOL read_file {"path": "calc.py"}', "usage": {"input_tokens": 900, "output_tokens": 200}}, FIX],
               budget=RunBudget(tokens=1000))
     assert a.run("fix").status == "budget"
+
+
+def test_a_reply_cut_off_counts_what_it_read_and_wrote(make_grid, work):
+    from tether.errors import ProviderTimeout
+    from tether.llm.types import Usage
+
+    cut = ProviderTimeout("s/m: generation passed the 30s timeout")
+    cut.usage = Usage(1200, 40, cached_tokens=1000)
+    grid = make_grid({"routes": {"default": {"models": ["s/m"], "retries": 0}}},
+                     s=[{"text": 'TOOL read_file {"path": "calc.py"}', "usage": {"input_tokens": 900, "output_tokens": 20}}, cut])
+    a = Agent(grid, work, Leash(work, "auto"), verify=VerifySettings((PYTEST,), timeout=60))
+    result = a.run("fix")
+    assert result.status == "error" and (result.input_tokens, result.output_tokens, result.cached_tokens) == (2100, 60, 1000)
+    assert [row["input_tokens"] for row in ledger_rows(grid)] == [900, 1200]
+    assert any("cut off after reading 1200 prompt tokens" in s.get("text", "") for s in runlog.replay(grid.store, result.id)[1])
 
 
 def test_ctrl_c_leaves_the_workspace_at_the_last_checkpoint(make_grid, work):

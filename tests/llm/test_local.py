@@ -2,10 +2,11 @@
 
 import json
 import os
+import threading
 
 import pytest
 
-from tether.errors import BadRequest, ModelNotAvailable, ProviderTimeout
+from tether.errors import BadRequest, Cancelled, ModelNotAvailable, ProviderTimeout
 from tether.llm.providers import local
 from tether.llm.router import Grid
 from tether.store import Store
@@ -121,6 +122,17 @@ def test_follow_up_turn_reuses_the_cached_prefix(grid):
 def test_timeout_stops_generation(grid):
     with pytest.raises(ProviderTimeout, match="timeout"):
         grid.complete(MODEL, "Write a long story about a dragon.", max_tokens=400, timeout=0.05, temperature=0.8)
+
+
+def test_a_reply_stopped_part_way_is_metered_with_the_prompt_it_read(grid):
+    stop = threading.Event()
+    stop.set()  # seen at the first chunk: the prompt is read, at most a token written
+    with pytest.raises(Cancelled) as stopped:
+        grid.complete(MODEL, "Write a long story about a dragon.", max_tokens=400, cancel=stop)
+    usage = stopped.value.usage
+    assert usage.input_tokens > 10 and usage.output_tokens <= 1
+    [row] = ledger_rows(grid)
+    assert (row["outcome"], row["input_tokens"], row["output_tokens"]) == ("cancelled", usage.input_tokens, usage.output_tokens)
 
 
 def test_unknown_local_model_is_one_line(grid):

@@ -5,6 +5,7 @@ import pytest
 from tether.errors import (AllAttemptsFailed, AuthError, BadRequest, BudgetExceeded, ConfigError, MissingKey, RateLimited,
                            StreamInterrupted, TransientError, UnknownModel)
 from tether.llm.router import Breaker
+from tether.llm.types import Usage
 from tests.conftest import ledger_rows
 
 ROUTE = {"routes": {"r": {"models": ["a/one", "b/two"]}}}
@@ -145,6 +146,19 @@ def test_a_stream_the_reader_abandons_is_recorded_as_cancelled(make_grid):
     next(stream)
     stream.close()
     assert ledger_rows(grid)[-1]["outcome"] == "cancelled"
+
+
+def test_attempts_cut_off_are_metered_and_the_error_says_what_the_call_cost(make_grid):
+    def cut(n):
+        error = TransientError(f"timed out after {n} tokens")
+        error.usage = Usage(1000, n, cached_tokens=600)
+        return error
+
+    grid = make_grid({"routes": {"r": {"models": ["a/one", "b/two"], "retries": 0}}}, a=[cut(5)], b=[cut(7)])
+    with pytest.raises(AllAttemptsFailed) as failed:
+        grid.complete("r", "q")
+    assert [(r["outcome"], r["input_tokens"], r["output_tokens"]) for r in ledger_rows(grid)] == [("error", 1000, 5), ("error", 1000, 7)]
+    assert (failed.value.usage.input_tokens, failed.value.usage.output_tokens, failed.value.usage.cached_tokens) == (2000, 12, 1200)
 
 
 def test_usd_budget_refuses_a_call_that_would_pass_it(make_grid):

@@ -264,7 +264,13 @@ class Agent:
         opts["cancel"] = self.cancel
         try:  # the run's time limit bounds the call in flight, not only the next one
             reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, deadline=self._time_left(), **opts)
-        except TetherError:
+        except TetherError as e:
+            if e.usage is not None:  # a reply cut off (stopped, out of time) still cost what it read and wrote
+                u = e.usage
+                self.leash.charge(usd=e.cost_usd, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens)
+                self.log.step("note", text=f"the reply was cut off after reading {u.input_tokens} prompt tokens and writing "
+                                           f"{u.output_tokens}: {e}", **u.to_dict())
+                self._totals()
             if self._time_left() <= 0.05:
                 raise Stop(Status.BUDGET, f"the run used its {self.leash.budget.seconds:g} seconds") from None
             raise

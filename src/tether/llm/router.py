@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import config as config_mod
 from ..config import Config, RouteConfig
-from ..errors import (AllAttemptsFailed, BadRequest, BudgetExceeded, CircuitOpen, KeyRefused, LedgerUnavailable, ProviderError,
+from ..errors import (AllAttemptsFailed, BadRequest, BudgetExceeded, Cancelled, CircuitOpen, KeyRefused, LedgerUnavailable, ProviderError,
                       StreamInterrupted, TetherError, UnknownModel)
 from ..redaction import redact_messages
 from ..store import Store
@@ -143,6 +143,9 @@ class Grid:
             except ProviderError as e:
                 call.failed(attempt, e)
                 continue
+            except Cancelled as e:
+                call.record(attempt, "cancelled", None, e)
+                raise call.charged(e) from None
             return call.succeeded(attempt, response, ttft_ms=None)
         raise call.failure()
 
@@ -171,7 +174,12 @@ class Grid:
                     call.failed(attempt, e)
                     continue
                 call.record(attempt, "interrupted", ttft, e, partial="".join(delivered))
-                raise StreamInterrupted(f"{attempt.model}: the stream broke after {len(''.join(delivered))} characters ({e}); the reply above is incomplete") from None
+                raise call.charged(StreamInterrupted(f"{attempt.model}: the stream broke after {len(''.join(delivered))} characters ({e}); "
+                                                     "the reply above is incomplete")) from None
+            except Cancelled as e:  # the provider saw the caller's stop
+                outcome = "stopped"
+                call.record(attempt, "cancelled", ttft, e, partial="".join(delivered))
+                raise call.charged(e) from None
             finally:
                 if outcome == "cancelled":  # the consumer stopped reading (Ctrl-C, break)
                     call.record(attempt, "cancelled", ttft, None, partial="".join(delivered))
@@ -232,6 +240,8 @@ class _Call:
         self.call_id = os.urandom(8).hex()
         self.errors: list[tuple[str, TetherError]] = []
         self.number = 0
+        self.lost = Usage()  # what failed attempts read and wrote: a call that fails still cost it
+        self.lost_usd: float | None = 0.0
 
     def attempts(self) -> Iterator[_Try]:
         grid, route = self.grid, self.route
@@ -321,20 +331,36 @@ class _Call:
     def record(self, attempt: _Try, outcome: str, ttft_ms, error, response: Response | None = None, partial: str = "") -> None:
         if response is not None:
             usage = response.usage
+        elif getattr(error, "usage", None) is not None:  # the provider counted what the cut-off attempt used
+            usage = error.usage
         elif partial:
             usage = Usage(estimate_tokens(messages_text(self.messages)), estimate_tokens(partial), estimated=True)
         else:
             usage = Usage()
+        cost = response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+        if response is None and usage.total_tokens:
+            self.lost = Usage(self.lost.input_tokens + usage.input_tokens, self.lost.output_tokens + usage.output_tokens,
+                              self.lost.estimated or usage.estimated, self.lost.cached_tokens + usage.cached_tokens)
+            self.lost_usd = None if cost is None or self.lost_usd is None else self.lost_usd + cost
         self.grid.ledger.record(Attempt(
             call_id=self.call_id, attempt=attempt.number, route=self.route_name, provider=attempt.provider.name,
             model=attempt.model, usage=usage,
-            cost_usd=response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+            cost_usd=cost,
             latency_ms=(time.perf_counter() - attempt.started) * 1000 if attempt.started else 0.0, ttft_ms=ttft_ms,
             outcome=outcome, error_class=type(error).__name__ if error else None, error=str(error) if error else None,
             stream=self.stream, key=self.key.name if self.key else None,
         ))
 
+    def charged(self, error: TetherError) -> TetherError:
+        """The error the caller sees, carrying what every failed attempt of this call cost."""
+        if self.lost.total_tokens:
+            error.usage, error.cost_usd = self.lost, self.lost_usd
+        return error
+
     def failure(self) -> TetherError:
+        return self.charged(self._failure())
+
+    def _failure(self) -> TetherError:
         if not self.errors:
             return ProviderError(f"{self.route.name}: no model was tried")
         last: dict[str, TetherError] = {}  # each model's last error tells the user what to fix

@@ -111,9 +111,9 @@ class LocalProvider(Provider):
                             yield piece
                     finish = choice.get("finish_reason") or finish
                     if req.cancel is not None and req.cancel.is_set():
-                        raise Cancelled(f"{who}: stopped")
+                        raise _cut(Cancelled(f"{who}: stopped"), llm, text)
                     if req.timeout is not None and time.monotonic() - start > req.timeout:
-                        raise ProviderTimeout(f"{who}: generation passed the {req.timeout:g}s timeout")
+                        raise _cut(ProviderTimeout(f"{who}: generation passed the {req.timeout:g}s timeout"), llm, text)
             except ValueError as e:  # e.g. the prompt is longer than the context window
                 raise BadRequest(f"{who}: {e}") from None
             prompt, cached = llm.tether_prompt
@@ -131,6 +131,13 @@ class LocalProvider(Provider):
             if isinstance(item, Response):
                 return item
         raise MalformedResponse(f"{self.name}/{req.model}: no response")
+
+
+def _cut(error, llm, text: list[str]):
+    """A reply stopped part-way has still read its prompt and written `text`: the error says so."""
+    prompt, cached = llm.tether_prompt
+    error.usage = Usage(prompt, len(text), cached_tokens=cached)
+    return error
 
 
 _valid_grammars: set[str] = set()
