@@ -161,7 +161,8 @@ def exercism(root: Path, sample: int, seed: int) -> list[Path]:
 # whose CPU advertises AMX without granting it, the repacked buffers segfault at the first decode (and
 # Aider then only ever saw connection errors); on AVX2 they read prompts slower.
 # Each prompt it evaluates is logged with the prefix its KV cache already held (llama-cpp-python's
-# own rule, as tether's provider counts it), so both tools' tokens read anew are counted alike.
+# own rule, as tether's provider counts it) and each token it writes: Aider prints "Tokens: … sent" only for replies that finished, so its own count leaves out
+# the call in flight at a timeout, which tether's ledger counts. The server's log counts both alike.
 PLAIN_SERVER = """
 import runpy, sys
 import llama_cpp, llama_cpp.llama_cpp as low
@@ -177,7 +178,10 @@ def metered(self, tokens, *args, **kwargs):
     shared = self.longest_token_prefix(self._input_ids.tolist() if self.n_tokens else [], tokens)
     with open(log, "a") as f:
         f.write(f"{len(tokens)} {shared - 1 if shared and shared == len(tokens) else shared}\\n")
-    yield from generate(self, tokens, *args, **kwargs)
+    for token in generate(self, tokens, *args, **kwargs):
+        with open(log, "a") as f:  # as it is written: a reply cut off is counted up to the cut
+            f.write("+\\n")
+        yield token
 llama_cpp.Llama.generate = metered
 runpy.run_module("llama_cpp.server", run_name="__main__")
 """
@@ -217,11 +221,17 @@ class LlamaServer:
         self.proc.wait()
         self.prompts.unlink(missing_ok=True)
 
-    def read_anew(self) -> int:
-        """Prompt tokens the server evaluated (not served from its KV cache) since the last call."""
-        lines = self.prompts.read_text().split()
-        self.prompts.write_text("")
-        return sum(int(n) - int(cached) for n, cached in zip(lines[::2], lines[1::2]))
+    def usage(self) -> tuple[int, int, int]:
+        """Since the last call: prompt tokens received, of them those its KV cache held, tokens written."""
+        taken = self.prompts.with_suffix(".read")
+        try:
+            os.replace(self.prompts, taken)  # the server opens the log by name for each line: the next goes to a new file
+        except FileNotFoundError:
+            return 0, 0, 0
+        lines = taken.read_text().splitlines()
+        taken.unlink()
+        prompts = [tuple(map(int, line.split())) for line in lines if line != "+"]
+        return sum(n for n, _ in prompts), sum(c for _, c in prompts), lines.count("+")
 
 
 def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
@@ -236,7 +246,7 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
     message = task_message(task)
     for attempt in (1, 2):
         started, original = time.monotonic(), (work / stub).read_text()
-        server.read_anew()
+        server.usage()
         try:
             done = subprocess.run([*base, "--message", message, stub], cwd=work, env=env, capture_output=True, text=True, timeout=seconds)
             output, status = done.stdout + done.stderr, f"exit {done.returncode}"
@@ -247,8 +257,10 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
         received = sum(_k(m.group(1)) for m in re.finditer(r"sent, ([\d.]+k?) received", output))
         fmt = re.search(r"with (\S+) edit format", output)
         replies, malformed = len(re.findall(r"Tokens: [\d.]+k? sent", output)), output.count("did not conform to the edit format")
+        prompt, cached, written = server.usage()
         result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": status,
-                                   "tokens": sent + received, "anew": server.read_anew() + received, "edit_format": fmt.group(1) if fmt else None, "replies": replies,
+                                   "tokens": prompt + written, "anew": prompt - cached + written, "reported": sent + received,
+                                   "edit_format": fmt.group(1) if fmt else None, "replies": replies,
                                    "malformed": malformed, "failure": failure(passed, status == "timeout", replies, malformed,
                                                                               (work / stub).read_text() != original)})
         if passed:
@@ -282,7 +294,8 @@ def table(results: list[dict], model: str, source: str = "") -> str:
     lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} {where}, the embedded "
              f"`{model}` (Q4_K_M, llama.cpp, {os.cpu_count()} cores of {cpu()}) driven by tether at level `agent` and by Aider 0.86.2 through "
              "`llama_cpp.server`. Attempt 2 runs only when attempt 1 left a test failing.\n",
-             "Tokens / task counts every call's whole prompt and reply, as each tool reports them; read anew counts only the prompt "
+             "Tokens / task counts every call's whole prompt and reply, a call cut off at the time limit included (tether's ledger counts "
+             "it; for Aider, which prints its count only for replies that finished, the server's log does); read anew counts only the prompt "
              "tokens the model evaluated (llama.cpp's KV cache held the rest: from the call before, or for tether from the cache its last "
              "process saved) and the reply: the work, and the time.\n",
              "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | read anew / task | well-formed replies | failed attempts |",
