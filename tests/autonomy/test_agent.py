@@ -25,10 +25,11 @@ def work(tmp_path):
     return make_tree(tmp_path / "work", {"calc.py": BROKEN, "test_calc.py": TEST})
 
 
-def agent(make_grid, work, replies, level="auto", person=None, verify=(PYTEST,), env=(), **leash_opts):
+def agent(make_grid, work, replies, level="auto", person=None, verify=(PYTEST,), env=(), candidates=3, **leash_opts):
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[*replies, "DONE"])  # the model ends when it is done
     leash = Leash(work, level, **leash_opts)
-    return Agent(grid, work, leash, verify=VerifySettings(tuple(verify), timeout=60, env=env), person=person, edit_format="search-replace")
+    return Agent(grid, work, leash, verify=VerifySettings(tuple(verify), timeout=60, env=env), person=person, edit_format="search-replace",
+                 candidates=candidates)
 
 
 def requests(a):
@@ -71,6 +72,22 @@ def test_agent_level_samples_candidates_and_keeps_the_one_the_tests_prefer(make_
     assert "The checks pass" in requests(a)[2].messages[-1]["content"]
     assert requests(a)[1].temperature == 0.7 and requests(a)[1].messages == requests(a)[0].messages  # the same turn again
     assert len(Checkpoints(work).log()) == 1
+
+
+def test_by_default_a_change_that_gains_nothing_goes_on_in_the_conversation(make_grid, work):
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[WRONG, FIX_WRONG, "DONE"])
+    a = Agent(grid, work, Leash(work, "agent"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="search-replace")
+    assert a.run("make add add").status == "done"
+    first, second = requests(a)[:2]
+    assert second.messages[:len(first.messages)] == first.messages and "assert 6 == 5" in second.messages[-1]["content"]
+
+
+def test_two_changes_in_a_row_that_gain_nothing_stop_the_run_as_stuck(make_grid, work):
+    floor = "calc.py\n```python\n<<<<<<< SEARCH\n    return a * b\n=======\n    return a // b\n>>>>>>> REPLACE\n```\n"
+    a = agent(make_grid, work, [WRONG, floor, FIX.replace("a - b", "a // b")])
+    result = a.run("make add add")
+    assert result.status == "stuck" and "gained nothing" in result.reason
+    assert len(requests(a)) == 2 and "return a // b" in (work / "calc.py").read_text()
 
 
 def test_a_change_that_makes_progress_goes_on_in_the_conversation_not_in_more_samples(make_grid, work):

@@ -56,7 +56,7 @@ def do(
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall time at most."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens at most, in and out."),
     max_usd: Optional[float] = typer.Option(None, "--max-usd", help="USD at most."),
-    candidates: int = typer.Option(3, "--candidates", help="At level agent: changes sampled when the checks fail; the best is kept."),
+    candidates: int = typer.Option(1, "--candidates", help="At level agent: changes sampled for a turn whose change gained nothing on the checks; the best is kept."),
     as_json: bool = JsonOpt,
 ):
     """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
