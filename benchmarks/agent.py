@@ -161,8 +161,9 @@ def exercism(root: Path, sample: int, seed: int) -> list[Path]:
 # whose CPU advertises AMX without granting it, the repacked buffers segfault at the first decode (and
 # Aider then only ever saw connection errors); on AVX2 they read prompts slower.
 # Each prompt it evaluates is logged with the prefix its KV cache already held (llama-cpp-python's
-# own rule, as tether's provider counts it) and each token it writes: Aider prints "Tokens: … sent" only for replies that finished, so its own count leaves out
-# the call in flight at a timeout, which tether's ledger counts. The server's log counts both alike.
+# own rule, as tether's provider counts it), and each token it writes. Aider prints "Tokens: … sent"
+# only for replies that finished, so its own count leaves out the call in flight at a timeout,
+# which tether's ledger counts; the server's log counts both alike.
 PLAIN_SERVER = """
 import runpy, sys
 import llama_cpp, llama_cpp.llama_cpp as low

@@ -339,8 +339,7 @@ class _Call:
             usage = Usage()
         cost = response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
         if response is None and usage.total_tokens:
-            self.lost = Usage(self.lost.input_tokens + usage.input_tokens, self.lost.output_tokens + usage.output_tokens,
-                              self.lost.estimated or usage.estimated, self.lost.cached_tokens + usage.cached_tokens)
+            self.lost += usage
             self.lost_usd = None if cost is None or self.lost_usd is None else self.lost_usd + cost
         self.grid.ledger.record(Attempt(
             call_id=self.call_id, attempt=attempt.number, route=self.route_name, provider=attempt.provider.name,

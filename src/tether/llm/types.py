@@ -57,6 +57,10 @@ class Usage:
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+                     self.estimated or other.estimated, self.cached_tokens + other.cached_tokens)
+
     def to_dict(self) -> dict:
         return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "estimated": self.estimated,
                 "cached_tokens": self.cached_tokens}

@@ -116,14 +116,14 @@ class LocalProvider(Provider):
                         raise _cut(ProviderTimeout(f"{who}: generation passed the {req.timeout:g}s timeout"), llm, text)
             except ValueError as e:  # e.g. the prompt is longer than the context window
                 raise BadRequest(f"{who}: {e}") from None
-            prompt, cached = llm.tether_prompt
+            usage = _used(llm, text)
         reply = "".join(text)
         calls: list[ToolCall] = []
         if req.tools:
             reply, calls = _parse_tool_reply(reply, who)
             if reply:
                 yield reply
-        yield Response(reply, who, self.name, Usage(prompt, len(text), cached_tokens=cached), tool_calls=calls,
+        yield Response(reply, who, self.name, usage, tool_calls=calls,
                        finish_reason="tool_calls" if calls else finish)
 
     def complete(self, req: Request) -> Response:
@@ -133,10 +133,15 @@ class LocalProvider(Provider):
         raise MalformedResponse(f"{self.name}/{req.model}: no response")
 
 
+def _used(llm, text: list[str]) -> Usage:
+    """The prompt the model last read (and how much of it came from the cache), and `text` written."""
+    prompt, cached = llm.tether_prompt
+    return Usage(prompt, len(text), cached_tokens=cached)
+
+
 def _cut(error, llm, text: list[str]):
     """A reply stopped part-way has still read its prompt and written `text`: the error says so."""
-    prompt, cached = llm.tether_prompt
-    error.usage = Usage(prompt, len(text), cached_tokens=cached)
+    error.usage = _used(llm, text)
     return error
 
 
