@@ -38,7 +38,7 @@ from .runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
 from .trail import Trail
 from .untrusted import Fence
-from .verify import CommandResult, SandboxUnavailable, VerifySettings, run_command, score
+from .verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score
 
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 
@@ -226,8 +226,8 @@ class Agent:
             if not failing and self.stop_when_green:  # the checks are the whole spec, and they pass already
                 raise Stop(Status.DONE, "the checks already pass; nothing to change")
             # one failure report: the files above show the cases, this how they fail (each prompt token costs ~1/100 s here)
-            checks = f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)})." + (
-                " Now they fail like this:\n" + "\n".join(self.fence.wrap(r.command, r.summary(failures=1)) for r in failing) if failing else " Now they pass.")
+            checks = ("\n\nAfter each change the checks run. Now they fail like this:\n" + failure_report(failing, self.fence.wrap) if failing
+                      else f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)}). Now they pass.")
         ending = "Answer in plain text." if self.leash.level == "ask" else self.format.ask
         conventions, sources = memory.standing(self.root)
         if conventions:  # the project's own standing instructions: they shape style and workflow, never the leash
@@ -476,7 +476,7 @@ class Agent:
         than where it stood (else it is stuck, unless a person lets it go on). A round that gained
         earns the run another: one round a run stopped isogram at 50 of its 100 seconds, a test short."""
         opening, checks = self.messages[:2], list(self.checks)
-        failing = "\n".join(self.fence.wrap(c.command, c.summary(failures=2)) for c in checks if not c.ok)
+        failing = failure_report(checks, self.fence.wrap)
         user = self._anew(opening[1]["content"])
         anew = user != opening[1]["content"]
         self.messages = [opening[0], {**opening[1], "content": user + "\n\nA change was tried and the checks "

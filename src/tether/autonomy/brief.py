@@ -15,7 +15,7 @@ from .edits.gbnf import fence_for
 from .untrusted import Fence
 
 MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits only
-READ_ONLY_TOKENS = 400  # a file the run may not write is shown up to here (its head: imports, the first cases)
+READ_ONLY_TOKENS = 250  # a file the run may not write is shown up to here (its head: imports, the first cases)
 
 
 def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writable=None, found=None) -> tuple[str, str]:

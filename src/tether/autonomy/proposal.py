@@ -14,7 +14,7 @@ from .leash import Leash
 from .result import Status, Stop
 from .runlog import RunLog
 from .trail import Trail
-from .verify import CommandResult, score
+from .verify import CommandResult, failure_report, score
 
 __all__ = ["Outcome", "Proposals"]
 
@@ -98,6 +98,6 @@ class Proposals:
         if checks:
             failing = [c for c in checks if not c.ok]
             feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
-                         " These checks fail:\n" + "\n".join(self.wrap(c.command, c.summary(failures=2)) for c in failing) +
+                         " These checks fail:\n" + failure_report(failing, self.wrap) +
                          "\nFix the code. " + self.fmt.ask)
         return Outcome(text, True, feedback, files, checks, commit, refused)

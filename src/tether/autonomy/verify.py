@@ -43,17 +43,27 @@ class CommandResult:
     def ok(self) -> bool:
         return self.code == 0
 
-    def summary(self, failures: int | None = None) -> str:
+    def summary(self, failures: int | None = None, command: bool = True) -> str:
         """The command, its status and output; with `failures`, the output is cut to that many
-        failure reports and the last line (what a model needs to fix the code, at a tenth of the tokens)."""
+        failure reports and the last line (what a model needs to fix the code, at a tenth of the tokens).
+        `command=False` leaves out the command line, for a caller that labels the text with it."""
         status = "timed out" if self.code is None else f"exit {self.code}"
         output = self.output if failures is None else excerpt(self.output, failures)
         cut = self.truncated or output != self.output
-        return f"$ {self.command}\n({status}, {self.seconds:.1f}s{', output cut' if cut else ''})\n{output}"
+        return (f"$ {self.command}\n" if command else "") + f"({status}, {self.seconds:.1f}s{', output cut' if cut else ''})\n{output}"
+
+
+def failure_report(checks: list[CommandResult], wrap, failures: int = 1) -> str:
+    """The checks that fail, as a model is shown them: each under its command (`wrap(label, text)`
+    fences it as data), cut to its first `failures` reports. One report: a small model fixes one
+    failure a turn, and every prompt token is read again on each later turn."""
+    return "\n".join(wrap(c.command, c.summary(failures, command=False)) for c in checks if not c.ok)
 
 
 _SECTION = re.compile(r"^(?:_{3,} .+ _{3,}|={3,}\s*$|(?:FAIL|ERROR): .+)$", re.M)  # pytest's and unittest's failure headers
 _RECAP = re.compile(r"^=+ short test summary info =+$", re.M)
+# difflib's guide lines ("?   ^") and unittest's note that it cut a diff: tokens that tell a model nothing
+_NOISE = re.compile(r"^(?:E\s+)?(?:\?\s[\s^+\-]*|Diff is \d+ characters long\. Set self\.maxDiff to None to see it\.)$")
 
 
 def excerpt(output: str, failures: int = 2, max_lines: int = 60) -> str:
@@ -66,7 +76,7 @@ def excerpt(output: str, failures: int = 2, max_lines: int = 60) -> str:
         end = recap.start() if recap else len(output)
         kept = []
         for start, stop in zip(heads[:failures], heads[1:failures + 1]):
-            block = output[start:min(stop, end)].rstrip("\n").splitlines()
+            block = [b for b in output[start:min(stop, end)].rstrip("\n").splitlines() if not _NOISE.match(b)]
             kept += block[:1] + (["…"] if len(block) > 21 else []) + block[1:][-20:]
         return "\n".join(kept + [f"… {len(heads) - failures} more failure(s) like these", lines[-1]]) + "\n"
     if len(lines) <= max_lines:
