@@ -68,7 +68,9 @@ _NOISE = re.compile(r"^(?:E\s+)?(?:\?\s[\s^+\-]*|Diff is \d+ characters long\. S
 
 def excerpt(output: str, failures: int = 2, max_lines: int = 60) -> str:
     """The first `failures` failure reports (each to its last 20 lines, where the assertion is)
-    and the final line; output with no failure headers keeps its head and tail."""
+    and the final line, without lines that tell a model nothing; output with no failure headers
+    keeps its head and tail."""
+    output = "".join(line for line in output.splitlines(keepends=True) if not _NOISE.match(line.rstrip("\n")))
     lines = output.rstrip("\n").splitlines()
     heads = [m.start() for m in _SECTION.finditer(output) if not m.group().startswith("=")]
     if len(heads) > failures:
@@ -76,7 +78,7 @@ def excerpt(output: str, failures: int = 2, max_lines: int = 60) -> str:
         end = recap.start() if recap else len(output)
         kept = []
         for start, stop in zip(heads[:failures], heads[1:failures + 1]):
-            block = [b for b in output[start:min(stop, end)].rstrip("\n").splitlines() if not _NOISE.match(b)]
+            block = output[start:min(stop, end)].rstrip("\n").splitlines()
             kept += block[:1] + (["…"] if len(block) > 21 else []) + block[1:][-20:]
         return "\n".join(kept + [f"… {len(heads) - failures} more failure(s) like these", lines[-1]]) + "\n"
     if len(lines) <= max_lines:
