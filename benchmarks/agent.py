@@ -163,9 +163,10 @@ def exercism(root: Path, sample: int, seed: int) -> list[Path]:
 # Each prompt it evaluates is logged with the prefix its KV cache already held (llama-cpp-python's
 # own rule, as tether's provider counts it), and each token it writes. Aider prints "Tokens: … sent"
 # only for replies that finished, so its own count leaves out the call in flight at a timeout,
-# which tether's ledger counts; the server's log counts both alike.
+# which tether's ledger counts; the server's log counts both alike. While it reads a prompt it
+# marks so in a file, for LlamaServer.quiet.
 PLAIN_SERVER = """
-import runpy, sys
+import os, runpy, sys
 import llama_cpp, llama_cpp.llama_cpp as low
 original = low.llama_model_default_params
 def plain():
@@ -179,10 +180,17 @@ def metered(self, tokens, *args, **kwargs):
     shared = self.longest_token_prefix(self._input_ids.tolist() if self.n_tokens else [], tokens)
     with open(log, "a") as f:
         f.write(f"{len(tokens)} {shared - 1 if shared and shared == len(tokens) else shared}\\n")
-    for token in generate(self, tokens, *args, **kwargs):
-        with open(log, "a") as f:  # as it is written: a reply cut off is counted up to the cut
-            f.write("+\\n")
-        yield token
+    open(log + ".reading", "w").close()  # a prompt is read to its end, its client gone or not
+    try:
+        for token in generate(self, tokens, *args, **kwargs):
+            if os.path.exists(log + ".reading"):
+                os.remove(log + ".reading")
+            with open(log, "a") as f:  # as it is written: a reply cut off is counted up to the cut
+                f.write("+\\n")
+            yield token
+    finally:
+        if os.path.exists(log + ".reading"):
+            os.remove(log + ".reading")
 llama_cpp.Llama.generate = metered
 runpy.run_module("llama_cpp.server", run_name="__main__")
 """
@@ -220,7 +228,18 @@ class LlamaServer:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait()
-        self.prompts.unlink(missing_ok=True)
+        for path in (self.prompts, Path(f"{self.prompts}.reading")):
+            path.unlink(missing_ok=True)
+
+    def quiet(self) -> None:
+        """Wait for the server to finish reading a prompt whose client is gone. Aider stopped at
+        its time limit while llama_cpp.server read its prompt leaves the server reading on, on the
+        cores the next attempt needs (a reply in progress stops at its next token, its client gone):
+        in the both-tools runs before this, tether's attempt after an Aider timeout was slowed —
+        hamming cut off at 100 s where alone it passed in 33, grade_school 9 tokens in 97 s."""
+        reading = Path(f"{self.prompts}.reading")
+        while reading.exists() and self.proc.poll() is None:
+            time.sleep(0.1)
 
     def usage(self) -> tuple[int, int, int]:
         """Since the last call: prompt tokens received, of them those its KV cache held, tokens written."""
@@ -253,6 +272,7 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
             output, status = done.stdout + done.stderr, f"exit {done.returncode}"
         except subprocess.TimeoutExpired as e:
             output, status = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), "timeout"
+        server.quiet()
         passed, test_output = tests_pass(task, work)
         sent = sum(_k(m.group(1)) for m in re.finditer(r"Tokens: ([\d.]+k?) sent", output))
         received = sum(_k(m.group(1)) for m in re.finditer(r"sent, ([\d.]+k?) received", output))
