@@ -163,10 +163,9 @@ def exercism(root: Path, sample: int, seed: int) -> list[Path]:
 # Each prompt it evaluates is logged with the prefix its KV cache already held (llama-cpp-python's
 # own rule, as tether's provider counts it), and each token it writes. Aider prints "Tokens: … sent"
 # only for replies that finished, so its own count leaves out the call in flight at a timeout,
-# which tether's ledger counts; the server's log counts both alike. While it reads a prompt it
-# marks so in a file, for LlamaServer.quiet.
+# which tether's ledger counts; the server's log counts both alike.
 PLAIN_SERVER = """
-import os, runpy, sys
+import runpy, sys
 import llama_cpp, llama_cpp.llama_cpp as low
 original = low.llama_model_default_params
 def plain():
@@ -180,17 +179,10 @@ def metered(self, tokens, *args, **kwargs):
     shared = self.longest_token_prefix(self._input_ids.tolist() if self.n_tokens else [], tokens)
     with open(log, "a") as f:
         f.write(f"{len(tokens)} {shared - 1 if shared and shared == len(tokens) else shared}\\n")
-    open(log + ".reading", "w").close()  # a prompt is read to its end, its client gone or not
-    try:
-        for token in generate(self, tokens, *args, **kwargs):
-            if os.path.exists(log + ".reading"):
-                os.remove(log + ".reading")
-            with open(log, "a") as f:  # as it is written: a reply cut off is counted up to the cut
-                f.write("+\\n")
-            yield token
-    finally:
-        if os.path.exists(log + ".reading"):
-            os.remove(log + ".reading")
+    for token in generate(self, tokens, *args, **kwargs):
+        with open(log, "a") as f:  # as it is written: a reply cut off is counted up to the cut
+            f.write("+\\n")
+        yield token
 llama_cpp.Llama.generate = metered
 runpy.run_module("llama_cpp.server", run_name="__main__")
 """
@@ -228,18 +220,29 @@ class LlamaServer:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait()
-        for path in (self.prompts, Path(f"{self.prompts}.reading")):
-            path.unlink(missing_ok=True)
+        self.prompts.unlink(missing_ok=True)
 
     def quiet(self) -> None:
-        """Wait for the server to finish reading a prompt whose client is gone. Aider stopped at
-        its time limit while llama_cpp.server read its prompt leaves the server reading on, on the
-        cores the next attempt needs (a reply in progress stops at its next token, its client gone):
-        in the both-tools runs before this, tether's attempt after an Aider timeout was slowed —
-        hamming cut off at 100 s where alone it passed in 33, grade_school 9 tokens in 97 s."""
-        reading = Path(f"{self.prompts}.reading")
-        while reading.exists() and self.proc.poll() is None:
-            time.sleep(0.1)
+        """Wait until the server is idle: a request whose client is gone (Aider stopped at its time
+        limit while the server read its prompt; a chat summary Aider sends in the background, which
+        the server writes to the end) goes on, on the cores the next attempt needs, and two models
+        on two cores slow each other far more than twice: in the both-tools runs before this, a
+        tether attempt after such an Aider run wrote 9 tokens in 97 s (hamming; alone it passed in
+        33 s). Idle: under 5 % of a core for half a second (a reply paused at a client that is gone
+        takes none; one being written, all of two)."""
+        stat = Path(f"/proc/{self.proc.pid}/stat")
+
+        def ticks() -> int:  # user and system time of all its threads, in clock ticks
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+
+        before = ticks()
+        while self.proc.poll() is None:
+            time.sleep(0.5)
+            now = ticks()
+            if now - before < 0.05 * 0.5 * os.sysconf("SC_CLK_TCK"):
+                return
+            before = now
 
     def usage(self) -> tuple[int, int, int]:
         """Since the last call: prompt tokens received, of them those its KV cache held, tokens written."""
