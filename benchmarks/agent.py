@@ -275,14 +275,15 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
             output, status = done.stdout + done.stderr, f"exit {done.returncode}"
         except subprocess.TimeoutExpired as e:
             output, status = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), "timeout"
-        server.quiet()
+        took = round(time.monotonic() - started, 1)
+        server.quiet()  # off the clock
         passed, test_output = tests_pass(task, work)
         sent = sum(_k(m.group(1)) for m in re.finditer(r"Tokens: ([\d.]+k?) sent", output))
         received = sum(_k(m.group(1)) for m in re.finditer(r"sent, ([\d.]+k?) received", output))
         fmt = re.search(r"with (\S+) edit format", output)
         replies, malformed = len(re.findall(r"Tokens: [\d.]+k? sent", output)), output.count("did not conform to the edit format")
         prompt, cached, written = server.usage()
-        result["attempts"].append({"passed": passed, "seconds": round(time.monotonic() - started, 1), "status": status,
+        result["attempts"].append({"passed": passed, "seconds": took, "status": status,
                                    "tokens": prompt + written, "anew": prompt - cached + written, "reported": sent + received,
                                    "edit_format": fmt.group(1) if fmt else None, "replies": replies,
                                    "malformed": malformed, "failure": failure(passed, status == "timeout", replies, malformed,
