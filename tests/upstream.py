@@ -8,6 +8,7 @@ Anthropic Messages wire formats, with faults chosen by the model name.
   fault-cut       the body or stream stops midway
   fault-chaos     one of the faults above, at random
   tools           a tool call (streamed in pieces)
+  says            the next of the replies a test queued in `server.says` (a hosted model, scripted)
 
 Run `python tests/upstream.py PORT` to serve in its own process (benchmarks do)."""
 
@@ -35,6 +36,7 @@ class Upstream(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.hang = hang
         self.requests: list[dict] = []
+        self.says: list[str] = []
         self.lock = threading.Lock()
         self.random = random.Random(7)
 
@@ -72,11 +74,12 @@ class _Handler(BaseHTTPRequestHandler):
             model = body.get("model", "")
             if model == "fault-chaos":
                 model = self.server.random.choice(FAULTS)
+            said = self.server.says.pop(0) if model == "says" and self.server.says else None
         anthropic = self.path.endswith("/messages")
         if model.startswith("fault-") and model != "fault-cut":
             return self._fault(model)
         stream = bool(body.get("stream"))
-        text = "ok: " + _last_user(body.get("messages") or [])
+        text = said if said is not None else "ok: " + _last_user(body.get("messages") or [])
         if anthropic:
             return self._anthropic_stream(model, text) if stream else self._json(200, _anthropic_reply(model, text))
         if stream:

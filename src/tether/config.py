@@ -126,6 +126,7 @@ class RouteConfig:
     deadline: float = 300.0  # for the whole call, every attempt included
     max_retry_wait: float = 5.0  # a longer Retry-After fails over instead of waiting
     budget: Budget = Budget()
+    escalate: str | None = None  # a route or model a stuck agent run goes on with (`tether do`)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class Config:
 
 EXTRA_SECTIONS = {"leash", "verify", "mcp", "ledger", "search"}  # sections read elsewhere (leash.py, verify.py, mcp/, llm/meter.py, context/index.py)
 _PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "timeout", "headers", "options"}
-_ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget"}
+_ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget", "escalate"}
 _BUDGET_KEYS = {"usd_per_day", "usd_per_month", "tokens_per_day", "tokens_per_month"}
 _MODEL_KEYS = {"context_window", "input_per_mtok", "output_per_mtok", "cached_per_mtok", "edit_format"}
 EDIT_FORMATS = ("search-replace", "whole")
@@ -203,6 +204,7 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
             deadline=checker.number(spec, "deadline", f"routes.{name}", 300.0, positive=True),
             max_retry_wait=checker.number(spec, "max_retry_wait", f"routes.{name}", 5.0),
             budget=_budget(checker, spec.get("budget", {}), f"routes.{name}.budget"),
+            escalate=_escalation(spec.get("escalate"), name, routes_raw, providers, where),
         )
 
     models = {}
@@ -260,6 +262,19 @@ def _budget(checker: "_Checker", spec, at: str) -> Budget:
         tokens_per_day=checker.number(spec, "tokens_per_day", at, None, integer=True),
         tokens_per_month=checker.number(spec, "tokens_per_month", at, None, integer=True),
     )
+
+
+def _escalation(target, route: str, routes: dict, providers: dict, where: str) -> str | None:
+    """A route's `escalate`: another route, or "provider/model" of a known provider."""
+    if target is None:
+        return None
+    if not isinstance(target, str) or not target or target == route:
+        raise ConfigError(f"{where}: routes.{route}.escalate must name another route or a \"provider/model\" (got {target!r})")
+    provider, _, model = target.partition("/")
+    if target not in routes and not (provider in providers and model):
+        raise ConfigError(f"{where}: routes.{route}.escalate: {target!r} is neither a route ({', '.join(sorted(routes))}) "
+                          f"nor a model of a known provider ({', '.join(sorted(providers))})")
+    return target
 
 
 class _Checker:

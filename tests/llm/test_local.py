@@ -30,6 +30,7 @@ def test_complete_answers_offline_and_is_metered_at_zero_cost(grid):
     assert r.cost_usd == 0.0
     [row] = ledger_rows(grid)
     assert (row["provider"], row["outcome"], row["input_tokens"]) == ("local", "ok", r.usage.input_tokens)
+    assert 0 < r.ttft_ms <= r.latency_ms and row["ttft_ms"] == r.ttft_ms  # the prompt's reading time, which the agent plans by
 
 
 def test_stream_chunks_add_up_to_the_reply(grid):

@@ -32,6 +32,7 @@ from .brief import brief, file_block
 from .edits import Edit
 from .formats import for_model
 from .leash import Leash
+from .pace import Pace
 from .proposal import Outcome, Proposals
 from .result import RunResult, Status, Stop
 from .runlog import RunLog
@@ -69,6 +70,14 @@ LEVEL_NOTES = {
 }
 
 
+def _escalation(grid, model: str) -> str | None:
+    """The route or model `model`'s route escalates to, if any."""
+    try:
+        return grid.route(model)[1].escalate
+    except TetherError:
+        return None
+
+
 def _key(edits: list[Edit]) -> str:
     return hashlib.sha256(repr([(e.path, e.search, e.replace) for e in edits]).encode()).hexdigest()
 
@@ -84,9 +93,11 @@ class Person(Protocol):
 class Agent:
     def __init__(self, grid, root: str | Path, leash: Leash, *, model: str = "default", verify: VerifySettings | None = None,
                  person: Person | None = None, on_event: Callable[..., None] | None = None, candidates: int = 1,
-                 edit_format: str | None = None, stop_when_green: bool = False):
+                 edit_format: str | None = None, stop_when_green: bool = False, escalate: str | None = None):
         self.grid, self.root, self.model = grid, Path(root).resolve(), model
+        self.edit_format = edit_format
         self.format = for_model(grid, model, edit_format)
+        self.escalation = escalate or _escalation(grid, model)  # where a run this model cannot finish goes on
         self.stop_when_green = stop_when_green  # the checks are the whole spec: passing them ends the run
         self.person, self.candidates = person, max(1, candidates)
         self.verify = verify or VerifySettings()
@@ -97,7 +108,7 @@ class Agent:
         self.confined = self._confined(leash)
         self.toolbox = Toolbox(self.root, self.verify, self.confined)
         self.output_tokens = OUTPUT_TOKENS
-        self.speed: float | None = None  # output tokens a second, the fastest reply of the run (prompt reading included)
+        self.pace = Pace()  # how fast this run's replies read and write
         self.last_reply = 0  # output tokens of the last reply
         self.failures: dict[str, int] = {}
         self.failed_edits: set[str] = set()
@@ -110,6 +121,7 @@ class Agent:
         self.best: tuple | None = None  # the best score the checks have had in this run
         self.cancel = threading.Event()  # set by `stop()`, from any thread
         self._level: str | None = None  # a level asked for during the run, taken at the next step
+        self.tried: list[str] = []  # the models this run escalated from, in order
 
     def stop(self) -> None:
         """Stop the run from another thread (a Stop button): a local generation ends at its next
@@ -141,8 +153,7 @@ class Agent:
         self.proposals = Proposals(self.leash, self.person, self.log, self.trail, self.format, self._check_all, self.on_event, self.fence.wrap)
         try:
             self._priced()
-            self.messages = self._opening(instruction)
-            stop = self._loop()
+            stop = self._drive(instruction)
         except Stop as s:
             stop = s
         except Cancelled:
@@ -156,6 +167,35 @@ class Agent:
         finally:
             self.toolbox.close()
         return self._finish(instruction, stop)
+
+    def _drive(self, instruction: str) -> Stop:
+        while True:
+            self.messages = self._opening(instruction)
+            try:
+                stop = self._loop()
+            except Stop as s:
+                stop = s
+            if not self._escalate(stop):
+                if self.tried:
+                    stop.reason = f"{stop.reason} (on {self.model}, after {', then '.join(self.tried)} could not finish)"
+                return stop
+
+    def _escalate(self, stop: Stop) -> bool:
+        """A run its model could not finish — stuck, or stopped with the checks failing — starts
+        again from where the workspace stands, on the model its route names to escalate to (once
+        per model: a chain, never a loop). The grid as a utility: the small local model does
+        what it can, the big one only what it could not; the run log and the ledger show each
+        reply's model and cost."""
+        if stop.status not in (Status.STUCK, Status.FAILING) or self.escalation in (None, self.model, *self.tried):
+            return False
+        note = f"{self.model} could not finish ({stop.reason}); {self.escalation} goes on from here"
+        self.log.step("note", text=note)
+        self.on_event("note", text=note)
+        self.tried.append(self.model)
+        self.model, self.escalation = self.escalation, _escalation(self.grid, self.escalation)
+        self.format = self.proposals.fmt = for_model(self.grid, self.model, self.edit_format)
+        self.failures, self.best, self.pace, self.last_reply, self.output_tokens = {}, None, Pace(), 0, OUTPUT_TOKENS
+        return True
 
     def _loop(self) -> Stop:
         reminded = False
@@ -198,13 +238,15 @@ class Agent:
         return Stop(Status.DONE, reason, answer)
 
     def _priced(self) -> None:
-        """A USD limit needs prices: a route whose every model is unpriced is refused before any call."""
+        """A USD limit needs prices: a route whose every model is unpriced — the one escalated to
+        included — is refused before any call."""
         if self.leash.budget.usd is None:
             return
-        _, route = self.grid.route(self.model)
-        if not any(catalogue.info(m, self.grid.config).price_known for m in route.models):
-            raise Stop(Status.BUDGET, f"{self.model} has no known price, so the limit of ${self.leash.budget.usd:g} cannot be kept;"
-                                      " add its price under [models] in tether.toml")
+        for model in filter(None, (self.model, self.escalation)):
+            _, route = self.grid.route(model)
+            if not any(catalogue.info(m, self.grid.config).price_known for m in route.models):
+                raise Stop(Status.BUDGET, f"{model} has no known price, so the limit of ${self.leash.budget.usd:g} cannot be kept;"
+                                          " add its price under [models] in tether.toml")
 
     def _opening(self, instruction: str) -> list[dict]:
         found = walk(self.root)
@@ -280,8 +322,7 @@ class Agent:
         u = reply.usage
         verdict = self.leash.charge(usd=reply.cost_usd, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens)
         self.last_reply = u.output_tokens
-        if u.output_tokens >= 20 and reply.latency_ms:
-            self.speed = max(self.speed or 0.0, u.output_tokens / (reply.latency_ms / 1000))
+        self.pace.observe(messages, reply)
         detail = reply.log_fields()
         step = self.log.step("reply", **detail, **{k: v for k, v in opts.items() if k not in ("cancel", "grammar")}, constrained="grammar" in opts)
         for note in memory.remembered(reply.text):
@@ -303,20 +344,20 @@ class Agent:
 
     def _time_for_reply(self) -> None:
         """Stop rather than start a reply the time limit must cut off: a whole-file reply is about as
-        long as the file (or the last reply, where a sample starts from an older, shorter file), written
-        at the speed this run has shown. In the 40-exercise run, 38 runs ended inside a reply the limit
-        cut, 23 s of it each, wasted."""
+        long as the file (or the last reply, where a sample starts from an older, shorter file), and
+        comes after the prompt's uncached tail is read, at the speeds this run has shown. In the
+        40-exercise run, 38 runs ended inside a reply the limit cut, 23 s of it each, wasted."""
         budget = self.leash.budget.seconds
-        if self.format.name != "whole" or not self.sole or not self.speed or not budget:
+        if self.format.name != "whole" or not self.sole or not budget:
             return
         try:
             size = tokens.count((self.root / self.sole).read_text(encoding="utf-8", errors="replace"))
         except OSError:
             return
-        needed, left = WRITE_SHARE * max(size, self.last_reply) / self.speed, self._time_left()
-        if left < needed:
-            raise Stop(Status.BUDGET, f"the run used its {budget:g} seconds: {left:.0f} were left, and writing {self.sole} "
-                                      f"again takes about {needed:.0f} at this model's speed")
+        needed, left = self.pace.seconds(self.messages, int(WRITE_SHARE * max(size, self.last_reply))), self._time_left()
+        if needed is not None and left < needed:
+            raise Stop(Status.BUDGET, f"the run used its {budget:g} seconds: {left:.0f} were left, and reading the prompt and "
+                                      f"writing {self.sole} again takes about {needed:.0f} at this model's speed")
 
     def _example(self, instruction: str) -> str:
         """A file the request names (one that exists, else a source file it asks for), else one

@@ -57,6 +57,7 @@ def do(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens at most, in and out."),
     max_usd: Optional[float] = typer.Option(None, "--max-usd", help="USD at most."),
     candidates: int = typer.Option(1, "--candidates", help="At level agent: changes sampled for a turn whose change gained nothing on the checks; the best is kept."),
+    escalate: Optional[str] = typer.Option(None, "--escalate", help="A model or route that goes on where the model is stuck or stops with checks failing (default: the route's `escalate`)."),
     as_json: bool = JsonOpt,
 ):
     """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
@@ -67,17 +68,19 @@ def do(
 
     root = workspace(path)
     g = grid(root)
-    g.route(model)  # an unknown model or route is one clear error, before any run starts
+    for name in filter(None, (model, escalate)):
+        g.route(name)  # an unknown model or route is one clear error, before any run starts
     limits = {"steps": max_steps, "seconds": max_seconds, "tokens": max_tokens, "usd": max_usd}
     leash = Leash.from_config(root, g.config, level, limits, tuple(allow))
     settings = VerifySettings.from_config(g.config, root, tuple(verify) if verify else None)
     live = LiveLine() if sys.stderr.isatty() and not as_json else None
     person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
     agent = Agent(g, root, leash, model=model, verify=settings, person=person, candidates=candidates,
-                  on_event=live.event if live else None, edit_format=edit_format, stop_when_green=until_green)
+                  on_event=live.event if live else None, edit_format=edit_format, stop_when_green=until_green, escalate=escalate)
     if not as_json:
         b = agent.leash.budget
-        err.print(f"[dim]tether do · level {leash.level} · {e(model)} · {agent.format.name} edits · checks: {e(', '.join(settings.commands) or 'none')} · "
+        then = f", then {e(agent.escalation)} where it is stuck" if agent.escalation else ""
+        err.print(f"[dim]tether do · level {leash.level} · {e(model)}{then} · {agent.format.name} edits · checks: {e(', '.join(settings.commands) or 'none')} · "
                   f"limits: {b.steps} steps, {b.seconds:g}s — Ctrl-C stops at the last checkpoint[/dim]")
     try:
         result = agent.run(instruction)

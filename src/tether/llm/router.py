@@ -146,7 +146,7 @@ class Grid:
             except Cancelled as e:
                 call.record(attempt, "cancelled", None, e)
                 raise call.charged(e) from None
-            return call.succeeded(attempt, response, ttft_ms=None)
+            return call.succeeded(attempt, response, ttft_ms=response.ttft_ms)  # a provider that streams inside knows it
         raise call.failure()
 
     def stream(self, model: str, messages, **opts) -> Iterator[str | Response]:

@@ -99,13 +99,14 @@ class LocalProvider(Provider):
             kwargs["grammar"] = _grammar(llm, req.grammar, who)
         start = time.monotonic()
         text: list[str] = []
-        finish = None
+        finish = first = None  # first: when the first token came, the prompt read
         with lock:
             try:
                 for chunk in llm.create_chat_completion(**kwargs, **req.extra):
                     choice = chunk["choices"][0]
                     piece = choice["delta"].get("content")
                     if piece:
+                        first = first or time.monotonic()
                         text.append(piece)
                         if not req.tools:
                             yield piece
@@ -123,8 +124,8 @@ class LocalProvider(Provider):
             reply, calls = _parse_tool_reply(reply, who)
             if reply:
                 yield reply
-        yield Response(reply, who, self.name, usage, tool_calls=calls,
-                       finish_reason="tool_calls" if calls else finish)
+        yield Response(reply, who, self.name, usage, tool_calls=calls, finish_reason="tool_calls" if calls else finish,
+                       ttft_ms=(first - start) * 1000 if first else None)
 
     def complete(self, req: Request) -> Response:
         for item in self.stream(req):
