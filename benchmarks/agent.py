@@ -70,9 +70,10 @@ def scratch(task: Path) -> Path:
 # -- tether -------------------------------------------------------------------------------------
 
 
-def run_tether(task: Path, model: str, seconds: float) -> dict:
+def run_tether(task: Path, model: str, seconds: float, escalate: str | None = None) -> dict:
     """tether as a user runs it: `tether do` on the command line, the task's file the only one
-    it may write, stopping as soon as the tests pass."""
+    it may write, stopping as soon as the tests pass (and, with `escalate`, going on with that
+    model where the first is stuck)."""
     work = scratch(task)
     instructions = task_message(task)
     stub = f"{task.name}.py"
@@ -81,7 +82,8 @@ def run_tether(task: Path, model: str, seconds: float) -> dict:
         started, original = time.monotonic(), (work / stub).read_text()
         done = subprocess.run([sys.executable, "-m", "tether.cli", "do", instructions, "-C", str(work), "-m", f"local/{model}",
                                "--level", "agent", "--allow", f"{task.name}.py", "--verify", PYTEST, "--until-green",
-                               "--max-seconds", str(seconds), "--json"], capture_output=True, text=True, timeout=seconds + 120)
+                               "--max-seconds", str(seconds), "--json", *(["--escalate", escalate] if escalate else [])],
+                              capture_output=True, text=True, timeout=seconds + 120)
         try:
             run = json.loads(done.stdout)
         except json.JSONDecodeError:
@@ -365,6 +367,7 @@ def main() -> None:
     parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     parser.add_argument("--only", choices=("tether", "aider"), default=None)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
+    parser.add_argument("--escalate", default=None, help="tether only: the model a stuck run goes on with (e.g. local/qwen2.5-coder-1.5b)")
     parser.add_argument("--seconds", type=float, default=180, help="wall-time limit of one attempt")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("--exercism", type=Path, help="a checkout of exercism/python (or polyglot-benchmark's python/): use its exercises")
@@ -392,7 +395,7 @@ def main() -> None:
         which = f"a sample of {args.sample} with seed {args.seed}" if args.sample else "all of them"
         source = (f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
                   f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}"
-                  + (f" --name {args.name}" if args.name else "") + "`)")
+                  + (f" --name {args.name}" if args.name else "") + (f" --escalate {args.escalate}" if args.escalate else "") + "`)")
     results = [] if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
     tools = [args.only] if args.only else ["tether", "aider"]
     server = LlamaServer(weights.ensure(args.model)) if "aider" in tools else None
@@ -401,7 +404,7 @@ def main() -> None:
             for tool in tools:
                 if not args.fresh and any(x["tool"] == tool and x["task"] == task.name for x in results):
                     continue  # measured already (--fresh measures everything again)
-                r = run_tether(task, args.model, args.seconds) if tool == "tether" else run_aider(task, server, args.seconds)
+                r = run_tether(task, args.model, args.seconds, args.escalate) if tool == "tether" else run_aider(task, server, args.seconds)
                 results = [x for x in results if not (x["tool"] == tool and x["task"] == task.name)] + [r]
                 RESULTS.write_text(json.dumps(results, indent=1) + "\n")
                 print(f"{tool:7} {task.name:14} " + " → ".join(f"{'pass' if a['passed'] else 'fail'} {a['seconds']:.0f}s" for a in r["attempts"]), flush=True)

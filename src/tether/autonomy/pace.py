@@ -2,10 +2,11 @@
 
 An embedded model reads a prompt at ~90 tokens a second on two cores and writes at ~10, and its
 KV cache holds what it read and wrote last, so a follow-up reads only its new tail while a fresh
-sample, whose opening differs part-way, reads most of it again. Judging a reply by its writing
-alone started replies the time limit then cut: in four runs of 16 exercises, 8 replies after a
-run's first were cut off, 18,000 tokens, none of them finished. Rates come from this run's
-replies, the fastest seen, so the estimate errs towards asking."""
+sample, whose opening differs part-way, reads most of it again. Judged by its writing alone, a
+fresh sample with 13 s left was started and cut off before its first token: 844 tokens of its
+prompt were not in the cache. Rates come from this run's replies, the fastest seen, so the
+estimate errs towards asking: most replies the limit cut were cut near their end, and are
+still asked for."""
 
 from __future__ import annotations
 
