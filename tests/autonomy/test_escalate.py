@@ -12,7 +12,6 @@ from tests.autonomy.test_agent import BROKEN, PYTEST, TEST, WRONG
 from tests.conftest import ledger_rows, make_tree
 
 
-
 def edit(old: str, new: str) -> str:
     return f"calc.py\n```python\n<<<<<<< SEARCH\n    return {old}\n=======\n    return {new}\n>>>>>>> REPLACE\n```\n"
 
@@ -34,7 +33,7 @@ def run(grid, work, **opts):
 
 def test_a_stuck_run_goes_on_with_the_model_its_route_escalates_to(make_grid, work):
     grid = make_grid({"routes": {"default": {"models": ["small/m"], "escalate": "big/m"}}}, small=[WRONG, FLOOR], big=[BIG_FIX])
-    a, result = run(grid, work)
+    _, result = run(grid, work)
     assert result.status == "done" and "return a + b" in (work / "calc.py").read_text()
     assert "after default could not finish" in result.reason
     [asked] = grid.provider("big").requests
