@@ -436,6 +436,48 @@ def test_fresh_whole_file_samples_see_the_failing_file_only_in_outline(make_grid
     assert shown.index('source="test_calc.py"') < shown.index('source="calc.py"')
 
 
+WRONG_FILE = "calc.py\n```python\ndef add(a, b):\n    return a * b\n```\n"
+FIXED_FILE = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+
+
+def rerun_after_a_failed_run(make_grid, work, meanwhile=lambda: None):
+    """Two runs in a row on the same workspace: the first leaves a failing change, the second
+    fixes it; returns the first prompt the second run sent."""
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[WRONG_FILE, "DONE", "DONE", FIXED_FILE])
+
+    def run():
+        return Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60),
+                     edit_format="whole", stop_when_green=True).run("make add add")
+
+    assert run().status == "failing" and "a * b" in (work / "calc.py").read_text()
+    meanwhile()
+    assert run().status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    return grid.provider("s").requests[3]
+
+
+def test_a_run_that_starts_on_the_failing_file_the_last_run_left_sees_only_its_outline(make_grid, work):
+    """Shown the failing file its last run wrote, a small model copies it (38 of 50 second tries of
+    the agent benchmark began so): the run starts as a fresh sample would, from the outline."""
+    second = rerun_after_a_failed_run(make_grid, work)
+    user = second.messages[1]["content"]
+    assert "a * b" not in user and "def add(a, b):\n    ...\n" in user and "the last run wrote it" in user
+    assert second.temperature == 1.0
+
+
+@pytest.mark.parametrize("meanwhile", ["a person edits it", "the run is undone"])
+def test_a_failing_file_someone_touched_since_the_last_run_is_shown_in_full(make_grid, work, meanwhile):
+    def touch():
+        if meanwhile == "the run is undone":
+            Checkpoints(work).undo()
+        else:
+            (work / "calc.py").write_text("def add(a, b):\n    return a * b  # mine\n")
+
+    second = rerun_after_a_failed_run(make_grid, work, touch)
+    user = second.messages[1]["content"]
+    assert ("return a - b" if meanwhile == "the run is undone" else "return a * b  # mine") in user
+    assert "last run wrote it" not in user and second.temperature is None
+
+
 def test_fresh_samples_of_a_stub_extend_the_first_prompt_so_it_is_read_from_the_cache(make_grid, work):
     """A stub has no code to copy: the fresh samples see it as the first prompt did, and their
     prompt is the first one with the failure added (the model reads only that tail again)."""

@@ -117,6 +117,12 @@ class Checkpoints:
         self._save(history, pointer + 1)
         return change
 
+    def left_by_last(self, path: str) -> bool:
+        """Whether the last applied change wrote `path` and it still holds exactly what that change
+        left: text a model wrote, which no one has touched since."""
+        history, pointer = self._load()
+        return pointer > 0 and path in history[pointer - 1].files and not self.differs(history[pointer - 1].after, [path])
+
     def log(self) -> list[dict]:
         history, pointer = self._load()
         return [{**asdict(c), "number": n + 1, "applied": n < pointer} for n, c in enumerate(history)]
