@@ -318,9 +318,10 @@ def cpu() -> str:
 
 def table(results: list[dict], model: str, source: str = "") -> str:
     where = source or ("small Python tasks written for this benchmark in the style of Exercism exercises (benchmarks/agent_tasks/)")
+    tools = {r["tool"] for r in results}
+    drivers = " and ".join(d for t, d in (("tether", "by tether at level `agent`"), ("aider", "by Aider 0.86.2 through `llama_cpp.server`")) if t in tools)
     lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} {where}, the embedded "
-             f"`{model}` (Q4_K_M, llama.cpp, {os.cpu_count()} cores of {cpu()}) driven by tether at level `agent` and by Aider 0.86.2 through "
-             "`llama_cpp.server`. Attempt 2 runs only when attempt 1 left a test failing.\n",
+             f"`{model}` (Q4_K_M, llama.cpp, {os.cpu_count()} cores of {cpu()}) driven {drivers}. Attempt 2 runs only when attempt 1 left a test failing.\n",
              "Tokens / task counts every call's whole prompt and reply, a call cut off at the time limit included (tether's ledger counts "
              "it; for Aider, which prints its count only for replies that finished, the server's log does); read anew counts only the prompt "
              "tokens the model evaluated (llama.cpp's KV cache held the rest: from the call before, or for tether from the cache its last "
