@@ -152,3 +152,23 @@ def test_undo_from_the_command_line(work):
     assert run("redo").returncode == 0 and (work / "created.py").exists()
     failed = run("apply", "-", input="app.py\n<<<<<<< SEARCH\nnope nope nope\n=======\nx\n>>>>>>> REPLACE\n")
     assert failed.returncode == 1 and "not in the file" in failed.stderr
+
+
+def test_only_a_file_holding_exactly_what_the_last_change_left_counts_as_left_by_it(work, tmp_path):
+    """What a rerun shows in outline: a file a model wrote that no one touched since — not one a
+    person edited, swapped for a link to the same bytes, or that an undo put back."""
+    apply_change(work, REPLY, "three edits")
+    cp = Checkpoints(work)
+    assert cp.left_by_last("app.py") and cp.left_by_last("created.py") and not cp.left_by_last("run.sh")
+    elsewhere = tmp_path / "same.py"
+    elsewhere.write_bytes((work / "app.py").read_bytes())
+    (work / "app.py").unlink()
+    (work / "app.py").symlink_to(elsewhere)
+    assert not cp.left_by_last("app.py")
+    (work / "created.py").write_text("NEW = False\n")
+    assert not cp.left_by_last("created.py")
+    (work / "created.py").write_text("NEW = True\n")
+    (work / "app.py").unlink()
+    (work / "app.py").write_bytes(elsewhere.read_bytes())
+    cp.undo()
+    assert not cp.left_by_last("app.py") and not cp.left_by_last("created.py")
