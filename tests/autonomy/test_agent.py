@@ -174,6 +174,10 @@ def test_writes_outside_the_paths_or_the_workspace_are_refused(make_grid, work, 
     assert result.status == "done"
 
 
+WRONG_FILE = "calc.py\n```python\ndef add(a, b):\n    return a * b\n```\n"
+FIXED_FILE = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+
+
 STALE = "calc.py\n```python\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
 
 
@@ -195,6 +199,17 @@ def test_writing_the_failing_file_out_unchanged_counts_as_a_repeat(make_grid, wo
     a = agent(make_grid, work, [same, FIX])
     assert a.run("fix").status == "done"
     assert requests(a)[1].temperature == 1.0 and len(requests(a)[1].messages) == 2
+
+
+def test_by_default_writing_the_failed_change_again_ends_the_run(make_grid, work):
+    """One candidate (the CLI's default): no fresh samples after a copy; the run stops where it
+    stood, and a run started again begins from the file's outline."""
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[WRONG_FILE, WRONG_FILE, FIXED_FILE])
+    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
+              stop_when_green=True)
+    result = a.run("make add add")
+    assert result.status == "stuck" and "again" in result.reason
+    assert len(grid.provider("s").requests) == 2 and "return a * b" in (work / "calc.py").read_text()
 
 
 def test_a_repeat_after_fresh_samples_that_did_no_better_stops_the_run(make_grid, work):
@@ -426,7 +441,7 @@ def test_fresh_whole_file_samples_see_the_failing_file_only_in_outline(make_grid
     fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[unchanged, fixed])
     a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
-              stop_when_green=True)
+              stop_when_green=True, candidates=2)
     assert a.run("make add add").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     first, fresh = grid.provider("s").requests
     assert "return a - b" in first.messages[1]["content"] and "return a - b" not in fresh.messages[1]["content"]
@@ -434,10 +449,6 @@ def test_fresh_whole_file_samples_see_the_failing_file_only_in_outline(make_grid
     assert fresh.grammar == first.grammar and fresh.temperature == 1.0
     shown = first.messages[1]["content"]  # the file it may change comes after the tests, so a rebuilt prompt keeps them cached
     assert shown.index('source="test_calc.py"') < shown.index('source="calc.py"')
-
-
-WRONG_FILE = "calc.py\n```python\ndef add(a, b):\n    return a * b\n```\n"
-FIXED_FILE = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
 
 
 def rerun_after_a_failed_run(make_grid, work, meanwhile=lambda: None):
@@ -486,7 +497,7 @@ def test_fresh_samples_of_a_stub_extend_the_first_prompt_so_it_is_read_from_the_
     fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[f"calc.py\n```python\n{stub}```\n", fixed])
     a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
-              stop_when_green=True)
+              stop_when_green=True, candidates=2)
     assert a.run("make add add").status == "done"
     first, fresh = grid.provider("s").requests
     assert fresh.temperature == 1.0 and fresh.messages[0] == first.messages[0]
@@ -500,7 +511,7 @@ def test_a_file_written_anew_from_its_outline_may_be_much_shorter(make_grid, wor
     fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[f"calc.py\n```python\n{long}```\n", fixed])
     a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
-              stop_when_green=True)
+              stop_when_green=True, candidates=2)
     assert a.run("make add add").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
 
 

@@ -56,7 +56,7 @@ def do(
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall time at most."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens at most, in and out."),
     max_usd: Optional[float] = typer.Option(None, "--max-usd", help="USD at most."),
-    candidates: int = typer.Option(1, "--candidates", help="At level agent: changes sampled for a turn whose change gained nothing on the checks; the best is kept."),
+    candidates: int = typer.Option(1, "--candidates", help="At level agent: changes sampled for a turn whose change gained nothing on the checks; the best is kept. Above 1, a repeated failed change is sampled afresh N-1 times instead of ending the run."),
     escalate: Optional[str] = typer.Option(None, "--escalate", help="A model or route that goes on where the model is stuck or stops with checks failing (default: the route's `escalate`)."),
     as_json: bool = JsonOpt,
 ):
