@@ -212,6 +212,43 @@ def test_by_default_writing_the_failed_change_again_ends_the_run(make_grid, work
     assert len(grid.provider("s").requests) == 2 and "return a * b" in (work / "calc.py").read_text()
 
 
+SMALL = {"models": {"s/m": {"edit_format": "whole"}}}  # the user marks the model small, as the catalogue marks the embedded ones
+RAISES = FIX.replace("a + b", "a + c")  # NameError: an exception the change raised, not a wrong answer
+
+
+def small_agent(make_grid, work, replies, person=None, escalate=None):
+    routes = {"default": {"models": ["s/m"], **({"escalate": "big/m"} if escalate else {})}}
+    grid = make_grid({**SMALL, "routes": routes}, s=replies, **({"big": escalate} if escalate else {}))
+    return Agent(grid, work, Leash(work, "agent"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="search-replace", person=person)
+
+
+def test_a_small_model_whose_change_gives_wrong_answers_gets_no_second_turn(make_grid, work):
+    a = small_agent(make_grid, work, [WRONG, FIX_WRONG])
+    result = a.run("make add add")
+    assert result.status == "failing" and "wrong answers" in result.reason and "again" in result.reason
+    assert len(requests(a)) == 1 and "return a * b" in (work / "calc.py").read_text()  # the change stays, to undo or build on
+
+
+def test_a_small_model_whose_change_raises_is_shown_the_error(make_grid, work):
+    a = small_agent(make_grid, work, [RAISES, FIX.replace("a - b", "a + c"), "DONE"])
+    result = a.run("make add add")
+    assert result.status == "done" and "return a + b" in (work / "calc.py").read_text()
+    assert "NameError" in requests(a)[1].messages[-1]["content"]
+
+
+def test_after_wrong_answers_a_person_may_let_the_small_model_go_on(make_grid, work):
+    person = Person(answers=[True])
+    a = small_agent(make_grid, work, [WRONG, FIX_WRONG, "DONE"], person=person)
+    assert a.run("make add add").status == "done" and "wrong answers" in person.asked[0]
+
+
+def test_after_wrong_answers_the_run_goes_on_with_the_model_it_escalates_to(make_grid, work):
+    a = small_agent(make_grid, work, [WRONG], escalate=[FIX_WRONG, "DONE"])
+    result = a.run("make add add")
+    assert result.status == "done" and "return a + b" in (work / "calc.py").read_text()
+    assert len(a.grid.provider("big").requests) == 2  # the fix, then DONE
+
+
 def test_a_repeat_after_fresh_samples_that_did_no_better_stops_the_run(make_grid, work):
     a = agent(make_grid, work, [WRONG, WRONG, WRONG, STALE, FIX])
     result = a.run("fix")

@@ -1,10 +1,13 @@
-"""How a failing check is shown to a model: real pytest output, cut to what fixes the code."""
+"""How a failing check is shown to a model: real pytest output, cut to what fixes the code; and
+whether it fails on wrong answers or on an exception the code raised."""
 
 import subprocess
 import sys
 
 from tether.autonomy.untrusted import Fence
-from tether.autonomy.verify import CommandResult, failure_report
+import pytest
+
+from tether.autonomy.verify import CommandResult, failure_report, wrong_values
 
 LISTS = '''import unittest
 
@@ -39,3 +42,31 @@ def test_the_report_a_model_gets_names_the_command_once_and_shows_one_failure(tm
     assert shown.count(result.command) == 1 and f'source="{result.command}"' in shown and "ruff" not in shown
     assert "test_1_verses" in shown and "test_2_title" not in shown and "1 more failure(s) like these" in shown
     assert result.summary().startswith(f"$ {result.command}\n")  # a report a person reads still opens with it
+
+
+CODE = {"wrong answer": "def f(x):\n    return x + 1\n", "missing name": "def f(x):\n    return X\n",
+        "bad index": "def f(x):\n    return [1][x + 5]\n", "syntax": "def f(x:\n", "other exception": "def f(x):\n    raise TypeError(x)\n",
+        "answer names an error": "def f(x):\n    return 'ValueError'\n"}
+TESTS = {"pytest": "import pytest\nfrom m import f\n\n\ndef test_one():\n    assert f(0) == 2\n\n\ndef test_raises():\n"
+                   "    with pytest.raises(ValueError):\n        f(5)\n",
+         "unittest": "import unittest\nfrom m import f\n\n\nclass T(unittest.TestCase):\n    def test_one(self):\n"
+                     "        self.assertEqual(f(0), 2)\n"}
+
+
+@pytest.mark.parametrize("style,runner", [("pytest", "--tb=auto"), ("unittest", "--tb=short"), ("unittest", "unittest")])
+def test_a_check_fails_on_wrong_answers_only_when_no_exception_came_from_the_code(tmp_path, style, runner):
+    verdicts = {}
+    for name, code in CODE.items():
+        work = tmp_path / name.replace(" ", "_")
+        work.mkdir()
+        (work / "m.py").write_text(code)
+        (work / "test_m.py").write_text(TESTS[style])
+        command = [sys.executable, "-m", "unittest"] if runner == "unittest" else [sys.executable, "-m", "pytest", "-q", runner, "-p", "no:cacheprovider"]
+        done = subprocess.run(command, cwd=work, capture_output=True, text=True)
+        verdicts[name] = wrong_values([CommandResult(" ".join(command), done.returncode, done.stdout + done.stderr, 1.0)])
+    assert {n for n, v in verdicts.items() if v} == {"wrong answer", "answer names an error"}
+
+
+def test_passing_or_timed_out_checks_are_not_wrong_answers():
+    assert not wrong_values([CommandResult("pytest", 0, "1 passed", 0.1)])
+    assert not wrong_values([CommandResult("pytest", None, "E   assert 1 == 2", 60.0)])

@@ -7,7 +7,9 @@ failures go back to the model. At `agent` level with `candidates` above one, a f
 that gained nothing on the checks is one of several candidates: more are sampled and the one
 the checks like best is kept. By default the conversation goes on instead: in five runs of 16
 exercises a follow-up turn passed 6 times in 28 replies, a further candidate once in 29.
-Where no person reviews each change, two changes in a row that gain nothing end the run as stuck.
+Where no person reviews each change, two changes in a row that gain nothing end the run as stuck;
+one that fails on wrong answers alone ends it as failing where a small model wrote it (such a model
+copies its failed file in the next turn rather than fix it).
 A model that writes a failed change again ends an unreviewed run as stuck; with more than one
 candidate, it is first sampled afresh from the opening prompt, where there is no failed reply to
 copy. A run that starts on the failing file the last run left is shown it in outline for the same
@@ -32,7 +34,7 @@ from ..llm.types import Response
 from . import hunks as hunk_mod, memory
 from .brief import brief, file_block
 from .edits import Edit
-from .formats import for_model
+from .formats import for_model, small
 from .leash import Leash
 from .pace import Pace
 from .proposal import Outcome, Proposals
@@ -41,7 +43,7 @@ from .runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
 from .trail import Trail
 from .untrusted import Fence
-from .verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score
+from .verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score, wrong_values
 
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 
@@ -471,7 +473,20 @@ class Agent:
             self.failed_edits.add(key)
         if outcome.applied and not outcome.passed and self._unreviewed():
             self._gained(outcome.checks)
+            self._rethink(outcome.checks)
         return outcome
+
+    def _rethink(self, checks: list[CommandResult]) -> None:
+        """A small model whose change fails only on wrong answers does not fix it in a second turn:
+        on the 40-exercise benchmark qwen2.5-coder-1.5b wrote 25 of 27 such follow-ups as a copy of
+        its failed file and passed none (52,000 tokens), while after an exception its code raised
+        (NameError, …) it passed 2 of 25. So an unreviewed run ends there (or goes on with the model
+        it escalates to, or a person's yes); `tether do` again draws a fresh attempt."""
+        if self.candidates > 1 or not wrong_values(checks) or not small(self.grid, self.model):
+            return
+        what = f"the checks fail on wrong answers, which {self.model} rarely fixes in a second turn"
+        if not self._confirm(f"{what}. Go on?"):
+            raise Stop(Status.FAILING, f"{what}; run it again for a fresh attempt")
 
     def _gained(self, checks: list[CommandResult]) -> None:
         """Two changes in a row that gain nothing on the best checks of the run end it as stuck (or

@@ -10,7 +10,7 @@ from ..llm import models as catalogue
 from .edits import Edit, parse_reply, search_replace, whole
 from .edits.apply import DEFAULT_FORMATS
 
-__all__ = ["EditFormat", "FORMATS", "for_model"]
+__all__ = ["EditFormat", "FORMATS", "for_model", "small"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,14 @@ def for_model(grid, model: str, name: str | None = None) -> EditFormat:
         if name not in FORMATS:
             raise TetherError(f"unknown edit format {name!r} (formats: {', '.join(FORMATS)})")
         return FORMATS[name]
+    return FORMATS["whole" if small(grid, model) else "search-replace"]
+
+
+def small(grid, model: str) -> bool:
+    """Whether every model of the route is a small one: those the catalogue (or the user's config)
+    has write whole files, which only small models do better than SEARCH/REPLACE blocks."""
     try:
         _, route = grid.route(model)
     except TetherError:
-        return FORMATS["search-replace"]
-    kinds = {catalogue.info(m, grid.config).edit_format for m in route.models}
-    return FORMATS["whole" if kinds == {"whole"} else "search-replace"]
+        return False
+    return {catalogue.info(m, grid.config).edit_format for m in route.models} == {"whole"}

@@ -60,6 +60,25 @@ def failure_report(checks: list[CommandResult], wrap, failures: int = 1) -> str:
     return "\n".join(wrap(c.command, c.summary(failures, command=False)) for c in checks if not c.ok)
 
 
+# the exception a failure ends in: pytest's "E   NameError: …" and "FAILED t.py::x - NameError: …", unittest's "NameError: …"
+_RAISED = re.compile(r"^(?:E\s+|FAILED \S+ - )?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\b", re.M)
+_ASSERTED = re.compile(r"^E\s+assert\b", re.M)  # pytest's rewritten `assert x == y`
+
+
+def wrong_values(checks: list[CommandResult]) -> bool:
+    """Whether every failing check fails on an assertion only: the code ran and gave wrong answers.
+    An exception the code raised (a missing name, a bad index, a syntax error) points at a line
+    to fix; a wrong answer needs the algorithm rethought."""
+    failing = [c for c in checks if not c.ok]
+    if not failing:
+        return False
+    for c in failing:
+        raised = {name.rsplit(".", 1)[-1] for name in _RAISED.findall(c.output)}
+        if c.code is None or not raised <= {"AssertionError"} or not (raised or _ASSERTED.search(c.output)):
+            return False
+    return True
+
+
 _SECTION = re.compile(r"^(?:_{3,} .+ _{3,}|={3,}\s*$|(?:FAIL|ERROR): .+)$", re.M)  # pytest's and unittest's failure headers
 _RECAP = re.compile(r"^=+ short test summary info =+$", re.M)
 # difflib's guide lines ("?   ^") and unittest's note that it cut a diff: tokens that tell a model nothing
