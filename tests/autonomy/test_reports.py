@@ -70,3 +70,4 @@ def test_a_check_fails_on_wrong_answers_only_when_no_exception_came_from_the_cod
 def test_passing_or_timed_out_checks_are_not_wrong_answers():
     assert not wrong_values([CommandResult("pytest", 0, "1 passed", 0.1)])
     assert not wrong_values([CommandResult("pytest", None, "E   assert 1 == 2", 60.0)])
+    assert wrong_values([CommandResult("pytest", 1, "E   Failed: DID NOT RAISE <class 'ValueError'>\n1 failed", 0.1)])

@@ -62,7 +62,7 @@ def failure_report(checks: list[CommandResult], wrap, failures: int = 1) -> str:
 
 # the exception a failure ends in: pytest's "E   NameError: …" and "FAILED t.py::x - NameError: …", unittest's "NameError: …"
 _RAISED = re.compile(r"^(?:E\s+|FAILED \S+ - )?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\b", re.M)
-_ASSERTED = re.compile(r"^E\s+assert\b", re.M)  # pytest's rewritten `assert x == y`
+_ASSERTED = re.compile(r"^E\s+(?:assert\b|Failed: DID NOT RAISE)", re.M)  # pytest's rewritten `assert x == y`, and `pytest.raises`
 
 
 def wrong_values(checks: list[CommandResult]) -> bool:
