@@ -4,9 +4,9 @@ whether it fails on wrong answers or on an exception the code raised."""
 import subprocess
 import sys
 
-from tether.autonomy.untrusted import Fence
 import pytest
 
+from tether.autonomy.untrusted import Fence
 from tether.autonomy.verify import CommandResult, failure_report, wrong_values
 
 LISTS = '''import unittest
