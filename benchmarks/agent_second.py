@@ -27,9 +27,6 @@ sys.path.insert(0, str(HERE))
 
 import agent as bench  # noqa: E402  (the same exercises, tests and grading)
 
-MODEL = "local/qwen2.5-coder-1.5b"
-
-
 def cases(store, tasks: dict[str, Path]) -> list[dict]:
     """Each exercise's first run whose first reply was an edit that failed the checks."""
     from tether.autonomy import runlog
@@ -47,7 +44,7 @@ def cases(store, tasks: dict[str, Path]) -> list[dict]:
         checks = [s for s in steps[reply:replies[1]] if s["kind"] == "verify"] if reply is not None else []
         if prompt and checks and checks[0]["code"] != 0:
             found.append({"task": name, "system": prompt["system"], "user": prompt["user"], "reply": steps[reply]["text"],
-                          "check": checks[0]})
+                          "check": checks[0], "model": steps[reply]["model"]})
     return found
 
 
@@ -88,10 +85,10 @@ def second_replies(grid, case: dict, task: Path) -> dict:
     opening = [{"role": "system", "content": case["system"]}, {"role": "user", "content": case["user"]}]
     follow = [*opening, {"role": "assistant", "content": case["reply"]}]
     failure = "timeout" if check.code is None else "wrong answers" if wrong_values([check]) else _exception(check.output)
-    row = {"task": task.name, "failure": failure, "tokens": 0}
+    row = {"task": task.name, "failure": failure, "tokens": 0, "model": case["model"]}
 
     def ask(messages, grammar, **opts):
-        reply = grid.complete(MODEL, messages, max_tokens=1536, grammar=grammar, **{"seed": 0, **opts})
+        reply = grid.complete(case["model"], messages, max_tokens=1536, grammar=grammar, **{"seed": 0, **opts})
         row["tokens"] += reply.usage.input_tokens + reply.usage.output_tokens
         return reply.text
 
@@ -123,9 +120,10 @@ def _exception(output: str) -> str:
 
 def table(rows: list[dict], source: str) -> str:
     kinds = ("whole", "blocks", "fresh")
+    models = ", ".join(sorted({f"`{r['model']}`" for r in rows}))
     out = ["# What a second reply does where the first failed", "",
-           f"`python benchmarks/agent_second.py` on {time.strftime('%Y-%m-%d')}: {source}. `{MODEL}` (Q4_K_M, llama.cpp), "
-           "each reply graded on the pristine tests. *follow-up*: the conversation goes on with the failing checks as "
+           f"`python benchmarks/agent_second.py` on {time.strftime('%Y-%m-%d')}: {source}. "
+           f"The run's model ({models}), each reply graded on the pristine tests. *follow-up*: the conversation goes on with the failing checks as "
            "`tether do` shows them (one failure report), asking for the whole file again, or for SEARCH/REPLACE blocks on "
            "the failed file; *fresh*: the opening prompt sampled again at temperature 0.7. "
            "copy: the reply gave back the failed file unchanged; no match: its SEARCH text is not in the file.", "",
