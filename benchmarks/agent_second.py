@@ -72,8 +72,9 @@ def graded(task: Path, text: str) -> str:
 def second_replies(grid, case: dict, task: Path) -> dict:
     from tether.autonomy.edits import search_replace
     from tether.autonomy.formats import FORMATS
+    from tether.autonomy.proposal import checks_fail
     from tether.autonomy.untrusted import Fence
-    from tether.autonomy.verify import CommandResult, failure_report, wrong_values
+    from tether.autonomy.verify import CommandResult, raised, wrong_values
 
     whole, path = FORMATS["whole"], f"{task.name}.py"
     stub = (task / path).read_text()
@@ -81,10 +82,11 @@ def second_replies(grid, case: dict, task: Path) -> dict:
     tag = re.search(r"<data-([0-9a-f]{8})", case["system"])
     fence = Fence(tag.group(1) if tag else None)
     check = CommandResult(case["check"]["command"], case["check"]["code"], case["check"]["output"], case["check"]["seconds"])
-    failing = f"Applied to {path}. These checks fail:\n{failure_report([check], fence.wrap)}\n"
+    failing = f"Applied to {path}. {checks_fail([check], fence.wrap)}"
     opening = [{"role": "system", "content": case["system"]}, {"role": "user", "content": case["user"]}]
     follow = [*opening, {"role": "assistant", "content": case["reply"]}]
-    failure = "timeout" if check.code is None else "wrong answers" if wrong_values([check]) else _exception(check.output)
+    exception = next((name for name in raised(check.output) if name != "AssertionError"), "other")
+    failure = "timeout" if check.code is None else "wrong answers" if wrong_values([check]) else exception
     row = {"task": task.name, "failure": failure, "tokens": 0, "model": case["model"]}
 
     def ask(messages, grammar, **opts):
@@ -109,15 +111,6 @@ def second_replies(grid, case: dict, task: Path) -> dict:
     return row
 
 
-def _exception(output: str) -> str:
-    """The first exception a failing test shows that is not an assertion."""
-    for line in output.splitlines():
-        if m := re.match(r"E\s+([A-Za-z_.]*(?:Error|Exception|Exit|Interrupt))\b", line):
-            if m.group(1) != "AssertionError":
-                return m.group(1).rsplit(".", 1)[-1]
-    return "timeout" if "Timeout" in output or "timed out" in output else "other"
-
-
 def table(rows: list[dict], source: str) -> str:
     kinds = ("whole", "blocks", "fresh")
     models = ", ".join(sorted({f"`{r['model']}`" for r in rows}))
@@ -134,10 +127,10 @@ def table(rows: list[dict], source: str) -> str:
     for kind, label in zip(kinds, ("follow-up, whole file", "follow-up, SEARCH/REPLACE", "fresh sample (T 0.7)")):
         got = [r[kind] for r in rows]
         out.append(f"| {label} | {len(got)} | {got.count('pass')} | {got.count('copy')} |")
-    for failure in ("wrong answers", "exceptions"):
-        part = [r for r in rows if (r["failure"] == "wrong answers") == (failure == "wrong answers")]
+    wrong = [r for r in rows if r["failure"] == "wrong answers"]
+    for what, part in (("wrong answers", wrong), ("exceptions", [r for r in rows if r not in wrong])):
         passes = sum(r[k] == "pass" for r in part for k in kinds)
-        out.append(f"| first reply failed on {failure}: {len(part)} exercises | {3 * len(part)} | {passes} | |")
+        out.append(f"| first reply failed on {what}: {len(part)} exercises | {3 * len(part)} | {passes} | |")
     out += ["", f"Tokens of all these replies: {sum(r['tokens'] for r in rows):,}.", ""]
     return "\n".join(out)
 
@@ -168,8 +161,9 @@ def main() -> None:
     source = (f"the first replies of tether's try 1 in an `agent.py` run{run} on {args.sample} exercism/python exercises "
               f"(seed {args.seed}; `--store DATA/tether/tether.db --exercism PATH --sample {args.sample} --seed {args.seed}"
               + (f" --run {args.run}" if args.run else "") + "`)")
-    (HERE / "results" / f"{args.name}.md").write_text(table(rows, source))
-    print(table(rows, source))
+    text = table(rows, source)
+    (HERE / "results" / f"{args.name}.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,10 @@ class Proposals:
         if checks:
             failing = [c for c in checks if not c.ok]
             feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
-                         " These checks fail:\n" + failure_report(failing, self.wrap) +
-                         "\nFix the code. " + self.fmt.ask)
+                         " " + checks_fail(failing, self.wrap) + "Fix the code. " + self.fmt.ask)
         return Outcome(text, True, feedback, files, checks, commit, refused)
+
+
+def checks_fail(failing: list[CommandResult], wrap) -> str:
+    """How the model is told its applied change fails the checks (before it is asked to fix it)."""
+    return "These checks fail:\n" + failure_report(failing, wrap) + "\n"

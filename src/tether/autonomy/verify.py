@@ -75,8 +75,13 @@ def wrong_values(checks: list[CommandResult]) -> bool:
 
 def _asserted_only(check: CommandResult) -> bool:
     """Finished, and every exception it names is an AssertionError (pytest's rewritten asserts name none)."""
-    raised = {name.rsplit(".", 1)[-1] for name in _RAISED.findall(check.output)}
-    return check.code is not None and raised <= {"AssertionError"} and bool(raised or _ASSERTED.search(check.output))
+    names = set(raised(check.output))
+    return check.code is not None and names <= {"AssertionError"} and bool(names or _ASSERTED.search(check.output))
+
+
+def raised(output: str) -> list[str]:
+    """The exceptions a check's output names, in order, without their module (`JSONDecodeError`)."""
+    return [name.rsplit(".", 1)[-1] for name in _RAISED.findall(output)]
 
 
 _SECTION = re.compile(r"^(?:_{3,} .+ _{3,}|={3,}\s*$|(?:FAIL|ERROR): .+)$", re.M)  # pytest's and unittest's failure headers
