@@ -9,6 +9,8 @@ Anthropic Messages wire formats, with faults chosen by the model name.
   fault-chaos     one of the faults above, at random
   tools           a tool call (streamed in pieces)
   says            the next of the replies a test queued in `server.says` (a hosted model, scripted)
+  long            a reply that runs to its max_tokens (LONG without one), one token a word, as a model
+                  that has much to say does: usage counts every word it wrote
 
 Run `python tests/upstream.py PORT` to serve in its own process (benchmarks do)."""
 
@@ -24,6 +26,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HANG = 3.0
+LONG = 4096  # the words `long` writes when a request sets no max_tokens
 FAULTS = ["fault-500", "fault-429", "fault-reset", "fault-hang", "fault-malformed", "fault-cut"]
 
 
@@ -80,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._fault(model)
         stream = bool(body.get("stream"))
         text = said if said is not None else "ok: " + _last_user(body.get("messages") or [])
+        if model == "long":
+            text = " ".join(["w"] * (body.get("max_tokens") or LONG))
         if anthropic:
             return self._anthropic_stream(model, text) if stream else self._json(200, _anthropic_reply(model, text))
         if stream:
@@ -158,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._sse({**base, "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}, "finish_reason": None}]})
             finish = "stop"
         self._sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-        self._sse({**base, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, **_openai_cache(model)}})
+        self._sse({**base, "choices": [], "usage": _openai_usage(model, text)})
         self._sse(b"[DONE]")
         self.wfile.write(b"0\r\n\r\n")
 
@@ -198,7 +203,12 @@ def _openai_reply(model: str, text: str) -> dict:
         finish = "tool_calls"
     return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, **_openai_cache(model)}}
+            "usage": _openai_usage(model, text)}
+
+
+def _openai_usage(model: str, text: str) -> dict:
+    written = len(text.split(" ")) if model == "long" else 5
+    return {"prompt_tokens": 10, "completion_tokens": written, "total_tokens": 10 + written, **_openai_cache(model)}
 
 
 def _openai_cache(model: str) -> dict:

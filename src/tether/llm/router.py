@@ -25,7 +25,19 @@ from .providers import Provider, create
 from .types import Request, Response, Tool, Usage, estimate_tokens, messages_text, normalize_messages
 
 _OPTIONS = {f.name for f in fields(Request)} - {"model", "messages"}
-DEFAULT_OUTPUT_ESTIMATE = 256  # output tokens assumed for a budget check when max_tokens is not given
+DEFAULT_OUTPUT_CAP = 256  # output tokens a budgeted call may write when its caller names no max_tokens
+_SIZE_KEYS = {"max_tokens", "max_completion_tokens", "max_output_tokens", "n"}  # wire fields that set how much a reply may write
+
+
+def output_cap(asked, held: bool) -> int | None:
+    """The output tokens a call may write: what its caller asked for, else DEFAULT_OUTPUT_CAP when a
+    budget holds the call. Decided once, then both held and sent upstream as max_tokens, so what a
+    call spends can never pass its hold (a call sent without a cap writes as long as the model likes)."""
+    if asked is None:
+        return DEFAULT_OUTPUT_CAP if held else None
+    if isinstance(asked, bool) or not isinstance(asked, int) or asked < 1:
+        raise BadRequest(f"max_tokens must be a whole number >= 1 (got {asked!r})")
+    return asked
 
 
 class Breaker:
@@ -236,6 +248,12 @@ class _Call:
         self.deadline = opts.pop("deadline", None) or self.route.deadline
         if opts.get("tools"):
             opts["tools"] = [Tool.coerce(t) for t in opts["tools"]]
+        self.limits = self._limits()
+        self.budgeted = any(budget.is_set() for budget, *_ in self.limits)
+        opts["max_tokens"] = output_cap(opts.get("max_tokens"), self.budgeted)
+        sized = self.budgeted and _SIZE_KEYS & set(opts.get("extra") or {})
+        if sized:
+            raise BadRequest(f"a budgeted call's reply size is its max_tokens: extra may not set {', '.join(sorted(sized))}")
         self.opts = opts
         self.call_id = os.urandom(8).hex()
         self.errors: list[tuple[str, TetherError]] = []
@@ -243,28 +261,28 @@ class _Call:
         self.lost = Usage()  # what failed attempts read and wrote: a call that fails still cost it
         self.lost_usd: float | None = 0.0
 
+    def _limits(self) -> list:
+        """Every budget this call falls under, as `Ledger.reserve` takes them."""
+        limits = [(self.grid.config.budget, "overall", None, None)]
+        if self.route_name is not None:
+            limits.append((self.route.budget, f"route {self.route_name}", "route", self.route_name))
+        if self.key is not None:
+            limits.append((self.key.budget, f"key {self.key.name}", "key", self.key.name))
+        return limits
+
     def attempts(self) -> Iterator[_Try]:
         grid, route = self.grid, self.route
         end = time.monotonic() + self.deadline
         key = self.key
-        budgeted = grid.config.budget.is_set() or (self.route_name is not None and route.budget.is_set()) or (
-            key is not None and (key.budget.is_set() or key.rpm is not None))
-        if budgeted:
-            tokens_in = estimate_tokens(messages_text(self.messages))
-            tokens_out = self.opts.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE
+        tokens_in, tokens_out = estimate_tokens(messages_text(self.messages)), self.opts["max_tokens"] or 0  # the cap sent upstream
         for number, model in enumerate(route.models):
             provider_name, _, name = model.partition("/")
             held = None
             try:
                 provider = grid.provider(provider_name)
                 info = models.info(model, grid.config)
-                if budgeted:  # the worst case is held against every budget at once, atomically; settled after the attempts
-                    limits = [(grid.config.budget, "overall", None, None)]
-                    if self.route_name is not None:
-                        limits.append((route.budget, f"route {self.route_name}", "route", self.route_name))
-                    if key is not None:
-                        limits.append((key.budget, f"key {key.name}", "key", key.name))
-                    held = grid.ledger.reserve(limits, info.cost(tokens_in, tokens_out), tokens_in + tokens_out, model, self.route_name,
+                if self.budgeted or (key is not None and key.rpm):  # the worst case, held against every budget at once; settled after
+                    held = grid.ledger.reserve(self.limits, info.cost(tokens_in, tokens_out), tokens_in + tokens_out, model, self.route_name,
                                                lease=self.deadline + 60, key=key.name if key else None,
                                                rpm=key.rpm if key is not None and number == 0 else None)  # a failover is the same call
             except TetherError as e:
