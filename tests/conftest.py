@@ -57,6 +57,17 @@ def make_grid(tmp_path):
         grid.store.close()
 
 
+def user_config(text: str):
+    """Write the user's own config ($XDG_CONFIG_HOME/tether/config.toml): where providers, routes
+    onto them and the sandbox's settings belong (a project's tether.toml may only narrow)."""
+    from pathlib import Path
+
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "tether" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 def make_tree(root, files: dict):
     """Write `files` ({relative path: text or bytes}) under `root`; returns root."""
     for rel, content in files.items():

@@ -9,6 +9,8 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import user_config
+
 TETHER = [sys.executable, "-m", "tether.cli"]
 
 
@@ -18,7 +20,7 @@ def run(*args, stdin=None, env=None, cwd=None):
 
 @pytest.fixture
 def project(isolated, upstream):
-    (isolated / "tether.toml").write_text(f"""
+    user_config(f"""
 [providers.up]
 kind = "openai"
 base_url = "{upstream.url}/v1"
@@ -78,7 +80,7 @@ def test_models_json_shows_what_is_usable(project):
 ])
 def test_bad_input_is_one_line_and_no_traceback(isolated, args, toml, message):
     if toml:
-        (isolated / "tether.toml").write_text(toml)
+        user_config(toml)
     done = run(*args)
     assert done.returncode == 1
     assert message in done.stderr

@@ -21,9 +21,10 @@ def test_project_file_is_found_from_a_subfolder(isolated):
     write(isolated / "tether.toml", '[routes.fast]\nmodels = ["openai/gpt-4.1-mini", "local/smollm2-135m"]\n')
     sub = isolated / "src" / "deep"
     sub.mkdir(parents=True)
-    found = config.find_config(sub)
+    found = config.project_config(sub)
     assert found == isolated / "tether.toml"
-    assert config.load(found).routes["fast"].models == ("openai/gpt-4.1-mini", "local/smollm2-135m")
+    assert config.load(found).routes["fast"].models == ("openai/gpt-4.1-mini", "local/smollm2-135m")  # named: the user's word
+    assert "fast" not in config.load(start=sub).routes  # found: a route is not the untrusted project's to add
 
 
 def test_user_config_under_xdg_config_home(isolated):

@@ -19,7 +19,7 @@ from tether.autonomy.leash import Leash
 from tether.autonomy.verify import VerifySettings
 from tether.context.llmstxt import build
 from tether.mcp import settings
-from tests.conftest import make_tree
+from tests.conftest import make_tree, user_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -47,9 +47,10 @@ def shop(isolated):
         "reply.txt": FIX,
         "error.log": "Traceback (most recent call last):\nZeroDivisionError: division by zero\n",
         "docs/index.md": "# Shop\n\nA shop whose cart sums its items.\n",
-        "tether.toml": '[providers.s]\nkind = "scripted"\n'
-                       f'options = {{ replies = [{json.dumps(FIX)}, "DONE", "DONE", "DONE"] }}\n[routes.default]\nmodels = ["s/m"]\n'
-                       '[routes.fast]\nmodels = ["s/m"]\n[models."s/m"]\ninput_per_mtok = 0.1\noutput_per_mtok = 0.2\n'})
+        "tether.toml": '[leash]\nmax_files = 5\n'})
+    user_config('[providers.s]\nkind = "scripted"\n'
+                f'options = {{ replies = [{json.dumps(FIX)}, "DONE", "DONE", "DONE"] }}\n[routes.default]\nmodels = ["s/m"]\n'
+                '[routes.fast]\nmodels = ["s/m"]\n[models."s/m"]\ninput_per_mtok = 0.1\noutput_per_mtok = 0.2\n')
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root
 

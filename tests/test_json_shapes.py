@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from tether.shapes import SHAPES
+from tests.conftest import user_config
 
 TETHER = [sys.executable, "-m", "tether.cli"]
 FIX = ("shop/cart.py\n```python\n<<<<<<< SEARCH\n        return sum(self.items)\n=======\n"
@@ -27,11 +28,12 @@ def repo(isolated):
     root = isolated / "repo"
     (root / "shop").mkdir(parents=True)
     (root / "shop/cart.py").write_text("class Cart:\n    def total(self):\n        return sum(self.items)\n")
-    (root / "tether.toml").write_text(
+    user_config(
         '[providers.s]\nkind = "scripted"\n'
         f'options = {{ replies = [{json.dumps(ANSWER)}, "second answer"] }}\n'
         f'[providers.t]\nkind = "scripted"\noptions = {{ replies = [{json.dumps(FIX)}, "DONE", "DONE"] }}\n'
         '[routes.default]\nmodels = ["s/m"]\n')
+    (root / "tether.toml").write_text("[leash]\nmax_files = 5\n")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root
 
@@ -71,6 +73,8 @@ def test_every_command_prints_its_documented_shape(repo):
     check("keys", run(repo, "keys", "list", "--json"))
     check("keys revoke", run(repo, "keys", "revoke", "team-a", "--json"))
     check("db", run(repo, "db", "status", "--json"))
+    assert check("config", run(repo, "config", "--json"))["project"] == {"path": str(repo / "tether.toml"), "trusted": False}
+    assert check("trust", run(repo, "trust", "--json"))["trusted"] is True
     assert check("wiki", run(repo, "wiki", "build", "-o", "wiki", "--json"))["files"][:2] == ["index.md", "cart.md"]
 
 

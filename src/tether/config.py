@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import layering
 from .errors import ConfigError, TetherError
 
 PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted", "pool")  # built in; more come from the entry-point group below
@@ -83,16 +84,15 @@ def project_root(start: Path | str | None = None) -> Path:
     return here
 
 
-def find_config(start: Path | None = None) -> Path | None:
-    """`tether.toml` in the project (this folder or a parent), else the user's config. `start` is
-    the workspace of the command, never the current folder when the two differ."""
-    here = (start or Path.cwd()).resolve()
+def project_config(start: Path | None = None) -> Path | None:
+    """The project's `tether.toml`: the nearest one at or above `start` (the workspace of the
+    command, never the current folder when the two differ)."""
+    here = Path(os.path.realpath(start or Path.cwd()))
     for folder in (here, *here.parents):
         candidate = folder / "tether.toml"
         if candidate.is_file():
             return candidate
-    user = user_config_path()
-    return user if user.is_file() else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,58 @@ class ModelOverride:
     cached_per_mtok: float | None = None
 
 
+@dataclass(frozen=True)
+class Layer:
+    origin: str  # "user", "project" or "--config"
+    path: Path
+    trusted: bool  # a project's config is trusted only once the person says so (`tether trust`)
+
+
 @dataclass
 class Config:
-    path: Path | None
+    path: Path | None  # the most specific file read (names the config in messages)
     providers: dict[str, ProviderConfig]
     routes: dict[str, RouteConfig]
     budget: Budget
     models: dict[str, ModelOverride]
     extra: dict  # sections owned by other floors (leash, verify, …)
+    layers: tuple[Layer, ...] = ()
+    origins: dict[str, str] = field(default_factory=dict)  # dotted key -> the file that set it
+    ignored: tuple[str, ...] = ()  # keys of the project's config that were dropped (see layering.py)
+    raw: dict = field(default_factory=dict)  # the merged layers, as read
+
+    def where(self, section: str) -> str:
+        """The file that set `section` last: the one a mistake in it is reported against."""
+        return _origin(self.origins, section, str(self.path or "config"))
+
+    @property
+    def project(self) -> Layer | None:
+        return next((layer for layer in self.layers if layer.origin == "project"), None)
+
+    def ignored_note(self) -> str | None:
+        """One line naming every key of the project's config that does not apply, and how to apply it."""
+        project = self.project
+        if not self.ignored or project is None:
+            return None
+        alone = [k for k in self.ignored if layering.user_only(k.split(" ")[0])]
+        how = (f"run `tether trust` in {project.path.parent} to apply the rest" if not project.trusted and len(alone) < len(self.ignored)
+               else "set them in your own config")
+        why = "is not trusted, so it may only narrow" if not project.trusted else "is trusted, but some keys are yours alone"
+        return f"{project.path} {why}; these keys are ignored: {', '.join(self.ignored)} ({how})"
+
+    def to_dict(self) -> dict:
+        """The effective config, each value with the file it came from."""
+        values = [{"key": k, "value": v, "origin": self.origins.get(k, "default")} for k, v in sorted(self.effective().items())]
+        project = self.project
+        return {"layers": [{"origin": x.origin, "path": str(x.path), "trusted": x.trusted} for x in self.layers],
+                "project": None if project is None else {"path": str(project.path), "trusted": project.trusted},
+                "values": values, "ignored": list(self.ignored), "note": self.ignored_note()}
+
+    def effective(self) -> dict[str, object]:
+        """Every value in force as a dotted key: the built-in providers and routes, the defaults a
+        project may narrow, and what the layers set."""
+        builtin = {"providers": BUILTIN_PROVIDERS, "routes": DEFAULT_ROUTES, **layering.DEFAULTS}
+        return {**dict(layering.leaves(builtin)), **dict(layering.leaves(self.raw))}
 
 
 EXTRA_SECTIONS = {"leash", "verify", "mcp", "ledger", "search"}  # sections read elsewhere (leash.py, verify.py, mcp/, llm/meter.py, context/index.py)
@@ -157,25 +201,55 @@ EDIT_FORMATS = ("search-replace", "whole")
 
 
 def load(path: Path | str | None = None, start: Path | str | None = None) -> Config:
-    """Read and validate a config; with no path, the one `find_config` finds from `start` (the
-    workspace), else defaults."""
-    path = Path(path) if path else find_config(Path(start) if start else None)
-    raw: dict = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{path}: cannot read config ({e})") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return from_dict(raw, path)
+    """The layered config: the user's, then the project's `tether.toml` found from `start` (the
+    workspace; else the current folder), then `path` (`--config`), merged key by key. The
+    project's file applies only as far as `layering.narrow` lets it."""
+    layers = []
+    user = user_config_path()
+    if user.is_file():
+        layers.append(Layer("user", user, True))
+    project = project_config(Path(start) if start else None)
+    explicit = Path(path) if path else None
+    if explicit is not None and not explicit.is_file():
+        raise ConfigError(f"{explicit}: no such config file")
+    if project is not None and not (explicit is not None and os.path.realpath(explicit) == str(project)):
+        from . import trust
+
+        layers.append(Layer("project", project, trust.state(project).trusted))
+    if explicit is not None:
+        layers.append(Layer("--config", explicit, True))
+    merged: dict = {}
+    origins: dict[str, str] = {}
+    ignored: list[str] = []
+    for layer in layers:
+        raw = _read(layer.path)
+        if layer.origin == "project":
+            raw, dropped = layering.narrow(raw, merged, layer.trusted, {*BUILTIN_PROVIDERS, *merged.get("providers", {})})
+            ignored += dropped
+        layering.merge(merged, raw, origins, str(layer.path))
+    config = from_dict(merged, layers[-1].path if layers else None, origins)
+    config.layers, config.ignored = tuple(layers), tuple(ignored)
+    return config
 
 
-def from_dict(raw: dict, path: Path | None = None) -> Config:
-    where = str(path) if path else "config"
-    checker = _Checker(where)
+def _read(path: Path) -> dict:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    for section, value in raw.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+    return raw
+
+
+def from_dict(raw: dict, path: Path | None = None, origins: dict[str, str] | None = None) -> Config:
+    """Validate merged config `raw`; a mistake is named against the file (of `origins`) that set it."""
+    checker = _Checker(str(path) if path else "config", origins or {})
     providers_raw = {name: dict(spec) for name, spec in BUILTIN_PROVIDERS.items()}
     for name, spec in checker.table(raw, "providers").items():
         spec = checker.table_value(spec, f"providers.{name}")
@@ -190,12 +264,12 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
         checker.keys(spec, _ROUTE_KEYS, f"routes.{name}")
         models = spec.get("models")
         if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
-            raise ConfigError(f"{where}: routes.{name}.models must be a non-empty list of \"provider/model\" names")
+            raise ConfigError(f"{checker.file(f'routes.{name}')}: routes.{name}.models must be a non-empty list of \"provider/model\" names")
         for m in models:
             if "/" not in m:
-                raise ConfigError(f"{where}: routes.{name}.models: {m!r} must be written \"provider/model\"")
+                raise ConfigError(f"{checker.file(f'routes.{name}')}: routes.{name}.models: {m!r} must be written \"provider/model\"")
             if m.split("/", 1)[0] not in providers:
-                raise ConfigError(f"{where}: routes.{name}.models: no provider {m.split('/', 1)[0]!r} (known: {', '.join(sorted(providers))})")
+                raise ConfigError(f"{checker.file(f'routes.{name}')}: routes.{name}.models: no provider {m.split('/', 1)[0]!r} (known: {', '.join(sorted(providers))})")
         routes[name] = RouteConfig(
             name=name,
             models=tuple(models),
@@ -204,7 +278,7 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
             deadline=checker.number(spec, "deadline", f"routes.{name}", 300.0, positive=True),
             max_retry_wait=checker.number(spec, "max_retry_wait", f"routes.{name}", 5.0),
             budget=_budget(checker, spec.get("budget", {}), f"routes.{name}.budget"),
-            escalate=_escalation(spec.get("escalate"), name, routes_raw, providers, where),
+            escalate=_escalation(spec.get("escalate"), name, routes_raw, providers, checker.file(f"routes.{name}")),
         )
 
     models = {}
@@ -221,8 +295,9 @@ def from_dict(raw: dict, path: Path | None = None) -> Config:
     extra = {k: v for k, v in raw.items() if k not in {"providers", "routes", "budget", "models"}}
     unknown = sorted(set(extra) - EXTRA_SECTIONS)
     if unknown:
-        raise ConfigError(f"{where}: unknown section [{unknown[0]}] (sections: {', '.join(sorted({'providers', 'routes', 'budget', 'models'} | EXTRA_SECTIONS))})")
-    return Config(path, providers, routes, _budget(checker, raw.get("budget", {}), "budget"), models, extra)
+        raise ConfigError(f"{checker.file(unknown[0])}: unknown section [{unknown[0]}] (sections: {', '.join(sorted({'providers', 'routes', 'budget', 'models'} | EXTRA_SECTIONS))})")
+    return Config(path, providers, routes, _budget(checker, raw.get("budget", {}), "budget"), models, extra,
+                  origins=dict(origins or {}), raw=raw)
 
 
 def plugin_kinds() -> dict:
@@ -236,12 +311,12 @@ def plugin_kinds() -> dict:
 def _provider(checker: "_Checker", name: str, spec: dict) -> ProviderConfig:
     kind = spec.get("kind")
     if kind not in PROVIDER_KINDS and kind not in plugin_kinds():
-        raise ConfigError(f"{checker.where}: providers.{name}.kind must be one of {', '.join(PROVIDER_KINDS + tuple(plugin_kinds()))} (got {kind!r})")
+        raise ConfigError(f"{checker.file(f'providers.{name}')}: providers.{name}.kind must be one of {', '.join(PROVIDER_KINDS + tuple(plugin_kinds()))} (got {kind!r})")
     for key in ("base_url", "api_key_env"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
-            raise ConfigError(f"{checker.where}: providers.{name}.{key} must be a string")
+            raise ConfigError(f"{checker.file(f'providers.{name}')}: providers.{name}.{key} must be a string")
     if kind in ("openai", "anthropic") and not spec.get("base_url"):
-        raise ConfigError(f"{checker.where}: providers.{name} needs a base_url")
+        raise ConfigError(f"{checker.file(f'providers.{name}')}: providers.{name} needs a base_url")
     return ProviderConfig(
         name=name,
         kind=kind,
@@ -277,24 +352,33 @@ def _escalation(target, route: str, routes: dict, providers: dict, where: str) -
     return target
 
 
+def _origin(origins: dict[str, str], at: str, fallback: str) -> str:
+    """The file that set `at` (a dotted key or a table) last, else `fallback`."""
+    found = [o for k, o in origins.items() if k == at or k.startswith(at + ".")]
+    return found[-1] if found else fallback
+
+
 class _Checker:
     """Turns a wrong type or key into one line naming the file and the key."""
 
-    def __init__(self, where: str):
-        self.where = where
+    def __init__(self, where: str, origins: dict[str, str]):
+        self.where, self.origins = where, origins
+
+    def file(self, at: str) -> str:
+        return _origin(self.origins, at, self.where)
 
     def table(self, raw: dict, key: str) -> dict:
         return self.table_value(raw.get(key, {}), key)
 
     def table_value(self, value, at: str) -> dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{self.where}: [{at}] must be a table")
+            raise ConfigError(f"{self.file(at)}: [{at}] must be a table")
         return value
 
     def keys(self, spec: dict, known: set, at: str) -> None:
         unknown = sorted(set(spec) - known)
         if unknown:
-            raise ConfigError(f"{self.where}: unknown key {unknown[0]!r} in [{at}] (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"{self.file(at)}: unknown key {unknown[0]!r} in [{at}] (known: {', '.join(sorted(known))})")
 
     def number(self, spec: dict, key: str, at: str, default, *, integer: bool = False, positive: bool = False):
         value = spec.get(key, default)
@@ -303,11 +387,11 @@ class _Checker:
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
         if not ok or isinstance(value, bool) or not math.isfinite(value) or value < 0 or (positive and value == 0):
             kind = "a whole number" if integer else "a number"
-            raise ConfigError(f"{self.where}: {at}.{key} must be {kind} {'> 0' if positive else '>= 0'} (got {value!r})")
+            raise ConfigError(f"{self.file(at)}: {at}.{key} must be {kind} {'> 0' if positive else '>= 0'} (got {value!r})")
         return value
 
     def choice(self, spec: dict, key: str, at: str, allowed: tuple[str, ...]):
         value = spec.get(key)
         if value is not None and value not in allowed:
-            raise ConfigError(f"{self.where}: {at}.{key} must be one of {', '.join(allowed)} (got {value!r})")
+            raise ConfigError(f"{self.file(at)}: {at}.{key} must be one of {', '.join(allowed)} (got {value!r})")
         return value

@@ -85,6 +85,10 @@ SHAPES: dict[str, dict] = {
     "db": obj({"running": B, "url": S, "folder": S}),
     "mcp": obj({"url": S, "token": S, "workspace": S, "write": B}),
     "mcp --describe": obj({"tools": {"type": "object", "additionalProperties": S}, "sha256": S}),
+    "config": obj({"layers": array(obj({"origin": {"enum": ["user", "project", "--config"]}, "path": S, "trusted": B})),
+                   "project": maybe(obj({"path": S, "trusted": B})), "values": array(obj({"key": S, "value": {}, "origin": S})),
+                   "ignored": array(S), "note": maybe(S)}),
+    "trust": obj({"path": S, "trusted": B, "sha256": maybe(S), "changed_since_trusted": B}),
     "error": obj({"error": S, "kind": S, "exit": I}),
 }
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tether.autonomy.ask import ask, check
-from tests.conftest import make_tree
+from tests.conftest import make_tree, user_config
 
 CART = """class Cart:
     def __init__(self):
@@ -99,7 +99,7 @@ def test_ask_and_do_and_log_from_the_command_line(repo):
     answer = json.dumps(ANSWER)
     fix = json.dumps("shop/cart.py\n```python\n<<<<<<< SEARCH\n        return round(sum(i.price for i in self.items), 2)\n=======\n"
                      "        return round(sum(i.price * i.count for i in self.items), 2)\n>>>>>>> REPLACE\n```\n")
-    (repo / "tether.toml").write_text(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{answer}] }}\n'
+    user_config(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{answer}] }}\n'
                                       f'[providers.t]\nkind = "scripted"\noptions = {{ replies = [{fix}, "DONE"] }}\n')
     env = {**os.environ}
 

@@ -11,6 +11,7 @@ from examples.three_paradigms import data, learned, prompted, rules, vader
 from examples.three_paradigms.evaluate import code_lines, macro_f1
 from tether import config
 from tether.errors import TetherError
+from tests.conftest import user_config
 
 CSV = "category,text,movie_name,has_plot_and_reviews\n" + "".join(
     f"{c},{t},m,True\n" for c, t in [("fresh", "A delight from start to end."), ("rotten", "Dull and lifeless."),
@@ -97,7 +98,7 @@ def test_the_prompted_program_asks_for_a_schema_label(make_grid):
 def test_the_command_writes_the_table_and_chart(tmp_path, monkeypatch):
     split = real_data()
     replies = ", ".join(['"{\\"label\\": \\"positive\\"}"'] * 20)
-    (tmp_path / "tether.toml").write_text(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{replies}] }}\n')
+    user_config(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{replies}] }}\n')
     assert cli.main(["--limit", "10", "--model", "s/m", "--out", str(tmp_path / "out")]) == 0
     table = (tmp_path / "out" / "results.md").read_text()
     assert table.count("\n| ") == 7 and "LLM, 8-shot" in table and (tmp_path / "out" / "chart.png").stat().st_size > 10_000

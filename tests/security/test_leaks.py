@@ -17,7 +17,7 @@ from tether.autonomy.leash import Leash
 from tether.autonomy.verify import VerifySettings
 from tether.context.index import Index
 from tether.errors import ProviderError
-from tests.conftest import make_tree
+from tests.conftest import make_tree, user_config
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -80,7 +80,7 @@ def test_an_error_body_that_echoes_the_key_is_scrubbed(upstream, tmp_path, monke
     grid.ledger.flush()
     assert not any("zz-private" in (r["error"] or "") for r in grid.store.query("SELECT error FROM ledger"))
     grid.close()
-    (tmp_path / "tether.toml").write_text(f'[providers.echo]\nkind = "openai"\nbase_url = "{upstream.url}/v1"\napi_key_env = "ECHO_KEY"\n')
+    user_config(f'[providers.echo]\nkind = "openai"\nbase_url = "{upstream.url}/v1"\napi_key_env = "ECHO_KEY"\n')
     done = subprocess.run([sys.executable, "-m", "tether.cli", "chat", "-m", "echo/fault-echo-auth", "hi"], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode != 0 and "zz-private-key-123456789" not in done.stderr + done.stdout and done.stderr.count("\n") == 1

@@ -11,7 +11,7 @@ from tether.autonomy.agent import Agent
 from tether.autonomy.leash import Leash, RunBudget
 from tether.autonomy.verify import VerifySettings
 from tether.errors import ConfigError
-from tests.conftest import make_tree
+from tests.conftest import make_tree, user_config
 
 TETHER = [sys.executable, "-m", "tether.cli"]
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
@@ -22,9 +22,11 @@ def run(cwd, *args, stdin=None):
 
 
 def scripted_project(root, replies, leash=""):
-    """A workspace whose tether.toml routes `default` to a scripted model replaying `replies`."""
+    """A workspace with the project config `leash`, where the user's config routes `default` to a
+    scripted model replaying `replies`."""
     options = "{ replies = [" + ", ".join(json.dumps(r) for r in replies) + "] }"  # JSON strings are TOML strings
-    make_tree(root, {"tether.toml": f'[providers.s]\nkind = "scripted"\noptions = {options}\n[routes.default]\nmodels = ["s/m"]\n{leash}',
+    user_config(f'[providers.s]\nkind = "scripted"\noptions = {options}\n[routes.default]\nmodels = ["s/m"]\n')
+    make_tree(root, {"tether.toml": leash,
                      "calc.py": "def add(a, b):\n    return a - b\n",
                      "test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"})
     return root
@@ -54,6 +56,7 @@ def test_do_is_not_done_when_every_action_was_refused(tmp_path):
     reply = "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
     leash = '[leash]\nlevel = "auto"\n[[leash.rules]]\ntool = "write"\npattern = "calc.py"\naction = "deny"\n'
     work = scripted_project(tmp_path / "w", [reply, "DONE", "DONE"], leash)
+    assert run(work, "trust").returncode == 0  # the project's level auto widens the leash: the person trusts it
     done = run(work, "do", "fix add", "--json")
     assert done.returncode == 1 and json.loads(done.stdout)["status"] == "refused"
 

@@ -12,6 +12,7 @@ import pytest
 from tether.llm.router import Grid
 from tether.serving import Server
 from tether.web import create_app
+from tests.conftest import user_config
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ORIGINAL = "".join(f"line {n}\n" for n in range(1, 31))
@@ -27,7 +28,7 @@ def toml(value) -> str:
 
 
 def serve(root, replies):
-    (root / "tether.toml").write_text(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml(replies)} }}\n'
+    user_config(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml(replies)} }}\n'
                                       '[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n')
     grid = Grid.from_config(None, start=root)
     door = create_app(grid, root, "127.0.0.1", 0)

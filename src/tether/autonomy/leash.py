@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
+from ..layering import DEFAULTS, LEVELS
 from ..errors import ConfigError, TetherError
 from .edits.workspace import PathRefused, protected, resolve
 
-LEVELS = ("ask", "suggest", "approve", "auto", "agent")
 TOOLS = ("read", "search", "propose", "write", "run")
 VERDICTS = ("allow", "ask", "deny")
 SHELL_OPERATORS = (";", "&&", "||", "|", "`", "$(", ">", "<", "&", "\n")
@@ -111,7 +111,7 @@ class Leash:
                     paths: tuple[str, ...] = (), **kwargs) -> "Leash":
         """The [leash] of the config; `level`, `paths` and the non-None `limits` (e.g. from flags) win."""
         spec = dict(config.extra.get("leash", {}))
-        where = f"{config.path or 'config'}: [leash]"
+        where = f"{config.where('leash')}: [leash]"
         known = {"level", "paths", "max_files", "max_lines", "commands", "budget", "rules"}
         unknown = sorted(set(spec) - known)
         if unknown:
@@ -133,8 +133,9 @@ class Leash:
         for key in ("paths", "commands"):
             if key in spec and not (isinstance(spec[key], list) and all(isinstance(p, str) for p in spec[key])):
                 raise ConfigError(f"{where} {key} must be a list of globs")
-        return cls(root, level or spec.get("level", "approve"), paths=tuple(paths or spec.get("paths", ["**"])),
-                   max_files=int(spec.get("max_files", 10)), max_lines=int(spec.get("max_lines", 400)),
+        default = DEFAULTS["leash"]
+        return cls(root, level or spec.get("level", default["level"]), paths=tuple(paths or spec.get("paths", ["**"])),
+                   max_files=int(spec.get("max_files", default["max_files"])), max_lines=int(spec.get("max_lines", default["max_lines"])),
                    commands=tuple(spec.get("commands", [])), rules=tuple(rules), **kwargs,
                    budget=RunBudget(**{**budget, **{k: v for k, v in (limits or {}).items() if v is not None}}))
 

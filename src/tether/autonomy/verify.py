@@ -21,14 +21,15 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import ConfigError, TetherError
+from ..layering import DEFAULTS
 from . import sandbox
 
 
 class SandboxUnavailable(TetherError):
     """Checks would run model-written code unconfined, and the user has not chosen that."""
 
-DEFAULT_TIMEOUT = 120.0
-DEFAULT_OUTPUT_CAP = 6000  # characters of output kept: the head and the tail, which hold the news
+DEFAULT_TIMEOUT = DEFAULTS["verify"]["timeout"]
+DEFAULT_OUTPUT_CAP = DEFAULTS["verify"]["output_cap"]  # characters of output kept: the head and the tail, which hold the news
 
 
 @dataclass
@@ -121,7 +122,7 @@ class VerifySettings:
     @classmethod
     def from_config(cls, config: Config, root: Path, commands: tuple[str, ...] | None = None) -> "VerifySettings":
         spec = config.extra.get("verify", {})
-        where = f"{config.path or 'config'}: [verify]"
+        where = f"{config.where('verify')}: [verify]"
         if not isinstance(spec, dict) or set(spec) - {"commands", "timeout", "output_cap", "sandbox", "env"}:
             raise ConfigError(f"{where} takes commands, timeout, output_cap, sandbox and env")
         listed = spec.get("commands", None)

@@ -13,9 +13,9 @@ import typer
 
 from ..errors import TetherError
 from ._shared import app, e, err, state
-from . import llm, context, changes, agent, memory, wiki, ui, mcp, db  # the order of `tether -h`
+from . import llm, context, changes, agent, memory, wiki, ui, mcp, db, configs  # the order of `tether -h`
 
-COMMANDS = (llm, context, changes, agent, memory, wiki, ui, mcp, db)  # each module registers its commands on `app` when imported
+COMMANDS = (llm, context, changes, agent, memory, wiki, ui, mcp, db, configs)  # each module registers its commands on `app` when imported
 
 __all__ = ["COMMANDS", "app", "main"]
 
@@ -29,7 +29,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(config: Optional[Path] = typer.Option(None, "--config", help="A tether.toml to use instead of the one found."),
+def _main(config: Optional[Path] = typer.Option(None, "--config", help="A config file layered over yours and the project's (trusted: you named it)."),
           version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="Print the version and exit.")):
     state["config"] = config
 

@@ -15,7 +15,7 @@ from rich.table import Column, Table
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None, help="Partial-autonomy AI for a codebase, on a leash you control.")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)  # a pipe gets whole lines
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-state: dict = {"config": None}
+state: dict = {"config": None, "noted": set()}
 
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output (its shape: docs/json.md).")
 ModelOpt = typer.Option("default", "--model", "-m", help="A route name or provider/model.")
@@ -23,11 +23,24 @@ PathOpt = typer.Option(None, "-C", "--path", help="The workspace (default: the p
 STATUS_STYLE = {"done": "green", "answered": "green", "proposed": "cyan", "running": "blue"}
 
 
+def load_config(root: Path | None = None, note: bool = True):
+    """The layered config of the workspace (user < its tether.toml < --config). The keys of an
+    untrusted project's config that do not apply are named once a process, on stderr."""
+    from ..config import load
+
+    config = load(state["config"], start=root)
+    line = config.ignored_note() if note else None
+    if line and line not in state["noted"]:
+        state["noted"].add(line)
+        err.print(f"[yellow]note:[/yellow] {e(line)}")
+    return config
+
+
 def grid(root: Path | None = None):
-    """The grid of --config, else of the workspace's tether.toml (never the current folder's)."""
+    """The grid of the workspace's layered config (never the current folder's when -C names another)."""
     from ..llm.router import Grid
 
-    return Grid.from_config(state["config"], start=root)
+    return Grid(load_config(root))
 
 
 def workspace(path: str | None) -> Path:

@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from ..errors import TetherError
-from ._shared import JsonOpt, ModelOpt, app, e, emit, err, grid, out, state, table, usd, waiting
+from ._shared import JsonOpt, ModelOpt, app, e, emit, err, grid, load_config, out, table, usd, waiting
 
 
 @app.command()
@@ -153,11 +153,10 @@ def ledger(
     as_json: bool = JsonOpt,
 ):
     """What every call cost: tokens, USD and latency, from the ledger."""
-    from .. import config as config_mod
     from ..llm.meter import Ledger, ledger_store
     from ..store import Store
 
-    config = config_mod.load(state["config"])
+    config = load_config()
     summary = Ledger(ledger_store(config, Store()), config).summary(by, since, rows)
     if as_json:
         emit(summary)
@@ -211,13 +210,12 @@ def keys(
     as_json: bool = JsonOpt,
 ):
     """Virtual keys for the gateway, each with its own budget, rate limit and routes; stored hashed, shown once."""
-    from .. import config as config_mod
     from ..config import Budget
     from ..llm.keys import Keys
     from ..llm.meter import ledger_store
     from ..store import Store
 
-    book = Keys(ledger_store(config_mod.load(state["config"]), Store()))
+    book = Keys(ledger_store(load_config(), Store()))
     if action == "list":
         found = [k.to_dict() for k in book.list()]
         if as_json:

@@ -274,7 +274,7 @@ def configured_embedder(root: Path) -> str:
     section = loaded.extra.get("search", {})
     name = section.get("embedder", "static") if isinstance(section, dict) else None
     if name not in embedders.NAMES:
-        raise ConfigError(f"{loaded.path or 'config'}: search.embedder must be one of {', '.join(embedders.NAMES)} (got {name!r})")
+        raise ConfigError(f"{loaded.where('search')}: search.embedder must be one of {', '.join(embedders.NAMES)} (got {name!r})")
     return name
 
 

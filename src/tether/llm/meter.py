@@ -218,7 +218,7 @@ def ledger_store(config: Config, store: Store):
     """Where the ledger lives: PostgreSQL when [ledger] names one (`url`, or `url_env` for a URL
     that holds a password), else tether's own SQLite file."""
     spec = config.extra.get("ledger", {})
-    where = f"{config.path or 'config'}: [ledger]"
+    where = f"{config.where('ledger')}: [ledger]"
     if not isinstance(spec, dict) or set(spec) - {"url", "url_env"}:
         raise ConfigError(f"{where} takes url or url_env")
     url = spec.get("url")

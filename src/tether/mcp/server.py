@@ -22,6 +22,7 @@ from mcp_types import ToolAnnotations
 from .. import __version__
 from ..context import tokens
 from ..errors import ConfigError, TetherError
+from ..layering import DEFAULTS
 
 __all__ = ["Bearer", "DESCRIPTIONS", "describe", "create_server", "settings"]
 
@@ -51,19 +52,18 @@ DESCRIPTIONS = {
 
 
 def settings(config, root: Path) -> tuple[bool, int]:
-    """(write, max_tokens) from [mcp] of the config. Writing is turned on only by a config outside
-    the workspace (the user's own): a repository someone else wrote cannot grant itself writes."""
+    """(write, max_tokens) from [mcp] of the config. `write` is one of the user's own keys
+    (layering.USER_ONLY): a repository someone else wrote cannot grant itself writes, trusted or not."""
     spec = config.extra.get("mcp", {})
-    where = f"{config.path or 'config'}: [mcp]"
+    where = f"{config.where('mcp')}: [mcp]"
     if not isinstance(spec, dict) or set(spec) - {"write", "max_tokens"}:
         raise ConfigError(f"{where} takes write and max_tokens")
-    write, cap = spec.get("write", False), spec.get("max_tokens", 20_000)
+    write, cap = spec.get("write", DEFAULTS["mcp"]["write"]), spec.get("max_tokens", DEFAULTS["mcp"]["max_tokens"])
     if not isinstance(write, bool):
         raise ConfigError(f"{where} write must be true or false")
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1000:
         raise ConfigError(f"{where} max_tokens must be a whole number >= 1000 (got {cap!r})")
-    inside = config.path is not None and Path(config.path).resolve().is_relative_to(root)
-    return write and not inside, cap
+    return write, cap
 
 
 def describe() -> dict:

@@ -59,7 +59,8 @@ class Pages:
         self.door: Door | None = None
 
     def page(self, request: Request, name: str, status: int = 200, **data) -> HTMLResponse:
-        html = self.env.get_template(name).render(csrf=request.scope["state"]["csrf"], root=str(self.root), page=name.split(".")[0], **data)
+        html = self.env.get_template(name).render(csrf=request.scope["state"]["csrf"], root=str(self.root), page=name.split(".")[0],
+                                                  trust_note=self.grid.config.ignored_note(), **data)
         return HTMLResponse(html, status)
 
     async def posted(self, request: Request) -> dict:

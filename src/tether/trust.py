@@ -1,0 +1,99 @@
+"""Which project configs the person trusts, each pinned to the hash of its bytes: a `tether.toml`
+that changes after `tether trust` is untrusted again until the person looks at it once more.
+
+The pins live in the user's data dir (0700, the file 0600), which the agent may never write and a
+sandboxed check cannot see."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TetherError
+
+try:
+    import fcntl
+except ImportError:  # Windows: one writer is assumed
+    fcntl = None
+
+
+@dataclass(frozen=True)
+class TrustState:
+    path: str  # the real path of the project's tether.toml
+    trusted: bool
+    sha256: str | None  # of the file as it is now
+    pinned: str | None  # the hash the person trusted, if any
+
+    def to_dict(self) -> dict:
+        changed = self.pinned is not None and self.pinned != self.sha256
+        return {"path": self.path, "trusted": self.trusted, "sha256": self.sha256, "changed_since_trusted": changed}
+
+
+def _pins_file() -> Path:
+    from .config import data_dir, private_dir
+
+    return private_dir(data_dir()) / "trust.json"
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _load(pins: Path) -> dict[str, str]:
+    try:
+        data = json.loads(pins.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise TetherError(f"{pins}: cannot read the trusted configs ({e}); remove the file to trust none") from None
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def state(path: Path | str) -> TrustState:
+    real = os.path.realpath(path)
+    pinned = _load(_pins_file()).get(real)
+    digest = _digest(Path(real))
+    return TrustState(real, pinned is not None and pinned == digest, digest, pinned)
+
+
+def trust(path: Path | str, revoke: bool = False) -> TrustState:
+    """Pin (or with `revoke`, forget) the project config at `path` as it is now."""
+    real = os.path.realpath(path)
+    digest = _digest(Path(real))
+    if digest is None and not revoke:
+        raise TetherError(f"{path}: cannot read the config to trust")
+    pins_path = _pins_file()
+    with _locked(pins_path):
+        pins = _load(pins_path)
+        if revoke:
+            pins.pop(real, None)
+        else:
+            pins[real] = digest
+        tmp = pins_path.with_name(f".trust.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(pins, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, pins_path)
+    return state(real)
+
+
+@contextlib.contextmanager
+def _locked(pins: Path):
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(pins.with_name(".trust.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
