@@ -84,6 +84,14 @@ def test_errors_under_json_are_json_on_stderr(repo):
     jsonschema.validate(json.loads(done.stderr), SHAPES["error"])
 
 
+def test_a_usage_error_under_json_is_json_too(repo):
+    done = run(repo, "models", "--bogus", "--json")
+    assert done.returncode == 2 and done.stdout == ""
+    error = json.loads(done.stderr)
+    jsonschema.validate(error, SHAPES["error"])
+    assert "--bogus" in error["error"] and "Usage" not in done.stderr
+
+
 def test_gateway_prints_its_address_as_documented(repo):
     proc = subprocess.Popen([*TETHER, "gateway", "--port", "0", "--json"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

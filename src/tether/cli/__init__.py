@@ -34,17 +34,26 @@ def _main(config: Optional[Path] = typer.Option(None, "--config", help="A config
     state["config"] = config
 
 
+def _json() -> bool:
+    return "--json" in sys.argv[1:]
+
+
+def _fail(message: str, kind: str, code: int) -> None:
+    """One line on stderr; JSON under --json, so a program reading the output reads its errors too."""
+    if _json():
+        sys.stderr.write(json.dumps({"error": message, "kind": kind, "exit": code}) + "\n")
+    else:
+        err.print(f"[red]error:[/red] {e(message)}", soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)  # click hands back the code of a typer.Exit here
         if isinstance(code, int) and code:
             sys.exit(code)
     except TetherError as x:
-        if "--json" in sys.argv[1:]:  # a program reading --json output reads its errors as JSON too
-            sys.stderr.write(json.dumps({"error": str(x), "kind": type(x).__name__, "exit": x.exit_code}) + "\n")
-        else:
-            err.print(f"[red]error:[/red] {e(x)}", soft_wrap=True)
-        sys.exit(x.exit_code)
+        _fail(str(x), type(x).__name__, x.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as x:  # click's usage errors and aborts
@@ -53,8 +62,10 @@ def main() -> None:
         if isinstance(x, click.exceptions.Exit):
             sys.exit(x.exit_code)
         if isinstance(x, click.ClickException):
-            x.show()
-            sys.exit(x.exit_code)
+            if not _json():
+                x.show()
+                sys.exit(x.exit_code)
+            _fail(x.format_message(), type(x).__name__, x.exit_code)
         if isinstance(x, click.exceptions.Abort):
             sys.exit(130)
         raise
