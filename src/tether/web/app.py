@@ -5,6 +5,7 @@ checkpoints do not already decide."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -68,13 +69,22 @@ class Pages:
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 data = await request.json()
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
                 raise TetherError("the request is not valid JSON") from None
             if not isinstance(data, dict):
                 raise TetherError("the request must be a JSON object")
         else:  # the pages' forms are urlencoded (no uploads), so no multipart parser is needed
-            data = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-        if not self.door.csrf_ok(request.headers.get("x-csrf-token") or data.get("csrf")):
+            try:
+                data = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8"), errors="strict").items()}
+            except UnicodeDecodeError:
+                raise TetherError("the form is not UTF-8 text") from None
+        nested = next((k for k, v in data.items() if not isinstance(v, (str, int, float, bool, type(None)))), None)
+        if nested is not None:
+            raise TetherError(f"field {nested!r} must be text, a number, true, false or null")
+        token = request.headers.get("x-csrf-token") or data.get("csrf")
+        if token is not None and not isinstance(token, str):
+            raise TetherError("the CSRF token must be text")
+        if not self.door.csrf_ok(token):
             raise Forbidden("the form is stale or came from another site (CSRF token missing or wrong); reload the page")
         return data
 
@@ -112,8 +122,8 @@ class Pages:
 
     async def events(self, request: Request):
         """Server-Sent Events: every step of the run as it is recorded, from `Last-Event-ID` on."""
+        after = _int({"after": request.headers.get("last-event-id") or request.query_params.get("after") or 0}, "after")
         run = self.runs_.get(request.path_params["key"])
-        after = int(request.headers.get("last-event-id") or request.query_params.get("after") or 0)
 
         async def stream():
             nonlocal after
@@ -285,8 +295,8 @@ def _number(form, key: str, kind):
     try:
         number = kind(value)
     except ValueError:
-        raise TetherError(f"{key.replace('_', ' ')} must be a number (got {value!r})") from None
-    if number <= 0:
+        raise TetherError(f"{key.replace('_', ' ')} must be a number (got {value!r:.60})") from None
+    if not 0 < number < math.inf:  # nan and inf too
         raise TetherError(f"{key.replace('_', ' ')} must be more than 0")
     return number
 
@@ -294,9 +304,11 @@ def _number(form, key: str, kind):
 def _int(data, key: str, default: int | None = None) -> int:
     value = data.get(key, default)
     try:
+        if isinstance(value, (bool, float)):  # JSON's true, 1.5 or 1e999 are no ids
+            raise TypeError
         return int(value)
     except (TypeError, ValueError):
-        raise TetherError(f"{key} must be a whole number (got {value!r})") from None
+        raise TetherError(f"{key} must be a whole number (got {value!r:.60})") from None
 
 
 def _bars(totals: list[dict]) -> list[dict]:
