@@ -17,7 +17,7 @@ from tether.config import Budget
 from tether.errors import BadRequest, BudgetExceeded
 from tether.llm.keys import Keys
 from tether.llm.router import DEFAULT_OUTPUT_CAP
-from tests.conftest import ledger_rows
+from tests.conftest import ledger_rows, user_config
 from tests.security.test_gateway_hardening import gateway  # noqa: F401 - the fixture: a gateway in front of the upstream
 
 BUDGET = 1000  # room for three calls held at 2 + 256 tokens (each spends 10 + 256), never for four
@@ -83,9 +83,8 @@ def test_a_budgeted_call_cannot_ask_for_an_unheld_reply_size(budgeted, upstream,
 
 
 def test_tether_chat_without_max_tokens_is_sent_the_cap_it_holds(isolated, upstream, marker):
-    (isolated / "tether.toml").write_text(f'[providers.up]\nkind = "openai"\nbase_url = "{upstream.url}/v1"\n'
-                                          f'[routes.default]\nmodels = ["up/long"]\n[budget]\ntokens_per_day = {BUDGET}\n')
-    run = [sys.executable, "-m", "tether.cli", "chat"]
+    user_config(f'[providers.up]\nkind = "openai"\nbase_url = "{upstream.url}/v1"\n[budget]\ntokens_per_day = {BUDGET}\n')
+    run = [sys.executable, "-m", "tether.cli", "chat", "-m", "up/long"]
     streamed = subprocess.run([*run, marker], capture_output=True, text=True, env=os.environ, timeout=120)
     answered = subprocess.run([*run, "--json", marker], capture_output=True, text=True, env=os.environ, timeout=120)
     assert streamed.returncode == 0 and answered.returncode == 0, streamed.stderr + answered.stderr
