@@ -1,5 +1,6 @@
 """kill -9 at every phase of an apply and of an undo: the next command finds the workspace all old
-or all new, with no temporary file left, and an apply that it finished is in the undo history."""
+or all new, with no temporary file left, and an apply that it finished is in the undo history
+(once: also when it was killed after the change was recorded but before its journal went)."""
 
 import json
 import os
@@ -12,7 +13,7 @@ from tests.conftest import make_tree
 
 FILES = [f"pkg/m{n}.py" for n in range(4)]
 REPLY = "".join(f"{f}\n<<<<<<< SEARCH\nvalue = 0\n=======\nvalue = 1\n>>>>>>> REPLACE\n" for f in FILES)
-POINTS = [f"prepare:{f}" for f in FILES] + ["commit"] + [f"rename:{f}" for f in FILES]
+POINTS = [f"prepare:{f}" for f in FILES] + ["commit"] + [f"rename:{f}" for f in FILES] + ["recorded", "removed"]
 
 
 def tether(work, *args, crash=None, stdin=None):
@@ -44,7 +45,7 @@ def test_an_apply_killed_at_any_phase_is_recovered_by_the_next_command(tmp_path,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["commit", f"rename:{FILES[0]}", f"rename:{FILES[-1]}"])
+@pytest.mark.parametrize("point", ["commit", f"rename:{FILES[0]}", f"rename:{FILES[-1]}", "recorded", "removed"])
 def test_an_undo_killed_midway_is_finished_and_the_history_agrees(tmp_path, point):
     work = make_tree(tmp_path / "w", {f: "value = 0\n" for f in FILES})
     assert tether(work, "apply", "-", stdin=REPLY).returncode == 0 and state(work) == "new"

@@ -18,5 +18,7 @@ def apply_change(root: str | Path, reply: str, message: str = "apply", formats: 
         return report, None
     files = [rel for rel, _, _ in plan.changes()]
     before = checkpoints.snapshot(f"before: {message}", files)
-    report.changed, report.diff = plan.commit({"before": before, "message": message, "files": files})
-    return report, checkpoints.record(before, message, report.changed)
+    recorded = []  # before the journal goes: a crash after the write still finds the change to undo
+    report.changed, report.diff = plan.commit({"before": before, "message": message, "files": files},
+                                              then=lambda: recorded.append(checkpoints.record(before, message, files)))
+    return report, recorded[0]

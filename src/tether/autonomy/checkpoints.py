@@ -25,6 +25,7 @@ from .. import config
 from ..context.gitsource import run_git
 from ..errors import TetherError
 from .edits.journal import Recovered, recover, write_files
+from .edits.workspace import PathRefused, still
 
 
 @dataclass
@@ -63,24 +64,41 @@ class Checkpoints:
         return done.stdout.strip()
 
     def _recover(self) -> Recovered | None:
-        """An apply that a crash interrupted is finished or undone; a finished one is recorded."""
-        found = recover(self.root)
-        if found and found.direction == "forward" and found.meta.get("before"):
-            self.record(found.meta["before"], found.meta.get("message", "interrupted change"), found.meta.get("files") or found.files)
-        elif found and found.direction == "forward" and "pointer" in found.meta:  # an undo or redo: it happened
-            self._save(self._load()[0], found.meta["pointer"])
-        return found
+        """An apply that a crash interrupted is finished or undone; a finished one is recorded
+        (before its journal goes)."""
+        return recover(self.root, then=self._record_recovered)
+
+    def _record_recovered(self, found: Recovered) -> None:
+        """A finished change enters the history once: a crash after its record was saved but
+        before its journal went finds it there already."""
+        history, pointer = self._load()
+        if found.direction == "forward" and found.meta.get("before"):
+            if not (pointer and history[pointer - 1].before == found.meta["before"]):
+                self.record(found.meta["before"], found.meta.get("message", "interrupted change"), found.meta.get("files") or found.files)
+        elif found.direction == "forward" and "pointer" in found.meta:  # an undo or redo: it happened
+            self._save(history, found.meta["pointer"])
 
     # -- taking ------------------------------------------------------------------------------
 
     def snapshot(self, message: str, paths: list[str], base: str | None = None) -> str:
         """A commit holding `base`'s files with `paths` as they are now (absent ones left out)."""
+        return self._commit(message, base, ["--add", "--remove", "-z", "--stdin"], "".join(f"{p}\0" for p in paths))
+
+    def graft(self, message: str, base: str, source: str | None, paths: list[str]) -> str:
+        """A commit holding `base`'s files with `paths` as `source` holds them (absent there, or
+        with no source: left out) — a state from before, where the workspace has moved on since."""
+        blobs = self._blobs(source, paths) if source else {}
+        info = "".join(f"{blobs[p][0]} {blobs[p][1]}\t{p}\0" if p in blobs else f"0 {'0' * 40}\t{p}\0" for p in paths)
+        return self._commit(message, base, ["-z", "--index-info"], info)
+
+    def _commit(self, message: str, base: str | None, update: list[str], entries: str) -> str:
+        """A commit of `base`'s tree with `entries` fed to `git update-index *update`."""
         with tempfile.TemporaryDirectory(dir=self.git_dir) as scratch:
             index = os.path.join(scratch, "index")
             if base:
                 self._git("read-tree", base, index=index)
-            if paths:
-                self._git("update-index", "--add", "--remove", "-z", "--stdin", index=index, input="\0".join(paths) + "\0")
+            if entries:
+                self._git("update-index", *update, index=index, input=entries)
             tree = self._git("write-tree", index=index)
         parent = self._git("rev-parse", "-q", "--verify", "HEAD", check=False)
         commit = self._git("commit-tree", tree, "-m", message, *(["-p", parent] if parent else []))
@@ -103,8 +121,7 @@ class Checkpoints:
             raise TetherError("nothing to undo")
         change = history[pointer - 1]
         self._refuse_drift(change, change.after, "undo")
-        self.restore(change.before, change.files, {"pointer": pointer - 1})
-        self._save(history, pointer - 1)
+        self.restore(change.before, change.files, {"pointer": pointer - 1}, then=lambda: self._save(history, pointer - 1))
         return change
 
     def redo(self) -> Change:
@@ -113,8 +130,7 @@ class Checkpoints:
             raise TetherError("nothing to redo")
         change = history[pointer]
         self._refuse_drift(change, change.before, "redo")
-        self.restore(change.after, change.files, {"pointer": pointer + 1})
-        self._save(history, pointer + 1)
+        self.restore(change.after, change.files, {"pointer": pointer + 1}, then=lambda: self._save(history, pointer + 1))
         return change
 
     def left_by_last(self, path: str) -> bool:
@@ -135,7 +151,13 @@ class Checkpoints:
         return [line for line in self._git("diff", "--name-only", "--no-renames", a, b).splitlines() if line]
 
     def _refuse_drift(self, change: Change, expected: str, verb: str) -> None:
-        """Files that no longer hold what `expected` says were changed since, by someone else."""
+        """Files that no longer hold what `expected` says were changed since, by someone else; a
+        path that a link now stands on is named as such (a check may have put it there)."""
+        for path in change.files:
+            try:
+                still(self.root, path)
+            except PathRefused as e:
+                raise PathRefused(f"cannot {verb} “{change.message}”: {e}; nothing was touched") from None
         drifted = self.differs(expected, change.files)
         if drifted:
             raise TetherError(f"cannot {verb} “{change.message}”: {', '.join(drifted)} changed since; "
@@ -145,18 +167,24 @@ class Checkpoints:
         """The paths whose bytes in the workspace are not those of `commit` (absent counts);
         `blobs` is `_blobs(commit, paths)` where the caller has it already."""
         wanted = self._blobs(commit, paths) if blobs is None else blobs
-        present = [p for p in paths if os.path.isfile(self.root / p) and not os.path.islink(self.root / p)]
+        kinds = {p: self._kind(p) for p in paths}
+        present = [p for p in paths if kinds[p] == "file"]
         hashes = dict(zip(present, self._git("hash-object", "--no-filters", "--", *present).split())) if present else {}
-        drifted = []
-        for p in paths:
-            have = hashes.get(p) if p in hashes else ("link" if os.path.lexists(self.root / p) else None)
-            if have != (wanted[p][1] if p in wanted else None):
-                drifted.append(p)
-        return drifted
+        return [p for p in paths if hashes.get(p, kinds[p]) != (wanted[p][1] if p in wanted else None)]
 
-    def restore(self, commit: str, paths: list[str], meta: dict | None = None) -> list[str]:
+    def _kind(self, path: str) -> str | None:
+        """"file" for a plain file reached without any link; None for nothing there; else "link"
+        (a link on the way or at the name, or a folder): never bytes a change left."""
+        try:
+            real = still(self.root, path)
+        except PathRefused:
+            return "link"
+        return "file" if os.path.isfile(real) else ("link" if os.path.lexists(real) else None)
+
+    def restore(self, commit: str, paths: list[str], meta: dict | None = None, then=None) -> list[str]:
         """Make `paths` hold what `commit` has (absent there: removed); returns the paths touched.
-        A file that stays keeps its mode; one that comes back gets the mode it was saved with."""
+        A file that stays keeps its mode; one that comes back gets the mode it was saved with.
+        `then()` records the move in the history before the journal goes."""
         blobs = self._blobs(commit, paths)
         writes = []
         for p in self.differs(commit, paths, blobs):
@@ -170,7 +198,7 @@ class Checkpoints:
             except OSError:
                 keep = 0o755 if mode == "100755" else 0o644
             writes.append((p, data, keep))
-        write_files(self.root, writes, meta)
+        write_files(self.root, writes, meta, then=then)
         return [p for p, _, _ in writes]
 
     def _blobs(self, commit: str, paths: list[str]) -> dict[str, tuple[str, str]]:
@@ -201,4 +229,6 @@ class Checkpoints:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(json.dumps({"changes": [asdict(c) for c in history], "pointer": pointer}))
+            handle.flush()
+            os.fsync(handle.fileno())  # the record of a change outlives a power cut, like the change
         os.replace(tmp, self._history_file)

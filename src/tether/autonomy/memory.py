@@ -106,8 +106,10 @@ class Memory:
         checkpoints = Checkpoints(self.root)
         message = f"memory: {row['text'][:60]}"
         snapshot = checkpoints.snapshot(f"before: {message}", [MEMORY_FILE])
-        write_files(self.root, [(MEMORY_FILE, after.encode("utf-8"), None)], {"before": snapshot, "message": message, "files": [MEMORY_FILE]})
-        change = checkpoints.record(snapshot, message, [MEMORY_FILE])
+        recorded = []  # before the journal goes, as every change is
+        write_files(self.root, [(MEMORY_FILE, after.encode("utf-8"), None)], {"before": snapshot, "message": message, "files": [MEMORY_FILE]},
+                    then=lambda: recorded.append(checkpoints.record(snapshot, message, [MEMORY_FILE])))
+        change = recorded[0]
         self.store.write("UPDATE memory SET status = 'accepted' WHERE id = ?", (proposal,))
         return change
 

@@ -15,7 +15,7 @@ from ...errors import TetherError
 from ...redaction import MARKER
 from . import search_replace, udiff, whole
 from .match import ELISION, NoMatch, apply_elided, locate, split_elided
-from .journal import recover, write_files
+from .journal import path_for, write_files
 from .model import ApplyReport, BlockResult, Edit
 from .splice import splice
 from .workspace import PathRefused, TextFile, protected, resolve
@@ -52,7 +52,7 @@ def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAUL
     `keep(path)` false leaves that file's edits out (they are reported in `left_out`); `edits`
     already parsed from the reply are not parsed again."""
     root = config.workspace(root)
-    recover(root)  # an interrupted write is finished or undone before anything is read
+    _recover(root)
     plan = Plan(root)
     edits = parse_reply(reply_text, formats) if edits is None else edits
     if not edits:
@@ -67,6 +67,14 @@ def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAUL
         report.changed = [rel for rel, _, _ in plan.changes()]
         report.diff = plan.diff()
     return report, plan
+
+
+def _recover(root: Path) -> None:
+    """An interrupted write is finished (and recorded for undo) or undone before anything is read."""
+    if path_for(root).exists():
+        from ..checkpoints import Checkpoints  # same floor; only a crash's journal needs the undo history
+
+        Checkpoints(root)
 
 
 class Plan:
@@ -208,17 +216,17 @@ class Plan:
             self._diff = (key, "".join(unified_diff(before, after, rel) for rel, before, after in self.changes()))
         return self._diff[1]
 
-    def commit(self, meta: dict | None = None) -> tuple[list[str], str]:
-        """Write the plan, all or none (see journal); `meta` is kept in the journal for recovery."""
+    def commit(self, meta: dict | None = None, then=None) -> tuple[list[str], str]:
+        """Write the plan, all or none (see journal; a link swapped onto a path since the plan was
+        made is refused there); `meta` is kept in the journal for recovery, and `then()` records
+        the change before the journal goes."""
         changes, diff = self.changes(), self.diff()
         writes = []
         for rel, _, text in changes:
-            if resolve(self.root, rel)[1] != rel:  # a link swapped in since the plan was made is caught here
-                raise PathRefused(f"{rel}: the path changed into a link while the edit was planned; nothing was written")
             original = self.files.get(rel)
             data = None if text is None else (original or TextFile("")).encode(text)
             writes.append((rel, data, original.mode if original and original.mode is not None else None))
-        write_files(self.root, writes, meta, guard=self._unchanged)
+        write_files(self.root, writes, meta, guard=self._unchanged, then=then)
         return [rel for rel, _, _ in writes], diff
 
     def _unchanged(self) -> None:

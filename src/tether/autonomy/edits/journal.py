@@ -4,7 +4,12 @@ The journal is written and synced before anything in the workspace is touched, n
 temporary file it will create. Phase `prepare`: the temporary files are being written — a crash
 here is rolled back (they are removed; the workspace is all old). Phase `commit`: every new
 content is on disk — a crash here is rolled forward (the renames and deletions are finished; all
-new). Whoever opens the workspace next calls `recover`, which says what it did."""
+new). Whoever opens the workspace next calls `recover`, which says what it did. The journal goes
+only after the change is recorded (`then`), so a crash cannot leave new files that undo forgets.
+
+Every path is checked as a real path right before it is touched, and each file is reached
+through folders opened without following a link (beneath.py): a link that a check put on the
+way between planning and writing, or between a crash and its recovery, is refused, not followed."""
 
 from __future__ import annotations
 
@@ -17,6 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import config
+from ...errors import TetherError
+from . import beneath
+from .beneath import Folders
+from .workspace import PathRefused, still
 
 try:
     import fcntl
@@ -31,63 +40,81 @@ class Recovered:
     meta: dict  # what the writer asked to keep (e.g. the checkpoint to record the change against)
 
 
-def write_files(root: Path, changes: list[tuple[str, bytes | None, int | None]], meta: dict | None = None, guard=None) -> None:
-    """Write (path, bytes, mode) — bytes None deletes — under `root`, all or none. `guard()` runs
-    first, under the workspace's lock, and may raise to write nothing (e.g. a file changed since
-    it was read)."""
-    if not changes:
-        return
+def write_files(root: Path, changes: list[tuple[str, bytes | None, int | None]], meta: dict | None = None, guard=None,
+                then=None) -> None:
+    """Write (path, bytes, mode) — bytes None deletes — under `root`, all or none.
+
+    Under the workspace's lock: every path must still be the real path it was planned as (no
+    link has come onto it), then `guard()` may raise to write nothing (e.g. a file changed since
+    it was read). `then()` runs once every file is new and before the journal goes, so what
+    records the change (for undo) is done before the one thing a crash could recover it from."""
     with _locked(root):
+        for rel, _, _ in changes:
+            try:
+                still(root, rel)
+            except PathRefused as e:
+                raise PathRefused(f"{e}; nothing was written") from None
         if guard is not None:
             guard()
-        _write(root, changes, meta)
+        if changes:
+            _write(root, changes, meta)
+        if then is not None:
+            then()
+        _crash_point("recorded")
+        path_for(root).unlink(missing_ok=True)
+        _crash_point("removed")
 
 
 def _write(root: Path, changes, meta: dict | None) -> None:
     token = secrets.token_hex(4)
     steps = []
     for rel, data, mode in changes:
-        target = root / rel
         if data is None:
             steps.append({"op": "delete", "rel": rel})
         else:
+            target = root / rel
             steps.append({"op": "write", "rel": rel, "tmp": str(target.with_name(f".{target.name}.{token}.tether-tmp")),
                           "mode": mode if mode is not None else 0o644})
     journal = path_for(root)
     _save(journal, {"root": str(root), "phase": "prepare", "steps": steps, "meta": meta or {}})
-    try:
-        for step, (_, data, _) in zip(steps, changes):
-            if data is not None:
-                target = root / step["rel"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(step["tmp"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(step["tmp"], step["mode"])
-            _crash_point(f"prepare:{step['rel']}")
-    except BaseException:
-        _roll_back(steps)
-        journal.unlink(missing_ok=True)
-        raise
-    _save(journal, {"root": str(root), "phase": "commit", "steps": steps, "meta": meta or {}})
-    _crash_point("commit")
-    _roll_forward(root, steps, crash_points=True)
-    journal.unlink()
+    with Folders(root) as folders:
+        try:
+            for step, (_, data, _) in zip(steps, changes):
+                _prepare(folders, step, data)
+                _crash_point(f"prepare:{step['rel']}")
+        except BaseException as e:
+            _roll_back(folders, steps)
+            journal.unlink(missing_ok=True)
+            if isinstance(e, PathRefused):
+                raise PathRefused(f"{e}; nothing was written") from None
+            raise
+        _save(journal, {"root": str(root), "phase": "commit", "steps": steps, "meta": meta or {}})
+        _crash_point("commit")
+        _roll_forward(folders, steps, crash_points=True)
 
 
-def recover(root: str | Path) -> Recovered | None:
-    """Finish or undo a write that a crash interrupted; None if there was none."""
+def _prepare(folders: Folders, step: dict, data: bytes | None) -> None:
+    """The new content beside its file, in a folder reached without a link; refused if a link or
+    a folder has come to stand at the file's own name."""
+    fd, name = folders.holding(step["rel"], create=data is not None)
+    if fd is not None and beneath.kind(fd, name) not in ("file", None):
+        raise PathRefused(f"{step['rel']}: a symlink or folder now stands at the file's name")
+    if data is not None:
+        beneath.create(fd, _tmp(step), data, step["mode"])
+
+
+def recover(root: str | Path, then=None) -> Recovered | None:
+    """Finish or undo a write that a crash interrupted; None if there was none. `then(found)`
+    runs before the journal goes (e.g. to record the finished change for undo)."""
     root = Path(os.path.realpath(root))
     journal = path_for(root)
     if not journal.exists():
         return None
     with _locked(root):  # a journal another process is still writing is its, not a crash's
-        return _recover(root, journal)
+        return _recover(root, journal, then)
 
 
-def _recover(root: Path, journal: Path) -> Recovered | None:
+def _recover(root: Path, journal: Path, then) -> Recovered | None:
     if not journal.exists():
         return None  # the other process finished it while we waited
     try:
@@ -96,13 +123,18 @@ def _recover(root: Path, journal: Path) -> Recovered | None:
     except (OSError, ValueError, KeyError):
         journal.unlink(missing_ok=True)  # torn before it was synced: nothing in the workspace was touched yet
         return None
-    files = [s["rel"] for s in steps]
-    if phase == "commit":
-        _roll_forward(root, steps)
-        result = Recovered("forward", files, data.get("meta", {}))
-    else:
-        _roll_back(steps)
-        result = Recovered("back", files, data.get("meta", {}))
+    result = Recovered("forward" if phase == "commit" else "back", [s["rel"] for s in steps], data.get("meta", {}))
+    with Folders(root) as folders:
+        try:
+            if phase == "commit":
+                _roll_forward(folders, steps)
+            else:
+                _roll_back(folders, steps)
+        except (TetherError, OSError) as e:  # the workspace changed since the crash
+            raise TetherError(f"a write that a crash interrupted cannot be finished: {e}; "
+                              "remove what stands in its way and run the command again") from None
+    if then is not None:
+        then(result)
     journal.unlink()
     return result
 
@@ -137,24 +169,33 @@ def _save(journal: Path, data: dict) -> None:
     _sync_dir(journal.parent)
 
 
-def _roll_back(steps: list[dict]) -> None:
-    for step in steps:
-        if step["op"] == "write":
-            Path(step["tmp"]).unlink(missing_ok=True)
+def _tmp(step: dict) -> str:
+    """The temporary file's name, beside the file it becomes."""
+    return os.path.basename(step["tmp"])
 
 
-def _roll_forward(root: Path, steps: list[dict], crash_points: bool = False) -> None:
+def _roll_back(folders: Folders, steps: list[dict]) -> None:
     for step in steps:
-        target = root / step["rel"]
         if step["op"] == "write":
-            if os.path.exists(step["tmp"]):
-                os.replace(step["tmp"], target)
-        else:
-            target.unlink(missing_ok=True)
+            try:
+                fd, _ = folders.holding(step["rel"])
+            except TetherError:
+                continue  # a link stands on the way now: whatever is behind it is not ours to touch
+            if fd is not None:
+                beneath.remove(fd, _tmp(step))
+
+
+def _roll_forward(folders: Folders, steps: list[dict], crash_points: bool = False) -> None:
+    for step in steps:
+        fd, name = folders.holding(step["rel"])
+        if fd is not None and step["op"] == "write":
+            if beneath.kind(fd, _tmp(step)) is not None:
+                beneath.replace(fd, _tmp(step), name)
+        elif fd is not None:
+            beneath.remove(fd, name)
         if crash_points:
             _crash_point(f"rename:{step['rel']}")
-    for folder in {(root / s["rel"]).parent for s in steps}:
-        _sync_dir(folder)
+    folders.sync()
 
 
 def _sync_dir(folder: Path) -> None:

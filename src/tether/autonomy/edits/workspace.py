@@ -50,6 +50,16 @@ def resolve(root: Path, path: str) -> tuple[Path, str]:
     return real, rel
 
 
+def still(root: Path, rel: str) -> Path:
+    """The real path of `rel`, a workspace path resolved earlier (by a plan, the journal or the
+    undo history), or PathRefused if a link has come to stand anywhere on it since: something a
+    check ran may have swapped a folder for a link into .git, out of the workspace, or elsewhere."""
+    real, now = resolve(root, rel)
+    if now != rel:
+        raise PathRefused(f"{rel}: a symlink now stands on the path (it leads to {now})")
+    return real
+
+
 def _git_part(parts) -> bool:
     return any(p.lower() == ".git" for p in parts)
 
