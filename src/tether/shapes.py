@@ -35,7 +35,7 @@ LEDGER_TOTAL = obj({"key": maybe(S), "ok": I, "failed": I, "input_tokens": I, "o
 HIT = obj({"path": S, "start": I, "end": I, "name": S, "score": N, "found_by": {"type": "object", "additionalProperties": I}, "snippet": S})
 BLOCK = obj({"block": I, "path": S, "ok": B, "how": S, "error": maybe(S), "hint": maybe(S)})
 CHANGE = obj({"before": S, "after": S, "message": S, "time": N, "files": array(S)})
-CHECK = obj({"command": S, "code": maybe(I), "ok": B})
+CHECK = obj({"command": S, "code": maybe(I), "ok": B}, {"wrote": array(S)})  # wrote: files the check created, changed or deleted
 RUN_ROW = obj({"id": S, "ts": N, "root": S, "command": S, "instruction": S, "level": S, "model": S, "status": S, "reason": maybe(S),
                "steps": I, "input_tokens": I, "output_tokens": I, "cost_usd": maybe(N), "seconds": maybe(N), "changed": array(S)})
 KEY = obj({"id": I, "name": S, "prefix": S, "created": N, "revoked": maybe(N), "budget": {"type": "object", "additionalProperties": N},

@@ -43,6 +43,7 @@ from .runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
 from .trail import Trail
 from .untrusted import Fence
+from .watch import Watch
 from .verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score, wrong_values
 
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
@@ -154,6 +155,7 @@ class Agent:
         self.log = RunLog(self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.policy.level, model=self.model)
         self.leash = self.policy.for_run(self.verify.commands, self.grid.store, self.log.id)
         self.trail = Trail(self.root, self.log.id)
+        self.watch = self.toolbox.watch = Watch(self.trail)  # what checks write joins the run's change
         self.memory = memory.Memory(self.grid.store, self.root)
         self.proposals = Proposals(self.leash, self.person, self.log, self.trail, self.format, self._check_all, self.on_event, self.fence.wrap)
         try:
@@ -634,8 +636,10 @@ class Agent:
         if self.cancel.is_set():
             raise Cancelled("stopped")
         self._status(f"running {command}")
-        result = run_command(command, self.root, self.verify.within(self._time_left()), self.confined)
-        self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output)
+        result = run_command(command, self.root, self.verify.within(self._time_left()), self.confined, self.watch)
+        self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output, wrote=result.wrote)
+        if result.wrote:
+            self.on_event("note", text=f"{command} wrote {', '.join(result.wrote)}; it is part of this run's change")
         self.on_event("verify", command=command, ok=result.ok, code=result.code, output=result.output)
         return result
 

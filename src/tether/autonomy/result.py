@@ -65,4 +65,4 @@ class RunResult:
         return {"run": self.id, "status": str(self.status), "reason": self.reason, "answer": self.answer, "changed": self.changed,
                 "diff": self.diff, "steps": self.steps, "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "cached_tokens": self.cached_tokens},
                 "cost_usd": self.cost_usd, "seconds": round(self.seconds, 3),
-                "checks": [{"command": c.command, "code": c.code, "ok": c.ok} for c in self.checks]}
+                "checks": [{"command": c.command, "code": c.code, "ok": c.ok, "wrote": c.wrote} for c in self.checks]}

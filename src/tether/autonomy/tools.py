@@ -90,6 +90,7 @@ class Toolbox:
 
     def __init__(self, root: Path, settings: VerifySettings, confined: bool = True):
         self.root, self.settings, self.confined = root, settings, confined
+        self.watch = None  # a run's Watch (watch.py): what its commands write joins the run's change
         self._index = None
 
     def call(self, name: str, args: dict) -> tuple[bool, str]:
@@ -107,7 +108,7 @@ class Toolbox:
                 focus = [str(args["focus"])] if args.get("focus") else []
                 return True, repo_map(self.root, max_tokens=1024, focus=focus).text or "(no symbols found)"
             if name == "run_command":
-                result = run_command(str(args.get("command", "")), self.root, self.settings, self.confined)
+                result = run_command(str(args.get("command", "")), self.root, self.settings, self.confined, self.watch)
                 return result.ok, result.summary()
         except (TetherError, OSError, ValueError, TypeError) as e:
             return False, f"{name} failed: {e}"

@@ -15,6 +15,7 @@ class Trail:
         self.checkpoints, self.run_id = Checkpoints(root), run_id
         self.touched: set[str] = set()  # files the run wrote or is writing
         self.known: dict[str | None, frozenset] = {}  # checkpoint -> the files it holds a state of
+        self.adopted: set[str] = set()  # files a check wrote, not the run's edits
         self.start = self.last = self.snapshot(f"before run {run_id}", [], None)
 
     def snapshot(self, message: str, paths: list[str], base: str | None) -> str:
@@ -30,6 +31,18 @@ class Trail:
             self.start = self.snapshot(f"before run {self.run_id}", new, self.start)
             self.last = self.snapshot(f"run {self.run_id}: first touch", new, self.last)
             self.touched.update(new)
+
+    def adopt(self, files: list[str], source: str | None) -> None:
+        """Files a check wrote join the run with the state `source` holds of them as their start
+        (absent there, or with no source: they were not there), so a reset or the run's undo puts
+        them back; a file the run touched already keeps its start."""
+        new = sorted(set(files) - self.touched)
+        if new:
+            start = self.checkpoints.graft(f"before run {self.run_id}", self.start, source, new)
+            self.known[start] = self.known.get(self.start, frozenset()) | frozenset(new)
+            self.start = start
+            self.touched.update(new)
+            self.adopted.update(new)
 
     def written(self, files: list[str]) -> str:
         """A checkpoint after a write; it becomes the run's last state only when kept (`keep`)."""
@@ -49,7 +62,7 @@ class Trail:
     def finish(self, message: str, wrote: bool) -> tuple[list[str], str]:
         """The run's files changed since its start and their diff, recorded as one undo entry."""
         final = self.snapshot(f"end of run {self.run_id}", sorted(self.touched), self.start)
-        changed = self.checkpoints.changed_files(self.start, final) if wrote else []
+        changed = self.checkpoints.changed_files(self.start, final) if wrote or self.adopted else []
         if not changed:
             return [], ""
         self.checkpoints.record(self.start, message, changed)

@@ -39,6 +39,7 @@ class CommandResult:
     output: str
     seconds: float
     truncated: bool = False
+    wrote: list[str] = dataclasses.field(default_factory=list)  # workspace files it created, changed or deleted (watch.py)
 
     @property
     def ok(self) -> bool:
@@ -118,13 +119,14 @@ class VerifySettings:
     output_cap: int = DEFAULT_OUTPUT_CAP
     sandbox: str = "auto"  # "auto": bubblewrap where it works; "off": the user chose to run commands unconfined
     env: tuple[str, ...] = ()  # environment variables the user lets commands see, beyond the allow-list
+    writable: tuple[str, ...] = ()  # workspace-relative globs checks may write freely: not read-only, not watched (sandbox.py)
 
     @classmethod
     def from_config(cls, config: Config, root: Path, commands: tuple[str, ...] | None = None) -> "VerifySettings":
         spec = config.extra.get("verify", {})
         where = f"{config.where('verify')}: [verify]"
-        if not isinstance(spec, dict) or set(spec) - {"commands", "timeout", "output_cap", "sandbox", "env"}:
-            raise ConfigError(f"{where} takes commands, timeout, output_cap, sandbox and env")
+        if not isinstance(spec, dict) or set(spec) - {"commands", "timeout", "output_cap", "sandbox", "env", "writable"}:
+            raise ConfigError(f"{where} takes commands, timeout, output_cap, sandbox, env and writable")
         listed = spec.get("commands", None)
         if listed is not None and not (isinstance(listed, list) and all(isinstance(c, str) and c.strip() for c in listed)):
             raise ConfigError(f"{where} commands must be a list of command lines")
@@ -140,7 +142,7 @@ class VerifySettings:
         if not (0 < timeout < float("inf")) or cap <= 0:
             raise ConfigError(f"{where} timeout and output_cap must be above 0 (got {timeout:g}, {cap})")
         chosen = commands if commands is not None else tuple(listed) if listed is not None else detect(root)
-        return cls(tuple(chosen), timeout, cap, spec.get("sandbox", "auto"), tuple(env))
+        return cls(tuple(chosen), timeout, cap, spec.get("sandbox", "auto"), tuple(env), _globs(spec.get("writable", []), where))
 
     def within(self, seconds: float) -> "VerifySettings":
         """These settings with the timeout cut to what is left of a run's time."""
@@ -156,6 +158,16 @@ class VerifySettings:
         return True
 
 
+def _globs(value, where: str) -> tuple[str, ...]:
+    """`[verify] writable`: workspace-relative globs, never absolute and never climbing out."""
+    if not (isinstance(value, list) and all(isinstance(g, str) and g.strip("/ ") for g in value)):
+        raise ConfigError(f"{where} writable must be a list of workspace-relative paths or globs (such as \"node_modules\")")
+    for glob in value:
+        if glob.startswith(("/", "~")) or ".." in glob.replace("\\", "/").split("/"):
+            raise ConfigError(f"{where} writable: {glob!r} is not inside the workspace (give a path relative to it)")
+    return tuple(g.strip().strip("/") for g in value)
+
+
 def detect(root: Path) -> tuple[str, ...]:
     """With no commands configured: pytest, when the workspace plainly has Python tests."""
     markers = [root / "pytest.ini", root / "conftest.py", root / "tests", root / "test"]
@@ -164,21 +176,29 @@ def detect(root: Path) -> tuple[str, ...]:
     return ()
 
 
-def run_command(command: str, root: Path, settings: VerifySettings, confined: bool = True) -> CommandResult:
-    """Run one command line (no shell) in the workspace; `confined` runs it in the sandbox."""
+def run_command(command: str, root: Path, settings: VerifySettings, confined: bool = True, watch=None) -> CommandResult:
+    """Run one command line (no shell) in the workspace; `confined` runs it in the sandbox, and a
+    run's `watch` (watch.py) learns what it wrote."""
     try:
         argv = shlex.split(command)
     except ValueError as e:
         return CommandResult(command, 127, f"cannot parse the command: {e}", 0.0)
     if not argv:
         return CommandResult(command, 127, "empty command", 0.0)
-    protected = sandbox.protected_paths(root) if confined else set()
+    looked = confined or watch is not None
+    before = sandbox.survey(root, settings.writable) if looked else sandbox.Survey()
+    if watch is not None:
+        watch.before(before)
     with tempfile.TemporaryDirectory(prefix="tether-run-") as tmp:  # its HOME and TMPDIR, gone after it
-        result = _run(command, argv if not confined else sandbox.wrap(argv, root, tmp, protected), root,
+        result = _run(command, argv if not confined else sandbox.wrap(argv, root, tmp, before.protected), root,
                       sandbox.environment(tmp, settings.env), settings.timeout, settings.output_cap)
-    removed = sandbox.remove_new(root, protected) if confined else []
+    after = sandbox.survey(root, settings.writable) if looked else before
+    removed = sandbox.remove_new(root, before.protected, after.protected) if confined else []
     if removed:
         result.output += f"\n[tether removed what the command created and may not: {', '.join(removed)}]"
+    if watch is not None:
+        result.wrote, note = watch.after(before, after)
+        result.output += note
     return result
 
 
