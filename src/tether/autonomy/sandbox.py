@@ -8,8 +8,10 @@ included; tether's own `.tether/` (its memory), `tether.toml` and `.tetherignore
 environment folders, whose code runs at the next `python` or `npm` (`ENVIRONMENTS` by name, and any
 folder that holds a `pyvenv.cfg`, such as a virtualenv called `env`). Such a path the command
 creates where there was none is removed after it, and named. A path under a glob of the user's
-`[verify] writable` list is none of this: the user lets checks write it.
-tether's data and the usual credential folders of the home directory hidden; no network; its own
+`[verify] writable` list is none of this: the user lets checks write it (a glob names a protected
+folder itself, `node_modules`, not a path inside it, which stays read-only with its folder).
+With the sandbox off (the user's choice) nothing is read-only and nothing is removed.
+Tether's data and the usual credential folders of the home directory are hidden; no network; its own
 process namespace, killed with tether. The environment is an allow-list, never the user's: PATH,
 the locale, HOME and TMPDIR pointing at the private temp folder, and what the user names in
 `[verify] env`. Where no sandbox can be had, `auto` and `agent` refuse to run checks unless the
