@@ -16,6 +16,7 @@ from typing import Iterator
 from ..context import tokens
 from ..errors import TetherError
 from ..llm.types import Response
+from ..redaction import redact_file
 from .edits.workspace import PathRefused, resolve
 from .runlog import RunLog
 from .tools import Toolbox
@@ -386,9 +387,9 @@ def _lines(root: Path, path: str, lines_of: dict) -> list[str] | None:
 
 
 def file_lines(root: Path, path: str) -> list[str] | None:
-    """A workspace file's lines, its real path confined to the workspace (None when it is not one)."""
+    """A workspace file's lines, redacted, its real path confined to the workspace (None when it is not one)."""
     try:
-        target, _ = resolve(root, path)
-        return target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else None
+        target, rel = resolve(root, path)
+        return redact_file(rel, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines() if target.is_file() else None
     except (PathRefused, OSError):
         return None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..context import tokens
 from ..context.walk import walk
+from ..redaction import redact_file
 from .edits.gbnf import fence_for
 from .untrusted import Fence
 
@@ -30,7 +31,7 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
     for f in found.files:
         if not f.binary and f.size < 200_000:
             try:
-                texts[f.path] = (root / f.path).read_text(encoding="utf-8", errors="replace")
+                texts[f.path] = redact_file(f.path, (root / f.path).read_text(encoding="utf-8", errors="replace"))[0]
             except OSError:
                 continue
     sizes = {p: tokens.count(t) for p, t in texts.items()}

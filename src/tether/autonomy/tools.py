@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import TetherError
+from ..redaction import redact_file
 from .edits.workspace import resolve
 from .verify import VerifySettings, run_command
 
@@ -74,12 +75,12 @@ def parse_done(text: str) -> str | None:
 
 
 def read_lines(root: Path, path: str, start=None, end=None, most: int = MAX_READ_LINES) -> dict:
-    """Lines `start`..`end` (1-based, at most `most`) of a workspace file, its real path confined
-    to the workspace and out of any `.git`; {"path", "start", "end", "lines", "text"}."""
+    """Lines `start`..`end` (1-based, at most `most`) of a workspace file, redacted, its real path
+    confined to the workspace and out of any `.git`; {"path", "start", "end", "lines", "text"}."""
     target, rel = resolve(root, path)
     if not target.is_file():
         raise TetherError(f"{rel} is not a file in the workspace")
-    lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = redact_file(rel, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines()
     first = max(1, int(start or 1))
     last = min(len(lines), int(end or first + most - 1), first + most - 1)
     return {"path": rel, "start": first, "end": last, "lines": len(lines), "text": "\n".join(lines[first - 1:last])}

@@ -16,7 +16,7 @@ from ..errors import TetherError
 from . import gitsource, tokens
 from .compress import compress as compress_text
 from .parallel import in_two
-from ..redaction import redact as redact_text
+from ..redaction import redact_file, rules_for
 from .syntax import language_of
 from .walk import SNIFF, is_binary, walk
 
@@ -213,7 +213,8 @@ def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: boo
     out, a large batch split in two with one half in a forked child, since the tokenizer holds
     the GIL and the child shares its loaded tables."""
     store = _cache_store() if cache and not compress else None
-    keys = [hashlib.blake2b(f.key + f"{encoding}:{int(redact)}".encode(), digest_size=16).digest() for f in files]
+    keys = [hashlib.blake2b(f.key + f"{encoding}:{rules_for(f.path) if redact else 0}".encode(), digest_size=16).digest()
+            for f in files]  # the redaction's rules and the file's name (`.env`) decide what it redacts, as its bytes do
     results: dict[int, tuple] = {}
     if store is not None:
         known = {bytes(r[0]): r for r in store.query_many("SELECT key, tokens, redacted, found FROM token_cache WHERE key IN", keys)}
@@ -258,7 +259,7 @@ def _work(jobs: list[tuple[str, str]], encoding: str, redact: bool, compress: bo
     for path, text in jobs:
         changed, found, compressed = None, Counter(), False
         if redact:
-            redacted, found = redact_text(text)
+            redacted, found = redact_file(path, text)
             if found:
                 text = changed = redacted
         if compress:

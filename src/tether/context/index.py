@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
-from ..redaction import redact
+from ..redaction import RULES, redact_file
 from ..errors import ConfigError, TetherError
 from . import embedders
 from .chunks import Chunk, chunk_file
@@ -89,6 +89,7 @@ class Index:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
+        self._use_redaction()
         if embeddings:
             self._use_embedder()
         self._matrix = None  # (ids, vectors), loaded on the first vector query
@@ -110,13 +111,22 @@ class Index:
 
     def _use_embedder(self) -> None:
         """Vectors from another embedder cannot be compared with this one's: forget them."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
-        if row and row[0] == self.embedder_name:
+        self._forget_unless("embedder", self.embedder_name, "UPDATE chunks SET vector = NULL WHERE vector IS NOT NULL")
+
+    def _use_redaction(self) -> None:
+        """Chunks redacted by older rules may hold what these redact: forget them, so every file is read anew."""
+        self._forget_unless("redaction", RULES, "DELETE FROM chunks_fts", "DELETE FROM chunks", "DELETE FROM files")
+
+    def _forget_unless(self, key: str, value: str, *statements: str) -> None:
+        """Run `statements` and record `value` under `key`, unless the index was built with it."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row and row[0] == value:
             return
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("UPDATE chunks SET vector = NULL WHERE vector IS NOT NULL")
-            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedder', ?)", (self.embedder_name,))
+            for statement in statements:
+                self.db.execute(statement)
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # -- building -----------------------------------------------------------------------------
 
@@ -151,7 +161,7 @@ class Index:
             if not old or old[0] != digest:
                 changed.append((f.path, data.decode("utf-8", errors="replace")))
         removed = [p for p in known if p not in current]
-        new_chunks: list[Chunk] = [c for path, text in changed for c in chunk_file(path, redact(text)[0])]  # the index stores no secret
+        new_chunks: list[Chunk] = [c for path, text in changed for c in chunk_file(path, redact_file(path, text)[0])]  # the index stores no secret
         with self.db:  # one transaction: a crash leaves the old index or the new one
             self.db.execute("BEGIN")
             for path in removed + [p for p, _ in changed]:
