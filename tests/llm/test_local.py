@@ -217,3 +217,36 @@ def test_prompt_cache_false_keeps_nothing_on_disk(isolated):
     local._persist(llm)
     llm.close()
     assert not (isolated / "data" / "tether" / "prompt-cache").exists()
+
+
+def long_prompt(tag: str) -> str:
+    return f"{tag}\n" + "\n".join(f"def f{i}(x):\n    return x * {i} + {i * 7}" for i in range(120)) + "\nWhat does f3 return for 2?"
+
+
+def test_reading_a_prompt_reports_how_far_it_has_read_before_the_first_token(grid):
+    seen, first_text = [], []
+    for item in grid.stream(MODEL, long_prompt("progress"), max_tokens=4, temperature=0,
+                            progress=lambda kind, **d: seen.append((kind, d["read"], d["total"]))):
+        if isinstance(item, str) and not first_text:
+            first_text.append(len(seen))
+    assert len(seen) > 3 and first_text and first_text[0] == len(seen)  # every report came before the first token
+    assert all(kind == "reading" for kind, _, _ in seen)
+    reads = [read for _, read, _ in seen]
+    assert reads == sorted(reads) and reads[-1] == seen[-1][2] > 1000
+
+
+def test_stop_lands_while_the_prompt_is_being_read(grid):
+    stop = threading.Event()
+    seen = []
+
+    def progress(kind, read, total):
+        seen.append(read)
+        stop.set()  # the person presses Stop as soon as the model starts reading
+
+    with pytest.raises(Cancelled, match="while reading the prompt") as caught:
+        grid.complete(MODEL, long_prompt("stop"), max_tokens=4, cancel=stop, progress=progress)
+    assert len(seen) == 1 and caught.value.usage.output_tokens == 0
+    [row] = ledger_rows(grid)
+    assert row["outcome"] == "cancelled"
+    r = grid.complete(MODEL, long_prompt("stop"), max_tokens=4, temperature=0)  # the part read is not read again
+    assert r.usage.cached_tokens >= seen[0] - 1
