@@ -97,3 +97,15 @@ def test_a_bad_last_event_id_is_a_400(app, client):
     assert started.status_code == 303
     r = client.get(started.headers["location"] + "/events", headers={"last-event-id": "not-a-number"})
     assert r.status_code == 400 and "after must be a whole number" in r.text
+
+
+def test_a_confirm_whose_yes_is_not_a_boolean_is_a_400_not_a_yes(app, client):
+    r = client.post("/runs/r9/confirm", json={"id": 1, "yes": "false"}, headers={"x-csrf-token": app[0].csrf})
+    assert r.status_code == 400 and "yes must be true or false" in r.json()["error"]
+
+
+def test_the_file_page_shows_an_env_file_as_every_face_does(app, client, workspace):  # noqa: F811
+    (workspace / ".env").write_text("DB_PASSWORD=hunter2-very-secret\nDEBUG=1\n")
+    page = client.get("/file", params={"path": ".env"})
+    assert page.status_code == 200 and "DB_PASSWORD" in page.text and "DEBUG" in page.text
+    assert "hunter2-very-secret" not in page.text

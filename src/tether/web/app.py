@@ -24,6 +24,7 @@ from ..autonomy.edits.workspace import PathRefused, TextFile, resolve
 from ..autonomy.leash import LEVELS, Leash
 from ..autonomy.verify import VerifySettings
 from ..errors import TetherError
+from ..redaction import redact_file
 from .runs import Conflict, Runs
 from .security import Door
 
@@ -151,7 +152,10 @@ class Pages:
 
     async def confirm(self, request: Request):
         data = await self.posted(request)
-        self.runs_.get(request.path_params["key"]).confirm(_int(data, "id"), bool(data.get("yes")))
+        yes = data.get("yes")
+        if not isinstance(yes, bool):
+            raise TetherError("yes must be true or false")
+        self.runs_.get(request.path_params["key"]).confirm(_int(data, "id"), yes)
         return JSONResponse({"ok": True})
 
     async def decide(self, request: Request):
@@ -253,7 +257,7 @@ class Pages:
             raise TetherError(str(e)) from None
         if not target.is_file():
             raise TetherError(f"{rel}: no such file in the workspace")
-        lines = TextFile.read(target).text.splitlines()
+        lines = redact_file(rel, TextFile.read(target).text)[0].splitlines()  # a .env or a key file is shown as every face shows it
         start, end = _int(request.query_params, "start", 1), _int(request.query_params, "end", 0)
         return self.page(request, "file.html", path=rel, lines=list(enumerate(lines, start=1)), start=start, end=end or start)
 
