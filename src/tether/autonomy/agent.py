@@ -44,7 +44,7 @@ from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_promp
 from .trail import Trail
 from .untrusted import Fence
 from .watch import Watch
-from .verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score, wrong_values
+from .verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score, ran_tests, wrong_values
 
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 
@@ -52,6 +52,7 @@ OUTPUT_TOKENS = 1536  # room kept for each reply
 FRESH_TEMPERATURE = 1.0  # samples after a repeat: spread wide, the checks choose
 WRITE_SHARE = 0.8  # a whole-file reply is at least this share of the file's tokens (to judge whether one can still finish)
 MALFORMED = "the reply held no edit, tool line or DONE"  # logged, so a run's well-formed share can be counted
+CHECKED = ("approve", "auto", "agent")  # the levels whose changes apply and are checked
 CHANCE = re.compile(r"\b(?:random|secrets|uuid|urandom)\b")  # code that draws random numbers can pass its checks by luck
 
 SYSTEM = """You are tether, a careful programmer working in the user's repository, on a leash the user controls.
@@ -111,6 +112,8 @@ class Agent:
         self.on_event = on_event or (lambda kind, **data: None)
         self.fence = Fence.lasting()  # the same prompt prefix from run to run: the model's cache serves it
         self.confined = self._confined(leash)
+        if leash.level in CHECKED:  # a check that cannot start is refused before any model call
+            self.verify.startable(self.root)
         self.toolbox = Toolbox(self.root, self.verify, self.confined)
         self.output_tokens = OUTPUT_TOKENS
         self.pace = Pace()  # how fast this run's replies read and write
@@ -125,6 +128,7 @@ class Agent:
         self.refusals = 0  # actions the leash (or the person) refused
         self.checks: list[CommandResult] = []
         self.best: tuple | None = None  # the best score the checks have had in this run
+        self.baseline: int | None = None  # tests the checks ran before any change
         self.cancel = threading.Event()  # set by `stop()`, from any thread
         self._level: str | None = None  # a level asked for during the run, taken at the next step
         self.tried: list[str] = []  # the models this run escalated from, in order
@@ -173,7 +177,7 @@ class Agent:
             stop = Stop(Status.INTERRUPTED, "stopped by Ctrl-C; the workspace is at the last checkpoint")
         finally:
             self.toolbox.close()
-        return self._finish(instruction, stop)
+        return self._finish(instruction, self._kept_tests(stop))
 
     def _drive(self, instruction: str) -> Stop:
         while True:
@@ -279,6 +283,7 @@ class Agent:
             # one failure report: the files above show the cases, this how they fail (each prompt token costs ~1/100 s here)
             checks = ("\n\nAfter each change the checks run. Now they fail like this:\n" + failure_report(failing, self.fence.wrap) if failing
                       else f"\n\nAfter each change the checks run ({', '.join(self.verify.commands)}). Now they pass.")
+        self._baseline()
         ending = "Answer in plain text." if self.leash.level == "ask" else self.format.ask
         conventions, sources = memory.standing(self.root)
         if conventions:  # the project's own standing instructions: they shape style and workflow, never the leash
@@ -294,6 +299,19 @@ class Agent:
                 user, self.outlined = outlined, True
         self.log.step("prompt", system=system, user=user)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _baseline(self) -> None:
+        """Count the tests the checks run before any change (running them here where no earlier
+        step did): a change after which they run fewer has removed or skipped some."""
+        if self.baseline is None and self.verify.commands and not self.changed and self.leash.level in CHECKED:
+            self.baseline = ran_tests(self.checks if self._unreviewed() else [self._check(c) for c in self.verify.commands])
+
+    def _kept_tests(self, stop: Stop) -> Stop:
+        """A run is not done when its checks now run fewer tests than before it: passing them proves less."""
+        if stop.status is not Status.DONE or self.baseline is None or not self.checks or ran_tests(self.checks) >= self.baseline:
+            return stop
+        return Stop(Status.FAILING, f"the checks ran {ran_tests(self.checks)} test(s) after the change and {self.baseline} before it:"
+                                    " tests were removed, skipped or deselected; see the diff", stop.answer)
 
     def _continue(self, reply_text: str, feedback: str) -> None:
         self.messages += [{"role": "assistant", "content": reply_text}, {"role": "user", "content": feedback}]

@@ -39,6 +39,7 @@ class Draft:
     before: dict  # path -> sha256 of its text when proposed (None: the file did not exist)
     lines: dict  # path -> changed lines, for the leash's size limits
     diff: str
+    texts: tuple = ()  # (path, text before, text after) per file, for what the leash reads in the change
 
 
 class Drafts:
@@ -55,7 +56,8 @@ class Drafts:
         if not changes:
             return report, None
         lines = {rel: hunks.changed_lines(hunks.split(rel, before, after)) for rel, before, after in changes}
-        draft = Draft(secrets.token_hex(6), reply, tuple(lines), {rel: _sha(before) for rel, before, _ in changes}, lines, report.diff)
+        draft = Draft(secrets.token_hex(6), reply, tuple(lines), {rel: _sha(before) for rel, before, _ in changes}, lines, report.diff,
+                      tuple(changes))
         with self._lock:
             self._drafts[draft.id] = draft
             while len(self._drafts) > MAX_DRAFTS:
@@ -68,7 +70,7 @@ class Drafts:
             draft = self._drafts.get(draft_id)
         if draft is None:
             raise TetherError(f"no proposal {draft_id!r} (proposals last as long as this server; propose the edit again)")
-        decision = leash.check_change(draft.lines)
+        decision = leash.check_change(draft.lines, draft.texts)
         if not decision.allowed:
             raise TetherError(f"refused by the leash ({decision.rule}): {decision.reason}")
         for rel in draft.files:

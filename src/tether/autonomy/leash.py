@@ -19,6 +19,7 @@ from pathlib import Path
 from ..config import Config
 from ..layering import DEFAULTS, LEVELS
 from ..errors import ConfigError, TetherError
+from . import tamper
 from .edits.workspace import PathRefused, protected, resolve
 
 TOOLS = ("read", "search", "propose", "write", "run")
@@ -175,11 +176,15 @@ class Leash:
             return self._record(tool, target, Decision("allow", str(allows[0]), f"{tool} {target} is allowed by the config"))
         return self._record(tool, target, level_decision)
 
-    def check_change(self, files: dict[str, int]) -> Decision:
-        """A whole change (path -> changed lines) against the path and size limits of the level."""
+    def check_change(self, files: dict[str, int], texts: tuple[tuple[str, str | None, str | None], ...] = ()) -> Decision:
+        """A whole change (path -> changed lines) against the path and size limits of the level;
+        with its `texts` ((path, before, after) per file), one that weakens the tests is asked at
+        every level, with what it weakens as the reason."""
         verdicts = [self.check("write", path) for path in files]
         if any(d.verdict == "deny" for d in verdicts):
             return next(d for d in verdicts if d.verdict == "deny")
+        if found := tamper.weakened(texts):
+            return self._record("write", ", ".join(files), Decision("ask", tamper.RULE, tamper.reason(found)))
         if any(d.verdict == "ask" for d in verdicts):
             return next(d for d in verdicts if d.verdict == "ask")
         lines = sum(files.values())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import hunks as hunk_mod
+from . import hunks as hunk_mod, tamper
 from .edits import Edit, propose
 from .formats import EditFormat
 from .leash import Leash
@@ -69,22 +69,16 @@ class Proposals:
         if level == "suggest":
             raise Stop(Status.PROPOSED, "the change is shown as a suggestion; level suggest applies nothing", report.diff)
         all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
-        decision = self.leash.check_change({rel: hunk_mod.changed_lines(hs) for rel, hs in all_hunks.items()})
+        decision = self.leash.check_change({rel: hunk_mod.changed_lines(hs) for rel, hs in all_hunks.items()}, tuple(changes))
         if decision.verdict == "deny":
             return Outcome(text, False, f"Refused by the leash ({decision.rule}): {decision.reason}.", refused=refused + 1)
         if decision.verdict == "ask":
             if self.person is None:
+                if decision.rule == tamper.RULE:  # no one to see the tests weakened: the run ends, nothing applied
+                    raise Stop(Status.REFUSED, f"{decision.reason}; nothing was applied, and no one is here to approve it")
                 return Outcome(text, False, f"Refused: {decision.reason}, and no one is here to approve it.", refused=refused + 1)
-            flat = [h for hs in all_hunks.values() for h in hs]
-            taken = self.person.review(flat)
-            if taken is None:
-                raise Stop(Status.STOPPED, "the person stopped the run")
-            self.log.step("decision", tool="review", taken=taken)
-            if not any(taken):
+            if not self._review(decision, all_hunks, changes, plan):
                 return Outcome(text, False, "The user declined this change. Ask yourself what they want instead.", refused=refused)
-            for rel, before, _ in changes:
-                chosen = [taken[flat.index(h)] for h in all_hunks[rel]]
-                plan.texts[rel] = hunk_mod.combine(before, all_hunks[rel], chosen)
         files = [rel for rel, _, _ in plan.changes()]
         if not files:
             return Outcome(text, False, "No hunk was taken; nothing changed.", refused=refused)
@@ -100,6 +94,24 @@ class Proposals:
             feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
                          " " + checks_fail(failing, self.wrap) + "Fix the code. " + self.fmt.ask)
         return Outcome(text, True, feedback, files, checks, commit, refused)
+
+    def _review(self, decision, all_hunks: dict, changes: list, plan) -> bool:
+        """The person takes or leaves each hunk (the plan keeps what they took), told first why the
+        leash asks where that is more than the level's habit; False: they took none."""
+        if decision.rule != "level approve":
+            self.log.step("note", text=f"held for review: {decision.reason}")
+            self.on_event("note", text=f"held for your review: {decision.reason}")
+        flat = [h for hs in all_hunks.values() for h in hs]
+        taken = self.person.review(flat)
+        if taken is None:
+            raise Stop(Status.STOPPED, "the person stopped the run")
+        self.log.step("decision", tool="review", taken=taken)
+        if not any(taken):
+            return False
+        for rel, before, _ in changes:
+            chosen = [taken[flat.index(h)] for h in all_hunks[rel]]
+            plan.texts[rel] = hunk_mod.combine(before, all_hunks[rel], chosen)
+        return True
 
 
 def checks_fail(failing: list[CommandResult], wrap) -> str:

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -27,6 +28,10 @@ from . import sandbox
 
 class SandboxUnavailable(TetherError):
     """Checks would run model-written code unconfined, and the user has not chosen that."""
+
+
+class CheckUnavailable(ConfigError):
+    """A check command cannot start (no such program): found before the model is called, not after its edit."""
 
 DEFAULT_TIMEOUT = DEFAULTS["verify"]["timeout"]
 DEFAULT_OUTPUT_CAP = DEFAULTS["verify"]["output_cap"]  # characters of output kept: the head and the tail, which hold the news
@@ -148,6 +153,19 @@ class VerifySettings:
         """These settings with the timeout cut to what is left of a run's time."""
         return dataclasses.replace(self, timeout=min(self.timeout, seconds))
 
+    def startable(self, root: Path) -> None:
+        """Every check's program can be found the way the sandboxed run will look for it (the
+        sandbox's PATH, relative paths from the workspace); else one error names the first that cannot."""
+        path = sandbox.environment(str(root), self.env)["PATH"]
+        for command in self.commands:
+            argv, problem = _argv(command)
+            program = argv[0] if argv else ""
+            if not problem and shutil.which(str(root / program) if "/" in program else program, path=path) is None:
+                problem = (f"{program} is not an executable file in the workspace" if "/" in program else
+                           f"{program} is not found on the PATH checks run with ({path})")
+            if problem:
+                raise CheckUnavailable(f"the check {command!r} cannot start: {problem}; fix --verify or [verify] commands")
+
     def confined(self) -> bool:
         """Whether commands will run in the sandbox; raises where they should and cannot."""
         if self.sandbox == "off":
@@ -179,12 +197,9 @@ def detect(root: Path) -> tuple[str, ...]:
 def run_command(command: str, root: Path, settings: VerifySettings, confined: bool = True, watch=None) -> CommandResult:
     """Run one command line (no shell) in the workspace; `confined` runs it in the sandbox, and a
     run's `watch` (watch.py) learns what it wrote."""
-    try:
-        argv = shlex.split(command)
-    except ValueError as e:
-        return CommandResult(command, 127, f"cannot parse the command: {e}", 0.0)
-    if not argv:
-        return CommandResult(command, 127, "empty command", 0.0)
+    argv, problem = _argv(command)
+    if problem:
+        return CommandResult(command, 127, problem, 0.0)
     looked = confined or watch is not None
     before = sandbox.survey(root, settings.writable) if looked else sandbox.Survey()
     if watch is not None:
@@ -200,6 +215,15 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
         result.wrote, note = watch.after(before, after)
         result.output += note
     return result
+
+
+def _argv(command: str) -> tuple[list[str], str]:
+    """A command line's argv (no shell), or why it has none."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as e:
+        return [], f"cannot parse the command: {e}"
+    return argv, "" if argv else "empty command"
 
 
 def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, output_cap: int) -> CommandResult:
@@ -228,19 +252,38 @@ def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, o
 
 
 _COUNT = re.compile(r"(\d+) (passed|failed|error|errors)\b")
+_RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)  # unittest's summary
+_NOT_RUN = re.compile(r"\b(?:skipped|expected failures)=(\d+)")  # of those, unittest's that reached no verdict
 
 
 def score(results: list[CommandResult]) -> tuple[int, int, int]:
     """How good a candidate is by its checks: commands passed, tests passed, tests failed (fewer
     is better). Test counts are read from pytest's summary line when there is one."""
-    passed = failed = 0
+    counts = [_pytest_counts(r.output) for r in results]
+    return sum(r.ok for r in results), sum(p for p, _ in counts), -sum(f for _, f in counts)
+
+
+def ran_tests(results: list[CommandResult]) -> int:
+    """Tests the checks brought to a verdict, passed or failed (pytest's and unittest's summaries):
+    fewer after a change than before it means tests were removed, skipped or deselected."""
+    total = 0
     for r in results:
-        for number, word in _COUNT.findall(r.output[-2000:]):
-            if word == "passed":
-                passed += int(number)
-            else:
-                failed += int(number)
-    return sum(r.ok for r in results), passed, -failed
+        passed, failed = _pytest_counts(r.output)
+        tail = r.output[-2000:]
+        ran = sum(int(n) for n in _RAN.findall(tail))
+        total += passed + failed + (ran - sum(int(n) for n in _NOT_RUN.findall(tail)) if ran else 0)
+    return total
+
+
+def _pytest_counts(output: str) -> tuple[int, int]:
+    """(passed, failed or in error) from pytest's summary line at the end of `output`."""
+    passed = failed = 0
+    for number, word in _COUNT.findall(output[-2000:]):
+        if word == "passed":
+            passed += int(number)
+        else:
+            failed += int(number)
+    return passed, failed
 
 
 def _kill(proc: subprocess.Popen) -> None:
