@@ -42,6 +42,7 @@ from .result import RunResult, Status, Stop
 from .runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
 from .trail import Trail
+from .progress import CallProgress
 from .untrusted import Fence
 from .watch import Watch
 from .verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score, ran_tests, wrong_values
@@ -321,7 +322,7 @@ class Agent:
 
     def _status(self, doing: str) -> None:
         spent = self.leash.spent
-        self.on_event("status", step=spent.steps, tokens=spent.tokens, cost=spent.usd, doing=doing)
+        self.on_event("status", step=spent.steps, tokens=spent.tokens, cost=spent.usd, elapsed=spent.seconds, doing=doing)
 
     def _generate(self, **opts) -> Response:
         if self.cancel.is_set():
@@ -341,7 +342,8 @@ class Agent:
             opts["grammar"] = self.grammar
         opts["cancel"] = self.cancel
         try:  # the run's time limit bounds the call in flight, not only the next one
-            reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, deadline=self._time_left(), **opts)
+            reply = self.grid.complete(self.model, messages, max_tokens=self.output_tokens, deadline=self._time_left(),
+                                       progress=CallProgress(self.on_event, self.leash.spent), **opts)
         except TetherError as e:
             if e.usage is not None:  # a reply cut off (stopped, out of time) still cost what it read and wrote
                 u = e.usage

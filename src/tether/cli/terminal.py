@@ -20,9 +20,8 @@ class LiveLine:
         self.status.start()
 
     def event(self, kind: str, **data) -> None:
-        if kind == "status":
-            doing = data.get("doing") or "working"
-            self.status.update(f"step {data['step']} · {data['tokens']:,} tokens · {usd(data['cost'])} · {e(doing)}")
+        if kind in ("status", "reading", "writing"):
+            self.status.update(progress_line(kind, data))
         elif kind == "diff":
             with self.paused():
                 print_diff(data["diff"])
@@ -44,6 +43,19 @@ class LiveLine:
             yield
         finally:
             self.status.start()
+
+
+def progress_line(kind: str, data: dict) -> str:
+    """What the model is doing now, as one line: the step, what it spent, how long this call has
+    taken, and how far it has read its prompt (with the time left) or what it is writing."""
+    head = f"step {data['step']} · {data['tokens']:,} tokens · {usd(data['cost'])} · {data.get('elapsed', 0):.0f}s"
+    if kind == "reading":
+        left = f" · about {data['left']:.0f}s left" if data.get("left") is not None else ""
+        return f"{head} · reading the prompt: {data['read']:,} of {data['total']:,} tokens ({100 * data['read'] // max(data['total'], 1)}%){left}"
+    if kind == "writing":
+        tail = " ".join(data.get("text", "").split())[-60:]
+        return f"{head} · writing: {data['written']:,} tokens{' · ' + e(tail) if tail else ''}"
+    return f"{head} · {e(data.get('doing') or 'working')}"
 
 
 class TerminalPerson:

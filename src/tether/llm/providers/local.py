@@ -110,6 +110,8 @@ class LocalProvider(Provider):
                     if piece:
                         first = first or time.monotonic()
                         text.append(piece)
+                        if req.progress is not None:
+                            req.progress("writing", text=piece)
                         if not req.tools:
                             yield piece
                     finish = choice.get("finish_reason") or finish

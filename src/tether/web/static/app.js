@@ -28,17 +28,30 @@ if (runBox) {
   const key = runBox.dataset.key, steps = document.getElementById("steps"), status = document.getElementById("status");
   const questionBox = document.getElementById("question"), result = document.getElementById("result");
   let review = null;
-  const started = Date.now();
+  const started = Number(runBox.dataset.started);  // the server's clock: a reload shows the run's true age
   const say = (text) => { status.textContent = text; };
+  const money = (cost) => (cost == null ? "cost unknown" : "$" + Number(cost).toFixed(4));
+  const progress = (e) => {  // the same line the terminal shows (cli/terminal.py progress_line)
+    const head = `step ${e.step} · ${e.tokens} tokens · ${money(e.cost)} · ${Math.round(Date.now() / 1000 - started)} s`;
+    if (e.kind === "reading") {
+      const left = e.left == null ? "" : ` · about ${Math.round(e.left)} s left`;
+      return `${head} · reading the prompt: ${e.read} of ${e.total} tokens (${Math.floor((100 * e.read) / Math.max(e.total, 1))}%)${left}`;
+    }
+    if (e.kind === "writing") return `${head} · writing: ${e.written} tokens · ${(e.text || "").split(/\s+/).join(" ").slice(-60)}`;
+    return `${head} · ${e.doing || "working"}`;
+  };
   const fail = (error) => { const p = el("p", { class: "error", role: "alert" }, error.message || String(error)); questionBox.before(p); setTimeout(() => p.remove(), 8000); };
 
+  let live = null;  // the last progress event: the line keeps counting seconds between events
+  const ticking = setInterval(() => { if (live) say(progress(live)); }, 1000);
   const source = new EventSource(`/runs/${key}/events`);
   window.tetherArrivals = [];  // seconds from a step being recorded to it reaching the page (benchmarks/ui.py reads it)
   source.onmessage = (message) => {
     const e = JSON.parse(message.data);
     window.tetherArrivals.push(Date.now() / 1000 - e.ts);
-    if (e.kind === "status") {
-      say(`step ${e.step} · ${e.tokens} tokens · ${e.cost == null ? "cost unknown" : "$" + Number(e.cost).toFixed(4)} · ${((Date.now() - started) / 1000).toFixed(0)} s · ${e.doing || "working"}`);
+    if (e.kind === "status" || e.kind === "reading" || e.kind === "writing") {
+      live = e;
+      say(progress(e));
     } else if (e.kind === "question") {
       showQuestion(e);
     } else if (e.kind === "answered") {
@@ -50,6 +63,8 @@ if (runBox) {
         mark();
       }
     } else if (e.kind === "end") {
+      live = null;
+      clearInterval(ticking);
       source.close();
       document.getElementById("stop").disabled = true;
       questionBox.hidden = true;

@@ -1,0 +1,110 @@
+"""A person never waits blind: with the real embedded model, a run shows its prompt being read
+(how far, of how much) before the first token and the text as it is written, and Stop lands while
+the prompt is still being read. The phases are driven by the run's own events, never by timing."""
+
+import pytest
+
+from tether.autonomy.agent import Agent
+from tether.autonomy.leash import Leash
+from tether.autonomy.progress import CallProgress
+from tether.autonomy.result import Status
+from tether.autonomy.verify import VerifySettings
+from tether.cli.terminal import progress_line
+from tether.llm.router import Grid
+from tests.conftest import ledger_rows, make_tree
+
+MODEL = "local/smollm2-135m"
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_tree(tmp_path / "repo", {"calc.py": "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(40))})
+
+
+def run_with(repo, on_event):
+    from tether.llm.providers.local import unload_all
+
+    unload_all()  # a cold model: the whole prompt is read
+    grid = Grid.from_config()
+    events = []
+    agent = Agent(grid, repo, Leash(repo, "suggest"), model=MODEL, verify=VerifySettings(()),
+                  on_event=lambda kind, **data: (events.append((kind, data)), on_event(agent, kind, data)))
+    return agent.run("Add a function f40 like the others to calc.py"), events, grid
+
+
+@pytest.mark.slow
+def test_a_run_shows_its_prompt_being_read_before_the_first_token_then_the_text(repo):
+    result, events, _ = run_with(repo, lambda agent, kind, data: None)
+    kinds = [k for k, _ in events]
+    assert "reading" in kinds and "writing" in kinds and kinds.index("reading") < kinds.index("writing") < kinds.index("reply")
+    reads = [d for k, d in events if k == "reading"]
+    assert len(reads) > 2 and [d["read"] for d in reads] == sorted(d["read"] for d in reads) and reads[-1]["read"] == reads[-1]["total"]
+    assert all(d["left"] is not None and d["elapsed"] >= 0 for d in reads)
+    assert "reading the prompt" in progress_line("reading", reads[0]) and "%" in progress_line("reading", reads[0])
+
+
+@pytest.mark.slow
+def test_stop_lands_while_the_prompt_is_being_read(repo):
+    def stop_at_first_slice(agent, kind, data):
+        if kind == "reading":
+            agent.stop()
+
+    result, events, grid = run_with(repo, stop_at_first_slice)
+    assert result.status == Status.STOPPED
+    reads = [d for k, d in events if k == "reading"]
+    assert len(reads) == 1 and reads[0]["read"] < reads[0]["total"]  # it stopped after one slice of the prompt
+    assert "writing" not in [k for k, _ in events]
+    assert [r["outcome"] for r in ledger_rows(grid)] == ["cancelled"]
+
+
+def test_writing_events_come_a_few_a_second_with_the_text_so_far():
+    from tether.autonomy.leash import Spent
+
+    seen, now = [], [100.0]
+    progress = CallProgress(lambda kind, **data: seen.append(data), Spent(), clock=lambda: now[0])
+    for piece in ["def ", "f40", "(x):"] * 40:
+        progress("writing", text=piece)
+        now[0] += 0.0625  # 16 tokens a second
+    assert len(seen) == 30 and seen[0]["written"] == 1 and seen[0]["text"] == "def "  # the first at once, then one per 0.25 s
+    assert seen[-1]["text"].endswith("def f40(x):") and len(seen[-1]["text"]) <= 200
+    assert progress_line("writing", seen[-1]).startswith("step 0 · 0 tokens")
+
+
+@pytest.mark.slow
+def test_the_web_app_shows_the_prompt_being_read_and_stops_while_it_is(repo):
+    import json
+
+    import httpx
+
+    from tether.llm.providers.local import unload_all
+    from tether.serving import Server
+    from tether.web import create_app
+
+    unload_all()
+    door = create_app(Grid.from_config(), repo, "127.0.0.1", 0)
+    server = Server(door, "127.0.0.1", 0)
+    door.port = server.server_address[1]
+    server.start()
+    try:
+        with httpx.Client(base_url=server.origin, timeout=120) as c:
+            c.get(f"/?token={door.token}")
+            csrf = {"x-csrf-token": door.csrf}
+            started = c.post("/runs", data={"instruction": "Add f40 to calc.py", "level": "suggest", "model": MODEL, "csrf": door.csrf})
+            key = started.headers["location"].rsplit("/", 1)[1]
+            assert 'data-started="' in c.get(f"/runs/{key}").text  # the page counts from the server's start, through reloads
+            kinds = []
+            with c.stream("GET", f"/runs/{key}/events") as events:
+                for line in events.iter_lines():
+                    if not line.startswith("data: "):
+                        continue
+                    event = json.loads(line[6:])
+                    kinds.append(event["kind"])
+                    if event["kind"] == "reading" and kinds.count("reading") == 1:
+                        assert event["read"] < event["total"] and event["elapsed"] >= 0
+                        assert c.post(f"/runs/{key}/stop", headers=csrf).status_code == 200
+                    if event["kind"] == "end":
+                        assert event["status"] == "stopped"
+                        break
+            assert "writing" not in kinds and "reply" not in kinds
+    finally:
+        server.shutdown()
