@@ -160,3 +160,12 @@ def test_errors_under_json_are_json_on_stderr(isolated):
     done = subprocess.run([*TETHER, "chat", "-m", "nope/x", "hi", "--json"], capture_output=True, text=True)
     error = json.loads(done.stderr)
     assert done.returncode == 1 and error["kind"] == "UnknownModel" and "nope" in error["error"] and error["exit"] == 1
+
+
+def test_chat_has_a_default_output_cap_and_says_when_a_reply_hit_it(project):
+    done = run("chat", "-m", "up/long", "tell me everything", "--json")
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(done.stdout)
+    assert reply["usage"]["output_tokens"] == 2048 and reply["finish_reason"] == "length"
+    shown = run("chat", "-m", "up/long", "--max-tokens", "20", "tell me everything")
+    assert shown.returncode == 0 and "cut at 20 tokens" in shown.stderr and "--max-tokens" in shown.stderr

@@ -161,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 self._sse({**base, "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}, "finish_reason": None}]})
-            finish = "stop"
+            finish = "length" if model == "long" else "stop"
         self._sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         self._sse({**base, "choices": [], "usage": _openai_usage(model, text)})
         self._sse(b"[DONE]")
@@ -196,7 +196,7 @@ def _last_user(messages: list) -> str:
 
 def _openai_reply(model: str, text: str) -> dict:
     message: dict = {"role": "assistant", "content": text}
-    finish = "stop"
+    finish = "length" if model == "long" else "stop"  # it wrote until its cap, as a model with much to say does
     if model == "tools":
         message = {"role": "assistant", "content": None, "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]}

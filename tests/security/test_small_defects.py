@@ -115,3 +115,33 @@ def test_a_leash_budget_of_zero_or_nan_is_refused(tmp_path):
         cfg = config.from_dict(tomllib.loads(text))
         with pytest.raises(ConfigError):
             Leash.from_config(tmp_path, cfg)
+
+
+def test_do_at_suggest_prints_its_diff_once_and_counts_steps_in_words(tmp_path):
+    reply = "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
+    work = scripted_project(tmp_path / "w", [reply])
+    done = run(work, "do", "fix add", "--level", "suggest")
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout + done.stderr).count("+    return a + b") == 1
+    assert "1 step ·" in done.stderr and "1 steps" not in done.stderr
+
+
+def test_log_last_is_the_last_run_not_a_chat(tmp_path):
+    work = scripted_project(tmp_path / "w", ["an answer", "a chat reply"])
+    assert run(work, "do", "what does add do?", "--level", "ask").returncode == 0
+    assert run(work, "chat", "hello").returncode == 0
+    last = run(work, "log", "last", "--json")
+    assert json.loads(last.stdout)["run"]["command"] == "do"
+
+
+def test_a_chat_is_logged_with_its_status_and_continued_with_its_own_model(tmp_path):
+    user_config('[providers.s]\nkind = "scripted"\noptions = { replies = ["first reply"] }\n')
+    work = make_tree(tmp_path / "w", {"a.py": ""})
+    assert run(work, "chat", "-m", "s/m", "hi").returncode == 0
+    [chat] = json.loads(run(work, "log", "--json").stdout)
+    assert (chat["status"], chat["steps"], chat["model"]) == ("answered", 1, "s/m") and chat["output_tokens"] > 0
+    user_config('[providers.s]\nkind = "scripted"\noptions = { replies = [] }\n')  # the model fails from now on
+    again = run(work, "chat", "-c", "and more?")  # not the default route: the chat's own model
+    assert again.returncode == 1 and "continuing chat" in again.stderr and "s/m" in again.stderr
+    [chat] = json.loads(run(work, "log", "--json").stdout)
+    assert chat["status"] == "failed" and "no more replies" in chat["reason"]

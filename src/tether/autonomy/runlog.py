@@ -39,18 +39,30 @@ class RunLog:
                          (self.id, self.n, time.time(), kind, redact(json.dumps(detail, default=str))[0]))
         return self.n
 
-    def totals(self, steps: int, input_tokens: int, output_tokens: int, cost_usd: float | None, seconds: float) -> None:
+    def totals(self, steps: int, input_tokens: int, output_tokens: int, cost_usd: float | None, seconds: float, add: bool = False) -> None:
+        """The run's totals; `add` adds the tokens, cost and seconds to those recorded (a chat's next turn)."""
+        if add:
+            self.store.write("UPDATE runs SET steps=?, input_tokens=COALESCE(input_tokens, 0)+?, output_tokens=COALESCE(output_tokens, 0)+?, "
+                             "cost_usd=CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(cost_usd, 0)+? END, seconds=COALESCE(seconds, 0)+? WHERE id=?",
+                             (steps, input_tokens, output_tokens, cost_usd, cost_usd, seconds, self.id))
+            return
         self.store.write("UPDATE runs SET steps=?, input_tokens=?, output_tokens=?, cost_usd=?, seconds=? WHERE id=?",
                          (steps, input_tokens, output_tokens, cost_usd, seconds, self.id))
+
+    def mark(self, status: str, reason: str = "") -> None:
+        """The run's status now, without ending it (a chat is `answered` after each turn, `failed` after a turn that failed)."""
+        self.store.write("UPDATE runs SET status=?, reason=? WHERE id=?", (status, reason, self.id))
 
     def finish(self, status: str, reason: str, changed: list[str]) -> None:
         self.step("end", status=status, reason=reason, changed=changed)
         self.store.write("UPDATE runs SET status=?, reason=?, changed=? WHERE id=?", (status, reason, json.dumps(changed), self.id))
 
 
-def runs(store: Store, root: str | None = None, limit: int = 50) -> list[dict]:
-    where, params = ("WHERE root = ?", (root,)) if root else ("", ())
-    rows = store.query(f"SELECT * FROM runs {where} ORDER BY ts DESC LIMIT ?", (*params, limit))
+def runs(store: Store, root: str | None = None, limit: int = 50, chats: bool = True) -> list[dict]:
+    """The newest `limit` runs (of the workspace `root`), oldest first; `chats=False` leaves chats out."""
+    where = " AND ".join(([] if root is None else ["root = ?"]) + ([] if chats else ["command != 'chat'"]))
+    rows = store.query(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY ts DESC LIMIT ?",
+                       (*(() if root is None else (root,)), limit))
     return [{**dict(r), "changed": json.loads(r["changed"] or "[]")} for r in rows][::-1]
 
 

@@ -64,6 +64,11 @@ def e(value) -> str:
     return escape(str(value))
 
 
+def plural(n: int, word: str) -> str:
+    """`1 step`, `2 steps`."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def usd(value) -> str:
     return "unknown" if value is None else f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
 

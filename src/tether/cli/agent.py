@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._shared import STATUS_STYLE, JsonOpt, ModelOpt, PathOpt, app, e, emit, err, grid, out, print_diff, usd, waiting, workspace
+from ._shared import STATUS_STYLE, JsonOpt, ModelOpt, PathOpt, app, e, emit, err, grid, out, plural, print_diff, usd, waiting, workspace
 
 
 @app.command()
@@ -81,7 +81,7 @@ def do(
         b = agent.leash.budget
         then = f", then {e(agent.escalation)} where it is stuck" if agent.escalation else ""
         err.print(f"[dim]tether do · level {leash.level} · {e(model)}{then} · {agent.format.name} edits · checks: {e(', '.join(settings.commands) or 'none')} · "
-                  f"limits: {b.steps} steps, {b.seconds:g}s — Ctrl-C stops at the last checkpoint[/dim]")
+                  f"limits: {plural(b.steps, 'step')}, {b.seconds:g}s — Ctrl-C stops at the last checkpoint[/dim]")
     try:
         result = agent.run(instruction)
     finally:
@@ -94,12 +94,12 @@ def do(
             print_diff(result.answer)
         elif result.answer and result.status == "answered":
             out.print(result.answer, markup=False, highlight=False)
-        if result.diff and not live:  # on a terminal each diff was shown as it came
+        if result.diff and not live and result.diff != result.answer:  # on a terminal each diff was shown as it came
             print_diff(result.diff)
         err.print(f"[{STATUS_STYLE.get(result.status, 'yellow')}]{result.status}[/]: {e(result.reason)}")
         if result.changed:
             err.print(f"[dim]changed {e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
         cached = f" ({result.cached_tokens:,} read from cache)" if result.cached_tokens else ""
-        err.print(f"[dim]{result.steps} steps · {result.input_tokens + result.output_tokens:,} tokens{cached} · {usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
+        err.print(f"[dim]{plural(result.steps, 'step')} · {result.input_tokens + result.output_tokens:,} tokens{cached} · {usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
     if result.exit_code:
         raise typer.Exit(result.exit_code)

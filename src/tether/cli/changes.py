@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from ..errors import TetherError
-from ._shared import STATUS_STYLE, JsonOpt, PathOpt, app, e, emit, err, out, print_diff, print_text, usd, workspace
+from ._shared import STATUS_STYLE, JsonOpt, PathOpt, app, e, emit, err, out, print_diff, plural, print_text, usd, workspace
 
 
 @app.command()
@@ -89,10 +89,10 @@ def log(
             err.print("no changes yet")
         return
     store = Store()
-    if run == "last":
-        latest = runlog.runs(store, str(workspace(path)), limit=1)
+    if run == "last":  # the last agent run (ask, do); chats are continued with `tether chat -c`
+        latest = runlog.runs(store, str(workspace(path)), limit=1, chats=False)
         if not latest:
-            raise TetherError("no runs in this workspace yet")
+            raise TetherError("no runs in this workspace yet (`tether log` lists chats too)")
         run = latest[-1]["id"]
     if run is not None:
         found = runlog.replay(store, run)
@@ -106,7 +106,7 @@ def log(
         return
     for r in runs:
         out.print(f"[bold]{r['id']}[/bold]  {r['command']} --level {r['level']}  [{STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
-                  f"  {r['steps']} steps · {r['input_tokens'] + r['output_tokens']:,} tokens · {usd(r['cost_usd'])} · {r['seconds'] or 0:.0f}s"
+                  f"  {plural(r['steps'], 'step')} · {r['input_tokens'] + r['output_tokens']:,} tokens · {usd(r['cost_usd'])} · {r['seconds'] or 0:.0f}s"
                   f"\n    {e(r['instruction'][:100])}" + (f"  [dim]→ {e(', '.join(r['changed']))}[/dim]" if r["changed"] else ""), markup=True, highlight=False)
     if not runs:
         err.print("no runs in this workspace yet (`tether log --changes` lists applied changes)")

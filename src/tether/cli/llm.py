@@ -16,6 +16,9 @@ from ..errors import TetherError
 from ._shared import JsonOpt, ModelOpt, app, e, emit, err, grid, load_config, out, table, usd, waiting
 
 
+CHAT_MAX_TOKENS = 2048  # a small model can write until its context is full: minutes on a CPU, for nothing
+
+
 @app.command()
 def chat(
     prompt: Optional[str] = typer.Argument(None, help="Ask once and exit; piped text is sent with it. Without it, an interactive chat."),
@@ -23,7 +26,7 @@ def chat(
     system: Optional[str] = typer.Option(None, "--system", "-s", help="A system prompt."),
     go_on: bool = typer.Option(False, "--continue", "-c", help="Continue the latest chat."),
     cid: Optional[str] = typer.Option(None, "--cid", help="Continue the chat with this id (`tether log` lists them)."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    max_tokens: int = typer.Option(CHAT_MAX_TOKENS, "--max-tokens", min=1, help="The longest reply, in tokens."),
     temperature: Optional[float] = typer.Option(None, "--temperature"),
     as_json: bool = JsonOpt,
 ):
@@ -31,7 +34,6 @@ def chat(
     from ..autonomy.runlog import RunLog, conversation
 
     g = grid()
-    g.route(model)  # an unknown model is one clear error, before anything is read or logged
     opts = {k: v for k, v in {"max_tokens": max_tokens, "temperature": temperature}.items() if v is not None}
     piped = _piped()
     if prompt is not None and piped.strip():
@@ -43,8 +45,12 @@ def chat(
     if go_on or cid:
         run, history = conversation(g.store, cid)
         log = RunLog.resume(g.store, run["id"])
+        if model == "default" and run["model"] != model:  # the chat goes on with its own model unless -m says otherwise
+            model = run["model"]
+            err.print(f"[dim]continuing chat {run['id']} with {e(model)}[/dim]")
     else:
         history, log = [], None
+    g.route(model)  # an unknown model is one clear error, before anything is read or logged
     if system:
         history.insert(0, {"role": "system", "content": system})
 
@@ -52,9 +58,22 @@ def chat(
         nonlocal log
         log = log or RunLog(g.store, root=os.getcwd(), command="chat", instruction=text, level="chat", model=model)
         history.append({"role": "user", "content": text})
-        reply = g.complete(model, history, **opts) if as_json else _stream_reply(g, model, history, opts)
+        try:
+            reply = g.complete(model, history, **opts) if as_json else _stream_reply(g, model, history, opts)
+        except TetherError as x:
+            log.mark("failed", str(x))
+            raise
+        except KeyboardInterrupt:
+            log.mark("stopped", "Ctrl-C")
+            raise
         log.step("prompt", user=text, **({"system": system} if system and len(history) <= 2 else {}))
         log.step("reply", **reply.log_fields())
+        u = reply.usage
+        turns = sum(m["role"] == "assistant" for m in history) + 1
+        log.totals(turns, u.input_tokens, u.output_tokens, reply.cost_usd, reply.latency_ms / 1000, add=True)
+        log.mark("answered")
+        if reply.finish_reason == "length" and not as_json:
+            err.print(f"[yellow]the reply was cut at {opts['max_tokens']:,} tokens[/yellow] (--max-tokens allows more)")
         history.append({"role": "assistant", "content": reply.text})
         return reply
 
