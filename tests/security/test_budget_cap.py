@@ -83,11 +83,13 @@ def test_a_budgeted_call_cannot_ask_for_an_unheld_reply_size(budgeted, upstream,
 
 
 def test_tether_chat_without_max_tokens_is_sent_the_cap_it_holds(isolated, upstream, marker):
-    user_config(f'[providers.up]\nkind = "openai"\nbase_url = "{upstream.url}/v1"\n[budget]\ntokens_per_day = {BUDGET}\n')
+    from tether.cli.llm import CHAT_MAX_TOKENS
+
+    user_config(f'[providers.up]\nkind = "openai"\nbase_url = "{upstream.url}/v1"\n[budget]\ntokens_per_day = {3 * CHAT_MAX_TOKENS}\n')
     run = [sys.executable, "-m", "tether.cli", "chat", "-m", "up/long"]
     streamed = subprocess.run([*run, marker], capture_output=True, text=True, env=os.environ, timeout=120)
     answered = subprocess.run([*run, "--json", marker], capture_output=True, text=True, env=os.environ, timeout=120)
     assert streamed.returncode == 0 and answered.returncode == 0, streamed.stderr + answered.stderr
-    assert streamed.stdout.split() == ["w"] * DEFAULT_OUTPUT_CAP
-    assert json.loads(answered.stdout)["usage"]["output_tokens"] == DEFAULT_OUTPUT_CAP
-    assert caps_sent(upstream, marker) == [DEFAULT_OUTPUT_CAP] * 2
+    assert streamed.stdout.split() == ["w"] * CHAT_MAX_TOKENS  # chat's own default cap, held and sent
+    assert json.loads(answered.stdout)["usage"]["output_tokens"] == CHAT_MAX_TOKENS
+    assert caps_sent(upstream, marker) == [CHAT_MAX_TOKENS] * 2
