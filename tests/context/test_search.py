@@ -169,3 +169,15 @@ def test_definitions_find_where_a_name_is_defined_not_where_it_is_used(tmp_path)
     assert [(h.path, h.name) for h in ix.definitions("Cart.invoke")] == [("shop/cart.py", "Cart.invoke")]
     assert [h.path for h in ix.definitions("invoke")] == ["shop/cart.py", "tests/test_cart.py"]  # the code before its tests
     assert ix.definitions("Cart.nothing") == [] and ix.definitions("deliver") == []
+
+
+def test_drawn_markup_lock_files_and_one_line_data_stay_out_of_the_index(tmp_path):
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><text>send the invoice to the customer by email</text>' + "<path d='M0 0'/>" * 50 + "</svg>\n"
+    blob = "customer invoice email " * 400 + "\n"  # one long line: minified or encoded, not prose
+    root = make_tree(tmp_path / "repo", {**REPO, "docs/images/flow.svg": svg, "data/dump.txt": blob,
+                                         "package-lock.json": '{"invoice": "email the customer"}\n'})
+    ix = Index(root, path=tmp_path / "index.db", embeddings=False)
+    ix.update()
+    hits = ix.search("how is the invoice emailed to the customer", k=10)
+    assert hits and hits[0].path == "billing/invoice.py"
+    assert {h.path for h in hits} & {"docs/images/flow.svg", "data/dump.txt", "package-lock.json"} == set()

@@ -21,6 +21,21 @@ class Chunk:
     text: str
 
 
+SEARCH_RULES = "1"  # which files `searchable` keeps: an index built under other rules is rebuilt
+NOT_FOR_SEARCH = (".svg", ".drawio", ".lock", "package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", ".pbxproj")
+LONG_LINE = 500  # characters: a file mostly of lines this long is minified, encoded or generated
+
+
+def searchable(path: str, text: str) -> bool:
+    """Whether a file belongs in the search index: not markup drawn by tools (SVG and kin), lock
+    files, or text that only looks like text (minified, base64, one-line data) — such files match
+    every word of a question and push the definitions a person wants off the first page."""
+    if path.lower().endswith(NOT_FOR_SEARCH):
+        return False
+    long = sum(len(line) for line in text.splitlines() if len(line) > LONG_LINE)
+    return long * 2 <= len(text)
+
+
 def chunk_file(path: str, text: str) -> list[Chunk]:
     lines = text.splitlines()
     if not lines:

@@ -19,7 +19,7 @@ from .. import config
 from ..redaction import RULES, redact_file
 from ..errors import ConfigError, TetherError
 from . import embedders
-from .chunks import Chunk, chunk_file
+from .chunks import SEARCH_RULES, Chunk, chunk_file, searchable
 from .walk import walk
 
 SCHEMA = 3
@@ -114,8 +114,9 @@ class Index:
         self._forget_unless("embedder", self.embedder_name, "UPDATE chunks SET vector = NULL WHERE vector IS NOT NULL")
 
     def _use_redaction(self) -> None:
-        """Chunks redacted by older rules may hold what these redact: forget them, so every file is read anew."""
-        self._forget_unless("redaction", RULES, "DELETE FROM chunks_fts", "DELETE FROM chunks", "DELETE FROM files")
+        """Chunks made by older rules may hold what these redact, or files these leave out: forget
+        them, so every file is read anew."""
+        self._forget_unless("redaction", f"{RULES}/{SEARCH_RULES}", "DELETE FROM chunks_fts", "DELETE FROM chunks", "DELETE FROM files")
 
     def _forget_unless(self, key: str, value: str, *statements: str) -> None:
         """Run `statements` and record `value` under `key`, unless the index was built with it."""
@@ -161,7 +162,8 @@ class Index:
             if not old or old[0] != digest:
                 changed.append((f.path, data.decode("utf-8", errors="replace")))
         removed = [p for p in known if p not in current]
-        new_chunks: list[Chunk] = [c for path, text in changed for c in chunk_file(path, redact_file(path, text)[0])]  # the index stores no secret
+        new_chunks: list[Chunk] = [c for path, text in changed if searchable(path, text)
+                                   for c in chunk_file(path, redact_file(path, text)[0])]  # the index stores no secret
         with self.db:  # one transaction: a crash leaves the old index or the new one
             self.db.execute("BEGIN")
             for path in removed + [p for p, _ in changed]:
