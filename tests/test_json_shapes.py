@@ -75,7 +75,11 @@ def test_every_command_prints_its_documented_shape(repo):
     check("db", run(repo, "db", "status", "--json"))
     assert check("config", run(repo, "config", "--json"))["project"] == {"path": str(repo / "tether.toml"), "trusted": False}
     assert check("trust", run(repo, "trust", "--json"))["trusted"] is True
+    planned = check("wiki --dry-run", run(repo, "wiki", "build", "--dry-run", "--json"))
+    assert [p["action"] for p in planned["pages"]] == ["write"] and planned["prompt_tokens"] > 0
     assert check("wiki", run(repo, "wiki", "build", "-o", "wiki", "--json"))["files"][:2] == ["index.md", "cart.md"]
+    replanned = check("wiki --dry-run", run(repo, "wiki", "build", "--dry-run", "--json"))
+    assert [p["action"] for p in replanned["pages"]] == ["keep"] and replanned["prompt_tokens"] == 0
 
 
 def test_errors_under_json_are_json_on_stderr(repo):

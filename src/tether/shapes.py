@@ -79,6 +79,8 @@ SHAPES: dict[str, dict] = {
                      {"text": S, "citations": array(obj({"path": S, "start": I, "end": I, "hash": S}, {"around": S}))}))})),
                  "written": array(S), "kept": array(S), "seconds": N, "claims": I, "citations": I, "dropped_claims": I, "overview": S,
                  "files": array(S)}),
+    "wiki --dry-run": obj({"pages": array(obj({"slug": S, "title": S, "action": {"enum": ["write", "refresh", "keep"]}, "prompt_tokens": I})),
+                           "model": S, "prompt_tokens": I, "seconds": maybe(N)}),
     "keys": array(KEY),
     "keys create": obj({**KEY["properties"], "key": S}),
     "keys revoke": KEY,

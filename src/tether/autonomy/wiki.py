@@ -81,6 +81,34 @@ class WikiReport:
                 "claims": sum(len(p.claims) for p in self.pages), "citations": shown, "dropped_claims": dropped}
 
 
+PROMPT_OVERHEAD = 450  # tokens of ask's instructions and question around a page's snippets
+REPLY_TOKENS = 350  # tokens a page's claims take to write
+
+
+@dataclass
+class WikiPlan:
+    """What `build` would do, without a model call: per page write, refresh or keep, the prompt
+    tokens it would send, and the time that takes at the speeds the ledger has seen for the model."""
+
+    pages: list[dict]
+    model: str
+    speeds: tuple[float, float] | None  # (prompt, reply) tokens per second; None: never called here yet
+
+    @property
+    def tokens(self) -> int:
+        return sum(p["prompt_tokens"] for p in self.pages)
+
+    @property
+    def seconds(self) -> float | None:
+        asked = sum(p["action"] != "keep" for p in self.pages)
+        return None if self.speeds is None else self.tokens / self.speeds[0] + asked * REPLY_TOKENS / self.speeds[1]
+
+    def to_dict(self) -> dict:
+        seconds = self.seconds
+        return {"pages": self.pages, "model": self.model, "prompt_tokens": self.tokens,
+                "seconds": None if seconds is None else round(seconds, 1)}
+
+
 class Wiki:
     def __init__(self, grid, root: str | Path, model: str = "default"):
         self.grid, self.root, self.model = grid, config.workspace(root), model
@@ -117,6 +145,24 @@ class Wiki:
         report.overview = self.overview(report.pages, repo)
         report.seconds = time.monotonic() - started
         return report
+
+    def plan(self, force: bool = False) -> WikiPlan:
+        """What `build(force)` would write, and what it would cost, asking no model."""
+        found, repo = self.parts()
+        pages = []
+        for part in found:
+            old = None if force else self._load(part.slug)
+            if old is None or sorted(old.files) != sorted(part.files):
+                action, shown = "write", _snippets(self.root, part, repo)
+            else:
+                texts: dict = {}
+                stale = [c for c in old.claims if not self._follow(c, texts)]
+                near = [(c["path"], c["start"], c["end"]) for claim in stale for c in claim["citations"]]
+                action, shown = ("refresh", _snippets(self.root, part, repo, near)) if stale else ("keep", [])
+            cost = sum(s.cost for s in shown) + PROMPT_OVERHEAD if action != "keep" else 0
+            pages.append({"slug": part.slug, "title": part.title, "action": action, "prompt_tokens": cost})
+        model = self.grid.route(self.model)[1].models[0]
+        return WikiPlan(pages, model, self.grid.ledger.speeds(model))
 
     def parts(self):
         """The parts of the repository worth a page each, best ranked first, and the repo map."""

@@ -209,6 +209,17 @@ class Ledger:
         since_day = since_date(since)
         return {"by": by, "since": since_day, "totals": self.totals(by, since_day), "rows": self.rows(rows) if rows else []}
 
+    def speeds(self, model: str, calls: int = 50) -> tuple[float, float] | None:
+        """(prompt tokens read per second, tokens written per second) of `model` ("provider/name")
+        over its last `calls` answered calls, from their time to first token; None before any."""
+        self.flush()
+        rows = self.store.query("SELECT input_tokens - cached_tokens, output_tokens, ttft_ms, latency_ms FROM ledger WHERE model = ? "
+                                "AND outcome = 'ok' AND ttft_ms > 0 AND latency_ms > ttft_ms ORDER BY id DESC LIMIT ?", (model, calls))
+        read, reading, written, writing = (sum(r[i] for r in rows) for i in range(4))
+        if not rows or not read or not written:
+            return None
+        return read / (reading / 1000), written / ((writing - reading) / 1000)
+
     def rows(self, limit: int = 50) -> list[dict]:
         self.flush()
         return [dict(r) for r in self.store.query("SELECT * FROM ledger ORDER BY id DESC LIMIT ?", (limit,))]
