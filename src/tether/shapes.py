@@ -63,7 +63,8 @@ SHAPES: dict[str, dict] = {
     "log RUN": obj({"run": RUN_ROW, "steps": array(obj({"n": I, "ts": N, "kind": {"enum": ["prompt", "reply", "tool", "decision", "diff",
                                                                                          "verify", "note", "end"]}}) | {"additionalProperties": True})}),
     "ask": obj({"answer": S, "run": S, "model": maybe(S), "cost_usd": maybe(N), "usage": maybe(USAGE), "claims": array(obj(
-        {"text": S, "citations": array({"type": "object"}), "identifiers": array(S), "verified": B, "problems": array(S)}))}),
+        {"text": S, "citations": array({"type": "object"}), "identifiers": array(S), "verified": B, "problems": array(S),
+         "shown": array(S), "state": {"enum": ["verified", "unchecked", "unverified"]}}))}),
     "do": obj({"run": S, "status": {"enum": STATUSES}, "reason": S, "answer": maybe(S), "changed": array(S), "diff": S, "steps": I,
                "usage": USAGE, "cost_usd": maybe(N), "seconds": N, "checks": array(CHECK)}),
     "gateway": obj({"url": S, "token": S}),

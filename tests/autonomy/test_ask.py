@@ -272,3 +272,35 @@ def test_a_context_budget_below_one_token_is_one_clear_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tether.cli", "ask", "what?", "-C", str(tmp_path), "--context-tokens", "-5"],
                           capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     assert done.returncode == 2 and "--context-tokens" in done.stderr and "Traceback" not in done.stderr
+
+
+EVOLVE = '''def assoc(inst, **changes):
+    """Copy `inst` and apply `changes`. Deprecated: use evolve() instead, which copies the instance."""
+    new = copy.copy(inst)  # unlike evolve, no __init__ runs
+    return new
+
+
+def evolve(inst, **changes):
+    cls = inst.__class__
+    return cls(**changes)
+
+
+def other(inst):
+    return evolve(inst)
+'''
+
+
+def test_a_name_in_a_docstring_or_comment_does_not_verify_a_claim_about_it(tmp_path):
+    root = make_tree(tmp_path / "repo", {"attrs_like.py": EVOLVE})
+    wrong, defined, used = check(root, "`evolve` copies the original instance [attrs_like.py:1-4].\n"
+                                       "`evolve` calls the class with the changes [attrs_like.py:7-9].\n"
+                                       "`other` goes through `evolve` [attrs_like.py:12-13].")
+    assert wrong.state == "unverified" and "`evolve` is not in the cited lines" in wrong.problems
+    assert defined.state == "verified" and used.state == "verified"
+    assert defined.shown[0] == "attrs_like.py:7  def evolve(inst, **changes):"
+
+
+def test_a_claim_that_names_no_code_is_unchecked_never_verified(tmp_path):
+    root = make_tree(tmp_path / "repo", {"attrs_like.py": EVOLVE})
+    [claim] = check(root, "The library makes a new object from the old one [attrs_like.py:7-9].")
+    assert (claim.verified, claim.state) == (False, "unchecked") and claim.to_dict()["state"] == "unchecked"

@@ -145,6 +145,9 @@ def test_timeline_restores_and_ask_opens_a_citation_and_the_ledger_charts(worksp
         page.click("nav >> text=Ask")
         page.fill("input[name=question]", "What does line two say?")
         page.click("text=Ask >> nth=-1")
+        assert page.locator(".claims .state").all_text_contents() == ["unchecked"]  # it names no code: no line can confirm it
+        assert page.locator("pre.cited-lines").inner_text() == "notes.txt:2  line 2\nnotes.txt:3  line 3"  # beside the claim
+        assert page.locator("pre.cited-lines").is_visible()
         page.click("a.cite")
         page.wait_for_url("**/file?path=notes.txt*")
         assert page.locator(".cited").all_text_contents() == ["2line 2", "3line 3"]

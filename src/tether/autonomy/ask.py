@@ -60,6 +60,17 @@ class Claim:
     identifiers: list[str]
     verified: bool = False
     problems: list[str] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)  # the cited lines, as `path:n  text`, for a person to check at a glance
+
+    @property
+    def state(self) -> str:
+        """verified (the cited lines define or use, as code, what the claim names), unchecked (it
+        names no code, so no line can confirm it) or unverified."""
+        return "verified" if self.verified else "unchecked" if not self.identifiers and self.citations and \
+            all(c.ok for c in self.citations) else "unverified"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "state": self.state}
 
 
 @dataclass
@@ -77,7 +88,7 @@ class Answer:
         r = self.response
         return {"answer": self.text, "run": self.run_id, "model": r.model if r else None, "cost_usd": r.cost_usd if r else None,
                 "usage": r.usage.to_dict() if r else None,
-                "claims": [asdict(c) for c in self.claims]}
+                "claims": [c.to_dict() for c in self.claims]}
 
 
 @dataclass
@@ -336,7 +347,9 @@ def check(root: Path, text: str) -> list[Claim]:
 
 def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_of: dict) -> Claim:
     """A claim holds when every citation names real lines of a workspace file and every
-    identifier the claim names in backticks stands in those lines."""
+    identifier the claim names in backticks is defined there, or is used there as code — a name
+    in a docstring, a comment or a string does not count — or the lines stand inside its
+    definition. A claim that names no identifier cannot be checked: it is never verified."""
     idents = [i for i in _IDENT.findall(prose) if not re.fullmatch(r"[\w./-]+\.\w{1,4}", i)]  # file names are checked as paths
     claim = Claim(text, citations, idents)
     cited_text = []
@@ -352,7 +365,11 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
     claim.problems = [c.problem for c in citations if not c.ok]
     if not citations:
         claim.problems.append("no citation")
-    joined = "\n".join(cited_text)
+    elif not idents and not claim.problems:
+        claim.problems.append("it names no code in `backticks`, so the cited lines cannot confirm it")
+    claim.shown = [f"{c.path}:{n}  {line}" for c in citations if c.ok
+                   for n, line in enumerate(lines_of[c.path][c.start - 1:min(c.end, c.start + 11)], c.start)]
+    joined = "\n".join(code for c in citations if c.ok for code in _code(c.path, lines_of)[c.start - 1:c.end])
     places = {part for c in citations if c.ok for part in PurePosixPath(c.path).with_suffix("").parts}  # `utils` of utils.py
     places |= {name for c in citations if c.ok for name in _enclosing(lines_of[c.path], c.start)}  # `Cart` of a method of Cart
     places.add(root.name)  # the project itself (`attrs`)
@@ -361,6 +378,41 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
             claim.problems.append(f"`{ident}` is not in the cited lines")
     claim.verified = not claim.problems
     return claim
+
+
+_STRINGS = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`")
+_COMMENT = re.compile(r"(?://|#|--)\s.*$|/\*.*?\*/")
+
+
+def _code(path: str, lines_of: dict) -> list[str]:
+    """The file's lines with comments and string literals (docstrings too) blanked: what the
+    code itself says. Python is read by its tokenizer; other languages by their common marks."""
+    key = ("code", path)
+    if key not in lines_of:
+        lines = lines_of[path] or []
+        lines_of[key] = _python_code(lines) if path.endswith(".py") else None
+        if lines_of[key] is None:
+            lines_of[key] = [_COMMENT.sub("", _STRINGS.sub('""', line)) for line in lines]
+    return lines_of[key]
+
+
+def _python_code(lines: list[str]) -> list[str] | None:
+    import io
+    import tokenize
+
+    blank = [list(line) for line in lines]
+    quiet = {tokenize.STRING, tokenize.COMMENT} | {getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+            if tok.type not in quiet:
+                continue
+            (row, col), (end_row, end_col) = tok.start, tok.end
+            for r in range(row, min(end_row, len(blank)) + 1):
+                first, last = (col if r == row else 0), (end_col if r == end_row else len(blank[r - 1]))
+                blank[r - 1][first:last] = " " * (last - first)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    return ["".join(chars) for chars in blank]
 
 
 def _enclosing(lines: list[str], start: int) -> set[str]:

@@ -34,11 +34,15 @@ def ask(
         emit(answer.to_dict())
         return
     r = answer.response
-    out.print(answer.text, markup=False, highlight=False)
-    for c in answer.claims:
-        if not c.verified:
-            out.print(f"[yellow]unverified:[/yellow] {e(c.text)} [dim]({e('; '.join(c.problems))})[/dim]", highlight=False)
-    err.print(f"[dim]{answer.verified} of {len(answer.claims)} claims verified against the cited lines · {e(r.model)} · "
+    marks = {"verified": "[green]verified[/green]", "unchecked": "[yellow]unchecked[/yellow]", "unverified": "[red]unverified[/red]"}
+    for c in answer.claims:  # each claim beside the lines it cites, so a person checks it at a glance
+        why = f" [dim]({e('; '.join(c.problems))})[/dim]" if c.problems else ""
+        out.print(f"- {marks[c.state]} {e(c.text)} [dim]{e(' '.join(f'[{x}]' for x in c.citations))}[/dim]{why}", highlight=False)
+        for line in c.shown[:6]:
+            out.print(f"      {line}", style="dim", markup=False, highlight=False)
+    unchecked = sum(c.state == "unchecked" for c in answer.claims)
+    err.print(f"[dim]{answer.verified} of {len(answer.claims)} claims verified against the cited lines"
+              f"{f' ({unchecked} name no code to check)' if unchecked else ''} · {e(r.model)} · "
               f"{r.usage.input_tokens}→{r.usage.output_tokens} tokens · {usd(r.cost_usd)} · run {answer.run_id}[/dim]")
 
 
