@@ -108,3 +108,32 @@ def test_the_web_app_shows_the_prompt_being_read_and_stops_while_it_is(repo):
             assert "writing" not in kinds and "reply" not in kinds
     finally:
         server.shutdown()
+
+
+def test_stop_while_a_check_runs_kills_it_and_puts_the_workspace_back(tmp_path, make_grid):
+    """The check announces itself by writing a file and then runs for ten minutes; the person
+    presses Stop once it has started: the check's process group is killed, the run ends stopped,
+    and the model's change and the check's file are both undone."""
+    import sys
+
+    root = make_tree(tmp_path / "w", {"calc.py": "X = 1\n",
+                                      "slow_check.py": "import pathlib, time\npathlib.Path('started.txt').write_text('yes')\ntime.sleep(600)\n"})
+    reply = "calc.py\n```python\n<<<<<<< SEARCH\nX = 1\n=======\nX = 2\n>>>>>>> REPLACE\n```\n"
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply, "DONE"])
+
+    def stop_once_the_check_has_started(kind, **data):
+        if kind == "status" and str(data.get("doing", "")).startswith("running"):
+            import threading
+
+            def watch():
+                while not (root / "started.txt").exists():
+                    threading.Event().wait(0.02)
+                agent.stop()
+
+            threading.Thread(target=watch, daemon=True).start()
+
+    agent = Agent(grid, root, Leash(root, "auto"), verify=VerifySettings((f"{sys.executable} slow_check.py",), timeout=600, sandbox="off"),
+                  on_event=stop_once_the_check_has_started, edit_format="search-replace")
+    result = agent.run("make X two")
+    assert result.status == Status.STOPPED
+    assert (root / "calc.py").read_text() == "X = 1\n" and not (root / "started.txt").exists()

@@ -185,3 +185,30 @@ def test_route_of_dead_models_reports_all_of_them(make_grid, upstream, keys):
     grid = make_grid(http_config(upstream, r=["up/fault-500", "backup/fault-malformed"]))
     with pytest.raises(AllAttemptsFailed, match="up/fault-500.*backup/fault-malformed"):
         grid.complete("r", "q")
+
+
+def test_stop_lands_while_a_hosted_call_is_in_flight(upstream):
+    """A server that holds the request (fault-hang), and a person who presses Stop once it has
+    the request: the call ends with Cancelled while the wire is silent, streamed or not."""
+    from tether import config
+    from tether.errors import Cancelled
+    from tether.llm.router import Grid
+    from tether.store import Store
+
+    raw = {"providers": {"up": {"kind": "openai", "base_url": upstream.url + "/v1", "timeout": 60}}}
+    grid = Grid(config.from_dict(raw), Store())
+    for stream in (False, True):
+        stop, seen = threading.Event(), len(upstream.requests)
+
+        def press_stop_once_the_server_has_it():
+            while len(upstream.requests) == seen:
+                threading.Event().wait(0.01)
+            stop.set()
+
+        presser = threading.Thread(target=press_stop_once_the_server_has_it)
+        presser.start()
+        with pytest.raises(Cancelled, match="stopped while waiting for the reply"):
+            list(grid.stream("up/fault-hang", "hi", cancel=stop)) if stream else grid.complete("up/fault-hang", "hi", cancel=stop)
+        presser.join()
+    assert [r["outcome"] for r in ledger_rows(grid)] == ["cancelled", "cancelled"]
+    grid.close()

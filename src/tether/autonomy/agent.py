@@ -161,6 +161,7 @@ class Agent:
         self.leash = self.policy.for_run(self.verify.commands, self.grid.store, self.log.id)
         self.trail = Trail(self.root, self.log.id)
         self.watch = self.toolbox.watch = Watch(self.trail)  # what checks write joins the run's change
+        self.toolbox.cancel = self.cancel
         self.memory = memory.Memory(self.grid.store, self.root)
         self.proposals = Proposals(self.leash, self.person, self.log, self.trail, self.format, self._check_all, self.on_event, self.fence.wrap)
         try:
@@ -656,7 +657,7 @@ class Agent:
         if self.cancel.is_set():
             raise Cancelled("stopped")
         self._status(f"running {command}")
-        result = run_command(command, self.root, self.verify.within(self._time_left()), self.confined, self.watch)
+        result = run_command(command, self.root, self.verify.within(self._time_left()), self.confined, self.watch, self.cancel)
         self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output, wrote=result.wrote)
         if result.wrote:
             self.on_event("note", text=f"{command} wrote {', '.join(result.wrote)}; it is part of this run's change")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import TetherError
+from ..errors import Cancelled, TetherError
 from ..redaction import redact_file
 from .edits.workspace import resolve
 from .verify import VerifySettings, run_command
@@ -92,6 +92,7 @@ class Toolbox:
     def __init__(self, root: Path, settings: VerifySettings, confined: bool = True):
         self.root, self.settings, self.confined = root, settings, confined
         self.watch = None  # a run's Watch (watch.py): what its commands write joins the run's change
+        self.cancel = None  # a run's Stop: it kills a command in flight
         self._index = None
 
     def call(self, name: str, args: dict) -> tuple[bool, str]:
@@ -109,8 +110,10 @@ class Toolbox:
                 focus = [str(args["focus"])] if args.get("focus") else []
                 return True, repo_map(self.root, max_tokens=1024, focus=focus).text or "(no symbols found)"
             if name == "run_command":
-                result = run_command(str(args.get("command", "")), self.root, self.settings, self.confined, self.watch)
+                result = run_command(str(args.get("command", "")), self.root, self.settings, self.confined, self.watch, self.cancel)
                 return result.ok, result.summary()
+        except Cancelled:  # a Stop ends the run, not only the tool call
+            raise
         except (TetherError, OSError, ValueError, TypeError) as e:
             return False, f"{name} failed: {e}"
         return False, f"unknown tool {name!r} (tools: {', '.join(SPECS)})"

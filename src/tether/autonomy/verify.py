@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
-from ..errors import ConfigError, TetherError
+from ..errors import Cancelled, ConfigError, TetherError
 from ..layering import DEFAULTS
 from . import sandbox
 
@@ -194,9 +194,10 @@ def detect(root: Path) -> tuple[str, ...]:
     return ()
 
 
-def run_command(command: str, root: Path, settings: VerifySettings, confined: bool = True, watch=None) -> CommandResult:
+def run_command(command: str, root: Path, settings: VerifySettings, confined: bool = True, watch=None, cancel=None) -> CommandResult:
     """Run one command line (no shell) in the workspace; `confined` runs it in the sandbox, and a
-    run's `watch` (watch.py) learns what it wrote."""
+    run's `watch` (watch.py) learns what it wrote. A Stop (`cancel` set) kills its process group
+    and raises Cancelled — after what it wrote has been looked at, as for any other end."""
     argv, problem = _argv(command)
     if problem:
         return CommandResult(command, 127, problem, 0.0)
@@ -204,9 +205,13 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
     before = sandbox.survey(root, settings.writable) if looked else sandbox.Survey()
     if watch is not None:
         watch.before(before)
+    stopped = None
     with tempfile.TemporaryDirectory(prefix="tether-run-") as tmp:  # its HOME and TMPDIR, gone after it
-        result = _run(command, argv if not confined else sandbox.wrap(argv, root, tmp, before.protected), root,
-                      sandbox.environment(tmp, settings.env), settings.timeout, settings.output_cap)
+        try:
+            result = _run(command, argv if not confined else sandbox.wrap(argv, root, tmp, before.protected), root,
+                          sandbox.environment(tmp, settings.env), settings.timeout, settings.output_cap, cancel)
+        except Cancelled as e:
+            stopped, result = e, CommandResult(command, None, "stopped", 0.0)
     after = sandbox.survey(root, settings.writable) if looked else before
     removed = sandbox.remove_new(root, before.protected, after.protected) if confined else []
     if removed:
@@ -214,6 +219,8 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
     if watch is not None:
         result.wrote, note = watch.after(before, after)
         result.output += note
+    if stopped is not None:
+        raise stopped
     return result
 
 
@@ -226,7 +233,10 @@ def _argv(command: str) -> tuple[list[str], str]:
     return argv, "" if argv else "empty command"
 
 
-def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, output_cap: int) -> CommandResult:
+STOP_POLL = 0.1  # seconds between looks at a Stop while a command runs
+
+
+def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, output_cap: int, cancel=None) -> CommandResult:
     start = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -234,13 +244,8 @@ def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, o
     except OSError as e:
         return CommandResult(command, 127, f"cannot run {argv[0]}: {e.strerror or e}", time.monotonic() - start)
     try:
-        data, _ = proc.communicate(timeout=timeout)
-        code: int | None = proc.returncode
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        data, _ = proc.communicate()
-        code = None
-    except BaseException:  # Ctrl-C: the command goes with us
+        data, code = _wait(proc, timeout, cancel)
+    except BaseException:  # Ctrl-C or Stop: the command goes with us
         _kill(proc)
         raise
     text = data.decode("utf-8", "replace")
@@ -249,6 +254,21 @@ def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, o
         half = output_cap // 2
         text = f"{text[:half]}\n… [{len(text) - output_cap} characters cut] …\n{text[-half:]}"
     return CommandResult(command, code, text, time.monotonic() - start, truncated)
+
+
+def _wait(proc: subprocess.Popen, timeout: float, cancel) -> tuple[bytes, int | None]:
+    """The command's output and exit code (None: killed at the timeout); a Stop raises Cancelled."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            data, _ = proc.communicate(timeout=timeout if cancel is None else max(0.0, min(STOP_POLL, end - time.monotonic())))
+            return data, proc.returncode
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("stopped while a check ran") from None
+            if time.monotonic() >= end:
+                _kill(proc)
+                return proc.communicate()[0], None
 
 
 _COUNT = re.compile(r"(\d+) (passed|failed|error|errors)\b")

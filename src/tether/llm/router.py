@@ -322,7 +322,13 @@ class _Call:
             wait = error.retry_after if getattr(error, "retry_after", None) is not None else backoff(retry)
             if wait > route.max_retry_wait or time.monotonic() + wait >= end:
                 return False  # waiting would cost more than failing over
-            grid.sleep(wait)
+            cancel = self.opts.get("cancel")
+            if cancel is not None and grid.sleep is time.sleep:
+                cancel.wait(wait)  # a Stop during the wait ends it
+            else:
+                grid.sleep(wait)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"{model}: stopped while waiting to retry")
         return False
 
     def failed(self, attempt: _Try, error: ProviderError) -> None:

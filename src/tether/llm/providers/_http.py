@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import email.utils
 import json
+import queue
+import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 
-from ...errors import AuthError, BadRequest, MalformedResponse, ProviderError, ProviderTimeout, RateLimited, TransientError
+from ...errors import AuthError, BadRequest, Cancelled, MalformedResponse, ProviderError, ProviderTimeout, RateLimited, TransientError
 from ...redaction import scrub
 
 _MAX_DETAIL = 300
@@ -21,7 +23,51 @@ def client(headers: dict, timeout: float) -> httpx.Client:
     return httpx.Client(headers={"content-type": "application/json", **headers}, timeout=timeout, limits=limits)
 
 
-def post_json(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str) -> dict:
+STOP_POLL = 0.1  # seconds between looks at a Stop while a request is in flight
+
+
+def post_json(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str, cancel=None) -> dict:
+    """The JSON reply of a POST; with `cancel` (an Event), Stop raises Cancelled at once while the
+    request is in flight, and the request ends on its own in the background."""
+    if cancel is None:
+        return _post_json(http, url, body, timeout, who)
+    return next(_stoppable(lambda: iter([_post_json(http, url, body, timeout, who)]), cancel, who))
+
+
+def _stoppable(produce, cancel, who: str) -> Iterator:
+    """The items of `produce()`, made in a thread of their own so that the caller sees a Stop
+    within STOP_POLL seconds even while the wire is silent (a long prompt, a hung server)."""
+    items: queue.Queue = queue.Queue()
+    end = object()
+
+    def work():
+        try:
+            for item in produce():
+                items.put((item, None))
+                if cancel.is_set():
+                    return
+        except BaseException as e:  # handed to the caller
+            items.put((None, e))
+        items.put((end, None))
+
+    threading.Thread(target=work, name=f"tether-wire-{who}", daemon=True).start()
+    while True:
+        try:
+            item, error = items.get(timeout=STOP_POLL)
+        except queue.Empty:
+            if cancel.is_set():
+                raise Cancelled(f"{who}: stopped while waiting for the reply") from None
+            continue
+        if error is not None:
+            raise error
+        if item is end:
+            return
+        yield item
+        if cancel.is_set():
+            raise Cancelled(f"{who}: stopped")
+
+
+def _post_json(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str) -> dict:
     try:
         response = http.post(url, content=json.dumps(body), timeout=timeout)
     except httpx.HTTPError as e:
@@ -34,8 +80,15 @@ def post_json(http: httpx.Client, url: str, body: dict, timeout: float | None, w
         raise MalformedResponse(f"{who}: reply is not JSON: {_excerpt(response.text, _keys(http))}") from None
 
 
-def stream_lines(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str) -> Iterator[str]:
-    """The `data:` payloads of an SSE response, as text."""
+def stream_lines(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str, cancel=None) -> Iterator[str]:
+    """The `data:` payloads of an SSE response, as text; with `cancel`, Stop lands between them
+    and while the wire is silent."""
+    if cancel is None:
+        return _stream_lines(http, url, body, timeout, who)
+    return _stoppable(lambda: _stream_lines(http, url, body, timeout, who), cancel, who)
+
+
+def _stream_lines(http: httpx.Client, url: str, body: dict, timeout: float | None, who: str) -> Iterator[str]:
     try:
         with http.stream("POST", url, content=json.dumps(body), timeout=timeout) as response:
             if response.status_code >= 400:

@@ -62,7 +62,7 @@ class AnthropicProvider(Provider):
 
     def complete(self, req: Request) -> Response:
         who = f"{self.name}/{req.model}"
-        data = _http.post_json(self.http, self.url, self.body(req, False), req.timeout, who)
+        data = _http.post_json(self.http, self.url, self.body(req, False), req.timeout, who, req.cancel)
         try:
             text, calls = [], []
             for block in data["content"]:
@@ -82,7 +82,7 @@ class AnthropicProvider(Provider):
         usage: dict = {}
         stop = None
         finished = False
-        for payload in _http.stream_lines(self.http, self.url, self.body(req, True), req.timeout, who):
+        for payload in _http.stream_lines(self.http, self.url, self.body(req, True), req.timeout, who, req.cancel):
             event = _http.parse_event(payload, who)
             kind = event.get("type")
             if kind == "message_start":

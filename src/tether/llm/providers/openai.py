@@ -54,7 +54,7 @@ class OpenAIProvider(Provider):
 
     def complete(self, req: Request) -> Response:
         who = f"{self.name}/{req.model}"
-        data = _http.post_json(self.http, self.url, self.body(req, False), req.timeout, who)
+        data = _http.post_json(self.http, self.url, self.body(req, False), req.timeout, who, req.cancel)
         try:
             choice = data["choices"][0]
             message = choice["message"]
@@ -81,7 +81,7 @@ class OpenAIProvider(Provider):
         usage: dict = {}
         finish = None
         done = False
-        for payload in _http.stream_lines(self.http, self.url, self.body(req, True), req.timeout, who):
+        for payload in _http.stream_lines(self.http, self.url, self.body(req, True), req.timeout, who, req.cancel):
             if payload == "[DONE]":
                 done = True
                 break
