@@ -16,7 +16,7 @@ LEVELS = ("ask", "suggest", "approve", "auto", "agent")
 
 # The one source of the defaults that a project may narrow (leash.py, verify.py and mcp/ read them).
 DEFAULTS = {
-    "leash": {"level": "approve", "max_files": 10, "max_lines": 400},
+    "leash": {"level": "approve", "max_files": 10, "max_lines": 400, "budget": {"seconds": 900.0}},
     "verify": {"timeout": 120.0, "output_cap": 6000, "sandbox": "auto"},
     "mcp": {"write": False, "max_tokens": 20_000},
 }
@@ -46,9 +46,15 @@ _NARROWING = {
 APPENDED = ("leash.rules",)  # lists that add up across layers instead of replacing (a deny rule is never lost)
 
 
-def default(key: str):
-    section, _, name = key.partition(".")
-    return DEFAULTS.get(section, {}).get(name)
+STEPS = {"ask": 6, "suggest": 8, "approve": 12, "auto": 12, "agent": 20}  # a run's model turns when no budget says
+
+
+def default(key: str, below: dict | None = None):
+    """The value in force for `key` when no layer sets it (a run's steps depend on its level)."""
+    if key == "leash.budget.steps":
+        level = lookup(below or {}, "leash.level")
+        return STEPS.get(level if level in STEPS else DEFAULTS["leash"]["level"])
+    return lookup(DEFAULTS, key)
 
 
 def user_only(key: str) -> bool:
@@ -60,7 +66,10 @@ def leaves(raw: dict, prefix: str = "") -> list[tuple[str, object]]:
     out = []
     for k, v in raw.items():
         key = f"{prefix}{k}"
-        out += leaves(v, key + ".") if isinstance(v, dict) and v else [(key, v)]
+        if isinstance(v, dict):
+            out += leaves(v, key + ".")  # an empty table sets nothing: it never replaces what is below it
+        else:
+            out.append((key, v))
     return out
 
 
@@ -98,25 +107,21 @@ def _kept(rule: str, value, below):
     """The part of the project's `value` that narrows `below` (None: nothing of it is kept)."""
     if rule == "any":
         return value
-    if rule == "smaller":
-        if not _number(value):
-            return value  # a wrong type: kept, so that validation names it in the project's file
-        return value if below is None or (_number(below) and value <= below) else None
+    if rule == "smaller":  # a value of the wrong type is dropped too: "60" must not pass as smaller than 2
+        return value if _number(value) and (below is None or (_number(below) and value <= below)) else None
     if rule == "lower":
-        if value not in LEVELS:
-            return value
-        return value if LEVELS.index(value) <= LEVELS.index(below if below in LEVELS else "approve") else None
+        return value if value in LEVELS and LEVELS.index(value) <= LEVELS.index(below if below in LEVELS else "approve") else None
     if rule == "paths":
         return value if below is None else None  # globs cannot be intersected: only where the user set none
     if rule == "subset":
         if not isinstance(value, list):
-            return value
+            return None
         allowed = below if isinstance(below, list) else []
         kept = [c for c in value if c in allowed]
         return kept if kept == value else (kept or None)
     if rule == "stricter-rules":
         if not isinstance(value, list):
-            return value
+            return None
         kept = [r for r in value if not (isinstance(r, dict) and r.get("action") == "allow")]
         return kept if kept == value else (kept or None)
     raise ValueError(rule)
@@ -138,7 +143,7 @@ def narrow(raw: dict, below: dict, trusted: bool, providers: set[str]) -> tuple[
             dropped += [] if named in dropped else [named]
             continue
         below_value = lookup(below, key)
-        value = value if trusted else _kept(rule, value, below_value if below_value is not None else default(key))
+        value = value if trusted else _kept(rule, value, below_value if below_value is not None else default(key, below))
         if value is None:
             dropped.append(key)
         else:

@@ -56,16 +56,23 @@ def _load(pins: Path) -> dict[str, str]:
     return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
 
 
+def _key(path: Path | str) -> str:
+    """The config by its folder's real path and its own name, not by where a link leads: a
+    `tether.toml` that links to a trusted one elsewhere is another project's file, untrusted."""
+    path = Path(path)
+    return os.path.join(os.path.realpath(path.parent), path.name)
+
+
 def state(path: Path | str) -> TrustState:
-    real = os.path.realpath(path)
-    pinned = _load(_pins_file()).get(real)
-    digest = _digest(Path(real))
-    return TrustState(real, pinned is not None and pinned == digest, digest, pinned)
+    key = _key(path)
+    pinned = _load(_pins_file()).get(key)
+    digest = _digest(Path(key))
+    return TrustState(key, pinned is not None and pinned == digest, digest, pinned)
 
 
 def trust(path: Path | str, revoke: bool = False) -> TrustState:
     """Pin (or with `revoke`, forget) the project config at `path` as it is now."""
-    real = os.path.realpath(path)
+    real = _key(path)
     digest = _digest(Path(real))
     if digest is None and not revoke:
         raise TetherError(f"{path}: cannot read the config to trust")

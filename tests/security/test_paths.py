@@ -76,3 +76,19 @@ def test_a_link_swapped_in_after_planning_is_caught_before_writing(repo):
     with pytest.raises(TetherError):
         plan.commit()
     assert b"x = 2" not in (repo / ".git" / "config").read_bytes()
+
+
+def test_the_file_a_tether_toml_links_to_is_tethers_config_too(tmp_path):
+    from tether.autonomy.edits.workspace import protected
+
+    root = tmp_path / "w"
+    (root / "conf").mkdir(parents=True)
+    (root / "conf" / "settings.toml").write_text("[leash]\n")
+    (root / "conf" / "ignore.txt").write_text("secret/\n")
+    (root / "conf" / "other.toml").write_text("")
+    (root / "tether.toml").symlink_to("conf/settings.toml")
+    (root / ".tetherignore").symlink_to(root / "conf" / "ignore.txt")
+    assert "links to it" in protected(root, "conf/settings.toml") and "links to it" in protected(root, "conf/ignore.txt")
+    assert protected(root, "conf/other.toml") is None
+    leash = Leash(root, "agent")
+    assert leash.check("write", "conf/settings.toml").verdict == "deny"

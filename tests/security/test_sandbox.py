@@ -126,3 +126,12 @@ def test_config_or_git_folders_a_check_creates_are_removed(tmp_path):
     assert result.ok, result.output
     assert not (work / "sub" / "tether.toml").exists() and not (work / "sub" / ".git").exists()
     assert "sub/tether.toml" in result.output and (work / "sub" / "a.py").exists()
+
+
+def test_without_a_sandbox_nothing_of_the_repositorys_runs_before_a_person_has_seen_a_change(make_grid, tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)  # macOS, or Linux without bubblewrap
+    outside = tmp_path / "OUTSIDE"
+    work = make_tree(tmp_path / "work", {"a.py": "x = 1\n", "check.py": f"open({str(outside)!r}, 'w').write('pwned')\n"})
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["DONE", "DONE"])
+    result = Agent(grid, work, Leash(work, "approve"), verify=VerifySettings((f"{sys.executable} check.py",))).run("rename a variable")
+    assert not outside.exists() and result.status in ("unchanged", "refused")

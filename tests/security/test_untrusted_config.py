@@ -190,3 +190,40 @@ def test_the_web_app_shows_that_the_project_config_is_not_trusted(hostile):
         assert "not trusted" in page.text and "tether trust" in page.text and "mcp.write" in page.text
     finally:
         server.shutdown()
+
+
+def test_a_number_written_as_text_does_not_pass_as_smaller(tmp_path):
+    user_config("[verify]\ntimeout = 2\noutput_cap = 100\n")
+    repo = make_tree(tmp_path / "repo", {"tether.toml": '[verify]\ntimeout = "60"\noutput_cap = "99999"\n[leash]\nmax_files = "50"\n'})
+    loaded = config.load(start=repo)
+    settings_ = VerifySettings.from_config(loaded, repo)
+    assert (settings_.timeout, settings_.output_cap) == (2, 100) and Leash.from_config(repo, loaded).max_files == 10
+    assert {"verify.timeout", "verify.output_cap", "leash.max_files"} <= set(loaded.ignored)
+
+
+def test_a_project_cannot_raise_a_runs_steps_or_time_above_their_defaults(tmp_path):
+    repo = make_tree(tmp_path / "repo", {"tether.toml": "[leash.budget]\nsteps = 10000\nseconds = 1e9\n"})
+    loaded = config.load(start=repo)
+    run_leash = Leash.from_config(repo, loaded).for_run((), None, "r1")
+    assert (run_leash.budget.steps, run_leash.budget.seconds) == (12, 900.0)
+    assert {"leash.budget.steps", "leash.budget.seconds"} <= set(loaded.ignored)
+    narrower = make_tree(tmp_path / "narrow", {"tether.toml": "[leash.budget]\nsteps = 5\nseconds = 60\n"})
+    run_leash = Leash.from_config(narrower, config.load(start=narrower)).for_run((), None, "r2")
+    assert (run_leash.budget.steps, run_leash.budget.seconds) == (5, 60)
+
+
+def test_an_empty_table_in_a_trusted_project_drops_none_of_the_users_rules(tmp_path):
+    user_config('[[leash.rules]]\ntool = "write"\npattern = "secret/**"\naction = "deny"\n[mcp]\nwrite = true\n')
+    repo = make_tree(tmp_path / "repo", {"tether.toml": "[leash]\n[mcp]\n"})
+    assert run(repo, "trust").returncode == 0
+    loaded = config.load(start=repo)
+    assert [r.pattern for r in Leash.from_config(repo, loaded).rules] == ["secret/**"] and settings(loaded, repo)[0] is True
+
+
+def test_trust_is_not_borrowed_through_a_link_to_a_trusted_config(tmp_path):
+    a = make_tree(tmp_path / "a", {"tether.toml": '[leash]\nlevel = "agent"\n'})
+    assert run(a, "trust").returncode == 0
+    b = make_tree(tmp_path / "b", {"x.py": ""})
+    (b / "tether.toml").symlink_to(a / "tether.toml")
+    assert Leash.from_config(a, config.load(start=a)).level == "agent"
+    assert Leash.from_config(b, config.load(start=b)).level == "approve" and config.load(start=b).project.trusted is False

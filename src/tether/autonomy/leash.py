@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
-from ..layering import DEFAULTS, LEVELS
+from ..layering import DEFAULTS, LEVELS, STEPS
 from ..errors import ConfigError, TetherError
 from . import tamper
 from .edits.workspace import PathRefused, protected, resolve
@@ -25,8 +25,6 @@ from .edits.workspace import PathRefused, protected, resolve
 TOOLS = ("read", "search", "propose", "write", "run")
 VERDICTS = ("allow", "ask", "deny")
 SHELL_OPERATORS = (";", "&&", "||", "|", "`", "$(", ">", "<", "&", "\n")
-DEFAULT_STEPS = {"ask": 6, "suggest": 8, "approve": 12, "auto": 12, "agent": 20}
-DEFAULT_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ class Leash:
         and time limits where none is set, the checks the person chose allowed as commands, and
         every decision recorded under the run."""
         b = self.budget
-        budget = dataclasses.replace(b, steps=b.steps or DEFAULT_STEPS[self.level], seconds=b.seconds or DEFAULT_SECONDS)
+        budget = dataclasses.replace(b, steps=b.steps or STEPS[self.level], seconds=b.seconds or DEFAULTS["leash"]["budget"]["seconds"])
         return Leash(self.root, self.level, paths=self.paths, max_files=self.max_files, max_lines=self.max_lines,
                      commands=(*self.commands, *(c for c in commands if c not in self.commands)), budget=budget,
                      rules=self.rules, store=store, run_id=run_id)

@@ -74,7 +74,17 @@ def protected(root: Path, rel: str) -> str | None:
     real = root / rel
     if real == data or data in real.parents:
         return f"{rel}: tether's data is not the agent's to change"
+    if real in _config_targets(root, rel):
+        return f"{rel}: a tether.toml or .tetherignore links to it, so it is tether's config, not the agent's to change"
     return None
+
+
+def _config_targets(root: Path, rel: str) -> set[Path]:
+    """Where the config files that could govern a run here really are: those of the workspace,
+    the folders above it, and the folders on the way to `rel` — a link named tether.toml makes
+    its target the config."""
+    folders = [root, *root.parents, *(root / p for p in PurePosixPath(rel).parents if str(p) != ".")]
+    return {Path(os.path.realpath(folder / name)) for folder in folders for name in PROTECTED_NAMES if (folder / name).is_symlink()}
 
 
 @dataclass
