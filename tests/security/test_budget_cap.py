@@ -93,3 +93,40 @@ def test_tether_chat_without_max_tokens_is_sent_the_cap_it_holds(isolated, upstr
     assert streamed.stdout.split() == ["w"] * CHAT_MAX_TOKENS  # chat's own default cap, held and sent
     assert json.loads(answered.stdout)["usage"]["output_tokens"] == CHAT_MAX_TOKENS
     assert caps_sent(upstream, marker) == [CHAT_MAX_TOKENS] * 2
+
+
+BULK = "x" * 48_000  # 12,000 tokens at four characters a token: six times a 2,000-token day
+
+
+def test_a_gateway_call_whose_tool_description_passes_the_keys_budget_is_refused_before_it_is_sent(gateway, upstream, marker):
+    _, secret = Keys(gateway.grid.ledger.store).create("small", Budget(tokens_per_day=2000))
+    body = {"model": "up/ok-1", "messages": [{"role": "user", "content": marker}], "max_tokens": 10,
+            "tools": [{"type": "function", "function": {"name": "lookup", "description": BULK, "parameters": {"type": "object"}}}]}
+    post = lambda b: httpx.post(gateway.url + "/chat/completions", json=b, headers={"authorization": f"Bearer {secret}"}, timeout=60)
+    refused = post(body)
+    assert refused.status_code == 429 and "budget" in refused.text
+    assert caps_sent(upstream, marker) == [] and spent(gateway.grid) == 0
+    assert post({**body, "tools": []}).status_code == 200  # the same call without the tool fits
+
+
+@pytest.mark.parametrize("messages, opts", [
+    ([{"role": "user", "content": "{marker}"}], {"tools": [{"name": "lookup", "description": BULK}]}),
+    ([{"role": "user", "content": "{marker}"}], {"tools": [{"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"description": BULK}}}}]}),
+    ([{"role": "user", "content": "{marker}"}], {"schema": {"type": "object", "description": BULK}}),
+    ([{"role": "user", "content": [{"type": "text", "text": "{marker}"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64," + BULK}}]}], {}),
+    ([{"role": "user", "content": "{marker}"}, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "' + BULK + '"}'}}]},
+      {"role": "tool", "tool_call_id": "c1", "content": "ok"}], {}),
+], ids=["tool description", "tool parameters", "response schema", "image part", "tool call arguments"])
+def test_a_grid_call_is_held_at_its_whole_request_so_a_large_part_anywhere_is_refused_before_it_is_sent(budgeted, upstream, marker, messages, opts):
+    messages = json.loads(json.dumps(messages).replace("{marker}", marker))
+    with pytest.raises(BudgetExceeded):
+        budgeted.complete("up/ok-1", messages, max_tokens=10, **opts)
+    assert caps_sent(upstream, marker) == [] and spent(budgeted) == 0
+
+
+def test_each_message_is_held_with_its_framing_so_many_empty_messages_are_not_free(budgeted, upstream, marker):
+    messages = [{"role": "user", "content": marker}] + [{"role": "user", "content": ""}] * 300
+    with pytest.raises(BudgetExceeded):
+        budgeted.complete("up/ok-1", messages, max_tokens=10)
+    assert caps_sent(upstream, marker) == []

@@ -22,7 +22,7 @@ from ..store import Store
 from . import models
 from .meter import Attempt, Ledger, ledger_store
 from .providers import Provider, create
-from .types import Request, Response, Tool, Usage, estimate_tokens, messages_text, normalize_messages
+from .types import Request, Response, Tool, Usage, estimate_tokens, normalize_messages, request_tokens
 
 _OPTIONS = {f.name for f in fields(Request)} - {"model", "messages"}
 DEFAULT_OUTPUT_CAP = 256  # output tokens a budgeted call may write when its caller names no max_tokens
@@ -255,6 +255,7 @@ class _Call:
         if sized:
             raise BadRequest(f"a budgeted call's reply size is its max_tokens: extra may not set {', '.join(sorted(sized))}")
         self.opts = opts
+        self.prompt_tokens = request_tokens(self.messages, opts)  # the whole request, held before the call
         self.call_id = os.urandom(8).hex()
         self.errors: list[tuple[str, TetherError]] = []
         self.number = 0
@@ -274,7 +275,7 @@ class _Call:
         grid, route = self.grid, self.route
         end = time.monotonic() + self.deadline
         key = self.key
-        tokens_in, tokens_out = estimate_tokens(messages_text(self.messages)), self.opts["max_tokens"] or 0  # the cap sent upstream
+        tokens_in, tokens_out = self.prompt_tokens, self.opts["max_tokens"] or 0  # the cap sent upstream
         for number, model in enumerate(route.models):
             provider_name, _, name = model.partition("/")
             held = None
@@ -341,7 +342,7 @@ class _Call:
     def succeeded(self, attempt: _Try, response: Response, ttft_ms: float | None) -> Response:
         self.grid.breaker(attempt.provider.name).success()
         if response.usage.estimated and not response.usage.total_tokens:
-            response.usage = Usage(estimate_tokens(messages_text(self.messages)), estimate_tokens(response.text), estimated=True)
+            response.usage = Usage(self.prompt_tokens, estimate_tokens(response.text), estimated=True)
         u = response.usage
         response.cost_usd = attempt.info.cost(u.input_tokens, u.output_tokens, u.cached_tokens)
         response.latency_ms = (time.perf_counter() - attempt.started) * 1000
@@ -358,7 +359,7 @@ class _Call:
         elif getattr(error, "usage", None) is not None:  # the provider counted what the cut-off attempt used
             usage = error.usage
         elif partial:
-            usage = Usage(estimate_tokens(messages_text(self.messages)), estimate_tokens(partial), estimated=True)
+            usage = Usage(self.prompt_tokens, estimate_tokens(partial), estimated=True)
         else:
             usage = Usage()
         cost = response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens, usage.cached_tokens)

@@ -137,6 +137,39 @@ def estimate_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4) if text else 0
 
 
+MESSAGE_OVERHEAD = 4  # tokens a wire format spends framing each message (its role, separators)
+
+
+def request_tokens(messages: list[Message], opts: dict) -> int:
+    """A rough count of everything a call sends, for the budget hold before it: each message whole
+    (text and other parts, tool calls and their arguments, tool results) with its framing, and the
+    call's tools, tool choice, schema, grammar, stop words and extra wire fields. Counting the
+    messages' text alone let one call with a large tool description spend many times its budget."""
+    sent = {k: opts.get(k) for k in ("tools", "tool_choice", "schema", "grammar", "stop", "extra") if opts.get(k)}
+    return (sum(_message_tokens(m) + MESSAGE_OVERHEAD for m in messages)
+            + (estimate_tokens(_wire(sent)) if sent else 0))
+
+
+def _message_tokens(m: Message) -> int:
+    """One message's tokens: its text as text, every other part and field as the JSON sent."""
+    content, rest = m.get("content"), {k: v for k, v in m.items() if k not in ("role", "content") and v is not None}
+    if isinstance(content, list):
+        others = [p for p in content if not _text_part(p)]
+        content = "\n".join(p["text"] for p in content if _text_part(p)) + (_wire(others) if others else "")
+    elif content is not None and not isinstance(content, str):
+        content = _wire(content)
+    return estimate_tokens(content or "") + (estimate_tokens(_wire(rest)) if rest else 0)
+
+
+def _text_part(part) -> bool:
+    return isinstance(part, dict) and set(part) <= {"type", "text"} and isinstance(part.get("text"), str)
+
+
+def _wire(value: Any) -> str:
+    """A value as the JSON a provider would send (tools as their name, description and parameters)."""
+    return json.dumps(value, ensure_ascii=False, default=lambda v: v.__dict__ if isinstance(v, Tool) else str(v))
+
+
 def messages_text(messages: list[Message]) -> str:
     parts = []
     for m in messages:
