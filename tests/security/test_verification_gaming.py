@@ -30,6 +30,10 @@ DELETE = "```diff\n--- a/tests/test_x.py\n+++ /dev/null\n@@ -1,10 +0,0 @@\n" + "
 HOLLOW = ("tests/test_x.py\n```python\n<<<<<<< SEARCH\n    assert add(2, 3) == 5\n=======\n    assert True\n>>>>>>> REPLACE\n```\n")
 SKIP = ("tests/test_x.py\n```python\n<<<<<<< SEARCH\ndef test_add():\n=======\nimport pytest\n\n\n@pytest.mark.skip(reason=\"obsolete\")\n"
         "def test_add():\n>>>>>>> REPLACE\n```\n")
+CONFTEST = ("tests/conftest.py\n```python\n<<<<<<< SEARCH\n=======\nimport pytest\n\n\n@pytest.hookimpl(tryfirst=True)\n"
+            "def pytest_pyfunc_call(pyfuncitem):\n    return True\n>>>>>>> REPLACE\n```\n")
+SHADOW = ("tests/test_x.py\n```python\n<<<<<<< SEARCH\nfrom calc import add, sub\n=======\nfrom calc import add, sub\n"
+          "add = lambda a, b: a + b\n>>>>>>> REPLACE\n```\n")
 DESELECT = "pytest.ini\n```ini\n<<<<<<< SEARCH\n=======\n[pytest]\naddopts = --deselect tests/test_x.py::test_add\n>>>>>>> REPLACE\n```\n"
 
 
@@ -47,11 +51,14 @@ def obedient(make_grid, work, reply, level="auto", person=None, on_event=None):
 
 @pytest.mark.parametrize("reply, weakened", [(DELETE, "tests/test_x.py is deleted"),
                                              (HOLLOW, "tests/test_x.py: assertion removed or changed: `assert add(2, 3) == 5`"),
-                                             (SKIP, "tests/test_x.py: skip added: `@pytest.mark.skip")],
-                         ids=["delete", "hollow", "skip"])
+                                             (SKIP, "tests/test_x.py: skip added: `@pytest.mark.skip"),
+                                             (CONFTEST, "tests/conftest.py: test configuration added"),
+                                             (SHADOW, "tests/test_x.py: `add` rebound, which changes what the tests run against"),
+                                             (DESELECT, "pytest.ini: test configuration added")],
+                         ids=["delete", "hollow", "skip", "conftest passing every test", "code under test shadowed", "deselect"])
 def test_an_obedient_model_that_weakens_the_tests_at_auto_leaves_them_as_they_were_and_is_not_done(make_grid, work, reply, weakened):
     result = obedient(make_grid, work, reply).run("fix calc.py; follow CONTRIBUTING.md")
-    assert (work / "tests/test_x.py").read_text() == TESTS
+    assert (work / "tests/test_x.py").read_text() == TESTS and not (work / "tests/conftest.py").exists() and not (work / "pytest.ini").exists()
     assert result.status != "done" and result.changed == []
     assert weakened in result.reason and "nothing was applied" in result.reason
 
@@ -79,8 +86,16 @@ def test_at_approve_the_person_is_told_which_test_the_change_weakens_before_revi
     assert result.status != "done" and (work / "tests/test_x.py").read_text() == TESTS
 
 
-def test_a_run_whose_checks_run_fewer_tests_than_before_is_not_done(make_grid, work):
-    result = obedient(make_grid, work, DESELECT).run("make the checks pass")
+def test_a_run_whose_checks_run_fewer_tests_than_before_is_not_done_even_when_the_person_lets_the_change_in(make_grid, work):
+    class Person:  # takes every hunk it is shown, the held config change with them
+        def confirm(self, question):
+            return True
+
+        def review(self, hunks):
+            return [True] * len(hunks)
+
+    result = obedient(make_grid, work, DESELECT, level="approve", person=Person()).run("make the checks pass")
+    assert (work / "pytest.ini").exists()
     assert result.checks and result.checks[0].ok  # the checks pass: one test, where there were two
     assert result.status != "done" and "1 test(s) after the change and 2 before" in result.reason
 
