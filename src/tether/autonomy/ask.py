@@ -442,6 +442,6 @@ def file_lines(root: Path, path: str) -> list[str] | None:
     """A workspace file's lines, redacted, its real path confined to the workspace (None when it is not one)."""
     try:
         target, rel = resolve(root, path)
-        return redact_file(rel, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines() if target.is_file() else None
+        return redact_file(target, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines() if target.is_file() else None
     except (PathRefused, OSError):
         return None

@@ -31,7 +31,7 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
     for f in found.files:
         if not f.binary and f.size < 200_000:
             try:
-                texts[f.path] = redact_file(f.path, (root / f.path).read_text(encoding="utf-8", errors="replace"))[0]
+                texts[f.path] = redact_file(root / f.path, (root / f.path).read_text(encoding="utf-8", errors="replace"))[0]
             except OSError:
                 continue
     sizes = {p: tokens.count(t) for p, t in texts.items()}

@@ -80,7 +80,7 @@ def read_lines(root: Path, path: str, start=None, end=None, most: int = MAX_READ
     target, rel = resolve(root, path)
     if not target.is_file():
         raise TetherError(f"{rel} is not a file in the workspace")
-    lines = redact_file(rel, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines()
+    lines = redact_file(target, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines()
     first = max(1, int(start or 1))
     last = min(len(lines), int(end or first + most - 1), first + most - 1)
     return {"path": rel, "start": first, "end": last, "lines": len(lines), "text": "\n".join(lines[first - 1:last])}

@@ -166,7 +166,7 @@ def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_b
                 skipped.append((item.path, f"over the total of {max_total_bytes:,} bytes"))
                 continue
         files.append(item)
-    redactions = _prepare([f for f in files if f.text], encoding, redact, compress, cache)
+    redactions = _prepare([f for f in files if f.text], found.root, encoding, redact, compress, cache)
     if order == "changes":
         changes = gitsource.change_counts(found.root)
         files.sort(key=lambda f: (changes.get(f.path, 0), f.path))  # most changed last, nearest the question
@@ -207,14 +207,14 @@ def _read(root: Path, rel: str, size: int, binary: bool, skipped: list) -> Diges
     return DigestFile(rel, size, text=text.removeprefix("\ufeff"), lossy=lossy, key=hashlib.blake2b(data, digest_size=16).digest())
 
 
-def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: bool, cache: bool) -> Counter:
+def _prepare(files: list[DigestFile], root: Path, encoding: str, redact: bool, compress: bool, cache: bool) -> Counter:
     """Redact, compress and count every file. Results for content seen before come from the
     token cache (keyed by the file's bytes, the encoding and the options); the rest are worked
     out, a large batch split in two with one half in a forked child, since the tokenizer holds
     the GIL and the child shares its loaded tables."""
     store = _cache_store() if cache and not compress else None
-    keys = [hashlib.blake2b(f.key + f"{encoding}:{rules_for(f.path) if redact else 0}".encode(), digest_size=16).digest()
-            for f in files]  # the redaction's rules and the file's name (`.env`) decide what it redacts, as its bytes do
+    keys = [hashlib.blake2b(f.key + f"{encoding}:{rules_for(root / f.path) if redact else 0}".encode(), digest_size=16).digest()
+            for f in files]  # the redaction's rules and the file's names (`.env`, a link's target) decide what it redacts, as its bytes do
     results: dict[int, tuple] = {}
     if store is not None:
         known = {bytes(r[0]): r for r in store.query_many("SELECT key, tokens, redacted, found FROM token_cache WHERE key IN", keys)}
@@ -226,7 +226,7 @@ def _prepare(files: list[DigestFile], encoding: str, redact: bool, compress: boo
     jobs = [(files[i].path, files[i].text) for i in todo]
     if jobs:
         tokens.load(encoding)  # before any fork, so that both processes share the loaded tables
-    worked = in_two(lambda part: _work(part, encoding, redact, compress), jobs, [len(t) for _, t in jobs])
+    worked = in_two(lambda part: _work(part, root, encoding, redact, compress), jobs, [len(t) for _, t in jobs])
     results.update(zip(todo, worked))
     if store is not None:
         if todo:
@@ -253,13 +253,13 @@ def _cache_store():
         return None  # no writable data dir: work without the cache
 
 
-def _work(jobs: list[tuple[str, str]], encoding: str, redact: bool, compress: bool) -> list[tuple]:
+def _work(jobs: list[tuple[str, str]], root: Path, encoding: str, redact: bool, compress: bool) -> list[tuple]:
     """(tokens, the new text if it changed, secrets found, compressed) for each file."""
     out = []
     for path, text in jobs:
         changed, found, compressed = None, Counter(), False
         if redact:
-            redacted, found = redact_file(path, text)
+            redacted, found = redact_file(root / path, text)  # the path opened: a link is judged by its target's name too
             if found:
                 text = changed = redacted
         if compress:

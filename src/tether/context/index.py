@@ -163,7 +163,7 @@ class Index:
                 changed.append((f.path, data.decode("utf-8", errors="replace")))
         removed = [p for p in known if p not in current]
         new_chunks: list[Chunk] = [c for path, text in changed if searchable(path, text)
-                                   for c in chunk_file(path, redact_file(path, text)[0])]  # the index stores no secret
+                                   for c in chunk_file(path, redact_file(self.root / path, text)[0])]  # the index stores no secret
         with self.db:  # one transaction: a crash leaves the old index or the new one
             self.db.execute("BEGIN")
             for path in removed + [p for p, _ in changed]:

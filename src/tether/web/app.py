@@ -257,7 +257,7 @@ class Pages:
             raise TetherError(str(e)) from None
         if not target.is_file():
             raise TetherError(f"{rel}: no such file in the workspace")
-        lines = redact_file(rel, TextFile.read(target).text)[0].splitlines()  # a .env or a key file is shown as every face shows it
+        lines = redact_file(target, TextFile.read(target).text)[0].splitlines()  # a .env or a key file is shown as every face shows it
         start, end = _int(request.query_params, "start", 1), _int(request.query_params, "end", 0)
         return self.page(request, "file.html", path=rel, lines=list(enumerate(lines, start=1)), start=start, end=end or start)
 
