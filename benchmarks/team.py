@@ -57,9 +57,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+CONFIG = "team.toml"
+
+
 def write_config(work: Path, upstream: str, ledger: str | None) -> None:
     work.mkdir(parents=True, exist_ok=True)
-    (work / "tether.toml").write_text(
+    (work / CONFIG).write_text(  # the operator's own config, named with --config: a project's tether.toml may not set providers or the ledger
         f'[providers.flaky]\nkind = "openai"\nbase_url = "{upstream}/v1"\ntimeout = 1.0\n'
         f'[providers.good]\nkind = "openai"\nbase_url = "{upstream}/v1"\ntimeout = 5.0\n'
         '[routes.default]\nmodels = ["flaky/fault-chaos", "good/ok-backup"]\nretries = 0\n'
@@ -71,7 +74,7 @@ def write_config(work: Path, upstream: str, ledger: str | None) -> None:
 
 
 def start_gateway(work: Path, env: dict) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tether", "gateway", "--port", "0", "--token", ADMIN, "--json"], cwd=work, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "tether", "--config", CONFIG, "gateway", "--port", "0", "--token", ADMIN, "--json"], cwd=work, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     printed = "".join(iter(proc.stdout.readline, "}\n")) + "}"
     return proc, json.loads(printed)["url"]

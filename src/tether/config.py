@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +83,14 @@ def project_root(start: Path | str | None = None) -> Path:
     return here
 
 
+def _seen(explicit, start) -> tuple:
+    """What a config was loaded from, as the disk has it now (an edited file, a file that
+    appeared, `tether trust` or its revoke change it): a server compares it to know when to load again."""
+    from .trust import pins_file
+
+    return layering.seen([user_config_path(), project_config(Path(start) if start else None), Path(explicit) if explicit else None, pins_file()])
+
+
 def project_config(start: Path | None = None) -> Path | None:
     """The project's `tether.toml`: the nearest one at or above `start` (the workspace of the
     command, never the current folder when the two differ)."""
@@ -157,6 +164,15 @@ class Config:
     origins: dict[str, str] = field(default_factory=dict)  # dotted key -> the file that set it
     ignored: tuple[str, ...] = ()  # keys of the project's config that were dropped (see layering.py)
     raw: dict = field(default_factory=dict)  # the merged layers, as read
+    source: tuple = ()  # (path, start, trusted) as `load` was given them, to load it again
+    seen: tuple = ()  # the files it was loaded from, as they were then (see `_seen`)
+
+    def fresh(self) -> "Config":
+        """This config, or the one its files say now if any changed since it was loaded (an edit,
+        a new tether.toml, `tether trust` or its revoke): a server asks before each request."""
+        if not self.source or _seen(self.source[0], self.source[1]) == self.seen:
+            return self
+        return load(*self.source)
 
     def where(self, section: str) -> str:
         """The file that set `section` last: the one a mistake in it is reported against."""
@@ -180,9 +196,8 @@ class Config:
     def to_dict(self) -> dict:
         """The effective config, each value with the file it came from."""
         values = [{"key": k, "value": v, "origin": self.origins.get(k, "default")} for k, v in sorted(self.effective().items())]
-        project = self.project
-        return {"layers": [{"origin": x.origin, "path": str(x.path), "trusted": x.trusted} for x in self.layers],
-                "project": None if project is None else {"path": str(project.path), "trusted": project.trusted},
+        project = None if self.project is None else {"path": str(self.project.path), "trusted": self.project.trusted}
+        return {"layers": [{"origin": x.origin, "path": str(x.path), "trusted": x.trusted} for x in self.layers], "project": project,
                 "values": values, "ignored": list(self.ignored), "note": self.ignored_note()}
 
     def effective(self) -> dict[str, object]:
@@ -192,7 +207,8 @@ class Config:
         return {**dict(layering.leaves(builtin)), **dict(layering.leaves(self.raw))}
 
 
-EXTRA_SECTIONS = {"leash", "verify", "mcp", "ledger", "search"}  # sections read elsewhere (leash.py, verify.py, mcp/, llm/meter.py, context/index.py)
+EXTRA_SECTIONS = set(layering.KEYS)  # sections read elsewhere (leash.py, verify.py, mcp/, llm/meter.py, context/index.py)
+SECTIONS = layering.SECTIONS
 _PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "timeout", "headers", "options"}
 _ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget", "escalate"}
 _BUDGET_KEYS = {"usd_per_day", "usd_per_month", "tokens_per_day", "tokens_per_month"}
@@ -200,10 +216,11 @@ _MODEL_KEYS = {"context_window", "input_per_mtok", "output_per_mtok", "cached_pe
 EDIT_FORMATS = ("search-replace", "whole")
 
 
-def load(path: Path | str | None = None, start: Path | str | None = None) -> Config:
+def load(path: Path | str | None = None, start: Path | str | None = None, trusted: bool | None = None) -> Config:
     """The layered config: the user's, then the project's `tether.toml` found from `start` (the
     workspace; else the current folder), then `path` (`--config`), merged key by key. The
-    project's file applies only as far as `layering.narrow` lets it."""
+    project's file applies only as far as `layering.narrow` lets it; `trusted` says what trust
+    to assume for it instead of its pin (`tether trust` loads it so before pinning it)."""
     layers = []
     user = user_config_path()
     if user.is_file():
@@ -215,36 +232,22 @@ def load(path: Path | str | None = None, start: Path | str | None = None) -> Con
     if project is not None and not (explicit is not None and os.path.realpath(explicit) == str(project)):
         from . import trust
 
-        layers.append(Layer("project", project, trust.state(project).trusted))
+        layers.append(Layer("project", project, trust.state(project).trusted if trusted is None else trusted))
     if explicit is not None:
         layers.append(Layer("--config", explicit, True))
     merged: dict = {}
     origins: dict[str, str] = {}
     ignored: list[str] = []
     for layer in layers:
-        raw = _read(layer.path)
+        raw = layering.read(layer.path)
         if layer.origin == "project":
             raw, dropped = layering.narrow(raw, merged, layer.trusted, {*BUILTIN_PROVIDERS, *merged.get("providers", {})})
             ignored += dropped
         layering.merge(merged, raw, origins, str(layer.path))
     config = from_dict(merged, layers[-1].path if layers else None, origins)
     config.layers, config.ignored = tuple(layers), tuple(ignored)
+    config.source, config.seen = (path, start, trusted), _seen(path, start)
     return config
-
-
-def _read(path: Path) -> dict:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read config ({e})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    for section, value in raw.items():
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: [{section}] must be a table")
-    return raw
 
 
 def from_dict(raw: dict, path: Path | None = None, origins: dict[str, str] | None = None) -> Config:
@@ -295,7 +298,7 @@ def from_dict(raw: dict, path: Path | None = None, origins: dict[str, str] | Non
     extra = {k: v for k, v in raw.items() if k not in {"providers", "routes", "budget", "models"}}
     unknown = sorted(set(extra) - EXTRA_SECTIONS)
     if unknown:
-        raise ConfigError(f"{checker.file(unknown[0])}: unknown section [{unknown[0]}] (sections: {', '.join(sorted({'providers', 'routes', 'budget', 'models'} | EXTRA_SECTIONS))})")
+        raise ConfigError(f"{checker.file(unknown[0])}: unknown section [{unknown[0]}] (sections: {', '.join(sorted(SECTIONS))})")
     return Config(path, providers, routes, _budget(checker, raw.get("budget", {}), "budget"), models, extra,
                   origins=dict(origins or {}), raw=raw)
 
@@ -387,11 +390,11 @@ class _Checker:
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
         if not ok or isinstance(value, bool) or not math.isfinite(value) or value < 0 or (positive and value == 0):
             kind = "a whole number" if integer else "a number"
-            raise ConfigError(f"{self.file(at)}: {at}.{key} must be {kind} {'> 0' if positive else '>= 0'} (got {value!r})")
+            raise ConfigError(f"{self.file(f'{at}.{key}')}: {at}.{key} must be {kind} {'> 0' if positive else '>= 0'} (got {value!r})")
         return value
 
     def choice(self, spec: dict, key: str, at: str, allowed: tuple[str, ...]):
         value = spec.get(key)
         if value is not None and value not in allowed:
-            raise ConfigError(f"{self.file(at)}: {at}.{key} must be one of {', '.join(allowed)} (got {value!r})")
+            raise ConfigError(f"{self.file(f'{at}.{key}')}: {at}.{key} must be one of {', '.join(allowed)} (got {value!r})")
         return value

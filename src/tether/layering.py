@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import copy
 import math
+import tomllib
+from pathlib import Path
+
+from .errors import ConfigError
 
 LEVELS = ("ask", "suggest", "approve", "auto", "agent")
 
@@ -20,6 +24,62 @@ DEFAULTS = {
     "verify": {"timeout": 120.0, "output_cap": 6000, "sandbox": "auto"},
     "mcp": {"write": False, "max_tokens": 20_000},
 }
+
+# The keys of the sections other floors read (leash.py, verify.py, mcp/, llm/meter.py, context/index.py): one
+# list, so that a misspelt key is one clear error in whichever file has it, trusted or not.
+KEYS = {
+    "leash": ("level", "paths", "max_files", "max_lines", "commands", "budget", "rules"),
+    "verify": ("commands", "timeout", "output_cap", "sandbox", "env", "writable"),
+    "mcp": ("write", "max_tokens"),
+    "ledger": ("url", "url_env"),
+    "search": ("embedder",),
+}
+
+
+SECTIONS = {"providers", "routes", "budget", "models", *KEYS}
+
+
+def read(path: Path) -> dict:
+    """One layer's file as a table of tables; a mistake is one line naming the file and the key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    for section, value in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{path}: unknown section [{section}] (sections: {', '.join(sorted(SECTIONS))})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+    if problem := misspelt(raw):
+        raise ConfigError(f"{path}: {problem}")
+    return raw
+
+
+def seen(files: list[Path | None]) -> tuple:
+    """Each file's name, modification time and size as the disk has them now (None: absent)."""
+    out = []
+    for f in files:
+        try:
+            st = f.stat() if f else None
+        except OSError:
+            st = None
+        out.append((str(f), st.st_mtime_ns, st.st_size) if st else (str(f), None, None))
+    return tuple(out)
+
+
+def misspelt(raw: dict) -> str | None:
+    """The first key of a section in KEYS that the section does not have, as "[section] key"."""
+    for section, known in KEYS.items():
+        table = raw.get(section)
+        for key in table if isinstance(table, dict) else ():
+            if key not in known:
+                return f"unknown key {key!r} in [{section}] (known: {', '.join(known)})"
+    return None
+
 
 # Keys that come from the user's own config (or `--config FILE`) only, trusted project or not:
 # where keys go and what may leave the sandbox (DESIGN: providers, base URLs, key variables, the

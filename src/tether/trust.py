@@ -33,7 +33,7 @@ class TrustState:
         return {"path": self.path, "trusted": self.trusted, "sha256": self.sha256, "changed_since_trusted": changed}
 
 
-def _pins_file() -> Path:
+def pins_file() -> Path:
     from .config import data_dir, private_dir
 
     return private_dir(data_dir()) / "trust.json"
@@ -65,7 +65,7 @@ def _key(path: Path | str) -> str:
 
 def state(path: Path | str) -> TrustState:
     key = _key(path)
-    pinned = _load(_pins_file()).get(key)
+    pinned = _load(pins_file()).get(key)
     digest = _digest(Path(key))
     return TrustState(key, pinned is not None and pinned == digest, digest, pinned)
 
@@ -76,21 +76,25 @@ def trust(path: Path | str, revoke: bool = False) -> TrustState:
     digest = _digest(Path(real))
     if digest is None and not revoke:
         raise TetherError(f"{path}: cannot read the config to trust")
-    pins_path = _pins_file()
+    pins_path = pins_file()
     with _locked(pins_path):
         pins = _load(pins_path)
         if revoke:
             pins.pop(real, None)
         else:
             pins[real] = digest
-        tmp = pins_path.with_name(f".trust.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(pins, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, pins_path)
+        _save(pins_path, pins)
     return state(real)
+
+
+def _save(pins_path: Path, pins: dict) -> None:
+    tmp = pins_path.with_name(f".trust.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(pins, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, pins_path)
 
 
 @contextlib.contextmanager

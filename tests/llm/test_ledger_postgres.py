@@ -55,11 +55,13 @@ def rows(url: str) -> list[dict]:
 
 
 def test_the_ledger_on_postgresql_records_and_totals_like_sqlite(pg, tmp_path):
-    grid = Grid.from_config(config(tmp_path, pg, calls=2))
+    path = config(tmp_path, pg, calls=2)
+    grid = Grid.from_config(path)
     assert grid.complete("default", "hi").text == "ok" and grid.complete("default", "again").text == "ok"
     grid.close()
     assert [(r["model"], r["outcome"], r["output_tokens"]) for r in rows(pg)] == [("s/m", "ok", 400)] * 2
-    done = subprocess.run([sys.executable, "-m", "tether", "ledger", "--by", "model", "--rows", "5", "--json"], cwd=tmp_path,
+    # the ledger URL is the user's alone: named with --config, never read from a project's tether.toml
+    done = subprocess.run([sys.executable, "-m", "tether", "--config", str(path), "ledger", "--by", "model", "--rows", "5", "--json"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     summary = json.loads(done.stdout)
     jsonschema.validate(summary, SHAPES["ledger"])

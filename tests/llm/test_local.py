@@ -226,7 +226,7 @@ def long_prompt(tag: str) -> str:
 def test_reading_a_prompt_reports_how_far_it_has_read_before_the_first_token(grid):
     seen, first_text = [], []
     for item in grid.stream(MODEL, long_prompt("progress"), max_tokens=4, temperature=0,
-                            progress=lambda kind, **d: seen.append((kind, d["read"], d["total"]))):
+                            progress=lambda kind, **d: kind == "reading" and seen.append((kind, d["read"], d["total"]))):
         if isinstance(item, str) and not first_text:
             first_text.append(len(seen))
     assert len(seen) > 3 and first_text and first_text[0] == len(seen)  # every report came before the first token

@@ -227,3 +227,43 @@ def test_trust_is_not_borrowed_through_a_link_to_a_trusted_config(tmp_path):
     (b / "tether.toml").symlink_to(a / "tether.toml")
     assert Leash.from_config(a, config.load(start=a)).level == "agent"
     assert Leash.from_config(b, config.load(start=b)).level == "approve" and config.load(start=b).project.trusted is False
+
+
+def test_a_running_web_app_follows_trust_and_its_revoke_without_a_restart(tmp_path):
+    repo = make_tree(tmp_path / "repo", {"tether.toml": '[leash]\nlevel = "agent"\n', "a.py": ""})
+    door = create_app(Grid(config.load(start=repo)), repo, "127.0.0.1", 0)
+    server = Server(door, "127.0.0.1", 0)
+    door.port = server.server_address[1]
+    server.start()
+    try:
+        with httpx.Client(base_url=server.origin, follow_redirects=True) as c:
+            c.get(f"/?token={door.token}")
+            assert "not trusted" in c.get("/runs").text
+            assert run(repo, "trust").returncode == 0
+            assert "Project config not fully applied" not in c.get("/runs").text
+            assert 'value="agent" checked' in c.get("/runs").text  # the trusted project's level is the form's default
+            assert run(repo, "trust", "--revoke").returncode == 0
+            assert "not trusted" in c.get("/runs").text
+    finally:
+        server.shutdown()
+
+
+def test_trust_refuses_a_config_that_does_not_load_and_names_a_misspelt_key(tmp_path):
+    repo = make_tree(tmp_path / "repo", {"tether.toml": '[leash]\nmax_line = 50\n'})
+    for args in (("trust",), ("trust", "--json")):
+        done = run(repo, *args)
+        assert done.returncode == 1 and "unknown key 'max_line' in [leash]" in done.stderr and str(repo / "tether.toml") in done.stderr
+    listed = run(repo, "config")
+    assert listed.returncode == 1 and "unknown key 'max_line'" in listed.stderr  # a typo is an error in every layer, not "ignored"
+    (repo / "tether.toml").write_text("[leesh]\nlevel = 'ask'\n")
+    assert "unknown section [leesh]" in run(repo, "config").stderr
+
+
+def test_trust_says_when_the_file_changed_since_it_was_trusted(tmp_path):
+    repo = make_tree(tmp_path / "repo", {"tether.toml": '[leash]\nlevel = "auto"\n'})
+    assert run(repo, "trust").returncode == 0
+    (repo / "tether.toml").write_text('[leash]\nlevel = "agent"\n')
+    again = run(repo, "trust")
+    assert "changed since you trusted it" in again.stdout
+    assert run(repo, "trust", "--revoke").returncode == 0
+    assert "was not trusted" in run(repo, "trust", "--revoke").stdout

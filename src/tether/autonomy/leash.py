@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
-from ..layering import DEFAULTS, LEVELS, STEPS
+from ..layering import DEFAULTS, KEYS, LEVELS, STEPS
 from ..errors import ConfigError, TetherError
 from . import tamper
 from .edits.workspace import PathRefused, protected, resolve
@@ -111,7 +111,7 @@ class Leash:
         """The [leash] of the config; `level`, `paths` and the non-None `limits` (e.g. from flags) win."""
         spec = dict(config.extra.get("leash", {}))
         where = f"{config.where('leash')}: [leash]"
-        known = {"level", "paths", "max_files", "max_lines", "commands", "budget", "rules"}
+        known = set(KEYS["leash"])
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ConfigError(f"{where} has an unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")

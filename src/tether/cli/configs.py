@@ -10,6 +10,7 @@ import typer
 
 from ..errors import TetherError
 from ._shared import JsonOpt, PathOpt, app, e, emit, load_config, out, table, workspace
+from ._shared import state as state_
 
 
 @app.command(name="config")
@@ -36,19 +37,25 @@ def trust(path: Optional[str] = PathOpt,
           as_json: bool = JsonOpt):
     """Trust this project's tether.toml as it is now (pinned to its hash: a changed file is untrusted again)."""
     from .. import trust as trust_mod
-    from ..config import project_config
+    from ..config import load, project_config
 
     root = workspace(path)
     found = project_config(root)
     if found is None:
         raise TetherError(f"no tether.toml in {root} or above it: there is nothing to trust")
+    before = trust_mod.state(found)
+    if not revoke:
+        load(state_["config"], start=root, trusted=True)  # a file that does not load is never pinned
     state = trust_mod.trust(found, revoke=revoke)
     if as_json:
-        emit(state.to_dict())
+        emit({**state.to_dict(), "changed_since_trusted": before.to_dict()["changed_since_trusted"]})
         return
     if revoke:
-        out.print(f"{e(state.path)} is no longer trusted: it may only narrow what your own config allows")
-    else:
-        out.print(f"trusted {e(state.path)} (sha256 {state.sha256[:12]}…); a change to the file makes it untrusted again")
-        if note := load_config(root, note=False).ignored_note():
-            out.print(f"[yellow]note:[/yellow] {e(note)}", soft_wrap=True)
+        was = "was not trusted" if before.pinned is None else "is no longer trusted"
+        out.print(f"{e(state.path)} {was}: it may only narrow what your own config allows")
+        return
+    if before.pinned is not None and not before.trusted:
+        out.print(f"[yellow]{e(state.path)} changed since you trusted it[/yellow] (sha256 {before.pinned[:12]}… → {state.sha256[:12]}…)")
+    out.print(f"trusted {e(state.path)} (sha256 {state.sha256[:12]}…); a change to the file makes it untrusted again")
+    if note := load_config(root, note=False).ignored_note():
+        out.print(f"[yellow]note:[/yellow] {e(note)}", soft_wrap=True)

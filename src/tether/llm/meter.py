@@ -18,6 +18,7 @@ import weakref
 from dataclasses import dataclass
 
 from ..config import Budget, Config
+from ..layering import KEYS
 from ..errors import BudgetExceeded, ConfigError, KeyLimit, TetherError
 from ..store import Store
 from .types import Usage
@@ -230,7 +231,7 @@ def ledger_store(config: Config, store: Store):
     that holds a password), else tether's own SQLite file."""
     spec = config.extra.get("ledger", {})
     where = f"{config.where('ledger')}: [ledger]"
-    if not isinstance(spec, dict) or set(spec) - {"url", "url_env"}:
+    if not isinstance(spec, dict) or set(spec) - set(KEYS["ledger"]):
         raise ConfigError(f"{where} takes url or url_env")
     url = spec.get("url")
     if spec.get("url_env"):

@@ -100,10 +100,19 @@ class Grid:
         self.config = config or config_mod.load()
         self.store = store or Store()
         self.ledger = Ledger(ledger_store(self.config, self.store), self.config)
-        self._providers: dict[str, Provider] = dict(providers or {})
+        self._injected = dict(providers or {})  # given by the caller (a test's scripted provider): kept through a refresh
+        self._providers: dict[str, Provider] = dict(self._injected)
         self._breakers: dict[str, Breaker] = {}
         self._lock = threading.Lock()
         self.sleep = sleep
+
+    def refresh(self) -> None:
+        """Take the config its files say now, if they changed (a long-lived face calls this before
+        each request): the providers are made again from it; the ledger stays where it is."""
+        config = self.config.fresh()
+        if config is not self.config:
+            with self._lock:
+                self.config, self._providers, self._breakers = config, dict(self._injected), {}
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, start: str | Path | None = None, **kwargs) -> "Grid":

@@ -22,7 +22,7 @@ from mcp_types import ToolAnnotations
 from .. import __version__
 from ..context import tokens
 from ..errors import ConfigError, TetherError
-from ..layering import DEFAULTS
+from ..layering import DEFAULTS, KEYS
 
 __all__ = ["Bearer", "DESCRIPTIONS", "describe", "create_server", "settings"]
 
@@ -56,8 +56,8 @@ def settings(config, root: Path) -> tuple[bool, int]:
     (layering.USER_ONLY): a repository someone else wrote cannot grant itself writes, trusted or not."""
     spec = config.extra.get("mcp", {})
     where = f"{config.where('mcp')}: [mcp]"
-    if not isinstance(spec, dict) or set(spec) - {"write", "max_tokens"}:
-        raise ConfigError(f"{where} takes write and max_tokens")
+    if not isinstance(spec, dict) or set(spec) - set(KEYS["mcp"]):
+        raise ConfigError(f"{where} takes {', '.join(KEYS['mcp'])}")
     write, cap = spec.get("write", DEFAULTS["mcp"]["write"]), spec.get("max_tokens", DEFAULTS["mcp"]["max_tokens"])
     if not isinstance(write, bool):
         raise ConfigError(f"{where} write must be true or false")
@@ -85,8 +85,12 @@ class Tools:
         self._index = None
 
     async def run(self, fn, *args, **kwargs):
+        def fresh():  # the config as its files say now: `tether trust`, its revoke or an edit holds from the next call on
+            self.grid.refresh()
+            return fn(*args, **kwargs)
+
         try:
-            return await asyncio.wrap_future(self._worker.submit(fn, *args, **kwargs))
+            return await asyncio.wrap_future(self._worker.submit(fresh))
         except TetherError as e:
             raise ToolError(str(e)) from None
         except (OSError, ValueError) as e:

@@ -61,6 +61,7 @@ class Pages:
         self.door: Door | None = None
 
     def page(self, request: Request, name: str, status: int = 200, **data) -> HTMLResponse:
+        self.grid.refresh()  # a `tether trust`, its revoke or an edit since the server started holds from this page on
         html = self.env.get_template(name).render(csrf=request.scope["state"]["csrf"], root=str(self.root), page=name.split(".")[0],
                                                   trust_note=self.grid.config.ignored_note(), **data)
         return HTMLResponse(html, status)
@@ -98,12 +99,14 @@ class Pages:
     # -- runs -----------------------------------------------------------------------------------
 
     def runs(self, request: Request):
+        self.grid.refresh()  # before the form's default level is read from it
         past = runlog.runs(self.grid.store, str(self.root))[::-1]
         return self.page(request, "runs.html", runs=past, live=list(self.runs_.all.values())[::-1], levels=LEVELS,
                          routes=list(self.grid.config.routes), level=Leash.from_config(self.root, self.grid.config).level)
 
     async def start(self, request: Request):
         form = await self.posted(request)
+        self.grid.refresh()
         instruction = str(form.get("instruction", "")).strip()
         if not instruction:
             raise TetherError("say what the agent should do")
