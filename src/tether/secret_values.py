@@ -147,7 +147,8 @@ def _value(text: str, start: int, level: int) -> list[Span]:
     if text[at:at + 1] and text[at] in _QUOTES:
         return _quoted(text, at, level)
     if lead is not None:
-        return _on_its_line(text, at, level, start - lead.start(), env_style, spaced)
+        shell = env_style and not spaced and (level == TEXT or (level == CONFIG and lead.group("cmd")))  # `ENV A=v B=w`
+        return _on_its_line(text, at, level, start - lead.start(), env_style, shell, spaced)
     if env_style and text[start - 1:start] in (" ", "\t"):  # `KEY=v cmd`, `ENV A=1 B=v`, `-e KEY=v`
         return _checked(text, at, _TO_BLANK.match(text, at).end(), level, env_style)
     return []
@@ -172,12 +173,12 @@ def _quoted(text: str, at: int, level: int) -> list[Span]:
     return [] if _stands_for_none(text[start:end]) else [(start, end, "password")]
 
 
-def _on_its_line(text: str, at: int, level: int, column: int, env_style: bool, spaced: bool) -> list[Span]:
+def _on_its_line(text: str, at: int, level: int, column: int, env_style: bool, shell: bool, spaced: bool) -> list[Span]:
     """An unquoted value of a key that starts its line: to the line's end, before a ` #` comment (a
-    Dockerfile's spaced ENV has none); an env-style `KEY=v` in any text, to the next blank; YAML's
-    `key: |`, the lines indented below it."""
+    Dockerfile's spaced ENV has none); as the shell reads `KEY=v` (`shell`), to the next blank;
+    YAML's `key: |`, the lines indented below it."""
     line_end = _line_end(text, at)
-    if env_style and level == TEXT and not spaced:
+    if shell:
         end = _TO_BLANK.match(text, at).end()
     else:
         comment = None if spaced else _COMMENT.search(text, at, line_end)

@@ -236,6 +236,7 @@ def test_a_secret_named_value_in_an_env_file_is_redacted_whatever_its_length_cas
     ("ENV DB_PASSWORD hunter2 horse", "hunter2 horse", "ENV DB_PASSWORD "),            # Dockerfile, the old form
     ("ARG DB_PASSWORD=hunter2", "hunter2", "ARG DB_PASSWORD="),
     ("ENV DB_USER=app DB_PASSWORD=hunter2 LOG=1", "hunter2", "DB_USER=app DB_PASSWORD="),  # pairs on one line
+    ("ENV DB_PASSWORD=hunter2 DB_USER=app", "hunter2", " DB_USER=app"),
     ("docker run -e DB_PASSWORD=hunter2 app", "hunter2", "-e DB_PASSWORD="),
     ('connect(password="pw 1")', "pw 1", 'password="'),                               # a quoted value with a space, short
     ('password = "abc"', "abc", 'password = "'),
