@@ -36,6 +36,8 @@ def run_with(repo, on_event):
 def test_a_run_shows_its_prompt_being_read_before_the_first_token_then_the_text(repo):
     result, events, _ = run_with(repo, lambda agent, kind, data: None)
     kinds = [k for k, _ in events]
+    loading = [i for i, (k, d) in enumerate(events) if k == "status" and str(d.get("doing", "")).startswith("loading local/")]
+    assert loading and loading[0] < kinds.index("reading")  # a cold model says it is loading before it reads
     assert "reading" in kinds and "writing" in kinds and kinds.index("reading") < kinds.index("writing") < kinds.index("reply")
     reads = [d for k, d in events if k == "reading"]
     assert len(reads) > 2 and [d["read"] for d in reads] == sorted(d["read"] for d in reads) and reads[-1]["read"] == reads[-1]["total"]
@@ -137,3 +139,11 @@ def test_stop_while_a_check_runs_kills_it_and_puts_the_workspace_back(tmp_path, 
     result = agent.run("make X two")
     assert result.status == Status.STOPPED
     assert (root / "calc.py").read_text() == "X = 1\n" and not (root / "started.txt").exists()
+
+
+def test_the_terminal_line_counts_the_seconds_on_between_events():
+    from tether.cli.terminal import _Ticking
+
+    line = _Ticking("status", {"step": 1, "tokens": 0, "cost": 0.0, "elapsed": 5.0, "doing": "loading local/m"})
+    line.at -= 3  # three seconds since the event came
+    assert "8s · loading local/m" in line.__rich__()

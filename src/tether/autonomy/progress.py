@@ -22,7 +22,9 @@ class CallProgress:
         self.shown = 0.0
 
     def __call__(self, kind: str, **data) -> None:
-        if kind == "reading":
+        if kind == "loading":
+            self.emit("status", **self._base(), doing=f"loading {data['model']}")
+        elif kind == "reading":
             self._reading(data["read"], data["total"])
         elif kind == "writing":
             self._writing(data["text"])

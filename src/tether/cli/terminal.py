@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from ._shared import e, err, print_diff, usd
@@ -21,7 +22,7 @@ class LiveLine:
 
     def event(self, kind: str, **data) -> None:
         if kind in ("status", "reading", "writing"):
-            self.status.update(progress_line(kind, data))
+            self.status.update(_Ticking(kind, data))
         elif kind == "diff":
             with self.paused():
                 print_diff(data["diff"])
@@ -43,6 +44,16 @@ class LiveLine:
             yield
         finally:
             self.status.start()
+
+
+class _Ticking:
+    """The progress line, its seconds counting on between events (rich redraws it as it spins)."""
+
+    def __init__(self, kind: str, data: dict):
+        self.kind, self.data, self.at = kind, data, time.monotonic()
+
+    def __rich__(self) -> str:
+        return progress_line(self.kind, {**self.data, "elapsed": self.data.get("elapsed", 0) + time.monotonic() - self.at})
 
 
 def progress_line(kind: str, data: dict) -> str:

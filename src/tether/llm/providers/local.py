@@ -86,6 +86,8 @@ class LocalProvider(Provider):
     def stream(self, req: Request) -> Iterator[str | Response]:
         if req.model not in weights.LOCAL_MODELS:
             raise ModelNotAvailable(f"no local model {req.model!r} (local models: {', '.join(weights.LOCAL_MODELS)})")
+        if req.progress is not None and not any(key[0] == req.model for key in _loaded):
+            req.progress("loading", model=f"{self.name}/{req.model}")  # a second or more: the weights are read from disk
         llm, lock = self._model(req.model)
         who = f"{self.name}/{req.model}"
         schema = req.schema if not req.tools else _tools_schema(req)
