@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 
 from ..context import tokens
 from ..context.symbols import is_stub, outline
-from ..context.walk import walk
+from ..context.walk import read_regular, walk
 from ..errors import Cancelled, TetherError
 from ..llm import models as catalogue
 from ..llm.types import Response
@@ -389,7 +389,7 @@ class Agent:
         if self.format.name != "whole" or not self.sole or not budget:
             return
         try:
-            size = tokens.count((self.root / self.sole).read_text(encoding="utf-8", errors="replace"))
+            size = tokens.count(read_regular(self.root / self.sole).decode("utf-8", "replace"))
         except OSError:
             return
         needed, left = self.pace.seconds(self.messages, int(WRITE_SHARE * max(size, self.last_reply))), self._time_left()
@@ -416,7 +416,7 @@ class Agent:
         if not self.sole or not self.verify.commands or not self._unreviewed():
             return None
         try:
-            self.sole_text = (self.root / self.sole).read_text(encoding="utf-8", errors="replace")
+            self.sole_text = read_regular(self.root / self.sole).decode("utf-8", "replace")
         except OSError:
             self.sole_text = ""
         return self.format.grammar(self.sole, self.sole_text)
@@ -649,7 +649,7 @@ class Agent:
     def _draws_chance(self) -> bool:
         for path in self.trail.touched | ({self.sole} if self.sole else set()):
             try:
-                if CHANCE.search((self.root / path).read_text(encoding="utf-8", errors="replace")):
+                if CHANCE.search(read_regular(self.root / path).decode("utf-8", "replace")):
                     return True
             except OSError:
                 continue

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import Cancelled, ConfigError, TetherError
 from ..layering import DEFAULTS
-from . import sandbox
+from . import sandbox, survey
 
 
 class SandboxUnavailable(TetherError):
@@ -202,7 +202,7 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
     if problem:
         return CommandResult(command, 127, problem, 0.0)
     looked = confined or watch is not None
-    before = sandbox.survey(root, settings.writable) if looked else sandbox.Survey()
+    before = survey.survey(root, settings.writable) if looked else survey.Survey()
     if watch is not None:
         watch.before(before)
     stopped = None
@@ -212,16 +212,24 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
                           sandbox.environment(tmp, settings.env), settings.timeout, settings.output_cap, cancel)
         except Cancelled as e:
             stopped, result = e, CommandResult(command, None, "stopped", 0.0)
-    after = sandbox.survey(root, settings.writable) if looked else before
-    removed = sandbox.remove_new(root, before.protected, after.protected) if confined else []
-    if removed:
-        result.output += f"\n[tether removed what the command created and may not: {', '.join(removed)}]"
+    after, notes = _look_after(root, before, settings.writable, confined) if looked else (before, [])
+    result.output += "".join(f"\n{line}" for line in notes)
     if watch is not None:
         result.wrote, note = watch.after(before, after)
         result.output += note
     if stopped is not None:
         raise stopped
     return result
+
+
+def _look_after(root: Path, before: survey.Survey, writable: tuple[str, ...], confined: bool) -> tuple[survey.Survey, list[str]]:
+    """The workspace after a command, once what it may not leave is put right (survey.tidy), and
+    the lines that say what was done and what could not be seen."""
+    after = survey.survey(root, writable, reopen=before)
+    done = survey.tidy(root, before, after, confined)
+    if done:
+        after = survey.survey(root, writable, reopen=before)
+    return after, done + after.gaps()
 
 
 def _argv(command: str) -> tuple[list[str], str]:

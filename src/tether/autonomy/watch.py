@@ -1,9 +1,9 @@
 """What a check wrote, seen and made part of the run's change.
 
 Checks run code a model wrote, and it may write anywhere in the workspace that the sandbox leaves
-writable. So the workspace is surveyed before each check and after it (`sandbox.survey`: the
-size, mtime, inode and mode of every file — a few thousand files take milliseconds), and a file
-whose fingerprint moved, and whose bytes did where a copy can tell, is one the check created,
+writable. So the workspace is surveyed before each check and after it (`survey.survey`: the
+size, mtime, ctime, inode and mode of every file — a few thousand files take milliseconds), and a
+file whose fingerprint moved, and whose bytes did where a copy can tell, is one the check created,
 changed or deleted. It is named in the check's output, and it joins the run's trail with the
 state it had before the check: the run's result lists it, its diff shows it, a reset of the run
 puts it back, and `tether undo` of the run restores it (a new one goes away).
@@ -13,18 +13,18 @@ run's first check keeps a copy of each regular file up to `COPY_BYTES` in tether
 checkpoint store (0700; a file kept by an earlier run is not stored twice). A larger one, or one
 that changed since that copy, is named as changed with no copy to put back.
 
-Not reported: the data caches a test run keeps (`sandbox.CACHES`: `.pytest_cache`, `.mypy_cache`,
-`.ruff_cache`, `.hypothesis`), paths under the user's `[verify] writable` globs, and the protected
-paths that are read-only during checks. Bytecode (`__pycache__/`, `*.pyc`, `*.pyo`) a check writes
+Not reported: fifos, sockets and device files (one a check makes is removed: survey.tidy), the
+data caches a test run keeps (`sandbox.CACHES`: `.pytest_cache`, `.mypy_cache`, `.ruff_cache`,
+`.hypothesis`), paths under the user's `[verify] writable` globs, and the protected paths that are
+read-only during checks. Bytecode (`__pycache__/`, `*.pyc`, `*.pyo`) a check writes
 is removed instead of reported: checks run with PYTHONDONTWRITEBYTECODE, it is a cache rebuilt at
 will, and bytecode planted beside a module would run at that module's next import."""
 
 from __future__ import annotations
 
 import stat
-from pathlib import Path
 
-from .sandbox import Survey
+from .survey import Survey, special
 from .trail import Trail
 
 __all__ = ["COPY_BYTES", "Watch"]
@@ -48,7 +48,8 @@ class Watch:
 
     def after(self, before: Survey, after: Survey) -> tuple[list[str], str]:
         """Called after a check: the paths it wrote (adopted by the run's trail) and a note that says so."""
-        moved = sorted(p for p in before.files.keys() | after.files.keys() if before.files.get(p) != after.files.get(p))
+        moved = sorted(p for p in before.files.keys() | after.files.keys()
+                       if before.files.get(p) != after.files.get(p) and not (p in after.files and special(after.files[p][3])))
         bytecode = [p for p in moved if _bytecode(p)]
         for path in bytecode:
             (self.root / path).unlink(missing_ok=True)
@@ -60,14 +61,14 @@ class Watch:
         uncopied = [p for p in wrote if p in before.files and p not in known and p not in self.trail.touched]
         self.trail.adopt(sorted(differ), self.base)
         self.trail.adopt(fresh, None)
-        return wrote, _note(wrote, uncopied, bytecode, after.complete)
+        return wrote, _note(wrote, uncopied, bytecode)
 
 
 def _bytecode(path: str) -> bool:
     return path.endswith((".pyc", ".pyo")) or "__pycache__" in path.split("/")
 
 
-def _note(wrote: list[str], uncopied: list[str], bytecode: list[str], complete: bool) -> str:
+def _note(wrote: list[str], uncopied: list[str], bytecode: list[str]) -> str:
     """What the check's output gains, for the person and the model."""
     lines = []
     if wrote:
@@ -77,6 +78,4 @@ def _note(wrote: list[str], uncopied: list[str], bytecode: list[str], complete: 
                      " or changed during the run): undo cannot put it back]")
     if bytecode:
         lines.append(f"[tether removed the bytecode the command wrote: {', '.join(bytecode)}]")
-    if not complete:
-        lines.append("[the workspace is too large to survey whole: what the command wrote in its unsurveyed part is not known]")
     return "".join(f"\n{line}" for line in lines)

@@ -9,6 +9,7 @@ with its reason."""
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ BINARY_SUFFIXES = {
     ".sqlite", ".db", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp3", ".mp4", ".wav", ".ogg", ".mov", ".avi",
 }
 SNIFF = 8192
+MAX_DEPTH = 100  # folders deep: no project's sources go deeper, and a tree that does is skipped with this reason
 
 
 @dataclass
@@ -62,9 +64,9 @@ def walk(root: Path | str, include: list[str] | tuple = (), exclude: list[str] |
     result = Walk(root)
     include_spec = pathspec.GitIgnoreSpec.from_lines(include) if include else None
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
-    seen_dirs = {root}
+    seen_dirs, stack = {root}, []  # a stack of folders being listed, never recursion: a tree may be thousands deep
 
-    def visit(folder: Path, rel: str, rules: list[tuple[str, pathspec.GitIgnoreSpec]]) -> None:
+    def enter(folder: Path, rel: str, rules: list, depth: int) -> None:
         if gitignore:
             rules = rules + _ignore_files(folder, rel)
         try:
@@ -72,62 +74,91 @@ def walk(root: Path | str, include: list[str] | tuple = (), exclude: list[str] |
         except OSError as e:
             result.skipped.append((rel or ".", f"unreadable ({e.strerror})"))
             return
-        for entry in entries:
-            path = f"{rel}{entry.name}"
-            try:
-                is_link = entry.is_symlink()
-                is_dir = entry.is_dir()  # follows links
-            except OSError:
-                result.skipped.append((path, "unreadable"))
-                continue
-            reason = _builtin_skip(entry.name, is_dir, rel == "", folder)
-            if reason is None and _ignored(rules, path, is_dir):
-                reason = "gitignored"
-            if reason is None and exclude_spec is not None and exclude_spec.match_file(path + ("/" if is_dir else "")):
-                reason = "excluded"
-            if reason is None and is_link:
-                target = Path(os.path.realpath(entry.path))
-                if target != root and root not in target.parents:
-                    reason = "symlink outside the root"
-                elif any(p.lower() == ".git" for p in target.relative_to(root).parts):
-                    reason = "symlink into .git"  # a repository's config and hooks are never context
-                elif not target.exists():
-                    reason = "broken symlink"
-                elif is_dir and (target in seen_dirs or target in folder.resolve().parents or target == folder.resolve()):
-                    reason = "symlink loop"
-            if reason is not None:
-                result.skipped.append((path + ("/" if is_dir else ""), reason))
-                continue
-            if is_dir:
-                seen_dirs.add(Path(os.path.realpath(entry.path)))
-                visit(Path(entry.path), path + "/", rules)
-                continue
-            if not entry.is_file():
-                result.skipped.append((path, "not a regular file"))
-                continue
-            if include_spec is not None and not include_spec.match_file(path):
-                result.skipped.append((path, "not included"))
-                continue
-            try:
-                size = entry.stat().st_size
-            except OSError:
-                result.skipped.append((path, "unreadable"))
-                continue
-            binary = Path(entry.name).suffix.lower() in BINARY_SUFFIXES
-            if not binary and size > max_file_bytes:
-                result.skipped.append((path, f"over {max_file_bytes:,} bytes"))
-                continue
-            result.files.append(SourceFile(path, size, binary))
+        stack.append((folder, rel, rules, depth, iter(entries)))
 
-    visit(root, "", [])
+    enter(root, "", [], 0)
+    while stack:
+        folder, rel, rules, depth, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        path = f"{rel}{entry.name}"
+        try:
+            is_link = entry.is_symlink()
+            is_dir = entry.is_dir()  # follows links
+        except OSError:
+            result.skipped.append((path, "unreadable"))
+            continue
+        reason = _builtin_skip(entry.name, is_dir, rel == "", folder)
+        if reason is None and _ignored(rules, path, is_dir):
+            reason = "gitignored"
+        if reason is None and exclude_spec is not None and exclude_spec.match_file(path + ("/" if is_dir else "")):
+            reason = "excluded"
+        if reason is None and is_link:
+            reason = _link_skip(root, folder, Path(os.path.realpath(entry.path)), is_dir, seen_dirs)
+        if reason is None and is_dir and depth >= MAX_DEPTH:
+            reason = f"deeper than {MAX_DEPTH} folders"
+        if reason is not None:
+            result.skipped.append((path + ("/" if is_dir else ""), reason))
+        elif is_dir:
+            seen_dirs.add(Path(os.path.realpath(entry.path)))
+            enter(Path(entry.path), path + "/", rules, depth + 1)
+        else:
+            _add_file(result, entry, path, include_spec, max_file_bytes)
     return result
+
+
+def _link_skip(root: Path, folder: Path, target: Path, is_dir: bool, seen_dirs: set[Path]) -> str | None:
+    """Why a symlink is not followed, or None."""
+    if target != root and root not in target.parents:
+        return "symlink outside the root"
+    if any(p.lower() == ".git" for p in target.relative_to(root).parts):
+        return "symlink into .git"  # a repository's config and hooks are never context
+    if not target.exists():
+        return "broken symlink"
+    if is_dir and (target in seen_dirs or target in folder.resolve().parents or target == folder.resolve()):
+        return "symlink loop"
+    return None
+
+
+def _add_file(result: Walk, entry: os.DirEntry, path: str, include_spec, max_file_bytes: int) -> None:
+    """A plain file joins the walk, or is skipped with its reason."""
+    if not entry.is_file():
+        result.skipped.append((path, "not a regular file"))
+        return
+    if include_spec is not None and not include_spec.match_file(path):
+        result.skipped.append((path, "not included"))
+        return
+    try:
+        size = entry.stat().st_size
+    except OSError:
+        result.skipped.append((path, "unreadable"))
+        return
+    binary = Path(entry.name).suffix.lower() in BINARY_SUFFIXES
+    if not binary and size > max_file_bytes:
+        result.skipped.append((path, f"over {max_file_bytes:,} bytes"))
+        return
+    result.files.append(SourceFile(path, size, binary))
+
+
+def read_regular(path: Path) -> bytes:
+    """A file's bytes, only where it is a plain file: a fifo would hang the read, and a socket or
+    device file holds no text (a repository or a check can put any of them under a file's name). OSError else."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(f"{path.name} is not a regular file")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never waits, should a fifo take the name meanwhile
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        return handle.read()
 
 
 def _ignore_files(folder: Path, rel: str) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
     found = []
     for name in (".gitignore", ".tetherignore"):
         try:
-            lines = (folder / name).read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = read_regular(folder / name).decode("utf-8", "replace").splitlines()
         except OSError:
             continue
         found.append((rel, pathspec.GitIgnoreSpec.from_lines(lines)))

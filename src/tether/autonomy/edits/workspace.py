@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ... import config
-from ...context.walk import is_binary
+from ...context.walk import is_binary, read_regular
 from ...errors import TetherError
 
 
@@ -101,7 +101,7 @@ class TextFile:
     @classmethod
     def read(cls, path: Path) -> "TextFile":
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError as e:
             raise TetherError(f"{path}: cannot read ({e.strerror or e})") from None
