@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import Cancelled, ConfigError, TetherError
-from ..layering import DEFAULTS
+from ..layering import DEFAULTS, KEYS
 from . import sandbox, survey
 
 
@@ -130,8 +130,8 @@ class VerifySettings:
     def from_config(cls, config: Config, root: Path, commands: tuple[str, ...] | None = None) -> "VerifySettings":
         spec = config.extra.get("verify", {})
         where = f"{config.where('verify')}: [verify]"
-        if not isinstance(spec, dict) or set(spec) - {"commands", "timeout", "output_cap", "sandbox", "env", "writable"}:
-            raise ConfigError(f"{where} takes commands, timeout, output_cap, sandbox, env and writable")
+        if not isinstance(spec, dict) or set(spec) - set(KEYS["verify"]):
+            raise ConfigError(f"{where} takes {', '.join(KEYS['verify'])}")
         listed = spec.get("commands", None)
         if listed is not None and not (isinstance(listed, list) and all(isinstance(c, str) and c.strip() for c in listed)):
             raise ConfigError(f"{where} commands must be a list of command lines")
