@@ -113,7 +113,7 @@ def test_ask_and_do_and_log_from_the_command_line(repo):
     assert data["claims"][2]["problems"] == ["`remove` is not in the cited lines"]
 
     plain = tether("ask", "How is the total computed?", "-m", "s/m")
-    assert "unverified:" in plain.stdout and "Items are added with `remove`" in plain.stdout
+    assert "- unverified Items are added with `remove`" in plain.stdout  # each claim with its state and cited lines
     done = tether("do", "count items", "-m", "t/m", "--level", "auto", "--verify", "true", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
