@@ -6,8 +6,10 @@ lands in each phase, and how long a small change takes from command to checked c
 - Stop: from `Agent.stop()` to `run()` returning, stopped in each phase, driven by the run's own
   events: while the prompt is read, while the reply is written, while a check runs, and while a
   hosted call is in flight (a fake OpenAI server on 127.0.0.1 that holds the request);
-- a small change: "add a 5-line property to a 10-40-line file" in a real repository at level auto
-  with one check, on the default model: wall time, prompt tokens read anew, model calls.
+- a small change: "add a 5-line property or method to a 10-40-line file" in a real repository at
+  level auto with one check, on the default model: wall time, prompt tokens read anew, model calls,
+  whether the check passes after it; with every lever, and without each (the prompt focused on
+  what the request names; the KV cache a command saves for the next).
 
 The repository is a checkout no one here wrote, named at run time (e.g. Textualize/rich, whose
 `rich/region.py` is a 10-line NamedTuple). Run:
@@ -17,6 +19,7 @@ It writes benchmarks/results/loop.md (newest run on top, older runs kept below).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
 import subprocess
@@ -31,13 +34,24 @@ sys.path.insert(0, str(ROOT))
 
 from tether import config  # noqa: E402
 from tether.autonomy.agent import Agent  # noqa: E402
+from tether.autonomy.brief import _named as _NAMED  # noqa: E402
 from tether.autonomy.leash import Leash  # noqa: E402
 from tether.autonomy.verify import VerifySettings  # noqa: E402
 from tether.llm.providers.local import unload_all  # noqa: E402
 from tether.llm.router import Grid  # noqa: E402
 
-TASK = "Add a read-only property `area` to the Region class that returns its width times its height."
-CHECK = f"{sys.executable} -c \"from rich.region import Region; assert Region(1, 2, 3, 4).area == 12\""  # fails until the change is made
+PY = sys.executable
+# (file, request, a check that fails until the change is made): 10-40-line files of Textualize/rich, the requests name no file
+TASKS = (
+    ("rich/region.py", "Add a read-only property `area` to the Region class that returns its width times its height.",
+     f'{PY} -c "from rich.region import Region; assert Region(1, 2, 3, 4).area == 12"'),
+    ("rich/_stack.py", "Add a read-only property `is_empty` to the Stack class that is True when the stack holds no items.",
+     f'{PY} -c "from rich._stack import Stack; s = Stack(); assert s.is_empty; s.push(1); assert not s.is_empty"'),
+    ("rich/color_triplet.py", "Add a method `inverted` to ColorTriplet that returns a new ColorTriplet with each component subtracted from 255.",
+     f'{PY} -c "from rich.color_triplet import ColorTriplet as C; assert C(0, 10, 255).inverted() == C(255, 245, 0)"'),
+)
+TASK, CHECK = TASKS[0][1], TASKS[0][2]
+STOP_TASK = "Make the pager that the console uses easier to configure."  # names nothing: a long prompt of search hits, to stop in
 SLOW_CHECK = f"{sys.executable} -c \"import time; time.sleep(120)\""
 
 
@@ -53,7 +67,7 @@ def workspace(repo: Path, into: Path) -> Path:
     return into
 
 
-def timed_run(grid, root: Path, model: str, level: str, checks: tuple[str, ...], stop_on=None, sandbox="auto"):
+def timed_run(grid, root: Path, model: str, level: str, checks: tuple[str, ...], stop_on=None, sandbox="auto", task=TASK):
     """(result, events with their seconds since start, seconds from stop() to the end or None)."""
     events, stopped = [], {}
     started = time.perf_counter()
@@ -66,9 +80,25 @@ def timed_run(grid, root: Path, model: str, level: str, checks: tuple[str, ...],
 
     agent = Agent(grid, root, Leash(root, level), model=model, verify=VerifySettings(checks, timeout=300, sandbox=sandbox),
                   on_event=on_event, edit_format="search-replace")
-    result = agent.run(TASK)
+    result = agent.run(task)
     ended = time.perf_counter()
     return result, events, (ended - stopped["at"]) if "at" in stopped else None
+
+
+@contextlib.contextmanager
+def focus_off(off: bool):
+    """The brief as it was before it focused on what a request names: search hits and a repo map up to its budget."""
+    from tether.autonomy import brief
+
+    named = brief.asked_names
+    if off:
+        brief.asked_names = lambda text: []
+        brief._named = lambda path, request: False
+    try:
+        yield
+    finally:
+        brief.asked_names = named
+        brief._named = _NAMED
 
 
 def nth(kind: str, n: int):
@@ -114,7 +144,7 @@ def main() -> None:
     parser.add_argument("--repo", required=True, type=Path, help="a checkout of Textualize/rich (or any repo with rich/region.py)")
     parser.add_argument("--model", default="local/qwen2.5-coder-1.5b")
     parser.add_argument("--stops", type=int, default=24, help="stops in all, spread over the four phases")
-    parser.add_argument("--changes", type=int, default=3, help="small-change runs (the median is reported)")
+    parser.add_argument("--changes", type=int, default=3, help="small-change runs per lever setting, over the tasks in turn")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "loop.md")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="tether-loop-"))
@@ -128,13 +158,13 @@ def main() -> None:
         for n in range(per_phase):
             unload_all()
             root = workspace(args.repo, scratch / f"read{n}")
-            _, events, latency = timed_run(grid, root, args.model, "suggest", (), nth("reading", 2 + 3 * n))
+            _, events, latency = timed_run(grid, root, args.model, "suggest", (), nth("reading", 2 + 3 * n), task=STOP_TASK)
             sight.append(events[0][0])
             first_read.append(next(t for t, k, _ in events if k == "reading"))
             reading.append(latency)
         for n in range(per_phase):
             root = workspace(args.repo, scratch / f"write{n}")
-            _, _, latency = timed_run(grid, root, args.model, "suggest", (), nth("writing", 1 + 2 * n))
+            _, _, latency = timed_run(grid, root, args.model, "suggest", (), nth("writing", 1 + 2 * n), task=STOP_TASK)
             writing.append(latency)
         for n in range(per_phase):
             root = workspace(args.repo, scratch / f"check{n}")
@@ -143,15 +173,25 @@ def main() -> None:
         hosted = hosted_stops(per_phase)
         stops = reading + writing + checking + hosted
 
-        # the small change, at level auto with one check
-        changes = []
-        for n in range(args.changes):
-            unload_all()
-            root = workspace(args.repo, scratch / f"change{n}")
-            started = time.perf_counter()
-            result, events, _ = timed_run(grid, root, args.model, "auto", (CHECK,))
-            calls = sum(1 for _, k, _ in events if k == "reply")
-            changes.append((time.perf_counter() - started, result.status, result.input_tokens - result.cached_tokens, calls))
+        # the small change, at level auto with one check: with every lever, then without each one
+        levers = {"every lever": ({}, False), "whole prompt (no focus on the named symbol)": ({}, True),
+                  "no saved KV cache (a cold start per command)": ({"prompt_cache": False}, False)}
+        changes: dict[str, list] = {}
+        for name, (options, unfocused) in levers.items():
+            lever_grid = Grid(config.from_dict({"providers": {"local": {"kind": "local", "options": options}}}))
+            for n in range(args.changes):
+                path, task, check = TASKS[n % len(TASKS)]
+                unload_all()  # as a new `tether do` process: the weights and the saved cache are read again
+                root = workspace(args.repo, scratch / f"change{len(changes)}-{n}")
+                with focus_off(unfocused):
+                    started = time.perf_counter()
+                    result, events, _ = timed_run(lever_grid, root, args.model, "auto", (check,), task=task)
+                wall = time.perf_counter() - started
+                calls = sum(1 for _, k, _ in events if k == "reply")
+                passed = subprocess.run(check, shell=True, cwd=root, capture_output=True).returncode == 0
+                changes.setdefault(name, []).append((path, wall, result.status, result.input_tokens - result.cached_tokens, calls, passed,
+                                                     result.output_tokens))
+            lever_grid.close()
 
         head = (f"## {time.strftime('%Y-%m-%d')} · {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}"
                 f" · {args.model} · {args.repo.name}")
@@ -162,13 +202,14 @@ def main() -> None:
                              ("Stop while a check runs", checking), ("Stop while a hosted call is in flight", hosted),
                              ("Stop, every phase", stops)):
             rows.append(f"| {name} | {pct(values, .5):.2f} s | {pct(values, .95):.2f} s | {len(values)} | ≤ 1 s p95 |")
-        rows += ["", "| small change (rich/region.py, level auto, one check) | wall | status | prompt tokens read anew | model calls |",
-                 "|---|---:|---|---:|---:|"]
-        rows += [f"| run {n + 1} | {w:.0f} s | {s} | {t:,} | {c} |" for n, (w, s, t, c) in enumerate(changes)]
-        walls = [w for w, *_ in changes]
-        rows += [f"| **median** | **{statistics.median(walls):.0f} s** | | {statistics.median(t for _, _, t, _ in changes):,.0f} | "
-                 f"{statistics.median(c for *_, c in changes):.0f} |", "",
-                 "Goals (issue: the person in the loop never waits blind): ≤ 30 s median, ≤ 1,500 prompt tokens read anew, "
+        rows += ["", "| small change (level auto, one check) | file | wall | status | check passes | prompt tokens read anew | model calls |",
+                 "|---|---|---:|---|---|---:|---:|"]
+        for name, runs in changes.items():
+            rows += [f"| {name}, run {n + 1} | {p} | {w:.0f} s | {s} | {'yes' if ok else 'no'} | {t:,} | {c} |"
+                     for n, (p, w, s, t, c, ok, _) in enumerate(runs)]
+            rows.append(f"| **{name}: median** | | **{statistics.median(r[1] for r in runs):.0f} s** | | {sum(r[5] for r in runs)} of {len(runs)} |"
+                        f" {statistics.median(r[3] for r in runs):,.0f} | {statistics.median(r[4] for r in runs):.0f} |")
+        rows += ["", "Goals (issue: the person in the loop never waits blind): ≤ 30 s median, ≤ 1,500 prompt tokens read anew, "
                  "one model call when the check passes.", ""]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -10,6 +10,7 @@ from tether.autonomy.agent import Agent
 from tether.autonomy.checkpoints import Checkpoints
 from tether.autonomy.leash import Leash, RunBudget
 from tether.autonomy.verify import VerifySettings
+from tether.context import tokens
 from tests.conftest import ledger_rows, make_tree
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
@@ -46,6 +47,25 @@ def test_auto_fixes_the_code_checks_it_and_leaves_one_undoable_change(make_grid,
     assert len(history) == 1 and history[0]["files"] == ["calc.py"]
     Checkpoints(work).undo()
     assert (work / "calc.py").read_text() == BROKEN
+
+
+def test_at_auto_a_change_whose_checks_pass_ends_the_run_without_another_call(make_grid, work):
+    a = agent(make_grid, work, [FIX])
+    assert a.run("make add add").status == "done" and len(requests(a)) == 1
+    Checkpoints(work).undo()
+    a = agent(make_grid, work, [WRONG, FIX_WRONG], level="agent", candidates=1)  # agent keeps the conversation: the model says DONE
+    assert a.run("make add add").status == "done" and len(requests(a)) == 3
+
+
+def test_a_request_that_names_a_symbol_sees_its_file_and_not_the_whole_workspace(make_grid, tmp_path):
+    files = {f"pkg/mod{n}.py": f'"""Module {n}."""\n\n\ndef helper_{n}(value):\n    return value + {n}\n' * 40 for n in range(30)}
+    files["pkg/region.py"] = "from typing import NamedTuple\n\n\nclass Region(NamedTuple):\n    x: int\n    width: int\n"
+    root = make_tree(tmp_path / "big", files)
+    a = agent(make_grid, root, [], verify=())
+    a.run("Add a read-only property `area` to the Region class.")
+    user = requests(a)[0].messages[1]["content"]
+    assert 'source="pkg/region.py"' in user and "class Region(NamedTuple)" in user
+    assert "def helper_3(value)" not in user and tokens.count(user) < 600  # only a short map beside it, no search hits
 
 
 def test_the_first_prompt_shows_the_failing_checks_and_fences_the_files(make_grid, work):
@@ -191,7 +211,7 @@ def test_a_repeated_failing_edit_is_sampled_afresh_from_the_opening_prompt(make_
         assert len(r.messages) == 2 and r.messages[0] == requests(a)[0].messages[0]
         assert r.messages[1]["content"].startswith(requests(a)[0].messages[1]["content"])
         assert "assert 6 == 5" in r.messages[1]["content"] and "a * b" not in r.messages[1]["content"]
-    assert requests(a)[4].messages[2]["content"] == FIX and "The checks pass" in requests(a)[4].messages[3]["content"]  # on from the fresh sample
+    assert len(requests(a)) == 4 and "checks pass" in result.reason  # the fresh sample's passing change ends the run at level auto
 
 
 def test_writing_the_failing_file_out_unchanged_counts_as_a_repeat(make_grid, work):
@@ -266,7 +286,7 @@ def test_a_fresh_round_that_gained_earns_the_run_another(make_grid, tmp_path):
     a = agent(make_grid, two, [flip, flip, FIX, STALE, FIX, fix_mul + FIX])
     result = a.run("fix")
     assert result.status == "done" and "return a * b" in (two / "calc.py").read_text()
-    assert [r.temperature for r in requests(a)] == [None, None, 1.0, 1.0, None, 1.0, None]
+    assert [r.temperature for r in requests(a)] == [None, None, 1.0, 1.0, None, 1.0]
 
 
 def test_below_auto_the_same_failing_edit_twice_stops_the_run(make_grid, work):
@@ -322,7 +342,7 @@ def test_every_step_is_recorded_and_replayable(make_grid, work):
     a = agent(make_grid, work, ['TOOL run_command {"command": "rm -rf ."}', WRONG, FIX_WRONG])
     result = a.run("fix")
     run, steps = runlog.replay(a.grid.store, result.id)
-    assert run["status"] == "done" and run["changed"] == ["calc.py"] and run["steps"] == 4
+    assert run["status"] == "done" and run["changed"] == ["calc.py"] and run["steps"] == 3
     kinds = [s["kind"] for s in steps]
     assert kinds[0] == "verify" and kinds[-1] == "end" and {"prompt", "reply", "decision", "diff"} <= set(kinds)
     refused = [s for s in steps if s["kind"] == "decision" and s.get("tool") == "run_command"]

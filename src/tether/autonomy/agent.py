@@ -72,7 +72,7 @@ LEVEL_NOTES = {
     "ask": "You may only read and answer: reply with your answer in plain text, citing files as path:line. Reply DONE when you have nothing to add.",
     "suggest": "Your edits are shown to the user as suggestions and not applied.",
     "approve": "The user approves or rejects each change you propose.",
-    "auto": "Your edits are applied and checked by the project's tests; you will see their output.",
+    "auto": "Your edits are applied and checked by the project's tests: make the whole change in one reply. The task ends when they pass.",
     "agent": "Your edits are applied and checked by the project's tests; keep fixing until they pass.",
 }
 
@@ -218,8 +218,8 @@ class Agent:
             opts = {}
             if edits := self._parse(text):
                 outcome = self._edit(text, edits)
-                if outcome.passed and self.verify.commands and self.stop_when_green:
-                    return Stop(Status.DONE, "the change is applied and the checks pass")
+                if outcome.passed and not outcome.refused and (self.leash.level == "auto" or self.stop_when_green and self.verify.commands):
+                    return Stop(Status.DONE, "the change is applied and the checks pass" if self.verify.commands else "the change is applied")
                 self._continue(outcome.text, outcome.feedback)
             elif (call := parse_tool(text)) is not None:
                 self._continue(text, self._tool(*call))
@@ -274,7 +274,7 @@ class Agent:
         room = self._window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
         writable = None if self.person or not self._unreviewed() else self.leash.may_write
         context, own = brief(self.root, instruction, self.fence, max(500, room * 2 // 3), search=lambda q: self.toolbox.index().search(q, k=8),
-                        writable=writable, found=found)
+                             writable=writable, found=found, definitions=lambda name: self.toolbox.index().definitions(name))
         if self.format.name == "whole":  # a whole file is about as long as the biggest one shown; a reply far longer is a model looping
             self.output_tokens = min(OUTPUT_TOKENS, max(1024, 2 * max((len(b) // 3 for b in (context + own).split("</" + self.fence.tag)), default=0)))
         checks, failing = "", []

@@ -1,8 +1,12 @@
 """What the model sees of the repository before its first step, fitted to a token budget.
 
-A small workspace goes in whole. A larger one gets, in this order while they fit: the files the
-request names, the files search finds for it, then the repo map with what is left. Counts are
-exact (o200k); everything is fenced as untrusted data."""
+A small workspace goes in whole. In a larger one, a request that names what it is about — a file,
+or a symbol the index finds defined — gets just that (the files whole where they are small, else
+the definitions) and a short repo map: on the embedded model every prompt token is read at ~100 a
+second, and a 5-line change to a 10-line file in Textualize/rich read 4,116 tokens of search hits
+and map it did not need. Any other request gets, in this order while they fit: the files it names,
+the files search finds for it, then the repo map with what is left. Counts are exact (o200k);
+everything is fenced as untrusted data."""
 
 from __future__ import annotations
 
@@ -17,15 +21,20 @@ from .untrusted import Fence
 
 MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits only
 READ_ONLY_TOKENS = 250  # a file the run may not write is shown up to here (its head: imports, the first cases)
+FOCUS_FILE_TOKENS = 1500  # a file a focused request is about is shown whole up to here, else by its definitions
+FOCUS_MAP_TOKENS = 300  # the repo map beside a focused request's files: the names it may use, not the whole tree
+_ASKED = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`|\b([A-Za-z_]\w*(?:\.\w+)+|[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)|\w+(?=\(\)))"
+                    r"|(?<=[a-z,;:] )([A-Z][a-z]\w*)")
 
 
-def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writable=None, found=None) -> tuple[str, str]:
+def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writable=None, found=None,
+          definitions=None) -> tuple[str, str]:
     """The workspace, and apart from it the files the run may change where the whole workspace fits
     (else ""): the caller puts those after the request, so a prompt rebuilt after a change (a second
     try, a fresh sample) keeps everything before them — system, the other files, the request — as
     the model's cached prefix. `search(query)` returns hits with .path, .start, .end and .where (the
     agent's index); files that `writable(path)` refuses are marked read-only; `found` is a walk
-    of `root` the caller made."""
+    of `root` the caller made; `definitions(name)` returns hits where a symbol is defined."""
     found = found or walk(root)
     texts: dict[str, str] = {}
     for f in found.files:
@@ -59,6 +68,9 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
                 add(file_block(path, texts[path], fence, writable))
         return _join(parts, len(texts), len(texts), bool(own)), "\n\n".join(file_block(p, texts[p], fence, writable) for p in own)
     wanted = [p for p in texts if _named(p, request)]
+    defining = [h for name in asked_names(request) for h in (definitions(name)[:2] if definitions else []) if h.path in texts]
+    if wanted or defining:
+        return _focused(root, texts, sizes, wanted, defining, fence, writable, add, parts, budget - used)
     hits = search(request) if search else []
     for path in wanted + [h.path for h in hits if h.path not in wanted]:
         if sizes.get(path, MAX_FILE_TOKENS + 1) <= MAX_FILE_TOKENS and not any(f'source="{path}"' in p for p in parts):
@@ -74,6 +86,35 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
         m = repo_map(root, max_tokens=left - 50, focus=wanted)
         if m.text:
             add(fence.wrap("repository map", m.text), m.tokens + 30)
+    return _join(parts, sum(1 for p in parts if "source=" in p), len(texts)), ""
+
+
+def asked_names(text: str) -> list[str]:
+    """The identifiers a request or question names: `in backticks`, dotted (`Console.print`),
+    snake_case, camelCase, called(), or a capitalised word inside a sentence ("the Region class")."""
+    return list(dict.fromkeys(next(filter(None, m.groups())) for m in _ASKED.finditer(text)))
+
+
+def _focused(root: Path, texts: dict, sizes: dict, wanted: list[str], defining: list, fence: Fence, writable, add, parts, left: int):
+    """What a request that names its files or symbols needs: those files (whole where small, else
+    the definitions it names, else their outline) and a repo map of FOCUS_MAP_TOKENS at most."""
+    from ..context.symbols import outline
+
+    whole = [p for p in dict.fromkeys([*wanted, *(h.path for h in defining)]) if sizes[p] <= FOCUS_FILE_TOKENS]
+    for path in whole:
+        add(file_block(path, texts[path], fence, writable), sizes[path] + 20)
+    for h in defining:
+        if h.path not in whole:
+            lines = texts[h.path].splitlines(keepends=True)
+            add(fence.wrap(h.where, "".join(lines[h.start - 1:min(h.end, h.start + 80)])))
+    for path in wanted:
+        if path not in whole and not any(h.path == path for h in defining):
+            add(fence.wrap(f"{path} (outline)", outline(path, texts[path]) or _head(texts[path], READ_ONLY_TOKENS, path)))
+    from ..context.repomap import repo_map
+
+    m = repo_map(root, max_tokens=min(FOCUS_MAP_TOKENS, left), focus=[*wanted, *(h.path for h in defining)])
+    if m.text:
+        add(fence.wrap("repository map", m.text), m.tokens + 30)
     return _join(parts, sum(1 for p in parts if "source=" in p), len(texts)), ""
 
 
