@@ -1,9 +1,11 @@
 """`tether ask` on a real repository no one here wrote, through its command line, on the default
 embedded model: share of claims verified, share of questions whose answer cites the defining file
 and lines (a verified citation in the right file overlapping the definition), time to a full
-answer. Questions: benchmarks/ask_questions.toml (about pallets/click).
+answer. Questions: benchmarks/ask_questions.toml (about pallets/click), ask_questions_rich.toml
+(about Textualize/rich).
 
-Run: .venv/bin/python benchmarks/ask.py --repo /path/to/click [--model local/qwen2.5-coder-1.5b] [--limit N] [--context-tokens N] [--out ask.md]
+Run: .venv/bin/python benchmarks/ask.py --repo /path/to/click [--questions ask_questions.toml] [--model local/qwen2.5-coder-1.5b]
+     [--limit N] [--context-tokens N] [--out ask.md]
 (writes benchmarks/results/ask.md)"""
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ def main() -> None:
     ap.add_argument("--repo", required=True, type=Path)
     ap.add_argument("--model", default="local/qwen2.5-coder-1.5b")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--questions", default="ask_questions.toml", help="a question file in benchmarks/")
     ap.add_argument("--context-tokens", type=int, help="passed to tether ask (default: its own)")
     ap.add_argument("--out", default="ask.md", help="results file name, in benchmarks/results")
     args = ap.parse_args()
-    questions = tomllib.loads((HERE / "ask_questions.toml").read_text())["q"][: args.limit or None]
+    questions = tomllib.loads((HERE / args.questions).read_text())["q"][: args.limit or None]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True).stdout.strip()
     subprocess.run([*TETHER, "search", "warm the index", "-C", str(args.repo), "--embed-seconds", "-1", "--json"], capture_output=True, check=True)
     rows = []
@@ -57,7 +60,9 @@ def main() -> None:
         found = any(c["verified"] and any(x["path"] == q["path"] and any(x["start"] <= b and x["end"] >= a for a, b in wanted)
                                           for x in c["citations"]) for c in claims)
         rows.append({"question": q["question"], "claims": len(claims), "verified": sum(c["verified"] for c in claims),
-                     "defining": found, "seconds": seconds, "tokens": answer["usage"]["input_tokens"] + answer["usage"]["output_tokens"]})
+                     "defining": found, "seconds": seconds, "tokens": answer["usage"]["input_tokens"] + answer["usage"]["output_tokens"],
+                     "shown": [(c.get("state", "verified" if c["verified"] else "unverified"), c["text"],
+                                " ".join(f"{x['path']}:{x['start']}-{x['end']}" for x in c["citations"])) for c in claims]})
         print(json.dumps(rows[-1]), flush=True)
     ok = [r for r in rows if "error" not in r]
     claims = sum(r["claims"] for r in ok)
@@ -73,10 +78,14 @@ def main() -> None:
                f"({100 * sum(r['defining'] for r in ok) / max(len(rows), 1):.0f} %)** (goal ≥ 70 %)\n"
                f"- median time to a full answer: **{statistics.median(r['seconds'] for r in rows):.1f} s** (goal ≤ 30 s); "
                f"median tokens {statistics.median(r['tokens'] for r in ok) if ok else 0:.0f}\n")
-    text = (f"# tether ask: answers that cite by construction\n\n`.venv/bin/python benchmarks/ask.py --repo CLICK --model {args.model}"
+    shown = ["", "Every claim as the person sees it (state, claim, cited lines), to be judged by reading the lines:", ""]
+    for n, r in enumerate(ok, start=1):
+        shown += [f"{n}. {r['question']}"] + [f"   - {state}: {text} [{where}]" for state, text, where in r["shown"]]
+    text = (f"# tether ask: answers that cite by construction\n\n`.venv/bin/python benchmarks/ask.py --repo {args.repo.name.upper()} "
+            f"--questions {args.questions} --model {args.model}"
             f"{f' --context-tokens {args.context_tokens}' if args.context_tokens else ''}{f' --limit {args.limit}' if args.limit else ''}`"
-            f" — pallets/click at {commit}, {len(rows)} questions (benchmarks/ask_questions.toml), this machine ({os.cpu_count()} cores), "
-            f"each answer a separate `tether ask` process (model load included).\n\n{summary}\n" + "\n".join(table) + "\n")
+            f" — {args.repo.name} at {commit}, {len(rows)} questions (benchmarks/{args.questions}), this machine ({os.cpu_count()} cores), "
+            f"each answer a separate `tether ask` process (model load included).\n\n{summary}\n" + "\n".join(table + shown) + "\n")
     (HERE / "results" / args.out).write_text(text)
     print(text)
 

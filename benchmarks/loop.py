@@ -55,8 +55,9 @@ STOP_TASK = "Make the pager that the console uses easier to configure."  # names
 SLOW_CHECK = f"{sys.executable} -c \"import time; time.sleep(120)\""
 
 
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
+def pct(values: list[float | None], q: float) -> float:
+    """The q-th quantile; a Stop that never fired (its phase never came) counts as infinitely late."""
+    values = sorted(float("inf") if v is None else v for v in values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
@@ -90,14 +91,14 @@ def focus_off(off: bool):
     """The brief as it was before it focused on what a request names: search hits and a repo map up to its budget."""
     from tether.autonomy import brief
 
-    named = brief.asked_names
+    named = brief.named_in
     if off:
-        brief.asked_names = lambda text: []
+        brief.named_in = lambda text: []
         brief._named = lambda path, request: False
     try:
         yield
     finally:
-        brief.asked_names = named
+        brief.named_in = named
         brief._named = _NAMED
 
 
@@ -150,7 +151,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="tether-loop-"))
     rows: list[str] = []
     try:
-        grid = Grid(config.from_dict({}))
+        grid = Grid(config.from_dict({"providers": {"local": {"kind": "local", "options": {"prompt_cache": False}}}}))  # every read cold
         per_phase = max(1, args.stops // 4)
 
         # first sight and Stop while reading / writing, from a cold model each time
@@ -158,18 +159,22 @@ def main() -> None:
         for n in range(per_phase):
             unload_all()
             root = workspace(args.repo, scratch / f"read{n}")
-            _, events, latency = timed_run(grid, root, args.model, "suggest", (), nth("reading", 2 + 3 * n), task=STOP_TASK)
+            _, events, latency = timed_run(grid, root, args.model, "suggest", (), nth("reading", 2 + n % 4), task=STOP_TASK)
             sight.append(events[0][0])
             first_read.append(next(t for t, k, _ in events if k == "reading"))
             reading.append(latency)
+            print("stop while reading", latency, flush=True)
         for n in range(per_phase):
+            unload_all()
             root = workspace(args.repo, scratch / f"write{n}")
-            _, _, latency = timed_run(grid, root, args.model, "suggest", (), nth("writing", 1 + 2 * n), task=STOP_TASK)
+            _, _, latency = timed_run(grid, root, args.model, "suggest", (), nth("writing", 1 + n % 3), task=STOP_TASK)
             writing.append(latency)
+            print("stop while writing", latency, flush=True)
         for n in range(per_phase):
             root = workspace(args.repo, scratch / f"check{n}")
             _, _, latency = timed_run(grid, root, args.model, "approve", (SLOW_CHECK,), check_started)  # its first check runs before the model
             checking.append(latency)
+            print("stop while checking", latency, flush=True)
         hosted = hosted_stops(per_phase)
         stops = reading + writing + checking + hosted
 
@@ -177,18 +182,19 @@ def main() -> None:
         levers = {"every lever": ({}, False), "whole prompt (no focus on the named symbol)": ({}, True),
                   "no saved KV cache (a cold start per command)": ({"prompt_cache": False}, False)}
         changes: dict[str, list] = {}
-        for name, (options, unfocused) in levers.items():
+        for lever, (name, (options, unfocused)) in enumerate(levers.items()):
             lever_grid = Grid(config.from_dict({"providers": {"local": {"kind": "local", "options": options}}}))
             for n in range(args.changes):
                 path, task, check = TASKS[n % len(TASKS)]
                 unload_all()  # as a new `tether do` process: the weights and the saved cache are read again
-                root = workspace(args.repo, scratch / f"change{len(changes)}-{n}")
+                root = workspace(args.repo, scratch / f"change{lever}-{n}")
                 with focus_off(unfocused):
                     started = time.perf_counter()
                     result, events, _ = timed_run(lever_grid, root, args.model, "auto", (check,), task=task)
                 wall = time.perf_counter() - started
                 calls = sum(1 for _, k, _ in events if k == "reply")
                 passed = subprocess.run(check, shell=True, cwd=root, capture_output=True).returncode == 0
+                print(name, path, f"{wall:.1f}s", result.status, flush=True)
                 changes.setdefault(name, []).append((path, wall, result.status, result.input_tokens - result.cached_tokens, calls, passed,
                                                      result.output_tokens))
             lever_grid.close()

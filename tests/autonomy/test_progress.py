@@ -142,8 +142,102 @@ def test_stop_while_a_check_runs_kills_it_and_puts_the_workspace_back(tmp_path, 
 
 
 def test_the_terminal_line_counts_the_seconds_on_between_events():
-    from tether.cli.terminal import _Ticking
+    from tether.cli.terminal import Ticking
 
-    line = _Ticking("status", {"step": 1, "tokens": 0, "cost": 0.0, "elapsed": 5.0, "doing": "loading local/m"})
+    line = Ticking("status", {"step": 1, "tokens": 0, "cost": 0.0, "elapsed": 5.0, "doing": "loading local/m"})
     line.at -= 3  # three seconds since the event came
     assert "8s · loading local/m" in line.__rich__()
+
+
+@pytest.mark.slow
+def test_a_question_in_the_web_app_shows_the_prompt_being_read_and_stops_while_it_is(repo, monkeypatch):
+    """Ask is no longer a blocking form: the question's page streams the prompt being read, and
+    Stop lands while it is. The worker is held at the first slice until the Stop arrives, so the
+    phase is fixed by events, not by how fast the machine reads."""
+    import json
+
+    import httpx
+
+    from tether.llm.providers.local import unload_all
+    from tether.serving import Server
+    from tether.web import create_app
+    from tether.web.runs import WebAsk
+
+    shown = WebAsk.event
+
+    def held(self, kind, **data):
+        shown(self, kind, **data)
+        if kind == "reading" and data["read"] < data["total"]:
+            assert self.cancel.wait(120), "the Stop never reached the question"
+
+    monkeypatch.setattr(WebAsk, "event", held)
+    unload_all()
+    door = create_app(Grid.from_config(), repo, "127.0.0.1", 0)
+    server = Server(door, "127.0.0.1", 0)
+    door.port = server.server_address[1]
+    server.start()
+    try:
+        with httpx.Client(base_url=server.origin, timeout=120) as c:
+            c.get(f"/?token={door.token}")
+            asked = c.post("/ask", data={"question": "What does f7 return?", "model": MODEL, "csrf": door.csrf})
+            key = asked.headers["location"].rsplit("/", 1)[1]
+            assert 'id="stop"' in c.get(f"/ask/{key}").text
+            kinds = []
+            with c.stream("GET", f"/runs/{key}/events") as events:
+                for line in events.iter_lines():
+                    if line.startswith("data: "):
+                        event = json.loads(line[6:])
+                        kinds.append(event["kind"])
+                        if event["kind"] == "reading" and kinds.count("reading") == 1:
+                            assert c.post(f"/runs/{key}/stop", headers={"x-csrf-token": door.csrf}).status_code == 200
+                        if event["kind"] == "end":
+                            assert event["status"] == "stopped"
+                            break
+            assert "reading" in kinds and "writing" not in kinds and "claim" not in kinds
+            assert "stopped" in c.get(f"/ask/{key}").text
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.slow
+def test_the_terminal_shows_the_prompt_being_read_and_ctrl_c_stops_it_there(tmp_path):
+    """`tether do` on a terminal (a pty): the live line says how far the prompt is read before any
+    token is written, and Ctrl-C sent when it first says so ends the run there, interrupted, with
+    no reply recorded. The prompt is long enough to take several slices, and the signal is sent on
+    the line's first sight of reading, so it lands while the prompt is read however loaded the machine."""
+    import json
+    import os
+    import pty
+    import signal
+    import subprocess
+    import sys
+
+    root = make_tree(tmp_path / "big", {"calc.py": "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(150))})
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tether", "do", "Add f150 like the others to calc.py", "--level", "suggest",
+                             "-m", MODEL, "-C", str(root)], stdin=child, stdout=child, stderr=child, env={**os.environ, "COLUMNS": "200"})
+    os.close(child)
+    seen = b""
+    try:
+        while b"reading the prompt" not in seen:
+            chunk = os.read(main, 4096)
+            assert chunk, seen.decode(errors="replace")
+            seen += chunk
+        proc.send_signal(signal.SIGINT)
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal closed: the process is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+        proc.wait(120)
+    finally:
+        os.close(main)
+        if proc.poll() is None:
+            proc.kill()
+    logged = subprocess.run([sys.executable, "-m", "tether", "log", "last", "--json", "-C", str(root)], capture_output=True, text=True)
+    run = json.loads(logged.stdout)
+    assert run["run"]["status"] == "interrupted", logged.stdout[:500]
+    assert not [s for s in run["steps"] if s["kind"] == "reply"]

@@ -77,3 +77,12 @@ def test_a_stub_is_definitions_with_empty_bodies_and_nothing_else():
     assert not is_stub("shelf.py", "LIMIT = 3\n\n\ndef f():\n    pass\n") and not is_stub("x.py", "import os\n")
     assert not is_stub("shelf.js", "function f() {}\n") and not is_stub("bad.py", "def f(:\n")
     assert not is_stub("deep.py", "x = " + "-" * 300_000 + "1\n") and not is_stub("deep.py", "def f():\n    return " + "(" * 200_000)
+
+
+def test_the_identifiers_a_request_names_are_found_in_its_words():
+    from tether.context.symbols import named_in
+
+    assert named_in("Add a read-only property `area` to the Region class.") == ["area", "Region"]
+    assert named_in("How does Console.print decide the width, and what does cell_len() do?") == ["Console.print", "cell_len"]
+    assert named_in("Why is getItem slow in `pkg.mod.Thing`?") == ["getItem", "pkg.mod.Thing"]
+    assert named_in("Make the pager easier to configure. Then test it.") == []  # a sentence's first word is no name

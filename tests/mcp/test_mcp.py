@@ -248,3 +248,50 @@ def test_a_whole_file_proposal_applies_as_it_was_proposed(make_grid, work):
         return await ok(c, "apply_proposal", {"proposal": proposal})
 
     assert call(make_grid(), work, steps, write=True)["changed"] == ["calc.py"] and "a + b" in (work / "calc.py").read_text()
+
+
+@pytest.mark.slow
+def test_ask_reports_progress_before_its_first_token_and_a_cancelled_call_stops_its_model(work, monkeypatch):
+    """With the real embedded model: the client hears the prompt being read (progress of total)
+    before any token is written; cancelling the call while it is read stops the model there,
+    records the question as stopped, and leaves the server serving. The cancel is made to land
+    while the prompt is read by holding the worker at the first slice until it comes (events, not timing)."""
+    from tether.llm.providers.local import unload_all
+    from tether.llm.router import Grid
+    from tether.mcp.server import Tools
+
+    unload_all()  # a cold model: the whole prompt is read
+    (work / "calc.py").write_text("".join(f"def add{i}(a, b):\n    return a + b + {i}\n\n\n" for i in range(60)))
+    asked = Tools.ask
+
+    def held(self, question, model, on_event=None, cancel=None):
+        def hold(kind, **data):
+            on_event(kind, **data)
+            if kind == "reading" and data["read"] < data["total"]:
+                assert cancel.wait(120), "the client's cancel never reached the call"
+
+        return asked(self, question, model, on_event=hold, cancel=cancel)
+
+    monkeypatch.setattr(Tools, "ask", held)
+    grid, heard = Grid.from_config(), []
+
+    async def steps(c):
+        reading = asyncio.Event()
+
+        async def progress(done, total, message):
+            heard.append(message)
+            if message.startswith("reading"):
+                reading.set()
+
+        call = asyncio.create_task(c.call_tool("ask", {"question": "What does add7 return?", "model": "local/smollm2-135m"},
+                                               progress_callback=progress))
+        await reading.wait()
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        return await ok(c, "runs", {}), await ok(c, "read", {"path": "calc.py", "end": 1})
+
+    runs, read = call(grid, work, steps)
+    assert heard and heard[-1].startswith("reading the prompt") and not any(m.startswith("writing") for m in heard)
+    assert runs["runs"][-1]["command"] == "ask" and runs["runs"][-1]["status"] == "stopped"
+    assert read["text"] == "def add0(a, b):"

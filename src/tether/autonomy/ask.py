@@ -14,10 +14,12 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from ..context import tokens
-from ..errors import TetherError
+from ..context.symbols import named_in
+from ..errors import Cancelled, TetherError
 from ..llm.types import Response
 from ..redaction import redact_file
 from .edits.workspace import PathRefused, resolve
+from .progress import CallProgress
 from .runlog import RunLog
 from .tools import Toolbox
 from .untrusted import Fence
@@ -114,12 +116,14 @@ class Snippet:
 
 
 def ask(grid, root: str | Path, question: str, model: str = "default", budget: int | None = None, shown: list[Snippet] | None = None,
-        command: str = "ask", claims: tuple[int, int] = (1, 5)) -> Iterator[str | Answer]:
+        command: str = "ask", claims: tuple[int, int] = (1, 5), on_event=None, cancel=None) -> Iterator[str | Answer]:
     """Each claim's text as soon as the model has written it, then the checked Answer. The model
     sees numbered snippets (`shown`, else what search finds) and may only cite their ids (its
     reply is held to a JSON schema, a grammar for the embedded model); tether turns ids into
     `path:start-end`, narrowed to the lines that hold the claim's identifiers, and verifies them.
-    `claims` bounds how many claims the reply holds (the schema enforces it)."""
+    `claims` bounds how many claims the reply holds (the schema enforces it). `on_event(kind, **data)`
+    hears the model load, read the prompt and write (autonomy.progress); setting `cancel` (an Event)
+    stops the call within a slice of the prompt or a token."""
     root = Path(root).resolve()
     fence = Fence.lasting()  # the same system prompt from question to question: the model's prompt cache serves it
     log = RunLog(grid.store, root=str(root), command=command, instruction=question, level="ask", model=model)
@@ -135,7 +139,8 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     log.step("prompt", system=system, user=messages[1]["content"], tokens=tokens.count(system + messages[1]["content"]))
     started, pieces, response, told = time.monotonic(), [], None, 0
     try:
-        for item in grid.stream(model, messages, max_tokens=600, schema=_schema([s.id for s in shown], claims)):
+        for item in grid.stream(model, messages, max_tokens=600, schema=_schema([s.id for s in shown], claims), cancel=cancel,
+                                progress=CallProgress(on_event) if on_event else None):
             if isinstance(item, str):
                 pieces.append(item)
                 done = _finished_texts("".join(pieces))
@@ -145,7 +150,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
             else:
                 response = item
     except (TetherError, KeyboardInterrupt) as e:
-        log.finish("error" if isinstance(e, TetherError) else "interrupted", str(e) or "stopped", [])
+        log.finish("stopped" if isinstance(e, Cancelled) else "error" if isinstance(e, TetherError) else "interrupted", str(e) or "stopped", [])
         raise
     raw = "".join(pieces)
     claims = cited(root, raw, {s.id: s for s in shown})
@@ -163,8 +168,7 @@ def snippets(root: Path, question: str, budget: int, search, definitions=None) -
     snippets that fit `budget` tokens, best first; `definitions(name)` puts where a named symbol
     is defined before anything else."""
     hits, seen = [], set()
-    asked = _IDENT.findall(question) + re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*|\(\))", question)
-    for query in [*dict.fromkeys(a.rstrip("()") for a in asked), question]:
+    for query in [*named_in(question), question]:
         found = search(query)
         if query != question:  # a name the question asks about: where it is defined comes first
             name = query.split(".")[-1]

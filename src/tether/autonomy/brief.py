@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from ..context import tokens
+from ..context.symbols import named_in
 from ..context.walk import walk
 from ..redaction import redact_file
 from .edits.gbnf import fence_for
@@ -23,8 +24,6 @@ MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits on
 READ_ONLY_TOKENS = 250  # a file the run may not write is shown up to here (its head: imports, the first cases)
 FOCUS_FILE_TOKENS = 1500  # a file a focused request is about is shown whole up to here, else by its definitions
 FOCUS_MAP_TOKENS = 300  # the repo map beside a focused request's files: the names it may use, not the whole tree
-_ASKED = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`|\b([A-Za-z_]\w*(?:\.\w+)+|[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)|\w+(?=\(\)))"
-                    r"|(?<=[a-z,;:] )([A-Z][a-z]\w*)")
 
 
 def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writable=None, found=None,
@@ -68,7 +67,7 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
                 add(file_block(path, texts[path], fence, writable))
         return _join(parts, len(texts), len(texts), bool(own)), "\n\n".join(file_block(p, texts[p], fence, writable) for p in own)
     wanted = [p for p in texts if _named(p, request)]
-    defining = [h for name in asked_names(request) for h in (definitions(name)[:2] if definitions else []) if h.path in texts]
+    defining = [h for name in named_in(request) for h in (definitions(name)[:2] if definitions else []) if h.path in texts]
     if wanted or defining:
         return _focused(root, texts, sizes, wanted, defining, fence, writable, add, parts, budget - used)
     hits = search(request) if search else []
@@ -87,12 +86,6 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
         if m.text:
             add(fence.wrap("repository map", m.text), m.tokens + 30)
     return _join(parts, sum(1 for p in parts if "source=" in p), len(texts)), ""
-
-
-def asked_names(text: str) -> list[str]:
-    """The identifiers a request or question names: `in backticks`, dotted (`Console.print`),
-    snake_case, camelCase, called(), or a capitalised word inside a sentence ("the Region class")."""
-    return list(dict.fromkeys(next(filter(None, m.groups())) for m in _ASKED.finditer(text)))
 
 
 def _focused(root: Path, texts: dict, sizes: dict, wanted: list[str], defining: list, fence: Fence, writable, add, parts, left: int):

@@ -13,9 +13,10 @@ TAIL = 200  # characters of the reply so far that a `writing` event carries
 
 class CallProgress:
     """The `progress` callback of one call (see llm.types.Request.progress) for a run whose spending
-    is `spent`; events go to `emit(kind, **data)` like the agent's other events."""
+    is `spent` (None: a lone call, like a question, whose step is 1 and whose clock is its own);
+    events go to `emit(kind, **data)` like the agent's other events."""
 
-    def __init__(self, emit: Callable[..., None], spent, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, emit: Callable[..., None], spent=None, clock: Callable[[], float] = time.monotonic):
         self.emit, self.spent, self.clock = emit, spent, clock
         self.began = clock()
         self.written: list[str] = []
@@ -31,6 +32,8 @@ class CallProgress:
 
     def _base(self) -> dict:
         s = self.spent
+        if s is None:
+            return {"step": 1, "tokens": 0, "cost": 0.0, "elapsed": self.clock() - self.began}
         return {"step": s.steps, "tokens": s.tokens, "cost": s.usd, "elapsed": s.seconds}
 
     def _reading(self, read: int, total: int) -> None:

@@ -20,11 +20,16 @@ def ask(
 ):
     """Answer a question from the code; every claim cites path:lines, and the citations are checked."""
     from ..autonomy.ask import Answer, ask as ask_question
+    from .terminal import Ticking
 
     answer, written = None, 0
     root = workspace(path)
     with waiting(f"{model}: reading the code and the question…") as line:  # seconds on a local model
-        for item in ask_question(grid(root), root, question, model, context_tokens):
+        def shown(kind: str, **data) -> None:  # the model loading, how far it has read, what it writes
+            if line is not None and not written:
+                line.update(Ticking(kind, data))
+
+        for item in ask_question(grid(root), root, question, model, context_tokens, on_event=shown):
             if isinstance(item, Answer):
                 answer = item
             elif line is not None:

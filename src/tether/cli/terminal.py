@@ -22,7 +22,7 @@ class LiveLine:
 
     def event(self, kind: str, **data) -> None:
         if kind in ("status", "reading", "writing"):
-            self.status.update(_Ticking(kind, data))
+            self.status.update(Ticking(kind, data))
         elif kind == "diff":
             with self.paused():
                 print_diff(data["diff"])
@@ -46,7 +46,7 @@ class LiveLine:
             self.status.start()
 
 
-class _Ticking:
+class Ticking:
     """The progress line, its seconds counting on between events (rich redraws it as it spins)."""
 
     def __init__(self, kind: str, data: dict):

@@ -27,6 +27,8 @@ DEFINITIONS["typescript"] = DEFINITIONS["tsx"] = {**DEFINITIONS["javascript"], "
                                                   "type_alias_declaration": "type", "enum_declaration": "enum",
                                                   "abstract_class_declaration": "class", "method_signature": "method"}
 DEFINITIONS["cpp"] = {**DEFINITIONS["c"], "class_specifier": "class", "namespace_definition": "namespace"}
+_NAMED = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`|\b([A-Za-z_]\w*(?:\.\w+)+|[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)|\w+(?=\(\)))"
+                    r"|(?<=[a-z,;:] )([A-Z][a-z]\w*)")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,12 @@ def extract(path: str, text: str) -> FileSymbols | None:
         if references[d.name] <= 0:
             del references[d.name]
     return FileSymbols(path, definitions, dict(references))
+
+
+def named_in(text: str) -> list[str]:
+    """The identifiers a request or question names: `in backticks`, dotted (`Console.print`),
+    snake_case, camelCase, called(), or a capitalised word inside a sentence ("the Region class")."""
+    return list(dict.fromkeys(next(filter(None, m.groups())) for m in _NAMED.finditer(text)))
 
 
 def outline(path: str, text: str) -> str | None:

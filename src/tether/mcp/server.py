@@ -12,10 +12,12 @@ import asyncio
 import hashlib
 import hmac
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
@@ -91,6 +93,10 @@ class Tools:
 
         try:
             return await asyncio.wrap_future(self._worker.submit(fresh))
+        except asyncio.CancelledError:  # the client cancelled the call (notifications/cancelled): its model call stops too
+            if isinstance(kwargs.get("cancel"), threading.Event):
+                kwargs["cancel"].set()
+            raise
         except TetherError as e:
             raise ToolError(str(e)) from None
         except (OSError, ValueError) as e:
@@ -143,10 +149,10 @@ class Tools:
         found["text"] = self.cap(found["text"])
         return found
 
-    def ask(self, question: str, model: str) -> dict:
+    def ask(self, question: str, model: str, on_event=None, cancel: threading.Event | None = None) -> dict:
         from ..autonomy.ask import Answer, ask
 
-        answer = next(x for x in ask(self.grid, self.root, question, model) if isinstance(x, Answer))
+        answer = next(x for x in ask(self.grid, self.root, question, model, on_event=on_event, cancel=cancel) if isinstance(x, Answer))
         return answer.to_dict()
 
     def propose_edit(self, edits: str) -> dict:
@@ -208,8 +214,8 @@ def create_server(grid, root: Path, *, write: bool = False, max_tokens: int = 20
     async def read(path: str, start: int = 1, end: int | None = None) -> dict:
         return await t.run(t.read, path, start, end)
 
-    async def ask(question: str, model: str = "default") -> dict:
-        return await t.run(t.ask, question, model)
+    async def ask(question: str, ctx: Context, model: str = "default") -> dict:
+        return await t.run(t.ask, question, model, on_event=Progress(ctx), cancel=threading.Event())
 
     async def propose_edit(edits: str) -> dict:
         return await t.run(t.propose_edit, edits)
@@ -230,6 +236,26 @@ def create_server(grid, root: Path, *, write: bool = False, max_tokens: int = 20
         writes = fn.__name__ in ("apply_proposal", "undo")
         server.add_tool(fn, name=fn.__name__, description=DESCRIPTIONS[fn.__name__], annotations=WRITES if writes else READ_ONLY)
     return server, t
+
+
+class Progress:
+    """A model call's progress (autonomy.progress events, on the worker thread) as the client's
+    progress notifications: the prompt read as progress of total, then the tokens written. A
+    client that sent no progress token gets none; one that is gone costs the call nothing."""
+
+    def __init__(self, ctx: Context):
+        self.ctx, self.loop = ctx, asyncio.get_running_loop()
+
+    def __call__(self, kind: str, **data) -> None:
+        if kind == "reading":
+            note = (data["read"], data["total"], f"reading the prompt: {data['read']} of {data['total']} tokens")
+        elif kind == "writing":
+            note = (data["written"], None, f"writing: {data['written']} tokens")
+        elif kind == "status":
+            note = (0, None, data.get("doing") or "working")
+        else:
+            return
+        asyncio.run_coroutine_threadsafe(self.ctx.report_progress(*note), self.loop)
 
 
 class Bearer:

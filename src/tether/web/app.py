@@ -25,7 +25,7 @@ from ..autonomy.leash import LEVELS, Leash
 from ..autonomy.verify import VerifySettings
 from ..errors import TetherError
 from ..redaction import redact_file
-from .runs import Conflict, Runs
+from .runs import Conflict, Runs, WebAsk, WebRun
 from .security import Door
 
 HERE = Path(__file__).parent
@@ -43,7 +43,7 @@ def create_app(grid, root: Path, host: str = "127.0.0.1", port: int = 0, token: 
         Route("/runs/{key}/confirm", pages.confirm, methods=["POST"]), Route("/runs/{key}/decide", pages.decide, methods=["POST"]),
         Route("/replay/{run_id}", pages.replay),
         Route("/timeline", pages.timeline), Route("/timeline/restore", pages.restore, methods=["POST"]),
-        Route("/ask", pages.ask), Route("/ask", pages.ask, methods=["POST"]),
+        Route("/ask", pages.ask), Route("/ask", pages.ask, methods=["POST"]), Route("/ask/{key}", pages.asked),
         Route("/file", pages.file), Route("/context", pages.context), Route("/ledger", pages.ledger),
         Route("/memory", pages.memory), Route("/memory", pages.remember, methods=["POST"]), Route("/wiki", pages.wiki),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -121,7 +121,7 @@ class Pages:
         return RedirectResponse(f"/runs/{run.key}", 303)
 
     def run(self, request: Request):
-        run = self.runs_.get(request.path_params["key"])
+        run = self.runs_.get(request.path_params["key"], WebRun)
         return self.page(request, "run.html", run=run, levels=LEVELS)
 
     async def events(self, request: Request):
@@ -150,7 +150,7 @@ class Pages:
 
     async def level(self, request: Request):
         data = await self.posted(request)
-        self.runs_.get(request.path_params["key"]).agent.set_level(str(data.get("level")))
+        self.runs_.get(request.path_params["key"], WebRun).agent.set_level(str(data.get("level")))
         return JSONResponse({"level": data.get("level")})
 
     async def confirm(self, request: Request):
@@ -158,7 +158,7 @@ class Pages:
         yes = data.get("yes")
         if not isinstance(yes, bool):
             raise TetherError("yes must be true or false")
-        self.runs_.get(request.path_params["key"]).confirm(_int(data, "id"), yes)
+        self.runs_.get(request.path_params["key"], WebRun).confirm(_int(data, "id"), yes)
         return JSONResponse({"ok": True})
 
     async def decide(self, request: Request):
@@ -169,7 +169,7 @@ class Pages:
         new = data.get("new")
         if new is not None and not isinstance(new, str):
             raise TetherError("an edited hunk's text must be a string")
-        state = self.runs_.get(request.path_params["key"]).decide(_int(data, "id"), _int(data, "hunk"), taken, new)
+        state = self.runs_.get(request.path_params["key"], WebRun).decide(_int(data, "id"), _int(data, "hunk"), taken, new)
         return JSONResponse(state)
 
     def replay(self, request: Request):
@@ -237,20 +237,22 @@ class Pages:
         return RedirectResponse(f"/memory?message={message}", 303)
 
     async def ask(self, request: Request):
-        from ..autonomy.ask import Answer, ask
-
+        """A question runs like a run: the page shows the prompt being read and the claims as they
+        are written, with Stop; when it ends, the same page shows the checked answer."""
         if request.method == "GET":
-            return self.page(request, "ask.html", answer=None, question="")
+            return self.page(request, "ask.html", job=None, answer=None, question="")
         form = await self.posted(request)
         question, model = str(form.get("question", "")).strip(), str(form.get("model") or "default")
         if not question:
             raise TetherError("ask a question")
+        self.grid.route(model)  # an unknown model is one clear error here, not a page that fails later
+        job = self.runs_.ask(self.grid, self.root, question, model)
+        return RedirectResponse(f"/ask/{job.key}", 303)
 
-        def answer() -> Answer:
-            return [item for item in ask(self.grid, self.root, question, model) if isinstance(item, Answer)][0]
-
-        found = await anyio.to_thread.run_sync(answer)
-        return self.page(request, "ask.html", answer=found.to_dict(), question=question)
+    def asked(self, request: Request):
+        job = self.runs_.get(request.path_params["key"], WebAsk)
+        answer = job.answer.to_dict() if job.answer else None
+        return self.page(request, "ask.html", job=job, answer=answer, question=job.instruction)
 
     def file(self, request: Request):
         rel = request.query_params.get("path", "")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..autonomy.agent import Agent
 from ..autonomy.hunks import Hunk
 from ..autonomy.result import RunResult, Status
-from ..errors import TetherError
+from ..errors import Cancelled, TetherError
 
 
 class Conflict(TetherError):
@@ -38,31 +38,24 @@ class Question:
                           for n, h in enumerate(self.hunks)]}
 
 
-class WebRun:
-    """One run: its events (numbered from 1), the question it waits on, its result."""
+class Live:
+    """Work in a thread whose events (numbered from 1) the pages stream, with a start time from
+    the server's clock (a reload shows the true age); `result` is None while it goes on."""
 
-    def __init__(self, key: str, agent: Agent, instruction: str):
+    def __init__(self, key: str):
         self.key = key
-        self.agent, self.instruction = agent, instruction
         self.events: list[dict] = []
-        self.question: Question | None = None
-        self.result: RunResult | None = None
+        self.result = None
         self.started = time.time()
         self._changed = threading.Condition()
-        self._questions = itertools.count(1)
-        agent.person, agent.on_event = _Person(self), self.event
-        self.thread = threading.Thread(target=self._run, name=f"tether-run-{self.key}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"tether-{self.key}", daemon=True)
 
-    def start(self) -> "WebRun":
+    def start(self):
         self.thread.start()
         return self
 
     def _run(self) -> None:
-        try:
-            self.result = self.agent.run(self.instruction)
-        except Exception as e:  # e.g. no sandbox for the checks: the page says so, and the server goes on
-            self.result = RunResult("", Status.ERROR, str(e) if isinstance(e, TetherError) else f"the run failed: {e!r}")
-        self.event("end", **self.result.to_dict())
+        raise NotImplementedError
 
     def event(self, kind: str, **data) -> None:
         with self._changed:
@@ -78,6 +71,56 @@ class WebRun:
     @property
     def running(self) -> bool:
         return self.result is None
+
+
+class WebAsk(Live):
+    """A question asked from the browser: the prompt read and the claims written as events, Stop
+    at any point, and the checked Answer (or why there is none) as its result."""
+
+    def __init__(self, key: str, grid, root, question: str, model: str):
+        super().__init__(key)
+        self.grid, self.root, self.instruction, self.model = grid, root, question, model
+        self.cancel = threading.Event()
+        self.answer = None
+
+    def _run(self) -> None:
+        from ..autonomy.ask import Answer, ask
+
+        status, reason = "answered", ""
+        try:
+            for item in ask(self.grid, self.root, self.instruction, self.model, on_event=self.event, cancel=self.cancel):
+                if isinstance(item, Answer):
+                    self.answer = item
+                else:
+                    self.event("claim", text=item.strip().removeprefix("- "))
+        except Cancelled:
+            status, reason = "stopped", "stopped; nothing was answered"
+        except Exception as e:  # a model that is down, a bad reply: the page says so, and the server goes on
+            status, reason = "error", str(e) if isinstance(e, TetherError) else f"the question failed: {e!r}"
+        self.result = {"status": status, "reason": reason}
+        self.event("end", **self.result)
+
+    def stop(self) -> None:
+        self.cancel.set()
+
+
+class WebRun(Live):
+    """One agent run: its events, the question it waits on, its result."""
+
+    def __init__(self, key: str, agent: Agent, instruction: str):
+        super().__init__(key)
+        self.agent, self.instruction = agent, instruction
+        self.question: Question | None = None
+        self.result: RunResult | None = None
+        self._questions = itertools.count(1)
+        agent.person, agent.on_event = _Person(self), self.event
+
+    def _run(self) -> None:
+        try:
+            self.result = self.agent.run(self.instruction)
+        except Exception as e:  # e.g. no sandbox for the checks: the page says so, and the server goes on
+            self.result = RunResult("", Status.ERROR, str(e) if isinstance(e, TetherError) else f"the run failed: {e!r}")
+        self.event("end", **self.result.to_dict())
 
     def stop(self) -> None:
         self.agent.stop()
@@ -152,10 +195,11 @@ class _Person:
 
 
 class Runs:
-    """The runs this server started, by key."""
+    """The runs and questions this server started, by key (r1, r2, … and a1, a2, …)."""
 
     def __init__(self):
         self.all: dict[str, WebRun] = {}
+        self.asks: dict[str, WebAsk] = {}
 
     def start(self, agent: Agent, instruction: str) -> WebRun:
         if any(r.running for r in self.all.values()):
@@ -164,7 +208,15 @@ class Runs:
         self.all[run.key] = run
         return run.start()
 
-    def get(self, key: str) -> WebRun:
-        if key not in self.all:
-            raise TetherError(f"no run {key!r} in this server (runs started before it are in the timeline and `tether log`)")
-        return self.all[key]
+    def ask(self, grid, root, question: str, model: str) -> WebAsk:
+        """Questions never wait on a run's leash; on one local model they take turns."""
+        job = WebAsk(f"a{len(self.asks) + 1}", grid, root, question, model)
+        self.asks[job.key] = job
+        return job.start()
+
+    def get(self, key: str, kind: type = Live):
+        found = self.all.get(key) or self.asks.get(key)
+        if not isinstance(found, kind):
+            raise TetherError(f"no {'question' if kind is WebAsk else 'run'} {key!r} in this server "
+                              "(those started before it are in the timeline and `tether log`)")
+        return found

@@ -23,6 +23,35 @@ function diffBlock(text) {
   return pre;
 }
 
+const money = (cost) => (cost == null ? "cost unknown" : "$" + Number(cost).toFixed(4));
+const PROGRESS = ["status", "reading", "writing"];
+
+function progressLine(e, started) {  // the same line the terminal shows (cli/terminal.py progress_line); `started`: the server's clock
+  const head = `step ${e.step} · ${e.tokens} tokens · ${money(e.cost)} · ${Math.round(Date.now() / 1000 - started)} s`;
+  if (e.kind === "reading") {
+    const left = e.left == null ? "" : ` · about ${Math.round(e.left)} s left`;
+    return `${head} · reading the prompt: ${e.read} of ${e.total} tokens (${Math.floor((100 * e.read) / Math.max(e.total, 1))}%)${left}`;
+  }
+  if (e.kind === "writing") return `${head} · writing: ${e.written} tokens · ${(e.text || "").split(/\s+/).join(" ").slice(-60)}`;
+  return `${head} · ${e.doing || "working"}`;
+}
+
+const askBox = document.getElementById("asking");
+if (askBox) {  // a question being answered: the prompt read, the claims as they are written, Stop; the page reloads with the answer
+  const key = askBox.dataset.key, started = Number(askBox.dataset.started), status = document.getElementById("status");
+  let live = null;
+  const ticking = setInterval(() => { if (live) status.textContent = progressLine(live, started); }, 1000);
+  const source = new EventSource(`/runs/${key}/events`);
+  source.onmessage = (message) => {
+    const e = JSON.parse(message.data);
+    if (PROGRESS.includes(e.kind)) { live = e; status.textContent = progressLine(e, started); }
+    else if (e.kind === "claim") document.getElementById("written").append(el("li", {}, e.text));
+    else if (e.kind === "end") { clearInterval(ticking); source.close(); window.location.replace(`/ask/${key}`); }
+  };
+  document.getElementById("stop").onclick = () => post(`/runs/${key}/stop`).then(() => { status.textContent = "stopping…"; })
+    .catch((error) => { status.textContent = error.message || String(error); });
+}
+
 const runBox = document.getElementById("run");
 if (runBox) {
   const key = runBox.dataset.key, steps = document.getElementById("steps"), status = document.getElementById("status");
@@ -30,16 +59,7 @@ if (runBox) {
   let review = null;
   const started = Number(runBox.dataset.started);  // the server's clock: a reload shows the run's true age
   const say = (text) => { status.textContent = text; };
-  const money = (cost) => (cost == null ? "cost unknown" : "$" + Number(cost).toFixed(4));
-  const progress = (e) => {  // the same line the terminal shows (cli/terminal.py progress_line)
-    const head = `step ${e.step} · ${e.tokens} tokens · ${money(e.cost)} · ${Math.round(Date.now() / 1000 - started)} s`;
-    if (e.kind === "reading") {
-      const left = e.left == null ? "" : ` · about ${Math.round(e.left)} s left`;
-      return `${head} · reading the prompt: ${e.read} of ${e.total} tokens (${Math.floor((100 * e.read) / Math.max(e.total, 1))}%)${left}`;
-    }
-    if (e.kind === "writing") return `${head} · writing: ${e.written} tokens · ${(e.text || "").split(/\s+/).join(" ").slice(-60)}`;
-    return `${head} · ${e.doing || "working"}`;
-  };
+  const progress = (e) => progressLine(e, started);
   const fail = (error) => { const p = el("p", { class: "error", role: "alert" }, error.message || String(error)); questionBox.before(p); setTimeout(() => p.remove(), 8000); };
 
   let live = null;  // the last progress event: the line keeps counting seconds between events
@@ -49,7 +69,7 @@ if (runBox) {
   source.onmessage = (message) => {
     const e = JSON.parse(message.data);
     window.tetherArrivals.push(Date.now() / 1000 - e.ts);
-    if (e.kind === "status" || e.kind === "reading" || e.kind === "writing") {
+    if (PROGRESS.includes(e.kind)) {
       live = e;
       say(progress(e));
     } else if (e.kind === "question") {
