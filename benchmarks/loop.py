@@ -68,7 +68,7 @@ def workspace(repo: Path, into: Path) -> Path:
     return into
 
 
-def timed_run(grid, root: Path, model: str, level: str, checks: tuple[str, ...], stop_on=None, sandbox="auto", task=TASK):
+def timed_run(grid, root: Path, model: str, level: str, checks: tuple[str, ...], stop_on=None, sandbox="auto", task=TASK, edit_format=None):
     """(result, events with their seconds since start, seconds from stop() to the end or None)."""
     events, stopped = [], {}
     started = time.perf_counter()
@@ -80,7 +80,7 @@ def timed_run(grid, root: Path, model: str, level: str, checks: tuple[str, ...],
             agent.stop()
 
     agent = Agent(grid, root, Leash(root, level), model=model, verify=VerifySettings(checks, timeout=300, sandbox=sandbox),
-                  on_event=on_event, edit_format="search-replace")
+                  on_event=on_event, edit_format=edit_format)
     result = agent.run(task)
     ended = time.perf_counter()
     return result, events, (ended - stopped["at"]) if "at" in stopped else None

@@ -2,6 +2,8 @@
 (how far, of how much) before the first token and the text as it is written, and Stop lands while
 the prompt is still being read. The phases are driven by the run's own events, never by timing."""
 
+import contextlib
+
 import pytest
 
 from tether.autonomy.agent import Agent
@@ -19,6 +21,28 @@ MODEL = "local/smollm2-135m"
 @pytest.fixture
 def repo(tmp_path):
     return make_tree(tmp_path / "repo", {"calc.py": "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(40))})
+
+
+@contextlib.contextmanager
+def web_app(repo):
+    """`tether ui` over `repo` on 127.0.0.1 with a cold model, and a client past its door."""
+    import httpx
+
+    from tether.llm.providers.local import unload_all
+    from tether.serving import Server
+    from tether.web import create_app
+
+    unload_all()
+    door = create_app(Grid.from_config(), repo, "127.0.0.1", 0)
+    server = Server(door, "127.0.0.1", 0)
+    door.port = server.server_address[1]
+    server.start()
+    try:
+        with httpx.Client(base_url=server.origin, timeout=120) as c:
+            c.get(f"/?token={door.token}")
+            yield c, door
+    finally:
+        server.shutdown()
 
 
 def run_with(repo, on_event):
@@ -76,40 +100,25 @@ def test_writing_events_come_a_few_a_second_with_the_text_so_far():
 def test_the_web_app_shows_the_prompt_being_read_and_stops_while_it_is(repo):
     import json
 
-    import httpx
-
-    from tether.llm.providers.local import unload_all
-    from tether.serving import Server
-    from tether.web import create_app
-
-    unload_all()
-    door = create_app(Grid.from_config(), repo, "127.0.0.1", 0)
-    server = Server(door, "127.0.0.1", 0)
-    door.port = server.server_address[1]
-    server.start()
-    try:
-        with httpx.Client(base_url=server.origin, timeout=120) as c:
-            c.get(f"/?token={door.token}")
-            csrf = {"x-csrf-token": door.csrf}
-            started = c.post("/runs", data={"instruction": "Add f40 to calc.py", "level": "suggest", "model": MODEL, "csrf": door.csrf})
-            key = started.headers["location"].rsplit("/", 1)[1]
-            assert 'data-started="' in c.get(f"/runs/{key}").text  # the page counts from the server's start, through reloads
-            kinds = []
-            with c.stream("GET", f"/runs/{key}/events") as events:
-                for line in events.iter_lines():
-                    if not line.startswith("data: "):
-                        continue
-                    event = json.loads(line[6:])
-                    kinds.append(event["kind"])
-                    if event["kind"] == "reading" and kinds.count("reading") == 1:
-                        assert event["read"] < event["total"] and event["elapsed"] >= 0
-                        assert c.post(f"/runs/{key}/stop", headers=csrf).status_code == 200
-                    if event["kind"] == "end":
-                        assert event["status"] == "stopped"
-                        break
-            assert "writing" not in kinds and "reply" not in kinds
-    finally:
-        server.shutdown()
+    with web_app(repo) as (c, door):
+        csrf = {"x-csrf-token": door.csrf}
+        started = c.post("/runs", data={"instruction": "Add f40 to calc.py", "level": "suggest", "model": MODEL, "csrf": door.csrf})
+        key = started.headers["location"].rsplit("/", 1)[1]
+        assert 'data-started="' in c.get(f"/runs/{key}").text  # the page counts from the server's start, through reloads
+        kinds = []
+        with c.stream("GET", f"/runs/{key}/events") as events:
+            for line in events.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line[6:])
+                kinds.append(event["kind"])
+                if event["kind"] == "reading" and kinds.count("reading") == 1:
+                    assert event["read"] < event["total"] and event["elapsed"] >= 0
+                    assert c.post(f"/runs/{key}/stop", headers=csrf).status_code == 200
+                if event["kind"] == "end":
+                    assert event["status"] == "stopped"
+                    break
+        assert "writing" not in kinds and "reply" not in kinds
 
 
 def test_stop_while_a_check_runs_kills_it_and_puts_the_workspace_back(tmp_path, make_grid):
@@ -156,11 +165,6 @@ def test_a_question_in_the_web_app_shows_the_prompt_being_read_and_stops_while_i
     phase is fixed by events, not by how fast the machine reads."""
     import json
 
-    import httpx
-
-    from tether.llm.providers.local import unload_all
-    from tether.serving import Server
-    from tether.web import create_app
     from tether.web.runs import WebAsk
 
     shown = WebAsk.event
@@ -171,32 +175,23 @@ def test_a_question_in_the_web_app_shows_the_prompt_being_read_and_stops_while_i
             assert self.cancel.wait(120), "the Stop never reached the question"
 
     monkeypatch.setattr(WebAsk, "event", held)
-    unload_all()
-    door = create_app(Grid.from_config(), repo, "127.0.0.1", 0)
-    server = Server(door, "127.0.0.1", 0)
-    door.port = server.server_address[1]
-    server.start()
-    try:
-        with httpx.Client(base_url=server.origin, timeout=120) as c:
-            c.get(f"/?token={door.token}")
-            asked = c.post("/ask", data={"question": "What does f7 return?", "model": MODEL, "csrf": door.csrf})
-            key = asked.headers["location"].rsplit("/", 1)[1]
-            assert 'id="stop"' in c.get(f"/ask/{key}").text
-            kinds = []
-            with c.stream("GET", f"/runs/{key}/events") as events:
-                for line in events.iter_lines():
-                    if line.startswith("data: "):
-                        event = json.loads(line[6:])
-                        kinds.append(event["kind"])
-                        if event["kind"] == "reading" and kinds.count("reading") == 1:
-                            assert c.post(f"/runs/{key}/stop", headers={"x-csrf-token": door.csrf}).status_code == 200
-                        if event["kind"] == "end":
-                            assert event["status"] == "stopped"
-                            break
-            assert "reading" in kinds and "writing" not in kinds and "claim" not in kinds
-            assert "stopped" in c.get(f"/ask/{key}").text
-    finally:
-        server.shutdown()
+    with web_app(repo) as (c, door):
+        asked = c.post("/ask", data={"question": "What does f7 return?", "model": MODEL, "csrf": door.csrf})
+        key = asked.headers["location"].rsplit("/", 1)[1]
+        assert 'id="stop"' in c.get(f"/ask/{key}").text
+        kinds = []
+        with c.stream("GET", f"/runs/{key}/events") as events:
+            for line in events.iter_lines():
+                if line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    kinds.append(event["kind"])
+                    if event["kind"] == "reading" and kinds.count("reading") == 1:
+                        assert c.post(f"/runs/{key}/stop", headers={"x-csrf-token": door.csrf}).status_code == 200
+                    if event["kind"] == "end":
+                        assert event["status"] == "stopped"
+                        break
+        assert "reading" in kinds and "writing" not in kinds and "claim" not in kinds
+        assert "stopped" in c.get(f"/ask/{key}").text
 
 
 @pytest.mark.slow

@@ -264,6 +264,7 @@ class Agent:
                                           " add its price under [models] in tether.toml")
 
     def _opening(self, instruction: str) -> list[dict]:
+        self._status("reading the workspace")  # the index may take a second or two: something moves at once
         found = walk(self.root)
         self.sole = self._sole_writable(found)
         example = self.sole or self._example(instruction)
