@@ -163,6 +163,11 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     yield Answer(text, claims, log.id, response)
 
 
+def answer(grid, root: str | Path, question: str, model: str = "default", **options) -> Answer:
+    """The checked Answer alone, for a caller that shows nothing until it is done (`ask`'s options)."""
+    return next(x for x in ask(grid, root, question, model, **options) if isinstance(x, Answer))
+
+
 def snippets(root: Path, question: str, budget: int, search, definitions=None) -> list[Snippet]:
     """What search finds for the question (and for each identifier it names), as numbered
     snippets that fit `budget` tokens, best first; `definitions(name)` puts where a named symbol

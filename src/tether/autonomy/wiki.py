@@ -22,7 +22,7 @@ from .. import config
 from ..context.gitsource import run_git
 from ..context.repomap import repo_map
 from ..errors import TetherError
-from .ask import Answer, Snippet, ask, file_lines
+from .ask import Snippet, answer as answer_question, file_lines
 
 __all__ = ["Part", "Page", "Wiki", "WikiReport"]
 
@@ -200,8 +200,7 @@ class Wiki:
         names = ", ".join(f"`{f}`" for f in part.files[:6]) + (" …" if len(part.files) > 6 else "")
         question = (f"What does the {part.title} part of this repository ({names}) do? Say what its main classes and functions "
                     "are for and how they work together, one short fact per claim.")
-        answer = next(x for x in ask(self.grid, self.root, question, self.model, shown=shown, command="wiki", claims=count)
-                      if isinstance(x, Answer))
+        answer = answer_question(self.grid, self.root, question, self.model, shown=shown, command="wiki", claims=count)
         lines: dict[str, list[str]] = {}  # each cited file read once, however many citations it has
         for x in (x for c in answer.claims if c.verified for x in c.citations):
             if x.path not in lines:

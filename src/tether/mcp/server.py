@@ -150,10 +150,9 @@ class Tools:
         return found
 
     def ask(self, question: str, model: str, on_event=None, cancel: threading.Event | None = None) -> dict:
-        from ..autonomy.ask import Answer, ask
+        from ..autonomy.ask import answer
 
-        answer = next(x for x in ask(self.grid, self.root, question, model, on_event=on_event, cancel=cancel) if isinstance(x, Answer))
-        return answer.to_dict()
+        return answer(self.grid, self.root, question, model, on_event=on_event, cancel=cancel).to_dict()
 
     def propose_edit(self, edits: str) -> dict:
         report, draft = self.drafts.propose(edits)
