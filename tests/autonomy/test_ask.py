@@ -304,3 +304,13 @@ def test_a_claim_that_names_no_code_is_unchecked_never_verified(tmp_path):
     root = make_tree(tmp_path / "repo", {"attrs_like.py": EVOLVE})
     [claim] = check(root, "The library makes a new object from the old one [attrs_like.py:7-9].")
     assert (claim.verified, claim.state) == (False, "unchecked") and claim.to_dict()["state"] == "unchecked"
+
+
+def test_a_dotted_name_is_code_to_check_and_a_dot_folder_is_a_path(tmp_path):
+    """`Region.area` or `os.path` must stand in the cited lines (they were taken for file names and
+    left unchecked); `.github/…` and `.env` citations keep their leading dot."""
+    root = make_tree(tmp_path / "r", {"pkg/console.py": "def render():\n    return 1\n", ".github/workflows/ci.yml": "on: push\njobs: {}\n"})
+    [false] = check(root, "The `Region.area` method deletes the database [pkg/console.py:1-2].")
+    assert false.state == "unverified"
+    [ci] = check(root, "The workflow runs `on` push [.github/workflows/ci.yml:1-1].")
+    assert ci.citations[0].path == ".github/workflows/ci.yml" and not ci.citations[0].problem

@@ -239,9 +239,10 @@ def test_stop_lands_while_the_prompt_is_being_read(grid):
     stop = threading.Event()
     seen = []
 
-    def progress(kind, read, total):
-        seen.append(read)
-        stop.set()  # the person presses Stop as soon as the model starts reading
+    def progress(kind, **data):
+        if kind == "reading":
+            seen.append(data["read"])
+            stop.set()  # the person presses Stop as soon as the model starts reading
 
     with pytest.raises(Cancelled, match="while reading the prompt") as caught:
         grid.complete(MODEL, long_prompt("stop"), max_tokens=4, cancel=stop, progress=progress)
@@ -250,3 +251,23 @@ def test_stop_lands_while_the_prompt_is_being_read(grid):
     assert row["outcome"] == "cancelled"
     r = grid.complete(MODEL, long_prompt("stop"), max_tokens=4, temperature=0)  # the part read is not read again
     assert r.usage.cached_tokens >= seen[0] - 1
+
+
+def test_a_call_waiting_for_the_model_says_so_and_stops_while_it_waits(grid):
+    """Two callers, one model: the second says it waits (another call holds the model) and a Stop
+    lands there, without waiting for the first to finish. The first is played by holding the
+    model's lock, so the phase is fixed by events, not timing."""
+    grid.complete(MODEL, "hi", max_tokens=1)  # loaded
+    [(_, lock)] = [v for k, v in local._loaded.items() if k[0] == "smollm2-135m"]
+    stop, heard = threading.Event(), []
+
+    def progress(kind, **data):
+        heard.append(kind)
+        if kind == "waiting":
+            stop.set()
+
+    with lock:
+        with pytest.raises(Cancelled, match="while waiting for the model"):
+            grid.complete(MODEL, "hello", max_tokens=4, cancel=stop, progress=progress)
+    assert heard == ["waiting"]
+    assert grid.complete(MODEL, "hello", max_tokens=2).usage.output_tokens > 0  # the lock was never left taken

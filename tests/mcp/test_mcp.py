@@ -273,12 +273,14 @@ def test_ask_reports_progress_before_its_first_token_and_a_cancelled_call_stops_
         return asked(self, question, model, on_event=hold, cancel=cancel)
 
     monkeypatch.setattr(Tools, "ask", held)
-    grid, heard = Grid.from_config(), []
+    grid, heard, numbers = Grid.from_config(), [], []
 
     async def steps(c):
         reading = asyncio.Event()
 
         async def progress(done, total, message):
+            assert not numbers or done > numbers[-1]  # progress only ever increases
+            numbers.append(done)
             heard.append(message)
             if message.startswith("reading"):
                 reading.set()

@@ -18,7 +18,7 @@ from ..context.symbols import named_in
 from ..errors import Cancelled, TetherError
 from ..llm.types import Response
 from ..redaction import redact_file
-from .edits.workspace import PathRefused, resolve
+from .edits.workspace import PathRefused, readable
 from .progress import CallProgress
 from .runlog import RunLog
 from .tools import Toolbox
@@ -124,9 +124,10 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     `claims` bounds how many claims the reply holds (the schema enforces it). `on_event(kind, **data)`
     hears the model load, read the prompt and write (autonomy.progress); setting `cancel` (an Event)
     stops the call within a slice of the prompt or a token."""
+    if not question.strip():
+        raise TetherError("the question is empty: ask something about the code")
     root = Path(root).resolve()
     fence = Fence.lasting()  # the same system prompt from question to question: the model's prompt cache serves it
-    log = RunLog(grid.store, root=str(root), command=command, instruction=question, level="ask", model=model)
     if shown is None:
         toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
         try:
@@ -136,6 +137,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     context = "\n\n".join(fence.wrap(s.source, "".join(s.lines)) for s in shown) or "(no code matched the question)"
     system = SYSTEM.format(fence_rule=fence.rule(), count=f"{max(2, claims[0])} to {claims[1]}")
     messages = [{"role": "system", "content": system}, {"role": "user", "content": f"{context}\n\nThe question:\n{question}"}]
+    log = RunLog(grid.store, root=str(root), command=command, instruction=question, level="ask", model=model)
     log.step("prompt", system=system, user=messages[1]["content"], tokens=tokens.count(system + messages[1]["content"]))
     started, pieces, response, told = time.monotonic(), [], None, 0
     try:
@@ -149,7 +151,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
                 told = len(done)
             else:
                 response = item
-    except (TetherError, KeyboardInterrupt) as e:
+    except BaseException as e:  # a stop, a failure, Ctrl-C or a caller that stopped reading: never left "running"
         log.finish("stopped" if isinstance(e, Cancelled) else "error" if isinstance(e, TetherError) else "interrupted", str(e) or "stopped", [])
         raise
     raw = "".join(pieces)
@@ -349,7 +351,7 @@ def check(root: Path, text: str) -> list[Claim]:
     lines_of: dict[str, list[str] | None] = {}
     claims = []
     for sentence in claims_of(text):
-        citations = [Citation(m.group(1).lstrip("./"), int(m.group(2)), int(m.group(3) or m.group(2))) for m in _CITATION.finditer(sentence)]
+        citations = [Citation(m.group(1).removeprefix("./"), int(m.group(2)), int(m.group(3) or m.group(2))) for m in _CITATION.finditer(sentence)]
         claims.append(verify(root, sentence, _CITATION.sub("", sentence), citations, lines_of))
     return claims
 
@@ -359,7 +361,7 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
     identifier the claim names in backticks is defined there, or is used there as code — a name
     in a docstring, a comment or a string does not count — or the lines stand inside its
     definition. A claim that names no identifier cannot be checked: it is never verified."""
-    idents = [i for i in _IDENT.findall(prose) if not re.fullmatch(r"[\w./-]+\.\w{1,4}", i)]  # file names are checked as paths
+    idents = [i for i in _IDENT.findall(prose) if not _file_name(root, i)]  # file names are checked as paths
     claim = Claim(text, citations, idents)
     cited_text = []
     for c in citations:
@@ -391,6 +393,14 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
 
 _STRINGS = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`")
 _COMMENT = re.compile(r"(?://|#|--)\s.*$|/\*.*?\*/")
+
+
+def _file_name(root: Path, name: str) -> bool:
+    """Whether a backticked name is a file (`src/app.py`, or `setup.py` where there is one), not
+    code like `Region.area` or `os.path`, which must stand in the cited lines."""
+    if not re.fullmatch(r"[\w./-]+\.\w{1,4}", name):
+        return False
+    return "/" in name or (".." not in name and (root / name).is_file())
 
 
 def _code(path: str, lines_of: dict) -> list[str]:
@@ -450,7 +460,7 @@ def _lines(root: Path, path: str, lines_of: dict) -> list[str] | None:
 def file_lines(root: Path, path: str) -> list[str] | None:
     """A workspace file's lines, redacted, its real path confined to the workspace (None when it is not one)."""
     try:
-        target, rel = resolve(root, path)
+        target, rel = readable(root, path)
         return redact_file(target, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines() if target.is_file() else None
     except (PathRefused, OSError):
         return None

@@ -133,8 +133,11 @@ _LANG = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go", "rs
 
 
 def _named(path: str, request: str) -> bool:
+    """Whether the request names the file: its path or its name as a word of its own (a file
+    called `the` or `rea` is not named by "the Region class's area")."""
     name = path.rsplit("/", 1)[-1]
-    return path in request or re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", request) is not None
+    return any(re.search(rf"(?<![\w./-]){re.escape(n)}(?![\w/-])", request) for n in (path, name)) and \
+        ("." in name or "/" in path or name[:1].isupper() or f"`{name}`" in request)  # Makefile, `build`; not `the`
 
 
 def _join(parts: list[str], shown: int, total: int, apart: bool = False) -> str:

@@ -13,7 +13,7 @@ TAIL = 200  # characters of the reply so far that a `writing` event carries
 
 class CallProgress:
     """The `progress` callback of one call (see llm.types.Request.progress) for a run whose spending
-    is `spent` (None: a lone call, like a question, whose step is 1 and whose clock is its own);
+    is `spent` (None: a lone call, like a question, with a clock of its own and nothing spent yet);
     events go to `emit(kind, **data)` like the agent's other events."""
 
     def __init__(self, emit: Callable[..., None], spent=None, clock: Callable[[], float] = time.monotonic):
@@ -25,6 +25,8 @@ class CallProgress:
     def __call__(self, kind: str, **data) -> None:
         if kind == "loading":
             self.emit("status", **self._base(), doing=f"loading {data['model']}")
+        elif kind == "waiting":
+            self.emit("status", **self._base(), doing=f"waiting for {data['model']}: another call is using it")
         elif kind == "reading":
             self._reading(data["read"], data["total"])
         elif kind == "writing":
@@ -32,8 +34,8 @@ class CallProgress:
 
     def _base(self) -> dict:
         s = self.spent
-        if s is None:
-            return {"step": 1, "tokens": 0, "cost": 0.0, "elapsed": self.clock() - self.began}
+        if s is None:  # what a lone call spent is known when it ends
+            return {"elapsed": self.clock() - self.began}
         return {"step": s.steps, "tokens": s.tokens, "cost": s.usd, "elapsed": s.seconds}
 
     def _reading(self, read: int, total: int) -> None:

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..errors import Cancelled, TetherError
 from ..redaction import redact_file
-from .edits.workspace import resolve
+from .edits.workspace import readable
 from .verify import VerifySettings, run_command
 
 MAX_READ_LINES = 400
@@ -77,7 +77,7 @@ def parse_done(text: str) -> str | None:
 def read_lines(root: Path, path: str, start=None, end=None, most: int = MAX_READ_LINES) -> dict:
     """Lines `start`..`end` (1-based, at most `most`) of a workspace file, redacted, its real path
     confined to the workspace and out of any `.git`; {"path", "start", "end", "lines", "text"}."""
-    target, rel = resolve(root, path)
+    target, rel = readable(root, path)
     if not target.is_file():
         raise TetherError(f"{rel} is not a file in the workspace")
     lines = redact_file(target, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines()

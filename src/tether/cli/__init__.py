@@ -47,7 +47,17 @@ def _fail(message: str, kind: str, code: int) -> None:
     sys.exit(code)
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM (`timeout`, a closed terminal, a supervisor) ends a command as Ctrl-C does: the run
+    is recorded as interrupted and the workspace put back at its last checkpoint, never left "running"."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         code = app(standalone_mode=False)  # click hands back the code of a typer.Exit here
         if isinstance(code, int) and code:
@@ -55,6 +65,7 @@ def main() -> None:
     except TetherError as x:
         _fail(str(x), type(x).__name__, x.exit_code)
     except KeyboardInterrupt:
+        err.print("[dim]stopped (Ctrl-C)[/dim]")
         sys.exit(130)
     except Exception as x:  # click's usage errors and aborts
         import click

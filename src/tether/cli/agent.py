@@ -26,8 +26,8 @@ def ask(
     root = workspace(path)
     with waiting(f"{model}: reading the code and the question…") as line:  # seconds on a local model
         def shown(kind: str, **data) -> None:  # the model loading, how far it has read, what it writes
-            if line is not None and not written:
-                line.update(Ticking(kind, data))
+            if line is not None:
+                line.update(Ticking(kind, {**data, "doing": data.get("doing") or f"{written} claim{'' if written == 1 else 's'} written"}))
 
         for item in ask_question(grid(root), root, question, model, context_tokens, on_event=shown):
             if isinstance(item, Answer):
@@ -61,9 +61,9 @@ def do(
     allow: list[str] = typer.Option([], "--allow", help="Only these paths (globs) may be written (repeatable; default: [leash] paths)."),
     edit_format: Optional[str] = typer.Option(None, "--edit-format", help="whole or search-replace (default: what the model's catalogue entry says)."),
     until_green: bool = typer.Option(False, "--until-green", help="Stop as soon as a change makes every check pass."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Model turns at most."),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall time at most."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens at most, in and out."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Model turns at most."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="Wall time at most."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Tokens at most, in and out."),
     max_usd: Optional[float] = typer.Option(None, "--max-usd", help="USD at most."),
     candidates: int = typer.Option(1, "--candidates", help="At level agent: changes sampled for a turn whose change gained nothing on the checks; the best is kept. Above 1, a repeated failed change is sampled afresh N-1 times instead of ending the run."),
     escalate: Optional[str] = typer.Option(None, "--escalate", help="A model or route that goes on where the model is stuck or stops with checks failing (default: the route's `escalate`)."),

@@ -59,7 +59,8 @@ class Ticking:
 def progress_line(kind: str, data: dict) -> str:
     """What the model is doing now, as one line: the step, what it spent, how long this call has
     taken, and how far it has read its prompt (with the time left) or what it is writing."""
-    head = f"step {data['step']} · {data['tokens']:,} tokens · {usd(data['cost'])} · {data.get('elapsed', 0):.0f}s"
+    spent = f"step {data['step']} · {data['tokens']:,} tokens · {usd(data['cost'])} · " if "step" in data else ""  # a question: one call
+    head = f"{spent}{data.get('elapsed', 0):.0f}s"
     if kind == "reading":
         left = f" · about {data['left']:.0f}s left" if data.get("left") is not None else ""
         return f"{head} · reading the prompt: {data['read']:,} of {data['total']:,} tokens ({100 * data['read'] // max(data['total'], 1)}%){left}"

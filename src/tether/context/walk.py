@@ -109,12 +109,28 @@ def walk(root: Path | str, include: list[str] | tuple = (), exclude: list[str] |
     return result
 
 
+def ignored(root: Path, rel: str) -> bool:
+    """Whether the ignore files (.gitignore, .tetherignore, at every level) leave `rel` out, as a
+    walk would: what a tool or a link names is judged by where it really is, never by its name."""
+    rules, folder, prefix = [], root, ""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    for n, part in enumerate(parts):
+        rules = rules + _ignore_files(folder, prefix)
+        path = prefix + part
+        if _ignored(rules, path, n < len(parts) - 1 or (folder / part).is_dir()):
+            return True
+        folder, prefix = folder / part, path + "/"
+    return False
+
+
 def _link_skip(root: Path, folder: Path, target: Path, is_dir: bool, seen_dirs: set[Path]) -> str | None:
     """Why a symlink is not followed, or None."""
     if target != root and root not in target.parents:
         return "symlink outside the root"
     if any(p.lower() == ".git" for p in target.relative_to(root).parts):
         return "symlink into .git"  # a repository's config and hooks are never context
+    if ignored(root, target.relative_to(root).as_posix()):
+        return "symlink to an ignored path"  # a cloned repository's link to a file people keep out of git (a tfstate)
     if not target.exists():
         return "broken symlink"
     if is_dir and (target in seen_dirs or target in folder.resolve().parents or target == folder.resolve()):

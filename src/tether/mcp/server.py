@@ -239,22 +239,27 @@ def create_server(grid, root: Path, *, write: bool = False, max_tokens: int = 20
 
 class Progress:
     """A model call's progress (autonomy.progress events, on the worker thread) as the client's
-    progress notifications: the prompt read as progress of total, then the tokens written. A
-    client that sent no progress token gets none; one that is gone costs the call nothing."""
+    progress notifications, always increasing as the protocol asks: tokens of the prompt read (of
+    its total), then those plus the tokens written. A client that sent no progress token gets none;
+    one that is gone costs the call nothing."""
 
     def __init__(self, ctx: Context):
         self.ctx, self.loop = ctx, asyncio.get_running_loop()
+        self.last, self.read = -1, 0
 
     def __call__(self, kind: str, **data) -> None:
         if kind == "reading":
+            self.read = data["total"]
             note = (data["read"], data["total"], f"reading the prompt: {data['read']} of {data['total']} tokens")
         elif kind == "writing":
-            note = (data["written"], None, f"writing: {data['written']} tokens")
+            note = (self.read + data["written"], None, f"writing: {data['written']} tokens")
         elif kind == "status":
             note = (0, None, data.get("doing") or "working")
         else:
             return
-        asyncio.run_coroutine_threadsafe(self.ctx.report_progress(*note), self.loop)
+        if note[0] > self.last:
+            self.last = note[0]
+            asyncio.run_coroutine_threadsafe(self.ctx.report_progress(*note), self.loop)
 
 
 class Bearer:

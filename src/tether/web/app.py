@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from ..autonomy import runlog
 from ..autonomy.agent import Agent
 from ..autonomy.checkpoints import Checkpoints
-from ..autonomy.edits.workspace import PathRefused, TextFile, resolve
+from ..autonomy.edits.workspace import PathRefused, TextFile, readable
 from ..autonomy.leash import LEVELS, Leash
 from ..autonomy.verify import VerifySettings
 from ..errors import TetherError
@@ -257,7 +257,7 @@ class Pages:
     def file(self, request: Request):
         rel = request.query_params.get("path", "")
         try:
-            target, rel = resolve(self.root, rel)
+            target, rel = readable(self.root, rel)
         except PathRefused as e:
             raise TetherError(str(e)) from None
         if not target.is_file():

@@ -50,6 +50,17 @@ def resolve(root: Path, path: str) -> tuple[Path, str]:
     return real, rel
 
 
+def readable(root: Path, path: str) -> tuple[Path, str]:
+    """`resolve`, and a file the ignore files leave out (.gitignore, .tetherignore) is refused too:
+    what tether reads for a model or a page is what its walk would show, never more."""
+    from ...context.walk import ignored
+
+    target, rel = resolve(root, path)
+    if ignored(root, rel):
+        raise PathRefused(f"{path}: left out by .gitignore or .tetherignore, so tether does not read it")
+    return target, rel
+
+
 def still(root: Path, rel: str) -> Path:
     """The real path of `rel`, a workspace path resolved earlier (by a plan, the journal or the
     undo history), or PathRefused if a link has come to stand anywhere on it since: something a

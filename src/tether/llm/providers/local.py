@@ -11,6 +11,7 @@ Tool calls are made by constraining the output to a JSON schema of the tools' ar
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import json
 import math
@@ -103,7 +104,7 @@ class LocalProvider(Provider):
         start = time.monotonic()
         text: list[str] = []
         finish = first = None  # first: when the first token came, the prompt read
-        with lock:
+        with _turn(lock, req, who):
             llm.tether_call = (req.cancel, req.progress, who)
             try:
                 for chunk in llm.create_chat_completion(**kwargs, **req.extra):
@@ -142,6 +143,22 @@ class LocalProvider(Provider):
             if isinstance(item, Response):
                 return item
         raise MalformedResponse(f"{self.name}/{req.model}: no response")
+
+
+@contextlib.contextmanager
+def _turn(lock: threading.Lock, req: Request, who: str):
+    """The model to this call alone; while another call uses it, this one says it waits and can be
+    stopped (a second question in the web app waited 142 s behind the first with Stop pressed)."""
+    if not lock.acquire(blocking=False):
+        if req.progress is not None:
+            req.progress("waiting", model=who)
+        while not lock.acquire(timeout=0.1):
+            if req.cancel is not None and req.cancel.is_set():
+                raise Cancelled(f"{who}: stopped while waiting for the model (another call was using it)")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _used(llm, text: list[str]) -> Usage:

@@ -27,7 +27,8 @@ const money = (cost) => (cost == null ? "cost unknown" : "$" + Number(cost).toFi
 const PROGRESS = ["status", "reading", "writing"];
 
 function progressLine(e, started) {  // the same line the terminal shows (cli/terminal.py progress_line); `started`: the server's clock
-  const head = `step ${e.step} · ${e.tokens} tokens · ${money(e.cost)} · ${Math.round(Date.now() / 1000 - started)} s`;
+  const spent = e.step == null ? "" : `step ${e.step} · ${e.tokens} tokens · ${money(e.cost)} · `;  // a question is one call
+  const head = `${spent}${Math.round(Date.now() / 1000 - started)} s`;
   if (e.kind === "reading") {
     const left = e.left == null ? "" : ` · about ${Math.round(e.left)} s left`;
     return `${head} · reading the prompt: ${e.read} of ${e.total} tokens (${Math.floor((100 * e.read) / Math.max(e.total, 1))}%)${left}`;
@@ -39,16 +40,16 @@ function progressLine(e, started) {  // the same line the terminal shows (cli/te
 const askBox = document.getElementById("asking");
 if (askBox) {  // a question being answered: the prompt read, the claims as they are written, Stop; the page reloads with the answer
   const key = askBox.dataset.key, started = Number(askBox.dataset.started), status = document.getElementById("status");
-  let live = null;
+  let live = null, stopping = false;  // once Stop is pressed the line says so until the end comes
   const ticking = setInterval(() => { if (live) status.textContent = progressLine(live, started); }, 1000);
   const source = new EventSource(`/runs/${key}/events`);
   source.onmessage = (message) => {
     const e = JSON.parse(message.data);
-    if (PROGRESS.includes(e.kind)) { live = e; status.textContent = progressLine(e, started); }
+    if (PROGRESS.includes(e.kind)) { if (!stopping) { live = e; status.textContent = progressLine(e, started); } }
     else if (e.kind === "claim") document.getElementById("written").append(el("li", {}, e.text));
     else if (e.kind === "end") { clearInterval(ticking); source.close(); window.location.replace(`/ask/${key}`); }
   };
-  document.getElementById("stop").onclick = () => post(`/runs/${key}/stop`).then(() => { status.textContent = "stopping…"; })
+  document.getElementById("stop").onclick = () => post(`/runs/${key}/stop`).then(() => { stopping = true; live = null; status.textContent = "stopping…"; })
     .catch((error) => { status.textContent = error.message || String(error); });
 }
 
@@ -62,7 +63,7 @@ if (runBox) {
   const progress = (e) => progressLine(e, started);
   const fail = (error) => { const p = el("p", { class: "error", role: "alert" }, error.message || String(error)); questionBox.before(p); setTimeout(() => p.remove(), 8000); };
 
-  let live = null;  // the last progress event: the line keeps counting seconds between events
+  let live = null, stopping = false;  // the last progress event: the line keeps counting seconds between events
   const ticking = setInterval(() => { if (live) say(progress(live)); }, 1000);
   const source = new EventSource(`/runs/${key}/events`);
   window.tetherArrivals = [];  // seconds from a step being recorded to it reaching the page (benchmarks/ui.py reads it)
@@ -70,6 +71,7 @@ if (runBox) {
     const e = JSON.parse(message.data);
     window.tetherArrivals.push(Date.now() / 1000 - e.ts);
     if (PROGRESS.includes(e.kind)) {
+      if (stopping) return;
       live = e;
       say(progress(e));
     } else if (e.kind === "question") {
@@ -107,7 +109,7 @@ if (runBox) {
     }
   };
 
-  document.getElementById("stop").onclick = () => post(`/runs/${key}/stop`).then(() => say("stopping…")).catch(fail);
+  document.getElementById("stop").onclick = () => post(`/runs/${key}/stop`).then(() => { stopping = true; live = null; say("stopping…"); }).catch(fail);
   document.getElementById("level").onchange = (ev) => post(`/runs/${key}/level`, { level: ev.target.value })
     .then(() => steps.append(el("li", { class: "step" }, `level → ${ev.target.value} from the next step`))).catch(fail);
 
