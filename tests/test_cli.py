@@ -169,3 +169,35 @@ def test_chat_has_a_default_output_cap_and_says_when_a_reply_hit_it(project):
     assert reply["usage"]["output_tokens"] == 2048 and reply["finish_reason"] == "length"
     shown = run("chat", "-m", "up/long", "--max-tokens", "20", "tell me everything")
     assert shown.returncode == 0 and "cut at 20 tokens" in shown.stderr and "--max-tokens" in shown.stderr
+
+
+def test_a_mistyped_command_gets_one_suggestion(isolated):
+    done = run("aks", "hi")
+    assert done.returncode == 2 and done.stderr.count("Did you mean 'ask'?") == 1
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does_never_left_running(isolated, tmp_path):
+    """`timeout`, a closed terminal or a supervisor sends SIGTERM: the run is recorded as
+    interrupted and the workspace put back, as for Ctrl-C. The check announces it has started by
+    writing a file, and the signal is sent then (events, not timing)."""
+    import signal
+
+    user_config('[providers.s]\nkind = "scripted"\noptions = { replies = ["calc.py\\n```python\\n<<<<<<< SEARCH\\nX = 1\\n=======\\nX = 2\\n'
+                '>>>>>>> REPLACE\\n```\\n"] }\n[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n')
+    root = tmp_path / "w"
+    root.mkdir()
+    (root / "calc.py").write_text("X = 1\n")
+    (root / "slow.py").write_text("import pathlib, time\npathlib.Path('started.txt').write_text('yes')\ntime.sleep(600)\n")
+    proc = subprocess.Popen([*TETHER, "do", "make X two", "--level", "auto", "--verify", f"{sys.executable} slow.py", "-C", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (root / "started.txt").exists() and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    logged = json.loads(run("log", "last", "--json", "-C", str(root)).stdout)
+    assert logged["run"]["status"] == "interrupted"
+    assert (root / "calc.py").read_text() == "X = 1\n" and not (root / "started.txt").exists()

@@ -210,7 +210,7 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
         try:
             result = _run(command, argv if not confined else sandbox.wrap(argv, root, tmp, before.protected), root,
                           sandbox.environment(tmp, settings.env), settings.timeout, settings.output_cap, cancel)
-        except Cancelled as e:
+        except (Cancelled, KeyboardInterrupt) as e:  # Stop, Ctrl-C or SIGTERM: what it wrote is still looked at, and undone
             stopped, result = e, CommandResult(command, None, "stopped", 0.0)
     after, notes = _look_after(root, before, settings.writable, confined) if looked else (before, [])
     result.output += "".join(f"\n{line}" for line in notes)

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 
-app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None, help="Partial-autonomy AI for a codebase, on a leash you control.")
+app = typer.Typer(no_args_is_help=True, suggest_commands=False, context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None, help="Partial-autonomy AI for a codebase, on a leash you control.")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)  # a pipe gets whole lines
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 state: dict = {"config": None, "noted": set()}
