@@ -236,3 +236,17 @@ def test_the_terminal_shows_the_prompt_being_read_and_ctrl_c_stops_it_there(tmp_
     run = json.loads(logged.stdout)
     assert run["run"]["status"] == "interrupted", logged.stdout[:500]
     assert not [s for s in run["steps"] if s["kind"] == "reply"]
+
+
+def test_a_hosted_model_says_it_was_sent_the_question_then_streams_what_it_writes(make_grid, tmp_path):
+    """A provider that reports nothing itself (hosted, here scripted) still moves every face:
+    `sent` before its first token, then each piece written."""
+    import json
+
+    from tether.autonomy.ask import ask
+
+    root = make_tree(tmp_path / "r", {"calc.py": "def add(a, b):\n    return a + b\n"})
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[json.dumps({"claims": [{"text": "`add` adds", "snippets": ["S1"]}]})])
+    events = []
+    list(ask(grid, root, "What does add do?", on_event=lambda kind, **data: events.append((kind, data.get("doing", "")))))
+    assert events[0] == ("status", "sent to s/m; waiting for its first token") and events[1][0] == "writing"

@@ -25,6 +25,8 @@ class CallProgress:
     def __call__(self, kind: str, **data) -> None:
         if kind == "loading":
             self.emit("status", **self._base(), doing=f"loading {data['model']}")
+        elif kind == "sent":
+            self.emit("status", **self._base(), doing=f"sent to {data['model']}; waiting for its first token")
         elif kind == "waiting":
             self.emit("status", **self._base(), doing=f"waiting for {data['model']}: another call is using it")
         elif kind == "reading":

@@ -159,6 +159,8 @@ class Grid:
     def complete(self, model: str, messages, **opts) -> Response:
         call = _Call(self, model, messages, opts, stream=False)
         for attempt in call.attempts():
+            if attempt.request.progress is not None and not attempt.provider.reports_progress:
+                attempt.request.progress("sent", model=attempt.model)  # a hosted model shows nothing until it answers
             try:
                 response = attempt.provider.complete(attempt.request)
             except ProviderError as e:
@@ -178,7 +180,10 @@ class Grid:
             delivered: list[str] = []
             ttft = None
             outcome = "cancelled"
+            progress = None if attempt.provider.reports_progress else attempt.request.progress  # a hosted model: sent, then written
             try:
+                if progress is not None:
+                    progress("sent", model=attempt.model)
                 for item in attempt.provider.stream(attempt.request):
                     if isinstance(item, Response):
                         outcome = "ok"
@@ -187,6 +192,8 @@ class Grid:
                     if ttft is None:
                         ttft = (time.perf_counter() - attempt.started) * 1000
                     delivered.append(item)
+                    if progress is not None:
+                        progress("writing", text=item)
                     yield item
                 raise ProviderError(f"{attempt.model}: stream ended without a final response")
             except ProviderError as e:

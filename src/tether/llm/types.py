@@ -82,7 +82,7 @@ class Request:
     timeout: float | None = None
     seed: int | None = None
     cancel: Any = None  # a threading.Event: set, the call stops at the next token (never sent on the wire)
-    progress: Any = None  # a local model reports progress("loading" or "waiting"), ("reading", read=N, total=M), then ("writing", text=piece) (never sent)
+    progress: Any = None  # progress("loading"|"waiting"|"sent", model=…), ("reading", read=N, total=M), ("writing", text=piece); never sent
     extra: dict = field(default_factory=dict)  # passed through to the wire body as is
 
 

@@ -15,6 +15,8 @@ _MODULES = {"openai": "openai", "anthropic": "anthropic", "local": "local", "scr
 
 
 class Provider:
+    reports_progress = False  # True where the provider calls Request.progress itself (the local model reads and writes in view)
+
     def __init__(self, cfg: ProviderConfig):
         self.cfg = cfg
         self.name = cfg.name

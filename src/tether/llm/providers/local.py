@@ -46,6 +46,7 @@ def unload_all() -> None:
 
 
 class LocalProvider(Provider):
+    reports_progress = True
     def availability(self, model: str) -> str | None:
         if model not in weights.LOCAL_MODELS:
             return f"no local model {model!r}"
