@@ -305,7 +305,8 @@ def test_a_person_can_let_a_stuck_run_go_on(make_grid, work):
 def test_the_step_limit_stops_the_run(make_grid, work):
     a = agent(make_grid, work, ['TOOL read_file {"path": "calc.py"}', 'TOOL read_file {"path": "test_calc.py"}', FIX], budget=RunBudget(steps=2))
     result = a.run("fix")
-    assert result.status == "budget" and "steps" in result.reason and (work / "calc.py").read_text() == BROKEN
+    assert result.status == "budget" and "used its 2 steps" in result.reason and (work / "calc.py").read_text() == BROKEN
+    assert result.steps == 2 and len(requests(a)) == 2
 
 
 def test_the_token_limit_stops_the_run(make_grid, work):

@@ -204,7 +204,10 @@ class Leash:
         s.steps += steps
         for name, used, limit in (("usd", s.usd, b.usd), ("tokens", s.tokens, b.tokens), ("steps", s.steps, b.steps), ("seconds", s.seconds, b.seconds)):
             if limit is not None and used is not None and used > limit:
-                return self._record("budget", name, Decision("deny", f"budget {name}", f"the run used {used:g} {name} of its {limit:g}"))
+                if name == "steps":  # a step is charged before it is taken: the one refused never was
+                    s.steps -= steps
+                why = f"the run used its {limit:g} steps" if name == "steps" else f"the run used {used:g} {name} of its {limit:g}"
+                return self._record("budget", name, Decision("deny", f"budget {name}", why))
         return Decision("allow", "budget", "within budget")
 
     # -- helpers ------------------------------------------------------------------------------
