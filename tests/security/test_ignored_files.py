@@ -32,3 +32,27 @@ def test_tools_and_citations_do_not_read_what_the_ignore_files_leave_out(repo, p
         read_lines(repo, path)
     assert file_lines(repo, path) is None
     assert read_lines(repo, "pkg/ok.py")["text"] == "Y = 1"
+
+
+def test_an_edit_neither_reads_nor_changes_what_is_ignored_and_its_hint_is_redacted(repo):
+    from tether.autonomy.edits import propose
+
+    (repo / "pkg" / "settings.env").write_text("API_KEY=sk-live-abcdef1234567890SECRET\nDEBUG=1\n")
+    whole = "private/hidden.py\n```python\nTOKEN = 'mine'\n```\n"
+    report, _ = propose(repo, whole, ("whole",))
+    assert not report.applied and "left out by .gitignore" in report.blocks[0].error and "5521" not in str(report.to_dict())
+    near = "pkg/settings.env\n```\n<<<<<<< SEARCH\nAPI_KEY=sk-live-abcdef1234567890SECRE\nDEBUG=2\n=======\nDEBUG=3\n>>>>>>> REPLACE\n```\n"
+    report, _ = propose(repo, near, ("search-replace",))
+    assert not report.applied and "SECRET" not in report.feedback() and "API_KEY" in report.feedback()
+
+
+def test_an_mcp_proposal_shows_a_redacted_diff(repo):
+    from tether.mcp.server import Tools
+
+    (repo / ".env").write_text("API_KEY=sk-live-abcdef1234567890SECRET\nDEBUG=1\n")
+    tools = Tools(None, repo, False, 20_000)
+    try:
+        shown = tools.propose_edit(".env\n```\n<<<<<<< SEARCH\nDEBUG=1\n=======\nDEBUG=0\n>>>>>>> REPLACE\n```\n")
+    finally:
+        tools.close()
+    assert shown["proposal"] and "+DEBUG=0" in shown["diff"] and "sk-live" not in str(shown)

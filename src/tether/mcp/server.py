@@ -155,8 +155,15 @@ class Tools:
         return answer(self.grid, self.root, question, model, on_event=on_event, cancel=cancel).to_dict()
 
     def propose_edit(self, edits: str) -> dict:
+        from ..autonomy.edits import unified_diff
+        from ..redaction import redact_file
+
         report, draft = self.drafts.propose(edits)
-        return {"proposal": draft.id if draft else None, **report.to_dict()}
+        shown = report.to_dict()
+        if draft is not None:  # the diff another agent sees, redacted like every other read (a .env's values stay here)
+            shown["diff"] = "".join(unified_diff(*(None if t is None else redact_file(self.root / rel, t)[0] for t in (before, after)), rel)
+                                    for rel, before, after in draft.texts)
+        return {"proposal": draft.id if draft else None, **shown}
 
     def apply_proposal(self, proposal: str) -> dict:
         from ..autonomy.leash import Leash

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ... import config
 from ...errors import TetherError
-from ...redaction import MARKER
+from ...redaction import MARKER, redact_file
 from . import search_replace, udiff, whole
 from .match import ELISION, NoMatch, apply_elided, locate, split_elided
 from .journal import path_for, write_files
@@ -159,7 +159,7 @@ class Plan:
             if e.nearest is not None and result.path in self.texts and self.texts[result.path] is not None:
                 lines = self.texts[result.path].splitlines()
                 start, end = e.nearest
-                snippet = "\n".join(lines[start:end])
+                snippet = redact_file(self.root / result.path, "\n".join(lines[start:end]))[0]  # it goes back to a model
                 result.hint = f"{result.path}:{start + 1}\n{snippet}"
         return result
 
@@ -185,7 +185,7 @@ class Plan:
         if self.known_files is None:
             from ...context.walk import walk
 
-            self.known_files = [f.path for f in walk(self.root, gitignore=False).files if not f.binary]
+            self.known_files = [f.path for f in walk(self.root).files if not f.binary]
         return self.known_files
 
     def _guess(self, path: str) -> tuple[Path, str]:
@@ -247,9 +247,15 @@ def _refuse_markers(before: str | None, after: str | None, rel: str) -> None:
 
 
 def _refuse_protected(root: Path, rel: str) -> None:
+    """Protected files (tether's own, the leash's) and what the ignore files leave out: an edit
+    must not read them either, since its diff and its nearest-match hint show the file."""
+    from ...context.walk import ignored
+
     reason = protected(root, rel)
     if reason:
         raise PathRefused(reason)
+    if ignored(root, rel):
+        raise PathRefused(f"{rel}: left out by .gitignore or .tetherignore, so tether does not read or change it")
 
 
 def _holds(text: str, search: str) -> bool:
