@@ -210,7 +210,8 @@ def test_the_terminal_shows_the_prompt_being_read_and_ctrl_c_stops_it_there(tmp_
     root = make_tree(tmp_path / "big", {"calc.py": "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(150))})
     main, child = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "tether", "do", "Add f150 like the others to calc.py", "--level", "suggest",
-                             "-m", MODEL, "-C", str(root)], stdin=child, stdout=child, stderr=child, env={**os.environ, "COLUMNS": "200"})
+                             "-m", MODEL, "-C", str(root)], stdin=child, stdout=child, stderr=child, env={**os.environ, "COLUMNS": "200"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal, even when the suite runs in the background
     os.close(child)
     seen = b""
     try:

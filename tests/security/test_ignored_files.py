@@ -56,3 +56,13 @@ def test_an_mcp_proposal_shows_a_redacted_diff(repo):
     finally:
         tools.close()
     assert shown["proposal"] and "+DEBUG=0" in shown["diff"] and "sk-live" not in str(shown)
+
+
+def test_a_workspace_inside_a_repository_keeps_the_repositorys_ignore_rules(tmp_path):
+    import subprocess
+
+    top = make_tree(tmp_path / "top", {".gitignore": "private/\n", "pkg/private/deep.py": "S = 'subroot-3131'\n", "pkg/ok.py": "Y = 1\n"})
+    subprocess.run(["git", "init", "-q", str(top)], check=True)
+    assert [f.path for f in walk(top / "pkg").files] == ["ok.py"]
+    with pytest.raises(PathRefused, match="left out"):
+        read_lines(top / "pkg", "private/deep.py")

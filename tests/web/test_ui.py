@@ -122,7 +122,7 @@ def test_stop_ends_a_run_in_the_middle_of_a_generation(workspace, browser):
     try:
         page, _ = open_ui(browser, door, server)
         start_run(page, "think for ten minutes", level="auto")
-        page.wait_for_selector("text=thinking")
+        page.wait_for_selector("text=waiting for its first token")  # the request is out; the model holds it
         page.click("#stop")
         page.wait_for_selector("#final")
         assert page.text_content("#final") == "stopped"

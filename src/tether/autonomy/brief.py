@@ -137,7 +137,8 @@ def _named(path: str, request: str) -> bool:
     called `the` or `rea` is not named by "the Region class's area")."""
     name = path.rsplit("/", 1)[-1]
     return any(re.search(rf"(?<![\w./-]){re.escape(n)}(?![\w/-])", request) for n in (path, name)) and \
-        ("." in name or "/" in path or name[:1].isupper() or f"`{name}`" in request)  # Makefile, `build`; not `the`
+        ("." in name or "/" in path or f"`{name}`" in request or  # `build`, not `the`; Makefile, not the verb that opens "Fix the …"
+         name[:1].isupper() and re.search(rf"(?<=[\w,;:] ){re.escape(name)}(?![\w/-])", request) is not None)
 
 
 def _join(parts: list[str], shown: int, total: int, apart: bool = False) -> str:

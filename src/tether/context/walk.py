@@ -76,7 +76,7 @@ def walk(root: Path | str, include: list[str] | tuple = (), exclude: list[str] |
             return
         stack.append((folder, rel, rules, depth, iter(entries)))
 
-    enter(root, "", [], 0)
+    enter(root, "", _ignore_files_above(root) if gitignore else [], 0)
     while stack:
         folder, rel, rules, depth, entries = stack[-1]
         entry = next(entries, None)
@@ -112,7 +112,7 @@ def walk(root: Path | str, include: list[str] | tuple = (), exclude: list[str] |
 def ignored(root: Path, rel: str) -> bool:
     """Whether the ignore files (.gitignore, .tetherignore, at every level) leave `rel` out, as a
     walk would: what a tool or a link names is judged by where it really is, never by its name."""
-    rules, folder, prefix = [], root, ""
+    rules, folder, prefix = _ignore_files_above(root), root, ""
     parts = [p for p in rel.split("/") if p not in ("", ".")]
     for n, part in enumerate(parts):
         rules = rules + _ignore_files(folder, prefix)
@@ -181,10 +181,29 @@ def _ignore_files(folder: Path, rel: str) -> list[tuple[str, pathspec.GitIgnoreS
     return found
 
 
-def _ignored(rules: list[tuple[str, pathspec.GitIgnoreSpec]], path: str, is_dir: bool) -> bool:
+def _ignore_files_above(root: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+    """The ignore files of the folders between the repository's top (the nearest folder above
+    holding `.git`) and `root`, for a workspace that is a subfolder of a repository: its
+    .gitignore still leaves out what it names. Each rule's base is `root`'s path from its folder,
+    written as a negative offset (`-n`) into the path being judged."""
+    folders = []
+    for folder in root.parents:
+        folders.append(folder)
+        if (folder / ".git").exists():
+            break
+    else:
+        return []
+    rules = []
+    for folder in reversed(folders):
+        lead = root.relative_to(folder).as_posix() + "/"
+        rules += [(lead, spec, True) for _, spec in _ignore_files(folder, "")]
+    return rules
+
+
+def _ignored(rules: list, path: str, is_dir: bool) -> bool:
     """As git decides: the deepest ignore file with a pattern for the path (`!` included) wins."""
-    for base, spec in reversed(rules):
-        local = path[len(base):]
+    for base, spec, *above in reversed(rules):
+        local = base + path if above else path[len(base):]
         verdict = spec.check_file(local + "/" if is_dir else local).include
         if verdict is not None:
             return verdict
