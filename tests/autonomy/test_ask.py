@@ -314,3 +314,6 @@ def test_a_dotted_name_is_code_to_check_and_a_dot_folder_is_a_path(tmp_path):
     assert false.state == "unverified"
     [ci] = check(root, "The workflow runs `on` push [.github/workflows/ci.yml:1-1].")
     assert ci.citations[0].path == ".github/workflows/ci.yml" and not ci.citations[0].problem
+    (root / ".env").write_text("DEBUG=1\n")
+    [env] = check(root, "Debugging is on by `DEBUG` [.env:1-1].")
+    assert env.citations[0].path == ".env" and not env.citations[0].problem

@@ -37,7 +37,7 @@ saying so, with no snippets."""
 
 CONTEXT_TOKENS = 1000  # of snippets' bare lines: on the embedded model the prompt is most of the wait (~50 tokens/s read on 2 AVX2 cores)
 MAX_CLAIM = 240  # characters of one claim: the schema's bound, so a small model's JSON ends in time
-_CITATION = re.compile(r"\[?`?([\w./-]+\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
+_CITATION = re.compile(r"\[?`?([\w./-]*\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
 _CLAIM = re.compile(r'\{\s*"text"\s*:\s*"(?:[^"\\]|\\.)*"\s*,\s*"snippets"\s*:\s*\[[^\]]*\]\s*\}')
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\[(])")
