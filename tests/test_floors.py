@@ -31,11 +31,10 @@ def imports(path: Path, module: str) -> list[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
+                targets = [".".join(base + [node.module])] if node.module else [".".join(base + [a.name]) for a in node.names]
             else:
-                target = node.module or ""
-            if target.startswith("tether"):
-                found.append(target)
+                targets = [node.module or ""]  # `from .. import web` names the module `web`, not the package above it
+            found += [t for t in targets if t.startswith("tether")]
     return found
 
 
@@ -48,3 +47,10 @@ def test_no_module_imports_a_floor_above_its_own():
             if floor(target) > floor(module) and not (target == "tether" and floor(module) == 0):
                 wrong.append(f"{module} imports {target}")
     assert wrong == []
+
+
+def test_a_relative_import_of_a_module_is_judged_by_that_module(tmp_path):
+    upward = tmp_path / "tether" / "context" / "x.py"
+    upward.parent.mkdir(parents=True)
+    upward.write_text("from .. import web\nfrom ..autonomy import agent\n")
+    assert [floor(t) for t in imports(upward, "tether.context.x")] == [FLOORS["faces"], FLOORS["autonomy"]]
