@@ -137,6 +137,10 @@ def test_git_history_orders_and_sections(project):
     assert "tweak 2" in d.sections["git log"] and "tweak 0" not in d.sections["git log"]
     assert "+changed" in d.sections["git diff"]
     assert d.total_tokens == sum(f.tokens for f in d.files) + sum(d.section_tokens.values())
+    (project / ".tetherignore").write_text("src/util.py\n")  # tracked, yet kept from tether: its diff too
+    (project / "src" / "util.py").write_text("SECRET = 'tetherignored-6678'\n")
+    d = digest(project, order="changes", git_log=2, git_diff=True)
+    assert "+changed" in d.sections["git diff"] and "6678" not in d.sections["git diff"]
 
 
 def test_git_url_at_a_tag_a_branch_and_a_commit(project, tmp_path):

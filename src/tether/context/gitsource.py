@@ -79,6 +79,12 @@ def log(root: Path, count: int) -> str:
 
 
 def diff(root: Path) -> str:
+    """The uncommitted changes, less those of files the ignore files leave out (a tracked file
+    named in .tetherignore stays unread here too)."""
+    from .walk import ignored
+
     if not _is_repo(root):
         return "(not a git repository)"
-    return run_git(["diff", "HEAD", "--", "."], root).stdout.strip() or "(no uncommitted changes)"
+    names = run_git(["diff", "HEAD", "--name-only", "--relative", "-z", "--", "."], root).stdout.split("\0")
+    shown = [f":(literal){n}" for n in names if n and not ignored(root, n)]
+    return (run_git(["diff", "HEAD", "--", *shown], root).stdout.strip() if shown else "") or "(no uncommitted changes)"
