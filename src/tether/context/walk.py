@@ -184,8 +184,8 @@ def _ignore_files(folder: Path, rel: str) -> list[tuple[str, pathspec.GitIgnoreS
 def _ignore_files_above(root: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
     """The ignore files of the folders between the repository's top (the nearest folder above
     holding `.git`) and `root`, for a workspace that is a subfolder of a repository: its
-    .gitignore still leaves out what it names. Each rule's base is `root`'s path from its folder,
-    written as a negative offset (`-n`) into the path being judged."""
+    .gitignore still leaves out what it names. Each rule carries `root`'s path from its folder as
+    a lead put before the path being judged (and a third item that marks it as from above)."""
     folders = []
     for folder in root.parents:
         folders.append(folder)

@@ -18,7 +18,7 @@ from .match import ELISION, NoMatch, apply_elided, locate, split_elided
 from .journal import path_for, write_files
 from .model import ApplyReport, BlockResult, Edit
 from .splice import splice
-from .workspace import PathRefused, TextFile, protected, resolve
+from .workspace import PathRefused, TextFile, protected, refuse_ignored, resolve
 
 PARSERS = {"search-replace": search_replace.parse, "udiff": udiff.parse, "whole": whole.parse}
 
@@ -249,13 +249,10 @@ def _refuse_markers(before: str | None, after: str | None, rel: str) -> None:
 def _refuse_protected(root: Path, rel: str) -> None:
     """Protected files (tether's own, the leash's) and what the ignore files leave out: an edit
     must not read them either, since its diff and its nearest-match hint show the file."""
-    from ...context.walk import ignored
-
     reason = protected(root, rel)
     if reason:
         raise PathRefused(reason)
-    if ignored(root, rel):
-        raise PathRefused(f"{rel}: left out by .gitignore or .tetherignore, so tether does not read or change it")
+    refuse_ignored(root, rel, "read or change")
 
 
 def _holds(text: str, search: str) -> bool:

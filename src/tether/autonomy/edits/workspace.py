@@ -53,12 +53,17 @@ def resolve(root: Path, path: str) -> tuple[Path, str]:
 def readable(root: Path, path: str) -> tuple[Path, str]:
     """`resolve`, and a file the ignore files leave out (.gitignore, .tetherignore) is refused too:
     what tether reads for a model or a page is what its walk would show, never more."""
+    target, rel = resolve(root, path)
+    refuse_ignored(root, rel, "read", path)  # named as asked: a link's ignored target stays unnamed
+    return target, rel
+
+
+def refuse_ignored(root: Path, rel: str, doing: str, named: str | None = None) -> None:
+    """PathRefused where the ignore files leave `rel` out (`named`: how the refusal names it)."""
     from ...context.walk import ignored
 
-    target, rel = resolve(root, path)
     if ignored(root, rel):
-        raise PathRefused(f"{path}: left out by .gitignore or .tetherignore, so tether does not read it")
-    return target, rel
+        raise PathRefused(f"{named or rel}: left out by .gitignore or .tetherignore, so tether does not {doing} it")
 
 
 def still(root: Path, rel: str) -> Path:
