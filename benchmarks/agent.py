@@ -10,8 +10,9 @@ of the folder; attempt 1 is one run, attempt 2 one more run after it that sees t
 tether runs through its command line (`tether do --level agent --allow TASK.py --until-green`); Aider 0.86.2 talks to the same GGUF served by
 `llama_cpp.server` on 127.0.0.1, run as in Aider's own benchmark (the second attempt's message holds
 the test output). Results go to
-results/agent.json (one entry per task and tool, kept between runs, so a stopped run goes on where
-it stopped) and results/agent.md; with --exercism, to results/agent_SET.json and .md. Each failed
+results/agent.json (the run's name and one entry per task and tool, kept between runs, so a stopped
+run of the same name goes on where it stopped) and results/agent.md, the newest run on top and the
+earlier ones as rows of its history table (benchmarks/_results.py). Each failed
 attempt is classed the same way for both tools (timeout, malformed, no edit, wrong code), and each
 tool's share of well-formed replies is counted as Aider counts it."""
 
@@ -35,6 +36,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
 from _peers import python_peer  # noqa: E402
+from _results import record  # noqa: E402
 from tether.autonomy.agent import MALFORMED  # noqa: E402
 
 TASKS = HERE / "agent_tasks"
@@ -363,6 +365,24 @@ def table(results: list[dict], model: str, source: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def headline(results: list[dict]) -> dict[str, str]:
+    """The run's numbers for its history row: each tool's pass@2 and seconds a task, tether's tokens sent and read anew over Aider's."""
+    tools = [t for t in ("tether", "aider") if any(r["tool"] == t for r in results)]
+
+    def mean(tool: str, key: str) -> float:
+        mine = [r for r in results if r["tool"] == tool]
+        return sum(a.get(key, 0) for r in mine for a in r["attempts"]) / len(mine)
+
+    out = {"pass@2 " + " / ".join(t.replace("aider", "Aider") for t in tools):
+           " / ".join(str(sum(any(a["passed"] for a in r["attempts"]) for r in results if r["tool"] == t)) for t in tools),
+           "s a task": " / ".join(f"{mean(t, 'seconds'):.0f}" for t in tools)}
+    if len(tools) == 2:
+        out["tokens sent"] = f"{mean('tether', 'tokens') / max(mean('aider', 'tokens'), 1):.2f}×"
+        if all("anew" in a for r in results for a in r["attempts"]):
+            out["read anew"] = f"{mean('tether', 'anew') / max(mean('aider', 'anew'), 1):.2f}×"
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
@@ -374,8 +394,9 @@ def main() -> None:
     parser.add_argument("--exercism", type=Path, help="a checkout of exercism/python (or polyglot-benchmark's python/): use its exercises")
     parser.add_argument("--sample", type=int, default=40, help="with --exercism: how many exercises, a seeded sample (0: all)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--set", choices=sorted(SETS), default="exercism", help="with --exercism: which set the checkout is (names the results files)")
-    parser.add_argument("--name", default="", help="with --exercism: the results files' name (default: agent_SET)")
+    parser.add_argument("--set", choices=sorted(SETS), default="exercism", help="with --exercism: which set the checkout is")
+    parser.add_argument("--name", default="", help="the run's name (default: agent, with --exercism agent_SET): a run of the same name goes "
+                        "on where it stopped; a name is shown in the run's row of results/agent.md")
     args = parser.parse_args()
     from tether import config
     from tether.llm import weights
@@ -387,17 +408,18 @@ def main() -> None:
         tasks = exercism(args.exercism, args.sample, args.seed)
     else:
         tasks = [TASKS / t for t in args.tasks.split(",")] if args.tasks else sorted(p for p in TASKS.iterdir() if p.is_dir())
-    global RESULTS, TABLE
     source = ""
+    name = args.name or (f"agent_{args.set}" if args.exercism else "agent")
     if args.exercism:
-        name = args.name or f"agent_{args.set}"
-        RESULTS, TABLE = HERE / "results" / f"{name}.json", HERE / "results" / f"{name}.md"
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.exercism, capture_output=True, text=True).stdout.strip()
         which = f"a sample of {args.sample} with seed {args.seed}" if args.sample else "all of them"
         source = (f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
                   f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}"
                   + (f" --name {args.name}" if args.name else "") + (f" --escalate {args.escalate}" if args.escalate else "") + "`)")
-    results = [] if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
+    kept = {} if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
+    kept = {"run": "", "results": kept} if isinstance(kept, list) else kept  # a file of before 2026-12: no run name
+    resumed = kept.get("run") == name
+    results = kept["results"] if resumed else []
     tools = [args.only] if args.only else ["tether", "aider"]
     server = LlamaServer(weights.ensure(args.model)) if "aider" in tools else None
     try:
@@ -407,12 +429,14 @@ def main() -> None:
                     continue  # measured already (--fresh measures everything again)
                 r = run_tether(task, args.model, args.seconds, args.escalate) if tool == "tether" else run_aider(task, server, args.seconds)
                 results = [x for x in results if not (x["tool"] == tool and x["task"] == task.name)] + [r]
-                RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+                RESULTS.write_text(json.dumps({"run": name, "results": results}, indent=1) + "\n")
                 print(f"{tool:7} {task.name:14} " + " → ".join(f"{'pass' if a['passed'] else 'fail'} {a['seconds']:.0f}s" for a in r["attempts"]), flush=True)
     finally:
         if server:
             server.close()
-    TABLE.write_text(table(results, args.model, source))
+    setting = (f"{len({r['task'] for r in results})} " + (f"exercises of {SETS[args.set]}, seed {args.seed}" if args.exercism else "own tasks")
+               + f", {os.cpu_count()} cores of {cpu()}" + (f", --only {args.only}" if args.only else ""))
+    record("agent", table(results, args.model, source), headline(results), setting=setting, run=name, resumed=resumed)
     print(TABLE.read_text())
 
 

@@ -11,7 +11,7 @@ It answers where more passes could come from on a model, per failure, not by a g
     python benchmarks/agent_second.py --store DATA/tether/tether.db --exercism PATH --sample 40 --seed 1
 
 `--store`: the tether.db under the XDG_DATA_HOME an `agent.py` run used; the exercises must be
-the same sample. Writes results/agent_second.md (or --name)."""
+the same sample. Writes results/agent_second.md (the newest run on top, earlier runs as history rows)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 import agent as bench  # noqa: E402  (the same exercises, tests and grading)
+from _results import record  # noqa: E402
 
 def cases(store, tasks: dict[str, Path]) -> list[dict]:
     """Each exercise's first run whose first reply was an edit that failed the checks."""
@@ -143,7 +144,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tasks", default="", help="only these exercises (comma-separated)")
     parser.add_argument("--run", default="", help="the results name of the agent.py run the store holds (for the table's header)")
-    parser.add_argument("--name", default="agent_second")
+    parser.add_argument("--name", default="agent_second", help="the run's name, shown in its row of results/agent_second.md")
     args = parser.parse_args()
     from tether import Grid
     from tether.store import Store
@@ -157,12 +158,14 @@ def main() -> None:
     for case in found:
         rows.append(second_replies(grid, case, tasks[case["task"]]))
         print(rows[-1], flush=True)
-    run = f" ([{args.run}]({args.run}.md))" if args.run else ""
+    run = f" ({args.run}, in [agent.md](agent.md))" if args.run else ""
     source = (f"the first replies of tether's try 1 in an `agent.py` run{run} on {args.sample} exercism/python exercises "
               f"(seed {args.seed}; `--store DATA/tether/tether.db --exercism PATH --sample {args.sample} --seed {args.seed}"
               + (f" --run {args.run}" if args.run else "") + "`)")
     text = table(rows, source)
-    (HERE / "results" / f"{args.name}.md").write_text(text)
+    kinds = {"follow-up, whole file": "whole", "follow-up, SEARCH/REPLACE": "blocks", "fresh sample": "fresh"}
+    record("agent_second", text, {k: f"{sum(r[v] == 'pass' for r in rows)} of {len(rows)} passed" for k, v in kinds.items()},
+           setting=f"{args.sample} exercises, seed {args.seed}" + (f", the store of {args.run}" if args.run else ""), run=args.name)
     print(text)
 
 

@@ -6,7 +6,7 @@ answer. Questions: benchmarks/ask_questions.toml (about pallets/click), ask_ques
 
 Run: .venv/bin/python benchmarks/ask.py --repo /path/to/click [--questions ask_questions.toml] [--model local/qwen2.5-coder-1.5b]
      [--limit N] [--context-tokens N] [--out ask.md]
-(writes benchmarks/results/ask.md)"""
+(writes benchmarks/results/ask.md: the newest run on top, earlier runs as history rows; another --out name labels the run there)"""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+
+from _results import record  # benchmarks/, the script's folder
 
 HERE = Path(__file__).resolve().parent
 TETHER = [sys.executable, "-m", "tether.cli"]
@@ -39,7 +41,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--questions", default="ask_questions.toml", help="a question file in benchmarks/")
     ap.add_argument("--context-tokens", type=int, help="passed to tether ask (default: its own)")
-    ap.add_argument("--out", default="ask.md", help="results file name, in benchmarks/results")
+    ap.add_argument("--out", default="ask.md", help="the run's name: the run goes into benchmarks/results/ask.md, a name other than ask.md labels its row")
     args = ap.parse_args()
     questions = tomllib.loads((HERE / args.questions).read_text())["q"][: args.limit or None]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True).stdout.strip()
@@ -89,7 +91,9 @@ def main() -> None:
             f"{f' --context-tokens {args.context_tokens}' if args.context_tokens else ''}{f' --limit {args.limit}' if args.limit else ''}`"
             f" — {args.repo.name} at {commit}, {len(rows)} questions (benchmarks/{args.questions}), this machine ({os.cpu_count()} cores), "
             f"each answer a separate `tether ask` process (model load included).\n\n{summary}\n" + "\n".join(table + shown) + "\n")
-    (HERE / "results" / args.out).write_text(text)
+    record("ask", text, {"claims verified": f"{verified} of {claims}", "defining lines cited": f"{sum(r['defining'] for r in ok)} of {len(rows)}",
+                         "median s": f"{statistics.median(r['seconds'] for r in rows):.1f}"},
+           setting=f"{args.repo.name} at {commit}, {args.questions}, {os.cpu_count()} cores", run=args.out)
     print(text)
 
 

@@ -3,7 +3,7 @@ counts, in one run: wall time and peak memory (median of --runs, interleaved).
 
 Usage: python benchmarks/digest.py PATH_TO_A_CHECKOUT [--runs 5]
 Peers: gitingest 0.3.1 (PyPI, scratch venv) and repomix 1.18.1 (npm, scratch folder).
-Writes benchmarks/results/digest.md."""
+Writes benchmarks/results/digest.md (the newest run on top, earlier runs as history rows)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peers import ROOT, measure, node_peer, python_peer, tiktoken_cache  # noqa: E402
+from _results import record  # noqa: E402
 
 GITINGEST = "gitingest==0.3.1"
 REPOMIX = ("repomix", "1.18.1")
@@ -99,7 +100,10 @@ def main() -> None:
         f"**{cold[2] / fastest[2] * 100:.0f}%** and **{warm[2] / fastest[2] * 100:.0f}%** of its peak memory.",
     ]
     text = "\n".join(lines) + "\n"
-    (ROOT / "benchmarks" / "results" / "digest.md").write_text(text)
+    record("digest", text, {"tether cold / warm s": f"{cold[1]:.2f} / {warm[1]:.2f}", f"{fastest[0]} s": f"{fastest[1]:.2f}",
+                            "faster, cold / warm": f"{fastest[1] / cold[1]:.1f}x / {fastest[1] / warm[1]:.1f}x",
+                            "peak memory, cold / warm": f"{cold[2] / fastest[2] * 100:.0f}% / {warm[2] / fastest[2] * 100:.0f}%"},
+           setting=f"{repo.name}, {os.cpu_count()} cores")
     print(text)
 
 

@@ -5,7 +5,7 @@ whose path is given — one case per diff hunk, each turned into a SEARCH/REPLAC
 the kinds of drift that real models produce. Nothing of another repository is committed.
 
 Usage: python benchmarks/edits.py [--repo PATH]... [--cases 400]
-Aider (pip aider-chat) is installed into benchmarks/.venv-aider. Writes benchmarks/results/edits.md."""
+Aider (pip aider-chat) is installed into benchmarks/.venv-aider. Writes benchmarks/results/edits.md (the newest run on top, earlier runs as history rows)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(HERE))
 
 from _peers import python_peer  # noqa: E402
+from _results import record  # noqa: E402
 from tether.autonomy.edits import apply_text  # noqa: E402
 
 DRIFTS = ("clean", "trailing-whitespace", "indentation", "respaced-context", "stale-context", "blank-lines", "blank-lines-both",
@@ -274,7 +275,9 @@ def main() -> None:
         lines.append(f"| {kind} | {len(idx)} | " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "## Checkpoints", "", checkpoint_timing(), ""]
     text = "\n".join(lines) + "\n"
-    (HERE / "results" / "edits.md").write_text(text)
+    counts = {name: Counter(outcomes[name]) for name in outcomes}
+    record("edits", text, {f"{k} tether / Aider": f"{counts['tether'][k]} / {counts['aider'][k]} of {len(cases)}" for k in kinds},
+           setting=", ".join(r.name for r in repos))
     print(text)
 
 

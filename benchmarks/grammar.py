@@ -4,7 +4,7 @@ vocabulary at each step), and with tether's (the grammar is asked about the toke
 the vocabulary only when it refuses it). The same cached prompt, greedy, the best of three each.
 
 Run: .venv/bin/python benchmarks/grammar.py [--model qwen2.5-coder-1.5b] [--tokens 160]
-(writes benchmarks/results/grammar.md)"""
+(writes benchmarks/results/grammar.md: the newest run on top, earlier runs as history rows)"""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from tether.autonomy.edits import whole
 from tether.llm.providers import local
 from tether.llm.router import Grid
 from tether.store import Store
+
+from _results import record  # benchmarks/, the script's folder
 
 HERE = Path(__file__).resolve().parent
 FILE = "Write leap.py: a function leap_year(year) with a docstring and helper functions with comments."
@@ -59,7 +61,8 @@ def main() -> None:
     text = (f"# Constrained replies on the embedded model\n\n`.venv/bin/python benchmarks/grammar.py --model {args.model} --tokens {args.tokens}`"
             f" — output tokens a second (greedy, prompt cached, best of three), this machine ({os.cpu_count()} cores).\n\n"
             + "\n".join(table) + "\n")
-    (HERE / "results" / "grammar.md").write_text(text)
+    record("grammar", text, {f"tether / llama-cpp-python, {n}": f"{o / t:.2f}×" for n, f, t, o, same in rows},
+           setting=f"{args.model}, {args.tokens} tokens, {os.cpu_count()} cores")
     print(text)
 
 

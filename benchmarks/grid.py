@@ -8,7 +8,7 @@
 
 litellm is installed from PyPI into benchmarks/.venv-litellm (created on first run).
 Usage: python benchmarks/grid.py [--n 2000] [--local-model qwen2.5-coder-1.5b | --no-local]
-Writes benchmarks/results/grid.md."""
+Writes benchmarks/results/grid.md (the newest run on top, earlier runs as history rows)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _peers import python_peer  # noqa: E402
+from _results import record  # noqa: E402
 LITELLM = "litellm==1.110.2"
 BODY = {"model": "ok-bench", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16}
 
@@ -248,7 +249,10 @@ def main() -> None:
                   f"| first (cold prefix) | {tokens} | {t1:.0f} |", f"| second (shared prefix reused) | {tokens}+ | {t2:.0f} |",
                   "", f"The second turn's first token comes **{t1 / t2:.1f}x** sooner."]
     text = "\n".join(lines) + "\n"
-    (ROOT / "benchmarks" / "results" / "grid.md").write_text(text)
+    record("grid", text, {"added ms, Grid / litellm": f"{overhead[1][2]:+.3f} / {overhead[4][2]:+.3f}", "gateway hop ms": f"{via - direct:.3f}",
+                          "burst": f"{answered} of {answered + failed} answered", "import litellm / Grid": f"{imports[3][1] / imports[1][1]:.0f}x"}
+           | ({"second turn's first token": f"{local[0] / local[1]:.1f}x sooner"} if local else {}),
+           setting=f"{cpu}, {os.cpu_count()} cores, n {args.n}")
     print(text)
 
 

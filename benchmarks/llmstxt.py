@@ -10,7 +10,7 @@ folder (no conf.py of the project, so nothing of it is imported: `sphinx-build -
 mkdocs-llmstxt 0.5.1 inside a mkdocs build of the Markdown folder. A peer that fails is reported
 as failed, with its last error line. `--pages N` also times a folder of N pages made by repeating
 the given folders' pages (distinct names), for the "500 pages in 2 s" goal. Results go to
-results/llmstxt.md."""
+results/llmstxt.md (the newest run on top, earlier runs as history rows)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _peers import python_peer  # noqa: E402
+from _results import record  # noqa: E402
 
 TABLE = HERE / "results" / "llmstxt.md"
 SUFFIXES = (".md", ".rst", ".html", ".htm")
@@ -114,7 +115,8 @@ def main() -> None:
         ratio = f"{theirs / mine:.1f}× faster" if ok and peer_ok else "-"
         lines.append(f"| {name} | {n} | {mine:.2f}{'' if ok else ' (failed: ' + why + ')'} | {n / mine:,.0f} | {peer} | "
                      f"{theirs:.2f}{'' if peer_ok else ' (failed: ' + peer_why + ')'} | {ratio} |")
-    TABLE.write_text("\n".join(lines) + "\n")
+    record("llmstxt", "\n".join(lines) + "\n", {name: f"{mine:.2f} s" + (f", {theirs / mine:.1f}× faster than {peer}" if ok and peer_ok else "")
+                                                for name, n, (mine, ok, _), peer, (theirs, peer_ok, _) in rows})
     print(TABLE.read_text())
 
 

@@ -14,7 +14,7 @@ lands in each phase, and how long a small change takes from command to checked c
 The repository is a checkout no one here wrote, named at run time (e.g. Textualize/rich, whose
 `rich/region.py` is a 10-line NamedTuple). Run:
   .venv/bin/python benchmarks/loop.py --repo /path/to/rich [--stops 24] [--changes 3]
-It writes benchmarks/results/loop.md (newest run on top, older runs kept below)."""
+It writes benchmarks/results/loop.md (newest run on top, older runs as rows of its history table)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ from tether.autonomy.leash import Leash  # noqa: E402
 from tether.autonomy.verify import VerifySettings  # noqa: E402
 from tether.llm.providers.local import unload_all  # noqa: E402
 from tether.llm.router import Grid  # noqa: E402
+
+from _results import record  # noqa: E402  (benchmarks/, the script's folder)
 
 PY = sys.executable
 # (file, request, a check that fails until the change is made): 10-40-line files of Textualize/rich, the requests name no file
@@ -146,7 +148,7 @@ def main() -> None:
     parser.add_argument("--model", default="local/qwen2.5-coder-1.5b")
     parser.add_argument("--stops", type=int, default=24, help="stops in all, spread over the four phases")
     parser.add_argument("--changes", type=int, default=3, help="small-change runs per lever setting, over the tasks in turn")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "loop.md")
+    parser.add_argument("--out", default="loop.md", help="the run's name: the run goes into benchmarks/results/loop.md, a name other than loop.md labels its row")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="tether-loop-"))
     rows: list[str] = []
@@ -221,9 +223,11 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     text = "\n".join(rows)
     print(text)
-    old = args.out.read_text() if args.out.exists() else "# The loop: progress, Stop and a small change\n\n"
-    title, _, rest = old.partition("\n\n")
-    args.out.write_text(f"{title}\n\n{text}\n{rest}")
+    lever = changes["every lever"]
+    record("loop", f"# The loop: progress, Stop and a small change\n\n{text}", {
+        "first event p50": f"{pct(sight, .5):.2f} s", "Stop p95": f"{pct(stops, .95):.2f} s",
+        "small change median": f"{statistics.median(r[1] for r in lever):.0f} s, {sum(r[5] for r in lever)} of {len(lever)} pass",
+        "read anew (median)": f"{statistics.median(r[3] for r in lever):,.0f}"}, setting=f"{args.model}, {args.repo.name}", run=args.out)
 
 
 if __name__ == "__main__":

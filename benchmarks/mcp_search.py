@@ -7,7 +7,7 @@ The repository is indexed first, embeddings included (`tether search --embed-sec
 apart), then `tether mcp -C PATH` is started as a real process and driven by the official SDK's
 stdio client: one warm-up call, then `--calls` searches with the queries of
 benchmarks/search_queries.toml (any repository's: they are only words), each timed from the
-client's call to its parsed result. Results go to results/mcp_search.md. There is no peer to run: no
+client's call to its parsed result. Results go to results/mcp_search.md (the newest run on top, earlier runs as history rows). There is no peer to run: no
 MCP server on the registry searches code offline the way this one does; the goal is absolute
 (p50 at most 50 ms)."""
 
@@ -23,6 +23,8 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+
+from _results import record  # benchmarks/, the script's folder
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "results" / "mcp_search.md"
@@ -70,7 +72,8 @@ def main() -> None:
              "to its parsed JSON result, after one warm-up call on an index built beforehand.\n",
              "| repository | .py files | index brought up to date first (s) | p50 ms | p95 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {name} | {files} | {indexed:.0f} | {p50:.1f} | {p95:.1f} | {worst:.1f} |" for name, files, indexed, p50, p95, worst in rows]
-    TABLE.write_text("\n".join(lines) + "\n")
+    record("mcp_search", "\n".join(lines) + "\n", {name: f"p50 {p50:.1f} ms, p95 {p95:.1f} ms" for name, _, _, p50, p95, _ in rows},
+           setting=f"{args.calls} calls")
     print(TABLE.read_text())
 
 

@@ -3,7 +3,7 @@ the labelled questions in search_queries.toml (tether's own repo and a public on
 build time, incremental re-index time after touching one file, and p50 query latency.
 
 Usage: python benchmarks/search.py --repo sqlalchemy=PATH_TO_CHECKOUT [--embedder static] [--embedder e5 --only tether] [--rebuild]
-Writes benchmarks/results/search.md. Indexes are kept in benchmarks/.index-NAME-EMBEDDER.db."""
+Writes benchmarks/results/search.md (the newest run on top, earlier runs as history rows). Indexes are kept in benchmarks/.index-NAME-EMBEDDER.db."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import record  # noqa: E402
 from tether.context.index import Index  # noqa: E402
 
 MODES = ("bm25", "vector", "hybrid")
@@ -72,7 +73,7 @@ def main() -> None:
              " uses the rank of the first relevant chunk in the top 20.", "",
              "## Retrieval quality", "", "| repository | embedder | questions | BM25 recall@5 | BM25 MRR | embeddings recall@5 | embeddings MRR | fused recall@5 | fused MRR |",
 "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    speed = []
+    speed, fused = [], {}
     for (name, repo), embedder in ((r, e) for r in spec.items() for e in embedders):
         if name not in paths:
             print(f"skipping {name}: give --repo {name}=PATH", file=sys.stderr)
@@ -82,6 +83,7 @@ def main() -> None:
         index, build_seconds, built = build(name, paths[name], embedder, args.rebuild)
         q = evaluate(index, repo["queries"])
         lines.append(f"| {name} | {embedder} | {len(repo['queries'])} | " + " | ".join(f"{q[m][0]:.2f} | {q[m][1]:.2f}" for m in MODES) + " |")
+        fused[f"{name}, {embedder}: fused recall@5 / MRR"] = f"{q['hybrid'][0]:.2f} / {q['hybrid'][1]:.2f}"
         latencies = []
         for _ in range(3):
             for item in repo["queries"]:
@@ -105,7 +107,7 @@ def main() -> None:
     lines += ["", "Query latency is measured in one process with the index and the embedding model loaded (the first pass"
               " over the questions is not counted); the build time is the whole index: walking, chunking, BM25 and embedding every chunk."]
     text = "\n".join(lines) + "\n"
-    (HERE / "results" / "search.md").write_text(text)
+    record("search", text, fused, setting=", ".join(embedders))
     print(text)
 
 

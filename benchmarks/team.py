@@ -15,7 +15,7 @@ call id the gateway returns), no call has two, the key's settled spend is within
 and no hold is left but the killed gateway's (which its lease releases). Then the gateway hop
 alone: sequential requests to a fault-free model with the key, straight to the upstream and
 through one gateway on SQLite and one on PostgreSQL, p50 difference. Results go to
-results/team.md, beside LiteLLM proxy's published figures. `--check` runs the load and fault part
+results/team.md (the newest run on top, earlier runs as history rows), beside LiteLLM proxy's published figures. `--check` runs the load and fault part
 only, prints its JSON and exits 1 when a row was lost or doubled or the budget was passed (the
 test suite runs it small: tests/llm/test_team_load.py)."""
 
@@ -46,6 +46,8 @@ from tether.config import Budget  # noqa: E402
 from tether.llm.keys import Keys  # noqa: E402
 from tether.llm.pg import PgStore  # noqa: E402
 from tether.llm.pgcluster import Cluster  # noqa: E402
+
+from _results import record  # noqa: E402
 
 TABLE = HERE / "results" / "team.md"
 ADMIN = "bench-admin-token"
@@ -291,7 +293,11 @@ def main() -> None:
               if hops.get("litellm") else "| LiteLLM proxy 1.60.0 | did not start | |"), "",
              "LiteLLM proxy's published figures (its docs, 2 instances, ~1,000 requests/s): median 12 ms, p99 43 ms of added latency. "
              "Its keys and budgets need its PostgreSQL schema (Prisma), which was not set up here, so it runs without a database above."]
-    TABLE.write_text("\n".join(lines) + "\n")
+    record("team", "\n".join(lines) + "\n", {"lost rows": r["lost_rows"], "spend": f"{r['spent']:,} of {r['budget']:,} tokens",
+                                             "answered / sent": f"{r['answered']:,} / {r['requests']:,}",
+                                             "hop ms, SQLite / PostgreSQL key": f"{hops['sqlite'] - hops['direct']:.2f} / {hops['postgresql'] - hops['direct']:.2f}"}
+           | ({"LiteLLM proxy hop ms": f"{hops['litellm'] - hops['direct']:.2f}"} if hops.get("litellm") else {}),
+           setting=f"{args.gateways} gateways, {args.clients} clients, {args.requests:,} requests")
     print(TABLE.read_text())
 
 

@@ -8,10 +8,11 @@
 
 No peer ships a comparable review page to run here; the issue's anchors (Cline's diff view at
 minutes for large files, Continue's apply failing over 1,000 lines) are cited in the results.
-Run: .venv/bin/python benchmarks/ui.py  (writes benchmarks/results/ui.md)"""
+Run: .venv/bin/python benchmarks/ui.py  (writes benchmarks/results/ui.md: the newest run on top, earlier runs as history rows)"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -24,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "web"))
+
+from _results import record  # noqa: E402  (benchmarks/, the script's folder)
 
 FILES, HUNKS_PER_FILE, LINES_PER_HUNK = 40, 5, 10
 
@@ -56,6 +59,7 @@ def workspace(tmp: Path) -> tuple[Path, str]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     from playwright.sync_api import sync_playwright
     from test_ui import CHROMIUM, toml
 
@@ -139,7 +143,8 @@ def main() -> None:
             f"only tether is timed. {changed} of {FILES} files got their taken hunks.\n\n{table}\n"
             "Anchors (from the issue, not run here): Cline's diff view has been reported at minutes for large files; "
             "Continue's apply fails on files over 1,000 lines.\n")
-    (ROOT / "benchmarks/results/ui.md").write_text(text)
+    record("ui", text, {"review on screen": rows[0][1], "decision p95": rows[3][1], "step on the page p95": rows[5][1], "Stop": rows[6][1],
+                        "server RSS": rows[7][1]}, setting=f"chromium {chromium_version(CHROMIUM)}, {os.cpu_count()} cores")
     print(text)
     print(json.dumps({"keys_ms": keys[:5]}))
 

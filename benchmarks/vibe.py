@@ -7,7 +7,7 @@ Each program names the files it wants and asks for pytest tests of its own. teth
 `--verify "python -m pytest -q" --until-green`, so the run ends when its own tests pass (or at
 the time limit). Then three things are judged, as the person who asked would: are the requested
 files there, do the program's own tests pass, and does it do what was asked — an acceptance check
-written here, never shown to the model. Results go to results/vibe.json and results/vibe.md."""
+written here, never shown to the model. Results go to results/vibe.json and results/vibe.md (the newest run on top, earlier runs as history rows)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from _results import record  # benchmarks/, the script's folder
 
 HERE = Path(__file__).resolve().parent
 RESULTS, TABLE = HERE / "results" / "vibe.json", HERE / "results" / "vibe.md"
@@ -156,7 +158,11 @@ def main() -> None:
         results.append(build(name, args.model, args.seconds))
         print(json.dumps(results[-1]), flush=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    TABLE.write_text(table(results, args.model, args.seconds))
+    record("vibe", table(results, args.model, args.seconds), {
+        "do what was asked": f"{sum(r['accepted'] for r in results)} of {len(results)}",
+        "pass their own tests": f"{sum(r['own_tests'] for r in results)} of {len(results)}",
+        "every requested file": f"{sum(len(r['files']) == len(r['wanted']) for r in results)} of {len(results)}"},
+        setting=f"{args.model}, {args.seconds:g} s a program, {os.cpu_count()} cores")
     print(TABLE.read_text())
 
 

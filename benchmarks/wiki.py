@@ -10,11 +10,13 @@ folder so the benchmark can change it. Measured per repository, through the comm
      most cited file): pages written again (none should be: the citations follow the lines);
   3. an update after a one-file change inside cited lines (one cited line of one page edited):
      pages written again, and its time as a share of the full build (goal: at most 10 %).
-Results go to results/wiki.md, with the first repository's overview as an example; each
-repository's row is kept in results/wiki.json, so a run over one repository keeps the others'."""
+Results go to results/wiki.md (the newest run on top, earlier runs as history rows), with the
+first repository's overview as an example; each repository's row is kept in results/wiki.json,
+so a run over one repository keeps the others'."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -22,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _results import record  # benchmarks/, the script's folder
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "results" / "wiki.md"
@@ -38,8 +42,11 @@ def tether(*args: str, cwd: Path) -> tuple[dict, float]:
 
 def main() -> None:
     os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="wiki-bench-data-"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", type=Path, nargs="+", help="git checkouts")
+    args = parser.parse_args()
     rows = json.loads(ROWS.read_text()) if ROWS.exists() else {}
-    for source in map(Path, sys.argv[1:]):
+    for source in args.paths:
         work = Path(tempfile.mkdtemp(prefix="wiki-bench-")) / source.name
         subprocess.run(["git", "clone", "-q", str(source.resolve()), str(work)], check=True)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=work, capture_output=True, text=True).stdout.strip()
@@ -76,7 +83,9 @@ def main() -> None:
         lines.append(f"| {name} | {pages} | {written} | {kept} ({share}) | {citations} | {full:.0f} | {m} | {e} | {day} |")
     if rows:
         lines += ["", "## Example: the overview of the first repository", "", next(iter(rows.values()))[-1]]
-    TABLE.write_text("\n".join(lines) + "\n")
+    record("wiki", "\n".join(lines) + "\n", {row[0]: f"{row[3]} of {row[2]} claims kept, build {row[5]:.0f} s"
+                                             + (f", cited line edited {row[7][1] / row[5]:.0%}" if row[7] else "") for row in rows.values()},
+           setting="run over " + ", ".join(p.name for p in args.paths))
     print(TABLE.read_text())
 
 
