@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from _peers import python_peer  # noqa: E402
 from _results import record  # noqa: E402
-from tether.autonomy.agent import MALFORMED  # noqa: E402
+from tether.autonomy.agent.loop import MALFORMED  # noqa: E402
 
 TASKS = HERE / "agent_tasks"
 RESULTS = HERE / "results" / "agent.json"

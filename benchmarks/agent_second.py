@@ -30,7 +30,7 @@ from _results import record  # noqa: E402
 
 def cases(store, tasks: dict[str, Path]) -> list[dict]:
     """Each exercise's first run whose first reply was an edit that failed the checks."""
-    from tether.autonomy import runlog
+    from tether.autonomy.history import runlog
 
     seen, found = set(), []
     for run in runlog.runs(store, limit=100_000):
@@ -72,10 +72,10 @@ def graded(task: Path, text: str) -> str:
 
 def second_replies(grid, case: dict, task: Path) -> dict:
     from tether.autonomy.edits import search_replace
-    from tether.autonomy.formats import FORMATS
-    from tether.autonomy.proposal import checks_fail
-    from tether.autonomy.untrusted import Fence
-    from tether.autonomy.verify import CommandResult, raised, wrong_values
+    from tether.autonomy.edits.formats import FORMATS
+    from tether.autonomy.agent.proposal import checks_fail
+    from tether.autonomy.guard.untrusted import Fence
+    from tether.autonomy.guard.verify import CommandResult, raised, wrong_values
 
     whole, path = FORMATS["whole"], f"{task.name}.py"
     stub = (task / path).read_text()

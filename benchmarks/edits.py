@@ -214,7 +214,7 @@ def checkpoint_timing(files: int = 1000, runs: int = 7) -> str:
     import os
     import statistics
 
-    from tether.autonomy.checkpoints import Checkpoints
+    from tether.autonomy.history.checkpoints import Checkpoints
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_DATA_HOME"] = str(Path(tmp) / "data")

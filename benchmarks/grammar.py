@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from tether.autonomy.ask import _schema
+from tether.autonomy.answers.ask import _schema
 from tether.autonomy.edits import whole
 from tether.llm.providers import local
 from tether.llm.router import Grid

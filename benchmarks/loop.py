@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tether import config  # noqa: E402
-from tether.autonomy.agent import Agent  # noqa: E402
-from tether.autonomy.brief import _named as _NAMED  # noqa: E402
-from tether.autonomy.leash import Leash  # noqa: E402
-from tether.autonomy.verify import VerifySettings  # noqa: E402
+from tether.autonomy.agent.loop import Agent  # noqa: E402
+from tether.autonomy.agent.brief import _named as _NAMED  # noqa: E402
+from tether.autonomy.guard.leash import Leash  # noqa: E402
+from tether.autonomy.guard.verify import VerifySettings  # noqa: E402
 from tether.llm.providers.local import unload_all  # noqa: E402
 from tether.llm.router import Grid  # noqa: E402
 
@@ -91,7 +91,7 @@ def timed_run(grid, root: Path, model: str, level: str, checks: tuple[str, ...],
 @contextlib.contextmanager
 def focus_off(off: bool):
     """The brief as it was before it focused on what a request names: search hits and a repo map up to its budget."""
-    from tether.autonomy import brief
+    from tether.autonomy.agent import brief
 
     named = brief.named_in
     if off:

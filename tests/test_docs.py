@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tether import config
-from tether.autonomy.leash import Leash
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.verify import VerifySettings
 from tether.context.llmstxt import build
 from tether.mcp import settings
 from tests.conftest import make_tree, user_config

@@ -5,11 +5,11 @@ import sys
 
 import pytest
 
-from tether.autonomy import runlog
-from tether.autonomy.agent import Agent
-from tether.autonomy.checkpoints import Checkpoints
-from tether.autonomy.leash import Leash, RunBudget
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.history import runlog
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.history.checkpoints import Checkpoints
+from tether.autonomy.guard.leash import Leash, RunBudget
+from tether.autonomy.guard.verify import VerifySettings
 from tether.context import tokens
 from tests.conftest import ledger_rows, make_tree
 
@@ -471,7 +471,7 @@ def test_a_second_try_shares_all_but_the_file_it_may_change_with_the_first(make_
 
 
 def test_malformed_and_truncated_replies_end_the_run_cleanly_and_are_counted(make_grid, work):
-    from tether.autonomy.agent import MALFORMED
+    from tether.autonomy.agent.loop import MALFORMED
 
     cut = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a +"  # the reply ran out of tokens
     a = agent(make_grid, work, [cut, "You could add the numbers instead."], level="agent")

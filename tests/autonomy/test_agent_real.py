@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from tether.autonomy.agent import Agent
-from tether.autonomy.checkpoints import Checkpoints
-from tether.autonomy.leash import Leash
-from tether.autonomy.untrusted import Fence
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.history.checkpoints import Checkpoints
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.untrusted import Fence
+from tether.autonomy.guard.verify import VerifySettings
 from tests.conftest import make_tree
 
 pytestmark = pytest.mark.slow
@@ -47,8 +47,8 @@ def test_agent_adds_the_function_the_failing_test_asks_for(tmp_path):
 def test_with_one_writable_file_every_reply_is_an_edit_of_it(tmp_path):
     """The grammar at work on the real model: while the checks fail, each reply is that file's edit
     (no prose, no tool line, no rewrite of the tests), so none is malformed."""
-    from tether.autonomy import runlog
-    from tether.autonomy.agent import MALFORMED
+    from tether.autonomy.history import runlog
+    from tether.autonomy.agent.loop import MALFORMED
     from tether.llm.providers.local import unload_all
     from tether.llm.router import Grid
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tether.autonomy.ask import ask, check
+from tether.autonomy.answers.ask import ask, check
 from tests.conftest import make_tree, user_config
 
 CART = """class Cart:
@@ -146,7 +146,7 @@ def test_a_claim_citing_the_wrong_snippet_is_cited_where_its_code_is(make_grid, 
 
 
 def test_a_claim_cut_at_the_length_bound_keeps_only_whole_sentences_and_names():
-    from tether.autonomy.ask import MAX_CLAIM, _whole
+    from tether.autonomy.answers.ask import MAX_CLAIM, _whole
 
     cut = ("`Session` keeps cookies across requests. It holds adapters such as `HTTPAdapter` and `PreparedReq" + "x" * 300)[:MAX_CLAIM]
     assert _whole(cut) == "`Session` keeps cookies across requests."
@@ -158,7 +158,7 @@ def test_a_claim_cut_at_the_length_bound_keeps_only_whole_sentences_and_names():
 def test_a_claim_may_name_the_module_and_package_it_cites_and_repeats_count_once(tmp_path):
     import json
 
-    from tether.autonomy.ask import Snippet, cited
+    from tether.autonomy.answers.ask import Snippet, cited
 
     root = tmp_path / "r"
     (root / "src" / "shop").mkdir(parents=True)
@@ -172,7 +172,7 @@ def test_a_claim_may_name_the_module_and_package_it_cites_and_repeats_count_once
 def test_a_claim_may_name_the_class_its_cited_lines_stand_in_and_the_project(tmp_path):
     import json
 
-    from tether.autonomy.ask import Snippet, cited
+    from tether.autonomy.answers.ask import Snippet, cited
 
     root = tmp_path / "shop"
     root.mkdir()
@@ -190,7 +190,7 @@ def test_a_claim_may_name_the_class_its_cited_lines_stand_in_and_the_project(tmp
 def test_each_sentence_of_a_claim_stands_or_falls_alone(tmp_path):
     import json
 
-    from tether.autonomy.ask import Snippet, cited
+    from tether.autonomy.answers.ask import Snippet, cited
 
     root = tmp_path / "r"
     root.mkdir()
@@ -208,7 +208,7 @@ def test_each_sentence_of_a_claim_stands_or_falls_alone(tmp_path):
 def test_a_private_name_written_without_its_underscore_is_named_as_the_code_spells_it(tmp_path):
     import json
 
-    from tether.autonomy.ask import Snippet, cited
+    from tether.autonomy.answers.ask import Snippet, cited
 
     root = tmp_path / "r"
     root.mkdir()
@@ -226,7 +226,7 @@ def test_a_private_name_written_without_its_underscore_is_named_as_the_code_spel
 def test_a_compound_name_in_the_wrong_case_is_named_as_the_code_spells_it_and_a_one_word_name_is_not(tmp_path):
     import json
 
-    from tether.autonomy.ask import Snippet, cited
+    from tether.autonomy.answers.ask import Snippet, cited
 
     root = tmp_path / "r"
     root.mkdir()
@@ -243,7 +243,7 @@ def test_a_compound_name_in_the_wrong_case_is_named_as_the_code_spells_it_and_a_
 def test_a_name_defined_further_down_a_cited_file_is_cited_where_it_is_defined(tmp_path):
     import json
 
-    from tether.autonomy.ask import Snippet, cited
+    from tether.autonomy.answers.ask import Snippet, cited
 
     root = tmp_path / "r"
     root.mkdir()

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from tether.autonomy.change import apply_change
-from tether.autonomy.checkpoints import Checkpoints
+from tether.autonomy.history.change import apply_change
+from tether.autonomy.history.checkpoints import Checkpoints
 from tether.errors import TetherError
 from tests.conftest import make_tree
 

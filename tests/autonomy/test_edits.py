@@ -127,7 +127,7 @@ def test_whole_file_format_but_never_a_prose_example(repo):
 
 
 def test_a_bare_whole_file_is_taken_only_for_the_sole_writable_file():
-    from tether.autonomy.formats import FORMATS
+    from tether.autonomy.edits.formats import FORMATS
 
     whole = FORMATS["whole"]
     bare = "```python\nclass Cipher:\n    key = 'a'\n```\n\nThe `Cipher` class now has a key."  # qwen2.5-coder-1.5b's reply

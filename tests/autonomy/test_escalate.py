@@ -3,11 +3,11 @@ grid as a utility — from where the workspace stands, once per model, inside th
 
 import pytest
 
-from tether.autonomy import runlog
-from tether.autonomy.agent import Agent
-from tether.autonomy.checkpoints import Checkpoints
-from tether.autonomy.leash import Leash, RunBudget
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.history import runlog
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.history.checkpoints import Checkpoints
+from tether.autonomy.guard.leash import Leash, RunBudget
+from tether.autonomy.guard.verify import VerifySettings
 from tests.autonomy.test_agent import BROKEN, PYTEST, TEST, WRONG
 from tests.conftest import ledger_rows, make_tree
 
@@ -91,7 +91,7 @@ def test_the_embedded_model_stuck_hands_over_to_a_hosted_one_over_http(tmp_path,
     import hashlib
 
     from tether import config
-    from tether.autonomy.untrusted import Fence
+    from tether.autonomy.guard.untrusted import Fence
     from tether.llm.providers.local import unload_all
     from tether.llm.router import Grid
     from tether.store import Store

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from tether import config
-from tether.autonomy.leash import Leash, Rule
+from tether.autonomy.guard.leash import Leash, Rule
 from tether.errors import ConfigError, TetherError
 from tether.store import Store
 
@@ -84,7 +84,7 @@ def test_change_size_limits(root):
 
 
 def test_budget(root):
-    from tether.autonomy.leash import RunBudget
+    from tether.autonomy.guard.leash import RunBudget
 
     leash = Leash(root, "agent", budget=RunBudget(usd=0.5, tokens=1000, steps=3))
     assert leash.charge(usd=0.2, input_tokens=400, steps=1).allowed

@@ -8,11 +8,11 @@ import sys
 
 import jsonschema
 
-from tether.autonomy.agent import Agent
-from tether.autonomy.checkpoints import Checkpoints
-from tether.autonomy.leash import Leash
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.history.checkpoints import Checkpoints
+from tether.autonomy.guard.leash import Leash
 from tether.autonomy.memory import MEMORY_FILE, Memory, standing
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.guard.verify import VerifySettings
 from tether.shapes import SHAPES
 from tests.autonomy.test_agent import BROKEN, FIX, PYTEST, TEST, requests
 from tests.conftest import make_tree

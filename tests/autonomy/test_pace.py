@@ -1,6 +1,6 @@
 """How long a run's next reply takes, judged from its replies so far (numbers from a real run store)."""
 
-from tether.autonomy.pace import Pace
+from tether.autonomy.agent.pace import Pace
 from tether.context import tokens
 from tether.llm.types import Response, Usage
 

@@ -6,11 +6,11 @@ import contextlib
 
 import pytest
 
-from tether.autonomy.agent import Agent
-from tether.autonomy.leash import Leash
-from tether.autonomy.progress import CallProgress
-from tether.autonomy.result import Status
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.agent.progress import CallProgress
+from tether.autonomy.agent.result import Status
+from tether.autonomy.guard.verify import VerifySettings
 from tether.cli.terminal import progress_line
 from tether.llm.router import Grid
 from tests.conftest import ledger_rows, make_tree
@@ -84,7 +84,7 @@ def test_stop_lands_while_the_prompt_is_being_read(repo):
 
 
 def test_writing_events_come_a_few_a_second_with_the_text_so_far():
-    from tether.autonomy.leash import Spent
+    from tether.autonomy.guard.leash import Spent
 
     seen, now = [], [100.0]
     progress = CallProgress(lambda kind, **data: seen.append(data), Spent(), clock=lambda: now[0])
@@ -244,7 +244,7 @@ def test_a_hosted_model_says_it_was_sent_the_question_then_streams_what_it_write
     `sent` before its first token, then each piece written."""
     import json
 
-    from tether.autonomy.ask import ask
+    from tether.autonomy.answers.ask import ask
 
     root = make_tree(tmp_path / "r", {"calc.py": "def add(a, b):\n    return a + b\n"})
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[json.dumps({"claims": [{"text": "`add` adds", "snippets": ["S1"]}]})])

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from tether.autonomy.untrusted import Fence
-from tether.autonomy.verify import CommandResult, failure_report, wrong_values
+from tether.autonomy.guard.untrusted import Fence
+from tether.autonomy.guard.verify import CommandResult, failure_report, wrong_values
 
 LISTS = '''import unittest
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tether.autonomy.leash import Leash
-from tether.autonomy.tamper import RULE, is_test, weakened
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.tamper import RULE, is_test, weakened
 
 TESTS = "import pytest\n\n\ndef test_add():\n    assert add(2, 3) == 5\n    self.assertEqual(x, 1)\n"
 JS = "describe('add', () => {\n  it('adds', () => {\n    expect(add(2, 3)).toBe(5);\n  });\n});\n"

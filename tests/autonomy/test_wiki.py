@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tether.autonomy.wiki import Wiki
+from tether.autonomy.answers.wiki import Wiki
 from tether.errors import BadRequest
 from tests.conftest import make_tree
 
@@ -109,7 +109,7 @@ def test_a_module_and_its_stub_are_two_pages_and_typing_tests_are_no_part(make_g
 
 
 def test_a_cited_line_with_a_twin_follows_its_neighbours_and_an_edit_is_not_taken_for_a_move(make_grid, repo):
-    from tether.autonomy.wiki import _around, _hash
+    from tether.autonomy.answers.wiki import _around, _hash
 
     body = ["class Cart:", "    def add(self, price):", "        self.items.append(price)", "", "    def total(self):",
             "        return sum(self.items)", "", "", "class Basket:", "    def add(self, price):", "        self.items.append(price)"]

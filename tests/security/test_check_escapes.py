@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tether.autonomy import sandbox, survey
-from tether.autonomy.agent import Agent
-from tether.autonomy.checkpoints import Checkpoints
+from tether.autonomy.guard import sandbox, survey
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.history.checkpoints import Checkpoints
 from tether.autonomy.edits.workspace import TextFile
-from tether.autonomy.leash import Leash
-from tether.autonomy.verify import VerifySettings, run_command
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.verify import VerifySettings, run_command
 from tether.context import digest
 from tether.errors import TetherError
 from tests.conftest import make_tree
@@ -229,9 +229,9 @@ def test_the_credential_files_of_the_home_folder_are_hidden_from_checks(tmp_path
 
 AS_USER = '''import json, sys
 from pathlib import Path
-from tether.autonomy.trail import Trail
-from tether.autonomy.verify import VerifySettings, run_command
-from tether.autonomy.watch import Watch
+from tether.autonomy.history.trail import Trail
+from tether.autonomy.guard.verify import VerifySettings, run_command
+from tether.autonomy.guard.watch import Watch
 
 root = Path(sys.argv[1])
 result = run_command(sys.argv[2], root, VerifySettings(timeout=60), True, Watch(Trail(root, "r1")))

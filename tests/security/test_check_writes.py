@@ -8,11 +8,12 @@ import sys
 import pytest
 
 from tether import config
-from tether.autonomy import runlog, sandbox
-from tether.autonomy.agent import Agent
-from tether.autonomy.checkpoints import Checkpoints
-from tether.autonomy.leash import Leash
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.history import runlog
+from tether.autonomy.guard import sandbox
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.history.checkpoints import Checkpoints
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.verify import VerifySettings
 from tether.errors import ConfigError
 from tests.conftest import make_tree
 

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from tether.autonomy.ask import file_lines
+from tether.autonomy.answers.ask import file_lines
 from tether.autonomy.edits.workspace import PathRefused
-from tether.autonomy.tools import read_lines
+from tether.autonomy.agent.tools import read_lines
 from tether.context.walk import walk
 from tests.conftest import make_tree
 

@@ -131,7 +131,7 @@ def test_recovery_after_a_crash_does_not_follow_a_link_made_since(work):
 
 KILLED_WHILE_RECORDING = """
 import os, signal, sys
-from tether.autonomy import change, checkpoints
+from tether.autonomy.history import change, checkpoints
 checkpoints.Checkpoints.record = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
 change.apply_change(sys.argv[1], sys.stdin.read(), "killed while recording")
 """
@@ -151,7 +151,7 @@ def test_an_apply_killed_as_its_change_is_recorded_is_still_undoable(work):
 def test_a_crashed_apply_recovered_by_a_proposal_alone_is_still_undoable(work):
     """A proposal (as MCP makes one) is the first thing to open the workspace after the crash:
     it finishes the change and records it, so undo still takes it back."""
-    from tether.autonomy.checkpoints import Checkpoints
+    from tether.autonomy.history.checkpoints import Checkpoints
     from tether.autonomy.edits import propose
 
     assert tether(work, "apply", "-", stdin=EDIT_APP, crash="commit").returncode == -9

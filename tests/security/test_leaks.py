@@ -10,11 +10,11 @@ import sys
 import pytest
 
 from tether import Grid, config
-from tether.autonomy.agent import Agent
-from tether.autonomy.ask import ask
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.answers.ask import ask
 from tether.autonomy.edits import apply_text
-from tether.autonomy.leash import Leash
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.verify import VerifySettings
 from tether.context.index import Index
 from tether.errors import ProviderError
 from tests.conftest import make_tree, user_config

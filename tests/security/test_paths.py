@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from tether.autonomy.change import apply_change
+from tether.autonomy.history.change import apply_change
 from tether.autonomy.edits import apply_text
-from tether.autonomy.leash import Leash, Rule
+from tether.autonomy.guard.leash import Leash, Rule
 from tests.conftest import make_tree
 
 

@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from tether.autonomy.ask import ask
+from tether.autonomy.answers.ask import ask
 from tether.context import digest
 from tether.context.index import Index
 from tether.redaction import redact, redact_file, secret_file
@@ -341,16 +341,16 @@ def test_the_search_index_stores_no_value_of_a_linked_secret_file(aliased):
 
 
 def test_the_agents_brief_reads_a_link_to_a_secret_file_as_that_file(aliased):
-    from tether.autonomy.brief import brief
-    from tether.autonomy.untrusted import Fence
+    from tether.autonomy.agent.brief import brief
+    from tether.autonomy.guard.untrusted import Fence
 
     text = "".join(brief(aliased, "tidy the notes", Fence("0badcafe"), 100_000))
     assert "settings.txt" in text and [s for s in ALIAS_SECRETS if s in text] == []
 
 
 def test_mcp_read_ask_and_the_agents_read_of_a_link_show_no_secret(make_grid, aliased):
-    from tether.autonomy.ask import file_lines
-    from tether.autonomy.tools import read_lines
+    from tether.autonomy.answers.ask import file_lines
+    from tether.autonomy.agent.tools import read_lines
 
     async def steps(c):
         return [data(await c.call_tool("read", {"path": p})) for p in ("settings.txt", "deploy.txt", "netrc.txt")]

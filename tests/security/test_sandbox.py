@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from tether.autonomy import sandbox
-from tether.autonomy.agent import Agent
-from tether.autonomy.leash import Leash
-from tether.autonomy.verify import SandboxUnavailable, VerifySettings
+from tether.autonomy.guard import sandbox
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.verify import SandboxUnavailable, VerifySettings
 from tests.conftest import make_tree
 
 pytestmark = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap (make installs it)")
@@ -110,7 +110,7 @@ def test_the_sandbox_environment_is_an_allow_list(monkeypatch):
 
 def test_a_tool_installed_under_tmp_still_runs_in_the_sandbox(tmp_path):
     """The sandbox hides nothing the command needs: a virtualenv under /tmp (as in CI) works."""
-    from tether.autonomy.verify import run_command
+    from tether.autonomy.guard.verify import run_command
 
     work = make_tree(tmp_path / "w", {"a.txt": "x\n"})
     result = run_command(f"{sys.executable} -c \"import os; print(os.environ['HOME'], open('a.txt').read())\"", work, VerifySettings())
@@ -118,7 +118,7 @@ def test_a_tool_installed_under_tmp_still_runs_in_the_sandbox(tmp_path):
 
 
 def test_config_or_git_folders_a_check_creates_are_removed(tmp_path):
-    from tether.autonomy.verify import run_command
+    from tether.autonomy.guard.verify import run_command
 
     work = make_tree(tmp_path / "w", {"sub/a.py": "x = 1\n"})
     code = "import os; os.makedirs('sub/.git/hooks'); open('sub/tether.toml', 'w').write('[leash]\\nlevel = \\'agent\\'\\n')"

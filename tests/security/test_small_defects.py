@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from tether.autonomy.agent import Agent
-from tether.autonomy.leash import Leash, RunBudget
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.guard.leash import Leash, RunBudget
+from tether.autonomy.guard.verify import VerifySettings
 from tether.errors import ConfigError
 from tests.conftest import make_tree, user_config
 

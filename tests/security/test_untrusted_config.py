@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tether import config
-from tether.autonomy.leash import Leash
-from tether.autonomy.verify import VerifySettings
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.verify import VerifySettings
 from tether.llm.router import Grid
 from tether.mcp import settings
 from tether.serving import Server

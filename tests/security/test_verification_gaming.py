@@ -12,9 +12,9 @@ import sys
 import httpx
 import pytest
 
-from tether.autonomy.agent import Agent
-from tether.autonomy.leash import Leash
-from tether.autonomy.verify import VerifySettings, run_command, ran_tests
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.verify import VerifySettings, run_command, ran_tests
 from tether.llm.router import Grid
 from tether.serving import Server
 from tether.web import create_app

@@ -249,7 +249,7 @@ def test_a_real_embedded_model_run_through_the_browser(workspace, browser):
 
 
 def test_the_wiki_page_shows_checked_claims_that_open_their_lines(workspace, browser):
-    from tether.autonomy.wiki import Wiki
+    from tether.autonomy.answers.wiki import Wiki
 
     (workspace / "pkg").mkdir()
     (workspace / "pkg" / "notes.py").write_text("def line_two():\n    return 'hello'\n")

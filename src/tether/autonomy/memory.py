@@ -17,7 +17,7 @@ from pathlib import Path
 from ..context import tokens
 from ..errors import TetherError
 from ..redaction import redact
-from .checkpoints import Change, Checkpoints
+from .history.checkpoints import Change, Checkpoints
 from .edits.journal import write_files
 from .edits.workspace import TextFile, resolve
 

@@ -19,7 +19,7 @@ def ask(
     as_json: bool = JsonOpt,
 ):
     """Answer a question from the code; every claim cites path:lines, and the citations are checked."""
-    from ..autonomy.ask import Answer, ask as ask_question
+    from ..autonomy.answers.ask import Answer, ask as ask_question
     from .terminal import Ticking
 
     answer, written = None, 0
@@ -70,9 +70,9 @@ def do(
     as_json: bool = JsonOpt,
 ):
     """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
-    from ..autonomy.agent import Agent
-    from ..autonomy.leash import Leash
-    from ..autonomy.verify import VerifySettings
+    from ..autonomy.agent.loop import Agent
+    from ..autonomy.guard.leash import Leash
+    from ..autonomy.guard.verify import VerifySettings
     from .terminal import LiveLine, TerminalPerson
 
     root = workspace(path)

@@ -22,7 +22,7 @@ def apply(
     as_json: bool = JsonOpt,
 ):
     """Apply the edit blocks of a model's reply, all or none, as one undoable change."""
-    from ..autonomy.change import apply_change
+    from ..autonomy.history.change import apply_change
 
     try:
         text = sys.stdin.read() if reply == "-" else Path(reply).read_text(encoding="utf-8", errors="replace")
@@ -48,7 +48,7 @@ def apply(
 @app.command()
 def undo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
     """Put the workspace back as it was before the last applied change."""
-    from ..autonomy.checkpoints import Checkpoints
+    from ..autonomy.history.checkpoints import Checkpoints
 
     change = Checkpoints(workspace(path)).undo()
     emit(change.to_dict()) if as_json else out.print(f"undid “{change.message}”: {', '.join(change.files)}", markup=False)
@@ -57,7 +57,7 @@ def undo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
 @app.command()
 def redo(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
     """Apply again the change that was last undone."""
-    from ..autonomy.checkpoints import Checkpoints
+    from ..autonomy.history.checkpoints import Checkpoints
 
     change = Checkpoints(workspace(path)).redo()
     emit(change.to_dict()) if as_json else out.print(f"redid “{change.message}”: {', '.join(change.files)}", markup=False)
@@ -72,11 +72,11 @@ def log(
     as_json: bool = JsonOpt,
 ):
     """Agent runs and chats in this workspace (newest last); with a RUN id, replay it step by step."""
-    from ..autonomy import runlog
+    from ..autonomy.history import runlog
     from ..store import Store
 
     if changes:
-        from ..autonomy.checkpoints import Checkpoints
+        from ..autonomy.history.checkpoints import Checkpoints
 
         entries = Checkpoints(workspace(path)).log()
         if as_json:

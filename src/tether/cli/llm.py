@@ -31,7 +31,7 @@ def chat(
     as_json: bool = JsonOpt,
 ):
     """Chat with a model; replies stream as they are generated, and every chat is logged."""
-    from ..autonomy.runlog import RunLog, conversation
+    from ..autonomy.history.runlog import RunLog, conversation
 
     g = grid()
     opts = {k: v for k, v in {"max_tokens": max_tokens, "temperature": temperature}.items() if v is not None}

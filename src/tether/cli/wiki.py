@@ -23,7 +23,7 @@ def wiki_(
     as_json: bool = JsonOpt,
 ):
     """Write the wiki: an overview and a page per part of the code; claims that do not verify are dropped."""
-    from ..autonomy.wiki import Wiki
+    from ..autonomy.answers.wiki import Wiki
 
     if action not in ("build", "update"):
         raise TetherError("say `tether wiki build` or `tether wiki update`")

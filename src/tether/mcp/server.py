@@ -143,14 +143,14 @@ class Tools:
         return {"query": query, "index": report.to_dict(), "results": hits}
 
     def read(self, path: str, start: int, end: int | None) -> dict:
-        from ..autonomy.tools import read_lines
+        from ..autonomy.agent.tools import read_lines
 
         found = read_lines(self.root, path, start, end)
         found["text"] = self.cap(found["text"])
         return found
 
     def ask(self, question: str, model: str, on_event=None, cancel: threading.Event | None = None) -> dict:
-        from ..autonomy.ask import answer
+        from ..autonomy.answers.ask import answer
 
         return answer(self.grid, self.root, question, model, on_event=on_event, cancel=cancel).to_dict()
 
@@ -166,7 +166,7 @@ class Tools:
         return {"proposal": draft.id if draft else None, **shown}
 
     def apply_proposal(self, proposal: str) -> dict:
-        from ..autonomy.leash import Leash
+        from ..autonomy.guard.leash import Leash
 
         self._writable("apply a proposal")
         leash = Leash.from_config(self.root, self.grid.config, level="auto")
@@ -174,13 +174,13 @@ class Tools:
         return {**report.to_dict(), "change": change.to_dict()}
 
     def undo(self) -> dict:
-        from ..autonomy.checkpoints import Checkpoints
+        from ..autonomy.history.checkpoints import Checkpoints
 
         self._writable("undo")
         return Checkpoints(self.root).undo().to_dict()
 
     def runs(self, limit: int) -> list[dict]:
-        from ..autonomy import runlog
+        from ..autonomy.history import runlog
 
         found = runlog.runs(self.grid.store, str(self.root), limit=max(1, min(limit, 200)))
         return [dict(r, instruction=r["instruction"][:500]) for r in found]

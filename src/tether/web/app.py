@@ -17,12 +17,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..autonomy import runlog
-from ..autonomy.agent import Agent
-from ..autonomy.checkpoints import Checkpoints
+from ..autonomy.history import runlog
+from ..autonomy.agent.loop import Agent
+from ..autonomy.history.checkpoints import Checkpoints
 from ..autonomy.edits.workspace import PathRefused, TextFile, readable
-from ..autonomy.leash import LEVELS, Leash
-from ..autonomy.verify import VerifySettings
+from ..autonomy.guard.leash import LEVELS, Leash
+from ..autonomy.guard.verify import VerifySettings
 from ..errors import TetherError
 from ..redaction import redact_file
 from .runs import Conflict, Runs, WebAsk, WebRun
@@ -207,7 +207,7 @@ class Pages:
 
     def wiki(self, request: Request):
         """The wiki `tether wiki build` wrote: each part's checked claims, citations opening the lines."""
-        from ..autonomy.wiki import Wiki
+        from ..autonomy.answers.wiki import Wiki
 
         book = Wiki(self.grid, self.root)
         pages = book.pages()

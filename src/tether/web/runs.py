@@ -8,9 +8,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..autonomy.agent import Agent
-from ..autonomy.hunks import Hunk
-from ..autonomy.result import RunResult, Status
+from ..autonomy.agent.loop import Agent
+from ..autonomy.edits.hunks import Hunk
+from ..autonomy.agent.result import RunResult, Status
 from ..errors import Cancelled, TetherError
 
 
@@ -84,7 +84,7 @@ class WebAsk(Live):
         self.answer = None
 
     def _run(self) -> None:
-        from ..autonomy.ask import Answer, ask
+        from ..autonomy.answers.ask import Answer, ask
 
         status, reason = "answered", ""
         try:

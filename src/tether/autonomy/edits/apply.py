@@ -72,7 +72,7 @@ def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAUL
 def _recover(root: Path) -> None:
     """An interrupted write is finished (and recorded for undo) or undone before anything is read."""
     if path_for(root).exists():
-        from ..checkpoints import Checkpoints  # same floor; only a crash's journal needs the undo history
+        from ..history.checkpoints import Checkpoints  # same floor; only a crash's journal needs the undo history
 
         Checkpoints(root)
 

@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Config
-from ..errors import Cancelled, ConfigError, TetherError
-from ..layering import DEFAULTS, KEYS
+from ...config import Config
+from ...errors import Cancelled, ConfigError, TetherError
+from ...layering import DEFAULTS, KEYS
 from . import sandbox, survey
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .verify import CommandResult
+from ..guard.verify import CommandResult
 
 __all__ = ["RunResult", "Status", "Stop"]
 

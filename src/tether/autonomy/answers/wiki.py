@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .. import config
-from ..context.gitsource import run_git
-from ..context.repomap import repo_map
-from ..errors import TetherError
+from ... import config
+from ...context.gitsource import run_git
+from ...context.repomap import repo_map
+from ...errors import TetherError
 from .ask import Snippet, answer as answer_question, file_lines
 
 __all__ = ["Part", "Page", "Wiki", "WikiReport"]

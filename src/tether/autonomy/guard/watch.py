@@ -25,7 +25,7 @@ from __future__ import annotations
 import stat
 
 from .survey import Survey, special
-from .trail import Trail
+from ..history.trail import Trail
 
 __all__ = ["COPY_BYTES", "Watch"]
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import Cancelled, TetherError
-from ..redaction import redact_file
-from .edits.workspace import readable
-from .verify import VerifySettings, run_command
+from ...errors import Cancelled, TetherError
+from ...redaction import redact_file
+from ..edits.workspace import readable
+from ..guard.verify import VerifySettings, run_command
 
 MAX_READ_LINES = 400
 
@@ -105,7 +105,7 @@ class Toolbox:
             if name == "search":
                 return True, self.search(str(args.get("query", "")))
             if name == "repo_map":
-                from ..context.repomap import repo_map
+                from ...context.repomap import repo_map
 
                 focus = [str(args["focus"])] if args.get("focus") else []
                 return True, repo_map(self.root, max_tokens=1024, focus=focus).text or "(no symbols found)"
@@ -132,7 +132,7 @@ class Toolbox:
 
     def index(self):
         if self._index is None:
-            from ..context.index import Index
+            from ...context.index import Index
 
             self._index = Index(self.root)
             self._index.update(embed_seconds=5)

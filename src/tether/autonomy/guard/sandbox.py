@@ -33,7 +33,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from .. import config
+from ... import config
 
 ALLOWED_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TERM", "TZ", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE",
                "PYTHONHASHSEED", "SOURCE_DATE_EPOCH", "NO_COLOR")

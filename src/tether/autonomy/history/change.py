@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .checkpoints import Change, Checkpoints
-from .edits import ApplyReport, propose
-from .edits.apply import DEFAULT_FORMATS
+from ..edits import ApplyReport, propose
+from ..edits.apply import DEFAULT_FORMATS
 
 
 def apply_change(root: str | Path, reply: str, message: str = "apply", formats: tuple[str, ...] = DEFAULT_FORMATS) -> tuple[ApplyReport, Change | None]:

@@ -13,17 +13,17 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from ..context import tokens
-from ..context.symbols import named_in
-from ..errors import Cancelled, TetherError
-from ..llm.types import Response
-from ..redaction import redact_file
-from .edits.workspace import PathRefused, readable
-from .progress import CallProgress
-from .runlog import RunLog
-from .tools import Toolbox
-from .untrusted import Fence
-from .verify import VerifySettings
+from ...context import tokens
+from ...context.symbols import named_in
+from ...errors import Cancelled, TetherError
+from ...llm.types import Response
+from ...redaction import redact_file
+from ..edits.workspace import PathRefused, readable
+from ..agent.progress import CallProgress
+from ..history.runlog import RunLog
+from ..agent.tools import Toolbox
+from ..guard.untrusted import Fence
+from ..guard.verify import VerifySettings
 
 SYSTEM = """You answer questions about a code repository from the numbered snippets shown to you,
 and from nothing else.

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import TetherError
-from ..llm import models as catalogue
-from .edits import Edit, parse_reply, search_replace, whole
-from .edits.apply import DEFAULT_FORMATS
+from ...errors import TetherError
+from ...llm import models as catalogue
+from . import Edit, parse_reply, search_replace, whole
+from .apply import DEFAULT_FORMATS
 
 __all__ = ["EditFormat", "FORMATS", "for_model", "small"]
 

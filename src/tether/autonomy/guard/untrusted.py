@@ -10,7 +10,7 @@ import os
 import re
 import secrets
 
-from .. import config
+from ... import config
 
 
 class Fence:

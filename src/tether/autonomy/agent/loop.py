@@ -25,27 +25,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Protocol
 
-from ..context import tokens
-from ..context.symbols import is_stub, outline
-from ..context.walk import read_regular, walk
-from ..errors import Cancelled, TetherError
-from ..llm import models as catalogue
-from ..llm.types import Response
-from . import hunks as hunk_mod, memory
+from ...context import tokens
+from ...context.symbols import is_stub, outline
+from ...context.walk import read_regular, walk
+from ...errors import Cancelled, TetherError
+from ...llm import models as catalogue
+from ...llm.types import Response
+from ..edits import hunks as hunk_mod
+from .. import memory
 from .brief import brief, file_block
-from .edits import Edit
-from .formats import for_model, small
-from .leash import Leash
+from ..edits import Edit
+from ..edits.formats import for_model, small
+from ..guard.leash import Leash
 from .pace import Pace
 from .proposal import Outcome, Proposals
 from .result import RunResult, Status, Stop
-from .runlog import RunLog
+from ..history.runlog import RunLog
 from .tools import SPECS, Toolbox, parse_done, parse_tool, prompt as tools_prompt
-from .trail import Trail
+from ..history.trail import Trail
 from .progress import CallProgress
-from .untrusted import Fence
-from .watch import Watch
-from .verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score, ran_tests, wrong_values
+from ..guard.untrusted import Fence
+from ..guard.watch import Watch
+from ..guard.verify import CommandResult, SandboxUnavailable, VerifySettings, failure_report, run_command, score, ran_tests, wrong_values
 
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 

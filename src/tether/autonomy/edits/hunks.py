@@ -9,7 +9,7 @@ import difflib
 import hashlib
 from dataclasses import dataclass
 
-from ..errors import TetherError
+from ...errors import TetherError
 
 
 @dataclass

@@ -12,15 +12,15 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import config
-from ..errors import TetherError
-from . import hunks
+from ... import config
+from ...errors import TetherError
+from ..edits import hunks
 from .change import apply_change
 from .checkpoints import Change
-from .edits import ApplyReport, propose
-from .edits.apply import PARSERS
-from .edits.workspace import TextFile
-from .leash import Leash
+from ..edits import ApplyReport, propose
+from ..edits.apply import PARSERS
+from ..edits.workspace import TextFile
+from ..guard.leash import Leash
 
 __all__ = ["Draft", "Drafts", "StaleDraft"]
 

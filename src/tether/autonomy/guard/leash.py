@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Config
-from ..layering import DEFAULTS, KEYS, LEVELS, STEPS
-from ..errors import ConfigError, TetherError
+from ...config import Config
+from ...layering import DEFAULTS, KEYS, LEVELS, STEPS
+from ...errors import ConfigError, TetherError
 from . import tamper
-from .edits.workspace import PathRefused, protected, resolve
+from ..edits.workspace import PathRefused, protected, resolve
 
 TOOLS = ("read", "search", "propose", "write", "run")
 VERDICTS = ("allow", "ask", "deny")

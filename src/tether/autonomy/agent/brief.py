@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..context import tokens
-from ..context.symbols import named_in
-from ..context.walk import walk
-from ..redaction import redact_file
-from .edits.gbnf import fence_for
-from .untrusted import Fence
+from ...context import tokens
+from ...context.symbols import named_in
+from ...context.walk import walk
+from ...redaction import redact_file
+from ..edits.gbnf import fence_for
+from ..guard.untrusted import Fence
 
 MAX_FILE_TOKENS = 6000  # a file bigger than this is shown by its search hits only
 READ_ONLY_TOKENS = 250  # a file the run may not write is shown up to here (its head: imports, the first cases)
@@ -80,7 +80,7 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
             add(fence.wrap(h.where, "".join(lines[h.start - 1:min(h.end, h.start + 80)])))
     left = budget - used
     if left > 200:
-        from ..context.repomap import repo_map
+        from ...context.repomap import repo_map
 
         m = repo_map(root, max_tokens=left - 50, focus=wanted)
         if m.text:
@@ -91,7 +91,7 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
 def _focused(root: Path, texts: dict, sizes: dict, wanted: list[str], defining: list, fence: Fence, writable, add, parts, left: int):
     """What a request that names its files or symbols needs: those files (whole where small, else
     the definitions it names, else their outline) and a repo map of FOCUS_MAP_TOKENS at most."""
-    from ..context.symbols import outline
+    from ...context.symbols import outline
 
     whole = [p for p in dict.fromkeys([*wanted, *(h.path for h in defining)]) if sizes[p] <= FOCUS_FILE_TOKENS]
     for path in whole:
@@ -103,7 +103,7 @@ def _focused(root: Path, texts: dict, sizes: dict, wanted: list[str], defining: 
     for path in wanted:
         if path not in whole and not any(h.path == path for h in defining):
             add(fence.wrap(f"{path} (outline)", outline(path, texts[path]) or _head(texts[path], READ_ONLY_TOKENS, path)))
-    from ..context.repomap import repo_map
+    from ...context.repomap import repo_map
 
     m = repo_map(root, max_tokens=min(FOCUS_MAP_TOKENS, left), focus=[*wanted, *(h.path for h in defining)])
     if m.text:

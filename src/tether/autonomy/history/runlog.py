@@ -9,9 +9,9 @@ import json
 import secrets
 import time
 
-from ..errors import TetherError
-from ..redaction import redact
-from ..store import Store
+from ...errors import TetherError
+from ...redaction import redact
+from ...store import Store
 
 KINDS = ("prompt", "reply", "tool", "decision", "diff", "verify", "note", "end")
 

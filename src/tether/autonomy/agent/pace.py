@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from ..context import tokens
-from ..llm.types import Response
+from ...context import tokens
+from ...llm.types import Response
 
 MIN_READ = 64  # prompt tokens read anew below which a reply's first-token time says little about reading
 

@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import hunks as hunk_mod, tamper
-from .edits import Edit, propose
-from .formats import EditFormat
-from .leash import Leash
+from ..edits import hunks as hunk_mod
+from ..guard import tamper
+from ..edits import Edit, propose
+from ..edits.formats import EditFormat
+from ..guard.leash import Leash
 from .result import Status, Stop
-from .runlog import RunLog
-from .trail import Trail
-from .verify import CommandResult, failure_report, score
+from ..history.runlog import RunLog
+from ..history.trail import Trail
+from ..guard.verify import CommandResult, failure_report, score
 
 __all__ = ["Outcome", "Proposals"]
 

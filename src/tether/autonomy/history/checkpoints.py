@@ -21,11 +21,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .. import config
-from ..context.gitsource import run_git
-from ..errors import TetherError
-from .edits.journal import Recovered, recover, write_files
-from .edits.workspace import PathRefused, still
+from ... import config
+from ...context.gitsource import run_git
+from ...errors import TetherError
+from ..edits.journal import Recovered, recover, write_files
+from ..edits.workspace import PathRefused, still
 
 
 @dataclass

@@ -22,7 +22,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .edits.workspace import PROTECTED_NAMES
+from ..edits.workspace import PROTECTED_NAMES
 from .sandbox import CACHES, ENVIRONMENTS, VCS
 
 __all__ = ["LONGEST", "SURVEY_LIMIT", "Survey", "special", "survey", "tidy"]
