@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
+
+if TYPE_CHECKING:
+    from ..llm import GridLike
 
 
 app = typer.Typer(no_args_is_help=True, suggest_commands=False, context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None, help="Partial-autonomy AI for a codebase, on a leash you control.")
@@ -36,7 +40,7 @@ def load_config(root: Path | None = None, note: bool = True):
     return config
 
 
-def grid(root: Path | None = None):
+def grid(root: Path | None = None) -> GridLike:
     """The grid of the workspace's layered config (never the current folder's when -C names another)."""
     from ..llm.router import Grid
 

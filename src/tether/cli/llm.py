@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
@@ -13,7 +14,7 @@ from typing import Optional
 import typer
 
 from ..errors import TetherError
-from ._shared import JsonOpt, ModelOpt, app, e, emit, err, grid, load_config, out, table, usd, waiting
+from ._shared import JsonOpt, ModelOpt, app, e, emit, err, grid, out, table, usd, waiting
 
 
 CHAT_MAX_TOKENS = 2048  # a small model can write until its context is full: minutes on a CPU, for nothing
@@ -32,6 +33,7 @@ def chat(
 ):
     """Chat with a model; replies stream as they are generated, and every chat is logged."""
     from ..autonomy.history.runlog import RunLog, conversation
+    from ..llm.conversation import Conversation
 
     g = grid()
     opts = {k: v for k, v in {"max_tokens": max_tokens, "temperature": temperature}.items() if v is not None}
@@ -42,39 +44,33 @@ def chat(
         prompt = piped
     if prompt is None and not sys.stdin.isatty() and not piped.strip():
         raise TetherError("nothing to ask: give a prompt, pipe one in, or run `tether chat` on a terminal")
-    if go_on or cid:
-        run, history = conversation(g.store, cid)
-        log = RunLog.resume(g.store, run["id"])
-        if model == "default" and run["model"] != model:  # the chat goes on with its own model unless -m says otherwise
-            model = run["model"]
-            err.print(f"[dim]continuing chat {run['id']} with {e(model)}[/dim]")
+    if go_on or cid:  # an unknown model is one clear error (from Conversation), before anything is read or logged
+        logged = conversation(g.store, cid)
+        talk = Conversation.resume(g, logged, None if model == "default" else model, system)  # -m default: the chat's own model
+        log = RunLog.resume(g.store, logged[0]["id"])
+        if talk.model != model:
+            err.print(f"[dim]continuing chat {log.id} with {e(talk.model)}[/dim]")
     else:
-        history, log = [], None
-    g.route(model)  # an unknown model is one clear error, before anything is read or logged
-    if system:
-        history.insert(0, {"role": "system", "content": system})
+        talk, log = Conversation(g, model, system), None
 
     def turn(text: str):
         nonlocal log
-        log = log or RunLog(g.store, root=os.getcwd(), command="chat", instruction=text, level="chat", model=model)
-        history.append({"role": "user", "content": text})
+        log = log or RunLog(g.store, root=os.getcwd(), command="chat", instruction=text, level="chat", model=talk.model)
         try:
-            reply = g.complete(model, history, **opts) if as_json else _stream_reply(g, model, history, opts)
+            reply = talk.send(text, **opts) if as_json else _stream_reply(talk, text, opts)
         except TetherError as x:
             log.mark("failed", str(x))
             raise
         except KeyboardInterrupt:
             log.mark("stopped", "Ctrl-C")
             raise
-        log.step("prompt", user=text, **({"system": system} if system and len(history) <= 2 else {}))
+        log.step("prompt", user=text, **({"system": system} if system and talk.turns == 1 else {}))
         log.step("reply", **reply.log_fields())
         u = reply.usage
-        turns = sum(m["role"] == "assistant" for m in history) + 1
-        log.totals(turns, u.input_tokens, u.output_tokens, reply.cost_usd, reply.latency_ms / 1000, add=True)
+        log.totals(talk.turns, u.input_tokens, u.output_tokens, reply.cost_usd, reply.latency_ms / 1000, add=True)
         log.mark("answered")
         if reply.finish_reason == "length" and not as_json:
             err.print(f"[yellow]the reply was cut at {opts['max_tokens']:,} tokens[/yellow] (--max-tokens allows more)")
-        history.append({"role": "assistant", "content": reply.text})
         return reply
 
     if prompt is not None:
@@ -82,7 +78,7 @@ def chat(
         if as_json:
             emit({**reply.to_dict(), "conversation": log.id})
         return
-    err.print(f"[dim]chatting with {e(model)} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
+    err.print(f"[dim]chatting with {e(talk.model)} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
     while True:
         try:
             line = input("› ")
@@ -96,13 +92,11 @@ def chat(
         if not line.strip():
             continue
         try:
-            turn(line)
+            turn(line)  # a turn that fails or is stopped leaves the chat as it was
         except KeyboardInterrupt:
             err.print("\n[dim](stopped)[/dim]")
-            history.pop()
         except TetherError as x:
             err.print(f"[red]error:[/red] {e(x)}")
-            history.pop()
     if log:
         err.print(f"[dim]`tether chat -c` (or --cid {log.id}) goes on with this chat[/dim]")
 
@@ -117,15 +111,16 @@ def _piped() -> str:
     return sys.stdin.read() if stat.S_ISFIFO(mode) or stat.S_ISREG(mode) else ""
 
 
-def _stream_reply(g, model, history, opts):
-    stream = g.stream(model, history, **opts)
-    with waiting(f"{model}: loading the model and reading the prompt…"):  # seconds on a local model
-        first = next(stream, None)
-    for item in itertools.chain([first] if first is not None else [], stream):
-        if isinstance(item, str):
-            sys.stdout.write(item)
-            sys.stdout.flush()
-        else:
+def _stream_reply(talk, text: str, opts: dict):
+    """Print the reply as it comes, then its cost line; the Response."""
+    with contextlib.closing(talk.stream(text, **opts)) as stream:  # Ctrl-C closes the stream now: the call is recorded as stopped
+        with waiting(f"{talk.model}: loading the model and reading the prompt…"):  # seconds on a local model
+            first = next(stream)
+        for item in itertools.chain([first], stream):
+            if isinstance(item, str):
+                sys.stdout.write(item)
+                sys.stdout.flush()
+                continue
             sys.stdout.write("\n")
             u = item.usage
             err.print(f"[dim]{item.model} · {u.input_tokens}→{u.output_tokens} tokens{' (estimated)' if u.estimated else ''}"
@@ -133,7 +128,7 @@ def _stream_reply(g, model, history, opts):
                       f" · {usd(item.cost_usd)} · {item.latency_ms:.0f} ms"
                       f"{f' · first token {item.ttft_ms:.0f} ms' if item.ttft_ms is not None else ''}[/dim]")
             return item
-    raise TetherError(f"{model} ended the reply without a response")
+    raise TetherError(f"{talk.model} ended the reply without a response")  # never: Conversation.stream ends with one
 
 
 @app.command()
@@ -158,7 +153,7 @@ def models(
         price = lambda v: "unknown" if v is None else f"{v:g}"  # noqa: E731
         cached = r["cached_per_mtok"] if r["cached_per_mtok"] is not None else r["input_per_mtok"]  # none known: billed as input
         t.add_row(r["model"], f"{r['context_window']:,}" if r["context_window"] else "?", price(r["input_per_mtok"]), price(cached),
-                  price(r["output_per_mtok"]), r["edit_format"], "[green]yes[/green]" if r["usable"] else f"[yellow]{r['missing']}[/yellow]")
+                  price(r["output_per_mtok"]), r["edit_format"], "[green]yes[/green]" if r["usable"] else f"[yellow]{e(r['missing'])}[/yellow]")
     out.print(t)
     for name, members in found["routes"].items():
         out.print(f"route [bold]{e(name)}[/bold]: {e(' → '.join(members))}")
@@ -172,11 +167,7 @@ def ledger(
     as_json: bool = JsonOpt,
 ):
     """What every call cost: tokens, USD and latency, from the ledger."""
-    from ..llm.meter import Ledger, ledger_store
-    from ..store import Store
-
-    config = load_config()
-    summary = Ledger(ledger_store(config, Store()), config).summary(by, since, rows)
+    summary = grid().ledger.summary(by, since, rows)  # the grid's ledger: where the config puts it, as every call sees it
     if as_json:
         emit(summary)
         return
@@ -230,11 +221,8 @@ def keys(
 ):
     """Virtual keys for the gateway, each with its own budget, rate limit and routes; stored hashed, shown once."""
     from ..config import Budget
-    from ..llm.keys import Keys
-    from ..llm.meter import ledger_store
-    from ..store import Store
 
-    book = Keys(ledger_store(load_config(), Store()))
+    book = grid().keys()  # in the ledger's database, as the gateway reads them
     if action == "list":
         found = [k.to_dict() for k in book.list()]
         if as_json:

@@ -18,16 +18,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ..serving import Server
-from ..errors import (AuthError, BadRequest, BudgetExceeded, KeyLimit, KeyRefused, LedgerUnavailable, MissingKey, ModelNotAvailable, ProviderTimeout,
-                      StreamInterrupted, TetherError, UnknownModel)
-from .keys import Keys
+from ..errors import BadRequest, TetherError
 from .router import Grid
 from .types import Response
 
-_STATUS = [(UnknownModel, 404, "model_not_found"), (LedgerUnavailable, 503, "ledger_unavailable"), (KeyRefused, 403, "model_not_allowed"), (KeyLimit, 429, "rate_limit_exceeded"),
-           (BudgetExceeded, 429, "budget_exceeded"), (BadRequest, 400, "invalid_request_error"),
-           (MissingKey, 503, "provider_unavailable"), (ModelNotAvailable, 503, "provider_unavailable"), (AuthError, 502, "upstream_auth_error"),
-           (ProviderTimeout, 504, "timeout")]
 MAX_BODY = 32 * 1024 * 1024
 READ_TIMEOUT = 30.0  # seconds a client may take to send its body
 _ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -41,7 +35,7 @@ class Gateway:
         if not token:
             raise BadRequest("the gateway needs a token")
         self.grid, self.token = grid, token.encode()
-        self.keys = Keys(grid.ledger.store)  # in the ledger's database: every gateway on it sees the same keys
+        self.keys = grid.keys()  # in the ledger's database: every gateway on it sees the same keys
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tether-gateway")
         self.metrics = Metrics()
 
@@ -153,10 +147,8 @@ class Gateway:
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         item = first
         while item is not None:
-            if isinstance(item, StreamInterrupted):
-                await _event(send, {"error": {"message": str(item), "type": "stream_interrupted"}})
-            elif isinstance(item, BaseException):
-                await _event(send, {"error": {"message": str(item), "type": "upstream_error"}})
+            if isinstance(item, BaseException):  # after the first token: the stream says so and ends (a StreamInterrupted, mostly)
+                await _event(send, {"error": {"message": str(item), "type": item.error_type if isinstance(item, TetherError) else "upstream_error"}})
             elif isinstance(item, Response):
                 await _event(send, _chunk(cid, created, item.model, {}, _finish(item), item if include_usage else None, item.tool_calls))
                 await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": True})
@@ -302,10 +294,8 @@ async def _error(send, status: int, message: str, kind: str) -> None:
 
 
 async def _tether_error(send, e: TetherError) -> None:
-    for cls, status, kind in _STATUS:
-        if isinstance(e, cls):
-            return await _error(send, status, str(e), kind)
-    await _error(send, 502, str(e), "upstream_error")
+    """The error answered as its class says (errors.py: the web app reads the same status)."""
+    await _error(send, e.http_status, str(e), e.error_type)
 
 
 async def _event(send, payload: dict) -> None:
@@ -354,6 +344,8 @@ def _chunk(cid, created, model, delta, finish, usage_from: Response | None = Non
 
 class GatewayServer(Server):
     """The gateway on a socket of its own (see `serving.Server`)."""
+
+    what = "the gateway"
 
     def __init__(self, grid: Grid, token: str, host: str = "127.0.0.1", port: int = 8765):
         self.grid = grid

@@ -20,6 +20,7 @@ from ..errors import (AllAttemptsFailed, BadRequest, BudgetExceeded, Cancelled, 
 from ..redaction import redact_messages
 from ..store import Store
 from . import models
+from .keys import Keys
 from .meter import Attempt, Ledger, ledger_store
 from .providers import Provider, create
 from .types import Request, Response, Tool, Usage, estimate_tokens, normalize_messages, request_tokens
@@ -149,6 +150,10 @@ class Grid:
             window = self.provider(provider).context_window(short) if provider in self.config.providers else None
             windows.append(window or models.info(name, self.config).context_window or fallback)
         return min(windows)
+
+    def keys(self) -> Keys:
+        """The gateway's virtual keys: in the ledger's database, so every gateway and `tether keys` on it see the same."""
+        return Keys(self.ledger.store)
 
     def breaker(self, provider: str) -> Breaker:
         with self._lock:

@@ -15,6 +15,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -25,6 +26,9 @@ from .. import __version__
 from ..context import tokens
 from ..errors import ConfigError, TetherError
 from ..layering import DEFAULTS, KEYS
+
+if TYPE_CHECKING:
+    from ..llm import GridLike
 
 __all__ = ["Bearer", "DESCRIPTIONS", "describe", "create_server", "settings"]
 
@@ -78,8 +82,8 @@ class Tools:
     """The tool functions over one workspace. One worker thread does all the work: the index
     and the stores keep one thread each, and a local model answers one question at a time."""
 
-    def __init__(self, grid, root: Path, write: bool, max_tokens: int):
-        from ..autonomy.drafts import Drafts
+    def __init__(self, grid: GridLike, root: Path, write: bool, max_tokens: int):
+        from ..autonomy.history.drafts import Drafts
 
         self.grid, self.root, self.write, self.max_tokens = grid, root, write, max_tokens
         self.drafts = Drafts(root)
@@ -202,7 +206,7 @@ class Tools:
             self._index.close()
 
 
-def create_server(grid, root: Path, *, write: bool = False, max_tokens: int = 20_000) -> tuple[MCPServer, Tools]:
+def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens: int = 20_000) -> tuple[MCPServer, Tools]:
     """The MCP server over one workspace, and its tools (close them when the server ends)."""
     t = Tools(grid, root, write, max_tokens)
     server = MCPServer("tether", version=__version__, log_level="WARNING",

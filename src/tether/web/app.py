@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import anyio
@@ -25,14 +26,17 @@ from ..autonomy.guard.leash import LEVELS, Leash
 from ..autonomy.guard.verify import VerifySettings
 from ..errors import TetherError
 from ..redaction import redact_file
-from .runs import Conflict, Runs, WebAsk, WebRun
+from .runs import Runs, WebAsk, WebRun
 from .security import Door
+
+if TYPE_CHECKING:
+    from ..llm import GridLike
 
 HERE = Path(__file__).parent
 __all__ = ["create_app"]
 
 
-def create_app(grid, root: Path, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> Door:
+def create_app(grid: GridLike, root: Path, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> Door:
     """The app behind its door (`Door.token` is the one-time token for the printed URL)."""
     pages = Pages(grid, Path(root))
     routes = [
@@ -55,7 +59,7 @@ def create_app(grid, root: Path, host: str = "127.0.0.1", port: int = 0, token: 
 
 
 class Pages:
-    def __init__(self, grid, root: Path):
+    def __init__(self, grid: GridLike, root: Path):
         self.grid, self.root, self.runs_ = grid, root.resolve(), Runs()
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
         self.door: Door | None = None
@@ -91,7 +95,7 @@ class Pages:
         return data
 
     async def error(self, request: Request, exc: TetherError) -> Response:
-        status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, Forbidden) else 400
+        status = exc.http_status  # as errors.py says, the gateway's status for the same error
         if request.method == "POST" and "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status)
         return self.page(request, "error.html", status, message=str(exc))
@@ -294,7 +298,9 @@ class Pages:
 
 
 class Forbidden(TetherError):
-    pass
+    """A change asked without the page's CSRF token (or from another site)."""
+
+    http_status, error_type = 403, "forbidden"
 
 
 def _number(form, key: str, kind):

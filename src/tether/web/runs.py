@@ -7,15 +7,21 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..autonomy.agent.loop import Agent
 from ..autonomy.edits.hunks import Hunk
 from ..autonomy.agent.result import RunResult, Status
 from ..errors import Cancelled, TetherError
 
+if TYPE_CHECKING:
+    from ..llm import GridLike
+
 
 class Conflict(TetherError):
     """Another tab (or the same one twice) already decided this."""
+
+    http_status, error_type = 409, "conflict"
 
 
 @dataclass
@@ -77,7 +83,7 @@ class WebAsk(Live):
     """A question asked from the browser: the prompt read and the claims written as events, Stop
     at any point, and the checked Answer (or why there is none) as its result."""
 
-    def __init__(self, key: str, grid, root, question: str, model: str):
+    def __init__(self, key: str, grid: GridLike, root, question: str, model: str):
         super().__init__(key)
         self.grid, self.root, self.instruction, self.model = grid, root, question, model
         self.cancel = threading.Event()
@@ -208,7 +214,7 @@ class Runs:
         self.all[run.key] = run
         return run.start()
 
-    def ask(self, grid, root, question: str, model: str) -> WebAsk:
+    def ask(self, grid: GridLike, root, question: str, model: str) -> WebAsk:
         """Questions never wait on a run's leash; on one local model they take turns."""
         job = WebAsk(f"a{len(self.asks) + 1}", grid, root, question, model)
         self.asks[job.key] = job
