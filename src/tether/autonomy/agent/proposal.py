@@ -5,7 +5,7 @@ the reply is parsed once, the plan made once, its diff made once."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..edits import hunks as hunk_mod
 from ..guard import tamper
@@ -16,6 +16,9 @@ from .result import Status, Stop
 from ..history.runlog import RunLog
 from ..history.trail import Trail
 from ..guard.verify import CommandResult, failure_report, score
+
+if TYPE_CHECKING:
+    from .checks import Checks
 
 __all__ = ["Outcome", "Proposals"]
 
@@ -44,9 +47,9 @@ class Outcome:
 
 class Proposals:
     def __init__(self, leash: Leash, person, log: RunLog, trail: Trail, fmt: EditFormat,
-                 check: Callable[[], list[CommandResult]], on_event: Callable[..., None], wrap: Callable[[str, str], str]):
+                 checks: Checks, on_event: Callable[..., None], wrap: Callable[[str, str], str]):
         self.leash, self.person, self.log, self.trail, self.fmt = leash, person, log, trail, fmt
-        self.check, self.on_event, self.wrap = check, on_event, wrap
+        self.checks, self.on_event, self.wrap = checks, on_event, wrap
 
     def attempt(self, text: str, edits: list[Edit]) -> Outcome:
         level = self.leash.level
@@ -88,7 +91,7 @@ class Proposals:
                                    "files": sorted(self.trail.touched)})
         commit = self.trail.written(files)
         self.log.step("diff", applied=True, diff=diff, files=files)
-        checks = self.check()
+        checks = self.checks.run()
         feedback = "Applied to " + ", ".join(files) + "." + left_out
         if checks:
             failing = [c for c in checks if not c.ok]

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from typing import TYPE_CHECKING
+
 from ..guard.verify import CommandResult
+
+if TYPE_CHECKING:
+    from ..guard.leash import Spent
 
 __all__ = ["RunResult", "Status", "Stop"]
 
@@ -56,6 +61,12 @@ class RunResult:
     seconds: float = 0.0
     checks: list[CommandResult] = field(default_factory=list)
     cached_tokens: int = 0  # of input_tokens, those the provider read from its prompt cache
+
+    @classmethod
+    def of(cls, run_id: str, stop: Stop, changed: list[str], diff: str, spent: Spent, checks: list[CommandResult]) -> RunResult:
+        """A run's result from how it stopped and what it spent."""
+        return cls(run_id, stop.status, stop.reason, stop.answer, changed, diff, spent.steps, spent.input_tokens,
+                   spent.output_tokens, spent.usd, spent.seconds, list(checks), spent.cached_tokens)
 
     @property
     def exit_code(self) -> int:
