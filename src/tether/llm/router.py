@@ -6,7 +6,6 @@ checked against the budgets before it is sent, and written to the ledger after."
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from .keys import Keys
 from .meter import Attempt, Ledger, ledger_store
 from .providers import Provider, create
 from .types import Request, Response, Tool, Usage, estimate_tokens, normalize_messages, request_tokens
+from .breaker import Breaker, backoff
 
 _OPTIONS = {f.name for f in fields(Request)} - {"model", "messages"}
 DEFAULT_OUTPUT_CAP = 256  # output tokens a budgeted call may write when its caller names no max_tokens
@@ -39,50 +39,6 @@ def output_cap(asked, held: bool) -> int | None:
     if isinstance(asked, bool) or not isinstance(asked, int) or asked < 1:
         raise BadRequest(f"max_tokens must be a whole number >= 1 (got {asked!r})")
     return asked
-
-
-class Breaker:
-    """Skips a provider after `threshold` failures in a row, for `cooldown` seconds; then lets
-    one probe through (half-open): its success closes the circuit, its failure re-opens it."""
-
-    def __init__(self, threshold: int = 3, cooldown: float = 30.0, clock=time.monotonic):
-        self.threshold, self.cooldown, self.clock = threshold, cooldown, clock
-        self.failures = 0
-        self.opened_at: float | None = None
-        self.probing = False
-        self._lock = threading.Lock()
-
-    @property
-    def state(self) -> str:
-        if self.opened_at is None:
-            return "closed"
-        return "half-open" if self.clock() - self.opened_at >= self.cooldown else "open"
-
-    def allow(self) -> bool:
-        with self._lock:
-            state = self.state
-            if state == "closed":
-                return True
-            if state == "half-open" and not self.probing:
-                self.probing = True
-                return True
-            return False
-
-    def success(self) -> None:
-        with self._lock:
-            self.failures, self.opened_at, self.probing = 0, None, False
-
-    def failure(self) -> None:
-        with self._lock:
-            self.failures += 1
-            if self.probing or self.failures >= self.threshold:
-                self.opened_at = self.clock()
-            self.probing = False
-
-
-def backoff(retry: int, base: float = 0.25, cap: float = 8.0) -> float:
-    """Exponential backoff with jitter: between half and all of base * 2**retry."""
-    return min(cap, base * 2**retry) * random.uniform(0.5, 1.0)
 
 
 @dataclass
