@@ -161,17 +161,21 @@ def _teach_sphinx() -> None:
         def run(self):
             return []
 
+    _register(roles, directives, literal_role, Named, Version, Dropped)
+    _taught = True
+
+
+def _register(roles, directives, literal_role, named, version, dropped) -> None:
     for name in _SPHINX_ROLES:
         roles.register_local_role(name, literal_role)
     for name in _AUTO:
-        directives.register_directive(name, Named)
-        directives.register_directive(f"py:{name}", Named)
-    directives.register_directive("py:class", Named)
+        directives.register_directive(name, named)
+        directives.register_directive(f"py:{name}", named)
+    directives.register_directive("py:class", named)
     for name in ("versionadded", "versionchanged", "deprecated"):
-        directives.register_directive(name, Version)
+        directives.register_directive(name, version)
     for name in ("toctree", "literalinclude", "automodapi", "autosummary", "include", "only", "index", "highlight", "tabularcolumns"):
-        directives.register_directive(name, Dropped)
-    _taught = True
+        directives.register_directive(name, dropped)
 
 
 def _rst_to_html(text: str) -> tuple[str | None, str]:

@@ -95,21 +95,27 @@ class Plan:
             self.texts[rel] = original.text if original else None
         return self.texts[rel]
 
+    def _target(self, edit: Edit) -> tuple[Path, str]:
+        """The file an edit means: its path, else the one file that holds its SEARCH lines, else
+        the file whose name it misspelt."""
+        if not edit.path.strip() and edit.action == "replace" and edit.search.strip():
+            edit.path = self._holder(edit.search)
+        target, rel = resolve(self.root, edit.path)
+        if edit.action == "write" and self._current(rel, target) is None:
+            target, rel = self._same_file(edit.path, target, rel)
+        if edit.action in ("replace", "append", "delete", "rename") and self._current(rel, target) is None:
+            try:
+                target, rel = self._guess(edit.path)
+            except NoMatch:
+                if edit.action != "replace" or not (holder := self._holder(edit.search, required=False)):
+                    raise
+                target, rel = resolve(self.root, holder)
+        return target, rel
+
     def add(self, edit: Edit) -> BlockResult:
         result = BlockResult(edit.block, edit.path, False)
         try:
-            if not edit.path.strip() and edit.action == "replace" and edit.search.strip():
-                edit.path = self._holder(edit.search)
-            target, rel = resolve(self.root, edit.path)
-            if edit.action == "write" and self._current(rel, target) is None:
-                target, rel = self._same_file(edit.path, target, rel)
-            if edit.action in ("replace", "append", "delete", "rename") and self._current(rel, target) is None:
-                try:
-                    target, rel = self._guess(edit.path)
-                except NoMatch:
-                    if edit.action != "replace" or not (holder := self._holder(edit.search, required=False)):
-                        raise
-                    target, rel = resolve(self.root, holder)
+            target, rel = self._target(edit)
             result.path = rel
             _refuse_protected(self.root, rel)
             if self.keep is not None and not self.keep(rel):
