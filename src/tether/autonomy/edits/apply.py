@@ -99,7 +99,7 @@ class Plan:
         """The file an edit means: its path, else the one file that holds its SEARCH lines, else
         the file whose name it misspelt."""
         if not edit.path.strip() and edit.action == "replace" and edit.search.strip():
-            edit.path = self._holder(edit.search)
+            edit.path = self._holder(edit.search) or ""
         target, rel = resolve(self.root, edit.path)
         if edit.action == "write" and self._current(rel, target) is None:
             target, rel = self._same_file(edit.path, target, rel)
@@ -144,18 +144,18 @@ class Plan:
                 self.texts[new_rel], self.texts[rel] = text, None
                 result.how = f"renamed to {new_rel}"
             elif edit.action == "append":
-                self.texts[rel] = text + ("" if not text or text.endswith("\n") else "\n") + edit.replace
+                self.texts[rel] = (text or "") + ("" if not text or text.endswith("\n") else "\n") + edit.replace
                 result.how = "appended"
             else:
                 try:
-                    self.texts[rel], result.how = _replace(text, edit)
+                    self.texts[rel], result.how = _replace(text or "", edit)
                 except NoMatch:  # not here, even loosely: a block under the wrong file's name?
                     holder = self._holder(edit.search, required=False)
                     if not holder or holder == rel or (self.keep is not None and not self.keep(holder)):
                         raise
                     result.path = rel = holder
                     _refuse_protected(self.root, rel)
-                    self.texts[rel], result.how = _replace(self._current(rel, self.root / rel), edit)
+                    self.texts[rel], result.how = _replace(self._current(rel, self.root / rel) or "", edit)
             _refuse_markers(text, self.texts.get(rel), rel)
             result.ok = True
         except TetherError as e:  # PathRefused included
@@ -163,7 +163,7 @@ class Plan:
         except NoMatch as e:
             result.error = str(e)
             if e.nearest is not None and result.path in self.texts and self.texts[result.path] is not None:
-                lines = self.texts[result.path].splitlines()
+                lines = (self.texts[result.path] or "").splitlines()
                 start, end = e.nearest
                 snippet = redact_file(self.root / result.path, "\n".join(lines[start:end]))[0]  # it goes back to a model
                 result.hint = f"{result.path}:{start + 1}\n{snippet}"

@@ -53,6 +53,7 @@ class Folders:
 
     def _open(self, rel: str, create: bool) -> int | None:
         if rel not in self.fds:
+            fd: int | None
             if not rel:
                 fd = os.open(self.root, _FOLDER)
             else:

@@ -21,6 +21,13 @@ class Hunk:
     before: list[str]  # up to 3 unchanged lines of context before, for showing
     after: list[str]
 
+    def edit(self, text: str) -> None:
+        """A person's own text in place of the new lines (empty: the hunk deletes its old lines);
+        a last line without its newline gets one, so it never runs into the line after the hunk."""
+        self.new = text.splitlines(keepends=True)
+        if self.new and not self.new[-1].endswith("\n"):
+            self.new[-1] += "\n"
+
     def text(self) -> str:
         """`diff -u` style, for a person to read."""
         head = f"@@ -{self.start + 1},{len(self.old)} +{self.start + 1},{len(self.new)} @@ {self.path}\n"

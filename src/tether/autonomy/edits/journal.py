@@ -30,7 +30,7 @@ from .workspace import PathRefused, still
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks here; one writer is assumed
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -100,6 +100,7 @@ def _prepare(folders: Folders, step: dict, data: bytes | None) -> None:
     if fd is not None and beneath.kind(fd, name) not in ("file", None):
         raise PathRefused(f"{step['rel']}: a symlink or folder now stands at the file's name")
     if data is not None:
+        assert fd is not None  # holding(create=True) made the folder or raised
         beneath.create(fd, _tmp(step), data, step["mode"])
 
 

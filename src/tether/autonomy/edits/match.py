@@ -65,6 +65,7 @@ def _locate(lines: list[str], search: list[str], replace: list[str], fuzzy: bool
     found = _unique(starts, "indentation", len(search))
     if found is not None:
         delta = _indent_delta(lines[found:found + len(search)], search)
+        assert delta is not None  # the start was kept for having one
         return Found(found, found + len(search), "indentation", _reindent(replace, delta), delta)
     found_range = _ignoring_blank_lines(lines, search)
     if found_range is not None:
@@ -198,10 +199,10 @@ def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
     scored.sort(key=lambda s: -s[0])
     best = scored[0]
     rivals = [s for s in scored[1:] if s[2] <= best[1] or s[1] >= best[2]]  # windows that do not overlap the best
-    wanted = [x.strip() for x in search if x.strip()]
+    asked = [x.strip() for x in search if x.strip()]
     have = {x.strip() for x in lines[best[1]:best[2]]}
-    same = sum(x in have for x in wanted) / max(1, len(wanted))
-    threshold = FUZZY_SHORT if len(wanted) <= 2 else FUZZY_THRESHOLD
+    same = sum(x in have for x in asked) / max(1, len(asked))
+    threshold = FUZZY_SHORT if len(asked) <= 2 else FUZZY_THRESHOLD
     if best[0] >= threshold and same >= FUZZY_SAME_LINES and (not rivals or rivals[0][0] < best[0] - FUZZY_MARGIN):
         return Found(best[1], best[2], f"fuzzy ({best[0]:.2f})", replace)
     if best[0] >= threshold and same >= FUZZY_SAME_LINES:

@@ -7,6 +7,7 @@ be lost — so either the reply is refused and the time spent, or the code is.""
 from __future__ import annotations
 
 import ast
+from typing import Any
 
 __all__ = ["splice"]
 
@@ -34,10 +35,11 @@ def _splice(current: str, reply: str) -> str | None:
         lines[-1] += "\n"
     methods = {m: c for c in ours.values() if isinstance(c, ast.ClassDef) for m in _named(c.body)}
     first_def = min((_start(n) for n in ours.values()), default=len(lines))
-    edits: list[tuple[int, int, list[str]]] = []  # (first line, last line + 1, new lines), 0-based, over `current`
+    edits: list[tuple[int, Any, list[str]]] = []  # (first line, last line + 1, new lines), 0-based, over `current`
+    node: Any
     for node in new.body:
         text = got[_start(node):node.end_lineno]
-        name = getattr(node, "name", None)
+        name = getattr(node, "name", "")
         mine = ours.get(name)
         if isinstance(node, _DEFS) and mine is not None and isinstance(mine, ast.ClassDef) == isinstance(node, ast.ClassDef):
             if isinstance(node, ast.ClassDef) and _leaves_out(mine.body, node.body):
@@ -50,7 +52,7 @@ def _splice(current: str, reply: str) -> str | None:
             edits.append((len(lines), len(lines), ["\n", "\n", *text]))
         elif isinstance(node, ast.Import | ast.ImportFrom):
             if "".join(text).strip() not in current:
-                at = max((n.end_lineno for n in old.body if isinstance(n, ast.Import | ast.ImportFrom)), default=0)
+                at = max((n.end_lineno or 0 for n in old.body if isinstance(n, ast.Import | ast.ImportFrom)), default=0)
                 edits.append((at, at, text))
         elif (same := _assigned(old.body, node) or _guarded(old.body, node)) is not None:
             edits.append((_start(same), same.end_lineno, text))
@@ -62,7 +64,7 @@ def _splice(current: str, reply: str) -> str | None:
     return out if out is not None and ast.parse(out) else None
 
 
-def _named(body: list) -> dict[str, ast.AST]:
+def _named(body: list) -> dict[str, Any]:
     return {n.name: n for n in body if isinstance(n, _DEFS)}
 
 
@@ -82,10 +84,10 @@ def _into_class(mine: ast.ClassDef, items: list, got: list[str]) -> list:
     """The methods (and class-level names) of the reply's `items` put into the class `mine`."""
     ours = _named(mine.body)
     inner = mine.body[0].col_offset
-    edits = []
+    edits: list[tuple[Any, Any, list[str]]] = []
     for item in items:
         text = _indent(got[_start(item):item.end_lineno], item.col_offset, inner)
-        same = ours.get(getattr(item, "name", None)) if isinstance(item, _DEFS) else _assigned(mine.body, item)
+        same = ours.get(getattr(item, "name", "")) if isinstance(item, _DEFS) else _assigned(mine.body, item)
         if same is not None:
             edits.append((_start(same), same.end_lineno, text))
         elif isinstance(item, _DEFS):
@@ -100,13 +102,13 @@ def _docstring(node) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
 
-def _assigned(body: list, node) -> ast.AST | None:
+def _assigned(body: list, node) -> Any:
     """The statement of `body` that assigns the one name `node` assigns."""
     name = _target(node)
     return next((n for n in body if isinstance(n, ast.Assign | ast.AnnAssign) and _target(n) == name), None) if name else None
 
 
-def _guarded(body: list, node) -> ast.AST | None:
+def _guarded(body: list, node) -> Any:
     """The `if` of `body` with the same test as `node` (an `if __name__ == "__main__":` block)."""
     if not isinstance(node, ast.If):
         return None
