@@ -3,6 +3,8 @@ message is one line saying what failed and what to do; faces print it, never a t
 Each class knows its HTTP status and its OpenAI-style error type, so the gateway and the web
 app answer an error the same way, each reading it from the exception (no table per face)."""
 
+from typing import Any
+
 
 class TetherError(Exception):
     """Base of everything tether raises on purpose. A model call cut off (stopped, timed out)
@@ -12,7 +14,7 @@ class TetherError(Exception):
     exit_code = 1
     http_status = 400  # what an HTTP face answers: by default the request asked for something that cannot be done
     error_type = "invalid_request_error"  # the `type` (and `code`) of the gateway's OpenAI-style error body
-    usage = None  # a llm.types.Usage
+    usage: Any = None  # a llm.types.Usage
     cost_usd: float | None = 0.0
 
 

@@ -30,7 +30,7 @@ class ModelInfo:
 
     def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float | None:
         """`input_tokens` includes the `cached_tokens` read from the provider's cache."""
-        if not self.price_known:
+        if self.input_per_mtok is None or self.output_per_mtok is None:
             return None
         cached = min(cached_tokens, input_tokens)
         cached_price = self.input_per_mtok if self.cached_per_mtok is None else self.cached_per_mtok

@@ -6,7 +6,7 @@ typing is imported at run time: a module that names `GridLike` in its annotation
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class GridLike(Protocol):
         """One reply: `model` is "provider/name" or a route name."""
         ...
 
-    def stream(self, model: str, messages: str | list[Message], **opts: Any) -> Iterator[str | Response]:
+    def stream(self, model: str, messages: str | list[Message], **opts: Any) -> Generator[str | Response, None, None]:
         """Text chunks as they come, then the final Response."""
         ...
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -133,7 +133,7 @@ class Grid:
             return call.succeeded(attempt, response, ttft_ms=response.ttft_ms)  # a provider that streams inside knows it
         raise call.failure()
 
-    def stream(self, model: str, messages, **opts) -> Iterator[str | Response]:
+    def stream(self, model: str, messages, **opts) -> Generator[str | Response, None, None]:
         """Text chunks as they come, then the final Response. A failure before the first chunk
         fails over; one after it raises StreamInterrupted, since a retry would repeat text."""
         call = _Call(self, model, messages, opts, stream=True)
@@ -241,7 +241,7 @@ class _Call:
 
     def _limits(self) -> list:
         """Every budget this call falls under, as `Ledger.reserve` takes them."""
-        limits = [(self.grid.config.budget, "overall", None, None)]
+        limits: list[tuple] = [(self.grid.config.budget, "overall", None, None)]
         if self.route_name is not None:
             limits.append((self.route.budget, f"route {self.route_name}", "route", self.route_name))
         if self.key is not None:
@@ -284,9 +284,9 @@ class _Call:
                 self.errors.append((model, ProviderError(f"{model}: the call's deadline of {self.deadline:g}s passed")))
                 return True
             if not breaker.allow():
-                error = CircuitOpen(f"{model}: skipped, {provider_name} failed {breaker.threshold} times in a row (circuit open)")
+                error: TetherError = CircuitOpen(f"{model}: skipped, {provider_name} failed {breaker.threshold} times in a row (circuit open)")
                 self.number += 1
-                self.record(_Try(provider, model, None, self.number, info), "skipped", None, error)
+                self.record(_Try(provider, model, None, self.number, info), "skipped", None, error)  # type: ignore[arg-type]  # no request was made
                 self.errors.append((model, error))
                 return False
             timeout = min(route.timeout or provider.cfg.timeout, remaining)
@@ -297,7 +297,8 @@ class _Call:
             if not attempt.retry or retry == route.retries:
                 return False
             error = self.errors[-1][1]
-            wait = error.retry_after if getattr(error, "retry_after", None) is not None else backoff(retry)
+            after = getattr(error, "retry_after", None)
+            wait = after if after is not None else backoff(retry)
             if wait > route.max_retry_wait or time.monotonic() + wait >= end:
                 return False  # waiting would cost more than failing over
             cancel = self.opts.get("cancel")

@@ -22,7 +22,7 @@ class AnthropicProvider(Provider):
 
     @property
     def url(self) -> str:
-        return self.cfg.base_url.rstrip("/") + "/v1/messages"
+        return (self.cfg.base_url or "").rstrip("/") + "/v1/messages"
 
     @property
     def http(self):

@@ -15,7 +15,7 @@ class OpenAIProvider(Provider):
 
     @property
     def url(self) -> str:
-        return self.cfg.base_url.rstrip("/") + "/chat/completions"
+        return (self.cfg.base_url or "").rstrip("/") + "/chat/completions"
 
     @property
     def http(self):
