@@ -14,8 +14,37 @@ import httpx
 
 from ...errors import AuthError, BadRequest, Cancelled, MalformedResponse, ProviderError, ProviderTimeout, RateLimited, TransientError
 from ...redaction import scrub
+from . import Provider
 
 _MAX_DETAIL = 300
+
+
+class HTTPProvider(Provider):
+    """A provider spoken to over HTTP: one client for its life, its key in the headers the wire
+    protocol names. Subclasses give `PATH`, `HEADERS` and `key_headers`."""
+
+    PATH = ""
+    HEADERS: dict = {}
+    _http_client: httpx.Client | None = None
+
+    def key_headers(self, key: str) -> dict:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return (self.cfg.base_url or "").rstrip("/") + self.PATH
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http_client is None:
+            key = self.api_key()
+            headers = {"user-agent": "tether", **self.HEADERS, **self.cfg.headers, **(self.key_headers(key) if key else {})}
+            self._http_client = client(headers, self.cfg.timeout)
+        return self._http_client
+
+    def close(self) -> None:
+        if self._http_client is not None:
+            self._http_client.close()
 
 
 def client(headers: dict, timeout: float) -> httpx.Client:

@@ -10,29 +10,19 @@ from collections.abc import Iterator
 
 from ...errors import MalformedResponse, TransientError
 from ..types import Message, Request, Response, ToolCall, Usage
-from . import Provider, _http
+from . import _http
 
 VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 _SCHEMA_TOOL = "reply"
 
 
-class AnthropicProvider(Provider):
-    _http_client = None
+class AnthropicProvider(_http.HTTPProvider):
+    PATH = "/v1/messages"
+    HEADERS = {"anthropic-version": VERSION}
 
-    @property
-    def url(self) -> str:
-        return (self.cfg.base_url or "").rstrip("/") + "/v1/messages"
-
-    @property
-    def http(self):
-        if self._http_client is None:
-            headers = {"user-agent": "tether", "anthropic-version": VERSION, **self.cfg.headers}
-            key = self.api_key()
-            if key:
-                headers["x-api-key"] = key
-            self._http_client = _http.client(headers, self.cfg.timeout)
-        return self._http_client
+    def key_headers(self, key: str) -> dict:
+        return {"x-api-key": key}
 
     def body(self, req: Request, stream: bool) -> dict:
         system, messages = to_anthropic(req.messages)
@@ -131,9 +121,6 @@ class AnthropicProvider(Provider):
             finish_reason=stop,
         )
 
-    def close(self) -> None:
-        if self._http_client is not None:
-            self._http_client.close()
 
 
 def to_anthropic(messages: list[Message]) -> tuple[str, list[dict]]:

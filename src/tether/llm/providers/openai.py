@@ -7,25 +7,14 @@ from collections.abc import Iterator
 
 from ...errors import MalformedResponse, TransientError
 from ..types import Request, Response, ToolCall, Usage
-from . import Provider, _http
+from . import _http
 
 
-class OpenAIProvider(Provider):
-    _http_client = None
+class OpenAIProvider(_http.HTTPProvider):
+    PATH = "/chat/completions"
 
-    @property
-    def url(self) -> str:
-        return (self.cfg.base_url or "").rstrip("/") + "/chat/completions"
-
-    @property
-    def http(self):
-        if self._http_client is None:
-            headers = {"user-agent": "tether", **self.cfg.headers}
-            key = self.api_key()
-            if key:
-                headers["authorization"] = f"Bearer {key}"
-            self._http_client = _http.client(headers, self.cfg.timeout)
-        return self._http_client
+    def key_headers(self, key: str) -> dict:
+        return {"authorization": f"Bearer {key}"}
 
     def body(self, req: Request, stream: bool) -> dict:
         body: dict = {"model": req.model, "messages": req.messages}
@@ -116,9 +105,6 @@ class OpenAIProvider(Provider):
             finish_reason=finish,
         )
 
-    def close(self) -> None:
-        if self._http_client is not None:
-            self._http_client.close()
 
 
 PROVIDER = OpenAIProvider
