@@ -32,43 +32,20 @@ def chat(
     as_json: bool = JsonOpt,
 ):
     """Chat with a model; replies stream as they are generated, and every chat is logged."""
-    from ..autonomy.history.runlog import RunLog, conversation
-    from ..llm.conversation import Conversation
+    from ..autonomy.history.chats import LoggedChat
 
     g = grid()
     opts = {k: v for k, v in {"max_tokens": max_tokens, "temperature": temperature}.items() if v is not None}
-    piped = _piped()
-    if prompt is not None and piped.strip():
-        prompt = f"{piped.rstrip()}\n\n{prompt}"  # `cat file | tether chat "summarise this"`, as llm does
-    elif prompt is None and piped:
-        prompt = piped
-    if prompt is None and not sys.stdin.isatty() and not piped.strip():
-        raise TetherError("nothing to ask: give a prompt, pipe one in, or run `tether chat` on a terminal")
-    if go_on or cid:  # an unknown model is one clear error (from Conversation), before anything is read or logged
-        logged = conversation(g.store, cid)
-        talk = Conversation.resume(g, logged, None if model == "default" else model, system)  # -m default: the chat's own model
-        log = RunLog.resume(g.store, logged[0]["id"])
-        if talk.model != model:
-            err.print(f"[dim]continuing chat {log.id} with {e(talk.model)}[/dim]")
+    prompt = _with_piped(prompt)
+    if go_on or cid:  # an unknown model is one clear error, before anything is read or logged
+        chat_ = LoggedChat.resume(g, cid, model, system, os.getcwd())
+        if chat_.talk.model != model:
+            err.print(f"[dim]continuing chat {chat_.log.id} with {e(chat_.talk.model)}[/dim]")
     else:
-        talk, log = Conversation(g, model, system), None
+        chat_ = LoggedChat(g, model, system, os.getcwd())
 
     def turn(text: str):
-        nonlocal log
-        log = log or RunLog(g.store, root=os.getcwd(), command="chat", instruction=text, level="chat", model=talk.model)
-        try:
-            reply = talk.send(text, **opts) if as_json else _stream_reply(talk, text, opts)
-        except TetherError as x:
-            log.mark("failed", str(x))
-            raise
-        except KeyboardInterrupt:
-            log.mark("stopped", "Ctrl-C")
-            raise
-        log.step("prompt", user=text, **({"system": system} if system and talk.turns == 1 else {}))
-        log.step("reply", **reply.log_fields())
-        u = reply.usage
-        log.totals(talk.turns, u.input_tokens, u.output_tokens, reply.cost_usd, reply.latency_ms / 1000, add=True)
-        log.mark("answered")
+        reply = chat_.turn(text, (lambda talk, t: talk.send(t, **opts)) if as_json else (lambda talk, t: _stream_reply(talk, t, opts)))
         if reply.finish_reason == "length" and not as_json:
             err.print(f"[yellow]the reply was cut at {opts['max_tokens']:,} tokens[/yellow] (--max-tokens allows more)")
         return reply
@@ -76,9 +53,9 @@ def chat(
     if prompt is not None:
         reply = turn(prompt)
         if as_json:
-            emit({**reply.to_dict(), "conversation": log.id})
+            emit({**reply.to_dict(), "conversation": chat_.log.id})
         return
-    err.print(f"[dim]chatting with {e(talk.model)} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
+    err.print(f"[dim]chatting with {e(chat_.talk.model)} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
     while True:
         try:
             line = input("› ")
@@ -97,8 +74,20 @@ def chat(
             err.print("\n[dim](stopped)[/dim]")
         except TetherError as x:
             err.print(f"[red]error:[/red] {e(x)}")
-    if log:
-        err.print(f"[dim]`tether chat -c` (or --cid {log.id}) goes on with this chat[/dim]")
+    if chat_.log:
+        err.print(f"[dim]`tether chat -c` (or --cid {chat_.log.id}) goes on with this chat[/dim]")
+
+
+def _with_piped(prompt: str | None) -> str | None:
+    """The prompt with what was piped in before it (`cat file | tether chat "summarise this"`, as llm does)."""
+    piped = _piped()
+    if prompt is not None and piped.strip():
+        return f"{piped.rstrip()}\n\n{prompt}"
+    if prompt is None and piped:
+        return piped
+    if prompt is None and not sys.stdin.isatty() and not piped.strip():
+        raise TetherError("nothing to ask: give a prompt, pipe one in, or run `tether chat` on a terminal")
+    return prompt
 
 
 def _piped() -> str:
