@@ -14,11 +14,12 @@ import jsonschema
 import pytest
 
 from tether.errors import BudgetExceeded, TetherError
-from tether.llm.pg import PgStore
+from tether.llm.pg import SCHEMA_VERSION, PgStore
 from tether.llm.pgcluster import Cluster
 from tether.llm.router import Grid
 from tether.shapes import SHAPES
 from tests.llm.test_budget_holds import CALLER
+from tests.llm.test_ledger_schema import POSTGRES_BEFORE
 
 REPLY = '{ text = "ok", delay = 0.05, usage = { input_tokens = 1, output_tokens = 400 } }'
 
@@ -120,3 +121,44 @@ def test_a_database_restart_loses_no_row_and_fails_cleanly(pg, cluster, tmp_path
     grid.ledger.flush()
     grid.close()
     assert answered >= 3 and len([r for r in rows(pg) if r["outcome"] == "ok"]) == answered
+
+
+def database(cluster, name: str) -> str:
+    """A new, empty database in the cluster; its URL."""
+    import psycopg
+
+    with psycopg.connect(cluster.url.replace("/tether?", "/postgres?"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return cluster.url.replace("/tether?", f"/{name}?")
+
+
+def columns(url: str) -> list[tuple]:
+    return [tuple(r.values()) for r in PgStore(url).query(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default IS NOT NULL AS has_default FROM information_schema.columns"
+        " WHERE table_name IN ('ledger', 'reservations', 'keys') ORDER BY table_name, ordinal_position")]
+
+
+@pytest.mark.parametrize("made_by", POSTGRES_BEFORE)
+def test_a_ledger_database_an_earlier_tether_made_gets_what_it_lacks_and_keeps_its_rows(cluster, tmp_path, made_by):
+    import psycopg
+
+    stamp, schema = POSTGRES_BEFORE[made_by]
+    url = database(cluster, f"made_by_{made_by}")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in filter(str.strip, schema.split(";")):
+            conn.execute(statement)
+        if stamp is not None:
+            conn.execute("CREATE TABLE tether_schema (version INTEGER NOT NULL)")
+            conn.execute("INSERT INTO tether_schema (version) VALUES (%s)", (stamp,))
+        conn.execute("INSERT INTO ledger (ts, day, call_id, attempt, provider, model, outcome) VALUES (1, '2024-01-01', 'old', 1, 's', 's/m', 'ok')")
+    grid = Grid.from_config(config(tmp_path, url, calls=1))
+    assert grid.complete("default", "hi").text == "ok"
+    grid.ledger.flush()
+    grid.keys().create("alice")
+    grid.close()
+    assert [r["call_id"] for r in rows(url)][0] == "old" and len(rows(url)) == 2
+    assert PgStore(url).query("SELECT version FROM tether_schema")[0]["version"] == SCHEMA_VERSION
+    fresh = database(cluster, "fresh_ledger")
+    PgStore(fresh).close()
+    assert columns(url) == columns(fresh)

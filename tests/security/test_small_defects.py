@@ -100,8 +100,8 @@ def test_digest_leaves_out_its_own_output_and_stays_inside_the_source(tmp_path):
 
 def test_racing_processes_migrate_a_fresh_data_dir_once(tmp_path):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "fresh")}
-    procs = [subprocess.Popen([sys.executable, "-c", "from tether.store import Store; Store().close()"], env=env, stderr=subprocess.PIPE, text=True)
-             for _ in range(8)]
+    code = "import tether.llm.router, tether.autonomy.memory, tether.autonomy.answers.wiki; from tether.store import Store; Store().close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True) for _ in range(8)]  # every owner's tables
     errors = [p.communicate()[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
 

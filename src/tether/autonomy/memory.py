@@ -17,6 +17,7 @@ from pathlib import Path
 from ..context import tokens
 from ..errors import TetherError
 from ..redaction import redact
+from ..store import Schema, register
 from .history.checkpoints import Change, Checkpoints
 from .edits.journal import write_files
 from .edits.workspace import TextFile, resolve
@@ -27,6 +28,19 @@ MEMORY_FILE = ".tether/memory.md"
 SOURCES = ("AGENTS.md", "CLAUDE.md", "CONVENTIONS.md", MEMORY_FILE)
 STANDING_TOKENS = 800
 _REMEMBER = re.compile(r"^[ \t>*-]*REMEMBER:\s*(.+?)\s*$", re.M)
+SCHEMA = register(Schema("memory", ["""
+    CREATE TABLE memory (
+        id      INTEGER PRIMARY KEY,
+        ts      REAL NOT NULL,
+        root    TEXT NOT NULL,
+        run_id  TEXT,
+        step    INTEGER,
+        source  TEXT NOT NULL,
+        text    TEXT NOT NULL,
+        status  TEXT NOT NULL
+    );
+    CREATE INDEX memory_root ON memory(root, status);
+    """], legacy=(5,)))  # the proposals, each pending until a person accepts or rejects it
 
 
 def standing(root: Path, budget: int = STANDING_TOKENS) -> tuple[str, list[str]]:
@@ -78,7 +92,7 @@ class Memory:
     def __init__(self, store, root: str | Path):
         from .. import config
 
-        self.store, self.root = store, config.workspace(root)
+        self.store, self.root = store.ensure(SCHEMA), config.workspace(root)
 
     def propose(self, text: str, run_id: str | None = None, step: int | None = None, source: str = "model") -> int | None:
         """A new pending proposal's id; None when the same note is pending or kept already."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..errors import TetherError
+from ..store import Schema, Store, register
 from . import gitsource, tokens
 from .compress import compress as compress_text
 from .parallel import in_two
@@ -217,7 +218,7 @@ def _prepare(files: list[DigestFile], root: Path, encoding: str, redact: bool, c
             for f in files]  # the redaction's rules and the file's names (`.env`, a link's target) decide what it redacts, as its bytes do
     results: dict[int, tuple] = {}
     if store is not None:
-        known = {bytes(r[0]): r for r in store.query_many("SELECT key, tokens, redacted, found FROM token_cache WHERE key IN", keys)}
+        known = _cached(store, keys)
         for i, key in enumerate(keys):
             if key in known:
                 _, count, text, found = known[key]
@@ -230,8 +231,7 @@ def _prepare(files: list[DigestFile], root: Path, encoding: str, redact: bool, c
     results.update(zip(todo, worked))
     if store is not None:
         if todo:
-            store.write_many("INSERT OR REPLACE INTO token_cache (key, tokens, redacted, found) VALUES (?,?,?,?)",
-                             [(keys[i], results[i][0], results[i][1], json.dumps(results[i][2]) if results[i][2] else None) for i in todo])
+            _remember(store, [(keys[i], results[i][0], results[i][1], json.dumps(results[i][2]) if results[i][2] else None) for i in todo])
         store.close()
     found: Counter = Counter()
     for i, (count, text, redacted, compressed) in results.items():
@@ -244,13 +244,33 @@ def _prepare(files: list[DigestFile], root: Path, encoding: str, redact: bool, c
     return found
 
 
-def _cache_store():
-    from ..store import Store
+# The token cache: a file's count, redacted text and secrets found, keyed by its bytes and the
+# options that decide them. Only this module reads or writes it.
+SCHEMA = register(Schema("token_cache", ["""
+    CREATE TABLE token_cache (
+        key      BLOB PRIMARY KEY,
+        tokens   INTEGER NOT NULL,
+        redacted TEXT,
+        found    TEXT
+    ) WITHOUT ROWID;
+    """], legacy=(2,)))
 
+
+def _cache_store():
     try:
-        return Store()
+        return Store().ensure(SCHEMA)
     except TetherError:
         return None  # no writable data dir: work without the cache
+
+
+def _cached(store, keys: list[bytes]) -> dict:
+    """key → (key, tokens, redacted, found) of the keys the cache holds."""
+    return {bytes(r[0]): r for r in store.query_many("SELECT key, tokens, redacted, found FROM token_cache WHERE key IN", keys)}
+
+
+def _remember(store, rows: list[tuple]) -> None:
+    """(key, tokens, redacted text or None, found as JSON or None) rows, all or none."""
+    store.write_many("INSERT OR REPLACE INTO token_cache (key, tokens, redacted, found) VALUES (?,?,?,?)", rows)
 
 
 def _work(jobs: list[tuple[str, str]], root: Path, encoding: str, redact: bool, compress: bool) -> list[tuple]:

@@ -13,10 +13,13 @@ from dataclasses import asdict, dataclass, field
 
 from ..config import Budget
 from ..errors import TetherError
+from ..store import Schema, register
+from . import ledger_schema
 
 __all__ = ["Key", "Keys"]
 
 PREFIX = "tk-"
+SCHEMA = register(Schema("keys", ledger_schema.sqlite("keys"), legacy=(7,)))  # described with the ledger's (one source for PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Key:
 
 class Keys:
     def __init__(self, store):
-        self.store = store  # tether's SQLite Store or a PgStore: the ledger's database
+        self.store = store.ensure(SCHEMA)  # tether's SQLite Store or a PgStore: the ledger's database
 
     def create(self, name: str, budget: Budget | None = None, rpm: int | None = None, routes: tuple[str, ...] = ()) -> tuple[Key, str]:
         """A new key and its secret, which is never shown again."""

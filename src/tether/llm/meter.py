@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from ..config import Budget, Config
 from ..layering import KEYS
 from ..errors import BudgetExceeded, ConfigError, KeyLimit, TetherError
-from ..store import Store
+from ..store import Schema, Store, register
+from . import ledger_schema
 from .types import Usage
 
 _KEY_SHAPES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}|AIza[0-9A-Za-z_\-]{20,})")
@@ -45,6 +46,10 @@ class Attempt:
     key: str | None = None  # the gateway key the call came with
 
 
+# The meter's tables, ledger and reservations (holds), described once for SQLite and PostgreSQL in
+# ledger_schema; in the old global list they were scripts 1, 6, 7 (with the keys table) and 8.
+SCHEMA = register(Schema("ledger", ledger_schema.sqlite("ledger"), legacy=(1, 6, 7, 8)))
+
 _INSERT = (
     "INSERT INTO ledger (ts, day, call_id, attempt, route, provider, model, input_tokens, output_tokens, cached_tokens,"
     " cost_usd, latency_ms, ttft_ms, outcome, error_class, error, stream, key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -62,7 +67,7 @@ def _flush_all() -> None:
 
 class Ledger:
     def __init__(self, store: Store, config: Config):
-        self.store = store
+        self.store = store.ensure(SCHEMA)  # tether's Store or a PgStore
         self._secrets = [os.environ[p.api_key_env] for p in config.providers.values() if p.api_key_env and os.environ.get(p.api_key_env)]
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._done = threading.Condition()

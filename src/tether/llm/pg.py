@@ -14,60 +14,13 @@ import importlib.util
 import threading
 
 from ..errors import LedgerUnavailable, TetherError
+from . import ledger_schema
 
 __all__ = ["PgStore", "SCHEMA"]
 
 HOLD_LOCK = 0x7E7E_0001  # the advisory lock every budget hold takes
-SCHEMA_VERSION = 2  # raise it when SCHEMA changes: existing databases get the new statements once
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger (
-    id            BIGSERIAL PRIMARY KEY,
-    ts            DOUBLE PRECISION NOT NULL,
-    day           TEXT NOT NULL,
-    call_id       TEXT NOT NULL,
-    attempt       INTEGER NOT NULL,
-    route         TEXT,
-    provider      TEXT NOT NULL,
-    model         TEXT NOT NULL,
-    input_tokens  INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    cost_usd      DOUBLE PRECISION,
-    latency_ms    DOUBLE PRECISION,
-    ttft_ms       DOUBLE PRECISION,
-    outcome       TEXT NOT NULL,
-    error_class   TEXT,
-    error         TEXT,
-    stream        INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS ledger_day ON ledger(day);
-CREATE INDEX IF NOT EXISTS ledger_route_day ON ledger(route, day);
-CREATE TABLE IF NOT EXISTS reservations (
-    id      BIGSERIAL PRIMARY KEY,
-    ts      DOUBLE PRECISION NOT NULL,
-    expires DOUBLE PRECISION NOT NULL,
-    day     TEXT NOT NULL,
-    route   TEXT,
-    usd     DOUBLE PRECISION,
-    tokens  INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reservations_day ON reservations(day);
-CREATE TABLE IF NOT EXISTS keys (
-    id       BIGSERIAL PRIMARY KEY,
-    name     TEXT NOT NULL UNIQUE,
-    hash     TEXT NOT NULL UNIQUE,
-    prefix   TEXT NOT NULL,
-    created  DOUBLE PRECISION NOT NULL,
-    revoked  DOUBLE PRECISION,
-    budget   TEXT NOT NULL,
-    rpm      INTEGER,
-    routes   TEXT NOT NULL
-);
-ALTER TABLE ledger ADD COLUMN IF NOT EXISTS key TEXT;
-ALTER TABLE reservations ADD COLUMN IF NOT EXISTS key TEXT;
-CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger(key, ts);
-ALTER TABLE ledger ADD COLUMN IF NOT EXISTS cached_tokens INTEGER NOT NULL DEFAULT 0;
-"""
+SCHEMA = ledger_schema.postgres()  # the ledger's, the holds' and the keys' tables: the same description as on SQLite
+SCHEMA_VERSION = ledger_schema.postgres_version()  # a database stamped lower gets SCHEMA's statements (each a no-op where done) once
 
 
 class _Cursor:
@@ -111,6 +64,12 @@ class PgStore:
             return 0
         row = db.execute("SELECT version FROM tether_schema").fetchone()
         return row[0] if row else 0
+
+    def ensure(self, schema) -> "PgStore":
+        """The store's `ensure`: the tables of the ledger's database are made when it opens."""
+        if schema.owner not in ledger_schema.OWNERS:
+            raise TetherError(f"the {schema.owner} tables live in tether's own database, not in PostgreSQL")
+        return self
 
     @property
     def where(self) -> str:

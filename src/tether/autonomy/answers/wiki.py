@@ -22,6 +22,7 @@ from ... import config
 from ...context.gitsource import run_git
 from ...context.repomap import repo_map
 from ...errors import TetherError
+from ...store import Schema, register
 from .ask import Snippet, answer as answer_question, file_lines
 
 __all__ = ["Part", "Page", "Wiki", "WikiReport"]
@@ -109,10 +110,27 @@ class WikiPlan:
                 "seconds": None if seconds is None else round(seconds, 1)}
 
 
+SCHEMA = register(Schema("wiki", ["""
+    CREATE TABLE wiki (
+        root      TEXT NOT NULL,
+        slug      TEXT NOT NULL,
+        rank      INTEGER NOT NULL,
+        title     TEXT NOT NULL,
+        files     TEXT NOT NULL,
+        claims    TEXT NOT NULL,
+        dropped   INTEGER NOT NULL,
+        commit_id TEXT NOT NULL,
+        run_id    TEXT,
+        ts        REAL NOT NULL,
+        PRIMARY KEY (root, slug)
+    );
+    """], legacy=(5,)))  # one row per page of a workspace's wiki, so a killed build resumes
+
+
 class Wiki:
     def __init__(self, grid, root: str | Path, model: str = "default"):
         self.grid, self.root, self.model = grid, config.workspace(root), model
-        self.store = grid.store
+        self.store = grid.store.ensure(SCHEMA)
 
     # -- building -----------------------------------------------------------------------------
 

@@ -19,10 +19,25 @@ from pathlib import Path
 from ...config import Config
 from ...layering import DEFAULTS, KEYS, LEVELS, STEPS
 from ...errors import ConfigError, TetherError
+from ...store import Schema, register
 from . import tamper
 from ..edits.workspace import PathRefused, protected, resolve
 
 TOOLS = ("read", "search", "propose", "write", "run")
+SCHEMA = register(Schema("decisions", ["""
+    CREATE TABLE decisions (
+        id      INTEGER PRIMARY KEY,
+        ts      REAL NOT NULL,
+        run_id  TEXT,
+        level   TEXT NOT NULL,
+        tool    TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        rule    TEXT NOT NULL,
+        reason  TEXT NOT NULL
+    );
+    CREATE INDEX decisions_run ON decisions(run_id);
+    """], legacy=(3,)))  # every check's verdict, under its run (written only here)
 VERDICTS = ("allow", "ask", "deny")
 SHELL_OPERATORS = (";", "&&", "||", "|", "`", "$(", ">", "<", "&", "\n")
 
@@ -85,7 +100,7 @@ class Leash:
         self.root = Path(os.path.realpath(root))
         self.level, self.paths, self.max_files, self.max_lines = level, tuple(paths), max_files, max_lines
         self.commands, self.budget, self.rules = tuple(commands), budget, tuple(rules)
-        self.store, self.run_id = store, run_id
+        self.store, self.run_id = (None if store is None else store.ensure(SCHEMA)), run_id
         self.spent = Spent()
 
     def for_run(self, commands: tuple[str, ...], store, run_id: str) -> "Leash":

@@ -11,14 +11,42 @@ import time
 
 from ...errors import TetherError
 from ...redaction import redact
-from ...store import Store
+from ...store import Schema, Store, register
 
 KINDS = ("prompt", "reply", "tool", "decision", "diff", "verify", "note", "end")
+SCHEMA = register(Schema("runs", ["""
+    CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        ts            REAL NOT NULL,
+        root          TEXT NOT NULL,
+        command       TEXT NOT NULL,
+        instruction   TEXT NOT NULL,
+        level         TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        reason        TEXT,
+        steps         INTEGER NOT NULL DEFAULT 0,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd      REAL,
+        seconds       REAL,
+        changed       TEXT
+    );
+    CREATE TABLE run_steps (
+        id       INTEGER PRIMARY KEY,
+        run_id   TEXT NOT NULL,
+        n        INTEGER NOT NULL,
+        ts       REAL NOT NULL,
+        kind     TEXT NOT NULL,
+        detail   TEXT NOT NULL
+    );
+    CREATE INDEX run_steps_run ON run_steps(run_id, n);
+    """], legacy=(4,)))
 
 
 class RunLog:
     def __init__(self, store: Store, *, root: str, command: str, instruction: str, level: str, model: str):
-        self.store = store
+        self.store = store = store.ensure(SCHEMA)
         self.id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         self.n = 0
         store.write("INSERT INTO runs (id, ts, root, command, instruction, level, model, status) VALUES (?,?,?,?,?,?,?,?)",
@@ -28,7 +56,7 @@ class RunLog:
     def resume(cls, store: Store, run_id: str) -> "RunLog":
         """Go on writing a logged run (a chat that is continued)."""
         log = cls.__new__(cls)
-        log.store, log.id = store, run_id
+        log.store, log.id = store.ensure(SCHEMA), run_id
         log.n = store.query("SELECT COALESCE(MAX(n), 0) FROM run_steps WHERE run_id = ?", (run_id,))[0][0]
         return log
 
@@ -61,14 +89,14 @@ class RunLog:
 def runs(store: Store, root: str | None = None, limit: int = 50, chats: bool = True) -> list[dict]:
     """The newest `limit` runs (of the workspace `root`), oldest first; `chats=False` leaves chats out."""
     where = " AND ".join(([] if root is None else ["root = ?"]) + ([] if chats else ["command != 'chat'"]))
-    rows = store.query(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY ts DESC LIMIT ?",
+    rows = store.ensure(SCHEMA).query(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY ts DESC LIMIT ?",
                        (*(() if root is None else (root,)), limit))
     return [{**dict(r), "changed": json.loads(r["changed"] or "[]")} for r in rows][::-1]
 
 
 def replay(store: Store, run_id: str) -> tuple[dict, list[dict]] | None:
     """A run and its steps in order; a unique prefix of the id is enough."""
-    found = store.query("SELECT * FROM runs WHERE id LIKE ? ORDER BY ts", (run_id + "%",))
+    found = store.ensure(SCHEMA).query("SELECT * FROM runs WHERE id LIKE ? ORDER BY ts", (run_id + "%",))
     if len(found) != 1:
         return None
     run = {**dict(found[0]), "changed": json.loads(found[0]["changed"] or "[]")}
@@ -81,7 +109,7 @@ def conversation(store: Store, run_id: str | None = None) -> tuple[dict, list[di
     """A logged chat (`run_id` or a unique start of it; the latest chat when None) and its
     messages, to continue it. Secrets in it were redacted when it was logged."""
     if run_id is None:
-        latest = store.query("SELECT id FROM runs WHERE command = 'chat' ORDER BY ts DESC LIMIT 1")
+        latest = store.ensure(SCHEMA).query("SELECT id FROM runs WHERE command = 'chat' ORDER BY ts DESC LIMIT 1")
         if not latest:
             raise TetherError("no chat to continue yet")
         run_id = latest[0]["id"]
