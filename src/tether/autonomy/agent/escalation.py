@@ -6,12 +6,17 @@ a loop."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...errors import TetherError
 from ...llm import models as catalogue
 from .result import Status, Stop
 
+if TYPE_CHECKING:
+    from ...llm.protocol import GridLike
 
-def escalation(grid, model: str) -> str | None:
+
+def escalation(grid: GridLike, model: str) -> str | None:
     """The route or model `model`'s route escalates to, if any."""
     try:
         return grid.route(model)[1].escalate
@@ -20,7 +25,7 @@ def escalation(grid, model: str) -> str | None:
 
 
 class Escalation:
-    def __init__(self, grid, model: str, to: str | None = None):
+    def __init__(self, grid: GridLike, model: str, to: str | None = None):
         self.grid = grid
         self.to = to or escalation(grid, model)  # where a run this model cannot finish goes on
         self.tried: list[str] = []  # the models this run escalated from, in order

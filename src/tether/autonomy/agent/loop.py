@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from ...errors import Cancelled, TetherError
 from ...llm.types import Response
@@ -49,6 +49,9 @@ from .proposal import Outcome, Proposals
 from .result import RunResult, Status, Stop
 from .tools import SPECS, Toolbox, parse_done, parse_tool
 
+if TYPE_CHECKING:
+    from ...llm.protocol import GridLike
+
 __all__ = ["Agent", "Person", "SYSTEM", "LEVEL_NOTES"]
 
 MALFORMED = "the reply held no edit, tool line or DONE"  # logged, so a run's well-formed share can be counted
@@ -64,7 +67,7 @@ class Person(Protocol):
 
 
 class Agent:
-    def __init__(self, grid, root: str | Path, leash: Leash, *, model: str = "default", verify: VerifySettings | None = None,
+    def __init__(self, grid: GridLike, root: str | Path, leash: Leash, *, model: str = "default", verify: VerifySettings | None = None,
                  person: Person | None = None, on_event: Callable[..., None] | None = None, candidates: int = 1,
                  edit_format: str | None = None, stop_when_green: bool = False, escalate: str | None = None):
         self.grid, self.root, self.model = grid, Path(root).resolve(), model

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ...context import tokens
 from ...context.symbols import named_in
@@ -36,6 +36,9 @@ from .claims import (
     file_lines,
     verify,
 )
+
+if TYPE_CHECKING:
+    from ...llm.protocol import GridLike
 
 SYSTEM = """You answer questions about a code repository from the numbered snippets shown to you,
 and from nothing else.
@@ -92,7 +95,7 @@ class Snippet:
         return tokens.count("".join(self.lines)) + 20
 
 
-def ask(grid, root: str | Path, question: str, model: str = "default", budget: int | None = None, shown: list[Snippet] | None = None,
+def ask(grid: GridLike, root: str | Path, question: str, model: str = "default", budget: int | None = None, shown: list[Snippet] | None = None,
         command: str = "ask", claims: tuple[int, int] = (1, 5), on_event=None, cancel=None) -> Iterator[str | Answer]:
     """Each claim's text as soon as the model has written it, then the checked Answer. The model
     sees numbered snippets (`shown`, else what search finds) and may only cite their ids (its
@@ -142,7 +145,7 @@ def ask(grid, root: str | Path, question: str, model: str = "default", budget: i
     yield Answer(text, claims, log.id, response)
 
 
-def answer(grid, root: str | Path, question: str, model: str = "default", on_claim=None, **options) -> Answer:
+def answer(grid: GridLike, root: str | Path, question: str, model: str = "default", on_claim=None, **options) -> Answer:
     """The checked Answer, once it is done (`ask`'s options); `on_claim(text)` hears each claim's
     text as soon as the model has written it, unchecked (`- ` and the newline taken off)."""
     for item in ask(grid, root, question, model, **options):

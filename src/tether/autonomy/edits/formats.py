@@ -5,12 +5,16 @@ model must not copy is shown — chosen from the model's catalogue entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...context.symbols import is_stub, outline
 from ...errors import TetherError
 from ...llm import models as catalogue
 from . import Edit, parse_reply, search_replace, whole
 from .apply import DEFAULT_FORMATS
+
+if TYPE_CHECKING:
+    from ...llm.protocol import GridLike
 
 __all__ = ["EditFormat", "FORMATS", "SearchReplace", "WholeFile", "for_model", "small"]
 
@@ -93,7 +97,7 @@ FORMATS: dict[str, EditFormat] = {
 }
 
 
-def for_model(grid, model: str, name: str | None = None) -> EditFormat:
+def for_model(grid: GridLike, model: str, name: str | None = None) -> EditFormat:
     """`name` if given; else what the catalogue says the route's models write best (all of them
     must agree on whole files, since any of them may answer)."""
     if name is not None:
@@ -103,7 +107,7 @@ def for_model(grid, model: str, name: str | None = None) -> EditFormat:
     return FORMATS["whole" if small(grid, model) else "search-replace"]
 
 
-def small(grid, model: str) -> bool:
+def small(grid: GridLike, model: str) -> bool:
     """Whether every model of the route is a small one: those the catalogue (or the user's config)
     has write whole files, which only small models do better than SEARCH/REPLACE blocks."""
     try:

@@ -4,24 +4,27 @@ stopped is marked so, and leaves the conversation as it was."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ...errors import TetherError
 from ...llm.conversation import Conversation
 from ...llm.types import Response
 from .runlog import RunLog, conversation
 
+if TYPE_CHECKING:
+    from ...llm.protocol import GridLike
+
 Ask = Callable[[Conversation, str], Response]  # how the face asks: at once, or printing the stream
 
 
 class LoggedChat:
-    def __init__(self, grid, model: str, system: str | None, root: str, talk: Conversation | None = None, log: RunLog | None = None):
+    def __init__(self, grid: GridLike, model: str, system: str | None, root: str, talk: Conversation | None = None, log: RunLog | None = None):
         self.grid, self.system, self.root = grid, system, root
         self.talk = talk or Conversation(grid, model, system)  # an unknown model is one clear error, before anything is logged
         self.log = log  # made at the first turn: a chat that never sent anything leaves no run
 
     @classmethod
-    def resume(cls, grid, cid: str | None, model: str, system: str | None, root: str) -> LoggedChat:
+    def resume(cls, grid: GridLike, cid: str | None, model: str, system: str | None, root: str) -> LoggedChat:
         """The chat `cid` (the latest when None), going on with its own model unless `model` names another."""
         logged = conversation(grid.store, cid)
         talk = Conversation.resume(grid, logged, None if model == "default" else model, system)
