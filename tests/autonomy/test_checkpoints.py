@@ -172,3 +172,86 @@ def test_only_a_file_holding_exactly_what_the_last_change_left_counts_as_left_by
     (work / "app.py").write_bytes(elsewhere.read_bytes())
     cp.undo()
     assert not cp.left_by_last("app.py") and not cp.left_by_last("created.py")
+
+
+def edit(path, old, new):
+    return f"{path}\n<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n"
+
+
+@pytest.fixture
+def three(work):
+    """Three changes: app.py twice (the second also creates notes.md), then gone.py deleted.
+    Returns the workspace's snapshot at each point, 0 (before every change) to 3."""
+    points = [snapshot(work)]
+    for reply, message in ((edit("app.py", "x = 1", "x = 2"), "first"),
+                           (edit("app.py", "x = 2", "x = 3") + "\n```diff\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1 @@\n+notes\n```\n", "second"),
+                           ("```diff\n--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye = 1\n```\n", "third")):
+        report, _ = apply_change(work, reply, message)
+        assert report.applied, report.feedback()
+        points.append(snapshot(work))
+    return points
+
+
+def test_restoring_to_an_earlier_point_puts_every_file_back_as_it_was_then(work, three):
+    cp = Checkpoints(work)
+    moved = cp.restore_to(1)
+    assert snapshot(work) == three[1]  # notes.md gone again, gone.py back, app.py as the first change left it
+    assert [c.message for c in moved.undone] == ["third", "second"] and moved.redone == [] and moved.point == 1
+    assert sorted(moved.files) == ["app.py", "gone.py", "notes.md"]
+    assert [e["applied"] for e in cp.log()] == [True, False, False]
+    assert cp.restore_to(0).to_dict()["undone"][0]["message"] == "first" and snapshot(work) == three[0]
+
+
+def test_a_restore_is_undone_and_redone_as_the_rest_of_the_history(work, three):
+    cp = Checkpoints(work)
+    cp.restore_to(0)
+    assert cp.redo().message == "first" and snapshot(work) == three[1]  # redo goes on from the point restored to
+    moved = cp.restore_to(3)
+    assert [c.message for c in moved.redone] == ["second", "third"] and snapshot(work) == three[3]
+    assert cp.undo().message == "third" and snapshot(work) == three[2]
+    assert [c.message for c in cp.restore_to(3).redone] == ["third"] and snapshot(work) == three[3]
+    with pytest.raises(TetherError, match="nothing to redo"):
+        cp.redo()
+    assert cp.restore_to(3).files == [] and snapshot(work) == three[3]  # already there: nothing moves
+    with pytest.raises(TetherError, match="no change 4"):
+        cp.restore_to(4)
+
+
+def test_a_restore_refuses_as_a_whole_where_a_person_edited_a_file_and_touches_nothing(work, three):
+    (work / "notes.md").write_text("my notes\n")
+    cp = Checkpoints(work)
+    with pytest.raises(TetherError, match=r"cannot undo “second”: notes\.md changed since"):
+        cp.restore_to(0)
+    assert snapshot(work) == {**three[3], "notes.md": (b"my notes\n", three[3]["notes.md"][1])}  # gone.py not brought back either
+    assert [e["applied"] for e in cp.log()] == [True, True, True]
+
+
+def test_a_restore_refuses_where_a_file_was_edited_between_two_of_its_changes(work):
+    apply_change(work, edit("app.py", "x = 1", "x = 2"), "first")
+    (work / "app.py").write_bytes(b"x = 2\r\ny = 5\r\n")  # a person's edit, kept in the next change's before
+    apply_change(work, edit("app.py", "x = 2", "x = 3"), "second")
+    cp = Checkpoints(work)
+    with pytest.raises(TetherError, match=r"app\.py was changed between “first” and “second”"):
+        cp.restore_to(0)
+    assert (work / "app.py").read_bytes() == b"x = 3\r\ny = 5\r\n" and [e["applied"] for e in cp.log()] == [True, True]
+    cp.restore_to(1)
+    assert (work / "app.py").read_bytes() == b"x = 2\r\ny = 5\r\n"  # the person's edit, as the second change found it
+
+
+@pytest.mark.parametrize("point", ["commit", "rename:app.py", "rename:notes.md", "recorded"])
+def test_a_restore_cut_short_is_finished_by_the_next_open_and_the_history_agrees(work, three, monkeypatch, point):
+    from tether.autonomy.edits import journal
+
+    class Killed(BaseException):
+        pass
+
+    def crash(name):
+        if name == point:
+            raise Killed
+
+    with monkeypatch.context() as m, pytest.raises(Killed):
+        m.setattr(journal, "_crash_point", crash)
+        Checkpoints(work).restore_to(1)
+    cp = Checkpoints(work)  # opening recovers: the journal was in its commit phase, so the restore is finished
+    assert snapshot(work) == three[1] and [e["applied"] for e in cp.log()] == [True, False, False]
+    assert cp.redo().message == "second" and snapshot(work) == three[2]

@@ -206,3 +206,13 @@ def test_a_search_replace_block_that_closes_its_fence_without_the_replace_marker
     first = (repo / "app.py").read_text().splitlines()[0]
     reply = f"app.py\n```python\n<<<<<<< SEARCH\n{first}\n=======\n# changed\n```\n\nThat renames it."
     assert [(e.search, e.replace) for e in parse_reply(reply)] == [(first + "\n", "# changed\n")]
+
+
+def test_a_hunk_edited_by_hand_rebuilds_the_text_as_the_person_wrote_it():
+    from tether.autonomy.edits.hunks import combine, split
+
+    before = "a\nb\nc\n"
+    first, last = split("f.txt", before, "A\nb\nC\n")
+    first.edit("one\ntwo")  # typed in a box: no newline at the end, which must not run into line b
+    last.edit("")  # everything taken out: the hunk deletes its old line
+    assert combine(before, [first, last], [True, True]) == "one\ntwo\nb\n"

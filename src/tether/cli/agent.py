@@ -19,22 +19,23 @@ def ask(
     as_json: bool = JsonOpt,
 ):
     """Answer a question from the code; every claim cites path:lines, and the citations are checked."""
-    from ..autonomy.answers.ask import Answer, ask as ask_question
+    from ..autonomy.answers.ask import answer as answer_question
     from .terminal import Ticking
 
-    answer, written = None, 0
+    written = 0
     root = workspace(path)
     with waiting(f"{model}: reading the code and the question…") as line:  # seconds on a local model
         def shown(kind: str, **data) -> None:  # the model loading, how far it has read, what it writes
             if line is not None:
                 line.update(Ticking(kind, {**data, "doing": data.get("doing") or f"{written} claim{'' if written == 1 else 's'} written"}))
 
-        for item in ask_question(grid(root), root, question, model, context_tokens, on_event=shown):
-            if isinstance(item, Answer):
-                answer = item
-            elif line is not None:
-                written += 1
-                line.update(f"{model}: claim {written} written: {e(item.strip()[:80])}")
+        def claimed(text: str) -> None:
+            nonlocal written
+            written += 1
+            if line is not None:
+                line.update(f"{model}: claim {written} written: {e(text[:80])}")
+
+        answer = answer_question(grid(root), root, question, model, on_claim=claimed, budget=context_tokens, on_event=shown)
     if as_json:
         emit(answer.to_dict())
         return
@@ -70,29 +71,22 @@ def do(
     as_json: bool = JsonOpt,
 ):
     """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
-    from ..autonomy.agent.loop import Agent
-    from ..autonomy.guard.leash import Leash
-    from ..autonomy.guard.verify import VerifySettings
+    from ..autonomy.agent import start
     from .terminal import LiveLine, TerminalPerson
 
-    root = workspace(path)
-    g = grid(root)
-    for name in filter(None, (model, escalate)):
-        g.route(name)  # an unknown model or route is one clear error, before any run starts
-    limits = {"steps": max_steps, "seconds": max_seconds, "tokens": max_tokens, "usd": max_usd}
-    leash = Leash.from_config(root, g.config, level, limits, tuple(allow))
-    settings = VerifySettings.from_config(g.config, root, tuple(verify) if verify else None)
+    options = start.RunOptions(instruction, workspace(path), level=level, model=model, checks=tuple(verify) if verify else None,
+                               paths=tuple(allow), max_steps=max_steps, max_seconds=max_seconds, max_tokens=max_tokens, max_usd=max_usd,
+                               candidates=candidates, edit_format=edit_format, until_green=until_green, escalate=escalate)
     live = LiveLine() if sys.stderr.isatty() and not as_json else None
     person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
-    agent = Agent(g, root, leash, model=model, verify=settings, person=person, candidates=candidates,
-                  on_event=live.event if live else None, edit_format=edit_format, stop_when_green=until_green, escalate=escalate)
-    if not as_json:
-        b = agent.leash.budget
-        then = f", then {e(agent.escalation)} where it is stuck" if agent.escalation else ""
-        err.print(f"[dim]tether do · level {leash.level} · {e(model)}{then} · {agent.format.name} edits · checks: {e(', '.join(settings.commands) or 'none')} · "
-                  f"limits: {plural(b.steps, 'step')}, {b.seconds:g}s — Ctrl-C stops at the last checkpoint[/dim]")
     try:
-        result = agent.run(instruction)
+        run = start.prepare(options, grid(options.root), person=person, on_event=live.event if live else None)
+        if not as_json:
+            plan = run.to_dict()
+            then = f", then {e(plan['escalate'])} where it is stuck" if plan["escalate"] else ""
+            err.print(f"[dim]tether do · level {plan['level']} · {e(model)}{then} · {plan['edit_format']} edits · checks: {e(', '.join(plan['checks']) or 'none')} · "
+                      f"limits: {plural(plan['limits']['steps'], 'step')}, {plan['limits']['seconds']:g}s — Ctrl-C stops at the last checkpoint[/dim]")
+        result = run.run()
     finally:
         if live:
             live.stop()

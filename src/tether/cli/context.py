@@ -92,18 +92,19 @@ def search(
 
     index = Index(workspace(path), embeddings=not no_embeddings)
     budget = None if embed_seconds < 0 else embed_seconds
+    mode = "bm25" if no_embeddings else mode
     if sys.stderr.isatty() and not as_json:
         from rich.progress import Progress
 
         with Progress(transient=True, console=err) as bar:
             task = bar.add_task("embedding new chunks", total=None)
-            report = index.update(progress=lambda n, total: bar.update(task, advance=n, total=total), embed_seconds=budget)
+            found = index.find(query, k, mode, budget, progress=lambda n, total: bar.update(task, advance=n, total=total))
     else:
-        report = index.update(embed_seconds=budget)
-    hits = index.search(query, k=k, mode="bm25" if no_embeddings else mode)
+        found = index.find(query, k, mode, budget)
     if as_json:
-        emit({"query": query, "index": report.to_dict(), "results": [h.to_dict() for h in hits]})
+        emit(found.to_dict())
         return
+    hits, report = found.hits, found.index
     for h in hits:
         out.print(f"[bold]{e(h.where)}[/bold] {e(h.name)} [dim]{' '.join(f'{k}#{v}' for k, v in h.found_by.items())}[/dim]")
         out.print(h.snippet, markup=False, highlight=False)

@@ -91,7 +91,7 @@ class TerminalPerson:
                 if key == "q":
                     return None
                 if key == "e":
-                    hunk.new = self._edit("".join(hunk.new))
+                    hunk.edit(self._edit("".join(hunk.new)))
                 taken.append(key in "ye")
             return taken
 
@@ -106,11 +106,11 @@ class TerminalPerson:
                 return answer
 
     @staticmethod
-    def _edit(text: str) -> list[str]:
+    def _edit(text: str) -> str:
         with tempfile.NamedTemporaryFile("w+", suffix=".txt", delete=False) as handle:
             handle.write(text)
         try:
             subprocess.call([*os.environ.get("EDITOR", "vi").split(), handle.name])
-            return Path(handle.name).read_text().splitlines(keepends=True)
+            return Path(handle.name).read_text()
         finally:
             os.unlink(handle.name)

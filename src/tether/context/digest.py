@@ -111,6 +111,13 @@ class Digest:
         return {**summary, "file_count": summary.pop("files"), "tree": self.tree(),
                 "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped], "sections": self.sections}
 
+    def page(self, number: int, max_tokens: int, fmt: str = "markdown") -> "DigestPage":
+        """Part `number` (from 1) of the digest split as `parts` splits it."""
+        parts = self.parts(fmt, max_tokens)
+        if not 1 <= number <= len(parts):
+            raise TetherError(f"page {number} does not exist: the digest has {len(parts)} page(s)")
+        return DigestPage(number, len(parts), len(self.files), self.total_tokens, tokens.count(parts[number - 1], self.encoding), parts[number - 1])
+
     def parts(self, fmt: str, max_tokens: int) -> list[str]:
         """The digest split into parts of at most `max_tokens` each (the header and tree go in
         the first). A file is cut only when it alone is larger than a part."""
@@ -133,6 +140,22 @@ class Digest:
                 budgets[-1] -= cost
         rendered = ["".join(_chunks(self, fmt, files, include_head=(i == 0))) for i, files in enumerate(parts)]
         return [_part_marker(fmt, i + 1, len(rendered)) + text for i, text in enumerate(rendered)] if len(rendered) > 1 else rendered
+
+
+@dataclass(frozen=True)
+class DigestPage:
+    """One part of a digest read page by page: its text and tokens, and the whole digest's size."""
+
+    page: int
+    pages: int
+    files: int
+    total_tokens: int
+    tokens: int
+    text: str
+
+    def to_dict(self) -> dict:
+        return {"page": self.page, "pages": self.pages, "files": self.files, "total_tokens": self.total_tokens, "tokens": self.tokens,
+                "text": self.text}
 
 
 def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_base", order: str = "path",

@@ -8,6 +8,7 @@ split (`getUserById` → get user by id) so that words find code. Embeddings com
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -18,7 +19,7 @@ from pathlib import Path
 from .. import config
 from ..redaction import RULES, redact_file
 from ..errors import ConfigError, TetherError
-from . import embedders
+from . import embedders, tokens
 from .chunks import SEARCH_RULES, Chunk, chunk_file, searchable
 from .walk import walk
 
@@ -63,6 +64,25 @@ class UpdateReport:
     def to_dict(self) -> dict:
         return {"files": self.files, "changed": self.changed, "removed": self.removed, "chunks": self.chunks,
                 "not_embedded": self.pending, "update_seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class Found:
+    """A search's answer: the query, the index as the search found it, and the hits, best first."""
+
+    query: str
+    index: UpdateReport
+    hits: list[Hit]
+
+    def fitted(self, max_tokens: int) -> "Found":
+        """The best hits whose JSON fits `max_tokens` (the first one always)."""
+        hits = list(self.hits)
+        while len(hits) > 1 and tokens.count(json.dumps([h.to_dict() for h in hits])) > max_tokens:
+            hits.pop()
+        return Found(self.query, self.index, hits)
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "index": self.index.to_dict(), "results": [h.to_dict() for h in self.hits]}
 
 
 def terms(text: str) -> str:
@@ -249,6 +269,11 @@ class Index:
                 ranked.append(("test" in row[0].lower(), row))
         ranked.sort(key=lambda r: r[0])  # the code before its tests; stable, so a definition cut in pieces keeps its first piece first
         return [Hit(p, start, end, n, _snippet(text), 0.0, {"name": rank}) for rank, (_, (p, start, end, n, text)) in enumerate(ranked[:k], start=1)]
+
+    def find(self, query: str, k: int = 10, mode: str = "hybrid", embed_seconds: float | None = None, progress=None) -> Found:
+        """`search` on an index brought up to date first (`update`'s progress and embedding time)."""
+        report = self.update(progress=progress, embed_seconds=embed_seconds)
+        return Found(query, report, self.search(query, k=k, mode=mode))
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
         if mode not in ("hybrid", "bm25", "vector"):

@@ -123,12 +123,7 @@ class Tools:
     def digest(self, page: int, include: list[str], exclude: list[str]) -> dict:
         from ..context import digest
 
-        d = digest(self.root, include=include, exclude=exclude)
-        parts = d.parts("markdown", self.max_tokens)
-        if not 1 <= page <= len(parts):
-            raise TetherError(f"page {page} does not exist: the digest has {len(parts)} page(s)")
-        return {"page": page, "pages": len(parts), "files": len(d.files), "total_tokens": d.total_tokens,
-                "tokens": tokens.count(parts[page - 1]), "text": parts[page - 1]}
+        return digest(self.root, include=include, exclude=exclude).page(page, self.max_tokens).to_dict()
 
     def map(self, focus: list[str], max_tokens: int) -> dict:
         from ..context.repomap import repo_map
@@ -140,11 +135,8 @@ class Tools:
             from ..context.index import Index
 
             self._index = Index(self.root)
-        report = self._index.update(embed_seconds=0)  # a call never waits on embedding: `tether search --embed-seconds -1` does it once
-        hits = [h.to_dict() for h in self._index.search(query, k=max(1, min(k, 50)))]
-        while len(hits) > 1 and tokens.count(json.dumps(hits)) > self.max_tokens:
-            hits.pop()
-        return {"query": query, "index": report.to_dict(), "results": hits}
+        # a call never waits on embedding: `tether search --embed-seconds -1` does it once
+        return self._index.find(query, k=max(1, min(k, 50)), embed_seconds=0).fitted(self.max_tokens).to_dict()
 
     def read(self, path: str, start: int, end: int | None) -> dict:
         from ..autonomy.agent.tools import read_lines
@@ -159,23 +151,11 @@ class Tools:
         return answer(self.grid, self.root, question, model, on_event=on_event, cancel=cancel).to_dict()
 
     def propose_edit(self, edits: str) -> dict:
-        from ..autonomy.edits import unified_diff
-        from ..redaction import redact_file
-
-        report, draft = self.drafts.propose(edits)
-        shown = report.to_dict()
-        if draft is not None:  # the diff another agent sees, redacted like every other read (a .env's values stay here)
-            shown["diff"] = "".join(unified_diff(*(None if t is None else redact_file(self.root / rel, t)[0] for t in (before, after)), rel)
-                                    for rel, before, after in draft.texts)
-        return {"proposal": draft.id if draft else None, **shown}
+        return self.drafts.propose(edits).to_dict()
 
     def apply_proposal(self, proposal: str) -> dict:
-        from ..autonomy.guard.leash import Leash
-
         self._writable("apply a proposal")
-        leash = Leash.from_config(self.root, self.grid.config, level="auto")
-        report, change = self.drafts.apply(proposal, leash, f"mcp: proposal {proposal}")
-        return {**report.to_dict(), "change": change.to_dict()}
+        return self.drafts.apply(proposal, self.grid.config, f"mcp: proposal {proposal}").to_dict()
 
     def undo(self) -> dict:
         from ..autonomy.history.checkpoints import Checkpoints

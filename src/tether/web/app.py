@@ -5,7 +5,6 @@ checkpoints do not already decide."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
@@ -19,11 +18,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..autonomy.history import runlog
-from ..autonomy.agent.loop import Agent
+from ..autonomy.agent import start
 from ..autonomy.history.checkpoints import Checkpoints
 from ..autonomy.edits.workspace import PathRefused, TextFile, readable
-from ..autonomy.guard.leash import LEVELS, Leash
-from ..autonomy.guard.verify import VerifySettings
+from ..autonomy.guard.leash import LEVELS
 from ..errors import TetherError
 from ..redaction import redact_file
 from .runs import Runs, WebAsk, WebRun
@@ -106,22 +104,13 @@ class Pages:
         self.grid.refresh()  # before the form's default level is read from it
         past = runlog.runs(self.grid.store, str(self.root))[::-1]
         return self.page(request, "runs.html", runs=past, live=list(self.runs_.all.values())[::-1], levels=LEVELS,
-                         routes=list(self.grid.config.routes), level=Leash.from_config(self.root, self.grid.config).level)
+                         routes=list(self.grid.config.routes), level=start.default_level(self.grid.config, self.root))
 
     async def start(self, request: Request):
         form = await self.posted(request)
         self.grid.refresh()
-        instruction = str(form.get("instruction", "")).strip()
-        if not instruction:
-            raise TetherError("say what the agent should do")
-        model = str(form.get("model_other") or form.get("model") or "default").strip()
-        self.grid.route(model)
-        limits = {"steps": _number(form, "max_steps", int), "seconds": _number(form, "max_seconds", float)}
-        leash = Leash.from_config(self.root, self.grid.config, str(form.get("level") or "approve"), limits)
-        checks = tuple(c.strip() for c in str(form.get("verify", "")).splitlines() if c.strip()) or None
-        settings = VerifySettings.from_config(self.grid.config, self.root, checks)
-        agent = Agent(self.grid, self.root, leash, model=model, verify=settings)
-        run = self.runs_.start(agent, instruction)
+        fields = {**form, "model": form.get("model_other") or form.get("model"), "checks": form.get("verify")}  # the page's names
+        run = self.runs_.start(self.grid, start.RunOptions.from_fields(self.root, fields))
         return RedirectResponse(f"/runs/{run.key}", 303)
 
     def run(self, request: Request):
@@ -154,7 +143,7 @@ class Pages:
 
     async def level(self, request: Request):
         data = await self.posted(request)
-        self.runs_.get(request.path_params["key"], WebRun).agent.set_level(str(data.get("level")))
+        self.runs_.get(request.path_params["key"], WebRun).prepared.set_level(str(data.get("level")))
         return JSONResponse({"level": data.get("level")})
 
     async def confirm(self, request: Request):
@@ -191,22 +180,12 @@ class Pages:
         return self.page(request, "timeline.html", entries=entries, diffs=diffs, message=request.query_params.get("message", ""))
 
     async def restore(self, request: Request):
-        """Undo (or redo) change by change until `number` is the last applied one; each step has
-        `tether undo`'s guarantee: a file changed since is never overwritten."""
+        """The workspace as it was at change `number`: one undoable move of the history, with
+        `tether undo`'s guarantee that a file changed since is never overwritten."""
         number = _int(await self.posted(request), "number")
-        points = Checkpoints(self.root)
-
-        def walk() -> str:
-            done = []
-            while True:
-                applied = [e["number"] for e in points.log() if e["applied"]]
-                current = applied[-1] if applied else 0
-                if current == number:
-                    return f"the workspace is at change {number}" + (f" ({len(done)} steps)" if done else "")
-                change = points.undo() if current > number else points.redo()
-                done.append(change.message)
-
-        message = await anyio.to_thread.run_sync(walk)
+        moved = await anyio.to_thread.run_sync(Checkpoints(self.root).restore_to, number)
+        steps = len(moved.undone) + len(moved.redone)
+        message = f"the workspace is at change {number}" + (f" ({steps} steps)" if steps else "")
         return RedirectResponse(f"/timeline?message={message}", 303)
 
     def wiki(self, request: Request):
@@ -279,11 +258,7 @@ class Pages:
 
         def gather():
             d = digest(self.root)
-            hits = []
-            if query:
-                index = Index(self.root)
-                index.update(embed_seconds=10)
-                hits = [h.to_dict() for h in index.search(query, k=10)]
+            hits = Index(self.root).find(query, k=10, embed_seconds=10).to_dict()["results"] if query else []
             return d.to_dict(), repo_map(self.root, max_tokens=1024).to_dict(), hits
 
         summary, repomap, hits = await anyio.to_thread.run_sync(gather)
@@ -301,19 +276,6 @@ class Forbidden(TetherError):
     """A change asked without the page's CSRF token (or from another site)."""
 
     http_status, error_type = 403, "forbidden"
-
-
-def _number(form, key: str, kind):
-    value = str(form.get(key) or "").strip()
-    if not value:
-        return None
-    try:
-        number = kind(value)
-    except ValueError:
-        raise TetherError(f"{key.replace('_', ' ')} must be a number (got {value!r:.60})") from None
-    if not 0 < number < math.inf:  # nan and inf too
-        raise TetherError(f"{key.replace('_', ' ')} must be more than 0")
-    return number
 
 
 def _int(data, key: str, default: int | None = None) -> int:

@@ -9,12 +9,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..autonomy.agent.loop import Agent
+from ..autonomy.agent import start
 from ..autonomy.edits.hunks import Hunk
 from ..autonomy.agent.result import RunResult, Status
 from ..errors import Cancelled, TetherError
 
 if TYPE_CHECKING:
+    from ..autonomy.agent.start import RunOptions
     from ..llm import GridLike
 
 
@@ -90,15 +91,12 @@ class WebAsk(Live):
         self.answer = None
 
     def _run(self) -> None:
-        from ..autonomy.answers.ask import Answer, ask
+        from ..autonomy.answers.ask import answer
 
         status, reason = "answered", ""
         try:
-            for item in ask(self.grid, self.root, self.instruction, self.model, on_event=self.event, cancel=self.cancel):
-                if isinstance(item, Answer):
-                    self.answer = item
-                else:
-                    self.event("claim", text=item.strip().removeprefix("- "))
+            self.answer = answer(self.grid, self.root, self.instruction, self.model, on_claim=lambda text: self.event("claim", text=text),
+                                 on_event=self.event, cancel=self.cancel)
         except Cancelled:
             status, reason = "stopped", "stopped; nothing was answered"
         except Exception as e:  # a model that is down, a bad reply: the page says so, and the server goes on
@@ -113,23 +111,23 @@ class WebAsk(Live):
 class WebRun(Live):
     """One agent run: its events, the question it waits on, its result."""
 
-    def __init__(self, key: str, agent: Agent, instruction: str):
+    def __init__(self, key: str, grid: GridLike, options: RunOptions):
         super().__init__(key)
-        self.agent, self.instruction = agent, instruction
+        self.instruction = options.instruction
         self.question: Question | None = None
         self.result: RunResult | None = None
         self._questions = itertools.count(1)
-        agent.person, agent.on_event = _Person(self), self.event
+        self.prepared = start.prepare(options, grid, person=_Person(self), on_event=self.event)
 
     def _run(self) -> None:
         try:
-            self.result = self.agent.run(self.instruction)
+            self.result = self.prepared.run()
         except Exception as e:  # e.g. no sandbox for the checks: the page says so, and the server goes on
             self.result = RunResult("", Status.ERROR, str(e) if isinstance(e, TetherError) else f"the run failed: {e!r}")
         self.event("end", **self.result.to_dict())
 
     def stop(self) -> None:
-        self.agent.stop()
+        self.prepared.stop()
         q = self.question
         if q is not None and not q.done.is_set():  # a run waiting for a person stops too
             q.answer = None
@@ -142,7 +140,7 @@ class WebRun(Live):
         self.question = q
         self.event("question", **q.to_dict())
         while not q.done.wait(0.2):
-            if self.agent.cancel.is_set():
+            if self.prepared.stopping:
                 return None
         self.question = None
         self.event("answered", id=q.id)
@@ -168,9 +166,7 @@ class WebRun(Live):
                 if new_text is not None:
                     if not taken:
                         raise TetherError("an edited hunk is taken, not rejected")
-                    q.hunks[hunk].new = new_text.splitlines(keepends=True) if new_text else []
-                    if q.hunks[hunk].new and not q.hunks[hunk].new[-1].endswith("\n"):
-                        q.hunks[hunk].new[-1] += "\n"
+                    q.hunks[hunk].edit(new_text)
                 q.taken[hunk] = taken
                 q.order.append(hunk)
             state = {"id": q.id, "taken": list(q.taken), "complete": all(t is not None for t in q.taken)}
@@ -207,10 +203,10 @@ class Runs:
         self.all: dict[str, WebRun] = {}
         self.asks: dict[str, WebAsk] = {}
 
-    def start(self, agent: Agent, instruction: str) -> WebRun:
+    def start(self, grid: GridLike, options: RunOptions) -> WebRun:
         if any(r.running for r in self.all.values()):
             raise Conflict("a run is already going in this workspace; stop it first")
-        run = WebRun(f"r{len(self.all) + 1}", agent, instruction)
+        run = WebRun(f"r{len(self.all) + 1}", grid, options)
         self.all[run.key] = run
         return run.start()
 

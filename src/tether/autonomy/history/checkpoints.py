@@ -9,7 +9,8 @@ Every applied change is recorded as (before, after) commits of its files on a li
 a pointer. Undo puts those files back as they were before, redo as they were after — and only
 those files, and only while each still holds exactly what the change (or the undo) left: a file
 created or edited by a person since is never deleted or overwritten; the command refuses and names
-it. Restores go through the same journal as every apply, so a crash cannot tear them either."""
+it. Restores go through the same journal as every apply, so a crash cannot tear them either; a
+restore to any point of the history is one such write, refused where a step of it would be."""
 
 from __future__ import annotations
 
@@ -38,6 +39,21 @@ class Change:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Restored:
+    """A move of the history to change `point` (0: before every change): the changes it undid or
+    redid, in the order single steps would have, and the files it wrote or removed."""
+
+    point: int
+    undone: list[Change]
+    redone: list[Change]
+    files: list[str]
+
+    def to_dict(self) -> dict:
+        return {"point": self.point, "undone": [c.to_dict() for c in self.undone], "redone": [c.to_dict() for c in self.redone],
+                "files": self.files}
 
 
 class Checkpoints:
@@ -133,6 +149,45 @@ class Checkpoints:
         self.restore(change.after, change.files, {"pointer": pointer + 1}, then=lambda: self._save(history, pointer + 1))
         return change
 
+    def restore_to(self, point: int) -> Restored:
+        """Undo (or redo) every change between the last applied one and change `point` (0: before
+        every change) as one journalled write: each file they touch is put back as it was at that
+        point, or nothing is. A file that no longer holds what the nearest of those changes left —
+        changed since, or between two of them — is never overwritten: the move is refused and names
+        it, as undo and redo would one step at a time. The pointer moves to `point`, so undo and redo
+        (and another restore) go on from there."""
+        history, pointer = self._load()
+        if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point <= len(history):
+            raise TetherError(f"there is no change {point!r} to restore to (the history has {len(history)})")
+        if point < pointer:
+            verb, moves = "undo", [(c, c.after, c.before) for c in reversed(history[point:pointer])]
+        else:
+            verb, moves = "redo", [(c, c.before, c.after) for c in history[pointer:point]]
+        first: dict[str, tuple[Change, str]] = {}  # path -> the first change moved that touches it, and what the file must hold now
+        last: dict[str, tuple[Change, str, str | None]] = {}  # path -> the last such change, the commit it ends as, its blob there
+        for change, expected, result in moves:
+            held, ends = self._blobs(expected, change.files), self._blobs(result, change.files)
+            for path in change.files:
+                if path in last and last[path][2] != held.get(path, ("", None))[1]:  # someone wrote it between the two changes
+                    earlier, later = (change, last[path][0]) if verb == "undo" else (last[path][0], change)
+                    raise TetherError(f"cannot restore to change {point}: {path} was changed between “{earlier.message}” and "
+                                      f"“{later.message}”; nothing was touched (`tether {verb}` goes one change at a time)")
+                first.setdefault(path, (change, expected))
+                last[path] = (change, result, ends.get(path, ("", None))[1])
+        drift: dict[int, tuple[Change, str, list[str]]] = {}
+        for path, (change, expected) in first.items():
+            drift.setdefault(id(change), (change, expected, []))[2].append(path)
+        for change, expected, paths in drift.values():
+            self._refuse_drift(change, expected, verb, paths)
+        targets: dict[str, list[str]] = {}
+        for path, (_, result, _) in last.items():
+            targets.setdefault(result, []).append(path)
+        writes = [w for commit, paths in targets.items() for w in self._writes(commit, paths)]
+        if moves:
+            write_files(self.root, writes, {"pointer": point}, then=lambda: self._save(history, point))
+        changes = [c for c, _, _ in moves]
+        return Restored(point, changes if verb == "undo" else [], changes if verb == "redo" else [], [p for p, _, _ in writes])
+
     def left_by_last(self, path: str) -> bool:
         """Whether the last applied change wrote `path` and it still holds exactly what that change
         left: text a model wrote, which no one has touched since."""
@@ -150,15 +205,17 @@ class Checkpoints:
     def changed_files(self, a: str, b: str) -> list[str]:
         return [line for line in self._git("diff", "--name-only", "--no-renames", a, b).splitlines() if line]
 
-    def _refuse_drift(self, change: Change, expected: str, verb: str) -> None:
-        """Files that no longer hold what `expected` says were changed since, by someone else; a
-        path that a link now stands on is named as such (a check may have put it there)."""
-        for path in change.files:
+    def _refuse_drift(self, change: Change, expected: str, verb: str, paths: list[str] | None = None) -> None:
+        """Files (of the change, or `paths` of them) that no longer hold what `expected` says were
+        changed since, by someone else; a path that a link now stands on is named as such (a check
+        may have put it there)."""
+        paths = change.files if paths is None else paths
+        for path in paths:
             try:
                 still(self.root, path)
             except PathRefused as e:
                 raise PathRefused(f"cannot {verb} “{change.message}”: {e}; nothing was touched") from None
-        drifted = self.differs(expected, change.files)
+        drifted = self.differs(expected, paths)
         if drifted:
             raise TetherError(f"cannot {verb} “{change.message}”: {', '.join(drifted)} changed since; "
                               f"nothing was touched (save or revert your edits to {'them' if len(drifted) > 1 else 'it'} first)")
@@ -185,6 +242,12 @@ class Checkpoints:
         """Make `paths` hold what `commit` has (absent there: removed); returns the paths touched.
         A file that stays keeps its mode; one that comes back gets the mode it was saved with.
         `then()` records the move in the history before the journal goes."""
+        writes = self._writes(commit, paths)
+        write_files(self.root, writes, meta, then=then)
+        return [p for p, _, _ in writes]
+
+    def _writes(self, commit: str, paths: list[str]) -> list[tuple[str, bytes | None, int | None]]:
+        """What `write_files` is given to make `paths` hold what `commit` has (only those that differ)."""
         blobs = self._blobs(commit, paths)
         writes = []
         for p in self.differs(commit, paths, blobs):
@@ -198,8 +261,7 @@ class Checkpoints:
             except OSError:
                 keep = 0o755 if mode == "100755" else 0o644
             writes.append((p, data, keep))
-        write_files(self.root, writes, meta, then=then)
-        return [p for p, _, _ in writes]
+        return writes
 
     def _blobs(self, commit: str, paths: list[str]) -> dict[str, tuple[str, str]]:
         """path -> (mode, blob id) in `commit`, for those of `paths` it holds."""

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import config
+from ...config import Config
 from ...errors import TetherError
-from ..edits import hunks
+from ...redaction import redact_file
+from ..edits import hunks, unified_diff
 from .change import apply_change
 from .checkpoints import Change
 from ..edits import ApplyReport, propose
@@ -22,7 +24,7 @@ from ..edits.apply import PARSERS
 from ..edits.workspace import TextFile
 from ..guard.leash import Leash
 
-__all__ = ["Draft", "Drafts", "StaleDraft"]
+__all__ = ["Applied", "Draft", "Drafts", "Proposal", "StaleDraft"]
 
 MAX_DRAFTS = 100  # a client that proposes forever does not grow the server forever
 
@@ -42,19 +44,44 @@ class Draft:
     texts: tuple = ()  # (path, text before, text after) per file, for what the leash reads in the change
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """What proposing gives back: the applier's report and the draft to apply later (None: the
+    edit does not apply, and the report says why). Its diff is redacted as every read is: a
+    `.env`'s values stay in the workspace."""
+
+    report: ApplyReport
+    draft: Draft | None
+    diff: str
+
+    def to_dict(self) -> dict:
+        return {"proposal": self.draft.id if self.draft else None, **self.report.to_dict(), "diff": self.diff}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A draft applied: the applier's report and the change the undo history records."""
+
+    report: ApplyReport
+    change: Change
+
+    def to_dict(self) -> dict:
+        return {**self.report.to_dict(), "change": self.change.to_dict()}
+
+
 class Drafts:
     def __init__(self, root: str | Path):
         self.root = config.workspace(root)
         self._drafts: dict[str, Draft] = {}
         self._lock = threading.Lock()
 
-    def propose(self, reply: str) -> tuple[ApplyReport, Draft | None]:
+    def propose(self, reply: str) -> Proposal:
         """Every edit of `reply` (SEARCH/REPLACE, unified diff, or whole files) matched in memory."""
         formats = tuple(PARSERS)
         report, plan = propose(self.root, reply, formats)
         changes = plan.changes() if report.applied else []
         if not changes:
-            return report, None
+            return Proposal(report, None, report.diff)
         lines = {rel: hunks.changed_lines(hunks.split(rel, before, after)) for rel, before, after in changes}
         draft = Draft(secrets.token_hex(6), reply, tuple(lines), {rel: _sha(before) for rel, before, _ in changes}, lines, report.diff,
                       tuple(changes))
@@ -62,10 +89,14 @@ class Drafts:
             self._drafts[draft.id] = draft
             while len(self._drafts) > MAX_DRAFTS:
                 self._drafts.pop(next(iter(self._drafts)))
-        return report, draft
+        shown = "".join(unified_diff(*(None if t is None else redact_file(self.root / rel, t)[0] for t in (before, after)), rel)
+                        for rel, before, after in changes)
+        return Proposal(report, draft, shown)
 
-    def apply(self, draft_id: str, leash: Leash, message: str = "") -> tuple[ApplyReport, Change]:
-        """Apply a draft once, if the leash allows it without asking (no one is here to ask)."""
+    def apply(self, draft_id: str, config: Config, message: str = "") -> Applied:
+        """Apply a draft once, if the config's leash allows it without asking: no one is here to
+        ask, so the leash decides as at level auto."""
+        leash = Leash.from_config(self.root, config, level="auto")
         with self._lock:
             draft = self._drafts.get(draft_id)
         if draft is None:
@@ -81,7 +112,7 @@ class Drafts:
             raise TetherError("the proposal no longer applies: " + (report.feedback() or "it changes nothing"))
         with self._lock:
             self._drafts.pop(draft_id, None)
-        return report, change
+        return Applied(report, change)
 
 
 def _text(path: Path) -> str | None:
