@@ -33,7 +33,7 @@ def digest(
 ):
     """A repository as one document for an LLM: tree, files, exact token counts."""
     from ..context import digest as make_digest
-    from ..context.digest import FORMATS
+    from ..context.render import FORMATS
 
     fmt = "json" if as_json else fmt
     if fmt not in FORMATS:
