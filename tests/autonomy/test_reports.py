@@ -8,6 +8,7 @@ import pytest
 
 from tether.autonomy.guard.untrusted import Fence
 from tether.autonomy.guard.verify import CommandResult, failure_report, wrong_values
+from tests.conftest import PYTEST, PYTEST_ARGS
 
 LISTS = '''import unittest
 
@@ -23,7 +24,7 @@ class Song(unittest.TestCase):
 
 def checked(tmp_path) -> CommandResult:
     (tmp_path / "test_song.py").write_text(LISTS)
-    command = f"{sys.executable} -m pytest -q --tb=short -p no:cacheprovider"
+    command = f"{PYTEST} --tb=short"
     done = subprocess.run(command.split(), cwd=tmp_path, capture_output=True, text=True)
     return CommandResult(command, done.returncode, done.stdout + done.stderr, 1.0)
 
@@ -61,7 +62,7 @@ def test_a_check_fails_on_wrong_answers_only_when_no_exception_came_from_the_cod
         work.mkdir()
         (work / "m.py").write_text(code)
         (work / "test_m.py").write_text(TESTS[style])
-        command = [sys.executable, "-m", "unittest"] if runner == "unittest" else [sys.executable, "-m", "pytest", "-q", runner, "-p", "no:cacheprovider"]
+        command = [sys.executable, "-m", "unittest"] if runner == "unittest" else [*PYTEST_ARGS, runner]
         done = subprocess.run(command, cwd=work, capture_output=True, text=True)
         verdicts[name] = wrong_values([CommandResult(" ".join(command), done.returncode, done.stdout + done.stderr, 1.0)])
     assert {n for n, v in verdicts.items() if v} == {"wrong answer", "answer names an error"}

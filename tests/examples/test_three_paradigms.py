@@ -95,6 +95,7 @@ def test_the_prompted_program_asks_for_a_schema_label(make_grid):
     assert sorted(e.label for e in shots) == ["negative", "negative", "positive", "positive"]
 
 
+@pytest.mark.slow  # the whole example end to end: every paradigm trained and scored on the real corpus, the chart drawn
 def test_the_command_writes_the_table_and_chart(tmp_path, monkeypatch):
     split = real_data()
     replies = ", ".join(['"{\\"label\\": \\"positive\\"}"'] * 20)

@@ -15,11 +15,10 @@ from tether.autonomy.history.checkpoints import Checkpoints
 from tether.autonomy.guard.leash import Leash
 from tether.autonomy.guard.verify import VerifySettings
 from tether.errors import ConfigError
-from tests.conftest import make_tree
+from tests.conftest import PYTEST, make_tree
 
 pytestmark = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap (make installs it)")
 
-PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 BROKEN = "def add(a, b):\n    return a - b\n"
 TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 FIX = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"

@@ -92,6 +92,7 @@ def test_a_stalled_body_is_cut_off(gateway, monkeypatch):
     assert reply.startswith(b"HTTP/1.1 400") and b"did not arrive" in reply
 
 
+@pytest.mark.slow  # 256 requests through a real gateway server to the fake upstream
 def test_a_burst_of_clients_is_served_without_a_reset(gateway):
     body = {"model": "up/ok", "messages": [{"role": "user", "content": "burst"}]}
     with ThreadPoolExecutor(128) as pool:

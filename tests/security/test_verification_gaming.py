@@ -18,9 +18,8 @@ from tether.autonomy.guard.verify import VerifySettings, run_command, ran_tests
 from tether.llm.router import Grid
 from tether.serving import Server
 from tether.web import create_app
-from tests.conftest import make_tree, user_config
+from tests.conftest import PYTEST, make_tree, user_config
 
-PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 BROKEN = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
 TESTS = ("from calc import add, sub\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
          "def test_sub():\n    assert sub(5, 3) == 2\n")

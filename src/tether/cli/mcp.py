@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from ..errors import TetherError
+from ..errors import TetherError, need_extra
 from ._shared import JsonOpt, PathOpt, app, e, emit, err, grid, out, workspace
 
 
@@ -24,6 +24,7 @@ def mcp_(
     as_json: bool = JsonOpt,
 ):
     """Serve the workspace to MCP clients: digest, map, search, read, ask, propose_edit, apply_proposal, undo, runs, ledger."""
+    need_extra("mcp", "the MCP server", "mcp")
     from ..mcp import Bearer, create_server, describe as described, settings
 
     if describe:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..errors import TetherError
+from ..errors import TetherError, need_extra
 from ._shared import JsonOpt, PathOpt, app, e, emit, err, grid, out, workspace
 
 
@@ -21,6 +21,7 @@ def ui(
     as_json: bool = JsonOpt,
 ):
     """Review, steer and undo in a local web app: runs live, hunk review, timeline, ask, context, ledger."""
+    need_extra("web", "the web app", "starlette", "jinja2", "uvicorn")
     from ..serving import Server
     from ..web import create_app
 

@@ -10,10 +10,9 @@ on the next use; the call in flight gets one clear error."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import threading
 
-from ..errors import LedgerUnavailable, TetherError
+from ..errors import LedgerUnavailable, TetherError, need_extra
 from . import ledger_schema
 
 __all__ = ["PgStore", "SCHEMA"]
@@ -41,8 +40,7 @@ class _Cursor:
 
 class PgStore:
     def __init__(self, url: str):
-        if importlib.util.find_spec("psycopg") is None:
-            raise TetherError("a PostgreSQL ledger needs psycopg: pip install 'psycopg[binary]'")
+        need_extra("postgres", "a PostgreSQL ledger", "psycopg")
         self.url = url
         self._conn = None
         self._lock = threading.Lock()

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from .. import config
-from ..errors import TetherError
+from ..errors import TetherError, need_extra
 
 __all__ = ["Cluster"]
 
@@ -48,6 +48,7 @@ class Cluster:
 
     def up(self) -> str:
         """Create the cluster if needed, start it if stopped, make the `tether` database; its URL."""
+        need_extra("postgres", "a PostgreSQL ledger (`tether db up`)", "psycopg")
         if not (self.data / "PG_VERSION").exists():
             for folder in (self.folder, self.data, self.run):
                 folder.mkdir(parents=True, exist_ok=True, mode=0o700)

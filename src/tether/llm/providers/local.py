@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 
 from ... import config
-from ...errors import BadRequest, Cancelled, MalformedResponse, ModelNotAvailable, ProviderTimeout
+from ...errors import BadRequest, Cancelled, MalformedResponse, ModelNotAvailable, ProviderTimeout, need_extra
 from .. import models, weights
 from ..types import Request, Response, ToolCall, Usage
 from . import Provider
@@ -51,9 +51,9 @@ class LocalProvider(Provider):
         if model not in weights.LOCAL_MODELS:
             return f"no local model {model!r}"
         try:
-            import llama_cpp  # noqa: F401
-        except ImportError:
-            return "llama-cpp-python is not installed (pip install 'tether[local]')"
+            need_extra("local", "a local model", "llama_cpp", error=ModelNotAvailable)
+        except ModelNotAvailable as x:
+            return str(x)
         if weights.cached_path(model) is None:
             return f"not downloaded yet: fetched on first use ({weights.LOCAL_MODELS[model].size // 1_000_000} MB)"
         return None
@@ -67,10 +67,9 @@ class LocalProvider(Provider):
         key = (name, n_ctx)
         with _load_lock:
             if key not in _loaded:
-                try:
-                    from llama_cpp import Llama
-                except ImportError:
-                    raise ModelNotAvailable("llama-cpp-python is not installed; run `make up` or pip install 'tether[local]'") from None
+                need_extra("local", f"local/{name}", "llama_cpp", error=ModelNotAvailable)
+                from llama_cpp import Llama
+
                 path = weights.ensure(name)
                 threads = int(self.cfg.options.get("n_threads") or os.cpu_count() or 2)
                 _extra_buffers(bool(self.cfg.options.get("extra_buffers")))

@@ -33,8 +33,9 @@ class ScriptedProvider(Provider):
         if isinstance(step, BaseException):
             raise step
         step = {"text": step} if isinstance(step, str) else dict(step)
-        if step.get("delay"):
-            stopped = req.cancel.wait(step["delay"]) if req.cancel is not None else time.sleep(step["delay"])
+        if step.get("delay"):  # a model that takes this long; as a hosted one, it gives up at the request's timeout
+            wait = step["delay"] if req.timeout is None else min(step["delay"], req.timeout)
+            stopped = req.cancel.wait(wait) if req.cancel is not None else time.sleep(wait)
             if stopped:
                 raise Cancelled(f"{self.name}/{req.model}: stopped")
             if req.timeout is not None and step["delay"] > req.timeout:
