@@ -1,7 +1,8 @@
-"""Faces hold no logic: `tether do` and the web app's Start button build their run through the one
-core function (`autonomy.agent.start.prepare`), with the options the person gave, and print the
-same result. (The MCP server starts no agent runs: its writes are proposals, applied one by one.)"""
+"""Faces hold no logic: `tether do`, the web app's Start button and the MCP `do` tool build their
+run through the one core function (`autonomy.agent.start.prepare`), with the options the person
+gave, and return the same result."""
 
+import asyncio
 import json
 import subprocess
 
@@ -11,6 +12,8 @@ from typer.testing import CliRunner
 
 from tether.autonomy.agent import start
 from tether.cli import app
+from tether.mcp import create_server
+from mcp import Client
 from tether.llm.router import Grid
 from tether.serving import Server
 from tether.web import create_app
@@ -86,3 +89,23 @@ def test_the_web_apps_start_button_builds_its_run_through_the_same_function(work
     [(options, plan)] = prepared
     assert asked(options) == {"instruction": "make add add", "level": "auto", "model": "s/m", "checks": ["true"], "max_steps": 3, "paths": []}
     assert (plan["level"], plan["checks"], plan["limits"]["steps"]) == ("auto", ["true"], 3)
+
+
+def test_the_mcp_do_tool_builds_its_run_through_the_same_function(work, prepared):
+    grid = Grid.from_config(None, start=work)
+    server, tools = create_server(grid, work, write=True)
+
+    async def go():
+        async with Client(server) as client:
+            done = await client.call_tool("do", {"instruction": "make add add", "level": "auto", "model": "s/m"})
+            return json.loads(done.content[0].text)
+
+    try:
+        result = asyncio.run(go())
+    finally:
+        tools.close()
+    assert result["status"] == "done" and result["changed"] == ["calc.py"]  # the result's to_dict, as `tether do --json` prints it
+    assert (work / "calc.py").read_text() == BROKEN.replace("a - b", "a + b")
+    [(options, plan)] = prepared
+    assert asked(options) == {"instruction": "make add add", "level": "auto", "model": "s/m", "checks": None, "max_steps": None, "paths": []}
+    assert plan["level"] == "auto"

@@ -103,6 +103,7 @@ TOOLS: dict[str, dict] = {
     "search": SHAPES["search"],
     "read": obj({"path": S, "start": I, "end": I, "lines": I, "text": S}),
     "ask": SHAPES["ask"],
+    "do": SHAPES["do"],
     "propose_edit": obj({**APPLY["properties"], "proposal": maybe(S)}),
     "apply_proposal": obj({**APPLY["properties"], "change": CHANGE}),
     "undo": CHANGE,

@@ -64,7 +64,7 @@ def test_the_tools_are_listed_with_fixed_descriptions_whose_hash_the_cli_prints(
     listed = call(make_grid(), work, lambda c: c.list_tools())
     assert {t.name: t.description for t in listed.tools} == DESCRIPTIONS
     writes = {t.name for t in listed.tools if not t.annotations.read_only_hint}
-    assert writes == {"apply_proposal", "undo"}
+    assert writes == {"do", "apply_proposal", "undo"}
     done = subprocess.run([sys.executable, "-m", "tether", "mcp", "--describe", "--json"], capture_output=True, text=True, timeout=60)
     assert json.loads(done.stdout)["sha256"] == describe()["sha256"]
 
@@ -115,6 +115,29 @@ def test_a_proposal_writes_nothing_and_a_read_only_server_will_not_apply_it(make
     assert proposed["applied"] and "+    return a + b" in proposed["diff"] and proposed["changed"] == ["calc.py"]
     assert (work / "calc.py").read_text() == BROKEN
     assert applied.is_error and "read-only" in applied.content[0].text and undone.is_error
+
+
+def test_do_on_a_read_only_server_suggests_a_diff_and_will_not_apply(make_grid, work):
+    """The agent through MCP: at suggest (the default) the change comes back as a diff and nothing
+    is written; auto needs a server that may write; approve needs a person, whom MCP has not."""
+    heard = []
+
+    async def steps(c):
+        async def progress(done, total, message):
+            assert not heard or done > heard[-1][0]  # progress only ever increases
+            heard.append((done, message))
+
+        suggested = data(await c.call_tool("do", {"instruction": "make add add", "model": "s/m"}, progress_callback=progress))
+        return suggested, await c.call_tool("do", {"instruction": "make add add", "level": "auto", "model": "s/m"}), \
+            await c.call_tool("do", {"instruction": "make add add", "level": "approve", "model": "s/m"})
+
+    suggested, auto, approve = call(make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[FIX]), work, steps)
+    jsonschema.validate(suggested, TOOLS["do"])
+    assert suggested["status"] == "proposed" and "+    return a + b" in suggested["answer"] and suggested["changed"] == []  # the diff, unapplied
+    assert (work / "calc.py").read_text() == BROKEN
+    assert heard and any("reading the workspace" in m for _, m in heard)
+    assert auto.is_error and "read-only" in auto.content[0].text
+    assert approve.is_error and "approve needs a person" in approve.content[0].text
 
 
 def test_with_writing_on_a_proposal_applies_once_as_an_undoable_change(make_grid, work):

@@ -30,6 +30,8 @@ from ..layering import DEFAULTS, KEYS
 if TYPE_CHECKING:
     from ..llm import GridLike
 
+RUN_LEVELS = ("ask", "suggest", "auto", "agent")  # approve needs a person to review each change: MCP has none
+
 __all__ = ["Bearer", "DESCRIPTIONS", "describe", "create_server", "settings"]
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
@@ -47,6 +49,10 @@ DESCRIPTIONS = {
             "relative to the workspace root.",
     "ask": "Answer a question about the code with a model; every claim cites path:lines and each citation "
            "is checked against those lines (verified true or false). Slow on a local model.",
+    "do": "Let tether's agent do a task in the workspace, on the leash of the user's config: level suggest "
+          "(the default) returns the change as a diff and writes nothing; auto and agent apply it and run the checks "
+          "(only if this server may write), as one undoable change. Returns the run's status, diff, checks and cost. "
+          "Slow on a local model.",
     "propose_edit": "Check an edit without writing it: SEARCH/REPLACE blocks, a unified diff or whole files, "
                     "each under its file's path. Returns a proposal id and the diff it would make.",
     "apply_proposal": "Apply a proposal made by propose_edit, as one undoable change, if this server may "
@@ -150,6 +156,25 @@ class Tools:
 
         return answer(self.grid, self.root, question, model, on_event=on_event, cancel=cancel).to_dict()
 
+    def do(self, instruction: str, level: str, model: str, max_seconds: float | None, on_event=None,
+           cancel: threading.Event | None = None) -> dict:
+        """A run the same as `tether do`'s (start.prepare), with no person to ask: at auto and agent
+        what the leash would ask about is refused. Cancelling the call stops the run."""
+        from ..autonomy.agent import start
+
+        if level not in RUN_LEVELS:
+            raise TetherError(f"level must be one of {', '.join(RUN_LEVELS)} (approve needs a person at a prompt)")
+        if level in ("auto", "agent"):
+            self._writable(f"apply changes at level {level}")
+        run = start.prepare(start.RunOptions(instruction, self.root, level=level, model=model, max_seconds=max_seconds),
+                            self.grid, on_event=on_event)
+        done = cancel or threading.Event()
+        threading.Thread(target=lambda: done.wait() and run.stop(), daemon=True).start()
+        try:
+            return run.run().to_dict()
+        finally:
+            done.set()  # the watcher ends; a stop after the run is nothing
+
     def propose_edit(self, edits: str) -> dict:
         return self.drafts.propose(edits).to_dict()
 
@@ -207,6 +232,9 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
     async def ask(question: str, ctx: Context, model: str = "default") -> dict:
         return await t.run(t.ask, question, model, on_event=Progress(ctx), cancel=threading.Event())
 
+    async def do(instruction: str, ctx: Context, level: str = "suggest", model: str = "default", max_seconds: float | None = None) -> dict:
+        return await t.run(t.do, instruction, level, model, max_seconds, on_event=Steps(ctx), cancel=threading.Event())
+
     async def propose_edit(edits: str) -> dict:
         return await t.run(t.propose_edit, edits)
 
@@ -222,8 +250,8 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
     async def ledger(by: str = "day", since: str = "month") -> dict:
         return await t.run(t.ledger, by, since)
 
-    for fn in (digest, map, search, read, ask, propose_edit, apply_proposal, undo, runs, ledger):
-        writes = fn.__name__ in ("apply_proposal", "undo")
+    for fn in (digest, map, search, read, ask, do, propose_edit, apply_proposal, undo, runs, ledger):
+        writes = fn.__name__ in ("do", "apply_proposal", "undo")
         server.add_tool(fn, name=fn.__name__, description=DESCRIPTIONS[fn.__name__], annotations=WRITES if writes else READ_ONLY)
     return server, t
 
@@ -251,6 +279,19 @@ class Progress:
         if note[0] > self.last:
             self.last = note[0]
             asyncio.run_coroutine_threadsafe(self.ctx.report_progress(*note), self.loop)
+
+
+class Steps(Progress):
+    """An agent run's events as progress notifications: one more for each thing the run says it
+    is doing (its model calls' own progress included), so the count always increases."""
+
+    def __call__(self, kind: str, **data) -> None:
+        said = {"status": data.get("doing"), "reading": f"reading the prompt: {data.get('read')} of {data.get('total')} tokens",
+                "writing": f"writing: {data.get('written')} tokens", "tool": f"{data.get('name')} {data.get('target')}",
+                "verify": f"checked {data.get('command')}: {'ok' if data.get('ok') else 'failing'}", "note": data.get("text")}.get(kind)
+        if said:
+            self.last += 1
+            asyncio.run_coroutine_threadsafe(self.ctx.report_progress(self.last, None, said), self.loop)
 
 
 class Bearer:
