@@ -8,7 +8,7 @@ TEST_MODEL := smollm2-135m
 
 EXTRAS := local,web,mcp,postgres,test,paradigms,dev
 
-.PHONY: up install sandbox browser postgres pg test test-fast data paradigms bench clean
+.PHONY: up install sandbox browser postgres pg lint test test-fast data paradigms bench clean
 
 # Every extra, at the exact versions in constraints.txt (pyproject.toml holds the ranges). The venv
 # is brought up to date only when pyproject.toml or constraints.txt changes. llama-cpp-python compiles
@@ -54,14 +54,20 @@ up: install
 
 # The suite's slow tests use the smallest model, and the default one where a task needs it to
 # succeed (the agent end to end, the three-paradigms LLM); the sentiment data comes from PyPI.
-test: install browser postgres data
+# ruff (lint and format, as pyproject.toml configures them) and mypy over the grid, the edits and the faces.
+lint: install
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/mypy
+
+test: install lint browser postgres data
 	$(BIN)/tether models --pull $(TEST_MODEL)
 	$(BIN)/tether models --pull $(MODEL)
 	$(BIN)/python -m pytest -q
 
 # The unit tests: scripted providers and fakes, no real model and no browser (those tests are
 # marked slow, or live in tests/web/), spread over the cores by pytest-xdist.
-test-fast: install
+test-fast: install lint
 	$(BIN)/python -m pytest -q -m "not slow" --ignore=tests/web -n $(or $(JOBS),auto)
 
 data: install

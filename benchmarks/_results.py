@@ -21,9 +21,11 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 HISTORY = "## History"
 COLUMNS = "| date | commit | setting | headline | note |"
-INTRO = ("Earlier runs, newest first; their full reports are in git history (a run named in backticks had a results file "
-         "of that name). *commit*: for runs recorded through benchmarks/_results.py, the HEAD the run measured; for earlier "
-         "ones, the commit that wrote their results file.")
+INTRO = (
+    "Earlier runs, newest first; their full reports are in git history (a run named in backticks had a results file "
+    "of that name). *commit*: for runs recorded through benchmarks/_results.py, the HEAD the run measured; for earlier "
+    "ones, the commit that wrote their results file."
+)
 _RUN = re.compile(r"^<!-- run (\{.*\}) -->$", re.M)
 
 
@@ -43,8 +45,11 @@ def _cell(value: object) -> str:
 def row(run: dict) -> str:
     """A run's history row, from the record `record` keeps under its report's title."""
     headline = " · ".join(f"{k}: {v}" for k, v in (run.get("headline") or {}).items())
-    return "| " + " | ".join(_cell(x) for x in (run.get("date", ""), run.get("commit", ""), run.get("setting", ""), headline,
-                                                 run.get("note", ""))) + " |"
+    return (
+        "| "
+        + " | ".join(_cell(x) for x in (run.get("date", ""), run.get("commit", ""), run.get("setting", ""), headline, run.get("note", "")))
+        + " |"
+    )
 
 
 def split(text: str) -> tuple[str, list[str]]:
@@ -67,8 +72,19 @@ def demoted(top: str) -> str:
     return row({"date": date.group(1) if date else "", "setting": title, "note": "recorded without a run record"})
 
 
-def record(name: str, report: str, headline: dict | None = None, commit: str | None = None, *, setting: str = "",
-           note: str = "", run: str = "", resumed: bool = False, date: str | None = None, folder: Path = RESULTS) -> Path:
+def record(
+    name: str,
+    report: str,
+    headline: dict | None = None,
+    commit: str | None = None,
+    *,
+    setting: str = "",
+    note: str = "",
+    run: str = "",
+    resumed: bool = False,
+    date: str | None = None,
+    folder: Path = RESULTS,
+) -> Path:
     """Write `report` (Markdown, its first line `# Title`) on top of results/NAME.md; the report it
     replaces becomes the first row of the history table, above the rows already there.
 
@@ -81,8 +97,14 @@ def record(name: str, report: str, headline: dict | None = None, commit: str | N
     name, run = Path(name).stem, Path(run).stem if run else ""
     if run and run != name:
         setting = f"`{run}`" + (f": {setting}" if setting else "")
-    entry = {"date": date or time.strftime("%Y-%m-%d"), "commit": head_commit() if commit is None else commit, "setting": setting,
-             "headline": {str(k): str(v) for k, v in (headline or {}).items()}, "note": note, "run": run}
+    entry = {
+        "date": date or time.strftime("%Y-%m-%d"),
+        "commit": head_commit() if commit is None else commit,
+        "setting": setting,
+        "headline": {str(k): str(v) for k, v in (headline or {}).items()},
+        "note": note,
+        "run": run,
+    }
     path = Path(folder) / f"{name}.md"
     rows: list[str] = []
     if path.exists():

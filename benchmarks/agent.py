@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from _peers import python_peer  # noqa: E402
 from _results import record  # noqa: E402
+
 from tether.autonomy.agent.loop import MALFORMED  # noqa: E402
 
 TASKS = HERE / "agent_tasks"
@@ -57,8 +58,10 @@ def tests_pass(task: Path, work: Path) -> tuple[bool, str]:
 
 def task_message(task: Path) -> str:
     """What both tools are asked: the instructions, and which file is theirs to change."""
-    return ((task / "instructions.md").read_text() + f"\nChange only {task.name}.py; the tests in {task.name}_test.py are correct and "
-            "must not change. Use only the Python standard library.\n")
+    return (
+        (task / "instructions.md").read_text() + f"\nChange only {task.name}.py; the tests in {task.name}_test.py are correct and "
+        "must not change. Use only the Python standard library.\n"
+    )
 
 
 def scratch(task: Path) -> Path:
@@ -80,25 +83,65 @@ def run_tether(task: Path, model: str, seconds: float, escalate: str | None = No
     instructions = task_message(task)
     stub = f"{task.name}.py"
     result = {"tool": "tether", "task": task.name, "attempts": []}
-    for attempt in (1, 2):
+    for _ in (1, 2):
         started, original = time.monotonic(), (work / stub).read_text()
-        done = subprocess.run([sys.executable, "-m", "tether.cli", "do", instructions, "-C", str(work), "-m", f"local/{model}",
-                               "--level", "agent", "--allow", f"{task.name}.py", "--verify", PYTEST, "--until-green",
-                               "--max-seconds", str(seconds), "--json", *(["--escalate", escalate] if escalate else [])],
-                              capture_output=True, text=True, timeout=seconds + 120)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tether.cli",
+                "do",
+                instructions,
+                "-C",
+                str(work),
+                "-m",
+                f"local/{model}",
+                "--level",
+                "agent",
+                "--allow",
+                f"{task.name}.py",
+                "--verify",
+                PYTEST,
+                "--until-green",
+                "--max-seconds",
+                str(seconds),
+                "--json",
+                *(["--escalate", escalate] if escalate else []),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+        )
         try:
             run = json.loads(done.stdout)
         except json.JSONDecodeError:
-            run = {"status": "crashed", "steps": 0, "usage": {"input_tokens": 0, "output_tokens": 0}, "run": "", "reason": done.stderr[-300:]}
+            run = {
+                "status": "crashed",
+                "steps": 0,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+                "run": "",
+                "reason": done.stderr[-300:],
+            }
         took = round(time.monotonic() - started, 1)
         passed, _ = tests_pass(task, work)
         replies, malformed = tether_replies(run["run"])
-        result["attempts"].append({"passed": passed, "seconds": took, "status": run["status"],
-                                   "steps": run["steps"], "tokens": run["usage"]["input_tokens"] + run["usage"]["output_tokens"],
-                                   "anew": run["usage"]["input_tokens"] - run["usage"].get("cached_tokens", 0) + run["usage"]["output_tokens"],
-                                   "run": run["run"], "reason": run.get("reason", ""), "replies": replies, "malformed": malformed,
-                                   "failure": failure(passed, run["status"] in ("budget", "crashed"), replies, malformed,
-                                                      (work / stub).read_text() != original)})
+        result["attempts"].append(
+            {
+                "passed": passed,
+                "seconds": took,
+                "status": run["status"],
+                "steps": run["steps"],
+                "tokens": run["usage"]["input_tokens"] + run["usage"]["output_tokens"],
+                "anew": run["usage"]["input_tokens"] - run["usage"].get("cached_tokens", 0) + run["usage"]["output_tokens"],
+                "run": run["run"],
+                "reason": run.get("reason", ""),
+                "replies": replies,
+                "malformed": malformed,
+                "failure": failure(
+                    passed, run["status"] in ("budget", "crashed"), replies, malformed, (work / stub).read_text() != original
+                ),
+            }
+        )
         if passed:
             break
     shutil.rmtree(work, ignore_errors=True)
@@ -113,7 +156,9 @@ def tether_replies(run_id: str) -> tuple[int, int]:
     done = subprocess.run([sys.executable, "-m", "tether.cli", "log", run_id, "--json"], capture_output=True, text=True)
     steps = json.loads(done.stdout)["steps"] if done.returncode == 0 else []
     replies = sum(s["kind"] == "reply" for s in steps)
-    malformed = sum((s["kind"] == "note" and s.get("text") == MALFORMED) or (s["kind"] == "diff" and s.get("applied") is False) for s in steps)
+    malformed = sum(
+        (s["kind"] == "note" and s.get("text") == MALFORMED) or (s["kind"] == "diff" and s.get("applied") is False) for s in steps
+    )
     return replies, malformed
 
 
@@ -201,9 +246,28 @@ class LlamaServer:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.prompts = Path(tempfile.mkstemp(prefix="llama-server-prompts-")[1])
-        self.proc = subprocess.Popen([str(bin_dir / "python"), "-c", PLAIN_SERVER, str(self.prompts), "--model", str(model_path), "--model_alias", "qwen",
-                                      "--n_ctx", "8192", "--n_threads", str(os.cpu_count() or 2), "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                str(bin_dir / "python"),
+                "-c",
+                PLAIN_SERVER,
+                str(self.prompts),
+                "--model",
+                str(model_path),
+                "--model_alias",
+                "qwen",
+                "--n_ctx",
+                "8192",
+                "--n_threads",
+                str(os.cpu_count() or 2),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import httpx
 
         for _ in range(240):
@@ -215,8 +279,11 @@ class LlamaServer:
         else:
             raise SystemExit("llama_cpp.server did not start")
         try:  # one token, so that a server that cannot decode fails here and not as Aider's "connection error"
-            httpx.post(f"http://127.0.0.1:{self.port}/v1/chat/completions", timeout=300,
-                       json={"model": "qwen", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}).raise_for_status()
+            httpx.post(
+                f"http://127.0.0.1:{self.port}/v1/chat/completions",
+                timeout=300,
+                json={"model": "qwen", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1},
+            ).raise_for_status()
             return
         except httpx.HTTPError as e:
             raise SystemExit(f"llama_cpp.server cannot answer: {e}") from None
@@ -266,12 +333,28 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
     work = scratch(task)
     stub = f"{task.name}.py"
     env = {**os.environ, "HOME": str(work), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "AIDER_ANALYTICS": "false"}
-    base = [str(bin_dir / "aider"), "--model", "openai/qwen", "--openai-api-base", f"http://127.0.0.1:{server.port}/v1",
-            "--openai-api-key", "local", "--yes-always", "--no-git", "--no-auto-commits", "--no-show-model-warnings", "--no-check-update",
-            "--analytics-disable", "--no-pretty", "--no-fancy-input", "--map-tokens", "0"]
+    base = [
+        str(bin_dir / "aider"),
+        "--model",
+        "openai/qwen",
+        "--openai-api-base",
+        f"http://127.0.0.1:{server.port}/v1",
+        "--openai-api-key",
+        "local",
+        "--yes-always",
+        "--no-git",
+        "--no-auto-commits",
+        "--no-show-model-warnings",
+        "--no-check-update",
+        "--analytics-disable",
+        "--no-pretty",
+        "--no-fancy-input",
+        "--map-tokens",
+        "0",
+    ]
     result = {"tool": "aider", "task": task.name, "attempts": []}
     message = task_message(task)
-    for attempt in (1, 2):
+    for _ in (1, 2):
         started, original = time.monotonic(), (work / stub).read_text()
         server.usage()
         try:
@@ -287,11 +370,20 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
         fmt = re.search(r"with (\S+) edit format", output)
         replies, malformed = len(re.findall(r"Tokens: [\d.]+k? sent", output)), output.count("did not conform to the edit format")
         prompt, cached, written = server.usage()
-        result["attempts"].append({"passed": passed, "seconds": took, "status": status,
-                                   "tokens": prompt + written, "anew": prompt - cached + written, "reported": sent + received,
-                                   "edit_format": fmt.group(1) if fmt else None, "replies": replies,
-                                   "malformed": malformed, "failure": failure(passed, status == "timeout", replies, malformed,
-                                                                              (work / stub).read_text() != original)})
+        result["attempts"].append(
+            {
+                "passed": passed,
+                "seconds": took,
+                "status": status,
+                "tokens": prompt + written,
+                "anew": prompt - cached + written,
+                "reported": sent + received,
+                "edit_format": fmt.group(1) if fmt else None,
+                "replies": replies,
+                "malformed": malformed,
+                "failure": failure(passed, status == "timeout", replies, malformed, (work / stub).read_text() != original),
+            }
+        )
         if passed:
             break
         message = f"{test_output}\n\nSee the testing errors above. The tests are correct. Fix the code in {stub} to resolve the errors."
@@ -321,15 +413,19 @@ def cpu() -> str:
 def table(results: list[dict], model: str, source: str = "") -> str:
     where = source or ("small Python tasks written for this benchmark in the style of Exercism exercises (benchmarks/agent_tasks/)")
     tools = {r["tool"] for r in results}
-    drivers = " and ".join(d for t, d in (("tether", "by tether at level `agent`"), ("aider", "by Aider 0.86.2 through `llama_cpp.server`")) if t in tools)
-    lines = [f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} {where}, the embedded "
-             f"`{model}` (Q4_K_M, llama.cpp, {os.cpu_count()} cores of {cpu()}) driven {drivers}. Attempt 2 runs only when attempt 1 left a test failing.\n",
-             "Tokens / task counts every call's whole prompt and reply, a call cut off at the time limit included (tether's ledger counts "
-             "it; for Aider, which prints its count only for replies that finished, the server's log does); read anew counts only the prompt "
-             "tokens the model evaluated (llama.cpp's KV cache held the rest: from the call before, or for tether from the cache its last "
-             "process saved) and the reply: the work, and the time.\n",
-             "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | read anew / task | well-formed replies | failed attempts |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    drivers = " and ".join(
+        d for t, d in (("tether", "by tether at level `agent`"), ("aider", "by Aider 0.86.2 through `llama_cpp.server`")) if t in tools
+    )
+    lines = [
+        f"# Agent benchmark\n\n`python benchmarks/agent.py` on {time.strftime('%Y-%m-%d')}: {len({r['task'] for r in results})} {where}, the embedded "
+        f"`{model}` (Q4_K_M, llama.cpp, {os.cpu_count()} cores of {cpu()}) driven {drivers}. Attempt 2 runs only when attempt 1 left a test failing.\n",
+        "Tokens / task counts every call's whole prompt and reply, a call cut off at the time limit included (tether's ledger counts "
+        "it; for Aider, which prints its count only for replies that finished, the server's log does); read anew counts only the prompt "
+        "tokens the model evaluated (llama.cpp's KV cache held the rest: from the call before, or for tether from the cache its last "
+        "process saved) and the reply: the work, and the time.\n",
+        "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | read anew / task | well-formed replies | failed attempts |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for tool in ("tether", "aider"):
         mine = [r for r in results if r["tool"] == tool]
         if not mine:
@@ -345,8 +441,10 @@ def table(results: list[dict], model: str, source: str = "") -> str:
         formed = f"{1 - sum(a['malformed'] for a in attempts) / replies:.1%} of {replies}" if replies else "-"
         kinds = Counter(a["failure"] for a in attempts if a.get("failure"))
         failed = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()) or "-"
-        lines.append(f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {sum(walls) / len(walls):.0f} | "
-                     f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} | {anew} | {formed} | {failed} |")
+        lines.append(
+            f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {sum(walls) / len(walls):.0f} | "
+            f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} | {anew} | {formed} | {failed} |"
+        )
     missing = [] if source else sorted(p.name for p in TASKS.iterdir() if p.is_dir() and p.name not in {r["task"] for r in results})
     if missing:
         lines.append(f"\nNot run yet: {', '.join(missing)}.")
@@ -355,11 +453,17 @@ def table(results: list[dict], model: str, source: str = "") -> str:
         cells = []
         for tool in ("tether", "aider"):
             r = next((r for r in results if r["task"] == task and r["tool"] == tool), None)
-            cells.append("-" if r is None else " → ".join(("pass" if a["passed"] else a.get("failure") or "fail") + f" {a['seconds']:.0f}s"
-                                                         for a in r["attempts"]))
+            cells.append(
+                "-"
+                if r is None
+                else " → ".join(("pass" if a["passed"] else a.get("failure") or "fail") + f" {a['seconds']:.0f}s" for a in r["attempts"])
+            )
         lines.append(f"| {task} | {' | '.join(cells)} |")
-    why = [f"- {r['tool']} {r['task']}: " + "; ".join(f"{a['status']} ({a.get('reason', '')[:90]})" for a in r["attempts"])
-           for r in results if r["tool"] == "tether" and not any(a["passed"] for a in r["attempts"])]
+    why = [
+        f"- {r['tool']} {r['task']}: " + "; ".join(f"{a['status']} ({a.get('reason', '')[:90]})" for a in r["attempts"])
+        for r in results
+        if r["tool"] == "tether" and not any(a["passed"] for a in r["attempts"])
+    ]
     if why:
         lines += ["", "Where tether failed (the run's status and reason per attempt):", *why]
     return "\n".join(lines) + "\n"
@@ -373,9 +477,12 @@ def headline(results: list[dict]) -> dict[str, str]:
         mine = [r for r in results if r["tool"] == tool]
         return sum(a.get(key, 0) for r in mine for a in r["attempts"]) / len(mine)
 
-    out = {"pass@2 " + " / ".join(t.replace("aider", "Aider") for t in tools):
-           " / ".join(str(sum(any(a["passed"] for a in r["attempts"]) for r in results if r["tool"] == t)) for t in tools),
-           "s a task": " / ".join(f"{mean(t, 'seconds'):.0f}" for t in tools)}
+    out = {
+        "pass@2 " + " / ".join(t.replace("aider", "Aider") for t in tools): " / ".join(
+            str(sum(any(a["passed"] for a in r["attempts"]) for r in results if r["tool"] == t)) for t in tools
+        ),
+        "s a task": " / ".join(f"{mean(t, 'seconds'):.0f}" for t in tools),
+    }
     if len(tools) == 2:
         out["tokens sent"] = f"{mean('tether', 'tokens') / max(mean('aider', 'tokens'), 1):.2f}×"
         if all("anew" in a for r in results for a in r["attempts"]):
@@ -395,8 +502,12 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40, help="with --exercism: how many exercises, a seeded sample (0: all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", choices=sorted(SETS), default="exercism", help="with --exercism: which set the checkout is")
-    parser.add_argument("--name", default="", help="the run's name (default: agent, with --exercism agent_SET): a run of the same name goes "
-                        "on where it stopped; a name is shown in the run's row of results/agent.md")
+    parser.add_argument(
+        "--name",
+        default="",
+        help="the run's name (default: agent, with --exercism agent_SET): a run of the same name goes "
+        "on where it stopped; a name is shown in the run's row of results/agent.md",
+    )
     args = parser.parse_args()
     from tether import config
     from tether.llm import weights
@@ -413,9 +524,13 @@ def main() -> None:
     if args.exercism:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.exercism, capture_output=True, text=True).stdout.strip()
         which = f"a sample of {args.sample} with seed {args.seed}" if args.sample else "all of them"
-        source = (f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
-                  f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}"
-                  + (f" --name {args.name}" if args.name else "") + (f" --escalate {args.escalate}" if args.escalate else "") + "`)")
+        source = (
+            f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
+            f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}"
+            + (f" --name {args.name}" if args.name else "")
+            + (f" --escalate {args.escalate}" if args.escalate else "")
+            + "`)"
+        )
     kept = {} if args.fresh or not RESULTS.exists() else json.loads(RESULTS.read_text())
     kept = {"run": "", "results": kept} if isinstance(kept, list) else kept  # a file of before 2026-12: no run name
     resumed = kept.get("run") == name
@@ -430,12 +545,20 @@ def main() -> None:
                 r = run_tether(task, args.model, args.seconds, args.escalate) if tool == "tether" else run_aider(task, server, args.seconds)
                 results = [x for x in results if not (x["tool"] == tool and x["task"] == task.name)] + [r]
                 RESULTS.write_text(json.dumps({"run": name, "results": results}, indent=1) + "\n")
-                print(f"{tool:7} {task.name:14} " + " → ".join(f"{'pass' if a['passed'] else 'fail'} {a['seconds']:.0f}s" for a in r["attempts"]), flush=True)
+                print(
+                    f"{tool:7} {task.name:14} "
+                    + " → ".join(f"{'pass' if a['passed'] else 'fail'} {a['seconds']:.0f}s" for a in r["attempts"]),
+                    flush=True,
+                )
     finally:
         if server:
             server.close()
-    setting = (f"{len({r['task'] for r in results})} " + (f"exercises of {SETS[args.set]}, seed {args.seed}" if args.exercism else "own tasks")
-               + f", {os.cpu_count()} cores of {cpu()}" + (f", --only {args.only}" if args.only else ""))
+    setting = (
+        f"{len({r['task'] for r in results})} "
+        + (f"exercises of {SETS[args.set]}, seed {args.seed}" if args.exercism else "own tasks")
+        + f", {os.cpu_count()} cores of {cpu()}"
+        + (f", --only {args.only}" if args.only else "")
+    )
     record("agent", table(results, args.model, source), headline(results), setting=setting, run=name, resumed=resumed)
     print(TABLE.read_text())
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(HERE))
 import agent as bench  # noqa: E402  (the same exercises, tests and grading)
 from _results import record  # noqa: E402
 
+
 def cases(store, tasks: dict[str, Path]) -> list[dict]:
     """Each exercise's first run whose first reply was an edit that failed the checks."""
     from tether.autonomy.history import runlog
@@ -42,10 +43,18 @@ def cases(store, tasks: dict[str, Path]) -> list[dict]:
         prompt = next((s for s in steps if s["kind"] == "prompt"), None)
         replies = [i for i, s in enumerate(steps) if s["kind"] == "reply"] + [len(steps)]
         reply = replies[0] if len(replies) > 1 else None
-        checks = [s for s in steps[reply:replies[1]] if s["kind"] == "verify"] if reply is not None else []
+        checks = [s for s in steps[reply : replies[1]] if s["kind"] == "verify"] if reply is not None else []
         if prompt and checks and checks[0]["code"] != 0:
-            found.append({"task": name, "system": prompt["system"], "user": prompt["user"], "reply": steps[reply]["text"],
-                          "check": checks[0], "model": steps[reply]["model"]})
+            found.append(
+                {
+                    "task": name,
+                    "system": prompt["system"],
+                    "user": prompt["user"],
+                    "reply": steps[reply]["text"],
+                    "check": checks[0],
+                    "model": steps[reply]["model"],
+                }
+            )
     return found
 
 
@@ -71,9 +80,9 @@ def graded(task: Path, text: str) -> str:
 
 
 def second_replies(grid, case: dict, task: Path) -> dict:
+    from tether.autonomy.agent.proposal import checks_fail
     from tether.autonomy.edits import search_replace
     from tether.autonomy.edits.formats import FORMATS
-    from tether.autonomy.agent.proposal import checks_fail
     from tether.autonomy.guard.untrusted import Fence
     from tether.autonomy.guard.verify import CommandResult, raised, wrong_values
 
@@ -102,9 +111,17 @@ def second_replies(grid, case: dict, task: Path) -> dict:
     text = ask([*follow, {"role": "user", "content": failing + "Fix the code. " + whole.ask}], whole.grammar(path, before))
     row["whole"] = outcome(applied(task, before, text, whole.parsers), before, "no edit")
     # 2. the same, in SEARCH/REPLACE blocks on the failed file
-    text = ask([*follow, {"role": "user", "content": failing + "\n" + search_replace.PROMPT + f"\nFix {path} with SEARCH/REPLACE "
-                          "blocks: each SEARCH copies the few lines at fault exactly, its REPLACE holds them fixed."}],
-               search_replace.grammar(path, before))
+    text = ask(
+        [
+            *follow,
+            {
+                "role": "user",
+                "content": failing + "\n" + search_replace.PROMPT + f"\nFix {path} with SEARCH/REPLACE "
+                "blocks: each SEARCH copies the few lines at fault exactly, its REPLACE holds them fixed.",
+            },
+        ],
+        search_replace.grammar(path, before),
+    )
     row["blocks"] = outcome(applied(task, before, text, ("search-replace",)), before, "no match")
     # 3. a fresh sample of the opening prompt (the file as the run found it)
     text = ask(opening, whole.grammar(path, stub), temperature=0.7, seed=1)
@@ -115,17 +132,21 @@ def second_replies(grid, case: dict, task: Path) -> dict:
 def table(rows: list[dict], source: str) -> str:
     kinds = ("whole", "blocks", "fresh")
     models = ", ".join(sorted({f"`{r['model']}`" for r in rows}))
-    out = ["# What a second reply does where the first failed", "",
-           f"`python benchmarks/agent_second.py` on {time.strftime('%Y-%m-%d')}: {source}. "
-           f"The run's model ({models}), each reply graded on the pristine tests. *follow-up*: the conversation goes on with the failing checks as "
-           "`tether do` shows them (one failure report), asking for the whole file again, or for SEARCH/REPLACE blocks on "
-           "the failed file; *fresh*: the opening prompt sampled again at temperature 0.7. "
-           "copy: the reply gave back the failed file unchanged; no match: its SEARCH text is not in the file.", "",
-           "| exercise | first reply failed on | follow-up, whole file | follow-up, SEARCH/REPLACE | fresh sample |",
-           "|---|---|---|---|---|"]
+    out = [
+        "# What a second reply does where the first failed",
+        "",
+        f"`python benchmarks/agent_second.py` on {time.strftime('%Y-%m-%d')}: {source}. "
+        f"The run's model ({models}), each reply graded on the pristine tests. *follow-up*: the conversation goes on with the failing checks as "
+        "`tether do` shows them (one failure report), asking for the whole file again, or for SEARCH/REPLACE blocks on "
+        "the failed file; *fresh*: the opening prompt sampled again at temperature 0.7. "
+        "copy: the reply gave back the failed file unchanged; no match: its SEARCH text is not in the file.",
+        "",
+        "| exercise | first reply failed on | follow-up, whole file | follow-up, SEARCH/REPLACE | fresh sample |",
+        "|---|---|---|---|---|",
+    ]
     out += [f"| {r['task']} | {r['failure']} | {r['whole']} | {r['blocks']} | {r['fresh']} |" for r in rows]
     out += ["", "| | replies | passed | gave the failed file back |", "|---|---:|---:|---:|"]
-    for kind, label in zip(kinds, ("follow-up, whole file", "follow-up, SEARCH/REPLACE", "fresh sample (T 0.7)")):
+    for kind, label in zip(kinds, ("follow-up, whole file", "follow-up, SEARCH/REPLACE", "fresh sample (T 0.7)"), strict=False):
         got = [r[kind] for r in rows]
         out.append(f"| {label} | {len(got)} | {got.count('pass')} | {got.count('copy')} |")
     wrong = [r for r in rows if r["failure"] == "wrong answers"]
@@ -159,13 +180,21 @@ def main() -> None:
         rows.append(second_replies(grid, case, tasks[case["task"]]))
         print(rows[-1], flush=True)
     run = f" ({args.run}, in [agent.md](agent.md))" if args.run else ""
-    source = (f"the first replies of tether's try 1 in an `agent.py` run{run} on {args.sample} exercism/python exercises "
-              f"(seed {args.seed}; `--store DATA/tether/tether.db --exercism PATH --sample {args.sample} --seed {args.seed}"
-              + (f" --run {args.run}" if args.run else "") + "`)")
+    source = (
+        f"the first replies of tether's try 1 in an `agent.py` run{run} on {args.sample} exercism/python exercises "
+        f"(seed {args.seed}; `--store DATA/tether/tether.db --exercism PATH --sample {args.sample} --seed {args.seed}"
+        + (f" --run {args.run}" if args.run else "")
+        + "`)"
+    )
     text = table(rows, source)
     kinds = {"follow-up, whole file": "whole", "follow-up, SEARCH/REPLACE": "blocks", "fresh sample": "fresh"}
-    record("agent_second", text, {k: f"{sum(r[v] == 'pass' for r in rows)} of {len(rows)} passed" for k, v in kinds.items()},
-           setting=f"{args.sample} exercises, seed {args.seed}" + (f", the store of {args.run}" if args.run else ""), run=args.name)
+    record(
+        "agent_second",
+        text,
+        {k: f"{sum(r[v] == 'pass' for r in rows)} of {len(rows)} passed" for k, v in kinds.items()},
+        setting=f"{args.sample} exercises, seed {args.seed}" + (f", the store of {args.run}" if args.run else ""),
+        run=args.name,
+    )
     print(text)
 
 

@@ -30,8 +30,11 @@ TETHER = [sys.executable, "-m", "tether.cli"]
 def spans(path: Path, symbol: str) -> list[tuple[int, int]]:
     """Where `symbol` is defined in a Python file (every def or class of that name)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [(n.lineno, n.end_lineno or n.lineno) for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == symbol]
+    return [
+        (n.lineno, n.end_lineno or n.lineno)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == symbol
+    ]
 
 
 def main() -> None:
@@ -41,17 +44,37 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--questions", default="ask_questions.toml", help="a question file in benchmarks/")
     ap.add_argument("--context-tokens", type=int, help="passed to tether ask (default: its own)")
-    ap.add_argument("--out", default="ask.md", help="the run's name: the run goes into benchmarks/results/ask.md, a name other than ask.md labels its row")
+    ap.add_argument(
+        "--out",
+        default="ask.md",
+        help="the run's name: the run goes into benchmarks/results/ask.md, a name other than ask.md labels its row",
+    )
     args = ap.parse_args()
     questions = tomllib.loads((HERE / args.questions).read_text())["q"][: args.limit or None]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True).stdout.strip()
-    subprocess.run([*TETHER, "search", "warm the index", "-C", str(args.repo), "--embed-seconds", "-1", "--json"], capture_output=True, check=True)
+    subprocess.run(
+        [*TETHER, "search", "warm the index", "-C", str(args.repo), "--embed-seconds", "-1", "--json"], capture_output=True, check=True
+    )
     rows = []
     for q in questions:
         started = time.monotonic()
-        done = subprocess.run([*TETHER, "ask", q["question"], "-C", str(args.repo), "-m", args.model, "--json",
-                               *(["--context-tokens", str(args.context_tokens)] if args.context_tokens else [])], capture_output=True,
-                              text=True, timeout=900, env=os.environ.copy())
+        done = subprocess.run(
+            [
+                *TETHER,
+                "ask",
+                q["question"],
+                "-C",
+                str(args.repo),
+                "-m",
+                args.model,
+                "--json",
+                *(["--context-tokens", str(args.context_tokens)] if args.context_tokens else []),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=os.environ.copy(),
+        )
         seconds = time.monotonic() - started
         if done.returncode:
             rows.append({"question": q["question"], "error": done.stderr.strip()[-300:], "seconds": seconds})
@@ -59,14 +82,30 @@ def main() -> None:
         answer = json.loads(done.stdout)
         wanted = spans(args.repo / q["path"], q["symbol"])
         claims = answer["claims"]
-        def defines(c) -> bool:
+
+        def defines(c, q=q, wanted=wanted) -> bool:
             return any(x["path"] == q["path"] and any(x["start"] <= b and x["end"] >= a for a, b in wanted) for x in c["citations"])
 
         found = any(c["verified"] and defines(c) for c in claims)
-        rows.append({"question": q["question"], "claims": len(claims), "verified": sum(c["verified"] for c in claims),
-                     "defining": found, "cited": any(defines(c) for c in claims), "seconds": seconds, "tokens": answer["usage"]["input_tokens"] + answer["usage"]["output_tokens"],
-                     "shown": [(c.get("state", "verified" if c["verified"] else "unverified"), c["text"],
-                                " ".join(f"{x['path']}:{x['start']}-{x['end']}" for x in c["citations"])) for c in claims]})
+        rows.append(
+            {
+                "question": q["question"],
+                "claims": len(claims),
+                "verified": sum(c["verified"] for c in claims),
+                "defining": found,
+                "cited": any(defines(c) for c in claims),
+                "seconds": seconds,
+                "tokens": answer["usage"]["input_tokens"] + answer["usage"]["output_tokens"],
+                "shown": [
+                    (
+                        c.get("state", "verified" if c["verified"] else "unverified"),
+                        c["text"],
+                        " ".join(f"{x['path']}:{x['start']}-{x['end']}" for x in c["citations"]),
+                    )
+                    for c in claims
+                ],
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     ok = [r for r in rows if "error" not in r]
     claims = sum(r["claims"] for r in ok)
@@ -76,24 +115,38 @@ def main() -> None:
         if "error" in r:
             table.append(f"| {n} | {r['question']} | error: {r['error'][:80]} | | | {r['seconds']:.0f} |")
         else:
-            table.append(f"| {n} | {r['question']} | {r['claims']} | {r['verified']} | {'yes' if r['defining'] else 'no'} | {r['seconds']:.0f} |")
-    summary = (f"- claims verified: **{verified} of {claims} ({100 * verified / max(claims, 1):.0f} %)** (goal ≥ 90 %)\n"
-               f"- questions whose answer cites the defining file and lines: **{sum(r['defining'] for r in ok)} of {len(rows)} "
-               f"({100 * sum(r['defining'] for r in ok) / max(len(rows), 1):.0f} %)** by a verified claim, "
-               f"**{sum(r['cited'] for r in ok)} of {len(rows)}** by any claim (goal ≥ 70 %)\n"
-               f"- median time to a full answer: **{statistics.median(r['seconds'] for r in rows):.1f} s** (goal ≤ 30 s); "
-               f"median tokens {statistics.median(r['tokens'] for r in ok) if ok else 0:.0f}\n")
+            table.append(
+                f"| {n} | {r['question']} | {r['claims']} | {r['verified']} | {'yes' if r['defining'] else 'no'} | {r['seconds']:.0f} |"
+            )
+    summary = (
+        f"- claims verified: **{verified} of {claims} ({100 * verified / max(claims, 1):.0f} %)** (goal ≥ 90 %)\n"
+        f"- questions whose answer cites the defining file and lines: **{sum(r['defining'] for r in ok)} of {len(rows)} "
+        f"({100 * sum(r['defining'] for r in ok) / max(len(rows), 1):.0f} %)** by a verified claim, "
+        f"**{sum(r['cited'] for r in ok)} of {len(rows)}** by any claim (goal ≥ 70 %)\n"
+        f"- median time to a full answer: **{statistics.median(r['seconds'] for r in rows):.1f} s** (goal ≤ 30 s); "
+        f"median tokens {statistics.median(r['tokens'] for r in ok) if ok else 0:.0f}\n"
+    )
     shown = ["", "Every claim as the person sees it (state, claim, cited lines), to be judged by reading the lines:", ""]
     for n, r in enumerate(ok, start=1):
         shown += [f"{n}. {r['question']}"] + [f"   - {state}: {text} [{where}]" for state, text, where in r["shown"]]
-    text = (f"# tether ask: answers that cite by construction\n\n`.venv/bin/python benchmarks/ask.py --repo {args.repo.name.upper()} "
-            f"--questions {args.questions} --model {args.model}"
-            f"{f' --context-tokens {args.context_tokens}' if args.context_tokens else ''}{f' --limit {args.limit}' if args.limit else ''}`"
-            f" — {args.repo.name} at {commit}, {len(rows)} questions (benchmarks/{args.questions}), this machine ({os.cpu_count()} cores), "
-            f"each answer a separate `tether ask` process (model load included).\n\n{summary}\n" + "\n".join(table + shown) + "\n")
-    record("ask", text, {"claims verified": f"{verified} of {claims}", "defining lines cited": f"{sum(r['defining'] for r in ok)} of {len(rows)}",
-                         "median s": f"{statistics.median(r['seconds'] for r in rows):.1f}"},
-           setting=f"{args.repo.name} at {commit}, {args.questions}, {os.cpu_count()} cores", run=args.out)
+    text = (
+        f"# tether ask: answers that cite by construction\n\n`.venv/bin/python benchmarks/ask.py --repo {args.repo.name.upper()} "
+        f"--questions {args.questions} --model {args.model}"
+        f"{f' --context-tokens {args.context_tokens}' if args.context_tokens else ''}{f' --limit {args.limit}' if args.limit else ''}`"
+        f" — {args.repo.name} at {commit}, {len(rows)} questions (benchmarks/{args.questions}), this machine ({os.cpu_count()} cores), "
+        f"each answer a separate `tether ask` process (model load included).\n\n{summary}\n" + "\n".join(table + shown) + "\n"
+    )
+    record(
+        "ask",
+        text,
+        {
+            "claims verified": f"{verified} of {claims}",
+            "defining lines cited": f"{sum(r['defining'] for r in ok)} of {len(rows)}",
+            "median s": f"{statistics.median(r['seconds'] for r in rows):.1f}",
+        },
+        setting=f"{args.repo.name} at {commit}, {args.questions}, {os.cpu_count()} cores",
+        run=args.out,
+    )
     print(text)
 
 

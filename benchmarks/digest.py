@@ -80,30 +80,49 @@ def main() -> None:
         cmd, output = tools[command[name]]
         _, peak, _, _ = measure(cmd, env_for(args.runs), sample=True)  # one more run for memory
         out, err = last[name]
-        rows.append((name, statistics.median(walls[name]), peak, files_reported(command[name], out, err, output),
-                     tokens_reported(command[name], out, err, output), output.stat().st_size))
+        rows.append(
+            (
+                name,
+                statistics.median(walls[name]),
+                peak,
+                files_reported(command[name], out, err, output),
+                tokens_reported(command[name], out, err, output),
+                output.stat().st_size,
+            )
+        )
     cold, warm = rows[0], rows[1]
     fastest = min(rows[2:], key=lambda r: r[1])
     lines = [
-        "# Digest benchmark", "",
+        "# Digest benchmark",
+        "",
         f"`python benchmarks/digest.py {repo.name} --runs {args.runs}` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores: "
         f"{sum(1 for _ in repo.rglob('*') if _.is_file() and '.git' not in _.parts)} files in the checkout.",
         "Each tool as a user runs it (defaults, token counting on, output to a file), page cache warm; median wall time of"
         " interleaved runs. tether caches each file's token count and redaction by the hash of its bytes: *cold* runs"
         " start with an empty cache, *warm* ones after a digest of the same checkout.",
         "Memory is the peak of the summed PSS of the tool's whole process tree (forked workers' shared pages count once),"
-        " from a separate run so that the sampler does not slow the timed ones.", "",
-        "| tool | wall s | peak MiB | files in output | tokens reported | output bytes |", "|---|---:|---:|---:|---:|---:|",
-        *[f"| {n} | {w:.2f} | {p:.0f} | {f} | {t} | {b:,} |" for n, w, p, f, t, b in rows], "",
+        " from a separate run so that the sampler does not slow the timed ones.",
+        "",
+        "| tool | wall s | peak MiB | files in output | tokens reported | output bytes |",
+        "|---|---:|---:|---:|---:|---:|",
+        *[f"| {n} | {w:.2f} | {p:.0f} | {f} | {t} | {b:,} |" for n, w, p, f, t, b in rows],
+        "",
         f"Against the faster peer ({fastest[0]}): tether is **{fastest[1] / cold[1]:.1f}x** faster with an empty cache and "
         f"**{fastest[1] / warm[1]:.1f}x** faster once it has seen the files (any later digest of the same content), using "
         f"**{cold[2] / fastest[2] * 100:.0f}%** and **{warm[2] / fastest[2] * 100:.0f}%** of its peak memory.",
     ]
     text = "\n".join(lines) + "\n"
-    record("digest", text, {"tether cold / warm s": f"{cold[1]:.2f} / {warm[1]:.2f}", f"{fastest[0]} s": f"{fastest[1]:.2f}",
-                            "faster, cold / warm": f"{fastest[1] / cold[1]:.1f}x / {fastest[1] / warm[1]:.1f}x",
-                            "peak memory, cold / warm": f"{cold[2] / fastest[2] * 100:.0f}% / {warm[2] / fastest[2] * 100:.0f}%"},
-           setting=f"{repo.name}, {os.cpu_count()} cores")
+    record(
+        "digest",
+        text,
+        {
+            "tether cold / warm s": f"{cold[1]:.2f} / {warm[1]:.2f}",
+            f"{fastest[0]} s": f"{fastest[1]:.2f}",
+            "faster, cold / warm": f"{fastest[1] / cold[1]:.1f}x / {fastest[1] / warm[1]:.1f}x",
+            "peak memory, cold / warm": f"{cold[2] / fastest[2] * 100:.0f}% / {warm[2] / fastest[2] * 100:.0f}%",
+        },
+        setting=f"{repo.name}, {os.cpu_count()} cores",
+    )
     print(text)
 
 

@@ -29,10 +29,20 @@ sys.path.insert(0, str(HERE))
 
 from _peers import python_peer  # noqa: E402
 from _results import record  # noqa: E402
+
 from tether.autonomy.edits import apply_text  # noqa: E402
 
-DRIFTS = ("clean", "trailing-whitespace", "indentation", "respaced-context", "stale-context", "blank-lines", "blank-lines-both",
-          "elision", "elision-twin")
+DRIFTS = (
+    "clean",
+    "trailing-whitespace",
+    "indentation",
+    "respaced-context",
+    "stale-context",
+    "blank-lines",
+    "blank-lines-both",
+    "elision",
+    "elision-twin",
+)
 AIDER_APPLY = r"""
 import json, sys
 from aider.coders.editblock_coder import find_original_update_blocks, do_replace
@@ -99,13 +109,17 @@ def drift(kind: str, search: list[str], replace: list[str], rng: random.Random) 
     if kind == "stale-context":
         # the model remembers an older version of a line it does not change: stale in SEARCH and
         # REPLACE alike, while the file holds the current one (which must survive)
-        context = [(i, j) for i, j, n in _same_blocks(search, replace) for i, j in zip(range(i, i + n), range(j, j + n))
-                   if search[i].strip() and len(search[i].strip()) > 3]
+        context = [
+            (i, j)
+            for i, j, n in _same_blocks(search, replace)
+            for i, j in zip(range(i, i + n), range(j, j + n), strict=False)
+            if search[i].strip() and len(search[i].strip()) > 3
+        ]
         if len(search) < 4 or not context:
             return None
         i, j = rng.choice(context)
         stale = _stale(search[i], rng)
-        return search[:i] + [stale] + search[i + 1:], replace[:j] + [stale] + replace[j + 1:]
+        return search[:i] + [stale] + search[i + 1 :], replace[:j] + [stale] + replace[j + 1 :]
     if kind == "blank-lines":
         if not any(not s.strip() for s in search):
             return None
@@ -128,7 +142,7 @@ def drift(kind: str, search: list[str], replace: list[str], rng: random.Random) 
             return None
         i, j, n = max(runs, key=lambda run: run[2])
         dots = search[i][: len(search[i]) - len(search[i].lstrip())] + "...\n"
-        return search[:i + 1] + [dots] + search[i + n - 1:], replace[:j + 1] + [dots] + replace[j + n - 1:]
+        return search[: i + 1] + [dots] + search[i + n - 1 :], replace[: j + 1] + [dots] + replace[j + n - 1 :]
     raise ValueError(kind)
 
 
@@ -142,7 +156,7 @@ def _stale(line: str, rng: random.Random) -> str:
     words = [m for m in re.finditer(r"[A-Za-z_]{3,}", body)]
     if words and rng.random() < 0.5:
         w = rng.choice(words)
-        return body[:w.end()] + "_old" + body[w.end():] + "\n"
+        return body[: w.end()] + "_old" + body[w.end() :] + "\n"
     return body + "  # old\n"
 
 
@@ -202,8 +216,13 @@ def run_aider(cases: list[Case]) -> tuple[list[str | None], float]:
     bin_dir = python_peer("aider", "aider-chat==0.86.2")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:  # aider may touch files named in blocks, relative to its cwd
-        done = subprocess.run([str(bin_dir / "python"), "-c", AIDER_APPLY], input=json.dumps([asdict(c) for c in cases]),
-                              capture_output=True, text=True, cwd=scratch)
+        done = subprocess.run(
+            [str(bin_dir / "python"), "-c", AIDER_APPLY],
+            input=json.dumps([asdict(c) for c in cases]),
+            capture_output=True,
+            text=True,
+            cwd=scratch,
+        )
     if done.returncode != 0:
         raise SystemExit(f"aider's applier failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - started
@@ -229,8 +248,10 @@ def checkpoint_timing(files: int = 1000, runs: int = 7) -> str:
             started = time.perf_counter()
             last = checkpoints.snapshot(f"change {run}", ["pkg0/mod0.py"], last)
             timings.append((time.perf_counter() - started) * 1000)
-    return (f"A checkpoint of a one-file change in a {files}-file workspace takes **{statistics.median(timings):.0f} ms**"
-            f" (median of {runs}); checkpoints hold only the files a change touches, so this does not grow with the workspace.")
+    return (
+        f"A checkpoint of a one-file change in a {files}-file workspace takes **{statistics.median(timings):.0f} ms**"
+        f" (median of {runs}); checkpoints hold only the files a change touches, so this does not grow with the workspace."
+    )
 
 
 def main() -> None:
@@ -244,25 +265,35 @@ def main() -> None:
     timing = {}
     for name, runner in (("tether", run_tether), ("aider", run_aider)):
         results, seconds = runner(cases)
-        outcomes[name] = [judge(c.pre, c.expected, r) for c, r in zip(cases, results)]
+        outcomes[name] = [judge(c.pre, c.expected, r) for c, r in zip(cases, results, strict=False)]
         timing[name] = seconds
     kinds = ("applied right", "refused", "wrong place", "corrupted")
-    lines = ["# Edit benchmark", "",
-             f"`python benchmarks/edits.py {' '.join('--repo ' + r.name for r in args.repo)}` on {time.strftime('%Y-%m-%d')}: "
-             f"{len(cases)} SEARCH/REPLACE replies built from the git history of {', '.join(r.name for r in repos)}"
-             " (one hunk each, in a reply with prose and a fence), each with one kind of drift; applied by tether's"
-             " `apply_text` and by Aider's own parser and applier (aider-chat 0.86.2, `find_original_update_blocks` +"
-             " `do_replace`).", "",
-             "*applied right*: the file equals the commit's post-image for that hunk; *refused*: the file is left as it"
-             " was (the model gets an error to retry with); *wrong place*: changed, but not as the commit did;"
-             " *corrupted*: a fifth or more of the file's lines lost.", "",
-             "| applier | " + " | ".join(kinds) + " | seconds |", "|---|" + "---:|" * (len(kinds) + 1)]
+    lines = [
+        "# Edit benchmark",
+        "",
+        f"`python benchmarks/edits.py {' '.join('--repo ' + r.name for r in args.repo)}` on {time.strftime('%Y-%m-%d')}: "
+        f"{len(cases)} SEARCH/REPLACE replies built from the git history of {', '.join(r.name for r in repos)}"
+        " (one hunk each, in a reply with prose and a fence), each with one kind of drift; applied by tether's"
+        " `apply_text` and by Aider's own parser and applier (aider-chat 0.86.2, `find_original_update_blocks` +"
+        " `do_replace`).",
+        "",
+        "*applied right*: the file equals the commit's post-image for that hunk; *refused*: the file is left as it"
+        " was (the model gets an error to retry with); *wrong place*: changed, but not as the commit did;"
+        " *corrupted*: a fifth or more of the file's lines lost.",
+        "",
+        "| applier | " + " | ".join(kinds) + " | seconds |",
+        "|---|" + "---:|" * (len(kinds) + 1),
+    ]
     for name in outcomes:
         count = Counter(outcomes[name])
         lines.append(f"| {name} | " + " | ".join(f"{count[k]} ({count[k] / len(cases):.0%})" for k in kinds) + f" | {timing[name]:.1f} |")
-    lines += ["", "By kind of drift (right / refused / wrong: wrong place or corrupted):", "",
-              "| drift | cases | tether right | tether refused | tether wrong | aider right | aider refused | aider wrong |",
-              "|---|" + "---:|" * 7]
+    lines += [
+        "",
+        "By kind of drift (right / refused / wrong: wrong place or corrupted):",
+        "",
+        "| drift | cases | tether right | tether refused | tether wrong | aider right | aider refused | aider wrong |",
+        "|---|" + "---:|" * 7,
+    ]
     by = defaultdict(list)
     for n, case in enumerate(cases):
         by[case.drift].append(n)
@@ -276,8 +307,12 @@ def main() -> None:
     lines += ["", "## Checkpoints", "", checkpoint_timing(), ""]
     text = "\n".join(lines) + "\n"
     counts = {name: Counter(outcomes[name]) for name in outcomes}
-    record("edits", text, {f"{k} tether / Aider": f"{counts['tether'][k]} / {counts['aider'][k]} of {len(cases)}" for k in kinds},
-           setting=", ".join(r.name for r in repos))
+    record(
+        "edits",
+        text,
+        {f"{k} tether / Aider": f"{counts['tether'][k]} / {counts['aider'][k]} of {len(cases)}" for k in kinds},
+        setting=", ".join(r.name for r in repos),
+    )
     print(text)
 
 

@@ -12,13 +12,13 @@ import argparse
 import os
 from pathlib import Path
 
+from _results import record  # benchmarks/, the script's folder
+
 from tether.autonomy.answers.ask import _schema
 from tether.autonomy.edits import whole
 from tether.llm.providers import local
 from tether.llm.router import Grid
 from tether.store import Store
-
-from _results import record  # benchmarks/, the script's folder
 
 HERE = Path(__file__).resolve().parent
 FILE = "Write leap.py: a function leap_year(year) with a docstring and helper functions with comments."
@@ -42,8 +42,10 @@ def main() -> None:
     model = f"local/{args.model}"
     grid = Grid.from_config(store=Store())
     rows = []
-    for name, prompt, constraint in [("whole file (GBNF)", FILE, {"grammar": whole.grammar("leap.py")}),
-                                     ("ask's claims (JSON schema)", CLAIMS, {"schema": _schema(["S1"])})]:
+    for name, prompt, constraint in [
+        ("whole file (GBNF)", FILE, {"grammar": whole.grammar("leap.py")}),
+        ("ask's claims (JSON schema)", CLAIMS, {"schema": _schema(["S1"])}),
+    ]:
         grid.complete(model, prompt, max_tokens=1, temperature=0)  # reads the prompt once: what follows is writing
         free, _ = speed(grid, model, prompt, args.tokens)
         ours, ours_text = speed(grid, model, prompt, args.tokens, **constraint)
@@ -56,13 +58,23 @@ def main() -> None:
         rows.append((name, free, theirs, ours, ours_text == theirs_text))
         print(rows[-1], flush=True)
     grid.close()
-    table = ["| reply | free | llama-cpp-python's chain | tether | tether / llama-cpp-python | same text |", "|---|---:|---:|---:|---:|---|"]
+    table = [
+        "| reply | free | llama-cpp-python's chain | tether | tether / llama-cpp-python | same text |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     table += [f"| {n} | {f:.1f} | {t:.1f} | {o:.1f} | {o / t:.2f}× | {'yes' if same else 'no'} |" for n, f, t, o, same in rows]
-    text = (f"# Constrained replies on the embedded model\n\n`.venv/bin/python benchmarks/grammar.py --model {args.model} --tokens {args.tokens}`"
-            f" — output tokens a second (greedy, prompt cached, best of three), this machine ({os.cpu_count()} cores).\n\n"
-            + "\n".join(table) + "\n")
-    record("grammar", text, {f"tether / llama-cpp-python, {n}": f"{o / t:.2f}×" for n, f, t, o, same in rows},
-           setting=f"{args.model}, {args.tokens} tokens, {os.cpu_count()} cores")
+    text = (
+        f"# Constrained replies on the embedded model\n\n`.venv/bin/python benchmarks/grammar.py --model {args.model} --tokens {args.tokens}`"
+        f" — output tokens a second (greedy, prompt cached, best of three), this machine ({os.cpu_count()} cores).\n\n"
+        + "\n".join(table)
+        + "\n"
+    )
+    record(
+        "grammar",
+        text,
+        {f"tether / llama-cpp-python, {n}": f"{o / t:.2f}×" for n, f, t, o, same in rows},
+        setting=f"{args.model}, {args.tokens} tokens, {os.cpu_count()} cores",
+    )
     print(text)
 
 

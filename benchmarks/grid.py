@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _peers import python_peer  # noqa: E402
 from _results import record  # noqa: E402
+
 LITELLM = "litellm==1.110.2"
 BODY = {"model": "ok-bench", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16}
 
@@ -73,7 +74,7 @@ def interleaved_p50(fns: list, n: int, rounds: int = 20) -> list[float]:
     samples: list[list[float]] = [[] for _ in fns]
     block = max(1, n // rounds)
     for _ in range(rounds):
-        for fn, out in zip(fns, samples):
+        for fn, out in zip(fns, samples, strict=False):
             for _ in range(block):
                 t = time.perf_counter_ns()
                 fn()
@@ -104,18 +105,30 @@ def client_overhead(url: str, n: int, peer_python: str) -> list[tuple]:
     headers = {"content-type": "application/json", "authorization": "Bearer x"}
     sdk = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config.from_dict({"providers": {"up": {"kind": "openai", "base_url": url + "/v1"}}, "routes": {"bench": {"models": ["up/ok-bench", "local/smollm2-135m"]}}})
+        cfg = config.from_dict(
+            {
+                "providers": {"up": {"kind": "openai", "base_url": url + "/v1"}},
+                "routes": {"bench": {"models": ["up/ok-bench", "local/smollm2-135m"]}},
+            }
+        )
         grid = Grid(cfg, Store(Path(tmp) / "ledger.db"))
         msgs = BODY["messages"]
-        raw, direct, routed, oai = interleaved_p50([
-            lambda: json.loads(client.post(url + "/v1/chat/completions", content=json.dumps(BODY), headers=headers).content)["choices"][0]["message"]["content"],
-            lambda: grid.complete("up/ok-bench", msgs, max_tokens=16).text,
-            lambda: grid.complete("bench", msgs, max_tokens=16).text,
-            lambda: sdk.chat.completions.create(**BODY).choices[0].message.content,
-        ], n)
+        raw, direct, routed, oai = interleaved_p50(
+            [
+                lambda: json.loads(client.post(url + "/v1/chat/completions", content=json.dumps(BODY), headers=headers).content)["choices"][
+                    0
+                ]["message"]["content"],
+                lambda: grid.complete("up/ok-bench", msgs, max_tokens=16).text,
+                lambda: grid.complete("bench", msgs, max_tokens=16).text,
+                lambda: sdk.chat.completions.create(**BODY).choices[0].message.content,
+            ],
+            n,
+        )
         grid.close()
         rows = grid.store.query("SELECT COUNT(*) FROM ledger")[0][0]
-    peer = json.loads(subprocess.run([peer_python, "-c", PEER_CLIENT, url, str(n), json.dumps(BODY)], capture_output=True, text=True, check=True).stdout)
+    peer = json.loads(
+        subprocess.run([peer_python, "-c", PEER_CLIENT, url, str(n), json.dumps(BODY)], capture_output=True, text=True, check=True).stdout
+    )
     return [
         ("raw httpx POST (baseline)", raw, 0.0, "—"),
         ("tether Grid.complete, provider/model", direct, direct - raw, f"ledger row per call ({rows} rows)"),
@@ -139,10 +152,13 @@ def gateway_hop(url: str, n: int) -> tuple[float, float]:
         try:
             client = httpx.Client()
             body = {**BODY, "model": "up/ok-bench"}
-            direct, via = interleaved_p50([
-                lambda: client.post(url + "/v1/chat/completions", json=BODY).json(),
-                lambda: client.post(gw + "/chat/completions", json=body, headers={"authorization": "Bearer bench"}).json(),
-            ], n)
+            direct, via = interleaved_p50(
+                [
+                    lambda: client.post(url + "/v1/chat/completions", json=BODY).json(),
+                    lambda: client.post(gw + "/chat/completions", json=body, headers={"authorization": "Bearer bench"}).json(),
+                ],
+                n,
+            )
             burst = gateway_burst(gw, body)
         finally:
             proc.terminate()
@@ -220,39 +236,72 @@ def main() -> None:
     ]
     local = None if args.no_local else local_prefix_reuse(args.local_model)
 
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.processor())
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        platform.processor(),
+    )
     lines = [
-        "# Grid benchmark", "",
+        "# Grid benchmark",
+        "",
         f"`python benchmarks/grid.py --n {args.n}` on {time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}.",
-        "Fake OpenAI-compatible server on 127.0.0.1 in its own process (TCP_NODELAY); p50 of each client's full call.", "",
-        "## Per-call overhead over a raw httpx POST", "",
-        "| client | p50 ms | added over raw httpx, ms | note |", "|---|---:|---:|---|",
+        "Fake OpenAI-compatible server on 127.0.0.1 in its own process (TCP_NODELAY); p50 of each client's full call.",
+        "",
+        "## Per-call overhead over a raw httpx POST",
+        "",
+        "| client | p50 ms | added over raw httpx, ms | note |",
+        "|---|---:|---:|---|",
         *[f"| {name} | {p:.3f} | {added:+.3f} | {note} |" for name, p, added, note in overhead],
-        "", f"A litellm.completion call takes {overhead[4][1] / overhead[1][1]:.1f}x as long as a Grid.complete call end to end;"
-        f" litellm adds {overhead[4][2]:.3f} ms to the wire time, tether {overhead[1][2]:.3f} ms (metering included).", "",
-        "## Gateway hop", "",
-        "| path | p50 ms |", "|---|---:|",
-        f"| client → server | {direct:.3f} |", f"| client → tether gateway → server | {via:.3f} |",
-        f"| **hop added** | **{via - direct:.3f}** |", "",
+        "",
+        f"A litellm.completion call takes {overhead[4][1] / overhead[1][1]:.1f}x as long as a Grid.complete call end to end;"
+        f" litellm adds {overhead[4][2]:.3f} ms to the wire time, tether {overhead[1][2]:.3f} ms (metering included).",
+        "",
+        "## Gateway hop",
+        "",
+        "| path | p50 ms |",
+        "|---|---:|",
+        f"| client → server | {direct:.3f} |",
+        f"| client → tether gateway → server | {via:.3f} |",
+        f"| **hop added** | **{via - direct:.3f}** |",
+        "",
         f"A burst of {answered + failed} clients connecting at once (one request each, no keep-alive): **{answered} answered,"
         f" {failed} failed** (resets or errors); median {burst_ms:.0f} ms a request on {os.cpu_count()} cores."
-        " The gateway runs on uvicorn (httptools, uvloop) with a listen backlog of 2048.", "",
-        "## Import time (median of fresh processes)", "",
-        "| statement | ms |", "|---|---:|", *[f"| `{s}` | {ms:.1f} |" for s, ms in imports],
-        "", f"`import litellm` takes {imports[3][1] / imports[1][1]:.0f}x as long as `from tether import Grid`, which loads the whole"
+        " The gateway runs on uvicorn (httptools, uvloop) with a listen backlog of 2048.",
+        "",
+        "## Import time (median of fresh processes)",
+        "",
+        "| statement | ms |",
+        "|---|---:|",
+        *[f"| `{s}` | {ms:.1f} |" for s, ms in imports],
+        "",
+        f"`import litellm` takes {imports[3][1] / imports[1][1]:.0f}x as long as `from tether import Grid`, which loads the whole"
         f" grid; `import tether` alone is lazy ({imports[0][1]:.1f} ms).",
     ]
     if local:
         t1, t2, tokens = local
-        lines += ["", f"## Local model: second turn sharing a prefix (local/{args.local_model})", "",
-                  "| turn | prompt tokens | time to first token, ms |", "|---|---:|---:|",
-                  f"| first (cold prefix) | {tokens} | {t1:.0f} |", f"| second (shared prefix reused) | {tokens}+ | {t2:.0f} |",
-                  "", f"The second turn's first token comes **{t1 / t2:.1f}x** sooner."]
+        lines += [
+            "",
+            f"## Local model: second turn sharing a prefix (local/{args.local_model})",
+            "",
+            "| turn | prompt tokens | time to first token, ms |",
+            "|---|---:|---:|",
+            f"| first (cold prefix) | {tokens} | {t1:.0f} |",
+            f"| second (shared prefix reused) | {tokens}+ | {t2:.0f} |",
+            "",
+            f"The second turn's first token comes **{t1 / t2:.1f}x** sooner.",
+        ]
     text = "\n".join(lines) + "\n"
-    record("grid", text, {"added ms, Grid / litellm": f"{overhead[1][2]:+.3f} / {overhead[4][2]:+.3f}", "gateway hop ms": f"{via - direct:.3f}",
-                          "burst": f"{answered} of {answered + failed} answered", "import litellm / Grid": f"{imports[3][1] / imports[1][1]:.0f}x"}
-           | ({"second turn's first token": f"{local[0] / local[1]:.1f}x sooner"} if local else {}),
-           setting=f"{cpu}, {os.cpu_count()} cores, n {args.n}")
+    record(
+        "grid",
+        text,
+        {
+            "added ms, Grid / litellm": f"{overhead[1][2]:+.3f} / {overhead[4][2]:+.3f}",
+            "gateway hop ms": f"{via - direct:.3f}",
+            "burst": f"{answered} of {answered + failed} answered",
+            "import litellm / Grid": f"{imports[3][1] / imports[1][1]:.0f}x",
+        }
+        | ({"second turn's first token": f"{local[0] / local[1]:.1f}x sooner"} if local else {}),
+        setting=f"{cpu}, {os.cpu_count()} cores, n {args.n}",
+    )
     print(text)
 
 

@@ -33,7 +33,11 @@ SUFFIXES = (".md", ".rst", ".html", ".htm")
 
 
 def pages(folder: Path) -> int:
-    return sum(1 for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and not any(x.startswith((".", "_")) for x in p.relative_to(folder).parts))
+    return sum(
+        1
+        for p in folder.rglob("*")
+        if p.suffix.lower() in SUFFIXES and not any(x.startswith((".", "_")) for x in p.relative_to(folder).parts)
+    )
 
 
 def timed(command: list[str], cwd: Path | None = None) -> tuple[float, bool, str]:
@@ -57,8 +61,23 @@ def sphinx(folder: Path) -> tuple[float, bool, str]:
     out = Path(tempfile.mkdtemp(prefix="llms-sphinx-"))
     index = next((n for n in ("index", "contents") if (folder / f"{n}.rst").exists()), "index")
     try:
-        return timed([str(bin_dir / "sphinx-build"), "-q", "-b", "html", "-C", "-D", "extensions=sphinx_llms_txt", "-D", f"master_doc={index}",
-                      "-D", "project=docs", str(folder), str(out)])
+        return timed(
+            [
+                str(bin_dir / "sphinx-build"),
+                "-q",
+                "-b",
+                "html",
+                "-C",
+                "-D",
+                "extensions=sphinx_llms_txt",
+                "-D",
+                f"master_doc={index}",
+                "-D",
+                "project=docs",
+                str(folder),
+                str(out),
+            ]
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -67,8 +86,10 @@ def mkdocs(folder: Path) -> tuple[float, bool, str]:
     bin_dir = python_peer("mkdocs-llms", "mkdocs==1.6.1", "mkdocs-llmstxt==0.5.1")
     work = Path(tempfile.mkdtemp(prefix="llms-mkdocs-"))
     try:
-        (work / "mkdocs.yml").write_text(f"site_name: docs\nsite_url: https://example.org/\ndocs_dir: {folder}\nsite_dir: {work / 'site'}\n"
-                                         "plugins:\n  - llmstxt:\n      full_output: llms-full.txt\n      sections:\n        Docs:\n          - '**/*.md'\n")
+        (work / "mkdocs.yml").write_text(
+            f"site_name: docs\nsite_url: https://example.org/\ndocs_dir: {folder}\nsite_dir: {work / 'site'}\n"
+            "plugins:\n  - llmstxt:\n      full_output: llms-full.txt\n      sections:\n        Docs:\n          - '**/*.md'\n"
+        )
         return timed([str(bin_dir / "mkdocs"), "build", "-q", "-f", str(work / "mkdocs.yml")])
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -76,8 +97,12 @@ def mkdocs(folder: Path) -> tuple[float, bool, str]:
 
 def many(folders: list[Path], count: int) -> Path:
     """A folder of `count` pages: the given folders' pages again and again, under distinct names."""
-    sources = [p for f in folders for p in sorted(f.rglob("*")) if p.suffix.lower() in SUFFIXES
-               and not any(x.startswith((".", "_")) for x in p.relative_to(f).parts)]
+    sources = [
+        p
+        for f in folders
+        for p in sorted(f.rglob("*"))
+        if p.suffix.lower() in SUFFIXES and not any(x.startswith((".", "_")) for x in p.relative_to(f).parts)
+    ]
     out = Path(tempfile.mkdtemp(prefix="llms-many-"))
     for n in range(count):
         src = sources[n % len(sources)]
@@ -107,16 +132,27 @@ def main() -> None:
             rows.append((f"{args.pages} pages made of the {kind} folders' pages", args.pages, tether(big), peer.__name__, peer(big)))
             print(rows[-1], flush=True)
             shutil.rmtree(big, ignore_errors=True)
-    lines = [f"# llms.txt generation\n\n`python benchmarks/llmstxt.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores. "
-             "Wall time of one process each, start to exit; tether writes llms.txt, a Markdown twin of every page and llms-full.txt; "
-             "the peers build the site with their llms.txt plugin (all they can do).\n",
-             "| docs | pages | tether s | pages/s | peer | peer s | ratio |", "|---|---:|---:|---:|---|---:|---:|"]
+    lines = [
+        f"# llms.txt generation\n\n`python benchmarks/llmstxt.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores. "
+        "Wall time of one process each, start to exit; tether writes llms.txt, a Markdown twin of every page and llms-full.txt; "
+        "the peers build the site with their llms.txt plugin (all they can do).\n",
+        "| docs | pages | tether s | pages/s | peer | peer s | ratio |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
     for name, n, (mine, ok, why), peer, (theirs, peer_ok, peer_why) in rows:
         ratio = f"{theirs / mine:.1f}× faster" if ok and peer_ok else "-"
-        lines.append(f"| {name} | {n} | {mine:.2f}{'' if ok else ' (failed: ' + why + ')'} | {n / mine:,.0f} | {peer} | "
-                     f"{theirs:.2f}{'' if peer_ok else ' (failed: ' + peer_why + ')'} | {ratio} |")
-    record("llmstxt", "\n".join(lines) + "\n", {name: f"{mine:.2f} s" + (f", {theirs / mine:.1f}× faster than {peer}" if ok and peer_ok else "")
-                                                for name, n, (mine, ok, _), peer, (theirs, peer_ok, _) in rows})
+        lines.append(
+            f"| {name} | {n} | {mine:.2f}{'' if ok else ' (failed: ' + why + ')'} | {n / mine:,.0f} | {peer} | "
+            f"{theirs:.2f}{'' if peer_ok else ' (failed: ' + peer_why + ')'} | {ratio} |"
+        )
+    record(
+        "llmstxt",
+        "\n".join(lines) + "\n",
+        {
+            name: f"{mine:.2f} s" + (f", {theirs / mine:.1f}× faster than {peer}" if ok and peer_ok else "")
+            for name, n, (mine, ok, _), peer, (theirs, peer_ok, _) in rows
+        },
+    )
     print(TABLE.read_text())
 
 

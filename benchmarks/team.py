@@ -42,12 +42,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import record  # noqa: E402
+
 from tether.config import Budget  # noqa: E402
 from tether.llm.keys import Keys  # noqa: E402
 from tether.llm.pg import PgStore  # noqa: E402
 from tether.llm.pgcluster import Cluster  # noqa: E402
-
-from _results import record  # noqa: E402
 
 TABLE = HERE / "results" / "team.md"
 ADMIN = "bench-admin-token"
@@ -64,28 +64,40 @@ CONFIG = "team.toml"
 
 def write_config(work: Path, upstream: str, ledger: str | None) -> None:
     work.mkdir(parents=True, exist_ok=True)
-    (work / CONFIG).write_text(  # the operator's own config, named with --config: a project's tether.toml may not set providers or the ledger
+    (
+        work / CONFIG
+    ).write_text(  # the operator's own config, named with --config: a project's tether.toml may not set providers or the ledger
         f'[providers.flaky]\nkind = "openai"\nbase_url = "{upstream}/v1"\ntimeout = 1.0\n'
         f'[providers.good]\nkind = "openai"\nbase_url = "{upstream}/v1"\ntimeout = 5.0\n'
         '[routes.default]\nmodels = ["flaky/fault-chaos", "good/ok-backup"]\nretries = 0\n'
         '[routes.clean]\nmodels = ["good/ok-clean"]\n'
         '[models."flaky/fault-chaos"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n'
         '[models."good/ok-backup"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n'
-        '[models."good/ok-clean"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n'
-        + (f'[ledger]\nurl = "{ledger}"\n' if ledger else ""))
+        '[models."good/ok-clean"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n' + (f'[ledger]\nurl = "{ledger}"\n' if ledger else "")
+    )
 
 
 def start_gateway(work: Path, env: dict) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tether", "--config", CONFIG, "gateway", "--port", "0", "--token", ADMIN, "--json"], cwd=work, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tether", "--config", CONFIG, "gateway", "--port", "0", "--token", ADMIN, "--json"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     printed = "".join(iter(proc.stdout.readline, "}\n")) + "}"
     return proc, json.loads(printed)["url"]
 
 
 def ask(client: httpx.Client, url: str, key: str, model: str = "default") -> tuple[int, float, str]:
     started = time.perf_counter()
-    r = client.post(url + "/chat/completions", headers={"authorization": f"Bearer {key}"}, timeout=30,
-                    json={"model": model, "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 16})
+    r = client.post(
+        url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        timeout=30,
+        json={"model": model, "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 16},
+    )
     call = r.json().get("tether", {}).get("call", "") if r.status_code == 200 else ""
     return r.status_code, (time.perf_counter() - started) * 1000, call
 
@@ -166,13 +178,24 @@ def load(args, folder: Path, env: dict, upstream: str) -> dict:
     latencies = sorted(r[1] for r in answered)
     cluster.down("immediate")
     return {
-        "requests": len([r for r in results if r[0]]), "answered": len(answered),
-        "refused_budget": sum(1 for r in results if r[0] == 429), "other_errors": sum(1 for r in results if r[0] not in (0, 200, 429)),
-        "gateway_gone": sum(1 for r in results if r[0] == 0), "lost_rows": len(got - set(ok_rows)),
-        "doubled": sum(1 for n in ok_rows.values() if n > 1), "rows_without_response": len(set(ok_rows) - got),
+        "requests": len([r for r in results if r[0]]),
+        "answered": len(answered),
+        "refused_budget": sum(1 for r in results if r[0] == 429),
+        "other_errors": sum(1 for r in results if r[0] not in (0, 200, 429)),
+        "gateway_gone": sum(1 for r in results if r[0] == 0),
+        "lost_rows": len(got - set(ok_rows)),
+        "doubled": sum(1 for n in ok_rows.values() if n > 1),
+        "rows_without_response": len(set(ok_rows) - got),
         "statuses": {str(k): sum(1 for r in results if r[0] == k) for k in sorted({r[0] for r in results})},
-        "budget": budget, "spent": spent, "holds_left": holds, "wall": wall, "rps": len(answered) / wall,
-        "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1], "max": latencies[-1], "events": events,
+        "budget": budget,
+        "spent": spent,
+        "holds_left": holds,
+        "wall": wall,
+        "rps": len(answered) / wall,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "max": latencies[-1],
+        "events": events,
         "slowest_error_ms": max((r[1] for r in results if r[0] not in (0, 200)), default=0.0),
     }
 
@@ -186,7 +209,9 @@ def hop(folder: Path, env: dict, upstream: str, n: int = 400) -> dict:
         direct = []
         for _ in range(n):
             t = time.perf_counter()
-            c.post(upstream + "/v1/chat/completions", json={"model": "ok-clean", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+            c.post(
+                upstream + "/v1/chat/completions", json={"model": "ok-clean", "messages": [{"role": "user", "content": "hi"}]}, timeout=30
+            )
             direct.append((time.perf_counter() - t) * 1000)
         found["direct"] = statistics.median(direct)
         for name, ledger in (("sqlite", None), ("postgresql", cluster.url)):
@@ -217,11 +242,17 @@ def litellm_hop(client: httpx.Client, folder: Path, upstream: str, n: int) -> fl
     from _peers import python_peer
 
     bin_dir = python_peer("litellm-proxy", "litellm[proxy]==1.60.0")
-    (folder / "litellm.yaml").write_text(f"model_list:\n  - model_name: clean\n    litellm_params:\n      model: openai/ok-clean\n"
-                                         f"      api_base: {upstream}/v1\n      api_key: x\ngeneral_settings:\n  master_key: sk-bench\n")
+    (folder / "litellm.yaml").write_text(
+        f"model_list:\n  - model_name: clean\n    litellm_params:\n      model: openai/ok-clean\n"
+        f"      api_base: {upstream}/v1\n      api_key: x\ngeneral_settings:\n  master_key: sk-bench\n"
+    )
     port = free_port()
-    proc = subprocess.Popen([str(bin_dir / "litellm"), "--config", str(folder / "litellm.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-                            env=dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(bin_dir / "litellm"), "--config", str(folder / "litellm.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+        env=dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):  # it takes a while to start
@@ -262,42 +293,61 @@ def main() -> None:
         upstream_proc.terminate()
         shutil.rmtree(folder, ignore_errors=True)
     r = result
-    lines = [f"# Team gateway: load and faults\n\n`python benchmarks/team.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores "
-             f"(the clients, {args.gateways} gateways, PostgreSQL 15 and the fake upstream all on them). Route: `flaky/fault-chaos` "
-             "(a random fault on every call: 500, 429, reset, hang past the 1 s timeout, malformed, cut; its provider's circuit opens "
-             "after three in a row) failing over to `good/ok-backup`. "
-             f"One key, its budget {r['budget']:,} tokens a day (about half of the requests' worth).\n",
-             "| check | result |", "|---|---|",
-             f"| requests sent / answered 200 / refused 429 (budget) / other errors | {r['requests']:,} / {r['answered']:,} / {r['refused_budget']:,} / {r['other_errors']} |",
-             f"| status codes | {', '.join(f'{k}: {v:,}' for k, v in r['statuses'].items() if k != '0')} |",
-             f"| requests that hit the killed gateway (connection lost; the client moved on) | {r['gateway_gone']} |",
-             f"| **lost rows** (a 200 without its ledger row) | **{r['lost_rows']}** |",
-             f"| calls with two ok rows | {r['doubled']} |",
-             f"| ok rows whose response never reached a client (in flight on the killed gateway) | {r['rows_without_response']} |",
-             f"| **settled spend vs budget** | **{r['spent']:,} of {r['budget']:,} tokens** |",
-             f"| holds left at the end (the killed gateway's; its lease releases them) | {r['holds_left']} |",
-             f"| slowest error answer | {r['slowest_error_ms']:.0f} ms |",
-             f"| throughput, answered | {r['rps']:.0f} requests/s over {r['wall']:.0f} s |",
-             f"| latency of answered requests (with one failover each) | p50 {r['p50']:.0f} ms · p99 {r['p99']:.0f} ms · max {r['max']:.0f} ms |",
-             "", "Events: " + "; ".join(r["events"]) + ".", "",
-             "## The gateway hop", "",
-             "Sequential clean calls (p50 of 400), straight to the fake upstream and through one gateway with a key (key lookup and an "
-             "atomic budget hold per call):", "",
-             "| path | p50 ms | over direct |", "|---|---:|---:|",
-             f"| direct to the upstream | {hops['direct']:.2f} | - |",
-             f"| tether gateway, admin token (a ledger row, no key, no budget) | {hops['admin']:.2f} | {hops['admin'] - hops['direct']:.2f} |",
-             f"| tether gateway, a key with a budget, SQLite ledger | {hops['sqlite']:.2f} | {hops['sqlite'] - hops['direct']:.2f} |",
-             f"| tether gateway, a key with a budget, PostgreSQL ledger | {hops['postgresql']:.2f} | {hops['postgresql'] - hops['direct']:.2f} |",
-             f"| PostgreSQL over SQLite | | **{hops['postgresql'] - hops['sqlite']:.2f}** |",
-             (f"| LiteLLM proxy 1.60.0, master key, no database | {hops['litellm']:.2f} | {hops['litellm'] - hops['direct']:.2f} |"
-              if hops.get("litellm") else "| LiteLLM proxy 1.60.0 | did not start | |"), "",
-             "LiteLLM proxy's published figures (its docs, 2 instances, ~1,000 requests/s): median 12 ms, p99 43 ms of added latency. "
-             "Its keys and budgets need its PostgreSQL schema (Prisma), which was not set up here, so it runs without a database above."]
-    record("team", "\n".join(lines) + "\n", {"lost rows": r["lost_rows"], "spend": f"{r['spent']:,} of {r['budget']:,} tokens",
-                                             "answered / sent": f"{r['answered']:,} / {r['requests']:,}",
-                                             "hop ms, SQLite / PostgreSQL key": f"{hops['sqlite'] - hops['direct']:.2f} / {hops['postgresql'] - hops['direct']:.2f}"}
-           | ({"LiteLLM proxy hop ms": f"{hops['litellm'] - hops['direct']:.2f}"} if hops.get("litellm") else {}),
-           setting=f"{args.gateways} gateways, {args.clients} clients, {args.requests:,} requests")
+    lines = [
+        f"# Team gateway: load and faults\n\n`python benchmarks/team.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores "
+        f"(the clients, {args.gateways} gateways, PostgreSQL 15 and the fake upstream all on them). Route: `flaky/fault-chaos` "
+        "(a random fault on every call: 500, 429, reset, hang past the 1 s timeout, malformed, cut; its provider's circuit opens "
+        "after three in a row) failing over to `good/ok-backup`. "
+        f"One key, its budget {r['budget']:,} tokens a day (about half of the requests' worth).\n",
+        "| check | result |",
+        "|---|---|",
+        f"| requests sent / answered 200 / refused 429 (budget) / other errors | {r['requests']:,} / {r['answered']:,} / {r['refused_budget']:,} / {r['other_errors']} |",
+        f"| status codes | {', '.join(f'{k}: {v:,}' for k, v in r['statuses'].items() if k != '0')} |",
+        f"| requests that hit the killed gateway (connection lost; the client moved on) | {r['gateway_gone']} |",
+        f"| **lost rows** (a 200 without its ledger row) | **{r['lost_rows']}** |",
+        f"| calls with two ok rows | {r['doubled']} |",
+        f"| ok rows whose response never reached a client (in flight on the killed gateway) | {r['rows_without_response']} |",
+        f"| **settled spend vs budget** | **{r['spent']:,} of {r['budget']:,} tokens** |",
+        f"| holds left at the end (the killed gateway's; its lease releases them) | {r['holds_left']} |",
+        f"| slowest error answer | {r['slowest_error_ms']:.0f} ms |",
+        f"| throughput, answered | {r['rps']:.0f} requests/s over {r['wall']:.0f} s |",
+        f"| latency of answered requests (with one failover each) | p50 {r['p50']:.0f} ms · p99 {r['p99']:.0f} ms · max {r['max']:.0f} ms |",
+        "",
+        "Events: " + "; ".join(r["events"]) + ".",
+        "",
+        "## The gateway hop",
+        "",
+        "Sequential clean calls (p50 of 400), straight to the fake upstream and through one gateway with a key (key lookup and an "
+        "atomic budget hold per call):",
+        "",
+        "| path | p50 ms | over direct |",
+        "|---|---:|---:|",
+        f"| direct to the upstream | {hops['direct']:.2f} | - |",
+        f"| tether gateway, admin token (a ledger row, no key, no budget) | {hops['admin']:.2f} | {hops['admin'] - hops['direct']:.2f} |",
+        f"| tether gateway, a key with a budget, SQLite ledger | {hops['sqlite']:.2f} | {hops['sqlite'] - hops['direct']:.2f} |",
+        f"| tether gateway, a key with a budget, PostgreSQL ledger | {hops['postgresql']:.2f} | {hops['postgresql'] - hops['direct']:.2f} |",
+        f"| PostgreSQL over SQLite | | **{hops['postgresql'] - hops['sqlite']:.2f}** |",
+        (
+            f"| LiteLLM proxy 1.60.0, master key, no database | {hops['litellm']:.2f} | {hops['litellm'] - hops['direct']:.2f} |"
+            if hops.get("litellm")
+            else "| LiteLLM proxy 1.60.0 | did not start | |"
+        ),
+        "",
+        "LiteLLM proxy's published figures (its docs, 2 instances, ~1,000 requests/s): median 12 ms, p99 43 ms of added latency. "
+        "Its keys and budgets need its PostgreSQL schema (Prisma), which was not set up here, so it runs without a database above.",
+    ]
+    record(
+        "team",
+        "\n".join(lines) + "\n",
+        {
+            "lost rows": r["lost_rows"],
+            "spend": f"{r['spent']:,} of {r['budget']:,} tokens",
+            "answered / sent": f"{r['answered']:,} / {r['requests']:,}",
+            "hop ms, SQLite / PostgreSQL key": f"{hops['sqlite'] - hops['direct']:.2f} / {hops['postgresql'] - hops['direct']:.2f}",
+        }
+        | ({"LiteLLM proxy hop ms": f"{hops['litellm'] - hops['direct']:.2f}"} if hops.get("litellm") else {}),
+        setting=f"{args.gateways} gateways, {args.clients} clients, {args.requests:,} requests",
+    )
     print(TABLE.read_text())
 
 

@@ -52,7 +52,7 @@ def workspace(tmp: Path) -> tuple[Path, str]:
         (root / f"pkg/m{f:02}.py").write_text("".join(lines))
         for h in range(HUNKS_PER_FILE):
             start = h * LINES_PER_HUNK * 3
-            old = "".join(lines[start:start + LINES_PER_HUNK])
+            old = "".join(lines[start : start + LINES_PER_HUNK])
             blocks.append(f"pkg/m{f:02}.py\n```python\n<<<<<<< SEARCH\n{old}=======\n{old.replace(' = ', ' = 1 + ')}>>>>>>> REPLACE\n```\n")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root, "".join(blocks)
@@ -67,18 +67,32 @@ def main() -> None:
     root, edit = workspace(tmp)
     tool = 'TOOL read_file {"path": "pkg/m00.py"}'
     replies = [edit, "DONE", *([tool] * 29), {"text": "DONE", "delay": 600}]
-    (root / "tether.toml").write_text(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml(replies)} }}\n'
-                                      '[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n')
+    (root / "tether.toml").write_text(
+        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml(replies)} }}\n'
+        '[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n'
+    )
     env = {**os.environ, "XDG_DATA_HOME": str(tmp / "data")}
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/tether"), "ui", "-C", str(root), "--port", "0", "--json"], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/tether"), "ui", "-C", str(root), "--port", "0", "--json"], stdout=subprocess.PIPE, text=True, env=env
+    )
     lines = [proc.stdout.readline()]
     while lines[-1] and lines[-1] != "}\n":
         lines.append(proc.stdout.readline())
     url = json.loads("".join(lines))["url"]
     origin = url.split("/?")[0]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                                                    "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page()
         page.set_default_timeout(120_000)
         page.goto(url)
@@ -110,8 +124,11 @@ def main() -> None:
         page.fill("input[name=max_steps]", "40")
         page.click("#start button[type=submit]")
         deadline = time.monotonic() + 300
-        while (page.evaluate("window.tetherArrivals ? window.tetherArrivals.length : 0") < 100 and not page.query_selector("#final")
-               and time.monotonic() < deadline):
+        while (
+            page.evaluate("window.tetherArrivals ? window.tetherArrivals.length : 0") < 100
+            and not page.query_selector("#final")
+            and time.monotonic() < deadline
+        ):
             page.wait_for_timeout(200)
         if page.query_selector("#final") or time.monotonic() >= deadline:
             raise SystemExit(f"the 30-step run ended early: {page.text_content('#result')}")
@@ -134,17 +151,34 @@ def main() -> None:
         ("run step recorded → on the page, p50", f"{statistics.median(arrivals):.1f} ms", "", f"{len(arrivals)} steps"),
         ("run step recorded → on the page, p95", f"{pct(arrivals, 0.95):.1f} ms", "≤ 200 ms", ""),
         ("Stop → stopped (mid-generation)", f"{stop_ms:.0f} ms", "≤ 1 s", f"final status: {final}"),
-        ("server RSS with a 30-step run open", f"{memory:.0f} MB", "≤ 150 MB beside the model", "`tether ui` process, embedding model for search included"),
+        (
+            "server RSS with a 30-step run open",
+            f"{memory:.0f} MB",
+            "≤ 150 MB beside the model",
+            "`tether ui` process, embedding model for search included",
+        ),
     ]
     table = "| measure | tether ui | goal | note |\n|---|---|---|---|\n" + "".join(f"| {' | '.join(r)} |\n" for r in rows)
-    text = (f"# tether ui: speed of verification\n\n`.venv/bin/python benchmarks/ui.py` — Debian chromium {chromium_version(CHROMIUM)} "
-            f"headless, Playwright, on this machine. A proposal of {FILES} files, {FILES * HUNKS_PER_FILE} hunks, "
-            f"{FILES * HUNKS_PER_FILE * LINES_PER_HUNK} changed lines; the scripted provider stands in for the model so that "
-            f"only tether is timed. {changed} of {FILES} files got their taken hunks.\n\n{table}\n"
-            "Anchors (from the issue, not run here): Cline's diff view has been reported at minutes for large files; "
-            "Continue's apply fails on files over 1,000 lines.\n")
-    record("ui", text, {"review on screen": rows[0][1], "decision p95": rows[3][1], "step on the page p95": rows[5][1], "Stop": rows[6][1],
-                        "server RSS": rows[7][1]}, setting=f"chromium {chromium_version(CHROMIUM)}, {os.cpu_count()} cores")
+    text = (
+        f"# tether ui: speed of verification\n\n`.venv/bin/python benchmarks/ui.py` — Debian chromium {chromium_version(CHROMIUM)} "
+        f"headless, Playwright, on this machine. A proposal of {FILES} files, {FILES * HUNKS_PER_FILE} hunks, "
+        f"{FILES * HUNKS_PER_FILE * LINES_PER_HUNK} changed lines; the scripted provider stands in for the model so that "
+        f"only tether is timed. {changed} of {FILES} files got their taken hunks.\n\n{table}\n"
+        "Anchors (from the issue, not run here): Cline's diff view has been reported at minutes for large files; "
+        "Continue's apply fails on files over 1,000 lines.\n"
+    )
+    record(
+        "ui",
+        text,
+        {
+            "review on screen": rows[0][1],
+            "decision p95": rows[3][1],
+            "step on the page p95": rows[5][1],
+            "Stop": rows[6][1],
+            "server RSS": rows[7][1],
+        },
+        setting=f"chromium {chromium_version(CHROMIUM)}, {os.cpu_count()} cores",
+    )
     print(text)
     print(json.dumps({"keys_ms": keys[:5]}))
 

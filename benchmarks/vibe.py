@@ -30,10 +30,13 @@ PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 
 # name: (the request, the files it names, an acceptance check run in the folder: exit 0 is a pass)
 PROGRAMS = {
-    "todo": ("Write a command-line todo app in todo.py that keeps its items in todo.json in the current folder. "
-             "`python todo.py add TEXT` adds an item; `python todo.py list` prints one line per item, `N. [ ] TEXT` or "
-             "`N. [x] TEXT` when it is done, N counting from 1; `python todo.py done N` marks item N done. "
-             "Write pytest tests for it in test_todo.py.", ("todo.py", "test_todo.py"), """
+    "todo": (
+        "Write a command-line todo app in todo.py that keeps its items in todo.json in the current folder. "
+        "`python todo.py add TEXT` adds an item; `python todo.py list` prints one line per item, `N. [ ] TEXT` or "
+        "`N. [x] TEXT` when it is done, N counting from 1; `python todo.py done N` marks item N done. "
+        "Write pytest tests for it in test_todo.py.",
+        ("todo.py", "test_todo.py"),
+        """
         import os, subprocess, sys
         if os.path.exists("todo.json"):
             os.remove("todo.json")  # whatever the program's own tests left
@@ -41,11 +44,15 @@ PROGRAMS = {
         run("add", "buy milk"); run("add", "call mom"); run("done", "1")
         lines = [x.strip() for x in run("list").splitlines() if x.strip()]
         assert lines == ["1. [x] buy milk", "2. [ ] call mom"], lines
-        """),
-    "shortener": ("Write a URL shortener library in shortener.py: a class Shortener whose shorten(url) returns a code of "
-                  "6 letters and digits (the same URL always gets the same code, different URLs different codes) and whose "
-                  "expand(code) returns the URL, raising KeyError for a code it never gave. Write pytest tests in "
-                  "test_shortener.py.", ("shortener.py", "test_shortener.py"), """
+        """,
+    ),
+    "shortener": (
+        "Write a URL shortener library in shortener.py: a class Shortener whose shorten(url) returns a code of "
+        "6 letters and digits (the same URL always gets the same code, different URLs different codes) and whose "
+        "expand(code) returns the URL, raising KeyError for a code it never gave. Write pytest tests in "
+        "test_shortener.py.",
+        ("shortener.py", "test_shortener.py"),
+        """
         from shortener import Shortener
         s = Shortener()
         a, b = s.shorten("https://example.com/a"), s.shorten("https://example.com/b")
@@ -57,11 +64,15 @@ PROGRAMS = {
             pass
         else:
             raise AssertionError("an unknown code expanded")
-        """),
-    "csvsummary": ("Write csvsummary.py with a function summarise(path) that reads a CSV file with a header row and returns "
-                   "a dict that maps each numeric column's name to a dict with the keys count, min, max and mean; a column "
-                   "with any value that is not a number is left out. `python csvsummary.py FILE` prints that dict as JSON. "
-                   "Write pytest tests in test_csvsummary.py.", ("csvsummary.py", "test_csvsummary.py"), """
+        """,
+    ),
+    "csvsummary": (
+        "Write csvsummary.py with a function summarise(path) that reads a CSV file with a header row and returns "
+        "a dict that maps each numeric column's name to a dict with the keys count, min, max and mean; a column "
+        "with any value that is not a number is left out. `python csvsummary.py FILE` prints that dict as JSON. "
+        "Write pytest tests in test_csvsummary.py.",
+        ("csvsummary.py", "test_csvsummary.py"),
+        """
         import json, subprocess, sys
         from pathlib import Path
         Path("people.csv").write_text("name,age,score\\nann,30,1.5\\nbob,40,2.5\\ncid,50,5\\n")
@@ -72,17 +83,25 @@ PROGRAMS = {
         assert abs(got["score"]["mean"] - 3.0) < 1e-9, got
         out = subprocess.run([sys.executable, "csvsummary.py", "people.csv"], capture_output=True, text=True, check=True).stdout
         assert json.loads(out)["age"]["max"] == 50, out
-        """),
-    "wordfreq": ("Write wordfreq.py with a function top_words(text, n) that returns the n most common words of text as "
-                 "(word, count) tuples, most common first and equal counts in alphabetical order; a word is a lower-cased "
-                 "run of letters and apostrophes. Write pytest tests in test_wordfreq.py.", ("wordfreq.py", "test_wordfreq.py"), """
+        """,
+    ),
+    "wordfreq": (
+        "Write wordfreq.py with a function top_words(text, n) that returns the n most common words of text as "
+        "(word, count) tuples, most common first and equal counts in alphabetical order; a word is a lower-cased "
+        "run of letters and apostrophes. Write pytest tests in test_wordfreq.py.",
+        ("wordfreq.py", "test_wordfreq.py"),
+        """
         from wordfreq import top_words
         assert [tuple(x) for x in top_words("The cat and the hat. THE end, and don't stop", 3)] == [("the", 3), ("and", 2), ("cat", 1)]
         assert [tuple(x) for x in top_words("b a", 5)] == [("a", 1), ("b", 1)]
-        """),
-    "rpn": ("Write rpn.py with a function evaluate(expression) that evaluates a reverse Polish notation expression of numbers "
-            "and the operators + - * / separated by spaces and returns the result as a float; it raises ValueError for a "
-            "malformed expression and for division by zero. Write pytest tests in test_rpn.py.", ("rpn.py", "test_rpn.py"), """
+        """,
+    ),
+    "rpn": (
+        "Write rpn.py with a function evaluate(expression) that evaluates a reverse Polish notation expression of numbers "
+        "and the operators + - * / separated by spaces and returns the result as a float; it raises ValueError for a "
+        "malformed expression and for division by zero. Write pytest tests in test_rpn.py.",
+        ("rpn.py", "test_rpn.py"),
+        """
         from rpn import evaluate
         assert evaluate("3 4 + 2 *") == 14.0 and evaluate("5 1 2 + 4 * + 3 -") == 14.0 and evaluate("7 2 /") == 3.5
         for bad in ("1 0 /", "1 +", "1 2", "2 x +"):
@@ -91,7 +110,8 @@ PROGRAMS = {
             except ValueError:
                 continue
             raise AssertionError(f"{bad!r} did not raise ValueError")
-        """),
+        """,
+    ),
 }
 
 
@@ -99,23 +119,55 @@ def build(name: str, model: str, seconds: float) -> dict:
     request, files, acceptance = PROGRAMS[name]
     work = Path(tempfile.mkdtemp(prefix=f"vibe-{name}-"))
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "tether.cli", "do", request, "-C", str(work), "-m", f"local/{model}", "--level", "agent",
-                           "--verify", PYTEST, "--until-green", "--max-seconds", str(seconds), "--json"],
-                          capture_output=True, text=True, timeout=seconds + 120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tether.cli",
+            "do",
+            request,
+            "-C",
+            str(work),
+            "-m",
+            f"local/{model}",
+            "--level",
+            "agent",
+            "--verify",
+            PYTEST,
+            "--until-green",
+            "--max-seconds",
+            str(seconds),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     took = round(time.monotonic() - started, 1)
     try:
         run = json.loads(done.stdout)
     except json.JSONDecodeError:
         run = {"status": "crashed", "reason": done.stderr.strip()[-300:], "usage": {"input_tokens": 0, "output_tokens": 0}, "changed": []}
     present = [f for f in files if (work / f).is_file()]
-    own = subprocess.run(PYTEST.split() + [files[1]], cwd=work, capture_output=True, text=True, timeout=120) if files[1] in present else None
+    own = (
+        subprocess.run(PYTEST.split() + [files[1]], cwd=work, capture_output=True, text=True, timeout=120) if files[1] in present else None
+    )
     check = work / "_acceptance.py"
     check.write_text(textwrap.dedent(acceptance))
     accepted = subprocess.run([sys.executable, check.name], cwd=work, capture_output=True, text=True, timeout=120)
-    return {"program": name, "status": run["status"], "reason": run.get("reason", ""), "seconds": took,
-            "tokens": run["usage"]["input_tokens"] + run["usage"]["output_tokens"], "files": present, "wanted": list(files),
-            "written": sorted(run.get("changed", [])), "own_tests": own is not None and own.returncode == 0,
-            "accepted": accepted.returncode == 0, "why": _error(accepted.stderr)}
+    return {
+        "program": name,
+        "status": run["status"],
+        "reason": run.get("reason", ""),
+        "seconds": took,
+        "tokens": run["usage"]["input_tokens"] + run["usage"]["output_tokens"],
+        "files": present,
+        "wanted": list(files),
+        "written": sorted(run.get("changed", [])),
+        "own_tests": own is not None and own.returncode == 0,
+        "accepted": accepted.returncode == 0,
+        "why": _error(accepted.stderr),
+    }
 
 
 def _error(stderr: str) -> str:
@@ -126,19 +178,25 @@ def _error(stderr: str) -> str:
 
 
 def table(results: list[dict], model: str, seconds: float) -> str:
-    lines = [f"# Vibe coding\n\n`python benchmarks/vibe.py --seconds {seconds:g}` on {time.strftime('%Y-%m-%d')}: each program asked for in "
-             f"plain English in an empty folder, built by `tether do --level agent --verify 'python -m pytest -q' --until-green` on the "
-             f"embedded `{model}` (2 CPU cores). \"Does what was asked\" is an acceptance check written for this benchmark and never "
-             "shown to the model.\n",
-             "| program | requested files present | its own tests pass | does what was asked | status | s | tokens | files written |",
-             "|---|---|---|---|---|---:|---:|---|"]
+    lines = [
+        f"# Vibe coding\n\n`python benchmarks/vibe.py --seconds {seconds:g}` on {time.strftime('%Y-%m-%d')}: each program asked for in "
+        f"plain English in an empty folder, built by `tether do --level agent --verify 'python -m pytest -q' --until-green` on the "
+        f'embedded `{model}` (2 CPU cores). "Does what was asked" is an acceptance check written for this benchmark and never '
+        "shown to the model.\n",
+        "| program | requested files present | its own tests pass | does what was asked | status | s | tokens | files written |",
+        "|---|---|---|---|---|---:|---:|---|",
+    ]
     for r in results:
-        lines.append(f"| {r['program']} | {len(r['files'])} of {len(r['wanted'])} | {'yes' if r['own_tests'] else 'no'} | "
-                     f"{'yes' if r['accepted'] else 'no: ' + r['why'].replace('|', '/')} | {r['status']} | {r['seconds']:.0f} | "
-                     f"{r['tokens']:,} | {', '.join(r['written']) or '-'} |")
+        lines.append(
+            f"| {r['program']} | {len(r['files'])} of {len(r['wanted'])} | {'yes' if r['own_tests'] else 'no'} | "
+            f"{'yes' if r['accepted'] else 'no: ' + r['why'].replace('|', '/')} | {r['status']} | {r['seconds']:.0f} | "
+            f"{r['tokens']:,} | {', '.join(r['written']) or '-'} |"
+        )
     ok = sum(r["accepted"] for r in results)
-    lines.append(f"\n{ok} of {len(results)} do what was asked; {sum(r['own_tests'] for r in results)} pass their own tests; "
-                 f"{sum(len(r['files']) == len(r['wanted']) for r in results)} have every requested file.")
+    lines.append(
+        f"\n{ok} of {len(results)} do what was asked; {sum(r['own_tests'] for r in results)} pass their own tests; "
+        f"{sum(len(r['files']) == len(r['wanted']) for r in results)} have every requested file."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -158,11 +216,16 @@ def main() -> None:
         results.append(build(name, args.model, args.seconds))
         print(json.dumps(results[-1]), flush=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    record("vibe", table(results, args.model, args.seconds), {
-        "do what was asked": f"{sum(r['accepted'] for r in results)} of {len(results)}",
-        "pass their own tests": f"{sum(r['own_tests'] for r in results)} of {len(results)}",
-        "every requested file": f"{sum(len(r['files']) == len(r['wanted']) for r in results)} of {len(results)}"},
-        setting=f"{args.model}, {args.seconds:g} s a program, {os.cpu_count()} cores")
+    record(
+        "vibe",
+        table(results, args.model, args.seconds),
+        {
+            "do what was asked": f"{sum(r['accepted'] for r in results)} of {len(results)}",
+            "pass their own tests": f"{sum(r['own_tests'] for r in results)} of {len(results)}",
+            "every requested file": f"{sum(len(r['files']) == len(r['wanted']) for r in results)} of {len(results)}",
+        },
+        setting=f"{args.model}, {args.seconds:g} s a program, {os.cpu_count()} cores",
+    )
     print(TABLE.read_text())
 
 

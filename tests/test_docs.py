@@ -14,19 +14,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_tree, user_config
 from tether import config
 from tether.autonomy.guard.leash import Leash
 from tether.autonomy.guard.verify import VerifySettings
 from tether.context.llmstxt import build
 from tether.mcp import settings
-from tests.conftest import make_tree, user_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md")) + [ROOT / "README.md"]
 SERVERS = {"ui", "gateway"}  # they serve until stopped: the test starts them, reads the address, stops them
-FIX = ("shop/cart.py\n```python\n<<<<<<< SEARCH\n        return sum(self.items)\n=======\n"
-       "        return round(sum(self.items), 2)\n>>>>>>> REPLACE\n```\n")
+FIX = (
+    "shop/cart.py\n```python\n<<<<<<< SEARCH\n        return sum(self.items)\n=======\n"
+    "        return round(sum(self.items), 2)\n>>>>>>> REPLACE\n```\n"
+)
 
 
 def blocks(page: Path, language: str) -> list[str]:
@@ -39,26 +41,48 @@ def commands(page: Path) -> list[str]:
 
 @pytest.fixture
 def shop(isolated):
-    root = make_tree(isolated / "shop", {
-        "shop/__init__.py": "",
-        "shop/cart.py": "class Cart:\n    def __init__(self, items=()):\n        self.items = list(items)\n\n"
-                        "    def total(self):\n        return sum(self.items)\n",
-        "tests/test_cart.py": "from shop.cart import Cart\n\n\ndef test_total():\n    assert Cart([1, 2]).total() == 3\n",
-        "reply.txt": FIX,
-        "error.log": "Traceback (most recent call last):\nZeroDivisionError: division by zero\n",
-        "docs/index.md": "# Shop\n\nA shop whose cart sums its items.\n",
-        "tether.toml": '[leash]\nmax_files = 5\n'})
-    user_config('[providers.s]\nkind = "scripted"\n'
-                f'options = {{ replies = [{json.dumps(FIX)}, "DONE", "DONE", "DONE"] }}\n[routes.default]\nmodels = ["s/m"]\n'
-                '[routes.fast]\nmodels = ["s/m"]\n[models."s/m"]\ninput_per_mtok = 0.1\noutput_per_mtok = 0.2\n')
+    root = make_tree(
+        isolated / "shop",
+        {
+            "shop/__init__.py": "",
+            "shop/cart.py": "class Cart:\n    def __init__(self, items=()):\n        self.items = list(items)\n\n"
+            "    def total(self):\n        return sum(self.items)\n",
+            "tests/test_cart.py": "from shop.cart import Cart\n\n\ndef test_total():\n    assert Cart([1, 2]).total() == 3\n",
+            "reply.txt": FIX,
+            "error.log": "Traceback (most recent call last):\nZeroDivisionError: division by zero\n",
+            "docs/index.md": "# Shop\n\nA shop whose cart sums its items.\n",
+            "tether.toml": "[leash]\nmax_files = 5\n",
+        },
+    )
+    user_config(
+        '[providers.s]\nkind = "scripted"\n'
+        f'options = {{ replies = [{json.dumps(FIX)}, "DONE", "DONE", "DONE"] }}\n[routes.default]\nmodels = ["s/m"]\n'
+        '[routes.fast]\nmodels = ["s/m"]\n[models."s/m"]\ninput_per_mtok = 0.1\noutput_per_mtok = 0.2\n'
+    )
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root
 
 
 def test_the_docs_have_runnable_examples():
     assert sum(len(commands(p)) for p in PAGES) > 30
-    assert {c.split()[1] for p in PAGES for c in commands(p)} >= {"chat", "models", "ledger", "gateway", "digest", "map", "search",
-                                                                  "llms-txt", "apply", "undo", "redo", "log", "ask", "do", "ui", "mcp"}
+    assert {c.split()[1] for p in PAGES for c in commands(p)} >= {
+        "chat",
+        "models",
+        "ledger",
+        "gateway",
+        "digest",
+        "map",
+        "search",
+        "llms-txt",
+        "apply",
+        "undo",
+        "redo",
+        "log",
+        "ask",
+        "do",
+        "ui",
+        "mcp",
+    }
 
 
 @pytest.mark.slow
@@ -80,8 +104,16 @@ def run_examples(shop, page, env):
             continue
         words = line.split()
         if words[1] in SERVERS or (words[1] == "mcp" and "--http" in words):
-            proc = subprocess.Popen(f"{line} --port 0 --json", shell=True, cwd=shop, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, start_new_session=True)
+            proc = subprocess.Popen(
+                f"{line} --port 0 --json",
+                shell=True,
+                cwd=shop,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
             try:
                 printed = "".join(iter(proc.stdout.readline, "}\n")) + "}"
                 assert json.loads(printed)["url"].startswith("http://127.0.0.1:"), (line, proc.stderr.read())

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from tether.errors import MissingExtra, ModelNotAvailable, need_extra
 from tests.conftest import user_config
+from tether.errors import MissingExtra, ModelNotAvailable, need_extra
 
 # What each extra installs, as the modules a face imports (pyproject.toml's [project.optional-dependencies]).
 EXTRAS = {"web": ["uvicorn", "starlette", "jinja2"], "mcp": ["mcp"], "postgres": ["psycopg"], "local": ["llama_cpp"]}
@@ -31,14 +31,21 @@ def tether(monkeypatch, capsys, *args, missing=()):
     return ended.value.code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, missing, line", [
-    (["ui", "--no-browser", "--port", "0"], ["starlette"], "the web app needs tether[web]: pip install 'tether[web]'"),
-    (["mcp"], ["mcp"], "the MCP server needs tether[mcp]: pip install 'tether[mcp]'"),
-    (["mcp", "--http", "--port", "0"], ["mcp"], "the MCP server needs tether[mcp]: pip install 'tether[mcp]'"),
-    (["gateway", "--port", "0"], ["uvicorn"], "the gateway needs tether[web]: pip install 'tether[web]'"),
-    (["db", "up"], ["psycopg"], "a PostgreSQL ledger (`tether db up`) needs tether[postgres]: pip install 'tether[postgres]'"),
-    (["chat", "-m", "local/smollm2-135m", "hello"], ["llama_cpp"], "local/smollm2-135m needs tether[local]: pip install 'tether[local]'"),
-])
+@pytest.mark.parametrize(
+    "args, missing, line",
+    [
+        (["ui", "--no-browser", "--port", "0"], ["starlette"], "the web app needs tether[web]: pip install 'tether[web]'"),
+        (["mcp"], ["mcp"], "the MCP server needs tether[mcp]: pip install 'tether[mcp]'"),
+        (["mcp", "--http", "--port", "0"], ["mcp"], "the MCP server needs tether[mcp]: pip install 'tether[mcp]'"),
+        (["gateway", "--port", "0"], ["uvicorn"], "the gateway needs tether[web]: pip install 'tether[web]'"),
+        (["db", "up"], ["psycopg"], "a PostgreSQL ledger (`tether db up`) needs tether[postgres]: pip install 'tether[postgres]'"),
+        (
+            ["chat", "-m", "local/smollm2-135m", "hello"],
+            ["llama_cpp"],
+            "local/smollm2-135m needs tether[local]: pip install 'tether[local]'",
+        ),
+    ],
+)
 def test_a_face_without_its_extra_says_which_extra_in_one_line(monkeypatch, capsys, args, missing, line):
     code, err = tether(monkeypatch, capsys, *args, missing=missing)
     assert code == 1
@@ -86,11 +93,13 @@ def test_the_core_commands_import_no_extra(isolated):
     blocked = [m for modules in EXTRAS.values() for m in modules] + ["httptools", "uvloop"]
     (isolated / "proj").mkdir()
     (isolated / "proj" / "a.py").write_text("def f():\n    return 1\n")
-    script = ("import sys\n"
-              f"for m in {blocked!r}:\n    sys.modules[m] = None\n"
-              "from tether.cli import main\n"
-              "sys.argv = ['tether', *sys.argv[1:]]\n"
-              "main()\n")
+    script = (
+        "import sys\n"
+        f"for m in {blocked!r}:\n    sys.modules[m] = None\n"
+        "from tether.cli import main\n"
+        "sys.argv = ['tether', *sys.argv[1:]]\n"
+        "main()\n"
+    )
     for args, expect in ([["--help"], "ui"], [["digest", "proj"], "def f"]):
         done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr

@@ -9,12 +9,14 @@ import sys
 import jsonschema
 import pytest
 
-from tether.shapes import SHAPES
 from tests.conftest import user_config
+from tether.shapes import SHAPES
 
 TETHER = [sys.executable, "-m", "tether.cli"]
-FIX = ("shop/cart.py\n```python\n<<<<<<< SEARCH\n        return sum(self.items)\n=======\n"
-       "        return round(sum(self.items), 2)\n>>>>>>> REPLACE\n```\n")
+FIX = (
+    "shop/cart.py\n```python\n<<<<<<< SEARCH\n        return sum(self.items)\n=======\n"
+    "        return round(sum(self.items), 2)\n>>>>>>> REPLACE\n```\n"
+)
 ANSWER = "The total is the sum of the items (shop/cart.py:2-3)."
 
 
@@ -32,7 +34,8 @@ def repo(isolated):
         '[providers.s]\nkind = "scripted"\n'
         f'options = {{ replies = [{json.dumps(ANSWER)}, "second answer"] }}\n'
         f'[providers.t]\nkind = "scripted"\noptions = {{ replies = [{json.dumps(FIX)}, "DONE", "DONE"] }}\n'
-        '[routes.default]\nmodels = ["s/m"]\n')
+        '[routes.default]\nmodels = ["s/m"]\n'
+    )
     (root / "tether.toml").write_text("[leash]\nmax_files = 5\n")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root
@@ -98,7 +101,9 @@ def test_a_usage_error_under_json_is_json_too(repo):
 
 
 def test_gateway_prints_its_address_as_documented(repo):
-    proc = subprocess.Popen([*TETHER, "gateway", "--port", "0", "--json"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*TETHER, "gateway", "--port", "0", "--json"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         lines = []
         while not lines or lines[-1] != "}\n":

@@ -163,16 +163,25 @@ def old_database(path, version: int):
             db.execute(statement)
     db.execute(f"PRAGMA user_version={version}")
     if version >= 1:
-        db.execute("INSERT INTO ledger (ts, day, call_id, attempt, provider, model, outcome) VALUES (1, '2024-01-01', 'old', 1, 's', 's/m', 'ok')")
+        db.execute(
+            "INSERT INTO ledger (ts, day, call_id, attempt, provider, model, outcome) VALUES (1, '2024-01-01', 'old', 1, 's', 's/m', 'ok')"
+        )
     if version >= 4:
-        db.execute("INSERT INTO runs (id, ts, root, command, instruction, level, model, status) VALUES ('old-run', 1, '/w', 'do', 'fix', 'auto', 's/m', 'done')")
+        db.execute(
+            "INSERT INTO runs (id, ts, root, command, instruction, level, model, status) VALUES ('old-run', 1, '/w', 'do', 'fix', 'auto', 's/m', 'done')"
+        )
     db.close()
 
 
 def shape(path) -> dict:
     """Every table's columns (name, type, not null, default, key) and indexes, as SQLite reports them."""
     db = sqlite3.connect(path)
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_versions') AND name NOT LIKE 'sqlite_%'")]
+    tables = [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_versions') AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
     found = {}
     for table in sorted(tables):
         columns = [tuple(r[1:]) for r in db.execute(f"PRAGMA table_info({table})")]
@@ -238,7 +247,9 @@ def test_a_partly_migrated_old_database_gets_only_the_steps_it_lacks(tmp_path, v
     store = Store(path)
     assert store.query("SELECT COUNT(*) FROM ledger")[0][0] == 1
     assert store.query("SELECT COUNT(*) FROM runs")[0][0] == (1 if version >= 4 else 0)
-    store.write("INSERT INTO ledger (ts, day, call_id, attempt, provider, model, outcome, key, cached_tokens) VALUES (2, 'd', 'n', 1, 'p', 'p/m', 'ok', 'k', 5)")
+    store.write(
+        "INSERT INTO ledger (ts, day, call_id, attempt, provider, model, outcome, key, cached_tokens) VALUES (2, 'd', 'n', 1, 'p', 'p/m', 'ok', 'k', 5)"
+    )
     store.close()
     assert shape(path) == shape(_fresh(tmp_path))
 
@@ -292,8 +303,10 @@ def test_a_database_from_a_newer_tether_is_refused_clearly(isolated):
 def test_racing_processes_take_over_an_old_database_once(tmp_path):
     path = tmp_path / "tether.db"
     old_database(path, 8)
-    code = ("import tether.llm.meter, tether.llm.keys, tether.context.digest, tether.autonomy.memory, tether.autonomy.guard.leash,"
-            " tether.autonomy.history.runlog, tether.autonomy.answers.wiki, sys; from tether.store import Store; Store(sys.argv[1]).close()")
+    code = (
+        "import tether.llm.meter, tether.llm.keys, tether.context.digest, tether.autonomy.memory, tether.autonomy.guard.leash,"
+        " tether.autonomy.history.runlog, tether.autonomy.answers.wiki, sys; from tether.store import Store; Store(sys.argv[1]).close()"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True) for _ in range(4)]
     errors = [p.communicate()[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors

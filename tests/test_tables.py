@@ -37,7 +37,9 @@ SCHEMA_OWNERS = {  # a Schema's owner → the module that declares it
     "memory": "tether.autonomy.memory",
     "wiki": "tether.autonomy.answers.wiki",
 }
-NAMED = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TRUNCATE|TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?\w+\s+ON)\s+(\w+)")
+NAMED = re.compile(
+    r"\b(?:FROM|INTO|UPDATE|JOIN|TRUNCATE|TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?\w+\s+ON)\s+(\w+)"
+)
 MADE = re.compile(r"\b(?:CREATE\s+(?:VIRTUAL\s+)?TABLE|ALTER\s+TABLE|CREATE\s+INDEX\s+\w+\s+ON)\s+(\w+)")
 
 
@@ -61,8 +63,12 @@ def sql_in_source() -> dict[str, set[str]]:
 
 
 def test_sql_naming_a_table_lives_only_in_the_module_that_owns_it():
-    wrong = [f"{module} names {table}" for module, tables in sql_in_source().items() for table in tables
-             if module not in OWNERS.get(table, set())]
+    wrong = [
+        f"{module} names {table}"
+        for module, tables in sql_in_source().items()
+        for table in tables
+        if module not in OWNERS.get(table, set())
+    ]
     assert wrong == []
 
 

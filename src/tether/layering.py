@@ -154,7 +154,7 @@ def _rule(key: str) -> str | None:
     parts = key.split(".")
     for pattern, rule in _NARROWING.items():
         p = pattern.split(".")
-        if len(p) == len(parts) and all(a in ("*", b) for a, b in zip(p, parts)):
+        if len(p) == len(parts) and all(a in ("*", b) for a, b in zip(p, parts, strict=False)):
             return rule
     return None
 

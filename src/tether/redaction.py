@@ -29,9 +29,15 @@ RULES = "3"  # what a redaction depends on besides the text: caches of redacted 
 # that spares most files the regex. A pattern that starts with a literal needs none: re scans for it as fast
 # as `in` does (~1 GB/s here).
 _PATTERNS: list[tuple[str, tuple[str, ...], re.Pattern]] = [
-    ("private-key", (), re.compile(  # to its END line or, in a text cut short, over the lines of its body
-        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-        r"""|(?:(?:\s|\\n)+(?:[A-Za-z0-9+/=]+|(?:Proc-Type|DEK-Info|Comment):[^\n]*)(?=[ \t]*(?:\r?\n|\\n|\Z|["'])))+)""", re.S)),
+    (
+        "private-key",
+        (),
+        re.compile(  # to its END line or, in a text cut short, over the lines of its body
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+            r"""|(?:(?:\s|\\n)+(?:[A-Za-z0-9+/=]+|(?:Proc-Type|DEK-Info|Comment):[^\n]*)(?=[ \t]*(?:\r?\n|\\n|\Z|["'])))+)""",
+            re.S,
+        ),
+    ),
     ("aws-access-key", (), re.compile(r"A(?:KIA|SIA)[0-9A-Z]{16}(?![0-9A-Z])")),
     ("github-token", (), re.compile(r"gh(?:[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{40,})")),
     ("anthropic-key", (), re.compile(r"sk-ant-[A-Za-z0-9_\-]{20,}")),
@@ -41,12 +47,22 @@ _PATTERNS: list[tuple[str, tuple[str, ...], re.Pattern]] = [
     ("stripe-key", ("_live_",), re.compile(r"[sr]k_live_[0-9A-Za-z]{20,}")),
     ("huggingface-token", (), re.compile(r"hf_[A-Za-z0-9]{30,}")),
     ("jwt", (), re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")),
-    ("bearer-token", ("bearer",), re.compile(r"(?<=[Bb]earer )(?!\[REDACTED)[A-Za-z0-9._~+/=\-]{12,}|(?<=BEARER )[A-Za-z0-9._~+/=\-]{12,}")),
+    (
+        "bearer-token",
+        ("bearer",),
+        re.compile(r"(?<=[Bb]earer )(?!\[REDACTED)[A-Za-z0-9._~+/=\-]{12,}|(?<=BEARER )[A-Za-z0-9._~+/=\-]{12,}"),
+    ),
 ]
 # detect-secrets' detectors whose patterns are a vendor's token shape (a fixed prefix, then a body).
 # The others match context words or entropy: slow over code (16-40 MB/s each) and noisy.
-_VENDORS = (("gitlab_token", "GitLabTokenDetector"), ("sendgrid", "SendGridDetector"), ("pypi_token", "PypiTokenDetector"),
-            ("npm", "NpmDetector"), ("square_oauth", "SquareOAuthDetector"), ("azure_storage_key", "AzureStorageKeyDetector"))
+_VENDORS = (
+    ("gitlab_token", "GitLabTokenDetector"),
+    ("sendgrid", "SendGridDetector"),
+    ("pypi_token", "PypiTokenDetector"),
+    ("npm", "NpmDetector"),
+    ("square_oauth", "SquareOAuthDetector"),
+    ("azure_storage_key", "AzureStorageKeyDetector"),
+)
 _TAIL = r"[A-Za-z0-9_\-]*"  # its patterns find a token; a redaction must cover all of it
 # scheme://user:password@host — keep the user and host, drop the password; scheme://key@host (a
 # Sentry DSN, a token as the user) — drop a user that is a key: long, with letters and digits
@@ -88,7 +104,7 @@ def _url_user(m: re.Match, found: Counter) -> str:
     if password:
         found["url-password"] += 1
         return f"{scheme}{user}:[REDACTED:url-password]{at}"
-    if _URL_KEY.fullmatch(user) and m.string[max(0, m.start() - 5):m.start()].lower().endswith(("http", "https")):
+    if _URL_KEY.fullmatch(user) and m.string[max(0, m.start() - 5) : m.start()].lower().endswith(("http", "https")):
         found["url-key"] += 1
         return f"{scheme}[REDACTED:url-key]{at}"
     return m.group()
@@ -131,14 +147,14 @@ def _replace(text: str, spans: list[Span]) -> str:
     for start, end, kind in spans:
         marker = f"[REDACTED:{kind}]"
         lines = text[start:end].split("\n")
-        out += [text[last:start], "\n".join(marker + line[len(line.rstrip("\r")):] if line.strip() else line for line in lines)]
+        out += [text[last:start], "\n".join(marker + line[len(line.rstrip("\r")) :] if line.strip() else line for line in lines)]
         last = end
     out.append(text[last:])
     return "".join(out)
 
 
 def secret_file(path: str | Path) -> str | None:
-    """"env" for a file of KEY=value secrets (.env, .env-prod, .env_local, prod.env, .envrc), "key"
+    """ "env" for a file of KEY=value secrets (.env, .env-prod, .env_local, prod.env, .envrc), "key"
     for a file that is a secret whole (*.pem, *.key, id_rsa, .netrc), None for any other file.
     A symlink is judged by its own name and its target's, the stricter: `settings.txt -> .env` is
     an env file. `path` is the file as it is opened (absolute, or relative to the working folder)."""
@@ -182,7 +198,7 @@ def redact_file(path: str | Path, text: str) -> tuple[str, Counter]:
 
 
 def _file_kind(path: str | Path) -> str | None:
-    """"key", "env", "config" or None: what the file's names say it is, the strictest."""
+    """ "key", "env", "config" or None: what the file's names say it is, the strictest."""
     kinds = {_kind(name) for name in _names(path)}
     return next((k for k in ("key", "env", "config") if k in kinds), None)
 
@@ -208,7 +224,11 @@ def redact_messages(messages: list[dict]) -> list[dict]:
         if isinstance(content, str):
             m = {**m, "content": redact(content)[0]}
         elif isinstance(content, list):
-            m = {**m, "content": [{**p, "text": redact(p["text"])[0]} if isinstance(p, dict) and isinstance(p.get("text"), str) else p
-                                  for p in content]}
+            m = {
+                **m,
+                "content": [
+                    {**p, "text": redact(p["text"])[0]} if isinstance(p, dict) and isinstance(p.get("text"), str) else p for p in content
+                ],
+            }
         out.append(m)
     return out

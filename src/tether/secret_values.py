@@ -38,31 +38,153 @@ _COMMENT = re.compile(r"[ \t]#")
 _TO_BLANK = re.compile(r"[^\s`'\"]*")
 
 _SECRET_WORDS = {"KEY", "KEYS", "PASS", "PWD", "AUTH", "PRIVATE", "CREDS", "PIN"}
-_SECRET_ENDINGS = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN", "APIKEY", "CREDENTIAL",  # not TOKENS: MAX_TOKENS
-                   "CREDENTIALS", "PRIVATEKEY", "SECRETKEY", "ACCESSKEY")
+_SECRET_ENDINGS = (
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "SECRETS",
+    "TOKEN",
+    "APIKEY",
+    "CREDENTIAL",  # not TOKENS: MAX_TOKENS
+    "CREDENTIALS",
+    "PRIVATEKEY",
+    "SECRETKEY",
+    "ACCESSKEY",
+)
 # outside env lines a lone KEY is a dict's or a sort's (`key = "name"`, `cache_key`): only these make it a secret
-_KEY_QUALIFIERS = {"API", "ACCESS", "SECRET", "PRIVATE", "CLIENT", "AUTH", "ENCRYPTION", "SIGNING", "MASTER", "LICENSE",
-                   "APP", "CONSUMER", "SERVICE", "ACCOUNT", "SSH", "DEPLOY", "SHARED", "STORAGE", "SUBSCRIPTION", "WEBHOOK"}
+_KEY_QUALIFIERS = {
+    "API",
+    "ACCESS",
+    "SECRET",
+    "PRIVATE",
+    "CLIENT",
+    "AUTH",
+    "ENCRYPTION",
+    "SIGNING",
+    "MASTER",
+    "LICENSE",
+    "APP",
+    "CONSUMER",
+    "SERVICE",
+    "ACCOUNT",
+    "SSH",
+    "DEPLOY",
+    "SHARED",
+    "STORAGE",
+    "SUBSCRIPTION",
+    "WEBHOOK",
+}
 # outside env lines these name a secret wherever they stand in a key (SECRET_KEY_BASE, auth_token_v2)
 _STRONG_ENDINGS = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "APIKEY", "PRIVATEKEY", "SECRETKEY", "ACCESSKEY")
-_STRONG_PAIRS = {("API", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY"), ("ACCESS", "KEY"), ("ACCESS", "TOKEN"), ("AUTH", "TOKEN"),
-                 ("REFRESH", "TOKEN"), ("BEARER", "TOKEN"), ("ID", "TOKEN"), ("SESSION", "TOKEN")}
-_VARIANTS = {"PROD", "PRODUCTION", "DEV", "DEVELOPMENT", "STAGING", "STAGE", "TEST", "TESTING", "LOCAL", "OLD", "NEW",
-             "PRIMARY", "SECONDARY", "BACKUP", "FALLBACK", "CI"}
+_STRONG_PAIRS = {
+    ("API", "KEY"),
+    ("PRIVATE", "KEY"),
+    ("SECRET", "KEY"),
+    ("ACCESS", "KEY"),
+    ("ACCESS", "TOKEN"),
+    ("AUTH", "TOKEN"),
+    ("REFRESH", "TOKEN"),
+    ("BEARER", "TOKEN"),
+    ("ID", "TOKEN"),
+    ("SESSION", "TOKEN"),
+}
+_VARIANTS = {
+    "PROD",
+    "PRODUCTION",
+    "DEV",
+    "DEVELOPMENT",
+    "STAGING",
+    "STAGE",
+    "TEST",
+    "TESTING",
+    "LOCAL",
+    "OLD",
+    "NEW",
+    "PRIMARY",
+    "SECONDARY",
+    "BACKUP",
+    "FALLBACK",
+    "CI",
+}
 _NOT_SECRET = {"PUBLIC", "PUBLISHABLE", "PAD", "CLS", "MASK", "UNK", "SEP", "BOS", "EOS"}  # a tokenizer's pad_token
 # a last word that makes the key name something about a secret, not the secret (TOKEN_TYPE, DB_PASSWORD_FILE)
 _ABOUT_A_SECRET = {
-    "TYPE", "URL", "URI", "HOST", "HOSTNAME", "PORT", "PATH", "FILE", "DIR", "NAME", "ID", "USER", "USERNAME", "LOGIN",
-    "LENGTH", "LEN", "SIZE", "TTL", "EXPIRY", "EXPIRES", "EXPIRATION", "LIFETIME", "TIMEOUT", "ALGORITHM", "ALG",
-    "HEADER", "PREFIX", "ENDPOINT", "PROVIDER", "MODE", "ENABLED", "DISABLED", "REQUIRED", "COUNT", "MIN", "MAX",
-    "REGION", "VERSION", "FORMAT", "FIELD", "PARAM", "ENV", "VAR", "LOCATION", "ISSUER", "AUDIENCE", "SCOPE", "SCOPES",
-    "LABEL", "PROMPT", "MESSAGE", "MSG", "TEXT", "HELP", "HINT", "DESCRIPTION", "TITLE", "PLACEHOLDER", "PATTERN", "REGEX",
-    "START", "BEGIN", "END", "STR", "IDX", "INDEX", "POS", "NUM",
+    "TYPE",
+    "URL",
+    "URI",
+    "HOST",
+    "HOSTNAME",
+    "PORT",
+    "PATH",
+    "FILE",
+    "DIR",
+    "NAME",
+    "ID",
+    "USER",
+    "USERNAME",
+    "LOGIN",
+    "LENGTH",
+    "LEN",
+    "SIZE",
+    "TTL",
+    "EXPIRY",
+    "EXPIRES",
+    "EXPIRATION",
+    "LIFETIME",
+    "TIMEOUT",
+    "ALGORITHM",
+    "ALG",
+    "HEADER",
+    "PREFIX",
+    "ENDPOINT",
+    "PROVIDER",
+    "MODE",
+    "ENABLED",
+    "DISABLED",
+    "REQUIRED",
+    "COUNT",
+    "MIN",
+    "MAX",
+    "REGION",
+    "VERSION",
+    "FORMAT",
+    "FIELD",
+    "PARAM",
+    "ENV",
+    "VAR",
+    "LOCATION",
+    "ISSUER",
+    "AUDIENCE",
+    "SCOPE",
+    "SCOPES",
+    "LABEL",
+    "PROMPT",
+    "MESSAGE",
+    "MSG",
+    "TEXT",
+    "HELP",
+    "HINT",
+    "DESCRIPTION",
+    "TITLE",
+    "PLACEHOLDER",
+    "PATTERN",
+    "REGEX",
+    "START",
+    "BEGIN",
+    "END",
+    "STR",
+    "IDX",
+    "INDEX",
+    "POS",
+    "NUM",
 }
 # values that stand for no secret: references, templates, placeholders, switches
-_NO_SECRET = re.compile(r"\$\{\{.*\}\}|\{\{.*\}\}|\$\{?\w+(?::?-[^}]*)?\}?|%\(?\w*\)?s|\{\w*\}|<[^>]*>|\*+|x{3,}|"
-                        r"[\w\-]{0,8}\.\.\.|your[_\-\s].*|replace[_\-\s]?me|changeme|placeholder|value|todo|true|false|yes|no|on|off|none|null|nil|0|1",
-                        re.I | re.S)
+_NO_SECRET = re.compile(
+    r"\$\{\{.*\}\}|\{\{.*\}\}|\$\{?\w+(?::?-[^}]*)?\}?|%\(?\w*\)?s|\{\w*\}|<[^>]*>|\*+|x{3,}|"
+    r"[\w\-]{0,8}\.\.\.|your[_\-\s].*|replace[_\-\s]?me|changeme|placeholder|value|todo|true|false|yes|no|on|off|none|null|nil|0|1",
+    re.I | re.S,
+)
 _CODE = re.compile(r"[()\[\]{};,]|^\$|^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")  # `os.environ["X"]`, `get()`, `$(cat f)`, `settings.KEY`
 _NAME = re.compile(r"[A-Za-z_]+|-?[0-9]+(?:\.[0-9]+)?")  # `self.token = token`, `api_key: str`, `token = -1`: a name or a number
 _PREFIXED = re.compile(r"[rRbBuUfF]{1,2}(?=[\"'])")  # Python's b"…", r'…', f"…"
@@ -144,12 +266,12 @@ def _value(text: str, start: int, level: int) -> list[Span]:
         if prefix.group().lower().strip("bu"):  # r'…' is a pattern, f"…" a template
             return []
         at = prefix.end()
-    if text[at:at + 1] and text[at] in _QUOTES:
+    if text[at : at + 1] and text[at] in _QUOTES:
         return _quoted(text, at, level)
     if lead is not None:
         shell = env_style and not spaced and (level == TEXT or (level == CONFIG and lead.group("cmd")))  # `ENV A=v B=w`
         return _on_its_line(text, at, level, start - lead.start(), env_style, shell, spaced)
-    if env_style and text[start - 1:start] in (" ", "\t"):  # `KEY=v cmd`, `ENV A=1 B=v`, `-e KEY=v`
+    if env_style and text[start - 1 : start] in (" ", "\t"):  # `KEY=v cmd`, `ENV A=1 B=v`, `-e KEY=v`
         return _checked(text, at, _TO_BLANK.match(text, at).end(), level, env_style)
     return []
 
@@ -205,8 +327,12 @@ def _line_end(text: str, at: int) -> int:
 
 
 def _stands_for_none(value: str) -> bool:
-    return not value.strip() or value.startswith("[REDACTED:") or bool(_NO_SECRET.fullmatch(value.strip())) \
+    return (
+        not value.strip()
+        or value.startswith("[REDACTED:")
+        or bool(_NO_SECRET.fullmatch(value.strip()))
         or not any(c.isalnum() for c in value)
+    )
 
 
 def _block(text: str, at: int, indent: int, keyed: bool = False, stop: int | None = None) -> list[Span]:
@@ -223,7 +349,7 @@ def _block(text: str, at: int, indent: int, keyed: bool = False, stop: int | Non
             start = at + body
             key = _YAML_KEY.match(text, start, at + len(line)) if keyed else None
             start = key.end() if key else start
-            if start < at + len(line) and not _BLOCK.fullmatch(line[start - at:]):
+            if start < at + len(line) and not _BLOCK.fullmatch(line[start - at :]):
                 spans.append((start, at + len(line), "k8s-secret" if keyed else "env-secret"))
         at = end + 1
     return spans
@@ -233,7 +359,7 @@ def _k8s_secret(text: str) -> list[Span]:
     """The values under `data:` and `stringData:` in each YAML document of `kind: Secret`."""
     spans = []
     bounds = [0] + [m.start() + 1 for m in _DOC_START.finditer(text)] + [len(text)]
-    for doc, end in zip(bounds, bounds[1:]):
+    for doc, end in zip(bounds, bounds[1:], strict=False):
         if any(not m.start() or text[m.start() - 1] == "\n" for m in _K8S_SECRET.finditer(text, doc, end)):
             for data in _K8S_DATA.finditer(text, doc, end):
                 spans += _block(text, data.end() + 1, len(data.group(1)), keyed=True, stop=end)
@@ -251,10 +377,14 @@ def names_a_secret(key: str, broad: bool = True) -> bool:
         return False
     if broad:
         return any(w in _SECRET_WORDS or w.endswith(_SECRET_ENDINGS) for w in words)
-    if any(w.endswith(_STRONG_ENDINGS) for w in words) or any(pair in _STRONG_PAIRS for pair in zip(words, words[1:])):
+    if any(w.endswith(_STRONG_ENDINGS) for w in words) or any(pair in _STRONG_PAIRS for pair in zip(words, words[1:], strict=False)):
         return True
     while len(words) > 1 and (words[-1] in _VARIANTS or words[-1].lstrip("V").isdigit()):
         words.pop()  # HF_TOKEN_PROD, auth_token_2
     last = words[-1]
-    return last.endswith(_SECRET_ENDINGS) and last != "SECRETS" or last == "PWD" \
+    return (
+        last.endswith(_SECRET_ENDINGS)
+        and last != "SECRETS"
+        or last == "PWD"
         or (last in ("KEY", "KEYS") and len(words) > 1 and words[-2] in _KEY_QUALIFIERS)
+    )

@@ -34,8 +34,11 @@ class Server:
         self.server_address = self.socket.getsockname()
         loop = "uvloop" if _has("uvloop") else "asyncio"
         http = "httptools" if _has("httptools") else "h11"
-        self.server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, access_log=False, log_level="warning", loop=loop,
-                                                    http=http, timeout_keep_alive=30, backlog=2048))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, lifespan=lifespan, access_log=False, log_level="warning", loop=loop, http=http, timeout_keep_alive=30, backlog=2048
+            )
+        )
         self._thread: threading.Thread | None = None
 
     @property

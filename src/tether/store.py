@@ -152,13 +152,16 @@ class Store:
                     if version is None:
                         version = schema.start(legacy)
                     if version > len(schema.migrations):
-                        raise TetherError(f"{self.path} was written by a newer tether ({schema.owner} tables at version {version}); upgrade tether")
+                        raise TetherError(
+                            f"{self.path} was written by a newer tether ({schema.owner} tables at version {version}); upgrade tether"
+                        )
                     for script in schema.migrations[version:]:
                         for statement in filter(str.strip, script.split(";")):
                             self._db.execute(statement)
                     if versions.get(schema.owner) != len(schema.migrations):
-                        self._db.execute("INSERT OR REPLACE INTO schema_versions (owner, version) VALUES (?, ?)",
-                                         (schema.owner, len(schema.migrations)))
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO schema_versions (owner, version) VALUES (?, ?)", (schema.owner, len(schema.migrations))
+                        )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -225,7 +228,7 @@ class Store:
         """`sql_prefix` ending in `IN` run over `keys` in chunks (SQLite caps bound parameters)."""
         rows: list[sqlite3.Row] = []
         for start in range(0, len(keys), chunk):
-            part = keys[start:start + chunk]
+            part = keys[start : start + chunk]
             rows += self.query(f"{sql_prefix} ({','.join('?' * len(part))})", tuple(part))
         return rows
 

@@ -3,13 +3,13 @@ candidates, the stops (stuck, budget, Ctrl-C), and the record of a run."""
 
 import pytest
 
-from tether.autonomy.history import runlog
+from tests.conftest import PYTEST, ledger_rows, make_tree
 from tether.autonomy.agent.loop import Agent
-from tether.autonomy.history.checkpoints import Checkpoints
 from tether.autonomy.guard.leash import Leash, RunBudget
 from tether.autonomy.guard.verify import VerifySettings
+from tether.autonomy.history import runlog
+from tether.autonomy.history.checkpoints import Checkpoints
 from tether.context import tokens
-from tests.conftest import PYTEST, ledger_rows, make_tree
 
 BROKEN = "def add(a, b):\n    return a - b\n"
 TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
@@ -26,8 +26,15 @@ def work(tmp_path):
 def agent(make_grid, work, replies, level="auto", person=None, verify=(PYTEST,), env=(), candidates=3, **leash_opts):
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[*replies, "DONE"])  # the model ends when it is done
     leash = Leash(work, level, **leash_opts)
-    return Agent(grid, work, leash, verify=VerifySettings(tuple(verify), timeout=60, env=env), person=person, edit_format="search-replace",
-                 candidates=candidates)
+    return Agent(
+        grid,
+        work,
+        leash,
+        verify=VerifySettings(tuple(verify), timeout=60, env=env),
+        person=person,
+        edit_format="search-replace",
+        candidates=candidates,
+    )
 
 
 def requests(a):
@@ -96,7 +103,7 @@ def test_by_default_a_change_that_gains_nothing_goes_on_in_the_conversation(make
     a = Agent(grid, work, Leash(work, "agent"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="search-replace")
     assert a.run("make add add").status == "done"
     first, second = requests(a)[:2]
-    assert second.messages[:len(first.messages)] == first.messages and "assert 6 == 5" in second.messages[-1]["content"]
+    assert second.messages[: len(first.messages)] == first.messages and "assert 6 == 5" in second.messages[-1]["content"]
 
 
 def test_two_changes_in_a_row_that_gain_nothing_stop_the_run_as_stuck(make_grid, work):
@@ -108,7 +115,9 @@ def test_two_changes_in_a_row_that_gain_nothing_stop_the_run_as_stuck(make_grid,
 
 
 def test_a_change_that_makes_progress_goes_on_in_the_conversation_not_in_more_samples(make_grid, work):
-    make_tree(work, {"calc.py": "def add(a, b):\n    return None\n", "test_calc.py": TEST + "\n\ndef test_zero():\n    assert add(0, 0) == 0\n"})
+    make_tree(
+        work, {"calc.py": "def add(a, b):\n    return None\n", "test_calc.py": TEST + "\n\ndef test_zero():\n    assert add(0, 0) == 0\n"}
+    )
     halfway = "calc.py\n```python\n<<<<<<< SEARCH\n    return None\n=======\n    return a * b\n>>>>>>> REPLACE\n```\n"
     a = agent(make_grid, work, [halfway, FIX_WRONG], level="agent")
     assert a.run("make add add").status == "done" and "return a + b" in (work / "calc.py").read_text()
@@ -150,7 +159,10 @@ class Person:
 
 def test_approve_applies_only_the_hunks_the_person_takes(make_grid, work):
     make_tree(work, {"calc.py": BROKEN + "\n" * 8 + "def sub(a, b):\n    return a + b\n"})
-    both = FIX + "\ncalc.py\n```python\n<<<<<<< SEARCH\ndef sub(a, b):\n    return a + b\n=======\ndef sub(a, b):\n    return a - b  # changed\n>>>>>>> REPLACE\n```\n"
+    both = (
+        FIX
+        + "\ncalc.py\n```python\n<<<<<<< SEARCH\ndef sub(a, b):\n    return a + b\n=======\ndef sub(a, b):\n    return a - b  # changed\n>>>>>>> REPLACE\n```\n"
+    )
     person = Person(takes=lambda hunks: [True, False])
     a = agent(make_grid, work, [both], level="approve", person=person)
     result = a.run("fix both")
@@ -179,7 +191,12 @@ def test_allowed_commands_see_only_the_allowed_environment(make_grid, work, monk
     a = agent(make_grid, work, ['TOOL run_command {"command": "env"}', FIX], commands=("env",), env=("PLAIN_SETTING",))
     a.run("fix")
     output = requests(a)[1].messages[-1]["content"]
-    assert "PLAIN_SETTING=visible" in output and "s3cret" not in output and "hunter2" not in output and "tether-run-" in output.split("HOME=")[1].split()[0]
+    assert (
+        "PLAIN_SETTING=visible" in output
+        and "s3cret" not in output
+        and "hunter2" not in output
+        and "tether-run-" in output.split("HOME=")[1].split()[0]
+    )
 
 
 def test_writes_outside_the_paths_or_the_workspace_are_refused(make_grid, work, tmp_path):
@@ -222,8 +239,14 @@ def test_by_default_writing_the_failed_change_again_ends_the_run(make_grid, work
     """One candidate (the CLI's default): no fresh samples after a copy; the run stops where it
     stood, and a run started again begins from the file's outline."""
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[WRONG_FILE, WRONG_FILE, FIXED_FILE])
-    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
-              stop_when_green=True)
+    a = Agent(
+        grid,
+        work,
+        Leash(work, "agent", paths=("calc.py",)),
+        verify=VerifySettings((PYTEST,), timeout=60),
+        edit_format="whole",
+        stop_when_green=True,
+    )
     result = a.run("make add add")
     assert result.status == "stuck" and "again" in result.reason
     assert len(grid.provider("s").requests) == 2 and "return a * b" in (work / "calc.py").read_text()
@@ -236,7 +259,9 @@ RAISES = FIX.replace("a + b", "a + c")  # NameError: an exception the change rai
 def small_agent(make_grid, work, replies, person=None, escalate=None):
     routes = {"default": {"models": ["s/m"], **({"escalate": "big/m"} if escalate else {})}}
     grid = make_grid({**SMALL, "routes": routes}, s=replies, **({"big": escalate} if escalate else {}))
-    return Agent(grid, work, Leash(work, "agent"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="search-replace", person=person)
+    return Agent(
+        grid, work, Leash(work, "agent"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="search-replace", person=person
+    )
 
 
 def test_a_small_model_whose_change_gives_wrong_answers_gets_no_second_turn(make_grid, work):
@@ -274,9 +299,14 @@ def test_a_repeat_after_fresh_samples_that_did_no_better_stops_the_run(make_grid
 
 
 def test_a_fresh_round_that_gained_earns_the_run_another(make_grid, tmp_path):
-    two = make_tree(tmp_path / "two", {"calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n",
-                                       "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
-                                                       "def test_mul():\n    assert mul(2, 3) == 6\n"})
+    two = make_tree(
+        tmp_path / "two",
+        {
+            "calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n",
+            "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+            "def test_mul():\n    assert mul(2, 3) == 6\n",
+        },
+    )
     flip = FIX.replace("a + b", "b - a")  # add still wrong: no progress
     fix_mul = "calc.py\n```python\n<<<<<<< SEARCH\n    return a + b\n=======\n    return a * b\n>>>>>>> REPLACE\n```\n"
     # the first round's best fixes add (one test more), the model then repeats that; the second round fixes both
@@ -300,15 +330,21 @@ def test_a_person_can_let_a_stuck_run_go_on(make_grid, work):
 
 
 def test_the_step_limit_stops_the_run(make_grid, work):
-    a = agent(make_grid, work, ['TOOL read_file {"path": "calc.py"}', 'TOOL read_file {"path": "test_calc.py"}', FIX], budget=RunBudget(steps=2))
+    a = agent(
+        make_grid, work, ['TOOL read_file {"path": "calc.py"}', 'TOOL read_file {"path": "test_calc.py"}', FIX], budget=RunBudget(steps=2)
+    )
     result = a.run("fix")
     assert result.status == "budget" and "used its 2 steps" in result.reason and (work / "calc.py").read_text() == BROKEN
     assert result.steps == 2 and len(requests(a)) == 2
 
 
 def test_the_token_limit_stops_the_run(make_grid, work):
-    a = agent(make_grid, work, [{"text": 'TOOL read_file {"path": "calc.py"}', "usage": {"input_tokens": 900, "output_tokens": 200}}, FIX],
-              budget=RunBudget(tokens=1000))
+    a = agent(
+        make_grid,
+        work,
+        [{"text": 'TOOL read_file {"path": "calc.py"}', "usage": {"input_tokens": 900, "output_tokens": 200}}, FIX],
+        budget=RunBudget(tokens=1000),
+    )
     assert a.run("fix").status == "budget"
 
 
@@ -318,8 +354,10 @@ def test_a_reply_cut_off_counts_what_it_read_and_wrote(make_grid, work):
 
     cut = ProviderTimeout("s/m: generation passed the 30s timeout")
     cut.usage = Usage(1200, 40, cached_tokens=1000)
-    grid = make_grid({"routes": {"default": {"models": ["s/m"], "retries": 0}}},
-                     s=[{"text": 'TOOL read_file {"path": "calc.py"}', "usage": {"input_tokens": 900, "output_tokens": 20}}, cut])
+    grid = make_grid(
+        {"routes": {"default": {"models": ["s/m"], "retries": 0}}},
+        s=[{"text": 'TOOL read_file {"path": "calc.py"}', "usage": {"input_tokens": 900, "output_tokens": 20}}, cut],
+    )
     a = Agent(grid, work, Leash(work, "auto"), verify=VerifySettings((PYTEST,), timeout=60))
     result = a.run("fix")
     assert result.status == "error" and (result.input_tokens, result.output_tokens, result.cached_tokens) == (2100, 60, 1000)
@@ -359,7 +397,9 @@ def test_a_failing_provider_ends_the_run_with_its_error(make_grid, work):
 
 
 def test_whole_file_replies_from_small_models(make_grid, work):
-    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n", "DONE"])
+    grid = make_grid(
+        {"routes": {"default": {"models": ["s/m"]}}}, s=["calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n", "DONE"]
+    )
     a = Agent(grid, work, Leash(work, "auto"), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
     assert a.run("fix").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     assert "calc.py" in grid.provider("s").requests[0].messages[0]["content"]  # the example names a real file
@@ -372,12 +412,16 @@ def test_a_whole_file_without_its_path_goes_to_the_one_file_the_run_may_write(ma
     a.stop_when_green = True
     result = a.run("make add add")
     assert result.status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
-    assert "e.g. for calc.py:\n\ncalc.py\n```python" in grid.provider("s").requests[0].messages[0]["content"]  # the example names a real file
+    assert (
+        "e.g. for calc.py:\n\ncalc.py\n```python" in grid.provider("s").requests[0].messages[0]["content"]
+    )  # the example names a real file
 
 
 def test_with_one_writable_file_and_failing_checks_the_reply_is_constrained_to_its_edit(make_grid, work):
     """Only while the checks fail: a reply after they pass may say DONE again (or use a tool)."""
-    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n", "DONE added"])
+    grid = make_grid(
+        {"routes": {"default": {"models": ["s/m"]}}}, s=["calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n", "DONE added"]
+    )
     a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole")
     result = a.run("make add add")
     assert result.status == "done"
@@ -420,8 +464,10 @@ def test_until_green_a_run_whose_checks_already_pass_asks_no_model(make_grid, wo
 @pytest.mark.parametrize("draws", [True, False])
 def test_a_pass_that_may_be_luck_must_hold_twice(make_grid, work, draws):
     # the test passes on its second run only (it counts its runs in a file), as a random key may pass once
-    counted = "import pathlib\n\n\ndef test_add():\n    runs = pathlib.Path('runs')\n    n = len(runs.read_text()) if runs.exists() else 0\n" \
-              "    runs.write_text('x' * (n + 1))\n    assert n == 1\n"
+    counted = (
+        "import pathlib\n\n\ndef test_add():\n    runs = pathlib.Path('runs')\n    n = len(runs.read_text()) if runs.exists() else 0\n"
+        "    runs.write_text('x' * (n + 1))\n    assert n == 1\n"
+    )
     make_tree(work, {"calc.py": ("import random\n\n" if draws else "") + BROKEN, "test_calc.py": counted})
     a = agent(make_grid, work, [FIX, "DONE"])  # told the checks fail, the model says it is done, twice
     a.stop_when_green = True
@@ -462,7 +508,7 @@ def test_a_second_try_shares_all_but_the_file_it_may_change_with_the_first(make_
     second = agent(make_grid, work, [FIX_WRONG], paths=("calc.py",))
     second.run("make add add")
     before, after = (requests(a)[0].messages[1]["content"] for a in (first, second))
-    shared = next(n for n, (x, y) in enumerate(zip(before, after)) if x != y)
+    shared = next(n for n, (x, y) in enumerate(zip(before, after, strict=False)) if x != y)
     assert "make add add" in before[:shared] and 'source="test_calc.py"' in before[:shared]
     assert before.index("make add add") < before.index('source="calc.py"') < before.index("Now they fail like this")
 
@@ -495,8 +541,15 @@ def test_fresh_whole_file_samples_see_the_failing_file_only_in_outline(make_grid
     unchanged = f"calc.py\n```python\n{BROKEN}```\n"
     fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[unchanged, fixed])
-    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
-              stop_when_green=True, candidates=2)
+    a = Agent(
+        grid,
+        work,
+        Leash(work, "agent", paths=("calc.py",)),
+        verify=VerifySettings((PYTEST,), timeout=60),
+        edit_format="whole",
+        stop_when_green=True,
+        candidates=2,
+    )
     assert a.run("make add add").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     first, fresh = grid.provider("s").requests
     assert "return a - b" in first.messages[1]["content"] and "return a - b" not in fresh.messages[1]["content"]
@@ -512,8 +565,14 @@ def rerun_after_a_failed_run(make_grid, work, meanwhile=lambda: None):
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[WRONG_FILE, "DONE", "DONE", FIXED_FILE])
 
     def run():
-        return Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60),
-                     edit_format="whole", stop_when_green=True).run("make add add")
+        return Agent(
+            grid,
+            work,
+            Leash(work, "agent", paths=("calc.py",)),
+            verify=VerifySettings((PYTEST,), timeout=60),
+            edit_format="whole",
+            stop_when_green=True,
+        ).run("make add add")
 
     assert run().status == "failing" and "a * b" in (work / "calc.py").read_text()
     meanwhile()
@@ -551,8 +610,15 @@ def test_fresh_samples_of_a_stub_extend_the_first_prompt_so_it_is_read_from_the_
     make_tree(work, {"calc.py": stub})
     fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[f"calc.py\n```python\n{stub}```\n", fixed])
-    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
-              stop_when_green=True, candidates=2)
+    a = Agent(
+        grid,
+        work,
+        Leash(work, "agent", paths=("calc.py",)),
+        verify=VerifySettings((PYTEST,), timeout=60),
+        edit_format="whole",
+        stop_when_green=True,
+        candidates=2,
+    )
     assert a.run("make add add").status == "done"
     first, fresh = grid.provider("s").requests
     assert fresh.temperature == 1.0 and fresh.messages[0] == first.messages[0]
@@ -565,8 +631,15 @@ def test_a_file_written_anew_from_its_outline_may_be_much_shorter(make_grid, wor
     make_tree(work, {"calc.py": long})
     fixed = "calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[f"calc.py\n```python\n{long}```\n", fixed])
-    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
-              stop_when_green=True, candidates=2)
+    a = Agent(
+        grid,
+        work,
+        Leash(work, "agent", paths=("calc.py",)),
+        verify=VerifySettings((PYTEST,), timeout=60),
+        edit_format="whole",
+        stop_when_green=True,
+        candidates=2,
+    )
     assert a.run("make add add").status == "done" and (work / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
 
 
@@ -584,19 +657,39 @@ def test_outside_a_fresh_sample_a_whole_file_cut_short_is_still_refused(make_gri
 def test_a_whole_file_reply_the_time_limit_would_cut_off_is_not_started(make_grid, work):
     """At the speed the first reply showed (20 tokens in at least half a second), writing a ~3,000-token
     file again takes over a minute: with 30 seconds to go, the run stops instead of being cut off."""
-    big = "def add(a, b):\n    return a * b\n\n\nWORDS = " + repr(" ".join(f"w{n}" for n in range(1500))) + "\n"  # a few lines, ~3,000 tokens
+    big = (
+        "def add(a, b):\n    return a * b\n\n\nWORDS = " + repr(" ".join(f"w{n}" for n in range(1500))) + "\n"
+    )  # a few lines, ~3,000 tokens
     slow = {"text": f"calc.py\n```python\n{big}```\n", "usage": {"input_tokens": 100, "output_tokens": 20}, "delay": 0.5}
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[slow, f"calc.py\n```python\n{BROKEN.replace('-', '+')}```\n"])
-    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",), budget=RunBudget(seconds=30)), verify=VerifySettings((PYTEST,), timeout=60),
-              edit_format="whole", stop_when_green=True, candidates=1)
+    a = Agent(
+        grid,
+        work,
+        Leash(work, "agent", paths=("calc.py",), budget=RunBudget(seconds=30)),
+        verify=VerifySettings((PYTEST,), timeout=60),
+        edit_format="whole",
+        stop_when_green=True,
+        candidates=1,
+    )
     result = a.run("make add add")
     assert result.status == "budget" and "writing calc.py again takes about" in result.reason
     assert len(grid.provider("s").requests) == 1 and "return a * b" in (work / "calc.py").read_text()
 
 
 def test_a_reply_that_can_finish_in_the_time_left_is_asked_for(make_grid, work):
-    slow = {"text": f"calc.py\n```python\n{BROKEN.replace('-', '*')}```\n", "usage": {"input_tokens": 100, "output_tokens": 20}, "delay": 0.5}
+    slow = {
+        "text": f"calc.py\n```python\n{BROKEN.replace('-', '*')}```\n",
+        "usage": {"input_tokens": 100, "output_tokens": 20},
+        "delay": 0.5,
+    }
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[slow, f"calc.py\n```python\n{BROKEN.replace('-', '+')}```\n"])
-    a = Agent(grid, work, Leash(work, "agent", paths=("calc.py",), budget=RunBudget(seconds=600)), verify=VerifySettings((PYTEST,), timeout=60),
-              edit_format="whole", stop_when_green=True, candidates=1)
+    a = Agent(
+        grid,
+        work,
+        Leash(work, "agent", paths=("calc.py",), budget=RunBudget(seconds=600)),
+        verify=VerifySettings((PYTEST,), timeout=60),
+        edit_format="whole",
+        stop_when_green=True,
+        candidates=1,
+    )
     assert a.run("make add add").status == "done" and len(grid.provider("s").requests) == 2

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from tether.autonomy.answers.ask import ask, check
 from tests.conftest import make_tree, user_config
+from tether.autonomy.answers.ask import ask, check
 
 CART = """class Cart:
     def __init__(self):
@@ -79,17 +79,25 @@ def test_questions_open_with_the_same_system_prompt_so_a_prompt_cache_serves_it(
 
 
 def test_snippet_ids_become_citations_narrowed_to_the_claims_lines(make_grid, repo):
-    reply = json.dumps({"claims": [
-        {"text": "`total` rounds the sum of the prices", "snippets": ["S1"]},
-        {"text": "Items are appended by `add`", "snippets": ["S1", "S9"]},  # S9 was never shown: dropped
-        {"text": "Items are taken out with `remove`", "snippets": ["S1"]},
-        {"text": "Carts are saved to a database", "snippets": []},
-    ]})
+    reply = json.dumps(
+        {
+            "claims": [
+                {"text": "`total` rounds the sum of the prices", "snippets": ["S1"]},
+                {"text": "Items are appended by `add`", "snippets": ["S1", "S9"]},  # S9 was never shown: dropped
+                {"text": "Items are taken out with `remove`", "snippets": ["S1"]},
+                {"text": "Carts are saved to a database", "snippets": []},
+            ]
+        }
+    )
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply])
     items = list(ask(grid, repo, "How does `Cart` compute its `total`?"))
     answer = items[-1]
-    assert items[:-1] == ["- `total` rounds the sum of the prices\n", "- Items are appended by `add`\n",
-                          "- Items are taken out with `remove`\n", "- Carts are saved to a database\n"]  # each as it was written
+    assert items[:-1] == [
+        "- `total` rounds the sum of the prices\n",
+        "- Items are appended by `add`\n",
+        "- Items are taken out with `remove`\n",
+        "- Carts are saved to a database\n",
+    ]  # each as it was written
     got = [([str(c) for c in claim.citations], claim.verified) for claim in answer.claims]
     assert got == [(["shop/cart.py:8-8"], True), (["shop/cart.py:5-5"], True), (["shop/cart.py:1-9"], False), ([], False)]
     assert answer.text.splitlines()[0] == "- `total` rounds the sum of the prices [shop/cart.py:8-8]"
@@ -97,10 +105,14 @@ def test_snippet_ids_become_citations_narrowed_to_the_claims_lines(make_grid, re
 
 def test_ask_and_do_and_log_from_the_command_line(repo):
     answer = json.dumps(ANSWER)
-    fix = json.dumps("shop/cart.py\n```python\n<<<<<<< SEARCH\n        return round(sum(i.price for i in self.items), 2)\n=======\n"
-                     "        return round(sum(i.price * i.count for i in self.items), 2)\n>>>>>>> REPLACE\n```\n")
-    user_config(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{answer}] }}\n'
-                                      f'[providers.t]\nkind = "scripted"\noptions = {{ replies = [{fix}, "DONE"] }}\n')
+    fix = json.dumps(
+        "shop/cart.py\n```python\n<<<<<<< SEARCH\n        return round(sum(i.price for i in self.items), 2)\n=======\n"
+        "        return round(sum(i.price * i.count for i in self.items), 2)\n>>>>>>> REPLACE\n```\n"
+    )
+    user_config(
+        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{answer}] }}\n'
+        f'[providers.t]\nkind = "scripted"\noptions = {{ replies = [{fix}, "DONE"] }}\n'
+    )
     env = {**os.environ}
 
     def tether(*args):
@@ -176,8 +188,15 @@ def test_a_claim_may_name_the_class_its_cited_lines_stand_in_and_the_project(tmp
 
     root = tmp_path / "shop"
     root.mkdir()
-    body = ["class Cart:\n", "    def __init__(self):\n", "        self.items = []\n", "\n", "    def add(self, price):\n",
-            "        if price > 0:\n", "            self.items.append(price)\n"]
+    body = [
+        "class Cart:\n",
+        "    def __init__(self):\n",
+        "        self.items = []\n",
+        "\n",
+        "    def add(self, price):\n",
+        "        if price > 0:\n",
+        "            self.items.append(price)\n",
+    ]
     (root / "cart.py").write_text("".join(body))
     shown = {"S1": Snippet("S1", "cart.py", 5, body[4:])}
     ok = {"text": "`add` of `Cart` in `shop` keeps positive prices in `items`", "snippets": ["S1"]}
@@ -200,9 +219,17 @@ def test_each_sentence_of_a_claim_stands_or_falls_alone(tmp_path):
     claims = cited(root, json.dumps({"claims": [{"text": text, "snippets": ["S1"]}]}), shown)
     assert [(c.text, c.verified) for c in claims] == [
         ("The `and_` function combines validators (e.g. `instance_of` ones). Wow.", False),  # `instance_of` is not there
-        ("The `_NotValidator` class inverts one.", False)]
-    claims = cited(root, json.dumps({"claims": [{"text": "`and_` builds an `_AndValidator`. `_NotValidator` inverts one of them.", "snippets": ["S1"]}]}), shown)
-    assert [(c.text, c.verified) for c in claims] == [("`and_` builds an `_AndValidator`.", True), ("`_NotValidator` inverts one of them.", False)]
+        ("The `_NotValidator` class inverts one.", False),
+    ]
+    claims = cited(
+        root,
+        json.dumps({"claims": [{"text": "`and_` builds an `_AndValidator`. `_NotValidator` inverts one of them.", "snippets": ["S1"]}]}),
+        shown,
+    )
+    assert [(c.text, c.verified) for c in claims] == [
+        ("`and_` builds an `_AndValidator`.", True),
+        ("`_NotValidator` inverts one of them.", False),
+    ]
 
 
 def test_a_private_name_written_without_its_underscore_is_named_as_the_code_spells_it(tmp_path):
@@ -215,12 +242,15 @@ def test_a_private_name_written_without_its_underscore_is_named_as_the_code_spel
     body = ["class _AnnotationExtractor:\n", "    def get_first_param_type(self):\n", "        return None\n"]
     (root / "a.py").write_text("".join(body))
     shown = {"S1": Snippet("S1", "a.py", 1, body)}
-    said = [{"text": "The `AnnotationExtractor` class reads annotations; `AnnotationExtractor()` takes a callable.", "snippets": ["S1"]},
-            {"text": "The `Extractor` class reads annotations.", "snippets": ["S1"]}]
+    said = [
+        {"text": "The `AnnotationExtractor` class reads annotations; `AnnotationExtractor()` takes a callable.", "snippets": ["S1"]},
+        {"text": "The `Extractor` class reads annotations.", "snippets": ["S1"]},
+    ]
     claims = cited(root, json.dumps({"claims": said}), shown)
     assert [(c.text, c.verified) for c in claims] == [
         ("The `_AnnotationExtractor` class reads annotations; `_AnnotationExtractor()` takes a callable.", True),
-        ("The `Extractor` class reads annotations.", False)]  # no snippet holds `_Extractor` either
+        ("The `Extractor` class reads annotations.", False),
+    ]  # no snippet holds `_Extractor` either
 
 
 def test_a_compound_name_in_the_wrong_case_is_named_as_the_code_spells_it_and_a_one_word_name_is_not(tmp_path):
@@ -233,11 +263,15 @@ def test_a_compound_name_in_the_wrong_case_is_named_as_the_code_spells_it_and_a_
     body = ["class RequestsCookieJar:\n", "    session = None\n"]
     (root / "c.py").write_text("".join(body))
     shown = {"S1": Snippet("S1", "c.py", 1, body)}
-    said = [{"text": "The `requestsCookieJar` class keeps cookies.", "snippets": ["S1"]},
-            {"text": "The `Session` class keeps cookies.", "snippets": ["S1"]}]
+    said = [
+        {"text": "The `requestsCookieJar` class keeps cookies.", "snippets": ["S1"]},
+        {"text": "The `Session` class keeps cookies.", "snippets": ["S1"]},
+    ]
     claims = cited(root, json.dumps({"claims": said}), shown)
-    assert [(c.text, c.verified) for c in claims] == [("The `RequestsCookieJar` class keeps cookies.", True),
-                                                      ("The `Session` class keeps cookies.", False)]
+    assert [(c.text, c.verified) for c in claims] == [
+        ("The `RequestsCookieJar` class keeps cookies.", True),
+        ("The `Session` class keeps cookies.", False),
+    ]
 
 
 def test_a_name_defined_further_down_a_cited_file_is_cited_where_it_is_defined(tmp_path):
@@ -250,8 +284,10 @@ def test_a_name_defined_further_down_a_cited_file_is_cited_where_it_is_defined(t
     lines = ["def get(url):\n", "    return request('get', url)\n", "\n", "\n", "def head(url):\n", "    return request('head', url)\n"]
     (root / "api.py").write_text("".join(lines))
     shown = {"S1": Snippet("S1", "api.py", 1, lines[:2])}
-    said = [{"text": "The `get` and `head` functions send requests.", "snippets": ["S1"]},
-            {"text": "The `get` and `delete` functions send requests.", "snippets": ["S1"]}]
+    said = [
+        {"text": "The `get` and `head` functions send requests.", "snippets": ["S1"]},
+        {"text": "The `get` and `delete` functions send requests.", "snippets": ["S1"]},
+    ]
     claims = cited(root, json.dumps({"claims": said}), shown)
     assert [c.verified for c in claims] == [True, False]  # there is no `delete` in api.py
     assert [str(c) for c in claims[0].citations] == ["api.py:1-2", "api.py:5-5"]
@@ -269,8 +305,12 @@ def test_when_no_code_is_shown_a_claim_that_names_code_is_unverified_not_a_crash
 
 
 def test_a_context_budget_below_one_token_is_one_clear_error(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "tether.cli", "ask", "what?", "-C", str(tmp_path), "--context-tokens", "-5"],
-                          capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "tether.cli", "ask", "what?", "-C", str(tmp_path), "--context-tokens", "-5"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert done.returncode == 2 and "--context-tokens" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -292,9 +332,12 @@ def other(inst):
 
 def test_a_name_in_a_docstring_or_comment_does_not_verify_a_claim_about_it(tmp_path):
     root = make_tree(tmp_path / "repo", {"attrs_like.py": EVOLVE})
-    wrong, defined, used = check(root, "`evolve` copies the original instance [attrs_like.py:1-4].\n"
-                                       "`evolve` calls the class with the changes [attrs_like.py:7-9].\n"
-                                       "`other` goes through `evolve` [attrs_like.py:12-13].")
+    wrong, defined, used = check(
+        root,
+        "`evolve` copies the original instance [attrs_like.py:1-4].\n"
+        "`evolve` calls the class with the changes [attrs_like.py:7-9].\n"
+        "`other` goes through `evolve` [attrs_like.py:12-13].",
+    )
     assert wrong.state == "unverified" and "`evolve` is not in the cited lines" in wrong.problems
     assert defined.state == "verified" and used.state == "verified"
     assert defined.shown[0] == "attrs_like.py:7  def evolve(inst, **changes):"
@@ -309,7 +352,9 @@ def test_a_claim_that_names_no_code_is_unchecked_never_verified(tmp_path):
 def test_a_dotted_name_is_code_to_check_and_a_dot_folder_is_a_path(tmp_path):
     """`Region.area` or `os.path` must stand in the cited lines (they were taken for file names and
     left unchecked); `.github/…` and `.env` citations keep their leading dot."""
-    root = make_tree(tmp_path / "r", {"pkg/console.py": "def render():\n    return 1\n", ".github/workflows/ci.yml": "on: push\njobs: {}\n"})
+    root = make_tree(
+        tmp_path / "r", {"pkg/console.py": "def render():\n    return 1\n", ".github/workflows/ci.yml": "on: push\njobs: {}\n"}
+    )
     [false] = check(root, "The `Region.area` method deletes the database [pkg/console.py:1-2].")
     assert false.state == "unverified"
     [ci] = check(root, "The workflow runs `on` push [.github/workflows/ci.yml:1-1].")

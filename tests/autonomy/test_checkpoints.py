@@ -5,10 +5,10 @@ import subprocess
 
 import pytest
 
+from tests.conftest import make_tree
 from tether.autonomy.history.change import apply_change
 from tether.autonomy.history.checkpoints import Checkpoints
 from tether.errors import TetherError
-from tests.conftest import make_tree
 
 REPLY = """app.py
 <<<<<<< SEARCH
@@ -32,16 +32,26 @@ x = 2
 
 @pytest.fixture
 def work(tmp_path):
-    root = make_tree(tmp_path / "w", {"app.py": "x = 1\r\ny = 2\r\n", "gone.py": "bye = 1\n", "blob.bin": b"\x00\x01\xff" * 100,
-                                      "node_modules/dep/index.js": "ignored\n"})
+    root = make_tree(
+        tmp_path / "w",
+        {
+            "app.py": "x = 1\r\ny = 2\r\n",
+            "gone.py": "bye = 1\n",
+            "blob.bin": b"\x00\x01\xff" * 100,
+            "node_modules/dep/index.js": "ignored\n",
+        },
+    )
     (root / "run.sh").write_text("#!/bin/sh\n")
     (root / "run.sh").chmod(0o755)
     return root
 
 
 def snapshot(root):
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-            for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    }
 
 
 def test_undo_and_redo_restore_exact_bytes(work):
@@ -74,7 +84,9 @@ def test_a_new_change_after_undo_drops_the_redo(work):
 
 def test_the_users_git_repository_is_untouched(work):
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
-    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@u", "commit", "-q", "--allow-empty", "-m", "mine"], cwd=work, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=u", "-c", "user.email=u@u", "commit", "-q", "--allow-empty", "-m", "mine"], cwd=work, check=True
+    )
     git_files = sorted(p.as_posix() for p in (work / ".git").rglob("*"))
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout
     apply_change(work, REPLY, "edit")
@@ -131,7 +143,8 @@ def test_checkpoints_hold_only_the_files_a_change_touched_and_only_their_owner_r
     loose = [p for p in data.rglob("*") if p.is_file()]
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert loose and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in loose), [
-        (p, oct(p.stat().st_mode)) for p in loose if p.stat().st_mode & 0o077]
+        (p, oct(p.stat().st_mode)) for p in loose if p.stat().st_mode & 0o077
+    ]
 
 
 def test_a_failed_apply_records_nothing(work):
@@ -183,9 +196,11 @@ def three(work):
     """Three changes: app.py twice (the second also creates notes.md), then gone.py deleted.
     Returns the workspace's snapshot at each point, 0 (before every change) to 3."""
     points = [snapshot(work)]
-    for reply, message in ((edit("app.py", "x = 1", "x = 2"), "first"),
-                           (edit("app.py", "x = 2", "x = 3") + "\n```diff\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1 @@\n+notes\n```\n", "second"),
-                           ("```diff\n--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye = 1\n```\n", "third")):
+    for reply, message in (
+        (edit("app.py", "x = 1", "x = 2"), "first"),
+        (edit("app.py", "x = 2", "x = 3") + "\n```diff\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1 @@\n+notes\n```\n", "second"),
+        ("```diff\n--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye = 1\n```\n", "third"),
+    ):
         report, _ = apply_change(work, reply, message)
         assert report.applied, report.feedback()
         points.append(snapshot(work))

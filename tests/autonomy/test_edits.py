@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from tether.autonomy.edits import apply_text, parse_reply
 from tests.conftest import make_tree
+from tether.autonomy.edits import apply_text, parse_reply
 
 APP = "import os\n\n\ndef add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
 
@@ -26,7 +26,11 @@ def read(repo, rel):
 
 
 def test_search_replace_in_prose_with_fences_and_crlf(repo):
-    reply = "Sure! Here is the change.\r\n\r\n" + sr("app.py", "def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a + b + 0\n").replace("\n", "\r\n") + "\r\nDone."
+    reply = (
+        "Sure! Here is the change.\r\n\r\n"
+        + sr("app.py", "def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a + b + 0\n").replace("\n", "\r\n")
+        + "\r\nDone."
+    )
     report = apply_text(repo, reply)
     assert report.applied and report.changed == ["app.py"] and report.blocks[0].how == "exact"
     assert "return a + b + 0\n" in read(repo, "app.py")
@@ -34,18 +38,24 @@ def test_search_replace_in_prose_with_fences_and_crlf(repo):
 
 
 def test_several_blocks_for_one_file_share_its_path(repo):
-    reply = sr("app.py", "    return a + b\n", "    return b + a\n") + "\nand\n\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return -(b - a)\n>>>>>>> REPLACE\n```\n"
+    reply = (
+        sr("app.py", "    return a + b\n", "    return b + a\n")
+        + "\nand\n\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return -(b - a)\n>>>>>>> REPLACE\n```\n"
+    )
     report = apply_text(repo, reply)
     assert report.applied and [b.path for b in report.blocks] == ["app.py", "app.py"]
     assert "return b + a" in read(repo, "app.py") and "return -(b - a)" in read(repo, "app.py")
 
 
-@pytest.mark.parametrize("search, how", [
-    ("def add(a, b):   \n    return a + b  \n", "trailing-whitespace"),
-    ("        def add(a, b):\n            return a + b\n", "indentation"),
-    ("def add(a, b):\n\n    return a + b\n", "blank-lines"),
-    ("\n\ndef add(a, b):\n    # adds\n    return a + b\n", "fuzzy"),  # a stale comment line the file lacks
-])
+@pytest.mark.parametrize(
+    "search, how",
+    [
+        ("def add(a, b):   \n    return a + b  \n", "trailing-whitespace"),
+        ("        def add(a, b):\n            return a + b\n", "indentation"),
+        ("def add(a, b):\n\n    return a + b\n", "blank-lines"),
+        ("\n\ndef add(a, b):\n    # adds\n    return a + b\n", "fuzzy"),  # a stale comment line the file lacks
+    ],
+)
 def test_each_matcher_finds_the_place(repo, search, how):
     replace = "        def add(a, b):\n            return a + b + 1\n" if how == "indentation" else "def add(a, b):\n    return a + b + 1\n"
     report = apply_text(repo, sr("app.py", search, replace))
@@ -59,7 +69,9 @@ def test_elision_keeps_what_lies_between(repo):
     replace = "import os\nimport sys\n...\ndef sub(a, b):  # minus\n"
     report = apply_text(repo, sr("app.py", search, replace))
     assert report.applied, report.feedback()
-    assert read(repo, "app.py") == APP.replace("import os\n", "import os\nimport sys\n").replace("def sub(a, b):", "def sub(a, b):  # minus")
+    assert read(repo, "app.py") == APP.replace("import os\n", "import os\nimport sys\n").replace(
+        "def sub(a, b):", "def sub(a, b):  # minus"
+    )
 
 
 def test_ambiguous_or_missing_text_fails_with_the_nearest_snippet(repo):
@@ -195,9 +207,11 @@ def test_a_reply_cut_off_mid_block_changes_nothing(repo):
     an unclosed whole file would write half the code."""
     before = (repo / "app.py").read_text()
     first = before.splitlines()[0]
-    for cut in (f"app.py\n```python\n<<<<<<< SEARCH\n{first}\n",
-                f"app.py\n```python\n<<<<<<< SEARCH\n{first}\n=======\n{first[:5]}",
-                f"app.py\n```python\n{before[:-12]}"):
+    for cut in (
+        f"app.py\n```python\n<<<<<<< SEARCH\n{first}\n",
+        f"app.py\n```python\n<<<<<<< SEARCH\n{first}\n=======\n{first[:5]}",
+        f"app.py\n```python\n{before[:-12]}",
+    ):
         report = apply_text(repo, cut)
         assert not report.applied and (repo / "app.py").read_text() == before, cut
 

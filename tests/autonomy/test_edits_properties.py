@@ -9,10 +9,26 @@ from hypothesis import strategies as st
 
 from tether.autonomy.edits import apply_text
 
-LINE = st.sampled_from([
-    "def f(x):", "    return x", "", "class A:", "    pass", "import os", "x = 1", "y = x + 1", "    if x:",
-    "        return None", "# a comment", "print(x)", "    for i in range(3):", "        total += i", "}", "{",
-]) | st.text(alphabet="abcdefgh =()+:", min_size=1, max_size=24)
+LINE = st.sampled_from(
+    [
+        "def f(x):",
+        "    return x",
+        "",
+        "class A:",
+        "    pass",
+        "import os",
+        "x = 1",
+        "y = x + 1",
+        "    if x:",
+        "        return None",
+        "# a comment",
+        "print(x)",
+        "    for i in range(3):",
+        "        total += i",
+        "}",
+        "{",
+    ]
+) | st.text(alphabet="abcdefgh =()+:", min_size=1, max_size=24)
 
 
 def block_from_diff(before: list[str], after: list[str]) -> str | None:
@@ -54,7 +70,9 @@ def test_a_block_derived_from_a_diff_reproduces_the_post_image(tmp_path, before,
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(files=st.lists(st.lists(LINE, min_size=1, max_size=10), min_size=2, max_size=4), junk=st.text(alphabet="xyz", min_size=12, max_size=20))
+@given(
+    files=st.lists(st.lists(LINE, min_size=1, max_size=10), min_size=2, max_size=4), junk=st.text(alphabet="xyz", min_size=12, max_size=20)
+)
 def test_a_failed_apply_changes_no_byte(tmp_path, files, junk):
     root = Path(tempfile.mkdtemp(dir=tmp_path))
     for n, lines in enumerate(files):

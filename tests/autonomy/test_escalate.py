@@ -3,13 +3,13 @@ grid as a utility — from where the workspace stands, once per model, inside th
 
 import pytest
 
-from tether.autonomy.history import runlog
-from tether.autonomy.agent.loop import Agent
-from tether.autonomy.history.checkpoints import Checkpoints
-from tether.autonomy.guard.leash import Leash, RunBudget
-from tether.autonomy.guard.verify import VerifySettings
 from tests.autonomy.test_agent import BROKEN, PYTEST, TEST, WRONG
 from tests.conftest import ledger_rows, make_tree
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.guard.leash import Leash, RunBudget
+from tether.autonomy.guard.verify import VerifySettings
+from tether.autonomy.history import runlog
+from tether.autonomy.history.checkpoints import Checkpoints
 
 
 def edit(old: str, new: str) -> str:
@@ -26,8 +26,14 @@ def work(tmp_path):
 
 
 def run(grid, work, **opts):
-    a = Agent(grid, work, Leash(work, "agent", **opts), verify=VerifySettings((PYTEST,), timeout=60), edit_format="search-replace",
-              stop_when_green=True)
+    a = Agent(
+        grid,
+        work,
+        Leash(work, "agent", **opts),
+        verify=VerifySettings((PYTEST,), timeout=60),
+        edit_format="search-replace",
+        stop_when_green=True,
+    )
     return a, a.run("make add add")
 
 
@@ -46,9 +52,11 @@ def test_a_stuck_run_goes_on_with_the_model_its_route_escalates_to(make_grid, wo
 
 
 def test_escalation_follows_a_chain_once_per_model(make_grid, work):
-    grid = make_grid({"routes": {"default": {"models": ["small/m"], "escalate": "bigger"},
-                                 "bigger": {"models": ["big/m"], "escalate": "default"}}},
-                     small=[WRONG, FLOOR], big=[edit("a // b", "a - b - 1"), edit("a - b - 1", "a - b - 2")])
+    grid = make_grid(
+        {"routes": {"default": {"models": ["small/m"], "escalate": "bigger"}, "bigger": {"models": ["big/m"], "escalate": "default"}}},
+        small=[WRONG, FLOOR],
+        big=[edit("a // b", "a - b - 1"), edit("a - b - 1", "a - b - 2")],
+    )
     _, result = run(grid, work)
     assert result.status == "stuck" and "on bigger, after default could not finish" in result.reason
     assert len(grid.provider("small").requests) == 2 and len(grid.provider("big").requests) == 2
@@ -61,15 +69,28 @@ def test_a_run_out_of_budget_is_not_escalated(make_grid, work):
 
 
 def test_a_usd_limit_needs_the_escalation_priced_before_any_call(make_grid, work):
-    grid = make_grid({"routes": {"default": {"models": ["small/m"], "escalate": "big/m"}},
-                      "models": {"small/m": {"input_per_mtok": 0, "output_per_mtok": 0}}}, small=[edit("a - b", "a + b")], big=[])
+    grid = make_grid(
+        {
+            "routes": {"default": {"models": ["small/m"], "escalate": "big/m"}},
+            "models": {"small/m": {"input_per_mtok": 0, "output_per_mtok": 0}},
+        },
+        small=[edit("a - b", "a + b")],
+        big=[],
+    )
     _, result = run(grid, work, budget=RunBudget(usd=1.0))
     assert result.status == "budget" and "big/m has no known price" in result.reason
     assert grid.provider("small").requests == []
 
 
-@pytest.mark.parametrize("target, complaint", [("default", "must name another route"), ("nowhere", "neither a route"),
-                                               ("ghost/m", "neither a route"), (3, "must name another route")])
+@pytest.mark.parametrize(
+    "target, complaint",
+    [
+        ("default", "must name another route"),
+        ("nowhere", "neither a route"),
+        ("ghost/m", "neither a route"),
+        (3, "must name another route"),
+    ],
+)
 def test_a_wrong_escalation_is_one_clear_config_error(target, complaint):
     from tether import config
     from tether.errors import ConfigError
@@ -79,8 +100,10 @@ def test_a_wrong_escalation_is_one_clear_config_error(target, complaint):
 
 
 SECRET = "def secret():\n    return 0\n"
-SECRET_TEST = ("import hashlib\n\nfrom calc import secret\n\n\ndef test_secret():\n"
-               "    assert hashlib.sha256(str(secret()).encode()).hexdigest()[:16] == \"%s\"\n")
+SECRET_TEST = (
+    "import hashlib\n\nfrom calc import secret\n\n\ndef test_secret():\n"
+    '    assert hashlib.sha256(str(secret()).encode()).hexdigest()[:16] == "%s"\n'
+)
 
 
 @pytest.mark.slow
@@ -99,14 +122,26 @@ def test_the_embedded_model_stuck_hands_over_to_a_hosted_one_over_http(tmp_path,
     unload_all()
     value = "4817-kestrel"
     repo = make_tree(tmp_path / "repo", {"calc.py": SECRET, "test_calc.py": SECRET_TEST % hashlib.sha256(value.encode()).hexdigest()[:16]})
-    grid = Grid(config.from_dict({"providers": {"up": {"kind": "openai", "base_url": upstream.url + "/v1", "timeout": 5}},
-                                  "routes": {"default": {"models": ["local/smollm2-135m"], "escalate": "up/says"}},
-                                  "models": {"up/says": {"input_per_mtok": 3.0, "output_per_mtok": 15.0}}}),
-                Store(tmp_path / "data" / "tether.db"))
-    upstream.says[:] = [f"calc.py\n```python\ndef secret():\n    return \"{value}\"\n```\n"]
+    grid = Grid(
+        config.from_dict(
+            {
+                "providers": {"up": {"kind": "openai", "base_url": upstream.url + "/v1", "timeout": 5}},
+                "routes": {"default": {"models": ["local/smollm2-135m"], "escalate": "up/says"}},
+                "models": {"up/says": {"input_per_mtok": 3.0, "output_per_mtok": 15.0}},
+            }
+        ),
+        Store(tmp_path / "data" / "tether.db"),
+    )
+    upstream.says[:] = [f'calc.py\n```python\ndef secret():\n    return "{value}"\n```\n']
     before = len(upstream.requests)
-    a = Agent(grid, repo, Leash(repo, "agent", paths=("calc.py",)), verify=VerifySettings((PYTEST,), timeout=60), edit_format="whole",
-              stop_when_green=True)
+    a = Agent(
+        grid,
+        repo,
+        Leash(repo, "agent", paths=("calc.py",)),
+        verify=VerifySettings((PYTEST,), timeout=60),
+        edit_format="whole",
+        stop_when_green=True,
+    )
     a.fence = Fence("7e57f3ce")
     try:
         result = a.run("Make the test in test_calc.py pass.")

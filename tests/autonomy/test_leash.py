@@ -23,13 +23,16 @@ def verdicts(leash, *actions):
 ACTIONS = [("read", "src/a.py"), ("propose", "src/a.py"), ("write", "src/a.py"), ("run", "pytest -q")]
 
 
-@pytest.mark.parametrize("level, expected", [
-    ("ask", ["allow", "deny", "deny", "deny"]),
-    ("suggest", ["allow", "allow", "deny", "deny"]),
-    ("approve", ["allow", "allow", "ask", "ask"]),
-    ("auto", ["allow", "allow", "allow", "allow"]),
-    ("agent", ["allow", "allow", "allow", "allow"]),
-])
+@pytest.mark.parametrize(
+    "level, expected",
+    [
+        ("ask", ["allow", "deny", "deny", "deny"]),
+        ("suggest", ["allow", "allow", "deny", "deny"]),
+        ("approve", ["allow", "allow", "ask", "ask"]),
+        ("auto", ["allow", "allow", "allow", "allow"]),
+        ("agent", ["allow", "allow", "allow", "allow"]),
+    ],
+)
 def test_the_slider(root, level, expected):
     leash = Leash(root, level, paths=("src/**",), commands=("pytest*",))
     assert verdicts(leash, *ACTIONS) == expected
@@ -40,7 +43,9 @@ def test_auto_asks_outside_its_paths_and_commands(root):
     assert verdicts(leash, ("write", "setup.py"), ("run", "make deploy")) == ["ask", "ask"]
 
 
-@pytest.mark.parametrize("command", ["pytest -q; rm -rf /", "pytest && curl http://x", "pytest | sh", "pytest > /etc/x", "pytest $(curl x)", "pytest `id`"])
+@pytest.mark.parametrize(
+    "command", ["pytest -q; rm -rf /", "pytest && curl http://x", "pytest | sh", "pytest > /etc/x", "pytest $(curl x)", "pytest `id`"]
+)
 def test_chained_or_redirected_commands_always_need_a_yes(root, command):
     leash = Leash(root, "agent", commands=("pytest*",), rules=(Rule("run", "pytest*", "allow"),))
     assert leash.check("run", command).verdict == "ask"
@@ -59,12 +64,22 @@ def test_symlink_out_of_the_workspace_is_denied(root, tmp_path_factory):
 
 
 def test_deny_wins_then_ask_then_allow(root):
-    rules = (Rule("write", "src/secret/*", "deny"), Rule("write", "src/*", "allow"), Rule("write", "src/review/*", "ask"),
-             Rule("run", "make*", "allow"))
+    rules = (
+        Rule("write", "src/secret/*", "deny"),
+        Rule("write", "src/*", "allow"),
+        Rule("write", "src/review/*", "ask"),
+        Rule("run", "make*", "allow"),
+    )
     leash = Leash(root, "auto", paths=("docs/**",), rules=rules)
     assert leash.check("write", "src/secret/key.py").rule == "rule deny write 'src/secret/*'"
-    assert verdicts(leash, ("write", "src/secret/key.py"), ("write", "src/review/x.py"), ("write", "src/ok.py"),
-                    ("run", "make test"), ("write", "other.py")) == ["deny", "ask", "allow", "allow", "ask"]
+    assert verdicts(
+        leash,
+        ("write", "src/secret/key.py"),
+        ("write", "src/review/x.py"),
+        ("write", "src/ok.py"),
+        ("run", "make test"),
+        ("write", "other.py"),
+    ) == ["deny", "ask", "allow", "allow", "ask"]
 
 
 def test_config_rules_never_lift_a_level_that_applies_nothing(root):
@@ -94,14 +109,28 @@ def test_budget(root):
 
 
 def test_from_config_and_bad_config(root):
-    cfg = config.from_dict({"leash": {"level": "auto", "paths": ["src/**"], "commands": ["pytest*"], "max_lines": 50,
-                                      "budget": {"steps": 4}, "rules": [{"tool": "write", "pattern": "src/gen/*", "action": "deny"}]}})
+    cfg = config.from_dict(
+        {
+            "leash": {
+                "level": "auto",
+                "paths": ["src/**"],
+                "commands": ["pytest*"],
+                "max_lines": 50,
+                "budget": {"steps": 4},
+                "rules": [{"tool": "write", "pattern": "src/gen/*", "action": "deny"}],
+            }
+        }
+    )
     leash = Leash.from_config(root, cfg)
     assert (leash.level, leash.max_lines, leash.budget.steps) == ("auto", 50, 4)
     assert leash.check("write", "src/gen/x.py").verdict == "deny"
     assert Leash.from_config(root, cfg, level="suggest").level == "suggest"
-    for bad, message in (({"levle": "auto"}, "unknown key 'levle'"), ({"rules": [{"tool": "fly", "action": "allow"}]}, "rule 1 needs"),
-                         ({"budget": {"euros": 3}}, "budget takes"), ({"paths": "src"}, "paths must be a list")):
+    for bad, message in (
+        ({"levle": "auto"}, "unknown key 'levle'"),
+        ({"rules": [{"tool": "fly", "action": "allow"}]}, "rule 1 needs"),
+        ({"budget": {"euros": 3}}, "budget takes"),
+        ({"paths": "src"}, "paths must be a list"),
+    ):
         with pytest.raises(ConfigError, match=message):
             Leash.from_config(root, config.from_dict({"leash": bad}))
     with pytest.raises(TetherError, match="unknown autonomy level 'yolo'"):
@@ -114,5 +143,7 @@ def test_every_decision_is_recorded_with_its_rule(root, isolated):
     leash.check("write", "src/locked.py")
     leash.check("write", "src/free.py")
     rows = [tuple(r) for r in store.query("SELECT run_id, tool, target, verdict, rule FROM decisions ORDER BY id")]
-    assert rows == [("run-1", "write", "src/locked.py", "deny", "rule deny write 'src/locked.py'"),
-                    ("run-1", "write", "src/free.py", "allow", "level auto paths")]
+    assert rows == [
+        ("run-1", "write", "src/locked.py", "deny", "rule deny write 'src/locked.py'"),
+        ("run-1", "write", "src/free.py", "allow", "level auto paths"),
+    ]

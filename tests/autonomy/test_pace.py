@@ -10,8 +10,14 @@ OPENING = [SYSTEM, {"role": "user", "content": f"two_bucket.py\n```python\n{FILE
 
 
 def reply(text: str, read: int, cached: int, wrote: int, seconds: float, first: float | None) -> Response:
-    return Response(text, "local/m", "local", Usage(read, wrote, cached_tokens=cached), latency_ms=seconds * 1000,
-                    ttft_ms=None if first is None else first * 1000)
+    return Response(
+        text,
+        "local/m",
+        "local",
+        Usage(read, wrote, cached_tokens=cached),
+        latency_ms=seconds * 1000,
+        ttft_ms=None if first is None else first * 1000,
+    )
 
 
 def test_nothing_is_known_before_the_first_reply():

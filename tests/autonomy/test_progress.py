@@ -6,14 +6,14 @@ import contextlib
 
 import pytest
 
+from tests.conftest import ledger_rows, make_tree
 from tether.autonomy.agent.loop import Agent
-from tether.autonomy.guard.leash import Leash
 from tether.autonomy.agent.progress import CallProgress
 from tether.autonomy.agent.result import Status
+from tether.autonomy.guard.leash import Leash
 from tether.autonomy.guard.verify import VerifySettings
 from tether.cli.terminal import progress_line
 from tether.llm.router import Grid
-from tests.conftest import ledger_rows, make_tree
 
 MODEL = "local/smollm2-135m"
 
@@ -51,8 +51,14 @@ def run_with(repo, on_event):
     unload_all()  # a cold model: the whole prompt is read
     grid = Grid.from_config()
     events = []
-    agent = Agent(grid, repo, Leash(repo, "suggest"), model=MODEL, verify=VerifySettings(()),
-                  on_event=lambda kind, **data: (events.append((kind, data)), on_event(agent, kind, data)))
+    agent = Agent(
+        grid,
+        repo,
+        Leash(repo, "suggest"),
+        model=MODEL,
+        verify=VerifySettings(()),
+        on_event=lambda kind, **data: (events.append((kind, data)), on_event(agent, kind, data)),
+    )
     return agent.run("Add a function f40 like the others to calc.py"), events, grid
 
 
@@ -127,8 +133,10 @@ def test_stop_while_a_check_runs_kills_it_and_puts_the_workspace_back(tmp_path, 
     and the model's change and the check's file are both undone."""
     import sys
 
-    root = make_tree(tmp_path / "w", {"calc.py": "X = 1\n",
-                                      "slow_check.py": "import pathlib, time\npathlib.Path('started.txt').write_text('yes')\ntime.sleep(600)\n"})
+    root = make_tree(
+        tmp_path / "w",
+        {"calc.py": "X = 1\n", "slow_check.py": "import pathlib, time\npathlib.Path('started.txt').write_text('yes')\ntime.sleep(600)\n"},
+    )
     reply = "calc.py\n```python\n<<<<<<< SEARCH\nX = 1\n=======\nX = 2\n>>>>>>> REPLACE\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply, "DONE"])
 
@@ -143,8 +151,14 @@ def test_stop_while_a_check_runs_kills_it_and_puts_the_workspace_back(tmp_path, 
 
             threading.Thread(target=watch, daemon=True).start()
 
-    agent = Agent(grid, root, Leash(root, "auto"), verify=VerifySettings((f"{sys.executable} slow_check.py",), timeout=600, sandbox="off"),
-                  on_event=stop_once_the_check_has_started, edit_format="search-replace")
+    agent = Agent(
+        grid,
+        root,
+        Leash(root, "auto"),
+        verify=VerifySettings((f"{sys.executable} slow_check.py",), timeout=600, sandbox="off"),
+        on_event=stop_once_the_check_has_started,
+        edit_format="search-replace",
+    )
     result = agent.run("make X two")
     assert result.status == Status.STOPPED
     assert (root / "calc.py").read_text() == "X = 1\n" and not (root / "started.txt").exists()
@@ -209,9 +223,14 @@ def test_the_terminal_shows_the_prompt_being_read_and_ctrl_c_stops_it_there(tmp_
 
     root = make_tree(tmp_path / "big", {"calc.py": "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(150))})
     main, child = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "tether", "do", "Add f150 like the others to calc.py", "--level", "suggest",
-                             "-m", MODEL, "-C", str(root)], stdin=child, stdout=child, stderr=child, env={**os.environ, "COLUMNS": "200"},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal, even when the suite runs in the background
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tether", "do", "Add f150 like the others to calc.py", "--level", "suggest", "-m", MODEL, "-C", str(root)],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "COLUMNS": "200"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # as in a terminal, even when the suite runs in the background
     os.close(child)
     seen = b""
     try:

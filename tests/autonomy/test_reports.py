@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
+from tests.conftest import PYTEST, PYTEST_ARGS
 from tether.autonomy.guard.untrusted import Fence
 from tether.autonomy.guard.verify import CommandResult, failure_report, wrong_values
-from tests.conftest import PYTEST, PYTEST_ARGS
 
-LISTS = '''import unittest
+LISTS = """import unittest
 
 
 class Song(unittest.TestCase):
@@ -19,7 +19,7 @@ class Song(unittest.TestCase):
 
     def test_2_title(self):
         self.assertEqual("Beer", "beer")
-'''
+"""
 
 
 def checked(tmp_path) -> CommandResult:
@@ -45,13 +45,20 @@ def test_the_report_a_model_gets_names_the_command_once_and_shows_one_failure(tm
     assert result.summary().startswith(f"$ {result.command}\n")  # a report a person reads still opens with it
 
 
-CODE = {"wrong answer": "def f(x):\n    return x + 1\n", "missing name": "def f(x):\n    return X\n",
-        "bad index": "def f(x):\n    return [1][x + 5]\n", "syntax": "def f(x:\n", "other exception": "def f(x):\n    raise TypeError(x)\n",
-        "answer names an error": "def f(x):\n    return 'ValueError'\n"}
-TESTS = {"pytest": "import pytest\nfrom m import f\n\n\ndef test_one():\n    assert f(0) == 2\n\n\ndef test_raises():\n"
-                   "    with pytest.raises(ValueError):\n        f(5)\n",
-         "unittest": "import unittest\nfrom m import f\n\n\nclass T(unittest.TestCase):\n    def test_one(self):\n"
-                     "        self.assertEqual(f(0), 2)\n"}
+CODE = {
+    "wrong answer": "def f(x):\n    return x + 1\n",
+    "missing name": "def f(x):\n    return X\n",
+    "bad index": "def f(x):\n    return [1][x + 5]\n",
+    "syntax": "def f(x:\n",
+    "other exception": "def f(x):\n    raise TypeError(x)\n",
+    "answer names an error": "def f(x):\n    return 'ValueError'\n",
+}
+TESTS = {
+    "pytest": "import pytest\nfrom m import f\n\n\ndef test_one():\n    assert f(0) == 2\n\n\ndef test_raises():\n"
+    "    with pytest.raises(ValueError):\n        f(5)\n",
+    "unittest": "import unittest\nfrom m import f\n\n\nclass T(unittest.TestCase):\n    def test_one(self):\n"
+    "        self.assertEqual(f(0), 2)\n",
+}
 
 
 @pytest.mark.parametrize("style,runner", [("pytest", "--tb=auto"), ("unittest", "--tb=short"), ("unittest", "unittest")])

@@ -3,9 +3,9 @@ as qwen2.5-coder-1.5b writes them when it fixes one method of a class."""
 
 import pytest
 
+from tests.conftest import make_tree
 from tether.autonomy.edits import apply_text
 from tether.autonomy.edits.splice import splice
-from tests.conftest import make_tree
 
 WHOLE = ("search-replace", "udiff", "whole")
 
@@ -41,7 +41,9 @@ def test_a_method_under_its_class_replaces_that_method_and_the_rest_stays(repo):
     reply = "bowling.py\n```python\nclass BowlingGame:\n    def score(self):\n        return sum(self.rolls)\n```\n"
     report = apply_text(repo, reply, formats=WHOLE)
     assert report.applied and report.blocks[0].how == "spliced"
-    assert (repo / "bowling.py").read_text() == GAME.replace("    def score(self):\n        pass\n", "    def score(self):\n        return sum(self.rolls)\n")
+    assert (repo / "bowling.py").read_text() == GAME.replace(
+        "    def score(self):\n        pass\n", "    def score(self):\n        return sum(self.rolls)\n"
+    )
     assert report.diff.count("\n-") == 1  # one line out, one in: the diff a person reviews is the change alone
 
 
@@ -72,11 +74,14 @@ def test_a_reply_with_every_definition_is_the_whole_file(repo):
     assert (repo / "bowling.py").read_text() == rewritten
 
 
-@pytest.mark.parametrize("reply", [
-    "def score(self):\n    return 1\n\n\ndef score(self):\n    return 2\n",  # the same method twice: which one?
-    "def frames(rolls:\n    return []\n",  # does not parse
-    "x = 1\n",  # no definition at all
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "def score(self):\n    return 1\n\n\ndef score(self):\n    return 2\n",  # the same method twice: which one?
+        "def frames(rolls:\n    return []\n",  # does not parse
+        "x = 1\n",  # no definition at all
+    ],
+)
 def test_what_cannot_be_read_as_definitions_is_not_spliced(reply):
     assert splice("bowling.py", GAME, reply) is None
 

@@ -7,13 +7,13 @@ import subprocess
 
 import pytest
 
+from tests.conftest import make_tree
 from tether.autonomy.answers.wiki import Wiki
 from tether.errors import BadRequest
-from tests.conftest import make_tree
 
 FILES = {
     "src/shop/cart.py": "class Cart:\n    def __init__(self):\n        self.items = []\n\n    def add(self, price):\n        self.items.append(price)\n\n"
-                        "    def total(self):\n        return round(sum(self.items), 2)\n",
+    "    def total(self):\n        return round(sum(self.items), 2)\n",
     "src/shop/pay/card.py": "from shop.cart import Cart\n\n\ndef charge(cart: Cart, number: str) -> bool:\n    return cart.total() > 0 and len(number) == 16\n",
     "src/shop/pay/refund.py": "from shop.pay.card import charge\n\n\ndef refund(cart):\n    return not charge(cart, '')\n",
     "src/shop/ship.py": "from shop.cart import Cart\n\n\ndef ship(cart: Cart) -> str:\n    return 'shipped' if cart.items else 'empty'\n",
@@ -78,7 +78,10 @@ def test_moved_code_moves_the_citation_and_changed_code_asks_again_only_for_its_
     report = w.build()
     assert report.written == ["cart"] and len(provider.requests) == asked + 1
     # only the claim whose lines changed (the class's) was asked for again, from the definition those lines are in
-    assert [c["text"] for c in next(p for p in report.pages if p.title == "cart").claims] == ["`total` rounds the sum", "`Cart` keeps the prices in `items`"]
+    assert [c["text"] for c in next(p for p in report.pages if p.title == "cart").claims] == [
+        "`total` rounds the sum",
+        "`Cart` keeps the prices in `items`",
+    ]
     again = provider.requests[-1].messages[1]["content"]
     assert again.count("source=") == 1 and 'source="S1 src/shop/cart.py:3-11"' in again
 
@@ -100,7 +103,9 @@ def test_a_repository_without_code_is_one_clear_error(make_grid, tmp_path):
 
 
 def test_a_module_and_its_stub_are_two_pages_and_typing_tests_are_no_part(make_grid, repo):
-    make_tree(repo, {"src/shop/ship.pyi": "def ship(cart) -> str: ...\n", "typing_tests/check.py": "from shop.ship import ship\nship(None)\n"})
+    make_tree(
+        repo, {"src/shop/ship.pyi": "def ship(cart) -> str: ...\n", "typing_tests/check.py": "from shop.ship import ship\nship(None)\n"}
+    )
     w, _ = wiki(make_grid, repo, [])
     parts, _ = w.parts()
     slugs = [p.slug for p in parts]
@@ -111,13 +116,30 @@ def test_a_module_and_its_stub_are_two_pages_and_typing_tests_are_no_part(make_g
 def test_a_cited_line_with_a_twin_follows_its_neighbours_and_an_edit_is_not_taken_for_a_move(make_grid, repo):
     from tether.autonomy.answers.wiki import _around, _hash
 
-    body = ["class Cart:", "    def add(self, price):", "        self.items.append(price)", "", "    def total(self):",
-            "        return sum(self.items)", "", "", "class Basket:", "    def add(self, price):", "        self.items.append(price)"]
+    body = [
+        "class Cart:",
+        "    def add(self, price):",
+        "        self.items.append(price)",
+        "",
+        "    def total(self):",
+        "        return sum(self.items)",
+        "",
+        "",
+        "class Basket:",
+        "    def add(self, price):",
+        "        self.items.append(price)",
+    ]
     path = repo / "src/shop/twins.py"
     path.write_text("\n".join(body) + "\n")
     w, _ = wiki(make_grid, repo, [])
-    claim = lambda: {"text": "`add` appends to `items`", "citations": [  # noqa: E731
-        {"path": "src/shop/twins.py", "start": 3, "end": 3, "hash": _hash(body[2:3]), "around": _around(body, 3, 3, 2)}]}
+    claim = (
+        lambda: {
+            "text": "`add` appends to `items`",
+            "citations": [  # noqa: E731
+                {"path": "src/shop/twins.py", "start": 3, "end": 3, "hash": _hash(body[2:3]), "around": _around(body, 3, 3, 2)}
+            ],
+        }
+    )
     path.write_text("\n".join(['"""Carts."""', "", "import os", "", ""] + body) + "\n")  # everything five lines down
     moved = claim()
     assert w._follow(moved, {}) and moved["citations"][0]["start"] == 8  # Cart's line, not Basket's twin at 16

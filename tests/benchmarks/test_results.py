@@ -9,10 +9,13 @@ SPEC.loader.exec_module(results)
 
 
 def test_the_newest_run_is_on_top_and_the_one_before_is_the_first_history_row(tmp_path):
-    results.record("demo", "# Demo\n\nfirst report\n", {"passed": "1 of 2"}, "aaa1111", setting="2 cores", date="2026-01-01", folder=tmp_path)
+    results.record(
+        "demo", "# Demo\n\nfirst report\n", {"passed": "1 of 2"}, "aaa1111", setting="2 cores", date="2026-01-01", folder=tmp_path
+    )
     results.record("demo", "# Demo\n\nsecond report\n", {"passed": "2 of 2"}, "bbb2222", date="2026-01-02", folder=tmp_path)
-    path = results.record("demo", "# Demo\n\nthird report\n", {"passed": "2 of 2"}, "ccc3333", run="demo_fast",
-                          date="2026-01-03", folder=tmp_path)
+    path = results.record(
+        "demo", "# Demo\n\nthird report\n", {"passed": "2 of 2"}, "ccc3333", run="demo_fast", date="2026-01-03", folder=tmp_path
+    )
 
     assert [p.name for p in tmp_path.iterdir()] == ["demo.md"]  # a variant name adds no file
     text = path.read_text()

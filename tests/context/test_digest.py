@@ -4,11 +4,9 @@ import subprocess
 
 import pytest
 
+from tests.conftest import make_tree
 from tether.context import digest, tokens
 from tether.errors import TetherError
-from tests.conftest import make_tree
-
-
 
 
 def git(root, *args):
@@ -17,13 +15,16 @@ def git(root, *args):
 
 @pytest.fixture
 def project(tmp_path):
-    return make_tree(tmp_path / "proj", {
-        "README.md": "# Demo\nUse `make`.\n",
-        "src/app.py": 'import os\n\n\ndef main():\n    """Run it."""\n    return os.getcwd()\n',
-        "src/util.py": "def helper(x):\n    return x * 2\n",
-        "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00",
-        "settings.py": 'DATABASE_URL = "postgresql://scott:tiger@localhost/db"\n',
-    })
+    return make_tree(
+        tmp_path / "proj",
+        {
+            "README.md": "# Demo\nUse `make`.\n",
+            "src/app.py": 'import os\n\n\ndef main():\n    """Run it."""\n    return os.getcwd()\n',
+            "src/util.py": "def helper(x):\n    return x * 2\n",
+            "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00",
+            "settings.py": 'DATABASE_URL = "postgresql://scott:tiger@localhost/db"\n',
+        },
+    )
 
 
 def test_counts_every_file_exactly_and_redacts_in_place(project):

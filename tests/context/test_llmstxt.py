@@ -8,21 +8,21 @@ import sys
 
 import pytest
 
+from tests.conftest import make_tree
 from tether.context import tokens
 from tether.context.llmstxt import build
-from tests.conftest import make_tree
 
 DOCS = {
     "index.md": "---\ntitle: Kettle\n---\n\nKettle boils water on time. It has a timer.\n\nRead [the guide](guide/start.rst), "
-                "[the API](api.html#make), [a missing page](gone.md) and [the site](https://example.org/x).\n",
+    "[the API](api.html#make), [a missing page](gone.md) and [the site](https://example.org/x).\n",
     "guide/start.rst": "Getting started\n===============\n\nInstall with ``pip install kettle``, then call :func:`kettle.boil`.\n\n"
-                       ".. code-block:: python\n\n   import kettle\n   kettle.boil(seconds=90)\n\n.. autoclass:: kettle.Kettle\n\n"
-                       ".. versionadded:: 2.0\n   The ``timer`` flag.\n\n.. toctree::\n\n   tuning\n\nBack to `the API <../api.html>`_.\n",
+    ".. code-block:: python\n\n   import kettle\n   kettle.boil(seconds=90)\n\n.. autoclass:: kettle.Kettle\n\n"
+    ".. versionadded:: 2.0\n   The ``timer`` flag.\n\n.. toctree::\n\n   tuning\n\nBack to `the API <../api.html>`_.\n",
     "guide/tuning.md": "# Tuning\n\n!!! note\n    Admonitions are not summaries.\n\nTune the heat with `kettle.heat(level)`.\n",
     "api.html": "<html><head><title>API - Kettle</title><script>track()</script></head><body><nav>Home | API</nav>"
-                "<main><h1 id='make'>API</h1><p>The <code>boil</code> function heats the water.</p>"
-                "<pre><code class='language-python'>boil(seconds=90)</code></pre><p><a href='index.html'>home</a></p></main>"
-                "<footer>(c) nobody</footer></body></html>",
+    "<main><h1 id='make'>API</h1><p>The <code>boil</code> function heats the water.</p>"
+    "<pre><code class='language-python'>boil(seconds=90)</code></pre><p><a href='index.html'>home</a></p></main>"
+    "<footer>(c) nobody</footer></body></html>",
     "CHANGELOG.md": "# Changelog\n\n## 2.0\n\nA timer.\n",
     "_templates/layout.html": "<html>{{ body }}</html>",
     "notes.txt": "not a page",
@@ -120,8 +120,13 @@ def test_writing_into_the_docs_folder_keeps_markdown_sources_as_their_own_twins(
     assert (docs / "index.md").read_text() == before and (docs / "guide/start.md").is_file()
     parse_llms_txt((docs / "llms.txt").read_text())
     again = run(docs, "-o", docs, "--json")  # the twins of .rst and .html pages are not taken for pages the second time
-    assert sorted(p["source"] for p in json.loads(again.stdout)["pages"]) == ["CHANGELOG.md", "api.html", "guide/start.rst",
-                                                                              "guide/tuning.md", "index.md"]
+    assert sorted(p["source"] for p in json.loads(again.stdout)["pages"]) == [
+        "CHANGELOG.md",
+        "api.html",
+        "guide/start.rst",
+        "guide/tuning.md",
+        "index.md",
+    ]
 
 
 def test_strict_fails_on_a_broken_link_and_bad_input_is_one_clear_line(docs, tmp_path):
@@ -134,8 +139,14 @@ def test_strict_fails_on_a_broken_link_and_bad_input_is_one_clear_line(docs, tmp
 
 
 def test_the_site_name_comes_from_the_generator_config_without_running_it(tmp_path):
-    docs = make_tree(tmp_path / "proj", {"mkdocs.yml": "site_name: Teapot\nsite_description: Tea, brewed.\n", "docs/index.md": "# Home\n\nHi.\n",
-                                         "docs/conf.py": "raise SystemExit('never run')\n"})
+    docs = make_tree(
+        tmp_path / "proj",
+        {
+            "mkdocs.yml": "site_name: Teapot\nsite_description: Tea, brewed.\n",
+            "docs/index.md": "# Home\n\nHi.\n",
+            "docs/conf.py": "raise SystemExit('never run')\n",
+        },
+    )
     site = build(docs / "docs")
     assert (site.title, site.summary) == ("Teapot", "Tea, brewed.")
     assert parse_llms_txt(site.text)["title"] == "Teapot"

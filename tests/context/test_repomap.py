@@ -1,22 +1,35 @@
+from tests.conftest import make_tree
 from tether.context import tokens
 from tether.context.repomap import repo_map
 from tether.context.symbols import extract
-from tests.conftest import make_tree
-
-
-
 
 LANGS = {
-    "a.py": ("class Store:\n    def save(self):\n        def local():\n            pass\n", {("Store", "class", 1), ("save", "function", 2)}),
-    "a.ts": ("export class View { render(x: number): string { return '' } }\nconst route = (a) => a\ninterface Props { id: number }\n",
-             {("View", "class", 1), ("render", "method", 1), ("route", "variable", 2), ("Props", "interface", 3)}),
+    "a.py": (
+        "class Store:\n    def save(self):\n        def local():\n            pass\n",
+        {("Store", "class", 1), ("save", "function", 2)},
+    ),
+    "a.ts": (
+        "export class View { render(x: number): string { return '' } }\nconst route = (a) => a\ninterface Props { id: number }\n",
+        {("View", "class", 1), ("render", "method", 1), ("route", "variable", 2), ("Props", "interface", 3)},
+    ),
     "a.js": ("function boot() {}\nclass App { start() {} }\n", {("boot", "function", 1), ("App", "class", 2), ("start", "method", 2)}),
-    "a.go": ("package x\ntype Server struct{}\nfunc (s *Server) Serve() error { return nil }\nfunc New() *Server { return nil }\n",
-             {("Server", "type", 2), ("Serve", "method", 3), ("New", "function", 4)}),
-    "a.rs": ("struct Point;\ntrait Shape { fn area(&self) -> f64; }\nfn main() {}\n", {("Point", "struct", 1), ("Shape", "trait", 2), ("area", "function", 2), ("main", "function", 3)}),
-    "A.java": ("class Account { Account() {} void deposit(int n) {} }\n", {("Account", "class", 1), ("Account", "constructor", 1), ("deposit", "method", 1)}),
+    "a.go": (
+        "package x\ntype Server struct{}\nfunc (s *Server) Serve() error { return nil }\nfunc New() *Server { return nil }\n",
+        {("Server", "type", 2), ("Serve", "method", 3), ("New", "function", 4)},
+    ),
+    "a.rs": (
+        "struct Point;\ntrait Shape { fn area(&self) -> f64; }\nfn main() {}\n",
+        {("Point", "struct", 1), ("Shape", "trait", 2), ("area", "function", 2), ("main", "function", 3)},
+    ),
+    "A.java": (
+        "class Account { Account() {} void deposit(int n) {} }\n",
+        {("Account", "class", 1), ("Account", "constructor", 1), ("deposit", "method", 1)},
+    ),
     "a.c": ("struct node { int v; };\nint sum(int a, int b) { return a + b; }\n", {("node", "struct", 1), ("sum", "function", 2)}),
-    "a.cpp": ("namespace geo { class Circle { }; }\ndouble area(double r) { return r; }\n", {("geo", "namespace", 1), ("Circle", "class", 1), ("area", "function", 2)}),
+    "a.cpp": (
+        "namespace geo { class Circle { }; }\ndouble area(double r) { return r; }\n",
+        {("geo", "namespace", 1), ("Circle", "class", 1), ("area", "function", 2)},
+    ),
 }
 
 
@@ -31,12 +44,15 @@ def test_unknown_language_has_no_symbols():
 
 
 def test_the_most_used_code_ranks_first_and_the_map_fits_its_budget(tmp_path):
-    make_tree(tmp_path, {
-        "core/engine.py": "class Engine:\n    def run(self):\n        pass\n\nclass Unused:\n    pass\n",
-        "app.py": "from core.engine import Engine\n\ndef main():\n    Engine().run()\n",
-        "cli.py": "from core.engine import Engine\n\ndef cli():\n    Engine().run()\n    Engine()\n",
-        "tools/helper.py": "def tidy():\n    pass\n",
-    })
+    make_tree(
+        tmp_path,
+        {
+            "core/engine.py": "class Engine:\n    def run(self):\n        pass\n\nclass Unused:\n    pass\n",
+            "app.py": "from core.engine import Engine\n\ndef main():\n    Engine().run()\n",
+            "cli.py": "from core.engine import Engine\n\ndef cli():\n    Engine().run()\n    Engine()\n",
+            "tools/helper.py": "def tidy():\n    pass\n",
+        },
+    )
     m = repo_map(tmp_path, max_tokens=1000)
     ranked = sorted(m.file_ranks, key=lambda p: -m.file_ranks[p])
     assert ranked[0] == "core/engine.py"
@@ -48,12 +64,15 @@ def test_the_most_used_code_ranks_first_and_the_map_fits_its_budget(tmp_path):
 
 
 def test_focus_pulls_a_file_and_a_symbol_up(tmp_path):
-    make_tree(tmp_path, {
-        "core.py": "class Core:\n    pass\n",
-        "a.py": "from core import Core\nCore()\n",
-        "b.py": "from core import Core\nCore()\n",
-        "billing/invoice.py": "class Invoice:\n    pass\n",
-    })
+    make_tree(
+        tmp_path,
+        {
+            "core.py": "class Core:\n    pass\n",
+            "a.py": "from core import Core\nCore()\n",
+            "b.py": "from core import Core\nCore()\n",
+            "billing/invoice.py": "class Invoice:\n    pass\n",
+        },
+    )
     first = lambda m: m.shown[0].name  # noqa: E731
     assert first(repo_map(tmp_path, max_tokens=20)) == "Core"
     assert first(repo_map(tmp_path, max_tokens=20, focus=["billing/"])) == "Invoice"

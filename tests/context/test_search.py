@@ -2,13 +2,10 @@
 
 import pytest
 
+from tests.conftest import make_tree
 from tether.context.chunks import chunk_file
 from tether.context.index import Index, terms
 from tether.errors import TetherError
-from tests.conftest import make_tree
-
-
-
 
 REPO = {
     "billing/invoice.py": '@dataclass\nclass Invoice:\n    """A bill sent to a customer."""\n    total: float\n\n\ndef send_invoice(invoice, email):\n    """Email the invoice to the customer."""\n    mailer.deliver(email, render(invoice))\n',
@@ -32,7 +29,8 @@ def test_chunks_follow_definitions_and_keep_decorators():
 
 def test_terms_split_identifiers():
     assert terms("parseAuthHeader get_user_by_id HTTPServer") == (
-        "parseauthheader parse auth header get_user_by_id get user by id httpserver http server")
+        "parseauthheader parse auth header get_user_by_id get user by id httpserver http server"
+    )
 
 
 @pytest.fixture(scope="module", params=["static", "e5"])
@@ -160,9 +158,15 @@ def test_an_index_path_outside_the_data_dir_keeps_its_folders_mode(tmp_path):
 
 def test_definitions_find_where_a_name_is_defined_not_where_it_is_used(tmp_path):
     body = "".join(f"        x{i} = {i}\n" for i in range(40))
-    root = make_tree(tmp_path / "repo", {**REPO, "shop/cart.py": f"class Cart:\n    def invoke(self):\n{body}\n    def total(self):\n{body}",
-                                         "shop/uses.py": "from billing.invoice import send_invoice\nsend_invoice(1, 2)\n",
-                                         "tests/test_cart.py": f"def invoke():\n{body}"})
+    root = make_tree(
+        tmp_path / "repo",
+        {
+            **REPO,
+            "shop/cart.py": f"class Cart:\n    def invoke(self):\n{body}\n    def total(self):\n{body}",
+            "shop/uses.py": "from billing.invoice import send_invoice\nsend_invoice(1, 2)\n",
+            "tests/test_cart.py": f"def invoke():\n{body}",
+        },
+    )
     ix = Index(root, path=tmp_path / "index.db", embeddings=False)
     ix.update()
     assert [h.path for h in ix.definitions("send_invoice")] == ["billing/invoice.py"]
@@ -172,10 +176,16 @@ def test_definitions_find_where_a_name_is_defined_not_where_it_is_used(tmp_path)
 
 
 def test_drawn_markup_lock_files_and_one_line_data_stay_out_of_the_index(tmp_path):
-    svg = '<svg xmlns="http://www.w3.org/2000/svg"><text>send the invoice to the customer by email</text>' + "<path d='M0 0'/>" * 50 + "</svg>\n"
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg"><text>send the invoice to the customer by email</text>'
+        + "<path d='M0 0'/>" * 50
+        + "</svg>\n"
+    )
     blob = "customer invoice email " * 400 + "\n"  # one long line: minified or encoded, not prose
-    root = make_tree(tmp_path / "repo", {**REPO, "docs/images/flow.svg": svg, "data/dump.txt": blob,
-                                         "package-lock.json": '{"invoice": "email the customer"}\n'})
+    root = make_tree(
+        tmp_path / "repo",
+        {**REPO, "docs/images/flow.svg": svg, "data/dump.txt": blob, "package-lock.json": '{"invoice": "email the customer"}\n'},
+    )
     ix = Index(root, path=tmp_path / "index.db", embeddings=False)
     ix.update()
     hits = ix.search("how is the invoice emailed to the customer", k=10)

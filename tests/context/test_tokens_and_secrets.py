@@ -1,8 +1,8 @@
 import pytest
 
 from tether.context import tokens
-from tether.redaction import redact
 from tether.errors import TetherError
+from tether.redaction import redact
 
 
 def test_counts_match_the_published_encodings():
@@ -23,15 +23,18 @@ def test_unknown_encoding_is_one_line():
         tokens.count("x", "p50k")
 
 
-@pytest.mark.parametrize("secret, kind", [
-    ("AKIAIOSFODNN7EXAMPLE", "aws-access-key"),
-    ("ghp_" + "a1B2" * 9, "github-token"),
-    ("sk-proj-" + "Ab3" * 10, "openai-key"),
-    ("sk-ant-api03-" + "x9" * 15, "anthropic-key"),
-    ("xoxb-1234567890-abcdefghij", "slack-token"),
-    ("AIza" + "S" * 35, "google-api-key"),
-    ("sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "stripe-key"),
-])
+@pytest.mark.parametrize(
+    "secret, kind",
+    [
+        ("AKIAIOSFODNN7EXAMPLE", "aws-access-key"),
+        ("ghp_" + "a1B2" * 9, "github-token"),
+        ("sk-proj-" + "Ab3" * 10, "openai-key"),
+        ("sk-ant-api03-" + "x9" * 15, "anthropic-key"),
+        ("xoxb-1234567890-abcdefghij", "slack-token"),
+        ("AIza" + "S" * 35, "google-api-key"),
+        ("sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "stripe-key"),
+    ],
+)
 def test_token_formats_are_redacted_in_place(secret, kind):
     text, found = redact(f"config = {{'key': '{secret}', 'other': 1}}\n")
     assert secret not in text and f"[REDACTED:{kind}]" in text and "'other': 1" in text

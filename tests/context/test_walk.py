@@ -2,11 +2,9 @@ import os
 
 import pytest
 
+from tests.conftest import make_tree
 from tether.context.walk import walk
 from tether.errors import TetherError
-from tests.conftest import make_tree
-
-
 
 
 def paths(w):
@@ -18,14 +16,22 @@ def reasons(w):
 
 
 def test_nested_gitignore_and_tetherignore(tmp_path):
-    make_tree(tmp_path, {
-        ".gitignore": "*.log\n/secret.txt\n",
-        "app.py": "x", "debug.log": "x", "secret.txt": "x",
-        "pkg/.gitignore": "generated/\n!keep.log\n",
-        "pkg/mod.py": "x", "pkg/keep.log": "x", "pkg/generated/out.py": "x",
-        "pkg/sub/secret.txt": "x",
-        ".tetherignore": "notes/\n", "notes/todo.md": "x",
-    })
+    make_tree(
+        tmp_path,
+        {
+            ".gitignore": "*.log\n/secret.txt\n",
+            "app.py": "x",
+            "debug.log": "x",
+            "secret.txt": "x",
+            "pkg/.gitignore": "generated/\n!keep.log\n",
+            "pkg/mod.py": "x",
+            "pkg/keep.log": "x",
+            "pkg/generated/out.py": "x",
+            "pkg/sub/secret.txt": "x",
+            ".tetherignore": "notes/\n",
+            "notes/todo.md": "x",
+        },
+    )
     w = walk(tmp_path)
     assert paths(w) == [".gitignore", ".tetherignore", "app.py", "pkg/.gitignore", "pkg/keep.log", "pkg/mod.py", "pkg/sub/secret.txt"]
     r = reasons(w)
@@ -33,11 +39,22 @@ def test_nested_gitignore_and_tetherignore(tmp_path):
 
 
 def test_builtin_list_drops_artefacts_and_vendored_code_but_keeps_docs(tmp_path):
-    make_tree(tmp_path, {
-        "node_modules/x/index.js": "x", "__pycache__/a.pyc": "x", "build/lib/a.py": "x", "dist/a.whl": "x",
-        "doc/build/index.rst": "the docs", "docs/_build/html/index.html": "x", "src/app.min.js": "x",
-        "package-lock.json": "{}", "go.mod": "module x", "vendor/dep/dep.go": "x", "src/app.js": "x",
-    })
+    make_tree(
+        tmp_path,
+        {
+            "node_modules/x/index.js": "x",
+            "__pycache__/a.pyc": "x",
+            "build/lib/a.py": "x",
+            "dist/a.whl": "x",
+            "doc/build/index.rst": "the docs",
+            "docs/_build/html/index.html": "x",
+            "src/app.min.js": "x",
+            "package-lock.json": "{}",
+            "go.mod": "module x",
+            "vendor/dep/dep.go": "x",
+            "src/app.js": "x",
+        },
+    )
     w = walk(tmp_path)
     assert "doc/build/index.rst" in paths(w) and "src/app.js" in paths(w)
     r = reasons(w)

@@ -9,13 +9,20 @@ import pytest
 from examples.three_paradigms import __main__ as cli
 from examples.three_paradigms import data, learned, prompted, rules, vader
 from examples.three_paradigms.evaluate import code_lines, macro_f1
+from tests.conftest import user_config
 from tether import config
 from tether.errors import TetherError
-from tests.conftest import user_config
 
 CSV = "category,text,movie_name,has_plot_and_reviews\n" + "".join(
-    f"{c},{t},m,True\n" for c, t in [("fresh", "A delight from start to end."), ("rotten", "Dull and lifeless."),
-                                     ("plot", "A man robs a bank."), ("fresh", '"Smart, funny, warm."')] * 5)
+    f"{c},{t},m,True\n"
+    for c, t in [
+        ("fresh", "A delight from start to end."),
+        ("rotten", "Dull and lifeless."),
+        ("plot", "A man robs a bank."),
+        ("fresh", '"Smart, funny, warm."'),
+    ]
+    * 5
+)
 
 
 def fake_wheel(path):
@@ -58,11 +65,16 @@ def test_the_real_data_is_the_published_corpus():
     assert len(everything) == 12808 and sum(e.label == "positive" for e in everything) == 7403
 
 
-@pytest.mark.parametrize("text, label", [
-    ("A wonderful, moving film.", "positive"), ("Dull, tedious and badly acted.", "negative"),
-    ("Not funny at all.", "negative"), ("It's not bad.", "positive"),
-    ("The cast is great but the script is a mess.", "negative"),
-])
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("A wonderful, moving film.", "positive"),
+        ("Dull, tedious and badly acted.", "negative"),
+        ("Not funny at all.", "negative"),
+        ("It's not bad.", "positive"),
+        ("The cast is great but the script is a mess.", "negative"),
+    ],
+)
 def test_the_hand_written_rules(text, label):
     assert rules.classify(text) == label
 
@@ -73,8 +85,18 @@ def test_vader_gives_a_label():
 
 @pytest.mark.parametrize("kind", ["logreg", "mlp"])
 def test_the_learned_programs_fit_and_classify(kind):
-    train = [data.Example(t, lab) for t, lab in [("great fun", "positive"), ("a delight", "positive"), ("wonderful acting", "positive"),
-                                                    ("dull mess", "negative"), ("boring and flat", "negative"), ("a tedious mess", "negative")] * 10]
+    train = [
+        data.Example(t, lab)
+        for t, lab in [
+            ("great fun", "positive"),
+            ("a delight", "positive"),
+            ("wonderful acting", "positive"),
+            ("dull mess", "negative"),
+            ("boring and flat", "negative"),
+            ("a tedious mess", "negative"),
+        ]
+        * 10
+    ]
     model = learned.Learned(kind).fit(train)
     assert model.train_seconds > 0 and model.classify_many(["great delight", "boring mess"]) == ["positive", "negative"]
 
@@ -87,7 +109,9 @@ def test_macro_f1_and_line_counts():
 
 def test_the_prompted_program_asks_for_a_schema_label(make_grid):
     grid = make_grid(s=['{"label": "negative"}', '{"label": "positive"}', "I think it is negative."])
-    shots = prompted.shots([data.Example(f"good {n}", "positive") for n in range(9)] + [data.Example(f"bad {n}", "negative") for n in range(9)], 4)
+    shots = prompted.shots(
+        [data.Example(f"good {n}", "positive") for n in range(9)] + [data.Example(f"bad {n}", "negative") for n in range(9)], 4
+    )
     program = prompted.Prompted(grid, "s/m", shots)
     assert [program.classify(t) for t in ("meh", "yay", "hmm")] == ["negative", "positive", "negative"]
     request = grid.provider("s").requests[0]
@@ -103,7 +127,9 @@ def test_the_command_writes_the_table_and_chart(tmp_path, monkeypatch):
     assert cli.main(["--limit", "10", "--model", "s/m", "--out", str(tmp_path / "out")]) == 0
     table = (tmp_path / "out" / "results.md").read_text()
     assert table.count("\n| ") == 7 and "LLM, 8-shot" in table and (tmp_path / "out" / "chart.png").stat().st_size > 10_000
-    assert sum(e.label == "positive" for e in split.test[:10]) / 10 == pytest.approx(float(table.split("LLM, zero-shot | 3.0 | ")[1].split("%")[0]) / 100)
+    assert sum(e.label == "positive" for e in split.test[:10]) / 10 == pytest.approx(
+        float(table.split("LLM, zero-shot | 3.0 | ")[1].split("%")[0]) / 100
+    )
 
 
 @pytest.mark.slow

@@ -31,8 +31,10 @@ print(done, refused)
 def config(tmp_path, calls: int, limit: int):
     reply = '{ text = "ok", delay = 0.05, usage = { input_tokens = 1, output_tokens = 400 } }'
     path = tmp_path / "tether.toml"
-    path.write_text(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{", ".join([reply] * calls)}] }}\n'
-                    f'[routes.default]\nmodels = ["s/m"]\n[budget]\ntokens_per_day = {limit}\n')
+    path.write_text(
+        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{", ".join([reply] * calls)}] }}\n'
+        f'[routes.default]\nmodels = ["s/m"]\n[budget]\ntokens_per_day = {limit}\n'
+    )
     return path
 
 

@@ -2,10 +2,10 @@
 
 import pytest
 
+from tests.conftest import ledger_rows
 from tether.errors import AuthError, BadRequest, Cancelled, StreamInterrupted, UnknownModel
 from tether.llm import Conversation, GridLike
 from tether.llm.types import Response
-from tests.conftest import ledger_rows
 
 
 def sent(grid, provider="s") -> list[list[tuple[str, str]]]:
@@ -20,8 +20,12 @@ def test_two_turns_keep_both_questions_and_both_replies_and_send_the_first_with_
     second = talk.send("How many people live there?")
     assert (first.text, second.text, talk.turns) == ("Paris.", "About two million.", 2)
     assert [(m["role"], m["content"]) for m in talk.messages] == [
-        ("system", "Answer briefly."), ("user", "Capital of France?"), ("assistant", "Paris."),
-        ("user", "How many people live there?"), ("assistant", "About two million.")]
+        ("system", "Answer briefly."),
+        ("user", "Capital of France?"),
+        ("assistant", "Paris."),
+        ("user", "How many people live there?"),
+        ("assistant", "About two million."),
+    ]
     assert sent(grid)[1] == [(m["role"], m["content"]) for m in talk.messages][:-1]
     assert talk.to_dict() == {"model": "s/m", "turns": 2, "messages": [dict(m) for m in talk.messages]}
 
@@ -76,8 +80,10 @@ def test_a_turn_interrupted_by_ctrl_c_or_stopped_leaves_the_history_as_it_was(ma
 
 def test_a_continued_chat_sends_its_earlier_turns_and_keeps_its_own_model_unless_another_is_named(make_grid):
     grid = make_grid(s=["and then a third"], t=["from t"])
-    logged = ({"id": "c1", "model": "s/m"}, [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "one"},
-                                             {"role": "assistant", "content": "two"}])
+    logged = (
+        {"id": "c1", "model": "s/m"},
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "one"}, {"role": "assistant", "content": "two"}],
+    )
     talk = Conversation.resume(grid, logged)
     assert (talk.model, talk.turns) == ("s/m", 1)
     assert talk.send("and?").text == "and then a third"

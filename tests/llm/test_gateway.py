@@ -4,8 +4,8 @@ import httpx
 import openai
 import pytest
 
-from tether.llm.gateway import GatewayServer
 from tests.conftest import ledger_rows
+from tether.llm.gateway import GatewayServer
 
 TOKEN = "test-token-123"
 
@@ -55,8 +55,9 @@ def test_prompt_tokens_the_upstream_cache_served_reach_the_client(client):
 
 
 def test_streaming_through_the_sdk(client):
-    stream = client.chat.completions.create(model="r", messages=[{"role": "user", "content": "a b c"}], stream=True,
-                                            stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model="r", messages=[{"role": "user", "content": "a b c"}], stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "ok: a b c"
@@ -64,8 +65,12 @@ def test_streaming_through_the_sdk(client):
 
 
 def test_streamed_tool_calls_reach_the_client(client):
-    stream = client.chat.completions.create(model="up/tools", messages=[{"role": "user", "content": "w"}], stream=True,
-                                            tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}])
+    stream = client.chat.completions.create(
+        model="up/tools",
+        messages=[{"role": "user", "content": "w"}],
+        stream=True,
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+    )
     calls = [tc for c in stream if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     assert calls[0].function.name == "get_weather" and calls[0].function.arguments == '{"city": "Paris"}'
 

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from tether.errors import AllAttemptsFailed, MalformedResponse, ProviderTimeout, RateLimited, StreamInterrupted, TransientError
 from tests.conftest import ledger_rows
 from tests.upstream import FAULTS
+from tether.errors import AllAttemptsFailed, MalformedResponse, ProviderTimeout, RateLimited, StreamInterrupted, TransientError
 
 
 def http_config(upstream, retries=1, **routes):
@@ -60,10 +60,17 @@ def test_schema_becomes_a_json_schema_response_format(make_grid, upstream, keys)
     assert upstream.requests[-1]["body"]["response_format"] == {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
 
 
-@pytest.mark.parametrize("fault, error", [
-    ("fault-500", TransientError), ("fault-429", RateLimited), ("fault-reset", TransientError),
-    ("fault-hang", ProviderTimeout), ("fault-malformed", MalformedResponse), ("fault-cut", TransientError),
-])
+@pytest.mark.parametrize(
+    "fault, error",
+    [
+        ("fault-500", TransientError),
+        ("fault-429", RateLimited),
+        ("fault-reset", TransientError),
+        ("fault-hang", ProviderTimeout),
+        ("fault-malformed", MalformedResponse),
+        ("fault-cut", TransientError),
+    ],
+)
 def test_each_fault_maps_to_a_clear_error(make_grid, upstream, keys, fault, error):
     grid = make_grid(http_config(upstream))
     with pytest.raises(error) as caught:
@@ -130,13 +137,23 @@ def test_anthropic_complete_converts_messages_and_reads_usage(make_grid, upstrea
     assert r.text == "ok: hello" and (r.usage.input_tokens, r.usage.output_tokens) == (12, 6)
     sent = upstream.requests[-1]
     assert sent["headers"]["x-api-key"] == "k-claude" and sent["headers"]["anthropic-version"]
-    assert sent["body"]["system"] == "sys" and sent["body"]["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]
+    assert sent["body"]["system"] == "sys" and sent["body"]["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "hello"}]}
+    ]
 
 
-@pytest.mark.parametrize("model, stream, cached", [("up/cached", False, (10, 8)), ("up/cached", True, (10, 8)),
-                                                   ("claude/cached", False, (132, 100)), ("claude/cached", True, (132, 100))])
-def test_prompt_tokens_read_from_the_providers_cache_are_counted_metered_and_billed_at_the_cached_price(make_grid, upstream, keys, model,
-                                                                                                      stream, cached):
+@pytest.mark.parametrize(
+    "model, stream, cached",
+    [
+        ("up/cached", False, (10, 8)),
+        ("up/cached", True, (10, 8)),
+        ("claude/cached", False, (132, 100)),
+        ("claude/cached", True, (132, 100)),
+    ],
+)
+def test_prompt_tokens_read_from_the_providers_cache_are_counted_metered_and_billed_at_the_cached_price(
+    make_grid, upstream, keys, model, stream, cached
+):
     grid = make_grid({**http_config(upstream), "models": {model: {"input_per_mtok": 1.0, "output_per_mtok": 2.0, "cached_per_mtok": 0.1}}})
     r = list(grid.stream(model, "hello"))[-1] if stream else grid.complete(model, "hello")
     u = r.usage
@@ -158,12 +175,19 @@ def test_anthropic_tool_results_round_trip_as_user_turns(make_grid, upstream, ke
     grid = make_grid(http_config(upstream))
     messages = [
         {"role": "user", "content": "weather in Paris?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}],
+        },
         {"role": "tool", "tool_call_id": "t1", "content": "sunny"},
     ]
     grid.complete("claude/ok-c", messages)
     turns = upstream.requests[-1]["body"]["messages"]
-    assert turns[1] == {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Paris"}}]}
+    assert turns[1] == {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Paris"}}],
+    }
     assert turns[2] == {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]}
 
 
@@ -200,7 +224,7 @@ def test_stop_lands_while_a_hosted_call_is_in_flight(upstream):
     for stream in (False, True):
         stop, seen = threading.Event(), len(upstream.requests)
 
-        def press_stop_once_the_server_has_it():
+        def press_stop_once_the_server_has_it(seen=seen, stop=stop):
             while len(upstream.requests) == seen:
                 threading.Event().wait(0.01)
             stop.set()

@@ -13,13 +13,13 @@ import tempfile
 import jsonschema
 import pytest
 
+from tests.llm.test_budget_holds import CALLER
+from tests.llm.test_ledger_schema import POSTGRES_BEFORE
 from tether.errors import BudgetExceeded, TetherError
 from tether.llm.pg import SCHEMA_VERSION, PgStore
 from tether.llm.pgcluster import Cluster
 from tether.llm.router import Grid
 from tether.shapes import SHAPES
-from tests.llm.test_budget_holds import CALLER
-from tests.llm.test_ledger_schema import POSTGRES_BEFORE
 
 REPLY = '{ text = "ok", delay = 0.05, usage = { input_tokens = 1, output_tokens = 400 } }'
 
@@ -46,8 +46,10 @@ def pg(cluster):
 
 def config(tmp_path, url: str, calls: int, limit: int | None = None):
     path = tmp_path / "tether.toml"
-    path.write_text(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{", ".join([REPLY] * calls)}] }}\n'
-                    f'[routes.default]\nmodels = ["s/m"]\n[ledger]\nurl = "{url}"\n' + (f"[budget]\ntokens_per_day = {limit}\n" if limit else ""))
+    path.write_text(
+        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{", ".join([REPLY] * calls)}] }}\n'
+        f'[routes.default]\nmodels = ["s/m"]\n[ledger]\nurl = "{url}"\n' + (f"[budget]\ntokens_per_day = {limit}\n" if limit else "")
+    )
     return path
 
 
@@ -62,8 +64,13 @@ def test_the_ledger_on_postgresql_records_and_totals_like_sqlite(pg, tmp_path):
     grid.close()
     assert [(r["model"], r["outcome"], r["output_tokens"]) for r in rows(pg)] == [("s/m", "ok", 400)] * 2
     # the ledger URL is the user's alone: named with --config, never read from a project's tether.toml
-    done = subprocess.run([sys.executable, "-m", "tether", "--config", str(path), "ledger", "--by", "model", "--rows", "5", "--json"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "tether", "--config", str(path), "ledger", "--by", "model", "--rows", "5", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     summary = json.loads(done.stdout)
     jsonschema.validate(summary, SHAPES["ledger"])
     assert summary["totals"][0]["attempts"] == 2 and summary["totals"][0]["output_tokens"] == 800 and len(summary["rows"]) == 2
@@ -134,9 +141,13 @@ def database(cluster, name: str) -> str:
 
 
 def columns(url: str) -> list[tuple]:
-    return [tuple(r.values()) for r in PgStore(url).query(
-        "SELECT table_name, column_name, data_type, is_nullable, column_default IS NOT NULL AS has_default FROM information_schema.columns"
-        " WHERE table_name IN ('ledger', 'reservations', 'keys') ORDER BY table_name, ordinal_position")]
+    return [
+        tuple(r.values())
+        for r in PgStore(url).query(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default IS NOT NULL AS has_default FROM information_schema.columns"
+            " WHERE table_name IN ('ledger', 'reservations', 'keys') ORDER BY table_name, ordinal_position"
+        )
+    ]
 
 
 @pytest.mark.parametrize("made_by", POSTGRES_BEFORE)
@@ -151,7 +162,9 @@ def test_a_ledger_database_an_earlier_tether_made_gets_what_it_lacks_and_keeps_i
         if stamp is not None:
             conn.execute("CREATE TABLE tether_schema (version INTEGER NOT NULL)")
             conn.execute("INSERT INTO tether_schema (version) VALUES (%s)", (stamp,))
-        conn.execute("INSERT INTO ledger (ts, day, call_id, attempt, provider, model, outcome) VALUES (1, '2024-01-01', 'old', 1, 's', 's/m', 'ok')")
+        conn.execute(
+            "INSERT INTO ledger (ts, day, call_id, attempt, provider, model, outcome) VALUES (1, '2024-01-01', 'old', 1, 's', 's/m', 'ok')"
+        )
     grid = Grid.from_config(config(tmp_path, url, calls=1))
     assert grid.complete("default", "hi").text == "ok"
     grid.ledger.flush()

@@ -8,7 +8,9 @@ from tether.llm import keys, ledger_schema, meter, pg
 # pg.py's SCHEMA as tethers before the one description left it, by commit: the first (no stamp),
 # the one that added keys (stamped 2) and the last (stamped 2 too, with cached_tokens).
 POSTGRES_BEFORE = {
-    "38bcf2c": (None, """
+    "38bcf2c": (
+        None,
+        """
 CREATE TABLE IF NOT EXISTS ledger (
     id            BIGSERIAL PRIMARY KEY,
     ts            DOUBLE PRECISION NOT NULL,
@@ -40,8 +42,11 @@ CREATE TABLE IF NOT EXISTS reservations (
     tokens  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reservations_day ON reservations(day);
-"""),
-    "191f074": (2, """
+""",
+    ),
+    "191f074": (
+        2,
+        """
 CREATE TABLE IF NOT EXISTS ledger (
     id            BIGSERIAL PRIMARY KEY,
     ts            DOUBLE PRECISION NOT NULL,
@@ -87,8 +92,11 @@ CREATE TABLE IF NOT EXISTS keys (
 ALTER TABLE ledger ADD COLUMN IF NOT EXISTS key TEXT;
 ALTER TABLE reservations ADD COLUMN IF NOT EXISTS key TEXT;
 CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger(key, ts);
-"""),
-    "f355b5c": (2, """
+""",
+    ),
+    "f355b5c": (
+        2,
+        """
 CREATE TABLE IF NOT EXISTS ledger (
     id            BIGSERIAL PRIMARY KEY,
     ts            DOUBLE PRECISION NOT NULL,
@@ -135,7 +143,8 @@ ALTER TABLE ledger ADD COLUMN IF NOT EXISTS key TEXT;
 ALTER TABLE reservations ADD COLUMN IF NOT EXISTS key TEXT;
 CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger(key, ts);
 ALTER TABLE ledger ADD COLUMN IF NOT EXISTS cached_tokens INTEGER NOT NULL DEFAULT 0;
-"""),
+""",
+    ),
 }
 
 

@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
+from tests.conftest import ledger_rows
 from tether.errors import BadRequest, Cancelled, ModelNotAvailable, ProviderTimeout
 from tether.llm.providers import local
 from tether.llm.router import Grid
 from tether.store import Store
-from tests.conftest import ledger_rows
 
 pytestmark = pytest.mark.slow
 MODEL = "local/smollm2-135m"
@@ -49,8 +49,13 @@ def test_schema_constrains_the_reply_to_valid_json(grid):
 def test_a_grammar_constrains_the_reply_to_one_whole_file(grid):
     from tether.autonomy.edits import whole
 
-    r = grid.complete(MODEL, "Tell me about Paris, then write a Python function that adds two numbers.",
-                      grammar=whole.grammar("calc.py"), max_tokens=200, temperature=0)
+    r = grid.complete(
+        MODEL,
+        "Tell me about Paris, then write a Python function that adds two numbers.",
+        grammar=whole.grammar("calc.py"),
+        max_tokens=200,
+        temperature=0,
+    )
     assert r.text.startswith("calc.py\n```") and r.text.rstrip("\n").endswith("\n```") and r.finish_reason == "stop"
     [edit] = whole.parse(r.text)
     assert edit.path == "calc.py" and edit.replace.strip()
@@ -93,8 +98,11 @@ def test_a_grammar_that_does_not_parse_is_one_clear_error_not_a_crash(grid):
 
 
 def test_tools_give_a_tool_call_with_valid_arguments(grid):
-    tool = {"name": "get_weather", "description": "Weather for a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    tool = {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
     r = grid.complete(MODEL, "What is the weather in Paris?", tools=[tool], tool_choice="required", max_tokens=48, temperature=0)
     assert [c.name for c in r.tool_calls] == ["get_weather"]
     assert isinstance(r.tool_calls[0].args["city"], str)
@@ -168,7 +176,9 @@ def test_the_kv_cache_outlives_the_process_and_a_file_it_cannot_read_is_ignored(
     system = {"role": "system", "content": "You are terse. " * 40}
 
     def ask(question: str):
-        return provider.complete(Request("smollm2-135m", [system, {"role": "user", "content": question}], max_tokens=4, temperature=0, seed=0))
+        return provider.complete(
+            Request("smollm2-135m", [system, {"role": "user", "content": question}], max_tokens=4, temperature=0, seed=0)
+        )
 
     def exit_process():  # what unload_all does at exit, for this model alone
         llm, _ = local._loaded.pop(("smollm2-135m", 1792))
@@ -225,8 +235,13 @@ def long_prompt(tag: str) -> str:
 
 def test_reading_a_prompt_reports_how_far_it_has_read_before_the_first_token(grid):
     seen, first_text = [], []
-    for item in grid.stream(MODEL, long_prompt("progress"), max_tokens=4, temperature=0,
-                            progress=lambda kind, **d: kind == "reading" and seen.append((kind, d["read"], d["total"]))):
+    for item in grid.stream(
+        MODEL,
+        long_prompt("progress"),
+        max_tokens=4,
+        temperature=0,
+        progress=lambda kind, **d: kind == "reading" and seen.append((kind, d["read"], d["total"])),
+    ):
         if isinstance(item, str) and not first_text:
             first_text.append(len(seen))
     assert len(seen) > 3 and first_text and first_text[0] == len(seen)  # every report came before the first token

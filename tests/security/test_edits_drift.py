@@ -1,16 +1,16 @@
 """Drifted edits never change what the model did not mean: stale context stays as the file has it,
 dropped blank lines are not doubled, and an elided block whose anchors fit twice is refused."""
 
-from tether.autonomy.edits import apply_text
 from tests.conftest import make_tree
+from tether.autonomy.edits import apply_text
 
-FILE = '''def build(name, default=None):
+FILE = """def build(name, default=None):
     return Thing(
         name=name,
         default=default,
         strict=True,
     )
-'''
+"""
 
 
 def sr(path, search, replace):
@@ -47,10 +47,14 @@ def test_blank_lines_left_out_of_the_quote_are_not_doubled(tmp_path):
 
 
 def test_an_elided_block_whose_anchors_fit_a_sibling_too_is_refused(tmp_path):
-    text = ("class Store:\n    def load(self):\n        self.open()\n        data = self.read()\n        return data\n\n"
-            "    def save(self):\n        self.open()\n        data = self.read()\n        return data\n")
+    text = (
+        "class Store:\n    def load(self):\n        self.open()\n        data = self.read()\n        return data\n\n"
+        "    def save(self):\n        self.open()\n        data = self.read()\n        return data\n"
+    )
     root = make_tree(tmp_path, {"m.py": text})
-    reply = sr("m.py", "        self.open()\n        ...\n        return data\n", "        self.open()\n        ...\n        return data or {}\n")
+    reply = sr(
+        "m.py", "        self.open()\n        ...\n        return data\n", "        self.open()\n        ...\n        return data or {}\n"
+    )
     report = apply_text(root, reply)
     assert not report.applied and "fit more than one place" in report.feedback()
     assert (root / "m.py").read_text() == text

@@ -54,18 +54,25 @@ def _complete(response: bytes) -> bool:
 
 
 def post(server, body, token=TOKEN):
-    return httpx.post(server.url + "/chat/completions", content=body if isinstance(body, bytes) else json.dumps(body),
-                      headers={"authorization": f"Bearer {token}"}, timeout=30)
+    return httpx.post(
+        server.url + "/chat/completions",
+        content=body if isinstance(body, bytes) else json.dumps(body),
+        headers={"authorization": f"Bearer {token}"},
+        timeout=30,
+    )
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"model": "up/ok", "messages": [{"role": "user", "content": "x"}], "max_tokens": "abc"}, "max_tokens"),
-    ({"model": "up/ok", "messages": [{"role": "user", "content": "x"}], "response_format": "json"}, "response_format"),
-    ({"model": "up/ok", "messages": [{"role": "user", "content": "x"}], "temperature": 9}, "temperature"),
-    ({"model": "up/ok", "messages": "hello"}, "messages"),
-    ({"messages": [{"role": "user", "content": "x"}]}, "model"),
-    ({"model": "up/ok", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"model": "up/ok", "messages": [{"role": "user", "content": "x"}], "max_tokens": "abc"}, "max_tokens"),
+        ({"model": "up/ok", "messages": [{"role": "user", "content": "x"}], "response_format": "json"}, "response_format"),
+        ({"model": "up/ok", "messages": [{"role": "user", "content": "x"}], "temperature": 9}, "temperature"),
+        ({"model": "up/ok", "messages": "hello"}, "messages"),
+        ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+        ({"model": "up/ok", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
+    ],
+)
 def test_bad_fields_are_400_in_openais_shape(gateway, body, field):
     r = post(gateway, body)
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error" and field in r.json()["error"]["message"]
@@ -80,15 +87,21 @@ def test_a_401_with_a_body_leaves_the_connection_usable(gateway):
 
 
 def test_a_negative_content_length_is_refused_not_hung(gateway):
-    reply = raw(gateway, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer " + TOKEN.encode()
-                + b"\r\ncontent-length: -1\r\n\r\n{}")
+    reply = raw(
+        gateway,
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer " + TOKEN.encode() + b"\r\ncontent-length: -1\r\n\r\n{}",
+    )
     assert reply.startswith(b"HTTP/1.1 400")
 
 
 def test_a_stalled_body_is_cut_off(gateway, monkeypatch):
     monkeypatch.setattr(gateway_mod, "READ_TIMEOUT", 0.2)
-    reply = raw(gateway, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer " + TOKEN.encode()
-                + b"\r\ncontent-length: 1000\r\n\r\n{\"model\":")
+    reply = raw(
+        gateway,
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer "
+        + TOKEN.encode()
+        + b'\r\ncontent-length: 1000\r\n\r\n{"model":',
+    )
     assert reply.startswith(b"HTTP/1.1 400") and b"did not arrive" in reply
 
 

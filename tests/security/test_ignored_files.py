@@ -5,25 +5,34 @@ import os
 
 import pytest
 
+from tests.conftest import make_tree
+from tether.autonomy.agent.tools import read_lines
 from tether.autonomy.answers.ask import file_lines
 from tether.autonomy.edits.workspace import PathRefused
-from tether.autonomy.agent.tools import read_lines
 from tether.context.walk import walk
-from tests.conftest import make_tree
 
 
 @pytest.fixture
 def repo(tmp_path):
-    root = make_tree(tmp_path / "r", {".gitignore": "private/\n", ".tetherignore": "secret_module.py\n",
-                                      "private/hidden.py": "TOKEN = 'gitignored-5521'\n", "secret_module.py": "X = 'tetherignored-6677'\n",
-                                      "pkg/ok.py": "Y = 1\n"})
+    root = make_tree(
+        tmp_path / "r",
+        {
+            ".gitignore": "private/\n",
+            ".tetherignore": "secret_module.py\n",
+            "private/hidden.py": "TOKEN = 'gitignored-5521'\n",
+            "secret_module.py": "X = 'tetherignored-6677'\n",
+            "pkg/ok.py": "Y = 1\n",
+        },
+    )
     os.symlink("../private/hidden.py", root / "pkg" / "hidden_link.py")
     return root
 
 
 def test_a_symlink_to_an_ignored_file_is_left_out_of_the_walk(repo):
     found = walk(repo)
-    assert "pkg/hidden_link.py" not in [f.path for f in found.files] and ("pkg/hidden_link.py", "symlink to an ignored path") in found.skipped
+    assert (
+        "pkg/hidden_link.py" not in [f.path for f in found.files] and ("pkg/hidden_link.py", "symlink to an ignored path") in found.skipped
+    )
 
 
 @pytest.mark.parametrize("path", ["private/hidden.py", "secret_module.py", "pkg/hidden_link.py", "./private/../private/hidden.py"])

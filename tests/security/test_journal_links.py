@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from tether.autonomy.edits.journal import write_files
-from tether.autonomy.edits.workspace import PathRefused
 from tests.conftest import make_tree
 from tests.security.test_crash import tether
+from tether.autonomy.edits.journal import write_files
+from tether.autonomy.edits.workspace import PathRefused
 
 HOOK = "#!/bin/sh\necho hooked\n"
 DELETE_HOOK = f"--- a/d/pre-commit\n+++ /dev/null\n@@ -1,2 +0,0 @@\n{''.join('-' + line + chr(10) for line in HOOK.splitlines())}"
@@ -81,8 +81,11 @@ def test_a_folder_swapped_for_a_link_while_an_apply_writes_gets_nothing_and_neit
     target, _ = link
     behind_before = written_behind(work, target)
     with pytest.raises(PathRefused, match="symlink"):
-        write_files(work, [("app.py", b"value = 1\n", None), ("d/pre-commit", b"#!/bin/sh\nexit 0\n", 0o755)],
-                    guard=lambda: check_links(work, target))
+        write_files(
+            work,
+            [("app.py", b"value = 1\n", None), ("d/pre-commit", b"#!/bin/sh\nexit 0\n", 0o755)],
+            guard=lambda: check_links(work, target),
+        )
     assert written_behind(work, target) == behind_before
     assert (work / "app.py").read_text() == "value = 0\n" and not list(work.rglob("*tether-tmp"))
 
@@ -139,8 +142,7 @@ change.apply_change(sys.argv[1], sys.stdin.read(), "killed while recording")
 
 @pytest.mark.slow
 def test_an_apply_killed_as_its_change_is_recorded_is_still_undoable(work):
-    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_RECORDING, str(work)], input=EDIT_APP,
-                            capture_output=True, text=True)
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_RECORDING, str(work)], input=EDIT_APP, capture_output=True, text=True)
     assert killed.returncode == -9, killed.stderr
     log = json.loads(tether(work, "log", "--changes", "--json").stdout)
     assert (work / "app.py").read_text() == "value = 1\n" and [e["applied"] for e in log] == [True]
@@ -151,8 +153,8 @@ def test_an_apply_killed_as_its_change_is_recorded_is_still_undoable(work):
 def test_a_crashed_apply_recovered_by_a_proposal_alone_is_still_undoable(work):
     """A proposal (as MCP makes one) is the first thing to open the workspace after the crash:
     it finishes the change and records it, so undo still takes it back."""
-    from tether.autonomy.history.checkpoints import Checkpoints
     from tether.autonomy.edits import propose
+    from tether.autonomy.history.checkpoints import Checkpoints
 
     assert tether(work, "apply", "-", stdin=EDIT_APP, crash="commit").returncode == -9
     propose(work, "d/notes.md\n<<<<<<< SEARCH\nnotes\n=======\nmore notes\n>>>>>>> REPLACE\n")

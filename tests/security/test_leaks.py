@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tests.conftest import make_tree, user_config
 from tether import Grid, config
 from tether.autonomy.agent.loop import Agent
 from tether.autonomy.answers.ask import ask
@@ -17,7 +18,6 @@ from tether.autonomy.guard.leash import Leash
 from tether.autonomy.guard.verify import VerifySettings
 from tether.context.index import Index
 from tether.errors import ProviderError
-from tests.conftest import make_tree, user_config
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -25,8 +25,10 @@ GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 
 @pytest.fixture
 def repo(tmp_path):
-    return make_tree(tmp_path / "repo", {".env": f"AWS_ACCESS_KEY_ID={AWS}\nGITHUB_TOKEN={GITHUB}\n",
-                                         "app.py": "import os\n\nKEY = os.environ['AWS_ACCESS_KEY_ID']\n"})
+    return make_tree(
+        tmp_path / "repo",
+        {".env": f"AWS_ACCESS_KEY_ID={AWS}\nGITHUB_TOKEN={GITHUB}\n", "app.py": "import os\n\nKEY = os.environ['AWS_ACCESS_KEY_ID']\n"},
+    )
 
 
 def everything_stored(tmp_path) -> str:
@@ -81,8 +83,9 @@ def test_an_error_body_that_echoes_the_key_is_scrubbed(upstream, tmp_path, monke
     assert not any("zz-private" in (r["error"] or "") for r in grid.store.query("SELECT error FROM ledger"))
     grid.close()
     user_config(f'[providers.echo]\nkind = "openai"\nbase_url = "{upstream.url}/v1"\napi_key_env = "ECHO_KEY"\n')
-    done = subprocess.run([sys.executable, "-m", "tether.cli", "chat", "-m", "echo/fault-echo-auth", "hi"], cwd=tmp_path,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "tether.cli", "chat", "-m", "echo/fault-echo-auth", "hi"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert done.returncode != 0 and "zz-private-key-123456789" not in done.stderr + done.stdout and done.stderr.count("\n") == 1
 
 

@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from tether.autonomy.history.change import apply_change
+from tests.conftest import make_tree
 from tether.autonomy.edits import apply_text
 from tether.autonomy.guard.leash import Leash, Rule
-from tests.conftest import make_tree
+from tether.autonomy.history.change import apply_change
 
 
 def create(path, text="x\n"):
@@ -18,7 +18,9 @@ def create(path, text="x\n"):
 
 @pytest.fixture
 def repo(tmp_path):
-    root = make_tree(tmp_path / "ws", {"src/app.py": "x = 1\n", "migrations/001.sql": "create table t;\n", "vendor/lib/.git/config": "[core]\n"})
+    root = make_tree(
+        tmp_path / "ws", {"src/app.py": "x = 1\n", "migrations/001.sql": "create table t;\n", "vendor/lib/.git/config": "[core]\n"}
+    )
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     os.symlink(".git", root / "g")
     os.symlink(".git/hooks", root / "hooks")
@@ -26,7 +28,9 @@ def repo(tmp_path):
     return root
 
 
-@pytest.mark.parametrize("path", ["g/config", "hooks/pre-commit", "vendor/lib/.git/config", "src/../.git/config", ".GIT/config", "./.git/HEAD"])
+@pytest.mark.parametrize(
+    "path", ["g/config", "hooks/pre-commit", "vendor/lib/.git/config", "src/../.git/config", ".GIT/config", "./.git/HEAD"]
+)
 def test_no_link_or_spelling_reaches_a_git_folder(repo, path):
     config_before = (repo / ".git" / "config").read_bytes()
     report = apply_text(repo, create(path, "[core]\n\tfsmonitor = touch /tmp/pwned\n"))
@@ -52,7 +56,7 @@ def test_the_record_keeps_the_real_path(repo, tmp_path):
 
 @pytest.mark.parametrize("path", ["tether.toml", "sub/tether.toml", ".tetherignore", "src/.tetherignore"])
 def test_tethers_own_config_is_never_the_agents_to_write(repo, path):
-    assert not apply_text(repo, create(path, "[leash]\nlevel = \"agent\"\n")).applied
+    assert not apply_text(repo, create(path, '[leash]\nlevel = "agent"\n')).applied
     assert not (repo / path).exists()
     assert Leash(repo, "agent", rules=(Rule("*", "*", "allow"),)).check("write", path).verdict == "deny"
 

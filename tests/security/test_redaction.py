@@ -11,27 +11,28 @@ import sys
 import httpx
 import pytest
 
+from tests.conftest import make_tree
+from tests.mcp.test_mcp import call, data
 from tether.autonomy.answers.ask import ask
 from tether.context import digest
 from tether.context.index import Index
 from tether.redaction import redact, redact_file, secret_file
-from tests.conftest import make_tree
-from tests.mcp.test_mcp import call, data
 
 AWS_SECRET = "Zx9sQ2lL0pWm4Rt7Yu1Io3Pa5Sd8Fg6Hj2Kl4Zx"
 DB_PASSWORD = "hunter2horse"
 HF = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567"
 STRIPE = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"
 SECRETS = (AWS_SECRET, DB_PASSWORD, HF, STRIPE)
-ENV = (f"# settings for local runs\nAWS_SECRET_ACCESS_KEY={AWS_SECRET}\nDB_PASSWORD={DB_PASSWORD}\n"
-       f"HF_TOKEN={HF}\nexport STRIPE_KEY={STRIPE}\nDEBUG=true\n")
+ENV = (
+    f"# settings for local runs\nAWS_SECRET_ACCESS_KEY={AWS_SECRET}\nDB_PASSWORD={DB_PASSWORD}\n"
+    f"HF_TOKEN={HF}\nexport STRIPE_KEY={STRIPE}\nDEBUG=true\n"
+)
 PUTTY = "PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nPrivate-Lines: 1\nAAAAgQC7vbqajDw4o6gJy8UtmIbkcpnkO3Kwc4qsEnSZp\n"
 
 
 @pytest.fixture
 def work(tmp_path):
-    return make_tree(tmp_path / "work", {".env": ENV, "deploy.ppk": PUTTY,
-                                         "app.py": "import os\n\nDB = os.environ['DB_PASSWORD']\n"})
+    return make_tree(tmp_path / "work", {".env": ENV, "deploy.ppk": PUTTY, "app.py": "import os\n\nDB = os.environ['DB_PASSWORD']\n"})
 
 
 def leaked(text: str) -> list[str]:
@@ -39,6 +40,7 @@ def leaked(text: str) -> list[str]:
 
 
 # -- the reproduced leaks --------------------------------------------------------------------------
+
 
 def test_the_digest_of_a_workspace_with_an_env_file_keeps_its_keys_and_drops_its_values(work):
     done = subprocess.run([sys.executable, "-m", "tether", "digest", str(work)], capture_output=True, text=True, timeout=120)
@@ -109,62 +111,97 @@ def test_mcp_search_finds_the_env_file_but_not_its_values(make_grid, work):
 
 # -- the env-assignment rule ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("line, kept", [
-    ("DB_PASSWORD=hunter2horse", "DB_PASSWORD=[REDACTED]"),
-    ('DB_PASSWORD="hunter2horse"', 'DB_PASSWORD="[REDACTED]"'),
-    ("DB_PASSWORD='hunter2horse'", "DB_PASSWORD='[REDACTED]'"),
-    ("export DB_PASSWORD=hunter2horse", "export DB_PASSWORD=[REDACTED]"),
-    ("DB_PASSWORD=hunter2horse  # the dev box", "DB_PASSWORD=[REDACTED]  # the dev box"),
-    ("# DB_PASSWORD=hunter2horse", "# DB_PASSWORD=[REDACTED]"),
-    ("db_password = hunter2horse", "db_password = [REDACTED]"),
-    ("SECRET_KEY_BASE=hunter2horse", "SECRET_KEY_BASE=[REDACTED]"),
-    ("SESSION_PWD=short", "SESSION_PWD=[REDACTED]"),
-])
+
+@pytest.mark.parametrize(
+    "line, kept",
+    [
+        ("DB_PASSWORD=hunter2horse", "DB_PASSWORD=[REDACTED]"),
+        ('DB_PASSWORD="hunter2horse"', 'DB_PASSWORD="[REDACTED]"'),
+        ("DB_PASSWORD='hunter2horse'", "DB_PASSWORD='[REDACTED]'"),
+        ("export DB_PASSWORD=hunter2horse", "export DB_PASSWORD=[REDACTED]"),
+        ("DB_PASSWORD=hunter2horse  # the dev box", "DB_PASSWORD=[REDACTED]  # the dev box"),
+        ("# DB_PASSWORD=hunter2horse", "# DB_PASSWORD=[REDACTED]"),
+        ("db_password = hunter2horse", "db_password = [REDACTED]"),
+        ("SECRET_KEY_BASE=hunter2horse", "SECRET_KEY_BASE=[REDACTED]"),
+        ("SESSION_PWD=short", "SESSION_PWD=[REDACTED]"),
+    ],
+)
 def test_a_secret_named_value_in_an_env_file_is_redacted_and_its_key_kept(line, kept):
     text, found = redact_file(".env.local", line + "\nLOG_LEVEL=debug\n")
     assert re.sub(r"\[REDACTED:[a-z-]+\]", "[REDACTED]", text) == kept + "\nLOG_LEVEL=debug\n" and found
 
 
-@pytest.mark.parametrize("line", [
-    "export HF_TOKEN=Zx9sQ2lL0pWm4Rt7",        # a shell script
-    "ENV DB_PASSWORD=hunter2horse",            # a Dockerfile
-    "      - DB_PASSWORD=hunter2horse",        # a compose file's environment list
-    "AWS_SECRET_ACCESS_KEY=" + AWS_SECRET,     # pasted into a prompt or a README
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "export HF_TOKEN=Zx9sQ2lL0pWm4Rt7",  # a shell script
+        "ENV DB_PASSWORD=hunter2horse",  # a Dockerfile
+        "      - DB_PASSWORD=hunter2horse",  # a compose file's environment list
+        "AWS_SECRET_ACCESS_KEY=" + AWS_SECRET,  # pasted into a prompt or a README
+    ],
+)
 def test_env_style_lines_in_any_file_are_redacted(line):
     text, found = redact(line + "\n")
     assert "[REDACTED:env-secret]" in text and leaked(text) == [] and "hunter2horse" not in text and "Zx9s" not in text
 
 
-@pytest.mark.parametrize("line", [
-    'password = request.form["password"]',
-    "TOKEN_TYPE=bearer",
-    'SECRET_KEY = os.environ["SECRET_KEY"]',
-    "API_KEY=get_key()",
-    "TOKEN=$(cat token.txt)",
-    "AUTH_TOKEN=settings.AUTH_TOKEN",
-    "DB_PASSWORD_FILE=/run/secrets/db",
-    "STRIPE_PUBLISHABLE_KEY=pk_test_TYooMQauvdEDq54NiTphI7jx",
-    "if KEY==other:",
-    "MAX_TOKENS=4096",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        'password = request.form["password"]',
+        "TOKEN_TYPE=bearer",
+        'SECRET_KEY = os.environ["SECRET_KEY"]',
+        "API_KEY=get_key()",
+        "TOKEN=$(cat token.txt)",
+        "AUTH_TOKEN=settings.AUTH_TOKEN",
+        "DB_PASSWORD_FILE=/run/secrets/db",
+        "STRIPE_PUBLISHABLE_KEY=pk_test_TYooMQauvdEDq54NiTphI7jx",
+        "if KEY==other:",
+        "MAX_TOKENS=4096",
+    ],
+)
 def test_code_and_names_about_secrets_are_left_alone(line):
     assert redact(line + "\n") == (line + "\n", {})
 
 
-@pytest.mark.parametrize("line", ["API_KEY=", "API_KEY=<your key>", "API_KEY=${API_KEY}", "API_KEY=your_key_here",
-                                  "TOKEN_URL=https://auth.example.com/token", "USE_AUTH=true", "API_KEY=..."])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "API_KEY=",
+        "API_KEY=<your key>",
+        "API_KEY=${API_KEY}",
+        "API_KEY=your_key_here",
+        "TOKEN_URL=https://auth.example.com/token",
+        "USE_AUTH=true",
+        "API_KEY=...",
+    ],
+)
 def test_placeholders_and_settings_in_an_env_file_are_kept(line):
     assert redact_file(".env.example", line + "\n") == (line + "\n", {})
 
 
 # -- files that are secrets by their name, and token shapes -----------------------------------------
 
-@pytest.mark.parametrize("name, kind", [
-    (".env", "env"), (".env.local", "env"), ("config/prod.env", "env"), (".envrc", "env"),
-    ("certs/server.pem", "key"), ("tls.key", "key"), ("id_rsa", "key"), ("home/.ssh/id_ed25519", "key"), (".netrc", "key"),
-    ("id_rsa.pub", None), ("id_utils.py", None), ("environment.py", None), ("README.md", None), ("keys.py", None),
-])
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        (".env", "env"),
+        (".env.local", "env"),
+        ("config/prod.env", "env"),
+        (".envrc", "env"),
+        ("certs/server.pem", "key"),
+        ("tls.key", "key"),
+        ("id_rsa", "key"),
+        ("home/.ssh/id_ed25519", "key"),
+        (".netrc", "key"),
+        ("id_rsa.pub", None),
+        ("id_utils.py", None),
+        ("environment.py", None),
+        ("README.md", None),
+        ("keys.py", None),
+    ],
+)
 def test_which_files_hold_secrets_by_their_name(name, kind):
     assert secret_file(name) == kind
 
@@ -174,11 +211,14 @@ def test_a_key_file_is_redacted_whole_and_an_empty_one_left_empty():
     assert redact_file("id_ed25519", "") == ("", {})
 
 
-@pytest.mark.parametrize("secret, kind", [
-    (HF, "huggingface-token"),
-    ("glpat-" + "x7Yk2mPq9RsT4vWz8AbC3dEf6GhJ1kLm5NpQ", "gitlab-token"),  # longer than the shape detect-secrets checks
-    ("SG." + "a" * 22 + "." + "b" * 43, "sendgrid-api-key"),
-])
+@pytest.mark.parametrize(
+    "secret, kind",
+    [
+        (HF, "huggingface-token"),
+        ("glpat-" + "x7Yk2mPq9RsT4vWz8AbC3dEf6GhJ1kLm5NpQ", "gitlab-token"),  # longer than the shape detect-secrets checks
+        ("SG." + "a" * 22 + "." + "b" * 43, "sendgrid-api-key"),
+    ],
+)
 def test_token_shapes_are_redacted_whole_wherever_they_appear(secret, kind):
     text, found = redact(f"client = Client('{secret}')\n")
     assert text == f"client = Client('[REDACTED:{kind}]')\n" and found == {kind: 1}
@@ -193,7 +233,10 @@ def test_a_private_key_cut_short_is_redacted_over_its_body_and_a_header_in_code_
 
 # -- every name `.env*` covers, and the values env files hold -------------------------------------
 
-@pytest.mark.parametrize("name", [".env-prod", ".env_local", ".env.whatever", "prod.env", ".envrc", ".ENV", "config/.Env-Staging", "Prod.ENV"])
+
+@pytest.mark.parametrize(
+    "name", [".env-prod", ".env_local", ".env.whatever", "prod.env", ".envrc", ".ENV", "config/.Env-Staging", "Prod.ENV"]
+)
 def test_every_name_the_docs_env_star_covers_is_an_env_file_whatever_its_case(name):
     text, found = redact_file(name, "DB_PASSWORD = hunter2horse\ndb_password=hunter\nLOG_LEVEL=debug\n")
     assert secret_file(name) == "env"
@@ -207,13 +250,16 @@ def test_every_line_of_a_multi_line_quoted_value_in_an_env_file_is_redacted_and_
     assert text.count("\n") == env.count("\n") and text.endswith("'\nLOG_LEVEL=debug\n") and found
 
 
-@pytest.mark.parametrize("line, kept", [
-    ("API_TOKEN=x", "API_TOKEN=[REDACTED]"),                                   # short: any length is a secret
-    ("DB_PIN=12", "DB_PIN=[REDACTED]"),
-    ("db_password = correct horse battery", "db_password = [REDACTED]"),       # words with spaces
-    ("Db_Password=hunter", "Db_Password=[REDACTED]"),                          # a key in any case
-    ("DB_PASSWORD=correct horse  # the dev box", "DB_PASSWORD=[REDACTED]  # the dev box"),
-])
+@pytest.mark.parametrize(
+    "line, kept",
+    [
+        ("API_TOKEN=x", "API_TOKEN=[REDACTED]"),  # short: any length is a secret
+        ("DB_PIN=12", "DB_PIN=[REDACTED]"),
+        ("db_password = correct horse battery", "db_password = [REDACTED]"),  # words with spaces
+        ("Db_Password=hunter", "Db_Password=[REDACTED]"),  # a key in any case
+        ("DB_PASSWORD=correct horse  # the dev box", "DB_PASSWORD=[REDACTED]  # the dev box"),
+    ],
+)
 def test_a_secret_named_value_in_an_env_file_is_redacted_whatever_its_length_case_or_spaces(line, kept):
     text, found = redact_file(".env", line + "\n")
     assert re.sub(r"\[REDACTED:[a-z-]+\]", "[REDACTED]", text) == kept + "\n" and found
@@ -221,30 +267,37 @@ def test_a_secret_named_value_in_an_env_file_is_redacted_whatever_its_length_cas
 
 # -- structured formats, in any file ----------------------------------------------------------------
 
-@pytest.mark.parametrize("text, secret, key", [
-    ('{"api_key": "q8Zt2vLx"}', "q8Zt2vLx", '"api_key": "'),                         # JSON
-    ('{\n  "client_secret": "s3cr"\n}', "s3cr", '"client_secret": "'),
-    ('"ClientSecret": "Zx9sQ2lL0p"', "Zx9sQ2lL0p", '"ClientSecret": "'),               # .NET appsettings.json
-    ("password: hunter2horse", "hunter2horse", "password: "),                          # YAML, unquoted
-    ("db:\n  password: 'hunter horse'", "hunter horse", "password: '"),               # YAML, quoted, with a space
-    ("  - password: hunter2", "hunter2", "- password: "),
-    ("[default]\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY", "wJalrXUtnFEMI", "aws_secret_access_key = "),  # INI
-    ('api-key = "q8Zt"', "q8Zt", 'api-key = "'),                                      # TOML
-    ("token = 'v9'", "v9", "token = '"),
-    ("//registry.npmjs.org/:_authToken=4c1e2a7b-9f03-4d2e", "4c1e2a7b", "/:_authToken="),  # .npmrc
-    ("_authToken=4c1e2a7b-9f03", "4c1e2a7b", "_authToken="),
-    ("ENV DB_PASSWORD hunter2 horse", "hunter2 horse", "ENV DB_PASSWORD "),            # Dockerfile, the old form
-    ("ARG DB_PASSWORD=hunter2", "hunter2", "ARG DB_PASSWORD="),
-    ("ENV DB_USER=app DB_PASSWORD=hunter2 LOG=1", "hunter2", "DB_USER=app DB_PASSWORD="),  # pairs on one line
-    ("ENV DB_PASSWORD=hunter2 DB_USER=app", "hunter2", " DB_USER=app"),
-    ("docker run -e DB_PASSWORD=hunter2 app", "hunter2", "-e DB_PASSWORD="),
-    ('connect(password="pw 1")', "pw 1", 'password="'),                               # a quoted value with a space, short
-    ('password = "abc"', "abc", 'password = "'),
-    ("api_key: str = 'q8Zt2vLx'", "q8Zt2vLx", "api_key: str = '"),
-    ("spring.datasource.password=hunter2", "hunter2", "spring.datasource.password="),  # .properties
-    ("SENTRY_DSN=https://0f1e2d3c4b5a69788796a5b4c3d2e1f0@o1.ingest.sentry.io/1", "0f1e2d3c4b5a6978",
-     "SENTRY_DSN=https://[REDACTED:url-key]@o1.ingest.sentry.io/1"),                  # a DSN's key
-])
+
+@pytest.mark.parametrize(
+    "text, secret, key",
+    [
+        ('{"api_key": "q8Zt2vLx"}', "q8Zt2vLx", '"api_key": "'),  # JSON
+        ('{\n  "client_secret": "s3cr"\n}', "s3cr", '"client_secret": "'),
+        ('"ClientSecret": "Zx9sQ2lL0p"', "Zx9sQ2lL0p", '"ClientSecret": "'),  # .NET appsettings.json
+        ("password: hunter2horse", "hunter2horse", "password: "),  # YAML, unquoted
+        ("db:\n  password: 'hunter horse'", "hunter horse", "password: '"),  # YAML, quoted, with a space
+        ("  - password: hunter2", "hunter2", "- password: "),
+        ("[default]\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY", "wJalrXUtnFEMI", "aws_secret_access_key = "),  # INI
+        ('api-key = "q8Zt"', "q8Zt", 'api-key = "'),  # TOML
+        ("token = 'v9'", "v9", "token = '"),
+        ("//registry.npmjs.org/:_authToken=4c1e2a7b-9f03-4d2e", "4c1e2a7b", "/:_authToken="),  # .npmrc
+        ("_authToken=4c1e2a7b-9f03", "4c1e2a7b", "_authToken="),
+        ("ENV DB_PASSWORD hunter2 horse", "hunter2 horse", "ENV DB_PASSWORD "),  # Dockerfile, the old form
+        ("ARG DB_PASSWORD=hunter2", "hunter2", "ARG DB_PASSWORD="),
+        ("ENV DB_USER=app DB_PASSWORD=hunter2 LOG=1", "hunter2", "DB_USER=app DB_PASSWORD="),  # pairs on one line
+        ("ENV DB_PASSWORD=hunter2 DB_USER=app", "hunter2", " DB_USER=app"),
+        ("docker run -e DB_PASSWORD=hunter2 app", "hunter2", "-e DB_PASSWORD="),
+        ('connect(password="pw 1")', "pw 1", 'password="'),  # a quoted value with a space, short
+        ('password = "abc"', "abc", 'password = "'),
+        ("api_key: str = 'q8Zt2vLx'", "q8Zt2vLx", "api_key: str = '"),
+        ("spring.datasource.password=hunter2", "hunter2", "spring.datasource.password="),  # .properties
+        (
+            "SENTRY_DSN=https://0f1e2d3c4b5a69788796a5b4c3d2e1f0@o1.ingest.sentry.io/1",
+            "0f1e2d3c4b5a6978",
+            "SENTRY_DSN=https://[REDACTED:url-key]@o1.ingest.sentry.io/1",
+        ),  # a DSN's key
+    ],
+)
 def test_secret_values_in_json_yaml_ini_toml_npmrc_dockerfile_and_dsn_forms_are_redacted_and_their_keys_kept(text, secret, key):
     for name in ("notes.txt", "config.yaml", "settings.py"):
         out, found = redact_file(name, text + "\n")
@@ -264,44 +317,52 @@ def test_a_yaml_block_value_under_a_secret_named_key_is_redacted_line_by_line():
 
 
 def test_the_data_of_a_kubernetes_secret_is_redacted_and_a_config_maps_is_kept():
-    text = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  username: YWRtaW4=\n  tls.crt: |\n    LS0tLS1CRUdJTg==\n"
-            "stringData:\n  config.json: '{\"k\": 1}'\ntype: Opaque\n---\nkind: ConfigMap\ndata:\n  mode: fast\n")
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  username: YWRtaW4=\n  tls.crt: |\n    LS0tLS1CRUdJTg==\n"
+        "stringData:\n  config.json: '{\"k\": 1}'\ntype: Opaque\n---\nkind: ConfigMap\ndata:\n  mode: fast\n"
+    )
     out, found = redact(text)
     assert not any(s in out for s in ("YWRtaW4=", "LS0tLS1CRUdJTg==", '{"k": 1}'))
     assert "  username: [REDACTED:k8s-secret]\n" in out and "name: db\n" in out and "type: Opaque\n" in out
     assert out.endswith("kind: ConfigMap\ndata:\n  mode: fast\n") and found["k8s-secret"] == 3
 
 
-@pytest.mark.parametrize("line", [
-    "token = get_token()",
-    "api_key: str",
-    "api_key: Optional[str] = None",
-    "password: ${DB_PASSWORD}",
-    'password: "{{ vault_db_password }}"',
-    "token: ${{ secrets.GITHUB_TOKEN }}",
-    "self.password = password",
-    "    token=token",
-    'sort_key = "name"',
-    'token.info = "abc1"',
-    'Token: "#f8f8f2",',
-    'pad_token = "[PAD]"',
-    '"token_type": "bearer",',
-    '"private": true,',
-    "token = -1",
-    "secret = r'[A-Za-z0-9]{40}'",
-    'masked = f"{token[:4]}"',
-    "Use `hf secrets add -s KEY=VALUE` to add one",
-    "    password: The password of the account.",
-    "e.g. `ssh://687fb701029421ae5549d998@ssh.hf.jobs`",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "token = get_token()",
+        "api_key: str",
+        "api_key: Optional[str] = None",
+        "password: ${DB_PASSWORD}",
+        'password: "{{ vault_db_password }}"',
+        "token: ${{ secrets.GITHUB_TOKEN }}",
+        "self.password = password",
+        "    token=token",
+        'sort_key = "name"',
+        'token.info = "abc1"',
+        'Token: "#f8f8f2",',
+        'pad_token = "[PAD]"',
+        '"token_type": "bearer",',
+        '"private": true,',
+        "token = -1",
+        "secret = r'[A-Za-z0-9]{40}'",
+        'masked = f"{token[:4]}"',
+        "Use `hf secrets add -s KEY=VALUE` to add one",
+        "    password: The password of the account.",
+        "e.g. `ssh://687fb701029421ae5549d998@ssh.hf.jobs`",
+    ],
+)
 def test_code_references_and_placeholders_in_these_forms_are_left_alone(line):
     assert redact(line + "\n") == (line + "\n", {})
 
 
 # -- a symlink is read as its target ----------------------------------------------------------------
 
-ALIASED = {".env": "db_password = correct horse\n", "id_deploy": "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n",
-           ".netrc": "machine example.com login me password s3cretword\n"}
+ALIASED = {
+    ".env": "db_password = correct horse\n",
+    "id_deploy": "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n",
+    ".netrc": "machine example.com login me password s3cretword\n",
+}
 ALIAS_SECRETS = ("correct horse", "b3BlbnNzaC1rZXkt", "s3cretword")
 
 
@@ -349,8 +410,8 @@ def test_the_agents_brief_reads_a_link_to_a_secret_file_as_that_file(aliased):
 
 
 def test_mcp_read_ask_and_the_agents_read_of_a_link_show_no_secret(make_grid, aliased):
-    from tether.autonomy.answers.ask import file_lines
     from tether.autonomy.agent.tools import read_lines
+    from tether.autonomy.answers.ask import file_lines
 
     async def steps(c):
         return [data(await c.call_tool("read", {"path": p})) for p in ("settings.txt", "deploy.txt", "netrc.txt")]

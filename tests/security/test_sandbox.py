@@ -10,15 +10,15 @@ import threading
 
 import pytest
 
-from tether.autonomy.guard import sandbox
+from tests.conftest import make_tree
 from tether.autonomy.agent.loop import Agent
+from tether.autonomy.guard import sandbox
 from tether.autonomy.guard.leash import Leash
 from tether.autonomy.guard.verify import SandboxUnavailable, VerifySettings
-from tests.conftest import make_tree
 
 pytestmark = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap (make installs it)")
 
-EVIL = '''import os, socket, pathlib
+EVIL = """import os, socket, pathlib
 
 def test_evil():
     results = []
@@ -36,7 +36,7 @@ def test_evil():
         results.append("no network")
     results.append("secret=" + os.environ.get("CLOUD_SECRET", "none"))
     pathlib.Path("evidence.txt").write_text("\\n".join(results))
-'''
+"""
 
 
 @pytest.fixture
@@ -68,19 +68,33 @@ def test_a_test_file_the_model_writes_runs_confined_at_auto(make_grid, tmp_path,
     port, got = listener
     outside = tmp_path / "outside.txt"
     home = os.path.join(os.path.expanduser("~"), f"tether-sandbox-probe-{os.getpid()}")
-    work = make_tree(tmp_path / "work", {"calc.py": "X = 1\n", "tether.toml": "[leash]\nlevel = \"auto\"\n", "tests/test_ok.py": "def test_ok():\n    pass\n"})
+    work = make_tree(
+        tmp_path / "work",
+        {"calc.py": "X = 1\n", "tether.toml": '[leash]\nlevel = "auto"\n', "tests/test_ok.py": "def test_ok():\n    pass\n"},
+    )
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
     hooks = work / ".git" / "hooks"
     hooks.mkdir(exist_ok=True)
     monkeypatch.setenv("CLOUD_SECRET", "AKIA-very-secret")
     reply = f"tests/test_evil.py\n```python\n<<<<<<< SEARCH\n=======\n{EVIL.format(outside=str(outside), home=home, port=port)}>>>>>>> REPLACE\n```\n"
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[reply, "DONE"])
-    agent = Agent(grid, work, Leash(work, "auto"), verify=VerifySettings((f"{sys.executable} -m pytest -q -p no:cacheprovider",), timeout=60),
-                  edit_format="search-replace")
+    agent = Agent(
+        grid,
+        work,
+        Leash(work, "auto"),
+        verify=VerifySettings((f"{sys.executable} -m pytest -q -p no:cacheprovider",), timeout=60),
+        edit_format="search-replace",
+    )
     try:
         agent.run("add a test")
         evidence = (work / "evidence.txt").read_text().splitlines()  # the test ran, inside the workspace
-        assert evidence[:5] == [f"refused {outside}", f"refused {home}", "refused .git/hooks/pre-commit", "refused tether.toml", "refused .git/config"]
+        assert evidence[:5] == [
+            f"refused {outside}",
+            f"refused {home}",
+            "refused .git/hooks/pre-commit",
+            "refused tether.toml",
+            "refused .git/config",
+        ]
         assert "no network" in evidence and "secret=none" in evidence and got == []
         assert not outside.exists() and not os.path.exists(home) and not (hooks / "pre-commit").exists()
         assert "pwned" not in (work / "tether.toml").read_text() and "pwned" not in (work / ".git" / "config").read_text()
@@ -122,7 +136,7 @@ def test_config_or_git_folders_a_check_creates_are_removed(tmp_path):
 
     work = make_tree(tmp_path / "w", {"sub/a.py": "x = 1\n"})
     code = "import os; os.makedirs('sub/.git/hooks'); open('sub/tether.toml', 'w').write('[leash]\\nlevel = \\'agent\\'\\n')"
-    result = run_command(f"{sys.executable} -c \"{code}\"", work, VerifySettings())
+    result = run_command(f'{sys.executable} -c "{code}"', work, VerifySettings())
     assert result.ok, result.output
     assert not (work / "sub" / "tether.toml").exists() and not (work / "sub" / ".git").exists()
     assert "sub/tether.toml" in result.output and (work / "sub" / "a.py").exists()

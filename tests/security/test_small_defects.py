@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
+from tests.conftest import make_tree, user_config
 from tether.autonomy.agent.loop import Agent
 from tether.autonomy.guard.leash import Leash, RunBudget
 from tether.autonomy.guard.verify import VerifySettings
 from tether.errors import ConfigError
-from tests.conftest import make_tree, user_config
 
 TETHER = [sys.executable, "-m", "tether.cli"]
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
@@ -26,9 +26,14 @@ def scripted_project(root, replies, leash=""):
     scripted model replaying `replies`."""
     options = "{ replies = [" + ", ".join(json.dumps(r) for r in replies) + "] }"  # JSON strings are TOML strings
     user_config(f'[providers.s]\nkind = "scripted"\noptions = {options}\n[routes.default]\nmodels = ["s/m"]\n')
-    make_tree(root, {"tether.toml": leash,
-                     "calc.py": "def add(a, b):\n    return a - b\n",
-                     "test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"})
+    make_tree(
+        root,
+        {
+            "tether.toml": leash,
+            "calc.py": "def add(a, b):\n    return a - b\n",
+            "test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+        },
+    )
     return root
 
 
@@ -101,7 +106,9 @@ def test_digest_leaves_out_its_own_output_and_stays_inside_the_source(tmp_path):
 def test_racing_processes_migrate_a_fresh_data_dir_once(tmp_path):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "fresh")}
     code = "import tether.llm.router, tether.autonomy.memory, tether.autonomy.answers.wiki; from tether.store import Store; Store().close()"
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True) for _ in range(8)]  # every owner's tables
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True) for _ in range(8)
+    ]  # every owner's tables
     errors = [p.communicate()[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
 

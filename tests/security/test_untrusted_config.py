@@ -11,6 +11,7 @@ import threading
 import httpx
 import pytest
 
+from tests.conftest import make_tree, user_config
 from tether import config
 from tether.autonomy.guard.leash import Leash
 from tether.autonomy.guard.verify import VerifySettings
@@ -18,7 +19,6 @@ from tether.llm.router import Grid
 from tether.mcp import settings
 from tether.serving import Server
 from tether.web import create_app
-from tests.conftest import make_tree, user_config
 
 TETHER = [sys.executable, "-m", "tether.cli"]
 HOSTILE = """
@@ -120,8 +120,19 @@ def test_every_ignored_key_is_named_once_in_one_line_with_how_to_trust(hostile):
     done = run(hostile, "config")
     notes = [line for line in done.stderr.splitlines() + done.stdout.splitlines() if "keys are ignored" in line]
     assert len(notes) == 1, done.stdout + done.stderr
-    for key in ("providers.openai", "providers.evil", "routes.default", "verify.sandbox", "verify.env", "mcp.write", "ledger.url",
-                "leash.level", "leash.commands", "leash.max_files", "leash.rules"):
+    for key in (
+        "providers.openai",
+        "providers.evil",
+        "routes.default",
+        "verify.sandbox",
+        "verify.env",
+        "mcp.write",
+        "ledger.url",
+        "leash.level",
+        "leash.commands",
+        "leash.max_files",
+        "leash.rules",
+    ):
         assert key in notes[0]
     assert "tether trust" in notes[0]
     listed = run(hostile, "models", "--json")
@@ -129,11 +140,18 @@ def test_every_ignored_key_is_named_once_in_one_line_with_how_to_trust(hostile):
 
 
 def test_a_project_may_narrow_what_the_user_allows(tmp_path):
-    user_config('[leash]\nlevel = "auto"\ncommands = ["pytest*", "ruff*"]\n[[leash.rules]]\ntool = "write"\n'
-                'pattern = "secrets/**"\naction = "deny"\n[budget]\ntokens_per_day = 1000\n')
-    repo = make_tree(tmp_path / "repo", {"tether.toml": '[leash]\nlevel = "suggest"\nmax_files = 2\ncommands = ["pytest*", "make *"]\n'
-                                                        '[[leash.rules]]\ntool = "write"\npattern = "migrations/**"\naction = "deny"\n'
-                                                        '[budget]\ntokens_per_day = 500000\nusd_per_day = 0.5\n'})
+    user_config(
+        '[leash]\nlevel = "auto"\ncommands = ["pytest*", "ruff*"]\n[[leash.rules]]\ntool = "write"\n'
+        'pattern = "secrets/**"\naction = "deny"\n[budget]\ntokens_per_day = 1000\n'
+    )
+    repo = make_tree(
+        tmp_path / "repo",
+        {
+            "tether.toml": '[leash]\nlevel = "suggest"\nmax_files = 2\ncommands = ["pytest*", "make *"]\n'
+            '[[leash.rules]]\ntool = "write"\npattern = "migrations/**"\naction = "deny"\n'
+            "[budget]\ntokens_per_day = 500000\nusd_per_day = 0.5\n"
+        },
+    )
     loaded = config.load(start=repo)
     leash = Leash.from_config(repo, loaded)
     assert (leash.level, leash.max_files, leash.commands) == ("suggest", 2, ("pytest*",))
@@ -144,7 +162,7 @@ def test_a_project_may_narrow_what_the_user_allows(tmp_path):
 
 def test_a_users_own_config_is_kept_in_a_project_with_a_tether_toml(tmp_path):
     user = user_config('[providers.mine]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n[routes.default]\nmodels = ["mine/m"]\n')
-    repo = make_tree(tmp_path / "repo", {"tether.toml": '[leash]\nmax_lines = 50\n'})
+    repo = make_tree(tmp_path / "repo", {"tether.toml": "[leash]\nmax_lines = 50\n"})
     done = run(repo, "config", "--json")
     assert done.returncode == 0, done.stderr
     shown = {v["key"]: v for v in json.loads(done.stdout)["values"]}
@@ -249,7 +267,7 @@ def test_a_running_web_app_follows_trust_and_its_revoke_without_a_restart(tmp_pa
 
 
 def test_trust_refuses_a_config_that_does_not_load_and_names_a_misspelt_key(tmp_path):
-    repo = make_tree(tmp_path / "repo", {"tether.toml": '[leash]\nmax_line = 50\n'})
+    repo = make_tree(tmp_path / "repo", {"tether.toml": "[leash]\nmax_line = 50\n"})
     for args in (("trust",), ("trust", "--json")):
         done = run(repo, *args)
         assert done.returncode == 1 and "unknown key 'max_line' in [leash]" in done.stderr and str(repo / "tether.toml") in done.stderr

@@ -7,8 +7,8 @@ import socket
 import httpx
 import pytest
 
-from tether.web.security import COOKIE, MAX_BODY
 from tests.web.test_ui import serve, workspace  # noqa: F401 - workspace: the fixture
+from tether.web.security import COOKIE, MAX_BODY
 
 CHUNK = 64 * 1024
 
@@ -66,13 +66,17 @@ def test_an_edited_hunk_may_be_longer_than_the_cap_but_not_endless(app, client):
     assert reply.startswith(b"HTTP/1.1 413")
 
 
-@pytest.mark.parametrize("body", [
-    b'{"csrf": 123}',
-    b'{"csrf": ["a", "b"]}',
-    b'{"csrf": "CSRF", "number": 1e999}',
-    b'{"csrf": "CSRF", "number": 0, "note": {"nested": "object"}}',
-    b'{"csrf": "CSRF", "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-], ids=["number csrf", "list csrf", "huge number", "object field", "deep nesting"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"csrf": 123}',
+        b'{"csrf": ["a", "b"]}',
+        b'{"csrf": "CSRF", "number": 1e999}',
+        b'{"csrf": "CSRF", "number": 0, "note": {"nested": "object"}}',
+        b'{"csrf": "CSRF", "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+    ids=["number csrf", "list csrf", "huge number", "object field", "deep nesting"],
+)
 def test_malformed_json_fields_are_one_400_line(app, client, body):
     r = client.post("/timeline/restore", content=body.replace(b"CSRF", app[0].csrf.encode()), headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"] and "\n" not in r.json()["error"]
@@ -86,8 +90,12 @@ def test_a_form_that_is_not_utf8_is_a_400(app, client):
 
 def test_tokens_that_are_not_ascii_are_refused_not_a_500(app, client):
     door, server = app
-    assert client.post("/timeline/restore", content=b"csrf=%C3%A9&number=0",
-                       headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 403
+    assert (
+        client.post(
+            "/timeline/restore", content=b"csrf=%C3%A9&number=0", headers={"content-type": "application/x-www-form-urlencoded"}
+        ).status_code
+        == 403
+    )
     assert httpx.get(f"{server.origin}/?token=%C3%A9").status_code == 401
     assert httpx.get(f"{server.origin}/runs", headers={"cookie": f"{COOKIE}=\xe9".encode("latin-1")}).status_code == 401
 

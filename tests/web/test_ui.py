@@ -9,10 +9,10 @@ import subprocess
 import httpx
 import pytest
 
+from tests.conftest import user_config
 from tether.llm.router import Grid
 from tether.serving import Server
 from tether.web import create_app
-from tests.conftest import user_config
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ORIGINAL = "".join(f"line {n}\n" for n in range(1, 31))
@@ -28,8 +28,10 @@ def toml(value) -> str:
 
 
 def serve(root, replies):
-    user_config(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml(replies)} }}\n'
-                                      '[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n')
+    user_config(
+        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml(replies)} }}\n'
+        '[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n'
+    )
     grid = Grid.from_config(None, start=root)
     door = create_app(grid, root, "127.0.0.1", 0)
     server = Server(door, "127.0.0.1", 0)
@@ -54,8 +56,18 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                                               "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield b
         b.close()
 
@@ -112,7 +124,9 @@ def test_undo_a_decision_and_the_keys_help(workspace, browser):
         page.wait_for_selector("#hunk-0[data-decision=null]")
         page.keyboard.press("a")  # every hunk of the file
         page.wait_for_selector("#final")
-        assert (workspace / "notes.txt").read_text() == ORIGINAL.replace(FIRST, FIRST.upper()).replace(SECOND, SECOND.upper()).replace(THIRD, THIRD.upper())
+        assert (workspace / "notes.txt").read_text() == ORIGINAL.replace(FIRST, FIRST.upper()).replace(SECOND, SECOND.upper()).replace(
+            THIRD, THIRD.upper()
+        )
     finally:
         server.shutdown()
 
@@ -188,7 +202,9 @@ def test_the_door(workspace):
         base = server.origin
         assert httpx.get(f"{base}/runs").status_code == 401
         signed = httpx.get(f"{base}/?token={door.token}")
-        assert signed.status_code == 303 and "HttpOnly" in signed.headers["set-cookie"] and "SameSite=Strict" in signed.headers["set-cookie"]
+        assert (
+            signed.status_code == 303 and "HttpOnly" in signed.headers["set-cookie"] and "SameSite=Strict" in signed.headers["set-cookie"]
+        )
         assert httpx.get(f"{base}/?token={signed.request.url.params['token']}").status_code == 401  # the token works once
         c = httpx.Client(base_url=base, cookies=signed.cookies)
         page = c.get("/runs")
@@ -254,7 +270,9 @@ def test_the_wiki_page_shows_checked_claims_that_open_their_lines(workspace, bro
     (workspace / "pkg").mkdir()
     (workspace / "pkg" / "notes.py").write_text("def line_two():\n    return 'hello'\n")
     (workspace / "pkg" / "other.py").write_text("from pkg.notes import line_two\n\n\ndef shout():\n    return line_two().upper()\n")
-    claims = json.dumps({"claims": [{"text": "`line_two` returns hello", "snippets": ["S1"]}, {"text": "`ghost` haunts", "snippets": ["S1"]}]})
+    claims = json.dumps(
+        {"claims": [{"text": "`line_two` returns hello", "snippets": ["S1"]}, {"text": "`ghost` haunts", "snippets": ["S1"]}]}
+    )
     door, server = serve(workspace, [claims, claims, claims])
     try:
         Wiki(Grid.from_config(None, start=workspace), workspace).build()  # as `tether wiki build` would, beside the server

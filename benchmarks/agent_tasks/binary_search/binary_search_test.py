@@ -1,5 +1,4 @@
 import pytest
-
 from binary_search import find
 
 

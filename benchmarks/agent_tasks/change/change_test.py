@@ -1,5 +1,4 @@
 import pytest
-
 from change import find_fewest_coins
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from series import slices
 
 

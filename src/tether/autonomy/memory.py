@@ -18,9 +18,9 @@ from ..context import tokens
 from ..errors import TetherError
 from ..redaction import redact
 from ..store import Schema, register
-from .history.checkpoints import Change, Checkpoints
 from .edits.journal import write_files
 from .edits.workspace import TextFile, resolve
+from .history.checkpoints import Change, Checkpoints
 
 __all__ = ["MEMORY_FILE", "Memory", "standing", "remembered"]
 
@@ -28,7 +28,11 @@ MEMORY_FILE = ".tether/memory.md"
 SOURCES = ("AGENTS.md", "CLAUDE.md", "CONVENTIONS.md", MEMORY_FILE)
 STANDING_TOKENS = 800
 _REMEMBER = re.compile(r"^[ \t>*-]*REMEMBER:\s*(.+?)\s*$", re.M)
-SCHEMA = register(Schema("memory", ["""
+SCHEMA = register(
+    Schema(
+        "memory",
+        [
+            """
     CREATE TABLE memory (
         id      INTEGER PRIMARY KEY,
         ts      REAL NOT NULL,
@@ -40,7 +44,11 @@ SCHEMA = register(Schema("memory", ["""
         status  TEXT NOT NULL
     );
     CREATE INDEX memory_root ON memory(root, status);
-    """], legacy=(5,)))  # the proposals, each pending until a person accepts or rejects it
+    """
+        ],
+        legacy=(5,),
+    )
+)  # the proposals, each pending until a person accepts or rejects it
 
 
 def standing(root: Path, budget: int = STANDING_TOKENS) -> tuple[str, list[str]]:
@@ -102,8 +110,10 @@ class Memory:
         same = self.store.query("SELECT id FROM memory WHERE root = ? AND text = ? AND status != 'rejected'", (str(self.root), text))
         if same:
             return None
-        return self.store.write("INSERT INTO memory (ts, root, run_id, step, source, text, status) VALUES (?,?,?,?,?,?, 'pending')",
-                                (time.time(), str(self.root), run_id, step, source, text))
+        return self.store.write(
+            "INSERT INTO memory (ts, root, run_id, step, source, text, status) VALUES (?,?,?,?,?,?, 'pending')",
+            (time.time(), str(self.root), run_id, step, source, text),
+        )
 
     def list(self, status: str | None = None) -> list[dict]:
         where, params = ("AND status = ?", (status,)) if status else ("", ())
@@ -121,8 +131,12 @@ class Memory:
         message = f"memory: {row['text'][:60]}"
         snapshot = checkpoints.snapshot(f"before: {message}", [MEMORY_FILE])
         recorded = []  # before the journal goes, as every change is
-        write_files(self.root, [(MEMORY_FILE, after.encode("utf-8"), None)], {"before": snapshot, "message": message, "files": [MEMORY_FILE]},
-                    then=lambda: recorded.append(checkpoints.record(snapshot, message, [MEMORY_FILE])))
+        write_files(
+            self.root,
+            [(MEMORY_FILE, after.encode("utf-8"), None)],
+            {"before": snapshot, "message": message, "files": [MEMORY_FILE]},
+            then=lambda: recorded.append(checkpoints.record(snapshot, message, [MEMORY_FILE])),
+        )
         change = recorded[0]
         self.store.write("UPDATE memory SET status = 'accepted' WHERE id = ?", (proposal,))
         return change

@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 
 from ..errors import TetherError
+from . import agent, changes, configs, context, db, llm, mcp, memory, ui, wiki  # the order of `tether -h`
 from ._shared import app, e, err, state
-from . import llm, context, changes, agent, memory, wiki, ui, mcp, db, configs  # the order of `tether -h`
 
 COMMANDS = (llm, context, changes, agent, memory, wiki, ui, mcp, db, configs)  # each module registers its commands on `app` when imported
 
@@ -29,8 +29,12 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(config: Optional[Path] = typer.Option(None, "--config", help="A config file layered over yours and the project's (trusted: you named it)."),
-          version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="Print the version and exit.")):
+def _main(
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="A config file layered over yours and the project's (trusted: you named it)."
+    ),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="Print the version and exit."),
+):
     state["config"] = config
 
 

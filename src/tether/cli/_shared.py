@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -16,7 +17,13 @@ if TYPE_CHECKING:
     from ..llm import GridLike
 
 
-app = typer.Typer(no_args_is_help=True, suggest_commands=False, context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None, help="Partial-autonomy AI for a codebase, on a leash you control.")
+app = typer.Typer(
+    no_args_is_help=True,
+    suggest_commands=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    help="Partial-autonomy AI for a codebase, on a leash you control.",
+)
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)  # a pipe gets whole lines
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 state: dict = {"config": None, "noted": set()}
@@ -49,7 +56,8 @@ def grid(root: Path | None = None) -> GridLike:
 
 def workspace(path: str | None) -> Path:
     """-C as given, else the project holding the current folder."""
-    from ..config import project_root, workspace as folder
+    from ..config import project_root
+    from ..config import workspace as folder
 
     return project_root() if path is None else folder(path)
 
@@ -79,7 +87,17 @@ def usd(value) -> str:
 
 def print_diff(diff: str, console: Console = out) -> None:
     for line in diff.rstrip("\n").splitlines():
-        style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else "bold" if line.startswith(("diff ", "index ")) else None
+        style = (
+            "green"
+            if line.startswith("+")
+            else "red"
+            if line.startswith("-")
+            else "cyan"
+            if line.startswith("@@")
+            else "bold"
+            if line.startswith(("diff ", "index "))
+            else None
+        )
         console.print(line, style=style, markup=False, highlight=False)
 
 
@@ -97,4 +115,3 @@ def waiting(what: str):
     import contextlib
 
     return err.status(what) if sys.stderr.isatty() else contextlib.nullcontext()
-

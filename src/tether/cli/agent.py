@@ -15,7 +15,9 @@ def ask(
     question: str = typer.Argument(..., help="A question about the code."),
     path: Optional[str] = PathOpt,
     model: str = ModelOpt,
-    context_tokens: Optional[int] = typer.Option(None, "--context-tokens", min=1, help="How much of the repository to show the model (tokens of snippets; default 1000)."),
+    context_tokens: Optional[int] = typer.Option(
+        None, "--context-tokens", min=1, help="How much of the repository to show the model (tokens of snippets; default 1000)."
+    ),
     as_json: bool = JsonOpt,
 ):
     """Answer a question from the code; every claim cites path:lines, and the citations are checked."""
@@ -25,6 +27,7 @@ def ask(
     written = 0
     root = workspace(path)
     with waiting(f"{model}: reading the code and the question…") as line:  # seconds on a local model
+
         def shown(kind: str, **data) -> None:  # the model loading, how far it has read, what it writes
             if line is not None:
                 line.update(Ticking(kind, {**data, "doing": data.get("doing") or f"{written} claim{'' if written == 1 else 's'} written"}))
@@ -40,6 +43,7 @@ def ask(
         emit(answer.to_dict())
         return
     r = answer.response
+    assert r is not None  # an answer the model gave has its response
     marks = {"verified": "[green]verified[/green]", "unchecked": "[yellow]unchecked[/yellow]", "unverified": "[red]unverified[/red]"}
     for c in answer.claims:  # each claim beside the lines it cites, so a person checks it at a glance
         why = f" [dim]({e('; '.join(c.problems))})[/dim]" if c.problems else ""
@@ -47,36 +51,66 @@ def ask(
         for line in c.shown[:6]:
             out.print(f"      {line}", style="dim", markup=False, highlight=False)
     unchecked = sum(c.state == "unchecked" for c in answer.claims)
-    err.print(f"[dim]{answer.verified} of {len(answer.claims)} claims verified against the cited lines"
-              f"{f' ({unchecked} name no code to check)' if unchecked else ''} · {e(r.model)} · "
-              f"{r.usage.input_tokens}→{r.usage.output_tokens} tokens · {usd(r.cost_usd)} · run {answer.run_id}[/dim]")
+    err.print(
+        f"[dim]{answer.verified} of {len(answer.claims)} claims verified against the cited lines"
+        f"{f' ({unchecked} name no code to check)' if unchecked else ''} · {e(r.model)} · "
+        f"{r.usage.input_tokens}→{r.usage.output_tokens} tokens · {usd(r.cost_usd)} · run {answer.run_id}[/dim]"
+    )
 
 
 @app.command(name="do")
 def do(
     instruction: str = typer.Argument(..., help="What to change, in plain words."),
-    level: Optional[str] = typer.Option(None, "--level", "-l", help="ask, suggest, approve, auto or agent (default: [leash] level, else approve)."),
+    level: Optional[str] = typer.Option(
+        None, "--level", "-l", help="ask, suggest, approve, auto or agent (default: [leash] level, else approve)."
+    ),
     path: Optional[str] = PathOpt,
     model: str = ModelOpt,
-    verify: list[str] = typer.Option([], "--verify", help="A check to run after each change (repeatable; default: [verify] commands, else pytest if there are tests)."),
+    verify: list[str] = typer.Option(
+        [], "--verify", help="A check to run after each change (repeatable; default: [verify] commands, else pytest if there are tests)."
+    ),
     allow: list[str] = typer.Option([], "--allow", help="Only these paths (globs) may be written (repeatable; default: [leash] paths)."),
-    edit_format: Optional[str] = typer.Option(None, "--edit-format", help="whole or search-replace (default: what the model's catalogue entry says)."),
+    edit_format: Optional[str] = typer.Option(
+        None, "--edit-format", help="whole or search-replace (default: what the model's catalogue entry says)."
+    ),
     until_green: bool = typer.Option(False, "--until-green", help="Stop as soon as a change makes every check pass."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Model turns at most."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="Wall time at most."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Tokens at most, in and out."),
     max_usd: Optional[float] = typer.Option(None, "--max-usd", help="USD at most."),
-    candidates: int = typer.Option(1, "--candidates", help="At level agent: changes sampled for a turn whose change gained nothing on the checks; the best is kept. Above 1, a repeated failed change is sampled afresh N-1 times instead of ending the run."),
-    escalate: Optional[str] = typer.Option(None, "--escalate", help="A model or route that goes on where the model is stuck or stops with checks failing (default: the route's `escalate`)."),
+    candidates: int = typer.Option(
+        1,
+        "--candidates",
+        help="At level agent: changes sampled for a turn whose change gained nothing on the checks; the best is kept. Above 1, a "
+        "repeated failed change is sampled afresh N-1 times instead of ending the run.",
+    ),
+    escalate: Optional[str] = typer.Option(
+        None,
+        "--escalate",
+        help="A model or route that goes on where the model is stuck or stops with checks failing (default: the route's `escalate`).",
+    ),
     as_json: bool = JsonOpt,
 ):
     """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
     from ..autonomy.agent import start
     from .terminal import LiveLine, TerminalPerson
 
-    options = start.RunOptions(instruction, workspace(path), level=level, model=model, checks=tuple(verify) if verify else None,
-                               paths=tuple(allow), max_steps=max_steps, max_seconds=max_seconds, max_tokens=max_tokens, max_usd=max_usd,
-                               candidates=candidates, edit_format=edit_format, until_green=until_green, escalate=escalate)
+    options = start.RunOptions(
+        instruction,
+        workspace(path),
+        level=level,
+        model=model,
+        checks=tuple(verify) if verify else None,
+        paths=tuple(allow),
+        max_steps=max_steps,
+        max_seconds=max_seconds,
+        max_tokens=max_tokens,
+        max_usd=max_usd,
+        candidates=candidates,
+        edit_format=edit_format,
+        until_green=until_green,
+        escalate=escalate,
+    )
     live = LiveLine() if sys.stderr.isatty() and not as_json else None
     person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
     try:
@@ -84,8 +118,12 @@ def do(
         if not as_json:
             plan = run.to_dict()
             then = f", then {e(plan['escalate'])} where it is stuck" if plan["escalate"] else ""
-            err.print(f"[dim]tether do · level {plan['level']} · {e(model)}{then} · {plan['edit_format']} edits · checks: {e(', '.join(plan['checks']) or 'none')} · "
-                      f"limits: {plural(plan['limits']['steps'], 'step')}, {plan['limits']['seconds']:g}s — Ctrl-C stops at the last checkpoint[/dim]")
+            err.print(
+                f"[dim]tether do · level {plan['level']} · {e(model)}{then} · {plan['edit_format']} edits · checks: "
+                f"{e(', '.join(plan['checks']) or 'none')} · "
+                f"limits: {plural(plan['limits']['steps'], 'step')}, {plan['limits']['seconds']:g}s — Ctrl-C stops at the last "
+                "checkpoint[/dim]"
+            )
         result = run.run()
     finally:
         if live:
@@ -101,8 +139,14 @@ def do(
             print_diff(result.diff)
         err.print(f"[{STATUS_STYLE.get(result.status, 'yellow')}]{result.status}[/]: {e(result.reason)}")
         if result.changed:
-            err.print(f"[dim]changed {e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]")
+            err.print(
+                f"[dim]changed {e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays "
+                "it[/dim]"
+            )
         cached = f" ({result.cached_tokens:,} read from cache)" if result.cached_tokens else ""
-        err.print(f"[dim]{plural(result.steps, 'step')} · {result.input_tokens + result.output_tokens:,} tokens{cached} · {usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]")
+        err.print(
+            f"[dim]{plural(result.steps, 'step')} · {result.input_tokens + result.output_tokens:,} tokens{cached} · "
+            f"{usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]"
+        )
     if result.exit_code:
         raise typer.Exit(result.exit_code)

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from ..errors import TetherError
-from ._shared import STATUS_STYLE, JsonOpt, PathOpt, app, e, emit, err, out, print_diff, plural, print_text, usd, workspace
+from ._shared import STATUS_STYLE, JsonOpt, PathOpt, app, e, emit, err, out, plural, print_diff, print_text, usd, workspace
 
 
 @app.command()
@@ -84,7 +84,10 @@ def log(
             return
         for c in entries:
             state = "" if c["applied"] else " [dim](undone)[/dim]"
-            out.print(f"{c['number']:>3}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(c['time']))}  {e(c['message'])}{state}  [dim]{e(', '.join(c['files']))}[/dim]")
+            out.print(
+                f"{c['number']:>3}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(c['time']))}  {e(c['message'])}{state}  "
+                f"[dim]{e(', '.join(c['files']))}[/dim]"
+            )
         if not entries:
             err.print("no changes yet")
         return
@@ -105,14 +108,20 @@ def log(
         emit(runs)
         return
     for r in runs:
-        out.print(f"[bold]{r['id']}[/bold]  {r['command']} --level {r['level']}  [{STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
-                  f"  {plural(r['steps'], 'step')} · {r['input_tokens'] + r['output_tokens']:,} tokens · {usd(r['cost_usd'])} · {r['seconds'] or 0:.0f}s"
-                  f"\n    {e(r['instruction'][:100])}" + (f"  [dim]→ {e(', '.join(r['changed']))}[/dim]" if r["changed"] else ""), markup=True, highlight=False)
+        out.print(
+            f"[bold]{r['id']}[/bold]  {r['command']} --level {r['level']}  [{STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
+            f"  {plural(r['steps'], 'step')} · {r['input_tokens'] + r['output_tokens']:,} tokens · {usd(r['cost_usd'])} · "
+            f"{r['seconds'] or 0:.0f}s"
+            f"\n    {e(r['instruction'][:100])}" + (f"  [dim]→ {e(', '.join(r['changed']))}[/dim]" if r["changed"] else ""),
+            markup=True,
+            highlight=False,
+        )
     if not runs:
         err.print("no runs in this workspace yet (`tether log --changes` lists applied changes)")
 
 
 # -- replay: one renderer per kind of step the run log records (runlog.KINDS) ------------------
+
 
 def _prompt(s: dict, head: str, full: bool) -> None:
     out.print(head)
@@ -128,8 +137,10 @@ def _reply(s: dict, head: str, full: bool) -> None:
 def _decision(s: dict, head: str, full: bool) -> None:
     verdict = s.get("verdict", "")
     colour = {"allow": "green", "deny": "red"}.get(verdict, "yellow")
-    out.print(f"{head} {e(s.get('tool'))} {e(repr(s.get('target', '')))}: [{colour}]{e(verdict)}[/] ({e(s.get('rule'))}) {e(s.get('reason', ''))}"
-              + (f" · taken {s['taken']}" if "taken" in s else ""))
+    out.print(
+        f"{head} {e(s.get('tool'))} {e(repr(s.get('target', '')))}: [{colour}]{e(verdict)}[/] ({e(s.get('rule'))}) {e(s.get('reason', ''))}"
+        + (f" · taken {s['taken']}" if "taken" in s else "")
+    )
 
 
 def _diff(s: dict, head: str, full: bool) -> None:
@@ -138,7 +149,9 @@ def _diff(s: dict, head: str, full: bool) -> None:
 
 
 def _verify(s: dict, head: str, full: bool) -> None:
-    status = "[green]ok[/green]" if s.get("code") == 0 else "[red]timed out[/red]" if s.get("code") is None else f"[red]exit {s['code']}[/red]"
+    status = (
+        "[green]ok[/green]" if s.get("code") == 0 else "[red]timed out[/red]" if s.get("code") is None else f"[red]exit {s['code']}[/red]"
+    )
     out.print(f"{head} $ {e(s['command'])} → {status} ({s.get('seconds')}s)")
     print_text(s.get("output", ""), full, 8, tail=True)
 
@@ -156,7 +169,16 @@ def _other(s: dict, head: str, full: bool) -> None:
     out.print(f"{head} {e(s.get('text') or json.dumps({k: v for k, v in s.items() if k not in ('n', 'ts', 'kind')}))}")
 
 
-RENDER = {"prompt": _prompt, "reply": _reply, "decision": _decision, "diff": _diff, "verify": _verify, "tool": _tool, "end": _end, "note": _other}
+RENDER = {
+    "prompt": _prompt,
+    "reply": _reply,
+    "decision": _decision,
+    "diff": _diff,
+    "verify": _verify,
+    "tool": _tool,
+    "end": _end,
+    "note": _other,
+}
 
 
 def replay(run: dict, steps: list[dict], full: bool) -> None:

@@ -32,9 +32,11 @@ def config_(path: Optional[str] = PathOpt, as_json: bool = JsonOpt):
 
 
 @app.command()
-def trust(path: Optional[str] = PathOpt,
-          revoke: bool = typer.Option(False, "--revoke", help="Forget the trust: the project's config may only narrow again."),
-          as_json: bool = JsonOpt):
+def trust(
+    path: Optional[str] = PathOpt,
+    revoke: bool = typer.Option(False, "--revoke", help="Forget the trust: the project's config may only narrow again."),
+    as_json: bool = JsonOpt,
+):
     """Trust this project's tether.toml as it is now (pinned to its hash: a changed file is untrusted again)."""
     from .. import trust as trust_mod
     from ..config import load, project_config
@@ -55,7 +57,9 @@ def trust(path: Optional[str] = PathOpt,
         out.print(f"{e(state.path)} {was}: it may only narrow what your own config allows")
         return
     if before.pinned is not None and not before.trusted:
-        out.print(f"[yellow]{e(state.path)} changed since you trusted it[/yellow] (sha256 {before.pinned[:12]}… → {state.sha256[:12]}…)")
-    out.print(f"trusted {e(state.path)} (sha256 {state.sha256[:12]}…); a change to the file makes it untrusted again")
+        out.print(
+            f"[yellow]{e(state.path)} changed since you trusted it[/yellow] (sha256 {before.pinned[:12]}… → {(state.sha256 or '')[:12]}…)"
+        )
+    out.print(f"trusted {e(state.path)} (sha256 {(state.sha256 or '')[:12]}…); a change to the file makes it untrusted again")
     if note := load_config(root, note=False).ignored_note():
         out.print(f"[yellow]note:[/yellow] {e(note)}", soft_wrap=True)

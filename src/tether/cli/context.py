@@ -39,9 +39,21 @@ def digest(
     if fmt not in FORMATS:
         raise TetherError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     with waiting("digesting…"):
-        d = make_digest(path, include=include, exclude=exclude, encoding=encoding, order=order, max_file_bytes=max_file_bytes,
-                        compress=compress, redact=not no_redact, git_diff=diff, git_log=log, ref=ref, subdir=subdir,
-                        leave_out=[output, *output.parent.glob(f"{output.stem}-*{output.suffix}")] if output else [])
+        d = make_digest(
+            path,
+            include=include,
+            exclude=exclude,
+            encoding=encoding,
+            order=order,
+            max_file_bytes=max_file_bytes,
+            compress=compress,
+            redact=not no_redact,
+            git_diff=diff,
+            git_log=log,
+            ref=ref,
+            subdir=subdir,
+            leave_out=[output, *output.parent.glob(f"{output.stem}-*{output.suffix}")] if output else [],
+        )
     written = []
     if output is not None:
         written = d.save(output, fmt, max_tokens)
@@ -53,9 +65,12 @@ def digest(
     s = d.summary()
     skipped = ", ".join(f"{n} {r}" for r, n in sorted(s["skipped"].items())) or "none"
     redacted = sum(s["redacted"].values())
-    err.print(f"[dim]{s['files']} files · {s['total_tokens']:,} tokens ({encoding}) · skipped: {skipped}"
-              f"{f' · {redacted} secrets redacted' if redacted else ''}{' · ' + str(len(s['lossy_files'])) + ' files with undecodable bytes' if s['lossy_files'] else ''}"
-              f"{' → ' + e(', '.join(written)) if written else ''}[/dim]")
+    err.print(
+        f"[dim]{s['files']} files · {s['total_tokens']:,} tokens ({encoding}) · skipped: {skipped}"
+        f"{f' · {redacted} secrets redacted' if redacted else ''}"
+        f"{' · ' + str(len(s['lossy_files'])) + ' files with undecodable bytes' if s['lossy_files'] else ''}"
+        f"{' → ' + e(', '.join(written)) if written else ''}[/dim]"
+    )
 
 
 @app.command(name="map")
@@ -112,8 +127,10 @@ def search(
     if not hits:
         err.print("no results")
     if report.pending:
-        err.print(f"[dim]{report.pending:,} of {report.chunks:,} chunks are not embedded yet and were found by keywords only;"
-                  " each search embeds more (--embed-seconds -1 does them all now)[/dim]")
+        err.print(
+            f"[dim]{report.pending:,} of {report.chunks:,} chunks are not embedded yet and were found by keywords only;"
+            " each search embeds more (--embed-seconds -1 does them all now)[/dim]"
+        )
 
 
 @app.command(name="llms-txt")
@@ -135,8 +152,11 @@ def llms_txt(
     if as_json:
         emit({**site.to_dict(), "written": written})
     else:
-        out.print(f"{len(site.pages)} pages · {site.total_tokens:,} tokens · llms.txt {len(site.text):,} characters"
-                  f" · llms-full in {len(site.full)} part(s) → {output}", markup=False)
+        out.print(
+            f"{len(site.pages)} pages · {site.total_tokens:,} tokens · llms.txt {len(site.text):,} characters"
+            f" · llms-full in {len(site.full)} part(s) → {output}",
+            markup=False,
+        )
         for page, link in site.broken:
             err.print(f"[yellow]broken link[/yellow] in {e(page)}: {e(link)}")
     if strict and site.broken:

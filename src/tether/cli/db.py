@@ -28,4 +28,7 @@ def db_(
     if as_json:
         emit({"running": running, "url": cluster.url, "folder": str(cluster.folder)})
     else:
-        out.print(f"{'running' if running else 'stopped'} · {cluster.folder}" + (f"\n[ledger]\nurl = \"{cluster.url}\"" if running else ""), markup=False)
+        out.print(
+            f"{'running' if running else 'stopped'} · {cluster.folder}" + (f'\n[ledger]\nurl = "{cluster.url}"' if running else ""),
+            markup=False,
+        )

@@ -16,7 +16,6 @@ import typer
 from ..errors import TetherError
 from ._shared import JsonOpt, ModelOpt, app, e, emit, err, grid, out, table, usd, waiting
 
-
 CHAT_MAX_TOKENS = 2048  # a small model can write until its context is full: minutes on a CPU, for nothing
 
 
@@ -40,7 +39,7 @@ def chat(
     if go_on or cid:  # an unknown model is one clear error, before anything is read or logged
         chat_ = LoggedChat.resume(g, cid, model, system, os.getcwd())
         if chat_.talk.model != model:
-            err.print(f"[dim]continuing chat {chat_.log.id} with {e(chat_.talk.model)}[/dim]")
+            err.print(f"[dim]continuing chat {chat_.id} with {e(chat_.talk.model)}[/dim]")
     else:
         chat_ = LoggedChat(g, model, system, os.getcwd())
 
@@ -53,7 +52,7 @@ def chat(
     if prompt is not None:
         reply = turn(prompt)
         if as_json:
-            emit({**reply.to_dict(), "conversation": chat_.log.id})
+            emit({**reply.to_dict(), "conversation": chat_.id})
         return
     err.print(f"[dim]chatting with {e(chat_.talk.model)} — Ctrl-D or /exit to leave, Ctrl-C stops a reply[/dim]")
     while True:
@@ -112,10 +111,12 @@ def _stream_reply(talk, text: str, opts: dict):
                 continue
             sys.stdout.write("\n")
             u = item.usage
-            err.print(f"[dim]{item.model} · {u.input_tokens}→{u.output_tokens} tokens{' (estimated)' if u.estimated else ''}"
-                      f"{f' ({u.cached_tokens} cached)' if u.cached_tokens else ''}"
-                      f" · {usd(item.cost_usd)} · {item.latency_ms:.0f} ms"
-                      f"{f' · first token {item.ttft_ms:.0f} ms' if item.ttft_ms is not None else ''}[/dim]")
+            err.print(
+                f"[dim]{item.model} · {u.input_tokens}→{u.output_tokens} tokens{' (estimated)' if u.estimated else ''}"
+                f"{f' ({u.cached_tokens} cached)' if u.cached_tokens else ''}"
+                f" · {usd(item.cost_usd)} · {item.latency_ms:.0f} ms"
+                f"{f' · first token {item.ttft_ms:.0f} ms' if item.ttft_ms is not None else ''}[/dim]"
+            )
             return item
     raise TetherError(f"{talk.model} ended the reply without a response")  # never: Conversation.stream ends with one
 
@@ -141,8 +142,15 @@ def models(
     for r in found["models"]:
         price = lambda v: "unknown" if v is None else f"{v:g}"  # noqa: E731
         cached = r["cached_per_mtok"] if r["cached_per_mtok"] is not None else r["input_per_mtok"]  # none known: billed as input
-        t.add_row(r["model"], f"{r['context_window']:,}" if r["context_window"] else "?", price(r["input_per_mtok"]), price(cached),
-                  price(r["output_per_mtok"]), r["edit_format"], "[green]yes[/green]" if r["usable"] else f"[yellow]{e(r['missing'])}[/yellow]")
+        t.add_row(
+            r["model"],
+            f"{r['context_window']:,}" if r["context_window"] else "?",
+            price(r["input_per_mtok"]),
+            price(cached),
+            price(r["output_per_mtok"]),
+            r["edit_format"],
+            "[green]yes[/green]" if r["usable"] else f"[yellow]{e(r['missing'])}[/yellow]",
+        )
     out.print(t)
     for name, members in found["routes"].items():
         out.print(f"route [bold]{e(name)}[/bold]: {e(' → '.join(members))}")
@@ -163,19 +171,31 @@ def ledger(
     t = table(by, "ok", "failed", "in tok", "cached", "out tok", "cost", "latency")
     for row in summary["totals"]:
         cost = usd(row["cost_usd"]) if not row["unpriced"] else f"{usd(row['cost_usd'] or 0)} + {row['unpriced']} unpriced"
-        t.add_row(str(row["key"] or "(direct)"), str(row["ok"]), str(row["failed"]), f"{row['input_tokens']:,}", f"{row['cached_tokens']:,}",
-                  f"{row['output_tokens']:,}", cost, f"{row['avg_latency_ms']:.0f} ms" if row["avg_latency_ms"] is not None else "-")
+        t.add_row(
+            str(row["key"] or "(direct)"),
+            str(row["ok"]),
+            str(row["failed"]),
+            f"{row['input_tokens']:,}",
+            f"{row['cached_tokens']:,}",
+            f"{row['output_tokens']:,}",
+            cost,
+            f"{row['avg_latency_ms']:.0f} ms" if row["avg_latency_ms"] is not None else "-",
+        )
     out.print(t if summary["totals"] else f"no calls since {summary['since']}")
     for r in summary["rows"]:
-        out.print(f"{time.strftime('%H:%M:%S', time.localtime(r['ts']))} {e(r['model'])} {r['outcome']}"
-                  f"{' ' + r['error_class'] if r['error_class'] else ''} {r['input_tokens']}→{r['output_tokens']} {usd(r['cost_usd'])}")
+        out.print(
+            f"{time.strftime('%H:%M:%S', time.localtime(r['ts']))} {e(r['model'])} {r['outcome']}"
+            f"{' ' + r['error_class'] if r['error_class'] else ''} {r['input_tokens']}→{r['output_tokens']} {usd(r['cost_usd'])}"
+        )
 
 
 @app.command()
 def gateway(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8765, "--port"),
-    token: Optional[str] = typer.Option(None, "--token", help="Bearer token clients must send (default: $TETHER_GATEWAY_TOKEN, else a new one)."),
+    token: Optional[str] = typer.Option(
+        None, "--token", help="Bearer token clients must send (default: $TETHER_GATEWAY_TOKEN, else a new one)."
+    ),
     as_json: bool = JsonOpt,
 ):
     """An OpenAI-compatible server over tether's routes, failover and ledger."""
@@ -219,8 +239,11 @@ def keys(
             return
         for k in found:
             limits = ", ".join(f"{n} {v}" for n, v in k["budget"].items()) or "no budget"
-            out.print(f"{k['name']:16} {k['prefix']}…  {'revoked' if k['revoked'] else 'live':8} {limits}"
-                      f"{' · ' + str(k['rpm']) + '/min' if k['rpm'] else ''} · {', '.join(k['routes']) or 'all routes'}", markup=False)
+            out.print(
+                f"{k['name']:16} {k['prefix']}…  {'revoked' if k['revoked'] else 'live':8} {limits}"
+                f"{' · ' + str(k['rpm']) + '/min' if k['rpm'] else ''} · {', '.join(k['routes']) or 'all routes'}",
+                markup=False,
+            )
         if not found:
             err.print("no keys yet (`tether keys create NAME`)")
         return

@@ -25,7 +25,8 @@ def mcp_(
 ):
     """Serve the workspace to MCP clients: digest, map, search, read, ask, propose_edit, apply_proposal, undo, runs, ledger."""
     need_extra("mcp", "the MCP server", "mcp")
-    from ..mcp import Bearer, create_server, describe as described, settings
+    from ..mcp import Bearer, create_server, settings
+    from ..mcp import describe as described
 
     if describe:
         d = described()
@@ -57,8 +58,10 @@ def mcp_(
         if as_json:
             emit({"url": url, "token": token, "workspace": str(root), "write": write or allowed})
         else:
-            out.print(f"tether mcp for {root}\nurl   {url}\ntoken {token}\n(send it as `Authorization: Bearer TOKEN`; Ctrl-C stops the server)",
-                      markup=False)
+            out.print(
+                f"tether mcp for {root}\nurl   {url}\ntoken {token}\n(send it as `Authorization: Bearer TOKEN`; Ctrl-C stops the server)",
+                markup=False,
+            )
         sys.stdout.flush()
         web.serve_until_interrupted()
     finally:

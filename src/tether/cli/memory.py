@@ -30,7 +30,10 @@ def memory_(
             return
         for n in notes:
             origin = f"run {n['run_id']}" if n["run_id"] else n["source"]
-            out.print(f"{n['id']:>4}  [{'yellow' if n['status'] == 'pending' else 'dim'}]{n['status']}[/]  {e(n['text'])}  [dim]({e(origin)})[/dim]")
+            out.print(
+                f"{n['id']:>4}  [{'yellow' if n['status'] == 'pending' else 'dim'}]{n['status']}[/]  {e(n['text'])}  "
+                f"[dim]({e(origin)})[/dim]"
+            )
         if not notes:
             err.print("no proposals waiting" + ("" if show_all else " (--all lists the ones decided)"))
         return

@@ -29,7 +29,10 @@ class LiveLine:
         elif kind == "verify":
             err.print(f"$ {e(data['command'])} → {'[green]ok[/green]' if data['ok'] else '[red]failed[/red]'}")
         elif kind == "tool":
-            err.print(f"[dim]{e(data['name'])} {e(data['target'])}[/dim]" + ("" if data["allowed"] else f" [red]refused[/red]: {e(data['reason'])}"))
+            err.print(
+                f"[dim]{e(data['name'])} {e(data['target'])}[/dim]"
+                + ("" if data["allowed"] else f" [red]refused[/red]: {e(data['reason'])}")
+            )
         elif kind == "note":
             err.print(f"[dim]{e(data['text'])}[/dim]")
 
@@ -63,7 +66,8 @@ def progress_line(kind: str, data: dict) -> str:
     head = f"{spent}{data.get('elapsed', 0):.0f}s"
     if kind == "reading":
         left = f" · about {data['left']:.0f}s left" if data.get("left") is not None else ""
-        return f"{head} · reading the prompt: {data['read']:,} of {data['total']:,} tokens ({100 * data['read'] // max(data['total'], 1)}%){left}"
+        percent = 100 * data["read"] // max(data["total"], 1)
+        return f"{head} · reading the prompt: {data['read']:,} of {data['total']:,} tokens ({percent}%){left}"
     if kind == "writing":
         tail = " ".join(data.get("text", "").split())[-60:]
         return f"{head} · writing: {data['written']:,} tokens{' · ' + e(tail) if tail else ''}"

@@ -34,11 +34,21 @@ def wiki_(
     if sys.stderr.isatty() and not as_json:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[pages]}"),
-                      TimeRemainingColumn(), console=err, transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[pages]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
             task = bar.add_task("reading the repository's map", total=None, pages="")
-            report = wiki.build(force, progress=lambda done, total, title: bar.update(task, completed=done, total=total, pages=f"{done}/{total} pages",
-                                                                                        description=f"writing {title}" if title else "done"))
+            report = wiki.build(
+                force,
+                progress=lambda done, total, title: bar.update(
+                    task, completed=done, total=total, pages=f"{done}/{total} pages", description=f"writing {title}" if title else "done"
+                ),
+            )
     else:
         report = wiki.build(force)
     written = []
@@ -54,9 +64,13 @@ def wiki_(
     shown, dropped = report.citations
     for p in report.pages:
         state = "written" if p.slug in report.written else "kept"
-        out.print(f"{p.title:30} {state:8} {len(p.claims)} claims" + (f", {p.dropped} dropped (unverified)" if p.dropped else ""), markup=False)
-    err.print(f"[dim]{len(report.pages)} pages ({len(report.written)} written, {len(report.kept)} kept) · {shown} citations, all checked"
-              f" · {dropped} claims dropped · {report.seconds:.0f}s{' → ' + e(output) if output else ''}[/dim]")
+        out.print(
+            f"{p.title:30} {state:8} {len(p.claims)} claims" + (f", {p.dropped} dropped (unverified)" if p.dropped else ""), markup=False
+        )
+    err.print(
+        f"[dim]{len(report.pages)} pages ({len(report.written)} written, {len(report.kept)} kept) · {shown} citations, all checked"
+        f" · {dropped} claims dropped · {report.seconds:.0f}s{' → ' + e(output) if output else ''}[/dim]"
+    )
 
 
 def _plan(plan, as_json: bool) -> None:
@@ -64,8 +78,13 @@ def _plan(plan, as_json: bool) -> None:
         emit(plan.to_dict())
         return
     for p in plan.pages:
-        out.print(f"{p['title']:30} {p['action']:8} " + (f"~{p['prompt_tokens']:,} prompt tokens" if p["prompt_tokens"] else ""), markup=False)
+        out.print(
+            f"{p['title']:30} {p['action']:8} " + (f"~{p['prompt_tokens']:,} prompt tokens" if p["prompt_tokens"] else ""), markup=False
+        )
     asked = sum(p["action"] != "keep" for p in plan.pages)
-    took = (f"about {plan.seconds / 60:.0f} min" if plan.seconds >= 90 else f"about {plan.seconds:.0f}s") if plan.seconds is not None else \
-        f"time unknown: the ledger has no answered call of {plan.model} yet"
+    took = (
+        (f"about {plan.seconds / 60:.0f} min" if plan.seconds >= 90 else f"about {plan.seconds:.0f}s")
+        if plan.seconds is not None
+        else f"time unknown: the ledger has no answered call of {plan.model} yet"
+    )
     err.print(f"[dim]{len(plan.pages)} pages, {asked} to ask {e(plan.model)} about · ~{plan.tokens:,} prompt tokens · {took}[/dim]")

@@ -59,7 +59,7 @@ def chunk_file(path: str, text: str) -> list[Chunk]:
     for start, end, name in spans:
         for piece_start in range(start, end + 1, MAX_LINES):
             piece_end = min(end, piece_start + MAX_LINES - 1)
-            body = "\n".join(lines[piece_start - 1:piece_end])
+            body = "\n".join(lines[piece_start - 1 : piece_end])
             if body.strip():
                 out.append(Chunk(path, piece_start, piece_end, name, body))
     return out

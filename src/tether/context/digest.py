@@ -54,10 +54,14 @@ class Digest:
 
     def summary(self) -> dict:
         return {
-            "source": self.source, "encoding": self.encoding, "files": len(self.files),
-            "binary_files": sum(f.binary for f in self.files), "total_tokens": self.total_tokens,
+            "source": self.source,
+            "encoding": self.encoding,
+            "files": len(self.files),
+            "binary_files": sum(f.binary for f in self.files),
+            "total_tokens": self.total_tokens,
             "skipped": dict(Counter(reason for _, reason in self.skipped)),
-            "redacted": dict(self.redactions), "lossy_files": [f.path for f in self.files if f.lossy],
+            "redacted": dict(self.redactions),
+            "lossy_files": [f.path for f in self.files if f.lossy],
         }
 
     def tree(self) -> str:
@@ -98,22 +102,29 @@ class Digest:
         written = []
         for number, text in enumerate(parts, start=1):
             target = output if len(parts) == 1 else output.with_name(f"{output.stem}-{number}{output.suffix}")
-            _write(target, lambda handle: handle.write(text))
+            _write(target, lambda handle, text=text: handle.write(text))
             written.append(str(target))
         return written
 
     def to_dict(self) -> dict:
         """Everything but the files (`render("json")` adds them, written file by file)."""
         summary = self.summary()
-        return {**summary, "file_count": summary.pop("files"), "tree": self.tree(),
-                "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped], "sections": self.sections}
+        return {
+            **summary,
+            "file_count": summary.pop("files"),
+            "tree": self.tree(),
+            "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped],
+            "sections": self.sections,
+        }
 
     def page(self, number: int, max_tokens: int, fmt: str = "markdown") -> "DigestPage":
         """Part `number` (from 1) of the digest split as `parts` splits it."""
         parts = self.parts(fmt, max_tokens)
         if not 1 <= number <= len(parts):
             raise TetherError(f"page {number} does not exist: the digest has {len(parts)} page(s)")
-        return DigestPage(number, len(parts), len(self.files), self.total_tokens, tokens.count(parts[number - 1], self.encoding), parts[number - 1])
+        return DigestPage(
+            number, len(parts), len(self.files), self.total_tokens, tokens.count(parts[number - 1], self.encoding), parts[number - 1]
+        )
 
     def parts(self, fmt: str, max_tokens: int) -> list[str]:
         """The digest split into parts of at most `max_tokens` each (the header and tree go in
@@ -151,14 +162,34 @@ class DigestPage:
     text: str
 
     def to_dict(self) -> dict:
-        return {"page": self.page, "pages": self.pages, "files": self.files, "total_tokens": self.total_tokens, "tokens": self.tokens,
-                "text": self.text}
+        return {
+            "page": self.page,
+            "pages": self.pages,
+            "files": self.files,
+            "total_tokens": self.total_tokens,
+            "tokens": self.tokens,
+            "text": self.text,
+        }
 
 
-def digest(path: str | Path, *, include=(), exclude=(), encoding: str = "o200k_base", order: str = "path",
-           max_file_bytes: int = 1_000_000, max_total_bytes: int = 100_000_000, compress: bool = False,
-           redact: bool = True, git_diff: bool = False, git_log: int = 0, ref: str | None = None,
-           subdir: str | None = None, cache: bool = True, leave_out=()) -> Digest:
+def digest(
+    path: str | Path,
+    *,
+    include=(),
+    exclude=(),
+    encoding: str = "o200k_base",
+    order: str = "path",
+    max_file_bytes: int = 1_000_000,
+    max_total_bytes: int = 100_000_000,
+    compress: bool = False,
+    redact: bool = True,
+    git_diff: bool = False,
+    git_log: int = 0,
+    ref: str | None = None,
+    subdir: str | None = None,
+    cache: bool = True,
+    leave_out=(),
+) -> Digest:
     """Digest a local folder or a git URL (cloned into a cache at `ref`), or a `subdir` of it.
     `leave_out`: files never to include (the digest's own output, written inside the folder)."""
     source = str(path)
@@ -234,8 +265,9 @@ def _prepare(files: list[DigestFile], root: Path, encoding: str, redact: bool, c
     out, a large batch split in two with one half in a forked child, since the tokenizer holds
     the GIL and the child shares its loaded tables."""
     store = _cache_store() if cache and not compress else None
-    keys = [hashlib.blake2b(f.key + f"{encoding}:{rules_for(root / f.path) if redact else 0}".encode(), digest_size=16).digest()
-            for f in files]  # the redaction's rules and the file's names (`.env`, a link's target) decide what it redacts, as its bytes do
+    keys = [
+        hashlib.blake2b(f.key + f"{encoding}:{rules_for(root / f.path) if redact else 0}".encode(), digest_size=16).digest() for f in files
+    ]  # the redaction's rules and the file's names (`.env`, a link's target) decide what it redacts, as its bytes do
     results: dict[int, tuple] = {}
     if store is not None:
         known = _cached(store, keys)
@@ -248,7 +280,7 @@ def _prepare(files: list[DigestFile], root: Path, encoding: str, redact: bool, c
     if jobs:
         tokens.load(encoding)  # before any fork, so that both processes share the loaded tables
     worked = in_two(lambda part: _work(part, root, encoding, redact, compress), jobs, [len(t) for _, t in jobs])
-    results.update(zip(todo, worked))
+    results.update(zip(todo, worked, strict=False))
     if store is not None:
         if todo:
             _remember(store, [(keys[i], results[i][0], results[i][1], json.dumps(results[i][2]) if results[i][2] else None) for i in todo])
@@ -266,14 +298,22 @@ def _prepare(files: list[DigestFile], root: Path, encoding: str, redact: bool, c
 
 # The token cache: a file's count, redacted text and secrets found, keyed by its bytes and the
 # options that decide them. Only this module reads or writes it.
-SCHEMA = register(Schema("token_cache", ["""
+SCHEMA = register(
+    Schema(
+        "token_cache",
+        [
+            """
     CREATE TABLE token_cache (
         key      BLOB PRIMARY KEY,
         tokens   INTEGER NOT NULL,
         redacted TEXT,
         found    TEXT
     ) WITHOUT ROWID;
-    """], legacy=(2,)))
+    """
+        ],
+        legacy=(2,),
+    )
+)
 
 
 def _cache_store():
@@ -321,7 +361,6 @@ def _block_tokens(f: DigestFile, fmt: str, encoding: str) -> int:
     if f.text is None or fmt == "xml":
         return tokens.count(_block(f, fmt), encoding)
     return f.tokens + tokens.count(_block(DigestFile(f.path, f.size, 0, ""), fmt), encoding)
-
 
 
 def _fit(f: DigestFile, fmt: str, max_tokens: int, encoding: str) -> list[DigestFile]:

@@ -88,7 +88,7 @@ def get(name: str):
 def _safetensor(data: bytes, np):
     """The one float16 tensor of a .safetensors file, as float32 (the format: a length, a JSON header, raw bytes)."""
     size = int.from_bytes(data[:8], "little")
-    (entry,) = [v for k, v in json.loads(data[8:8 + size]).items() if k != "__metadata__"]
+    (entry,) = [v for k, v in json.loads(data[8 : 8 + size]).items() if k != "__metadata__"]
     begin, end = entry["data_offsets"]
     raw = np.frombuffer(data, dtype=np.float16, offset=8 + size + begin, count=(end - begin) // 2)
     return raw.reshape(entry["shape"]).astype(np.float32)

@@ -23,13 +23,21 @@ def is_url(source: str) -> bool:
     return bool(_URL.match(source))
 
 
-def run_git(args: list[str], cwd: Path | None = None, timeout: float = 600, env: dict | None = None, input: str | None = None,
-            binary: bool = False) -> subprocess.CompletedProcess:
+def run_git(
+    args: list[str], cwd: Path | None = None, timeout: float = 600, env: dict | None = None, input: str | None = None, binary: bool = False
+) -> subprocess.CompletedProcess:
     """git in a clean environment (no prompts, none of the user's GIT_* settings), plus `env`;
     `binary` gives stdout as bytes."""
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=not binary, timeout=timeout, input=input,
-                              env={"GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})})
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=not binary,
+            timeout=timeout,
+            input=input,
+            env={"GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})},
+        )
     except FileNotFoundError:
         raise TetherError("git is not installed; tether needs it for URLs, history and checkpoints") from None
     except subprocess.TimeoutExpired:
@@ -46,7 +54,11 @@ def checkout(url: str, ref: str | None = None) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     config.private_dir(tmp.parent)
     if ref and _SHA.match(ref):
-        steps = [(["init", "-q", str(tmp)], None), (["fetch", "-q", "--depth", "1", url, ref], tmp), (["checkout", "-q", "FETCH_HEAD"], tmp)]
+        steps = [
+            (["init", "-q", str(tmp)], None),
+            (["fetch", "-q", "--depth", "1", url, ref], tmp),
+            (["checkout", "-q", "FETCH_HEAD"], tmp),
+        ]
     else:
         steps = [(["clone", "-q", "--depth", "1", *(["--branch", ref] if ref else []), url, str(tmp)], None)]
     for args, cwd in steps:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
-from ..redaction import RULES, redact_file
 from ..errors import ConfigError, TetherError
+from ..redaction import RULES, redact_file
 from . import embedders, tokens
 from .chunks import SEARCH_RULES, Chunk, chunk_file, searchable
 from .walk import walk
@@ -27,8 +27,10 @@ SCHEMA = 3
 RRF_K = 60
 EMBED_CHARS = 256  # what of a chunk the embedding sees: its path, name and opening lines (cost grows with length)
 # words too common to tell chunks apart; dropping them from queries keeps BM25 fast and sharp
-STOPWORDS = frozenset("""a an and are as at be but by can do does for from has have how i if in into is it its of on or so
-that the their them then there these this to was what when where which who why will with you your""".split())
+STOPWORDS = frozenset(
+    """a an and are as at be but by can do does for from has have how i if in into is it its of on or so
+that the their them then there these this to was what when where which who why will with you your""".split()
+)
 _SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 
@@ -48,8 +50,15 @@ class Hit:
         return f"{self.path}:{self.start}-{self.end}"
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "start": self.start, "end": self.end, "name": self.name, "score": round(self.score, 6),
-                "found_by": self.found_by, "snippet": self.snippet}
+        return {
+            "path": self.path,
+            "start": self.start,
+            "end": self.end,
+            "name": self.name,
+            "score": round(self.score, 6),
+            "found_by": self.found_by,
+            "snippet": self.snippet,
+        }
 
 
 @dataclass
@@ -62,8 +71,14 @@ class UpdateReport:
     pending: int = 0  # chunks not embedded yet (searchable by BM25 only)
 
     def to_dict(self) -> dict:
-        return {"files": self.files, "changed": self.changed, "removed": self.removed, "chunks": self.chunks,
-                "not_embedded": self.pending, "update_seconds": round(self.seconds, 3)}
+        return {
+            "files": self.files,
+            "changed": self.changed,
+            "removed": self.removed,
+            "chunks": self.chunks,
+            "not_embedded": self.pending,
+            "update_seconds": round(self.seconds, 3),
+        }
 
 
 @dataclass
@@ -182,8 +197,9 @@ class Index:
             if not old or old[0] != digest:
                 changed.append((f.path, data.decode("utf-8", errors="replace")))
         removed = [p for p in known if p not in current]
-        new_chunks: list[Chunk] = [c for path, text in changed if searchable(path, text)
-                                   for c in chunk_file(path, redact_file(self.root / path, text)[0])]  # the index stores no secret
+        new_chunks: list[Chunk] = [
+            c for path, text in changed if searchable(path, text) for c in chunk_file(path, redact_file(self.root / path, text)[0])
+        ]  # the index stores no secret
         with self.db:  # one transaction: a crash leaves the old index or the new one
             self.db.execute("BEGIN")
             for path in removed + [p for p, _ in changed]:
@@ -192,18 +208,24 @@ class Index:
                 self.db.execute("DELETE FROM chunks WHERE path = ?", (path,))
                 self.db.execute("DELETE FROM files WHERE path = ?", (path,))
             for c in new_chunks:
-                cursor = self.db.execute("INSERT INTO chunks (path, start, end_line, name, text) VALUES (?,?,?,?,?)",
-                                         (c.path, c.start, c.end, c.name, c.text))
-                self.db.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, terms(f"{c.path} {c.name} {c.text}")))
-            self.db.executemany("INSERT OR REPLACE INTO files (path, hash, size, mtime_ns, checked) VALUES (?, ?, ?, ?, ?)",
-                                [(p, current[p], *stats[p], now) for p in stats])
+                cursor = self.db.execute(
+                    "INSERT INTO chunks (path, start, end_line, name, text) VALUES (?,?,?,?,?)", (c.path, c.start, c.end, c.name, c.text)
+                )
+                self.db.execute(
+                    "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, terms(f"{c.path} {c.name} {c.text}"))
+                )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO files (path, hash, size, mtime_ns, checked) VALUES (?, ?, ?, ?, ?)",
+                [(p, current[p], *stats[p], now) for p in stats],
+            )
         if changed or removed:
             self._matrix = None
         if self.embeddings:
             self._embed_pending(progress, embed_seconds)
         total, pending = self.db.execute("SELECT COUNT(*), COALESCE(SUM(vector IS NULL), 0) FROM chunks").fetchone()
-        return UpdateReport(len(current), len(changed), len(removed), total, time.perf_counter() - started,
-                            pending if self.embeddings else 0)
+        return UpdateReport(
+            len(current), len(changed), len(removed), total, time.perf_counter() - started, pending if self.embeddings else 0
+        )
 
     def _embed_pending(self, progress, seconds: float | None) -> None:
         import numpy as np
@@ -214,11 +236,13 @@ class Index:
         for start in range(0, len(pending), embedder.batch):
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            batch = pending[start:start + embedder.batch]
+            batch = pending[start : start + embedder.batch]
             texts = [_embed_text(Chunk(path, 0, 0, name, text)) for _, path, name, text in batch]
             vectors = np.asarray(embedder.passages(texts), dtype=np.float32)
             with self.db:
-                self.db.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(v.tobytes(), row[0]) for v, row in zip(vectors, batch)])
+                self.db.executemany(
+                    "UPDATE chunks SET vector = ? WHERE id = ?", [(v.tobytes(), row[0]) for v, row in zip(vectors, batch, strict=False)]
+                )
             self._matrix = None
             if progress:
                 progress(len(batch), len(pending))
@@ -230,8 +254,10 @@ class Index:
         if not words:
             return []
         match = " OR ".join(f'"{w}"' for w in words)
-        return [r[0] for r in self.db.execute(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?", (match, k))]
+        return [
+            r[0]
+            for r in self.db.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?", (match, k))
+        ]
 
     def vector(self, query: str, k: int = 20) -> list[int]:
         if not self.embeddings:
@@ -253,7 +279,11 @@ class Index:
         if self._matrix is None:
             rows = self.db.execute("SELECT id, vector FROM chunks WHERE vector IS NOT NULL").fetchall()
             ids = np.array([r[0] for r in rows], dtype=np.int64)
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows else np.zeros((0, 1), np.float32)
+            matrix = (
+                np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+                if rows
+                else np.zeros((0, 1), np.float32)
+            )
             self._matrix = (ids, matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9))
         return self._matrix
 
@@ -261,14 +291,19 @@ class Index:
         """Chunks that define `name` (a symbol, or `Class.member`), by the names the chunker gave
         them: where a definition is, which ranking can bury under the symbol's many uses."""
         last = name.split(".")[-1]
-        rows = self.db.execute("SELECT path, start, end_line, name, text FROM chunks WHERE name LIKE ? ORDER BY path, start", (f"%{last}%",))
+        rows = self.db.execute(
+            "SELECT path, start, end_line, name, text FROM chunks WHERE name LIKE ? ORDER BY path, start", (f"%{last}%",)
+        )
         ranked = []
         for row in rows:
             names = row[3].split(", ")
             if name in names if "." in name else any(n.split(".")[-1] == name for n in names):  # `invoke`: any class's
                 ranked.append(("test" in row[0].lower(), row))
         ranked.sort(key=lambda r: r[0])  # the code before its tests; stable, so a definition cut in pieces keeps its first piece first
-        return [Hit(p, start, end, n, _snippet(text), 0.0, {"name": rank}) for rank, (_, (p, start, end, n, text)) in enumerate(ranked[:k], start=1)]
+        return [
+            Hit(p, start, end, n, _snippet(text), 0.0, {"name": rank})
+            for rank, (_, (p, start, end, n, text)) in enumerate(ranked[:k], start=1)
+        ]
 
     def find(self, query: str, k: int = 10, mode: str = "hybrid", embed_seconds: float | None = None, progress=None) -> Found:
         """`search` on an index brought up to date first (`update`'s progress and embedding time)."""
@@ -297,8 +332,16 @@ class Index:
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
                 found_by.setdefault(chunk_id, {})[name] = rank
         best = sorted(fused, key=lambda i: -fused[i])[:k]
-        rows = {r[0]: r for r in self.db.execute(
-            f"SELECT id, path, start, end_line, name, text FROM chunks WHERE id IN ({','.join('?' * len(best))})", best)} if best else {}
+        rows = (
+            {
+                r[0]: r
+                for r in self.db.execute(
+                    f"SELECT id, path, start, end_line, name, text FROM chunks WHERE id IN ({','.join('?' * len(best))})", best
+                )
+            }
+            if best
+            else {}
+        )
         return [Hit(rows[i][1], rows[i][2], rows[i][3], rows[i][4], _snippet(rows[i][5]), fused[i], found_by[i]) for i in best if i in rows]
 
     def close(self) -> None:

@@ -34,8 +34,14 @@ class DocPage:
     section: str = ""
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "twin": self.twin, "title": self.title, "summary": self.summary, "tokens": self.tokens,
-                "section": self.section}
+        return {
+            "source": self.source,
+            "twin": self.twin,
+            "title": self.title,
+            "summary": self.summary,
+            "tokens": self.tokens,
+            "section": self.section,
+        }
 
 
 @dataclass
@@ -63,27 +69,48 @@ class LlmsTxt:
         for stale in out.glob("llms-full*.txt"):
             if stale.name not in names:
                 stale.unlink()
-        written += [_write(out / name, text) for name, text in zip(names, self.full)]
+        written += [_write(out / name, text) for name, text in zip(names, self.full, strict=False)]
         return [str(Path(w).relative_to(out)) for w in written]
 
     def to_dict(self) -> dict:
-        return {"title": self.title, "summary": self.summary, "pages": [p.to_dict() for p in self.pages], "total_tokens": self.total_tokens,
-                "llms_txt_tokens": tokens.count(self.text), "full_parts": len(self.full),
-                "broken_links": [{"page": page, "link": link} for page, link in self.broken]}
+        return {
+            "title": self.title,
+            "summary": self.summary,
+            "pages": [p.to_dict() for p in self.pages],
+            "total_tokens": self.total_tokens,
+            "llms_txt_tokens": tokens.count(self.text),
+            "full_parts": len(self.full),
+            "broken_links": [{"page": page, "link": link} for page, link in self.broken],
+        }
 
 
-def build(docs: str | Path, *, out: str | Path | None = None, title: str | None = None, summary: str | None = None,
-          base_url: str = "", max_tokens: int | None = None) -> LlmsTxt:
+def build(
+    docs: str | Path,
+    *,
+    out: str | Path | None = None,
+    title: str | None = None,
+    summary: str | None = None,
+    base_url: str = "",
+    max_tokens: int | None = None,
+) -> LlmsTxt:
     docs = Path(docs).resolve()
     if not docs.is_dir():
         raise TetherError(f"{docs}: not a folder of docs")
     out_rel = _inside(Path(out).resolve(), docs) if out else None
-    sources = [f.path for f in walk(docs).files if PurePosixPath(f.path).suffix.lower() in SUFFIXES
-               and not (out_rel and f.path.startswith(out_rel + "/"))  # twins written into the docs are not pages
-               and not any(part.startswith("_") for part in PurePosixPath(f.path).parts[:-1])]  # _templates, _static, _build
+    sources = [
+        f.path
+        for f in walk(docs).files
+        if PurePosixPath(f.path).suffix.lower() in SUFFIXES
+        and not (out_rel and f.path.startswith(out_rel + "/"))  # twins written into the docs are not pages
+        and not any(part.startswith("_") for part in PurePosixPath(f.path).parts[:-1])
+    ]  # _templates, _static, _build
     if out_rel == "":  # written into the docs folder: page.md beside page.rst is that page's twin, not a page
         stems = {str(PurePosixPath(s).with_suffix("")) for s in sources if SUFFIXES[PurePosixPath(s).suffix.lower()] != "markdown"}
-        sources = [s for s in sources if SUFFIXES[PurePosixPath(s).suffix.lower()] != "markdown" or str(PurePosixPath(s).with_suffix("")) not in stems]
+        sources = [
+            s
+            for s in sources
+            if SUFFIXES[PurePosixPath(s).suffix.lower()] != "markdown" or str(PurePosixPath(s).with_suffix("")) not in stems
+        ]
     if not sources:
         raise TetherError(f"{docs}: no Markdown, reStructuredText or HTML pages")
     twins = _twins(sources)
@@ -91,21 +118,29 @@ def build(docs: str | Path, *, out: str | Path | None = None, title: str | None 
     if len(jobs) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
         biggest_first = sorted(range(len(jobs)), key=lambda i: -_size(jobs[i][0]))  # a long changelog last would keep one worker busy alone
         with ProcessPoolExecutor(min(os.cpu_count() or 1, 8)) as pool:
-            done = dict(zip(biggest_first, pool.map(_page, [jobs[i] for i in biggest_first])))
+            done = dict(zip(biggest_first, pool.map(_page, [jobs[i] for i in biggest_first]), strict=False))
         converted = [done[i] for i in range(len(jobs))]
     else:
         converted = [_page(j) for j in jobs]
-    pages = [DocPage(s, twins[s], *c) for s, c in zip(sources, converted)]
+    pages = [DocPage(s, twins[s], *c) for s, c in zip(sources, converted, strict=False)]
     broken: list[tuple[str, str]] = []
     for p in pages:
         p.markdown = _relink(p, twins, docs, broken)
         p.tokens = tokens.count(p.markdown)
         p.section = _section(p.source)
     pages.sort(key=_order)
-    index = min((p for p in pages if _is_index(p.source, top=True)), key=lambda p: INDEX_NAMES.index(PurePosixPath(p.source).stem.lower()), default=None)
+    index = min(
+        (p for p in pages if _is_index(p.source, top=True)),
+        key=lambda p: INDEX_NAMES.index(PurePosixPath(p.source).stem.lower()),
+        default=None,
+    )
     named, described = _site(docs)
-    site = LlmsTxt(title or named or (index.title if index else docs.name),
-                   summary if summary is not None else (described or (index.summary if index else "")), pages, broken=broken)
+    site = LlmsTxt(
+        title or named or (index.title if index else docs.name),
+        summary if summary is not None else (described or (index.summary if index else "")),
+        pages,
+        broken=broken,
+    )
     site.text = _llms_txt(site, base_url)
     site.full = _full(site, base_url, max_tokens)
     return site
@@ -182,15 +217,20 @@ def _relink(page: DocPage, twins: dict[str, str], docs: Path, broken: list) -> s
 
     text, pieces, at = page.markdown, [], 0
     for code in _CODE.finditer(text):
-        pieces += [_LINK.sub(fix, text[at:code.start()]), code.group(0)]
+        pieces += [_LINK.sub(fix, text[at : code.start()]), code.group(0)]
         at = code.end()
     return "".join(pieces) + _LINK.sub(fix, text[at:])
 
 
 def _find(target: str, twins: dict[str, str], by_stem: dict[str, str]) -> str | None:
     target = target.rstrip("/")
-    return twins.get(target) or by_stem.get(str(PurePosixPath(target).with_suffix(""))) or by_stem.get(target) \
-        or by_stem.get(target + "/index") or by_stem.get(target + "/README")
+    return (
+        twins.get(target)
+        or by_stem.get(str(PurePosixPath(target).with_suffix("")))
+        or by_stem.get(target)
+        or by_stem.get(target + "/index")
+        or by_stem.get(target + "/README")
+    )
 
 
 def _is_index(source: str, top: bool = False) -> bool:
@@ -211,7 +251,13 @@ def _order(p: DocPage) -> tuple:
     """Docs first, Optional last, sections by name; the index page first in its folder."""
     rank = 0 if p.section == "Docs" else 2 if p.section == "Optional" else 1
     stem = PurePosixPath(p.source).stem.lower()
-    return rank, p.section, str(PurePosixPath(p.source).parent), INDEX_NAMES.index(stem) if stem in INDEX_NAMES else len(INDEX_NAMES), p.source
+    return (
+        rank,
+        p.section,
+        str(PurePosixPath(p.source).parent),
+        INDEX_NAMES.index(stem) if stem in INDEX_NAMES else len(INDEX_NAMES),
+        p.source,
+    )
 
 
 def _url(base: str, twin: str) -> str:
@@ -263,7 +309,7 @@ def _pieces(block: str, limit: int) -> list[str]:
     for line in block.splitlines(keepends=True):
         cost = tokens.count(line)
         while cost > limit:  # one enormous line: cut it by characters
-            line, rest = line[: len(line) * limit // cost], line[len(line) * limit // cost:]
+            line, rest = line[: len(line) * limit // cost], line[len(line) * limit // cost :]
             pieces += [current + line] if not current else [current, line]
             current, used, line, cost = "", 0, rest, tokens.count(rest)
         if used + cost > limit and current:

@@ -48,13 +48,13 @@ def _strip_front_matter(text: str) -> str:
     if not m:
         return text
     title = re.search(r"^title:\s*['\"]?(.+?)['\"]?\s*$", m.group(1), re.M)
-    rest = text[m.end():]
+    rest = text[m.end() :]
     return f"# {title.group(1)}\n\n{rest}" if title and not _first_heading(rest) else rest
 
 
 def _first_heading(markdown: str) -> str | None:
     html = re.search(r"<h1[^>]*>\s*(.+?)\s*</h1>", markdown, re.S | re.I)  # a README-style centred title
-    if html and not re.search(r"^#\s", markdown[:html.start()], re.M):
+    if html and not re.search(r"^#\s", markdown[: html.start()], re.M):
         return _plain(re.sub(r"<[^>]+>", "", html.group(1)))
     in_code = False
     lines = markdown.splitlines()
@@ -63,7 +63,13 @@ def _first_heading(markdown: str) -> str | None:
             in_code = not in_code
         elif not in_code and (m := re.match(r"#{1,2}\s+(.+?)\s*#*\s*$", line)):
             return _plain(m.group(1))
-        elif not in_code and line.strip() and n + 1 < len(lines) and re.fullmatch(r"(=+|-+)\s*", lines[n + 1]) and len(lines[n + 1].strip()) >= 3:
+        elif (
+            not in_code
+            and line.strip()
+            and n + 1 < len(lines)
+            and re.fullmatch(r"(=+|-+)\s*", lines[n + 1])
+            and len(lines[n + 1].strip()) >= 3
+        ):
             return _plain(line)
     return None
 
@@ -80,8 +86,12 @@ def _summary(markdown: str) -> str:
         if first.startswith(("```", "~~~")):
             in_code = first.count("```") + first.count("~~~") == 1 if not in_code else False
             continue
-        if in_code or not first or first.startswith(("#", "<", "|", "![", "    ", "- ", "* ", "> ", ":", "..", "[!", "!!!", "???", "{")) \
-                or re.match(r"\d+\.\s", first):
+        if (
+            in_code
+            or not first
+            or first.startswith(("#", "<", "|", "![", "    ", "- ", "* ", "> ", ":", "..", "[!", "!!!", "???", "{"))
+            or re.match(r"\d+\.\s", first)
+        ):
             continue
         if re.fullmatch(r"[=\-*_\s]+|`[^`]+`", first) or re.search(r"\|\w+\|", first):  # rules, a lone name, an unset |substitution|
             continue
@@ -102,11 +112,59 @@ def _plain(text: str) -> str:
 
 # -- reStructuredText ---------------------------------------------------------------------------
 
-_SPHINX_ROLES = ("class", "func", "meth", "attr", "mod", "exc", "data", "obj", "const", "ref", "doc", "term", "py:class",
-                 "py:func", "py:meth", "py:attr", "py:mod", "py:exc", "py:data", "py:obj", "option", "envvar", "file",
-                 "command", "program", "samp", "kbd", "any", "pep", "rfc", "issue", "pr", "user", "gh")
-_AUTO = ("autoclass", "autofunction", "automethod", "automodule", "autoattribute", "autoexception", "autodata",
-         "function", "method", "attribute", "module", "exception", "data", "currentmodule", "decorator")  # not `class`: docutils has its own
+_SPHINX_ROLES = (
+    "class",
+    "func",
+    "meth",
+    "attr",
+    "mod",
+    "exc",
+    "data",
+    "obj",
+    "const",
+    "ref",
+    "doc",
+    "term",
+    "py:class",
+    "py:func",
+    "py:meth",
+    "py:attr",
+    "py:mod",
+    "py:exc",
+    "py:data",
+    "py:obj",
+    "option",
+    "envvar",
+    "file",
+    "command",
+    "program",
+    "samp",
+    "kbd",
+    "any",
+    "pep",
+    "rfc",
+    "issue",
+    "pr",
+    "user",
+    "gh",
+)
+_AUTO = (
+    "autoclass",
+    "autofunction",
+    "automethod",
+    "automodule",
+    "autoattribute",
+    "autoexception",
+    "autodata",
+    "function",
+    "method",
+    "attribute",
+    "module",
+    "exception",
+    "data",
+    "currentmodule",
+    "decorator",
+)  # not `class`: docutils has its own
 _taught = False
 
 
@@ -119,7 +177,13 @@ def _teach_sphinx() -> None:
     from docutils.parsers.rst import Directive, directives, roles
 
     def literal_role(name, rawtext, text, lineno, inliner, options=None, content=None):
-        shown = re.sub(r"\s*<[^>]*>$", "", text) if "<" in text else text.lstrip("~!").split(".")[-1] if text.startswith("~") else text.lstrip("!")
+        shown = (
+            re.sub(r"\s*<[^>]*>$", "", text)
+            if "<" in text
+            else text.lstrip("~!").split(".")[-1]
+            if text.startswith("~")
+            else text.lstrip("!")
+        )
         return [nodes.literal(rawtext, shown)], []
 
     class AnyOption(dict):  # `:members:`, `:noindex:` … are options, whatever their names
@@ -147,7 +211,9 @@ def _teach_sphinx() -> None:
         option_spec = None
 
         def run(self):
-            label = {"versionadded": "New in version", "versionchanged": "Changed in version", "deprecated": "Deprecated since version"}[self.name]
+            label = {"versionadded": "New in version", "versionchanged": "Changed in version", "deprecated": "Deprecated since version"}[
+                self.name
+            ]
             said = self.state.inline_text(self.arguments[1], self.lineno)[0] if len(self.arguments) > 1 else []
             body = nodes.container()
             if self.content:
@@ -182,13 +248,26 @@ def _rst_to_html(text: str) -> tuple[str | None, str]:
     from docutils.core import publish_parts
 
     _teach_sphinx()
-    parts = publish_parts(text, writer="html5", settings_overrides={
-        "report_level": 5, "halt_level": 5, "file_insertion_enabled": False, "raw_enabled": False, "_disable_config": True,
-        "syntax_highlight": "none", "doctitle_xform": True, "input_encoding": "unicode", "warning_stream": False})
+    parts = publish_parts(
+        text,
+        writer="html5",
+        settings_overrides={
+            "report_level": 5,
+            "halt_level": 5,
+            "file_insertion_enabled": False,
+            "raw_enabled": False,
+            "_disable_config": True,
+            "syntax_highlight": "none",
+            "doctitle_xform": True,
+            "input_encoding": "unicode",
+            "warning_stream": False,
+        },
+    )
     return (parts["title"] or None), parts["body"]
 
 
 # -- HTML ---------------------------------------------------------------------------------------
+
 
 def _html_page(text: str) -> tuple[str | None, str]:
     from bs4 import BeautifulSoup

@@ -22,9 +22,9 @@ def in_two(work: Callable[[list], list], items: list, sizes: list[int]) -> list:
     mine, theirs = _halves(sizes)
     done_there, done_here = _fork_join(lambda: work([items[i] for i in theirs]), lambda: work([items[i] for i in mine]))
     out: list = [None] * len(items)
-    for i, result in zip(theirs, done_there):
+    for i, result in zip(theirs, done_there, strict=False):
         out[i] = result
-    for i, result in zip(mine, done_here):
+    for i, result in zip(mine, done_here, strict=False):
         out[i] = result
     return out
 

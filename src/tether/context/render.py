@@ -43,9 +43,11 @@ def _chunks(d: Digest, fmt: str, files: list[DigestFile], include_head: bool):
 
 def _head(d: Digest, fmt: str) -> str:
     s = d.summary()
-    facts = f"{s['files']} files, {s['total_tokens']:,} tokens ({d.encoding}); skipped: " + (
-        ", ".join(f"{n} {r}" for r, n in sorted(s["skipped"].items())) or "none") + (
-        "; secrets redacted: " + ", ".join(f"{n} {k}" for k, n in sorted(s["redacted"].items())) if s["redacted"] else "")
+    facts = (
+        f"{s['files']} files, {s['total_tokens']:,} tokens ({d.encoding}); skipped: "
+        + (", ".join(f"{n} {r}" for r, n in sorted(s["skipped"].items())) or "none")
+        + ("; secrets redacted: " + ", ".join(f"{n} {k}" for k, n in sorted(s["redacted"].items())) if s["redacted"] else "")
+    )
     if fmt == "markdown":
         return f"# Digest of {d.source}\n\n{facts}\n\n## Tree\n\n```\n{d.tree()}\n```\n\n## Files\n\n"
     if fmt == "xml":
@@ -62,7 +64,7 @@ def _block(f: DigestFile, fmt: str) -> str:
         hint = language_of(f.path) or PurePosixPath(f.path).suffix.lstrip(".")
         return f"### {f.path}\n\n{fence}{hint}\n{body}{fence}\n\n"
     if fmt == "xml":
-        return f"<file path={quoteattr(f.path)} tokens=\"{f.tokens}\">{escape(body)}</file>\n"
+        return f'<file path={quoteattr(f.path)} tokens="{f.tokens}">{escape(body)}</file>\n'
     return f"{_RULE}\nFILE: {f.path}\n{_RULE}\n{body}\n"
 
 

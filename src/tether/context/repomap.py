@@ -40,14 +40,27 @@ class RepoMap:
         for s in self.shown:
             by_file.setdefault(s.path, []).append(s)
         ranked = sorted(by_file, key=lambda p: -self.file_ranks.get(p, 0.0))
-        return {"root": str(self.root), "tokens": self.tokens, "text": self.text, "files": [
-            {"path": p, "rank": round(self.file_ranks.get(p, 0.0), 6),
-             "symbols": [{"name": s.name, "kind": s.kind, "line": s.line, "end_line": s.end_line, "signature": s.signature} for s in by_file[p]]}
-            for p in ranked]}
+        return {
+            "root": str(self.root),
+            "tokens": self.tokens,
+            "text": self.text,
+            "files": [
+                {
+                    "path": p,
+                    "rank": round(self.file_ranks.get(p, 0.0), 6),
+                    "symbols": [
+                        {"name": s.name, "kind": s.kind, "line": s.line, "end_line": s.end_line, "signature": s.signature}
+                        for s in by_file[p]
+                    ],
+                }
+                for p in ranked
+            ],
+        }
 
 
-def repo_map(path: str | Path, *, max_tokens: int = 2048, focus: list[str] | tuple = (), encoding: str = "o200k_base",
-             include=(), exclude=()) -> RepoMap:
+def repo_map(
+    path: str | Path, *, max_tokens: int = 2048, focus: list[str] | tuple = (), encoding: str = "o200k_base", include=(), exclude=()
+) -> RepoMap:
     found = walk(path, include, exclude)
     sources = [f for f in found.files if not f.binary and language_of(f.path) is not None]
     parsed = [s for s in in_two(lambda part: [_extract(found.root, f.path) for f in part], sources, [f.size for f in sources]) if s]
@@ -129,8 +142,9 @@ def _personalisation(files: list[FileSymbols], focus) -> dict[str, float]:
     return weights
 
 
-def pagerank(nodes: list[str], edges: dict[str, dict[str, float]], personal: dict[str, float],
-             damping: float = 0.85, iterations: int = 50) -> dict[str, float]:
+def pagerank(
+    nodes: list[str], edges: dict[str, dict[str, float]], personal: dict[str, float], damping: float = 0.85, iterations: int = 50
+) -> dict[str, float]:
     if not nodes:
         return {}
     total = sum(personal.values()) or 1.0

@@ -14,21 +14,47 @@ from .syntax import language_of, parse
 # (or, for C-like declarators, the identifier inside its `declarator`)
 DEFINITIONS = {
     "python": {"function_definition": "function", "class_definition": "class"},
-    "javascript": {"function_declaration": "function", "generator_function_declaration": "function", "class_declaration": "class",
-                   "method_definition": "method", "variable_declarator": "variable"},
+    "javascript": {
+        "function_declaration": "function",
+        "generator_function_declaration": "function",
+        "class_declaration": "class",
+        "method_definition": "method",
+        "variable_declarator": "variable",
+    },
     "go": {"function_declaration": "function", "method_declaration": "method", "type_spec": "type"},
-    "rust": {"function_item": "function", "struct_item": "struct", "enum_item": "enum", "trait_item": "trait",
-             "mod_item": "module", "type_item": "type", "macro_definition": "macro", "function_signature_item": "function"},
-    "java": {"class_declaration": "class", "interface_declaration": "interface", "enum_declaration": "enum",
-             "record_declaration": "record", "method_declaration": "method", "constructor_declaration": "constructor"},
+    "rust": {
+        "function_item": "function",
+        "struct_item": "struct",
+        "enum_item": "enum",
+        "trait_item": "trait",
+        "mod_item": "module",
+        "type_item": "type",
+        "macro_definition": "macro",
+        "function_signature_item": "function",
+    },
+    "java": {
+        "class_declaration": "class",
+        "interface_declaration": "interface",
+        "enum_declaration": "enum",
+        "record_declaration": "record",
+        "method_declaration": "method",
+        "constructor_declaration": "constructor",
+    },
     "c": {"function_definition": "function", "struct_specifier": "struct", "enum_specifier": "enum", "type_definition": "type"},
 }
-DEFINITIONS["typescript"] = DEFINITIONS["tsx"] = {**DEFINITIONS["javascript"], "interface_declaration": "interface",
-                                                  "type_alias_declaration": "type", "enum_declaration": "enum",
-                                                  "abstract_class_declaration": "class", "method_signature": "method"}
+DEFINITIONS["typescript"] = DEFINITIONS["tsx"] = {
+    **DEFINITIONS["javascript"],
+    "interface_declaration": "interface",
+    "type_alias_declaration": "type",
+    "enum_declaration": "enum",
+    "abstract_class_declaration": "class",
+    "method_signature": "method",
+}
 DEFINITIONS["cpp"] = {**DEFINITIONS["c"], "class_specifier": "class", "namespace_definition": "namespace"}
-_NAMED = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`|\b([A-Za-z_]\w*(?:\.\w+)+|[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)|\w+(?=\(\)))"
-                    r"|(?<=[a-z,;:] )([A-Z][a-z]\w*)")
+_NAMED = re.compile(
+    r"`([A-Za-z_][\w.]*)(?:\(\))?`|\b([A-Za-z_]\w*(?:\.\w+)+|[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)|\w+(?=\(\)))"
+    r"|(?<=[a-z,;:] )([A-Z][a-z]\w*)"
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +91,16 @@ def extract(path: str, text: str) -> FileSymbols | None:
         if _inside(node, functions):
             continue  # a local helper inside a function body is not part of the file's surface
         first = node.start_point.row
-        definitions.append(Symbol(name.text.decode("utf-8", "replace"), kinds[node.type], path, first + 1,
-                                  node.end_point.row + 1, lines[first].strip() if first < len(lines) else ""))
+        definitions.append(
+            Symbol(
+                name.text.decode("utf-8", "replace"),
+                kinds[node.type],
+                path,
+                first + 1,
+                node.end_point.row + 1,
+                lines[first].strip() if first < len(lines) else "",
+            )
+        )
     definitions.sort(key=lambda s: s.line)
     # Uses are counted by a scan for identifiers: C-speed, and a name that appears in a comment
     # or a string is usually a real reference to that symbol too.
@@ -90,7 +124,7 @@ def outline(path: str, text: str) -> str | None:
     if found is None or not found.definitions:
         return None
     lines, out = text.splitlines(), []
-    for s, after in zip(found.definitions, [*found.definitions[1:], None]):
+    for s, after in zip(found.definitions, [*found.definitions[1:], None], strict=False):
         line = lines[s.line - 1]
         out.append(line)
         if after is None or after.line > s.end_line:  # nothing defined inside it: its body is left out
@@ -110,9 +144,13 @@ def is_stub(path: str, text: str) -> bool:
         return False
 
     def empty(body) -> bool:
-        return all(isinstance(s, (ast.Pass, ast.Raise)) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) or
-                   (isinstance(s, ast.ClassDef) and empty(s.body)) or (isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and empty(s.body))
-                   for s in body)
+        return all(
+            isinstance(s, (ast.Pass, ast.Raise))
+            or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+            or (isinstance(s, ast.ClassDef) and empty(s.body))
+            or (isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and empty(s.body))
+            for s in body
+        )
 
     top = [s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))]
     return bool(top) and empty(top) and any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for s in top)

@@ -19,17 +19,86 @@ import pathspec
 from ..errors import TetherError
 
 ALWAYS_SKIP_DIRS = {
-    ".git", ".hg", ".svn", "node_modules", "bower_components", "__pycache__", ".venv", "venv", ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".idea", ".next", ".nuxt", ".gradle",
-    ".eggs", "_build", ".terraform", ".cache", "htmlcov", "coverage",
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    "bower_components",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    ".idea",
+    ".next",
+    ".nuxt",
+    ".gradle",
+    ".eggs",
+    "_build",
+    ".terraform",
+    ".cache",
+    "htmlcov",
+    "coverage",
 }
 ROOT_SKIP_DIRS = {"build", "dist", "out", "target"}  # artefacts at the root; nested ones may be sources
 SKIP_SUFFIXES = {".pyc", ".pyo", ".so", ".o", ".a", ".dll", ".dylib", ".class", ".min.js", ".min.css", ".map", ".egg-info"}
-LOCK_FILES = {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Cargo.lock", "uv.lock", "Pipfile.lock", "composer.lock", "Gemfile.lock", "go.sum"}
+LOCK_FILES = {
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "poetry.lock",
+    "Cargo.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "composer.lock",
+    "Gemfile.lock",
+    "go.sum",
+}
 BINARY_SUFFIXES = {
-    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp", ".tiff", ".pdf", ".zip", ".gz", ".tgz", ".bz2", ".xz",
-    ".7z", ".tar", ".jar", ".war", ".whl", ".exe", ".bin", ".gguf", ".onnx", ".pt", ".npy", ".npz", ".parquet",
-    ".sqlite", ".db", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp3", ".mp4", ".wav", ".ogg", ".mov", ".avi",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".bmp",
+    ".ico",
+    ".webp",
+    ".tiff",
+    ".pdf",
+    ".zip",
+    ".gz",
+    ".tgz",
+    ".bz2",
+    ".xz",
+    ".7z",
+    ".tar",
+    ".jar",
+    ".war",
+    ".whl",
+    ".exe",
+    ".bin",
+    ".gguf",
+    ".onnx",
+    ".pt",
+    ".npy",
+    ".npz",
+    ".parquet",
+    ".sqlite",
+    ".db",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".otf",
+    ".eot",
+    ".mp3",
+    ".mp4",
+    ".wav",
+    ".ogg",
+    ".mov",
+    ".avi",
 }
 SNIFF = 8192
 MAX_DEPTH = 100  # folders deep: no project's sources go deeper, and a tree that does is skipped with this reason
@@ -53,8 +122,14 @@ class Walk:
         return dict(Counter(reason for _, reason in self.skipped))
 
 
-def walk(root: Path | str, include: list[str] | tuple = (), exclude: list[str] | tuple = (), *,
-         max_file_bytes: int = 1_000_000, gitignore: bool = True) -> Walk:
+def walk(
+    root: Path | str,
+    include: list[str] | tuple = (),
+    exclude: list[str] | tuple = (),
+    *,
+    max_file_bytes: int = 1_000_000,
+    gitignore: bool = True,
+) -> Walk:
     root = Path(root)
     if not root.exists():
         raise TetherError(f"{root}: no such file or folder")
@@ -203,7 +278,7 @@ def _ignore_files_above(root: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
 def _ignored(rules: list, path: str, is_dir: bool) -> bool:
     """As git decides: the deepest ignore file with a pattern for the path (`!` included) wins."""
     for base, spec, *above in reversed(rules):
-        local = base + path if above else path[len(base):]
+        local = base + path if above else path[len(base) :]
         verdict = spec.check_file(local + "/" if is_dir else local).include
         if verdict is not None:
             return verdict

@@ -47,7 +47,6 @@ class Breaker:
             self.probing = False
 
 
-
 def backoff(retry: int, base: float = 0.25, cap: float = 8.0) -> float:
     """Exponential backoff with jitter: between half and all of base * 2**retry."""
     return min(cap, base * 2**retry) * random.uniform(0.5, 1.0)

@@ -36,8 +36,13 @@ class Conversation:
             self._messages.insert(0, {"role": "system", "content": system})
 
     @classmethod
-    def resume(cls, grid: GridLike, logged: tuple[Mapping[str, Any], Iterable[Mapping[str, Any]]], model: str | None = None,
-               system: str | None = None) -> Conversation:
+    def resume(
+        cls,
+        grid: GridLike,
+        logged: tuple[Mapping[str, Any], Iterable[Mapping[str, Any]]],
+        model: str | None = None,
+        system: str | None = None,
+    ) -> Conversation:
         """A logged chat going on. `logged` is (its run, its messages), as the run log gives them
         (`runlog.conversation`): the earlier turns are sent with every new one, and the chat keeps
         the model it was logged with unless `model` names another."""

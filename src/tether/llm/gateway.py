@@ -17,9 +17,9 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from ..serving import Server
 from ..errors import BadRequest, TetherError
-from .router import Grid
+from ..serving import Server
+from .protocol import GridLike
 from .types import Response
 
 MAX_BODY = 32 * 1024 * 1024
@@ -31,7 +31,7 @@ _JSON = [(b"content-type", b"application/json")]
 class Gateway:
     """The ASGI app."""
 
-    def __init__(self, grid: Grid, token: str, workers: int = 64):
+    def __init__(self, grid: GridLike, token: str, workers: int = 64):
         if not token:
             raise BadRequest("the gateway needs a token")
         self.grid, self.token = grid, token.encode()
@@ -62,8 +62,11 @@ class Gateway:
     async def _serve(self, scope, receive, send, path: str) -> None:
         try:
             given = _bearer(scope)
-            caller = "admin" if hmac.compare_digest(given, self.token) else (await self._run(self.keys.find, given.decode("utf-8", "replace"))
-                                                                            if given else None)
+            caller = (
+                "admin"
+                if hmac.compare_digest(given, self.token)
+                else (await self._run(self.keys.find, given.decode("utf-8", "replace")) if given else None)
+            )
             if caller is None:
                 return await _error(send, 401, "missing, wrong or revoked bearer token", "invalid_api_key")
             if scope["method"] == "GET" and path == "/metrics":
@@ -71,7 +74,11 @@ class Gateway:
                     return await _error(send, 403, "the metrics need the gateway's own token", "forbidden")
                 return await _text(send, 200, self.metrics.render())
             if scope["method"] == "GET" and path in ("/v1/models", "/models"):
-                return await _json(send, 200, {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "tether"} for n in self._models(caller)]})
+                return await _json(
+                    send,
+                    200,
+                    {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "tether"} for n in self._models(caller)]},
+                )
             if scope["method"] != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
                 return await _error(send, 404, f"no route {scope['method']} {scope['path']}", "not_found")
             model, messages, opts, stream, usage = parse_request(await _body(receive))
@@ -142,13 +149,20 @@ class Gateway:
         first = await items.get()
         if isinstance(first, BaseException):  # errors before the first token become a plain HTTP error
             raise first
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+            }
+        )
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         item = first
         while item is not None:
             if isinstance(item, BaseException):  # after the first token: the stream says so and ends (a StreamInterrupted, mostly)
-                await _event(send, {"error": {"message": str(item), "type": item.error_type if isinstance(item, TetherError) else "upstream_error"}})
+                await _event(
+                    send, {"error": {"message": str(item), "type": item.error_type if isinstance(item, TetherError) else "upstream_error"}}
+                )
             elif isinstance(item, Response):
                 await _event(send, _chunk(cid, created, item.model, {}, _finish(item), item if include_usage else None, item.tool_calls))
                 await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": True})
@@ -181,7 +195,12 @@ def parse_request(raw: bytes) -> tuple[str, list, dict, bool, bool]:
         opts["max_tokens"] = max_tokens
     temperature = body.get("temperature")
     if temperature is not None:
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or not 0 <= temperature <= 2:
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature)
+            or not 0 <= temperature <= 2
+        ):
             raise BadRequest(f"'temperature' must be a number from 0 to 2 (got {temperature!r})")
         opts["temperature"] = temperature
     seed = body.get("seed")
@@ -220,6 +239,7 @@ def parse_request(raw: bytes) -> tuple[str, list, dict, bool, bool]:
 
 async def _body(receive) -> bytes:
     """The request body, within a size cap and a time limit (a client that stalls is cut off)."""
+
     async def read() -> bytes:
         parts, size = [], 0
         while True:
@@ -255,8 +275,13 @@ def _bearer(scope) -> bytes:
 
 async def _text(send, status: int, text: str) -> None:
     data = text.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; version=0.0.4"), (b"content-length", str(len(data)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; version=0.0.4"), (b"content-length", str(len(data)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -281,11 +306,17 @@ class Metrics:
     def render(self) -> str:
         lines = ["# TYPE tether_gateway_requests_total counter"]
         lines += [f'tether_gateway_requests_total{{status="{code}"}} {n}' for code, n in sorted(self.by_status.items())]
-        lines += ["# TYPE tether_gateway_in_flight gauge", f"tether_gateway_in_flight {self.in_flight}",
-                  "# TYPE tether_gateway_request_seconds histogram"]
-        lines += [f'tether_gateway_request_seconds_bucket{{le="{b}"}} {n}' for b, n in zip(self.BUCKETS, self.buckets)]
-        lines += [f'tether_gateway_request_seconds_bucket{{le="+Inf"}} {self.count}', f"tether_gateway_request_seconds_sum {self.total:.6f}",
-                  f"tether_gateway_request_seconds_count {self.count}"]
+        lines += [
+            "# TYPE tether_gateway_in_flight gauge",
+            f"tether_gateway_in_flight {self.in_flight}",
+            "# TYPE tether_gateway_request_seconds histogram",
+        ]
+        lines += [f'tether_gateway_request_seconds_bucket{{le="{b}"}} {n}' for b, n in zip(self.BUCKETS, self.buckets, strict=False)]
+        lines += [
+            f'tether_gateway_request_seconds_bucket{{le="+Inf"}} {self.count}',
+            f"tether_gateway_request_seconds_sum {self.total:.6f}",
+            f"tether_gateway_request_seconds_count {self.count}",
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -311,13 +342,23 @@ def _calls(r_calls) -> list[dict]:
 
 
 def _usage(r: Response) -> dict:
-    return {"prompt_tokens": r.usage.input_tokens, "completion_tokens": r.usage.output_tokens, "total_tokens": r.usage.total_tokens,
-            "prompt_tokens_details": {"cached_tokens": r.usage.cached_tokens}}
+    return {
+        "prompt_tokens": r.usage.input_tokens,
+        "completion_tokens": r.usage.output_tokens,
+        "total_tokens": r.usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": r.usage.cached_tokens},
+    }
 
 
 def _meta(r: Response) -> dict:
-    return {"provider": r.provider, "route": r.route, "cost_usd": r.cost_usd, "latency_ms": round(r.latency_ms, 3), "attempts": r.attempts,
-            "call": r.call_id}  # the call_id of the call's ledger rows
+    return {
+        "provider": r.provider,
+        "route": r.route,
+        "cost_usd": r.cost_usd,
+        "latency_ms": round(r.latency_ms, 3),
+        "attempts": r.attempts,
+        "call": r.call_id,
+    }  # the call_id of the call's ledger rows
 
 
 def _completion(r: Response) -> dict:
@@ -325,17 +366,26 @@ def _completion(r: Response) -> dict:
     if r.tool_calls:
         message["tool_calls"] = _calls(r.tool_calls)
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()), "model": r.model,
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": r.model,
         "choices": [{"index": 0, "message": message, "finish_reason": _finish(r)}],
-        "usage": _usage(r), "tether": _meta(r),
+        "usage": _usage(r),
+        "tether": _meta(r),
     }
 
 
 def _chunk(cid, created, model, delta, finish, usage_from: Response | None = None, calls=None) -> dict:
     if calls:
         delta = {"tool_calls": [{"index": i, **c} for i, c in enumerate(_calls(calls))]}
-    chunk = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    chunk = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     if usage_from is not None:
         chunk["usage"] = _usage(usage_from)
         chunk["tether"] = _meta(usage_from)
@@ -347,7 +397,7 @@ class GatewayServer(Server):
 
     what = "the gateway"
 
-    def __init__(self, grid: Grid, token: str, host: str = "127.0.0.1", port: int = 8765):
+    def __init__(self, grid: GridLike, token: str, host: str = "127.0.0.1", port: int = 8765):
         self.grid = grid
         super().__init__(Gateway(grid, token), host, port)
 

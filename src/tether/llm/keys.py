@@ -37,8 +37,16 @@ class Key:
         return not self.routes or model in self.routes
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "prefix": self.prefix, "created": self.created, "revoked": self.revoked,
-                "budget": {k: v for k, v in asdict(self.budget).items() if v is not None}, "rpm": self.rpm, "routes": list(self.routes)}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "created": self.created,
+            "revoked": self.revoked,
+            "budget": {k: v for k, v in asdict(self.budget).items() if v is not None},
+            "rpm": self.rpm,
+            "routes": list(self.routes),
+        }
 
 
 class Keys:
@@ -56,8 +64,10 @@ class Keys:
         token = PREFIX + secrets.token_urlsafe(32)
         budget = budget or Budget()
         with self.store.transaction() as db:
-            db.execute("INSERT INTO keys (name, hash, prefix, created, budget, rpm, routes) VALUES (?,?,?,?,?,?,?)",
-                       (name, _hash(token), token[:9], time.time(), json.dumps(asdict(budget)), rpm, json.dumps(list(routes))))
+            db.execute(
+                "INSERT INTO keys (name, hash, prefix, created, budget, rpm, routes) VALUES (?,?,?,?,?,?,?)",
+                (name, _hash(token), token[:9], time.time(), json.dumps(asdict(budget)), rpm, json.dumps(list(routes))),
+            )
         return self.get(name), token
 
     def list(self) -> list[Key]:
@@ -90,5 +100,13 @@ def _hash(token: str) -> str:
 
 def _key(row) -> Key:
     r = dict(row)
-    return Key(r["id"], r["name"], r["prefix"], r["created"], Budget(**json.loads(r["budget"])), r["rpm"], tuple(json.loads(r["routes"])),
-               r["revoked"])
+    return Key(
+        r["id"],
+        r["name"],
+        r["prefix"],
+        r["created"],
+        Budget(**json.loads(r["budget"])),
+        r["rpm"],
+        tuple(json.loads(r["routes"])),
+        r["revoked"],
+    )

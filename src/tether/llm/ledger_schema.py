@@ -62,6 +62,9 @@ class AddColumn:
         return f"ALTER TABLE {self.table} ADD COLUMN {_if_not_exists(dialect)}{self.column.sql(dialect)}"
 
 
+Step = Table | Index | AddColumn  # one change to the schema
+
+
 def _if_not_exists(dialect: str) -> str:
     """PostgreSQL runs every step on any older cluster, so each must be a no-op when done; SQLite's
     runner applies each step once (and SQLite has no ADD COLUMN IF NOT EXISTS)."""
@@ -72,23 +75,46 @@ def _columns(*spec: tuple[str, ...]) -> tuple[Column, ...]:
     return tuple(Column(*c) for c in spec)
 
 
-LEDGER = [  # owner "ledger" (llm/meter.py): one row per attempt, and the budget holds not yet settled
+LEDGER: list[list[Step]] = [  # owner "ledger" (llm/meter.py): one row per attempt, and the budget holds not yet settled
     [
-        Table("ledger", _columns(
-            ("id", "id"), ("ts", "real", "NOT NULL"), ("day", "text", "NOT NULL"), ("call_id", "text", "NOT NULL"),
-            ("attempt", "int", "NOT NULL"), ("route", "text"), ("provider", "text", "NOT NULL"), ("model", "text", "NOT NULL"),
-            ("input_tokens", "int", "NOT NULL DEFAULT 0"), ("output_tokens", "int", "NOT NULL DEFAULT 0"),
-            ("cost_usd", "real"), ("latency_ms", "real"), ("ttft_ms", "real"), ("outcome", "text", "NOT NULL"),
-            ("error_class", "text"), ("error", "text"), ("stream", "int", "NOT NULL DEFAULT 0"),
-        )),
+        Table(
+            "ledger",
+            _columns(
+                ("id", "id"),
+                ("ts", "real", "NOT NULL"),
+                ("day", "text", "NOT NULL"),
+                ("call_id", "text", "NOT NULL"),
+                ("attempt", "int", "NOT NULL"),
+                ("route", "text"),
+                ("provider", "text", "NOT NULL"),
+                ("model", "text", "NOT NULL"),
+                ("input_tokens", "int", "NOT NULL DEFAULT 0"),
+                ("output_tokens", "int", "NOT NULL DEFAULT 0"),
+                ("cost_usd", "real"),
+                ("latency_ms", "real"),
+                ("ttft_ms", "real"),
+                ("outcome", "text", "NOT NULL"),
+                ("error_class", "text"),
+                ("error", "text"),
+                ("stream", "int", "NOT NULL DEFAULT 0"),
+            ),
+        ),
         Index("ledger_day", "ledger", "day"),
         Index("ledger_route_day", "ledger", "route, day"),
     ],
     [
-        Table("reservations", _columns(
-            ("id", "id"), ("ts", "real", "NOT NULL"), ("expires", "real", "NOT NULL"), ("day", "text", "NOT NULL"),
-            ("route", "text"), ("usd", "real"), ("tokens", "int", "NOT NULL"),
-        )),
+        Table(
+            "reservations",
+            _columns(
+                ("id", "id"),
+                ("ts", "real", "NOT NULL"),
+                ("expires", "real", "NOT NULL"),
+                ("day", "text", "NOT NULL"),
+                ("route", "text"),
+                ("usd", "real"),
+                ("tokens", "int", "NOT NULL"),
+            ),
+        ),
         Index("reservations_day", "reservations", "day"),
     ],
     [
@@ -99,22 +125,31 @@ LEDGER = [  # owner "ledger" (llm/meter.py): one row per attempt, and the budget
     [AddColumn("ledger", Column("cached_tokens", "int", "NOT NULL DEFAULT 0"))],
 ]
 
-KEYS = [  # owner "keys" (llm/keys.py): the gateway's virtual keys, stored as hashes
+KEYS: list[list[Step]] = [  # owner "keys" (llm/keys.py): the gateway's virtual keys, stored as hashes
     [
-        Table("keys", _columns(
-            ("id", "id"), ("name", "text", "NOT NULL UNIQUE"), ("hash", "text", "NOT NULL UNIQUE"), ("prefix", "text", "NOT NULL"),
-            ("created", "real", "NOT NULL"), ("revoked", "real"), ("budget", "text", "NOT NULL"), ("rpm", "int"),
-            ("routes", "text", "NOT NULL"),
-        )),
+        Table(
+            "keys",
+            _columns(
+                ("id", "id"),
+                ("name", "text", "NOT NULL UNIQUE"),
+                ("hash", "text", "NOT NULL UNIQUE"),
+                ("prefix", "text", "NOT NULL"),
+                ("created", "real", "NOT NULL"),
+                ("revoked", "real"),
+                ("budget", "text", "NOT NULL"),
+                ("rpm", "int"),
+                ("routes", "text", "NOT NULL"),
+            ),
+        ),
     ],
 ]
 
 OWNERS = {"ledger": LEDGER, "keys": KEYS}
 
 
-def sqlite(owner: str) -> list[str]:
+def sqlite(owner: str) -> tuple[str, ...]:
     """`owner`'s migrations for tether's SQLite store: one script per version."""
-    return [";\n".join(step.sql("sqlite") for step in version) + ";" for version in OWNERS[owner]]
+    return tuple(";\n".join(step.sql("sqlite") for step in version) + ";" for version in OWNERS[owner])
 
 
 def postgres() -> str:

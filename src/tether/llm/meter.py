@@ -3,8 +3,9 @@
 Rows are written behind the call by one writer thread, in one transaction per batch of up to
 BATCH_WINDOW seconds, so metering costs a queue put on the hot path instead of a SQLite commit;
 every read of the ledger (a budget check, a total) first has the rows already recorded written,
-and the queue is drained at exit. A hard kill loses at most that window's rows, never tears one. A row never holds a prompt, a key or a secret: error texts are scrubbed of every key the
-config names and of anything shaped like one."""
+and the queue is drained at exit. A hard kill loses at most that window's rows, never tears one.
+A row never holds a prompt, a key or a secret: error texts are scrubbed of every key the config
+names and of anything shaped like one."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import weakref
 from dataclasses import dataclass
 
 from ..config import Budget, Config
-from ..layering import KEYS
 from ..errors import BudgetExceeded, ConfigError, KeyLimit, TetherError
+from ..layering import KEYS
 from ..store import Schema, Store, register
 from . import ledger_schema
 from .types import Usage
@@ -87,9 +88,24 @@ class Ledger:
     def record(self, a: Attempt) -> None:
         now = time.time()
         row = (
-            now, time.strftime("%Y-%m-%d", time.localtime(now)), a.call_id, a.attempt, a.route, a.provider, a.model,
-            a.usage.input_tokens, a.usage.output_tokens, a.usage.cached_tokens, a.cost_usd, a.latency_ms, a.ttft_ms, a.outcome,
-            a.error_class, self.scrub(a.error), int(a.stream), a.key,
+            now,
+            time.strftime("%Y-%m-%d", time.localtime(now)),
+            a.call_id,
+            a.attempt,
+            a.route,
+            a.provider,
+            a.model,
+            a.usage.input_tokens,
+            a.usage.output_tokens,
+            a.usage.cached_tokens,
+            a.cost_usd,
+            a.latency_ms,
+            a.ttft_ms,
+            a.outcome,
+            a.error_class,
+            self.scrub(a.error),
+            int(a.stream),
+            a.key,
         )
         with self._done:
             self._recorded += 1
@@ -138,8 +154,17 @@ class Ledger:
                 self._written += len(batch)
                 self._done.notify_all()
 
-    def reserve(self, limits: list[tuple[Budget, str, str | None, str | None]], usd: float | None, tokens: int, model: str,
-                route: str | None, lease: float, key: str | None = None, rpm: int | None = None) -> int | None:
+    def reserve(
+        self,
+        limits: list[tuple[Budget, str, str | None, str | None]],
+        usd: float | None,
+        tokens: int,
+        model: str,
+        route: str | None,
+        lease: float,
+        key: str | None = None,
+        rpm: int | None = None,
+    ) -> int | None:
         """Hold the call's worst-case cost against every budget it falls under, or refuse it.
 
         The check and the hold are one transaction under the database's write lock, so any number
@@ -156,9 +181,11 @@ class Ledger:
         today = time.strftime("%Y-%m-%d", time.localtime(now))
         with self.store.transaction(immediate=True) as db:
             if rpm:
-                calls, open_holds = db.execute("SELECT (SELECT COUNT(DISTINCT call_id) FROM ledger WHERE key = ? AND ts >= ?),"
-                                               " (SELECT COUNT(*) FROM reservations WHERE key = ? AND expires > ? AND ts >= ?)",
-                                               (key, now - 60, key, now, now - 60)).fetchone()
+                calls, open_holds = db.execute(
+                    "SELECT (SELECT COUNT(DISTINCT call_id) FROM ledger WHERE key = ? AND ts >= ?),"
+                    " (SELECT COUNT(*) FROM reservations WHERE key = ? AND expires > ? AND ts >= ?)",
+                    (key, now - 60, key, now, now - 60),
+                ).fetchone()
                 if calls + open_holds >= rpm:
                     raise KeyLimit(f"key {key}: {calls + open_holds} calls in the last minute, its limit is {rpm}; wait a little")
             for budget, scope, column, value in limits:
@@ -175,17 +202,29 @@ class Ledger:
                         " (SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM ledger WHERE day >= ? " + where + "),"
                         " (SELECT COALESCE(SUM(usd), 0) FROM reservations WHERE day >= ? AND expires > ? " + where + "),"
                         " (SELECT COALESCE(SUM(tokens), 0) FROM reservations WHERE day >= ? AND expires > ? " + where + ")",
-                        (since, *params, since, *params, since, now, *params, since, now, *params)).fetchone()
+                        (since, *params, since, *params, since, now, *params, since, now, *params),
+                    ).fetchone()
                     spent_usd, spent_tokens = spent_usd + held_usd, spent_tokens + held_tokens
                     if usd_limit is not None:
                         if usd is None:
-                            raise BudgetExceeded(f"{scope} has a USD budget but the price of {model} is unknown; set its price under [models.\"{model}\"] in tether.toml")
+                            raise BudgetExceeded(
+                                f'{scope} has a USD budget but the price of {model} is unknown; set its price under [models."{model}"] '
+                                "in tether.toml"
+                            )
                         if spent_usd + usd > usd_limit:
-                            raise BudgetExceeded(f"{scope} budget: ${spent_usd:.4f} spent or held {period} + ~${usd:.4f} for this call would pass ${usd_limit:.2f}; raise the budget or wait")
+                            raise BudgetExceeded(
+                                f"{scope} budget: ${spent_usd:.4f} spent or held {period} + ~${usd:.4f} for this call would pass "
+                                f"${usd_limit:.2f}; raise the budget or wait"
+                            )
                     if token_limit is not None and spent_tokens + tokens > token_limit:
-                        raise BudgetExceeded(f"{scope} budget: {spent_tokens} tokens used or held {period} + ~{tokens} for this call would pass {token_limit}; raise the budget or wait")
-            return db.execute("INSERT INTO reservations (ts, expires, day, route, usd, tokens, key) VALUES (?,?,?,?,?,?,?) RETURNING id",
-                              (now, now + lease, today, route, usd or 0.0, tokens, key)).fetchone()[0]
+                        raise BudgetExceeded(
+                            f"{scope} budget: {spent_tokens} tokens used or held {period} + ~{tokens} for this call would pass "
+                            f"{token_limit}; raise the budget or wait"
+                        )
+            return db.execute(
+                "INSERT INTO reservations (ts, expires, day, route, usd, tokens, key) VALUES (?,?,?,?,?,?,?) RETURNING id",
+                (now, now + lease, today, route, usd or 0.0, tokens, key),
+            ).fetchone()[0]
 
     def settle(self, reservation: int | None) -> None:
         """Let a hold go, in the same write as the rows recorded before it (never earlier)."""
@@ -219,8 +258,11 @@ class Ledger:
         """(prompt tokens read per second, tokens written per second) of `model` ("provider/name")
         over its last `calls` answered calls, from their time to first token; None before any."""
         self.flush()
-        rows = self.store.query("SELECT input_tokens - cached_tokens, output_tokens, ttft_ms, latency_ms FROM ledger WHERE model = ? "
-                                "AND outcome = 'ok' AND ttft_ms > 0 AND latency_ms > ttft_ms ORDER BY id DESC LIMIT ?", (model, calls))
+        rows = self.store.query(
+            "SELECT input_tokens - cached_tokens, output_tokens, ttft_ms, latency_ms FROM ledger WHERE model = ? "
+            "AND outcome = 'ok' AND ttft_ms > 0 AND latency_ms > ttft_ms ORDER BY id DESC LIMIT ?",
+            (model, calls),
+        )
         read, reading, written, writing = (sum(r[i] for r in rows) for i in range(4))
         if not rows or not read or not written:
             return None
@@ -262,4 +304,3 @@ def since_date(since: str) -> str:
     except ValueError:
         raise TetherError(f"--since must be today, month, all or YYYY-MM-DD (got {since!r})") from None
     return day
-

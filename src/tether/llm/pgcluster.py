@@ -67,7 +67,9 @@ class Cluster:
         return self.url
 
     def running(self) -> bool:
-        return (self.data / "PG_VERSION").exists() and self._as_owner(_binary("pg_ctl"), "-D", str(self.data), "status", check=False).returncode == 0
+        return (self.data / "PG_VERSION").exists() and self._as_owner(
+            _binary("pg_ctl"), "-D", str(self.data), "status", check=False
+        ).returncode == 0
 
     def down(self, mode: str = "fast") -> None:
         if self.running():

@@ -48,6 +48,10 @@ class GridLike(Protocol):
         """The routes and every model with whether it can be called now (`tether models`)."""
         ...
 
+    def models(self) -> list[dict]:
+        """Every catalogued model and every route member, with whether it can be called now."""
+        ...
+
     def keys(self) -> Keys:
         """The gateway's virtual keys, kept in the ledger's database."""
         ...

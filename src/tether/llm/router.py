@@ -14,16 +14,27 @@ from pathlib import Path
 
 from .. import config as config_mod
 from ..config import Config, RouteConfig
-from ..errors import (AllAttemptsFailed, BadRequest, BudgetExceeded, Cancelled, CircuitOpen, KeyRefused, LedgerUnavailable, ProviderError,
-                      StreamInterrupted, TetherError, UnknownModel)
+from ..errors import (
+    AllAttemptsFailed,
+    BadRequest,
+    BudgetExceeded,
+    Cancelled,
+    CircuitOpen,
+    KeyRefused,
+    LedgerUnavailable,
+    ProviderError,
+    StreamInterrupted,
+    TetherError,
+    UnknownModel,
+)
 from ..redaction import redact_messages
 from ..store import Store
 from . import models
+from .breaker import Breaker, backoff
 from .keys import Keys
 from .meter import Attempt, Ledger, ledger_store
 from .providers import Provider, create
 from .types import Request, Response, Tool, Usage, estimate_tokens, normalize_messages, request_tokens
-from .breaker import Breaker, backoff
 
 _OPTIONS = {f.name for f in fields(Request)} - {"model", "messages"}
 DEFAULT_OUTPUT_CAP = 256  # output tokens a budgeted call may write when its caller names no max_tokens
@@ -53,7 +64,9 @@ class _Try:
 
 
 class Grid:
-    def __init__(self, config: Config | None = None, store: Store | None = None, providers: dict[str, Provider] | None = None, sleep=time.sleep):
+    def __init__(
+        self, config: Config | None = None, store: Store | None = None, providers: dict[str, Provider] | None = None, sleep=time.sleep
+    ):
         self.config = config or config_mod.load()
         self.store = store or Store()
         self.ledger = Ledger(ledger_store(self.config, self.store), self.config)
@@ -84,7 +97,10 @@ class Grid:
             return model, self.config.routes[model]
         provider, sep, name = model.partition("/")
         if not sep or not name:
-            raise UnknownModel(f"unknown model or route {model!r}: write \"provider/model\" or a route name (routes: {', '.join(sorted(self.config.routes))})")
+            raise UnknownModel(
+                f'unknown model or route {model!r}: write "provider/model" or a route name (routes: '
+                f"{', '.join(sorted(self.config.routes))})"
+            )
         if provider not in self.config.providers and provider not in self._providers:
             raise UnknownModel(f"unknown provider {provider!r} in {model!r} (providers: {', '.join(sorted(self.config.providers))})")
         return None, RouteConfig(name=model, models=(model,))
@@ -163,8 +179,11 @@ class Grid:
                     call.failed(attempt, e)
                     continue
                 call.record(attempt, "interrupted", ttft, e, partial="".join(delivered))
-                raise call.charged(StreamInterrupted(f"{attempt.model}: the stream broke after {len(''.join(delivered))} characters ({e}); "
-                                                     "the reply above is incomplete")) from None
+                raise call.charged(
+                    StreamInterrupted(
+                        f"{attempt.model}: the stream broke after {len(''.join(delivered))} characters ({e}); the reply above is incomplete"
+                    )
+                ) from None
             except Cancelled as e:  # the provider saw the caller's stop
                 outcome = "stopped"
                 call.record(attempt, "cancelled", ttft, e, partial="".join(delivered))
@@ -195,11 +214,18 @@ class Grid:
                 why = self.provider(provider_name).availability(name.split("/", 1)[1])
             except TetherError as e:
                 why = str(e)
-            rows.append({
-                "model": name, "context_window": info.context_window,
-                "input_per_mtok": info.input_per_mtok, "output_per_mtok": info.output_per_mtok, "cached_per_mtok": info.cached_per_mtok,
-                "edit_format": info.edit_format, "usable": why is None, "missing": why,
-            })
+            rows.append(
+                {
+                    "model": name,
+                    "context_window": info.context_window,
+                    "input_per_mtok": info.input_per_mtok,
+                    "output_per_mtok": info.output_per_mtok,
+                    "cached_per_mtok": info.cached_per_mtok,
+                    "edit_format": info.edit_format,
+                    "usable": why is None,
+                    "missing": why,
+                }
+            )
         return rows
 
     def close(self) -> None:
@@ -260,9 +286,16 @@ class _Call:
                 provider = grid.provider(provider_name)
                 info = models.info(model, grid.config)
                 if self.budgeted or (key is not None and key.rpm):  # the worst case, held against every budget at once; settled after
-                    held = grid.ledger.reserve(self.limits, info.cost(tokens_in, tokens_out), tokens_in + tokens_out, model, self.route_name,
-                                               lease=self.deadline + 60, key=key.name if key else None,
-                                               rpm=key.rpm if key is not None and number == 0 else None)  # a failover is the same call
+                    held = grid.ledger.reserve(
+                        self.limits,
+                        info.cost(tokens_in, tokens_out),
+                        tokens_in + tokens_out,
+                        model,
+                        self.route_name,
+                        lease=self.deadline + 60,
+                        key=key.name if key else None,
+                        rpm=key.rpm if key is not None and number == 0 else None,
+                    )  # a failover is the same call
             except TetherError as e:
                 self.errors.append((model, e))
                 continue
@@ -284,7 +317,9 @@ class _Call:
                 self.errors.append((model, ProviderError(f"{model}: the call's deadline of {self.deadline:g}s passed")))
                 return True
             if not breaker.allow():
-                error: TetherError = CircuitOpen(f"{model}: skipped, {provider_name} failed {breaker.threshold} times in a row (circuit open)")
+                error: TetherError = CircuitOpen(
+                    f"{model}: skipped, {provider_name} failed {breaker.threshold} times in a row (circuit open)"
+                )
                 self.number += 1
                 self.record(_Try(provider, model, None, self.number, info), "skipped", None, error)  # type: ignore[arg-type]  # no request was made
                 self.errors.append((model, error))
@@ -340,18 +375,30 @@ class _Call:
             usage = Usage(self.prompt_tokens, estimate_tokens(partial), estimated=True)
         else:
             usage = Usage()
-        cost = response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+        cost = (
+            response.cost_usd if response is not None else attempt.info.cost(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+        )
         if response is None and usage.total_tokens:
             self.lost += usage
             self.lost_usd = None if cost is None or self.lost_usd is None else self.lost_usd + cost
-        self.grid.ledger.record(Attempt(
-            call_id=self.call_id, attempt=attempt.number, route=self.route_name, provider=attempt.provider.name,
-            model=attempt.model, usage=usage,
-            cost_usd=cost,
-            latency_ms=(time.perf_counter() - attempt.started) * 1000 if attempt.started else 0.0, ttft_ms=ttft_ms,
-            outcome=outcome, error_class=type(error).__name__ if error else None, error=str(error) if error else None,
-            stream=self.stream, key=self.key.name if self.key else None,
-        ))
+        self.grid.ledger.record(
+            Attempt(
+                call_id=self.call_id,
+                attempt=attempt.number,
+                route=self.route_name,
+                provider=attempt.provider.name,
+                model=attempt.model,
+                usage=usage,
+                cost_usd=cost,
+                latency_ms=(time.perf_counter() - attempt.started) * 1000 if attempt.started else 0.0,
+                ttft_ms=ttft_ms,
+                outcome=outcome,
+                error_class=type(error).__name__ if error else None,
+                error=str(error) if error else None,
+                stream=self.stream,
+                key=self.key.name if self.key else None,
+            )
+        )
 
     def charged(self, error: TetherError) -> TetherError:
         """The error the caller sees, carrying what every failed attempt of this call cost."""

@@ -58,12 +58,20 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
     def __add__(self, other: "Usage") -> "Usage":
-        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
-                     self.estimated or other.estimated, self.cached_tokens + other.cached_tokens)
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.estimated or other.estimated,
+            self.cached_tokens + other.cached_tokens,
+        )
 
     def to_dict(self) -> dict:
-        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "estimated": self.estimated,
-                "cached_tokens": self.cached_tokens}
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "estimated": self.estimated,
+            "cached_tokens": self.cached_tokens,
+        }
 
 
 @dataclass
@@ -104,14 +112,31 @@ class Response:
     def log_fields(self) -> dict:
         """What a run log keeps of a reply (`tether log` shows it), whichever command made it."""
         u = self.usage
-        return dict(text=self.text, model=self.model, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
-                    cached_tokens=u.cached_tokens, cost_usd=self.cost_usd, latency_ms=self.latency_ms)
+        return dict(
+            text=self.text,
+            model=self.model,
+            input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens,
+            cached_tokens=u.cached_tokens,
+            cost_usd=self.cost_usd,
+            latency_ms=self.latency_ms,
+        )
 
     def to_dict(self) -> dict:
         """What every face shows of a reply (`tether chat --json`)."""
-        return {"text": self.text, "model": self.model, "provider": self.provider, "route": self.route, "usage": self.usage.to_dict(),
-                "cost_usd": self.cost_usd, "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms, "finish_reason": self.finish_reason,
-                "attempts": self.attempts, "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls]}
+        return {
+            "text": self.text,
+            "model": self.model,
+            "provider": self.provider,
+            "route": self.route,
+            "usage": self.usage.to_dict(),
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "finish_reason": self.finish_reason,
+            "attempts": self.attempts,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls],
+        }
 
     def json(self) -> Any:
         """The reply parsed as JSON (for `schema=` calls)."""
@@ -146,8 +171,7 @@ def request_tokens(messages: list[Message], opts: dict) -> int:
     call's tools, tool choice, schema, grammar, stop words and extra wire fields. Counting the
     messages' text alone let one call with a large tool description spend many times its budget."""
     sent = {k: opts.get(k) for k in ("tools", "tool_choice", "schema", "grammar", "stop", "extra") if opts.get(k)}
-    return (sum(_message_tokens(m) + MESSAGE_OVERHEAD for m in messages)
-            + (estimate_tokens(_wire(sent)) if sent else 0))
+    return sum(_message_tokens(m) + MESSAGE_OVERHEAD for m in messages) + (estimate_tokens(_wire(sent)) if sent else 0)
 
 
 def _message_tokens(m: Message) -> int:

@@ -15,7 +15,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -28,35 +28,35 @@ from ..errors import ConfigError, TetherError
 from ..layering import DEFAULTS, KEYS
 
 if TYPE_CHECKING:
+    from ..context.index import Index
     from ..llm import GridLike
 
 RUN_LEVELS = ("ask", "suggest", "auto", "agent")  # approve needs a person to review each change: MCP has none
 
 __all__ = ["Bearer", "DESCRIPTIONS", "describe", "create_server", "settings"]
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
-WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 
 DESCRIPTIONS = {
     "digest": "The repository as one Markdown document (a tree with token counts, then every text file), "
-              "one page at a time: call with page=1, then 2, … up to the `pages` the reply states. "
-              "include/exclude take gitignore-style globs.",
+    "one page at a time: call with page=1, then 2, … up to the `pages` the reply states. "
+    "include/exclude take gitignore-style globs.",
     "map": "The repository's most important symbols (classes, functions, signatures), ranked by how the code "
-           "uses them, fitted to max_tokens; focus names files, folders or identifiers to rank toward.",
+    "uses them, fitted to max_tokens; focus names files, folders or identifiers to rank toward.",
     "search": "Search the code by words, a question or an identifier (BM25 and embeddings, fused). "
-              "Returns the k best chunks with path, lines and a snippet; index.not_embedded counts chunks found by words only.",
-    "read": "Lines start..end (1-based, at most 400) of one file of the workspace, given by its path "
-            "relative to the workspace root.",
+    "Returns the k best chunks with path, lines and a snippet; index.not_embedded counts chunks found by words only.",
+    "read": "Lines start..end (1-based, at most 400) of one file of the workspace, given by its path relative to the workspace root.",
     "ask": "Answer a question about the code with a model; every claim cites path:lines and each citation "
-           "is checked against those lines (verified true or false). Slow on a local model.",
+    "is checked against those lines (verified true or false). Slow on a local model.",
     "do": "Let tether's agent do a task in the workspace, on the leash of the user's config: level suggest "
-          "(the default) returns the change as a diff and writes nothing; auto and agent apply it and run the checks "
-          "(only if this server may write), as one undoable change. Returns the run's status, diff, checks and cost. "
-          "Slow on a local model.",
+    "(the default) returns the change as a diff and writes nothing; auto and agent apply it and run the checks "
+    "(only if this server may write), as one undoable change. Returns the run's status, diff, checks and cost. "
+    "Slow on a local model.",
     "propose_edit": "Check an edit without writing it: SEARCH/REPLACE blocks, a unified diff or whole files, "
-                    "each under its file's path. Returns a proposal id and the diff it would make.",
+    "each under its file's path. Returns a proposal id and the diff it would make.",
     "apply_proposal": "Apply a proposal made by propose_edit, as one undoable change, if this server may "
-                      "write, the leash allows it and the files have not changed since the proposal.",
+    "write, the leash allows it and the files have not changed since the proposal.",
     "undo": "Undo the last applied change in this workspace (only files still as the change left them).",
     "runs": "The agent runs and chats recorded in this workspace, newest last: status, steps, tokens, cost.",
     "ledger": "What the model calls cost: tokens, USD and latency, grouped by day, model or provider.",
@@ -66,11 +66,12 @@ DESCRIPTIONS = {
 def settings(config, root: Path) -> tuple[bool, int]:
     """(write, max_tokens) from [mcp] of the config. `write` is one of the user's own keys
     (layering.USER_ONLY): a repository someone else wrote cannot grant itself writes, trusted or not."""
-    spec = config.extra.get("mcp", {})
+    spec: Any = config.extra.get("mcp", {})
     where = f"{config.where('mcp')}: [mcp]"
     if not isinstance(spec, dict) or set(spec) - set(KEYS["mcp"]):
         raise ConfigError(f"{where} takes {', '.join(KEYS['mcp'])}")
-    write, cap = spec.get("write", DEFAULTS["mcp"]["write"]), spec.get("max_tokens", DEFAULTS["mcp"]["max_tokens"])
+    defaults: Any = DEFAULTS["mcp"]
+    write, cap = spec.get("write", defaults["write"]), spec.get("max_tokens", defaults["max_tokens"])
     if not isinstance(write, bool):
         raise ConfigError(f"{where} write must be true or false")
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1000:
@@ -94,7 +95,7 @@ class Tools:
         self.grid, self.root, self.write, self.max_tokens = grid, root, write, max_tokens
         self.drafts = Drafts(root)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tether-mcp")
-        self._index = None
+        self._index: Index | None = None
 
     async def run(self, fn, *args, **kwargs):
         def fresh():  # the config as its files say now: `tether trust`, its revoke or an edit holds from the next call on
@@ -156,8 +157,9 @@ class Tools:
 
         return answer(self.grid, self.root, question, model, on_event=on_event, cancel=cancel).to_dict()
 
-    def do(self, instruction: str, level: str, model: str, max_seconds: float | None, on_event=None,
-           cancel: threading.Event | None = None) -> dict:
+    def do(
+        self, instruction: str, level: str, model: str, max_seconds: float | None, on_event=None, cancel: threading.Event | None = None
+    ) -> dict:
         """A run the same as `tether do`'s (start.prepare), with no person to ask: at auto and agent
         what the leash would ask about is refused. Cancelling the call stops the run."""
         from ..autonomy.agent import start
@@ -166,10 +168,16 @@ class Tools:
             raise TetherError(f"level must be one of {', '.join(RUN_LEVELS)} (approve needs a person at a prompt)")
         if level in ("auto", "agent"):
             self._writable(f"apply changes at level {level}")
-        run = start.prepare(start.RunOptions(instruction, self.root, level=level, model=model, max_seconds=max_seconds),
-                            self.grid, on_event=on_event)
+        run = start.prepare(
+            start.RunOptions(instruction, self.root, level=level, model=model, max_seconds=max_seconds), self.grid, on_event=on_event
+        )
         done = cancel or threading.Event()
-        threading.Thread(target=lambda: done.wait() and run.stop(), daemon=True).start()
+
+        def stop_when_cancelled() -> None:
+            done.wait()
+            run.stop()
+
+        threading.Thread(target=stop_when_cancelled, daemon=True).start()
         try:
             return run.run().to_dict()
         finally:
@@ -199,8 +207,10 @@ class Tools:
 
     def _writable(self, what: str) -> None:
         if not self.write:
-            raise TetherError(f"this server is read-only: it may not {what} (start it with `tether mcp --write`, "
-                              "or set [mcp] write = true in your user config)")
+            raise TetherError(
+                f"this server is read-only: it may not {what} (start it with `tether mcp --write`, "
+                "or set [mcp] write = true in your user config)"
+            )
 
     def close(self) -> None:
         self._worker.submit(self._close).result()
@@ -214,8 +224,12 @@ class Tools:
 def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens: int = 20_000) -> tuple[MCPServer, Tools]:
     """The MCP server over one workspace, and its tools (close them when the server ends)."""
     t = Tools(grid, root, write, max_tokens)
-    server = MCPServer("tether", version=__version__, log_level="WARNING",
-                       instructions="tether: context, cited answers and leashed edits for the repository at " + str(root))
+    server = MCPServer(
+        "tether",
+        version=__version__,
+        log_level="WARNING",
+        instructions="tether: context, cited answers and leashed edits for the repository at " + str(root),
+    )
 
     async def digest(page: int = 1, include: list[str] | None = None, exclude: list[str] | None = None) -> dict:
         return await t.run(t.digest, page, include or [], exclude or [])
@@ -286,9 +300,14 @@ class Steps(Progress):
     is doing (its model calls' own progress included), so the count always increases."""
 
     def __call__(self, kind: str, **data) -> None:
-        said = {"status": data.get("doing"), "reading": f"reading the prompt: {data.get('read')} of {data.get('total')} tokens",
-                "writing": f"writing: {data.get('written')} tokens", "tool": f"{data.get('name')} {data.get('target')}",
-                "verify": f"checked {data.get('command')}: {'ok' if data.get('ok') else 'failing'}", "note": data.get("text")}.get(kind)
+        said = {
+            "status": data.get("doing"),
+            "reading": f"reading the prompt: {data.get('read')} of {data.get('total')} tokens",
+            "writing": f"writing: {data.get('written')} tokens",
+            "tool": f"{data.get('name')} {data.get('target')}",
+            "verify": f"checked {data.get('command')}: {'ok' if data.get('ok') else 'failing'}",
+            "note": data.get("text"),
+        }.get(kind)
         if said:
             self.last += 1
             asyncio.run_coroutine_threadsafe(self.ctx.report_progress(self.last, None, said), self.loop)
@@ -304,8 +323,13 @@ class Bearer:
         if scope["type"] == "http":
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self._token):
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": b'{"error": "a bearer token is required"}'})
                 return
         await self.app(scope, receive, send)

@@ -17,11 +17,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..autonomy.history import runlog
 from ..autonomy.agent import start
-from ..autonomy.history.checkpoints import Checkpoints
 from ..autonomy.edits.workspace import PathRefused, TextFile, readable
 from ..autonomy.guard.leash import LEVELS
+from ..autonomy.history import runlog
+from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
 from ..redaction import redact_file
 from .runs import Runs, WebAsk, WebRun
@@ -38,16 +38,28 @@ def create_app(grid: GridLike, root: Path, host: str = "127.0.0.1", port: int = 
     """The app behind its door (`Door.token` is the one-time token for the printed URL)."""
     pages = Pages(grid, Path(root))
     routes = [
-        Route("/", lambda r: RedirectResponse("/runs", 303)), Route("/favicon.ico", lambda r: Response(status_code=204)),
-        Route("/runs", pages.runs), Route("/runs", pages.start, methods=["POST"]),
-        Route("/runs/{key}", pages.run), Route("/runs/{key}/events", pages.events),
-        Route("/runs/{key}/stop", pages.stop, methods=["POST"]), Route("/runs/{key}/level", pages.level, methods=["POST"]),
-        Route("/runs/{key}/confirm", pages.confirm, methods=["POST"]), Route("/runs/{key}/decide", pages.decide, methods=["POST"]),
+        Route("/", lambda r: RedirectResponse("/runs", 303)),
+        Route("/favicon.ico", lambda r: Response(status_code=204)),
+        Route("/runs", pages.runs),
+        Route("/runs", pages.start, methods=["POST"]),
+        Route("/runs/{key}", pages.run),
+        Route("/runs/{key}/events", pages.events),
+        Route("/runs/{key}/stop", pages.stop, methods=["POST"]),
+        Route("/runs/{key}/level", pages.level, methods=["POST"]),
+        Route("/runs/{key}/confirm", pages.confirm, methods=["POST"]),
+        Route("/runs/{key}/decide", pages.decide, methods=["POST"]),
         Route("/replay/{run_id}", pages.replay),
-        Route("/timeline", pages.timeline), Route("/timeline/restore", pages.restore, methods=["POST"]),
-        Route("/ask", pages.ask), Route("/ask", pages.ask, methods=["POST"]), Route("/ask/{key}", pages.asked),
-        Route("/file", pages.file), Route("/context", pages.context), Route("/ledger", pages.ledger),
-        Route("/memory", pages.memory), Route("/memory", pages.remember, methods=["POST"]), Route("/wiki", pages.wiki),
+        Route("/timeline", pages.timeline),
+        Route("/timeline/restore", pages.restore, methods=["POST"]),
+        Route("/ask", pages.ask),
+        Route("/ask", pages.ask, methods=["POST"]),
+        Route("/ask/{key}", pages.asked),
+        Route("/file", pages.file),
+        Route("/context", pages.context),
+        Route("/ledger", pages.ledger),
+        Route("/memory", pages.memory),
+        Route("/memory", pages.remember, methods=["POST"]),
+        Route("/wiki", pages.wiki),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={TetherError: pages.error})
@@ -64,8 +76,13 @@ class Pages:
 
     def page(self, request: Request, name: str, status: int = 200, **data) -> HTMLResponse:
         self.grid.refresh()  # a `tether trust`, its revoke or an edit since the server started holds from this page on
-        html = self.env.get_template(name).render(csrf=request.scope["state"]["csrf"], root=str(self.root), page=name.split(".")[0],
-                                                  trust_note=self.grid.config.ignored_note(), **data)
+        html = self.env.get_template(name).render(
+            csrf=request.scope["state"]["csrf"],
+            root=str(self.root),
+            page=name.split(".")[0],
+            trust_note=self.grid.config.ignored_note(),
+            **data,
+        )
         return HTMLResponse(html, status)
 
     async def posted(self, request: Request) -> dict:
@@ -88,12 +105,12 @@ class Pages:
         token = request.headers.get("x-csrf-token") or data.get("csrf")
         if token is not None and not isinstance(token, str):
             raise TetherError("the CSRF token must be text")
-        if not self.door.csrf_ok(token):
+        if self.door is None or not self.door.csrf_ok(token):
             raise Forbidden("the form is stale or came from another site (CSRF token missing or wrong); reload the page")
         return data
 
-    async def error(self, request: Request, exc: TetherError) -> Response:
-        status = exc.http_status  # as errors.py says, the gateway's status for the same error
+    async def error(self, request: Request, exc: Exception) -> Response:
+        status = exc.http_status if isinstance(exc, TetherError) else 500  # as errors.py says, the gateway's status for the same error
         if request.method == "POST" and "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status)
         return self.page(request, "error.html", status, message=str(exc))
@@ -103,8 +120,15 @@ class Pages:
     def runs(self, request: Request):
         self.grid.refresh()  # before the form's default level is read from it
         past = runlog.runs(self.grid.store, str(self.root))[::-1]
-        return self.page(request, "runs.html", runs=past, live=list(self.runs_.all.values())[::-1], levels=LEVELS,
-                         routes=list(self.grid.config.routes), level=start.default_level(self.grid.config, self.root))
+        return self.page(
+            request,
+            "runs.html",
+            runs=past,
+            live=list(self.runs_.all.values())[::-1],
+            levels=LEVELS,
+            routes=list(self.grid.config.routes),
+            level=start.default_level(self.grid.config, self.root),
+        )
 
     async def start(self, request: Request):
         form = await self.posted(request)
@@ -201,9 +225,14 @@ class Pages:
         from ..autonomy.memory import Memory, standing
 
         notes = Memory(self.grid.store, self.root).list()
-        return self.page(request, "memory.html", pending=[n for n in notes if n["status"] == "pending"],
-                         decided=[n for n in notes if n["status"] != "pending"][::-1], sources=standing(self.root)[1],
-                         message=request.query_params.get("message", ""))
+        return self.page(
+            request,
+            "memory.html",
+            pending=[n for n in notes if n["status"] == "pending"],
+            decided=[n for n in notes if n["status"] != "pending"][::-1],
+            sources=standing(self.root)[1],
+            message=request.query_params.get("message", ""),
+        )
 
     async def remember(self, request: Request):
         """A person's yes or no to one proposed note: yes is one undoable change to .tether/memory.md."""
@@ -293,5 +322,12 @@ def _bars(totals: list[dict]) -> list[dict]:
     values = [(t["key"], t["cost_usd"] or 0.0, t["input_tokens"] + t["output_tokens"]) for t in totals]
     use_cost = any(cost for _, cost, _ in values)
     top = max((cost if use_cost else tokens for _, cost, tokens in values), default=0) or 1
-    return [{"day": day, "value": cost if use_cost else tokens, "unit": "USD" if use_cost else "tokens",
-             "height": round(100 * (cost if use_cost else tokens) / top, 1)} for day, cost, tokens in values]
+    return [
+        {
+            "day": day,
+            "value": cost if use_cost else tokens,
+            "unit": "USD" if use_cost else "tokens",
+            "height": round(100 * (cost if use_cost else tokens) / top, 1),
+        }
+        for day, cost, tokens in values
+    ]

@@ -7,15 +7,16 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..autonomy.agent import start
-from ..autonomy.edits.hunks import Hunk
 from ..autonomy.agent.result import RunResult, Status
+from ..autonomy.edits.hunks import Hunk
 from ..errors import Cancelled, TetherError
 
 if TYPE_CHECKING:
     from ..autonomy.agent.start import RunOptions
+    from ..autonomy.answers.ask import Answer
     from ..llm import GridLike
 
 
@@ -39,10 +40,24 @@ class Question:
     done: threading.Event = field(default_factory=threading.Event)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "type": self.kind, "text": self.text, "taken": self.taken,
-                "hunks": [{"n": n, "path": h.path, "line": h.start + 1, "before": "".join(h.before), "old": "".join(h.old),
-                           "new": "".join(h.new), "after": "".join(h.after)}
-                          for n, h in enumerate(self.hunks)]}
+        return {
+            "id": self.id,
+            "type": self.kind,
+            "text": self.text,
+            "taken": self.taken,
+            "hunks": [
+                {
+                    "n": n,
+                    "path": h.path,
+                    "line": h.start + 1,
+                    "before": "".join(h.before),
+                    "old": "".join(h.old),
+                    "new": "".join(h.new),
+                    "after": "".join(h.after),
+                }
+                for n, h in enumerate(self.hunks)
+            ],
+        }
 
 
 class Live:
@@ -52,7 +67,7 @@ class Live:
     def __init__(self, key: str):
         self.key = key
         self.events: list[dict] = []
-        self.result = None
+        self.result: Any = None
         self.started = time.time()
         self._changed = threading.Condition()
         self.thread = threading.Thread(target=self._run, name=f"tether-{self.key}", daemon=True)
@@ -88,15 +103,22 @@ class WebAsk(Live):
         super().__init__(key)
         self.grid, self.root, self.instruction, self.model = grid, root, question, model
         self.cancel = threading.Event()
-        self.answer = None
+        self.answer: Answer | None = None
 
     def _run(self) -> None:
         from ..autonomy.answers.ask import answer
 
         status, reason = "answered", ""
         try:
-            self.answer = answer(self.grid, self.root, self.instruction, self.model, on_claim=lambda text: self.event("claim", text=text),
-                                 on_event=self.event, cancel=self.cancel)
+            self.answer = answer(
+                self.grid,
+                self.root,
+                self.instruction,
+                self.model,
+                on_claim=lambda text: self.event("claim", text=text),
+                on_event=self.event,
+                cancel=self.cancel,
+            )
         except Cancelled:
             status, reason = "stopped", "stopped; nothing was answered"
         except Exception as e:  # a model that is down, a bad reply: the page says so, and the server goes on
@@ -219,6 +241,8 @@ class Runs:
     def get(self, key: str, kind: type = Live):
         found = self.all.get(key) or self.asks.get(key)
         if not isinstance(found, kind):
-            raise TetherError(f"no {'question' if kind is WebAsk else 'run'} {key!r} in this server "
-                              "(those started before it are in the timeline and `tether log`)")
+            raise TetherError(
+                f"no {'question' if kind is WebAsk else 'run'} {key!r} in this server "
+                "(those started before it are in the timeline and `tether log`)"
+            )
         return found

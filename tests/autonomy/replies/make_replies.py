@@ -15,7 +15,7 @@ from tether.autonomy.edits import search_replace  # noqa: E402
 from tether.llm.router import Grid  # noqa: E402
 
 FILES = {
-    "calc.py": 'def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef total(values):\n    result = 0\n    for v in values:\n        result = add(result, v)\n    return result\n',
+    "calc.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef total(values):\n    result = 0\n    for v in values:\n        result = add(result, v)\n    return result\n",
     "greet.py": 'def greet(name):\n    return "Hello, " + name\n',
 }
 TASKS = {

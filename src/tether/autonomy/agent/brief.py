@@ -26,8 +26,7 @@ FOCUS_FILE_TOKENS = 1500  # a file a focused request is about is shown whole up 
 FOCUS_MAP_TOKENS = 300  # the repo map beside a focused request's files: the names it may use, not the whole tree
 
 
-def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writable=None, found=None,
-          definitions=None) -> tuple[str, str]:
+def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writable=None, found=None, definitions=None) -> tuple[str, str]:
     """The workspace, and apart from it the files the run may change where the whole workspace fits
     (else ""): the caller puts those after the request, so a prompt rebuilt after a change (a second
     try, a fresh sample) keeps everything before them — system, the other files, the request — as
@@ -77,7 +76,7 @@ def brief(root: Path, request: str, fence: Fence, budget: int, search=None, writ
     for h in hits:
         if h.path in texts and not any(f'source="{h.path}"' in p for p in parts):
             lines = texts[h.path].splitlines(keepends=True)
-            add(fence.wrap(h.where, "".join(lines[h.start - 1:min(h.end, h.start + 80)])))
+            add(fence.wrap(h.where, "".join(lines[h.start - 1 : min(h.end, h.start + 80)])))
     left = budget - used
     if left > 200:
         from ...context.repomap import repo_map
@@ -99,7 +98,7 @@ def _focused(root: Path, texts: dict, sizes: dict, wanted: list[str], defining: 
     for h in defining:
         if h.path not in whole:
             lines = texts[h.path].splitlines(keepends=True)
-            add(fence.wrap(h.where, "".join(lines[h.start - 1:min(h.end, h.start + 80)])))
+            add(fence.wrap(h.where, "".join(lines[h.start - 1 : min(h.end, h.start + 80)])))
     for path in wanted:
         if path not in whole and not any(h.path == path for h in defining):
             add(fence.wrap(f"{path} (outline)", outline(path, texts[path]) or _head(texts[path], READ_ONLY_TOKENS, path)))
@@ -128,17 +127,38 @@ def file_block(path: str, text: str, fence: Fence, writable=None, label: str = "
     return fence.wrap(path, f"{label}\n{mark}{_LANG.get(path.rsplit('.', 1)[-1], '')}\n{text}{ending}{mark}")
 
 
-_LANG = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go", "rs": "rust", "java": "java", "c": "c", "cpp": "cpp",
-         "md": "markdown", "toml": "toml", "json": "json", "sh": "bash", "yml": "yaml", "yaml": "yaml"}
+_LANG = {
+    "py": "python",
+    "js": "javascript",
+    "ts": "typescript",
+    "go": "go",
+    "rs": "rust",
+    "java": "java",
+    "c": "c",
+    "cpp": "cpp",
+    "md": "markdown",
+    "toml": "toml",
+    "json": "json",
+    "sh": "bash",
+    "yml": "yaml",
+    "yaml": "yaml",
+}
 
 
 def _named(path: str, request: str) -> bool:
     """Whether the request names the file: its path or its name as a word of its own (a file
     called `the` or `rea` is not named by "the Region class's area")."""
     name = path.rsplit("/", 1)[-1]
-    return any(re.search(rf"(?<![\w./-]){re.escape(n)}(?![\w/-])", request) for n in (path, name)) and \
-        ("." in name or "/" in path or f"`{name}`" in request or  # `build`, not `the`; Makefile, not the verb that opens "Fix the …"
-         name[:1].isupper() and re.search(rf"(?<=[\w,;:] ){re.escape(name)}(?![\w/-])", request) is not None)
+    return (
+        any(re.search(rf"(?<![\w./-]){re.escape(n)}(?![\w/-])", request) for n in (path, name))
+        and (
+            "." in name
+            or "/" in path
+            or f"`{name}`" in request  # `build`, not `the`; Makefile, not the verb that opens "Fix the …"
+            or name[:1].isupper()
+            and re.search(rf"(?<=[\w,;:] ){re.escape(name)}(?![\w/-])", request) is not None
+        )
+    )
 
 
 def _join(parts: list[str], shown: int, total: int, apart: bool = False) -> str:

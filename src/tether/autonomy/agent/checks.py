@@ -20,8 +20,16 @@ CHANCE = re.compile(r"\b(?:random|secrets|uuid|urandom)\b")  # code that draws r
 
 
 class Checks:
-    def __init__(self, root: Path, verify: VerifySettings, confined: bool, cancel: threading.Event,
-                 on_event: Callable[..., None], status: Callable[[str], None], time_left: Callable[[], float]):
+    def __init__(
+        self,
+        root: Path,
+        verify: VerifySettings,
+        confined: bool,
+        cancel: threading.Event,
+        on_event: Callable[..., None],
+        status: Callable[[str], None],
+        time_left: Callable[[], float],
+    ):
         self.root, self.verify, self.confined, self.cancel = root, verify, confined, cancel
         self.on_event, self.status, self.time_left = on_event, status, time_left
         self.results: list[CommandResult] = []  # what the checks said last
@@ -67,7 +75,9 @@ class Checks:
             raise Cancelled("stopped")
         self.status(f"running {command}")
         result = run_command(command, self.root, self.verify.within(self.time_left()), self.confined, self.watch, self.cancel)
-        self.log.step("verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output, wrote=result.wrote)
+        self.log.step(
+            "verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output, wrote=result.wrote
+        )
         if result.wrote:
             self.on_event("note", text=f"{command} wrote {', '.join(result.wrote)}; it is part of this run's change")
         self.on_event("verify", command=command, ok=result.ok, code=result.code, output=result.output)
@@ -84,8 +94,12 @@ class Checks:
         """A run is not done when its checks now run fewer tests than before it: passing them proves less."""
         if stop.status is not Status.DONE or self.baseline is None or not self.results or ran_tests(self.results) >= self.baseline:
             return stop
-        return Stop(Status.FAILING, f"the checks ran {ran_tests(self.results)} test(s) after the change and {self.baseline} before it:"
-                                    " tests were removed, skipped or deselected; see the diff", stop.answer)
+        return Stop(
+            Status.FAILING,
+            f"the checks ran {ran_tests(self.results)} test(s) after the change and {self.baseline} before it:"
+            " tests were removed, skipped or deselected; see the diff",
+            stop.answer,
+        )
 
     def _draws_chance(self) -> bool:
         for path in self.files():

@@ -52,5 +52,7 @@ class Escalation:
         for name in filter(None, (model, self.to)):
             _, route = self.grid.route(name)
             if not any(catalogue.info(m, self.grid.config).price_known for m in route.models):
-                raise Stop(Status.BUDGET, f"{name} has no known price, so the limit of ${usd:g} cannot be kept;"
-                                          " add its price under [models] in tether.toml")
+                raise Stop(
+                    Status.BUDGET,
+                    f"{name} has no known price, so the limit of ${usd:g} cannot be kept; add its price under [models] in tether.toml",
+                )

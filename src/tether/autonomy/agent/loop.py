@@ -67,9 +67,21 @@ class Person(Protocol):
 
 
 class Agent:
-    def __init__(self, grid: GridLike, root: str | Path, leash: Leash, *, model: str = "default", verify: VerifySettings | None = None,
-                 person: Person | None = None, on_event: Callable[..., None] | None = None, candidates: int = 1,
-                 edit_format: str | None = None, stop_when_green: bool = False, escalate: str | None = None):
+    def __init__(
+        self,
+        grid: GridLike,
+        root: str | Path,
+        leash: Leash,
+        *,
+        model: str = "default",
+        verify: VerifySettings | None = None,
+        person: Person | None = None,
+        on_event: Callable[..., None] | None = None,
+        candidates: int = 1,
+        edit_format: str | None = None,
+        stop_when_green: bool = False,
+        escalate: str | None = None,
+    ):
         self.grid, self.root, self.model = grid, Path(root).resolve(), model
         self.edit_format = edit_format
         self.format = for_model(grid, model, edit_format)
@@ -134,7 +146,9 @@ class Agent:
     # -- the run ------------------------------------------------------------------------------
 
     def run(self, instruction: str) -> RunResult:
-        self.log = RunLog(self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.policy.level, model=self.model)
+        self.log = RunLog(
+            self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.policy.level, model=self.model
+        )
         self.leash = self.policy.for_run(self.verify.commands, self.grid.store, self.log.id)
         self.trail = Trail(self.root, self.log.id)
         watch = self.toolbox.watch = Watch(self.trail)  # what checks write joins the run's change
@@ -185,7 +199,9 @@ class Agent:
             if edits := self.parse(text):
                 outcome = self._edit(text, edits)
                 if outcome.passed and not outcome.refused and (self.leash.level == "auto" or self.stop_when_green and self.verify.commands):
-                    return Stop(Status.DONE, "the change is applied and the checks pass" if self.verify.commands else "the change is applied")
+                    return Stop(
+                        Status.DONE, "the change is applied and the checks pass" if self.verify.commands else "the change is applied"
+                    )
                 self._continue(outcome.text, outcome.feedback)
             elif (call := parse_tool(text)) is not None:
                 self._continue(text, self._tool(*call))
@@ -194,8 +210,9 @@ class Agent:
                 idle = not self.changed and self.leash.level in CHECKED
                 if (failing or idle) and not reminded:
                     reminded = True
-                    self._continue(text, f"The checks still fail. {self.format.ask}" if failing else
-                                   f"You have changed nothing yet. {self.format.ask}")
+                    self._continue(
+                        text, f"The checks still fail. {self.format.ask}" if failing else f"You have changed nothing yet. {self.format.ask}"
+                    )
                     continue
                 return self._ending(summary or "the model says the task is done", summary)
             elif self.leash.level in ("ask", "suggest") and not self.changed:
@@ -205,7 +222,9 @@ class Agent:
                 if reminded:
                     return self._ending("the model answered instead of changing the code", text.strip())
                 reminded = True
-                self._continue(text, f"{self.format.ask} To look at the code first, reply with one TOOL line. When all is done, reply DONE.")
+                self._continue(
+                    text, f"{self.format.ask} To look at the code first, reply with one TOOL line. When all is done, reply DONE."
+                )
 
     def _ending(self, reason: str, answer: str | None) -> Stop:
         """How a run the model ends turns out: done only with a change and no failing check."""
@@ -271,7 +290,9 @@ class Agent:
         target = spec.target(args)
         decision = self.leash.check(spec.leash_tool, target)
         allowed = decision.allowed or (decision.verdict == "ask" and self.confirm(f"{name}: {target}\n({decision.reason}) Allow?"))
-        self.log.step("decision", tool=name, target=target, verdict=decision.verdict, rule=decision.rule, reason=decision.reason, allowed=allowed)
+        self.log.step(
+            "decision", tool=name, target=target, verdict=decision.verdict, rule=decision.rule, reason=decision.reason, allowed=allowed
+        )
         self.on_event("tool", name=name, target=target, allowed=allowed, reason=decision.reason)
         if not allowed:
             self.refusals += 1
@@ -294,7 +315,13 @@ class Agent:
         if outcome.unchanged and self.checks.failing and self.unreviewed():  # it wrote the failing files out as they are
             self.judge.failed_edits.add(k)
             return sampling.again(self, text)
-        if outcome.applied and not outcome.passed and self.leash.level == "agent" and self.candidates > 1 and score(outcome.checks) <= before:
+        if (
+            outcome.applied
+            and not outcome.passed
+            and self.leash.level == "agent"
+            and self.candidates > 1
+            and score(outcome.checks) <= before
+        ):
             outcome = sampling.best_of(self, outcome)  # no progress: more samples of this turn; progress goes on in the conversation
         if outcome.applied:
             self.trail.keep(outcome.commit)

@@ -33,7 +33,8 @@ shown to you are current: when they are enough, reply with the edit right away.{
 REMEMBER = " Something the\nnext task here should know (how the tests run, a convention)? Add a line `REMEMBER: {placeholder}`."
 
 LEVEL_NOTES = {
-    "ask": "You may only read and answer: reply with your answer in plain text, citing files as path:line. Reply DONE when you have nothing to add.",
+    "ask": "You may only read and answer: reply with your answer in plain text, citing files as path:line. Reply DONE when you have "
+    "nothing to add.",
     "suggest": "Your edits are shown to the user as suggestions and not applied.",
     "approve": "The user approves or rejects each change you propose.",
     "auto": "Your edits are applied and checked by the project's tests: make the whole change in one reply. The task ends when they pass.",
@@ -48,12 +49,25 @@ def opening(run: Agent, instruction: str) -> list[dict]:
     example = run.sole or _example(run, instruction)
     run.grammar = _focus(run)
     tools, remember = ("", "") if run.grammar else (tools_prompt(example) + "\n", REMEMBER.format(placeholder=memory.PLACEHOLDER))
-    system = SYSTEM.format(fence_rule=run.fence.rule(), edits=run.format.prompt(example), remember=remember, tools=tools,
-                           level_note=LEVEL_NOTES[run.leash.level])
+    system = SYSTEM.format(
+        fence_rule=run.fence.rule(),
+        edits=run.format.prompt(example),
+        remember=remember,
+        tools=tools,
+        level_note=LEVEL_NOTES[run.leash.level],
+    )
     room = run.window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
     writable = None if run.person or not run.unreviewed() else run.leash.may_write
-    context, own = brief(run.root, instruction, run.fence, max(500, room * 2 // 3), search=lambda q: run.toolbox.index().search(q, k=8),
-                         writable=writable, found=found, definitions=lambda name: run.toolbox.index().definitions(name))
+    context, own = brief(
+        run.root,
+        instruction,
+        run.fence,
+        max(500, room * 2 // 3),
+        search=lambda q: run.toolbox.index().search(q, k=8),
+        writable=writable,
+        found=found,
+        definitions=lambda name: run.toolbox.index().definitions(name),
+    )
     run.output_tokens = run.format.output_tokens((context + own).split("</" + run.fence.tag), OUTPUT_TOKENS)
     checks, failing = _checks(run)
     if not run.changed and run.leash.level in ("approve", "auto", "agent"):
@@ -61,8 +75,11 @@ def opening(run: Agent, instruction: str) -> list[dict]:
     ending = "Answer in plain text." if run.leash.level == "ask" else run.format.ask
     conventions, sources = memory.standing(run.root)
     if conventions:  # the project's own standing instructions: they shape style and workflow, never the leash
-        conventions = (f"The project's standing instructions ({', '.join(sources)}); follow them where they fit the request:\n"
-                       + run.fence.wrap("standing instructions", conventions) + "\n\n")
+        conventions = (
+            f"The project's standing instructions ({', '.join(sources)}); follow them where they fit the request:\n"
+            + run.fence.wrap("standing instructions", conventions)
+            + "\n\n"
+        )
     own = f"\n\nWhat you may change:\n{own}" if own else ""
     user = f"{conventions}{context}\n\nThe user's request:\n{instruction}{own}{checks}\n\n{ending}"
     run.outlined = False
@@ -83,8 +100,11 @@ def _checks(run: Agent) -> tuple[str, list]:
     if not failing and run.stop_when_green:  # the checks are the whole spec, and they pass already
         raise Stop(Status.DONE, "the checks already pass; nothing to change")
     # one failure report: the files above show the cases, this how they fail (each prompt token costs ~1/100 s here)
-    return ("\n\nAfter each change the checks run. Now they fail like this:\n" + failure_report(failing, run.fence.wrap) if failing
-            else f"\n\nAfter each change the checks run ({', '.join(run.checks.commands)}). Now they pass."), failing
+    return (
+        "\n\nAfter each change the checks run. Now they fail like this:\n" + failure_report(failing, run.fence.wrap)
+        if failing
+        else f"\n\nAfter each change the checks run ({', '.join(run.checks.commands)}). Now they pass."
+    ), failing
 
 
 def anew(run: Agent, user: str, why: str = "its code fails the checks") -> str:

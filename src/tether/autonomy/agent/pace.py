@@ -45,7 +45,7 @@ class Pace:
     def unread(self, messages: list[dict]) -> int:
         """Tokens of `messages` past what the cache holds from the reply before."""
         now = _text(messages)
-        return tokens.count(now[len(os.path.commonprefix([self.cached, now])):])
+        return tokens.count(now[len(os.path.commonprefix([self.cached, now])) :])
 
     def seconds(self, messages: list[dict], output_tokens: int) -> float | None:
         """How long a reply of `output_tokens` to `messages` takes; None before a reply showed the speed."""

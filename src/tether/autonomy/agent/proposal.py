@@ -7,15 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from ..edits import hunks as hunk_mod
-from ..guard import tamper
 from ..edits import Edit, propose
+from ..edits import hunks as hunk_mod
 from ..edits.formats import EditFormat
+from ..guard import tamper
 from ..guard.leash import Leash
-from .result import Status, Stop
+from ..guard.verify import CommandResult, failure_report, score
 from ..history.runlog import RunLog
 from ..history.trail import Trail
-from ..guard.verify import CommandResult, failure_report, score
+from .result import Status, Stop
 
 if TYPE_CHECKING:
     from .checks import Checks
@@ -46,8 +46,17 @@ class Outcome:
 
 
 class Proposals:
-    def __init__(self, leash: Leash, person, log: RunLog, trail: Trail, fmt: EditFormat,
-                 checks: Checks, on_event: Callable[..., None], wrap: Callable[[str, str], str]):
+    def __init__(
+        self,
+        leash: Leash,
+        person,
+        log: RunLog,
+        trail: Trail,
+        fmt: EditFormat,
+        checks: Checks,
+        on_event: Callable[..., None],
+        wrap: Callable[[str, str], str],
+    ):
         self.leash, self.person, self.log, self.trail, self.fmt = leash, person, log, trail, fmt
         self.checks, self.on_event, self.wrap = checks, on_event, wrap
 
@@ -64,8 +73,13 @@ class Proposals:
         changes = plan.changes()
         files = [rel for rel, _, _ in changes]
         if not changes:
-            return Outcome(text, False, left_out.strip() or "Your edit changes nothing; the files already read like that.", refused=refused,
-                           unchanged=not left_out)
+            return Outcome(
+                text,
+                False,
+                left_out.strip() or "Your edit changes nothing; the files already read like that.",
+                refused=refused,
+                unchanged=not left_out,
+            )
         self.on_event("diff", diff=report.diff)
         self.log.step("diff", applied=None, diff=report.diff, files=files)
         if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
@@ -87,16 +101,20 @@ class Proposals:
         if not files:
             return Outcome(text, False, "No hunk was taken; nothing changed.", refused=refused)
         self.trail.first_touch(files)
-        files, diff = plan.commit({"before": self.trail.start, "message": f"tether do (interrupted run {self.log.id})",
-                                   "files": sorted(self.trail.touched)})
+        files, diff = plan.commit(
+            {"before": self.trail.start, "message": f"tether do (interrupted run {self.log.id})", "files": sorted(self.trail.touched)}
+        )
         commit = self.trail.written(files)
         self.log.step("diff", applied=True, diff=diff, files=files)
         checks = self.checks.run()
         feedback = "Applied to " + ", ".join(files) + "." + left_out
         if checks:
             failing = [c for c in checks if not c.ok]
-            feedback += (" The checks pass. If the request is fully done, reply DONE; else go on." if not failing else
-                         " " + checks_fail(failing, self.wrap) + "Fix the code. " + self.fmt.ask)
+            feedback += (
+                " The checks pass. If the request is fully done, reply DONE; else go on."
+                if not failing
+                else " " + checks_fail(failing, self.wrap) + "Fix the code. " + self.fmt.ask
+            )
         return Outcome(text, True, feedback, files, checks, commit, refused)
 
     def _review(self, decision, all_hunks: dict, changes: list, plan) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-
 from typing import TYPE_CHECKING
 
 from ..guard.verify import CommandResult
@@ -65,15 +64,37 @@ class RunResult:
     @classmethod
     def of(cls, run_id: str, stop: Stop, changed: list[str], diff: str, spent: Spent, checks: list[CommandResult]) -> RunResult:
         """A run's result from how it stopped and what it spent."""
-        return cls(run_id, stop.status, stop.reason, stop.answer, changed, diff, spent.steps, spent.input_tokens,
-                   spent.output_tokens, spent.usd, spent.seconds, list(checks), spent.cached_tokens)
+        return cls(
+            run_id,
+            stop.status,
+            stop.reason,
+            stop.answer,
+            changed,
+            diff,
+            spent.steps,
+            spent.input_tokens,
+            spent.output_tokens,
+            spent.usd,
+            spent.seconds,
+            list(checks),
+            spent.cached_tokens,
+        )
 
     @property
     def exit_code(self) -> int:
         return Status(self.status).exit_code
 
     def to_dict(self) -> dict:
-        return {"run": self.id, "status": str(self.status), "reason": self.reason, "answer": self.answer, "changed": self.changed,
-                "diff": self.diff, "steps": self.steps, "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "cached_tokens": self.cached_tokens},
-                "cost_usd": self.cost_usd, "seconds": round(self.seconds, 3),
-                "checks": [{"command": c.command, "code": c.code, "ok": c.ok, "wrote": c.wrote} for c in self.checks]}
+        return {
+            "run": self.id,
+            "status": str(self.status),
+            "reason": self.reason,
+            "answer": self.answer,
+            "changed": self.changed,
+            "diff": self.diff,
+            "steps": self.steps,
+            "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "cached_tokens": self.cached_tokens},
+            "cost_usd": self.cost_usd,
+            "seconds": round(self.seconds, 3),
+            "checks": [{"command": c.command, "code": c.code, "ok": c.ok, "wrote": c.wrote} for c in self.checks],
+        }

@@ -32,8 +32,11 @@ def again(run: Agent, text: str) -> Outcome:
         run.judge.stuck("again", "the model wrote a failed change again after fresh samples from the opening prompt")
         return fresh(run, text)
     run.judge.stuck("again", "the same failing edit was proposed twice")
-    return Outcome(text, False, f"You proposed this same edit before and it failed; it was not applied again. "
-                                f"Make a different change. {run.format.ask}")
+    return Outcome(
+        text,
+        False,
+        f"You proposed this same edit before and it failed; it was not applied again. Make a different change. {run.format.ask}",
+    )
 
 
 def best_of(run: Agent, first: Outcome) -> Outcome:
@@ -64,8 +67,14 @@ def fresh(run: Agent, text: str) -> Outcome:
     opening, checks, outlined = run.messages[:2], list(run.checks.results), run.outlined
     user = anew(run, opening[1]["content"])
     run.outlined = outlined or user != opening[1]["content"]
-    run.messages = [opening[0], {**opening[1], "content": user + "\n\nA change was tried and the checks "
-                                 f"failed like this:\n{failure_report(checks, run.fence.wrap)}\nWrite a different solution. {run.format.ask}"}]
+    run.messages = [
+        opening[0],
+        {
+            **opening[1],
+            "content": user + "\n\nA change was tried and the checks "
+            f"failed like this:\n{failure_report(checks, run.fence.wrap)}\nWrite a different solution. {run.format.ask}",
+        },
+    ]
     best: Outcome | None = None
     samples = run.candidates - 1
     try:
@@ -91,10 +100,11 @@ def fresh(run: Agent, text: str) -> Outcome:
         run.checks.keep(best.checks if best else checks)
     if best is None:
         run.judge.stuck("again", f"the model wrote a failed change again, and {samples} fresh sample(s) did no better")
-        return Outcome(text, False, f"This change failed before, and fresh attempts did no better. Make a different change. {run.format.ask}")
+        return Outcome(
+            text, False, f"This change failed before, and fresh attempts did no better. Make a different change. {run.format.ask}"
+        )
     if score(best.checks) > score(checks):  # progress: the next repeat earns a fresh round of its own
         run.judge.failures["again"] = 0
     run.trail.keep(best.commit)
     run.log.step("note", text=f"went on from a fresh sample scoring {best.score}")
     return best
-

@@ -56,8 +56,9 @@ class RunOptions:
         object.__setattr__(self, "root", Path(self.root))
         for name, (_, kind) in LIMITS.items():
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, kind if kind is int else (int, float))
-                                      or not 0 < value < math.inf):  # nan and inf too
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, kind if kind is int else (int, float)) or not 0 < value < math.inf
+            ):  # nan and inf too
                 raise TetherError(f"{name.replace('_', ' ')} must be {_a(kind)} > 0 (got {value!r:.60})")
         if isinstance(self.candidates, bool) or not isinstance(self.candidates, int) or self.candidates < 1:
             raise TetherError(f"candidates must be a whole number of 1 or more (got {self.candidates!r:.60})")
@@ -83,14 +84,27 @@ class RunOptions:
 
         numbers = {name: _number(text(name), name, kind) for name, (_, kind) in LIMITS.items()}
         until = fields.get("until_green")
-        return cls(str(fields.get("instruction") or "").strip(), Path(root), level=text("level"), model=text("model") or "default",
-                   checks=lines("checks"), paths=lines("paths") or (), candidates=_number(text("candidates"), "candidates", int) or 1,
-                   edit_format=text("edit_format"), until_green=until is True or str(until).lower() in ("1", "true", "on", "yes"),
-                   escalate=text("escalate"), **numbers)
+        return cls(
+            str(fields.get("instruction") or "").strip(),
+            Path(root),
+            level=text("level"),
+            model=text("model") or "default",
+            checks=lines("checks"),
+            paths=lines("paths") or (),
+            candidates=_number(text("candidates"), "candidates", int) or 1,
+            edit_format=text("edit_format"),
+            until_green=until is True or str(until).lower() in ("1", "true", "on", "yes"),
+            escalate=text("escalate"),
+            **numbers,
+        )
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "root": str(self.root), "checks": None if self.checks is None else list(self.checks),
-                "paths": list(self.paths)}
+        return {
+            **dataclasses.asdict(self),
+            "root": str(self.root),
+            "checks": None if self.checks is None else list(self.checks),
+            "paths": list(self.paths),
+        }
 
 
 class AgentRun:
@@ -124,9 +138,16 @@ class AgentRun:
     def to_dict(self) -> dict:
         """What the run will do, before it starts."""
         b = self.budget
-        return {"instruction": self.options.instruction, "root": str(self.agent.root), "level": self.level, "model": self.options.model,
-                "escalate": self.escalation, "edit_format": self.format, "checks": list(self.verify.commands),
-                "limits": {"steps": b.steps, "seconds": b.seconds, "tokens": b.tokens, "usd": b.usd}}
+        return {
+            "instruction": self.options.instruction,
+            "root": str(self.agent.root),
+            "level": self.level,
+            "model": self.options.model,
+            "escalate": self.escalation,
+            "edit_format": self.format,
+            "checks": list(self.verify.commands),
+            "limits": {"steps": b.steps, "seconds": b.seconds, "tokens": b.tokens, "usd": b.usd},
+        }
 
 
 def prepare(options: RunOptions, grid, *, person: Person | None = None, on_event: Callable[..., None] | None = None) -> AgentRun:
@@ -137,9 +158,19 @@ def prepare(options: RunOptions, grid, *, person: Person | None = None, on_event
         grid.route(name)
     leash = Leash.from_config(options.root, grid.config, options.level, options.limits, options.paths)
     verify = VerifySettings.from_config(grid.config, options.root, options.checks)
-    agent = Agent(grid, options.root, leash, model=options.model, verify=verify, person=person, on_event=on_event,
-                  candidates=options.candidates, edit_format=options.edit_format, stop_when_green=options.until_green,
-                  escalate=options.escalate)
+    agent = Agent(
+        grid,
+        options.root,
+        leash,
+        model=options.model,
+        verify=verify,
+        person=person,
+        on_event=on_event,
+        candidates=options.candidates,
+        edit_format=options.edit_format,
+        stop_when_green=options.until_green,
+        escalate=options.escalate,
+    )
     return AgentRun(options, agent, leash, verify)
 
 

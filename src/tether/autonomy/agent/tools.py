@@ -30,18 +30,41 @@ class ToolSpec:
     target: Callable[[dict], str]  # what the leash checks it against
 
 
-SPECS = {s.name: s for s in (
-    ToolSpec("read_file", "read", '{"path": "...", "start": 1, "end": 80}', "show a file's lines (start and end optional)",
-             lambda a: str(a.get("path", ""))),
-    ToolSpec("search", "search", '{"query": "..."}', "find code by words or identifiers (BM25 + embeddings)",
-             lambda a: str(a.get("query", ""))),
-    ToolSpec("repo_map", "search", '{"focus": "..."}', "the most used symbols of the repository, ranked toward focus",
-             lambda a: str(a.get("focus", ""))),
-    ToolSpec("run_command", "run", '{"command": "..."}', "run a command in the workspace (the leash decides which)",
-             lambda a: str(a.get("command", ""))),
-    ToolSpec("propose_edit", "propose", "(SEARCH/REPLACE blocks, not a TOOL line)", "change files", lambda a: ""),
-    ToolSpec("finish", "read", '(the line "DONE summary")', "end the task with a one-line summary", lambda a: ""),
-)}
+SPECS = {
+    s.name: s
+    for s in (
+        ToolSpec(
+            "read_file",
+            "read",
+            '{"path": "...", "start": 1, "end": 80}',
+            "show a file's lines (start and end optional)",
+            lambda a: str(a.get("path", "")),
+        ),
+        ToolSpec(
+            "search",
+            "search",
+            '{"query": "..."}',
+            "find code by words or identifiers (BM25 + embeddings)",
+            lambda a: str(a.get("query", "")),
+        ),
+        ToolSpec(
+            "repo_map",
+            "search",
+            '{"focus": "..."}',
+            "the most used symbols of the repository, ranked toward focus",
+            lambda a: str(a.get("focus", "")),
+        ),
+        ToolSpec(
+            "run_command",
+            "run",
+            '{"command": "..."}',
+            "run a command in the workspace (the leash decides which)",
+            lambda a: str(a.get("command", "")),
+        ),
+        ToolSpec("propose_edit", "propose", "(SEARCH/REPLACE blocks, not a TOOL line)", "change files", lambda a: ""),
+        ToolSpec("finish", "read", '(the line "DONE summary")', "end the task with a one-line summary", lambda a: ""),
+    )
+}
 
 _TOOL_LINE = re.compile(r"^[ \t>*`]*(?:TOOL|CALL)[:\s]+([A-Za-z_]+)[ \t]*(.*?)[`\s]*$", re.M)
 _DONE_LINE = re.compile(r"^[ \t>*`]*DONE\b[:\s]*(.*?)\s*$", re.M)
@@ -50,9 +73,11 @@ _DONE_LINE = re.compile(r"^[ \t>*`]*DONE\b[:\s]*(.*?)\s*$", re.M)
 def prompt(example: str = "src/app.py") -> str:
     """The tools; `example` is a real file of the workspace (a small model copies the example's path)."""
     listing = "\n".join(f"- {s.name} {s.arguments}: {s.description}" for s in SPECS.values() if s.name not in ("propose_edit", "finish"))
-    return ("Only when you need to see more of the code or run something, reply with a single tool line, e.g.\n"
-            f'TOOL read_file {{"path": {json.dumps(example)}, "start": 1, "end": 80}}\n'
-            "The tools:\n" + listing)
+    return (
+        "Only when you need to see more of the code or run something, reply with a single tool line, e.g.\n"
+        f'TOOL read_file {{"path": {json.dumps(example)}, "start": 1, "end": 80}}\n'
+        "The tools:\n" + listing
+    )
 
 
 def parse_tool(text: str) -> tuple[str, dict] | None:
@@ -83,7 +108,7 @@ def read_lines(root: Path, path: str, start=None, end=None, most: int = MAX_READ
     lines = redact_file(target, target.read_text(encoding="utf-8", errors="replace"))[0].splitlines()
     first = max(1, int(start or 1))
     last = min(len(lines), int(end or first + most - 1), first + most - 1)
-    return {"path": rel, "start": first, "end": last, "lines": len(lines), "text": "\n".join(lines[first - 1:last])}
+    return {"path": rel, "start": first, "end": last, "lines": len(lines), "text": "\n".join(lines[first - 1 : last])}
 
 
 class Toolbox:

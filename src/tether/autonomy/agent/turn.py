@@ -33,17 +33,27 @@ def generate(run: Agent, **opts) -> Response:
         opts["grammar"] = run.grammar
     opts["cancel"] = run.cancel
     try:  # the run's time limit bounds the call in flight, not only the next one
-        reply = run.grid.complete(run.model, messages, max_tokens=run.output_tokens, deadline=run.time_left(),
-                                  progress=CallProgress(run.on_event, run.leash.spent), **opts)
+        reply = run.grid.complete(
+            run.model,
+            messages,
+            max_tokens=run.output_tokens,
+            deadline=run.time_left(),
+            progress=CallProgress(run.on_event, run.leash.spent),
+            **opts,
+        )
     except TetherError as e:
         _cut_off(run, e)
         raise
     u = reply.usage
-    verdict = run.leash.charge(usd=reply.cost_usd, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens)
+    verdict = run.leash.charge(
+        usd=reply.cost_usd, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens
+    )
     run.last_reply = u.output_tokens
     run.pace.observe(messages, reply)
     detail = reply.log_fields()
-    step = run.log.step("reply", **detail, **{k: v for k, v in opts.items() if k not in ("cancel", "grammar")}, constrained="grammar" in opts)
+    step = run.log.step(
+        "reply", **detail, **{k: v for k, v in opts.items() if k not in ("cancel", "grammar")}, constrained="grammar" in opts
+    )
     for note in memory.remembered(reply.text):
         run.memory.propose(note, run.log.id, step)
     run.on_event("reply", **detail)
@@ -59,8 +69,11 @@ def _cut_off(run: Agent, e: TetherError) -> None:
     if e.usage is not None:
         u = e.usage
         run.leash.charge(usd=e.cost_usd, input_tokens=u.input_tokens, output_tokens=u.output_tokens, cached_tokens=u.cached_tokens)
-        run.log.step("note", text=f"the reply was cut off after reading {u.input_tokens} prompt tokens and writing "
-                                  f"{u.output_tokens}: {e}", **u.to_dict())
+        run.log.step(
+            "note",
+            text=f"the reply was cut off after reading {u.input_tokens} prompt tokens and writing {u.output_tokens}: {e}",
+            **u.to_dict(),
+        )
         run.totals()
     if run.time_left() <= 0.05:
         raise Stop(Status.BUDGET, f"the run used its {run.leash.budget.seconds:g} seconds") from None
@@ -82,8 +95,11 @@ def time_for_reply(run: Agent) -> None:
         return
     needed, left = run.pace.seconds(run.messages, reply), run.time_left()
     if needed is not None and left < needed:
-        raise Stop(Status.BUDGET, f"the run used its {budget:g} seconds: {left:.0f} were left, and reading the prompt and "
-                                  f"writing {run.sole} again takes about {needed:.0f} at this model's speed")
+        raise Stop(
+            Status.BUDGET,
+            f"the run used its {budget:g} seconds: {left:.0f} were left, and reading the prompt and "
+            f"writing {run.sole} again takes about {needed:.0f} at this model's speed",
+        )
 
 
 def fit(run: Agent) -> None:

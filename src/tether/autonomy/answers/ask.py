@@ -68,9 +68,14 @@ class Answer:
 
     def to_dict(self) -> dict:
         r = self.response
-        return {"answer": self.text, "run": self.run_id, "model": r.model if r else None, "cost_usd": r.cost_usd if r else None,
-                "usage": r.usage.to_dict() if r else None,
-                "claims": [c.to_dict() for c in self.claims]}
+        return {
+            "answer": self.text,
+            "run": self.run_id,
+            "model": r.model if r else None,
+            "cost_usd": r.cost_usd if r else None,
+            "usage": r.usage.to_dict() if r else None,
+            "claims": [c.to_dict() for c in self.claims],
+        }
 
 
 @dataclass
@@ -95,8 +100,18 @@ class Snippet:
         return tokens.count("".join(self.lines)) + 20
 
 
-def ask(grid: GridLike, root: str | Path, question: str, model: str = "default", budget: int | None = None, shown: list[Snippet] | None = None,
-        command: str = "ask", claims: tuple[int, int] = (1, 5), on_event=None, cancel=None) -> Iterator[str | Answer]:
+def ask(
+    grid: GridLike,
+    root: str | Path,
+    question: str,
+    model: str = "default",
+    budget: int | None = None,
+    shown: list[Snippet] | None = None,
+    command: str = "ask",
+    claims: tuple[int, int] = (1, 5),
+    on_event=None,
+    cancel=None,
+) -> Iterator[str | Answer]:
     """Each claim's text as soon as the model has written it, then the checked Answer. The model
     sees numbered snippets (`shown`, else what search finds) and may only cite their ids (its
     reply is held to a JSON schema, a grammar for the embedded model); tether turns ids into
@@ -111,7 +126,9 @@ def ask(grid: GridLike, root: str | Path, question: str, model: str = "default",
     if shown is None:
         toolbox = Toolbox(root, VerifySettings(timeout=30, output_cap=4000))  # ask runs no commands: reads and searches only
         try:
-            shown = snippets(root, question, budget or CONTEXT_TOKENS, lambda q: toolbox.index().search(q, k=12), toolbox.index().definitions)
+            shown = snippets(
+                root, question, budget or CONTEXT_TOKENS, lambda q: toolbox.index().search(q, k=12), toolbox.index().definitions
+            )
         finally:
             toolbox.close()
     context = "\n\n".join(fence.wrap(s.source, "".join(s.lines)) for s in shown) or "(no code matched the question)"
@@ -121,8 +138,14 @@ def ask(grid: GridLike, root: str | Path, question: str, model: str = "default",
     log.step("prompt", system=system, user=messages[1]["content"], tokens=tokens.count(system + messages[1]["content"]))
     started, pieces, response, told = time.monotonic(), [], None, 0
     try:
-        for item in grid.stream(model, messages, max_tokens=600, schema=_schema([s.id for s in shown], claims), cancel=cancel,
-                                progress=CallProgress(on_event) if on_event else None):
+        for item in grid.stream(
+            model,
+            messages,
+            max_tokens=600,
+            schema=_schema([s.id for s in shown], claims),
+            cancel=cancel,
+            progress=CallProgress(on_event) if on_event else None,
+        ):
             if isinstance(item, str):
                 pieces.append(item)
                 done = _finished_texts("".join(pieces))
@@ -132,7 +155,9 @@ def ask(grid: GridLike, root: str | Path, question: str, model: str = "default",
             else:
                 response = item
     except BaseException as e:  # a stop, a failure, Ctrl-C or a caller that stopped reading: never left "running"
-        log.finish("stopped" if isinstance(e, Cancelled) else "error" if isinstance(e, TetherError) else "interrupted", str(e) or "stopped", [])
+        log.finish(
+            "stopped" if isinstance(e, Cancelled) else "error" if isinstance(e, TetherError) else "interrupted", str(e) or "stopped", []
+        )
         raise
     raw = "".join(pieces)
     claims = cited(root, raw, {s.id: s for s in shown})
@@ -176,7 +201,7 @@ def snippets(root: Path, question: str, budget: int, search, definitions=None) -
         lines = file_lines(root, h.path)
         if not lines:
             continue
-        snippet = Snippet(f"S{len(found) + 1}", h.path, h.start, [line + "\n" for line in lines[h.start - 1:min(h.end, h.start + 59)]])
+        snippet = Snippet(f"S{len(found) + 1}", h.path, h.start, [line + "\n" for line in lines[h.start - 1 : min(h.end, h.start + 59)]])
         if snippet.lines and used + snippet.cost <= budget:
             found.append(snippet)
             used += snippet.cost
@@ -218,8 +243,8 @@ def _whole(text: str, limit: int = MAX_CLAIM) -> str:
     if len(text) < limit - 1:
         return text
     end = max(text.rfind(". "), text.rfind("; "))
-    text = text[:end + 1] if end > 20 else text[:text.rfind(" ")].rstrip(",;:") + " …"
-    return text[:text.rfind("`")].rstrip() + " …" if text.count("`") % 2 else text
+    text = text[: end + 1] if end > 20 else text[: text.rfind(" ")].rstrip(",;:") + " …"
+    return text[: text.rfind("`")].rstrip() + " …" if text.count("`") % 2 else text
 
 
 def _narrow(claim: str, snippet: Snippet) -> Citation:
@@ -233,10 +258,25 @@ def _narrow(claim: str, snippet: Snippet) -> Citation:
 def _schema(ids: list[str], claims: tuple[int, int] = (1, 5)) -> dict:
     """Bounded, so that even a rambling small model ends its JSON inside `max_tokens`."""
     ref = {"type": "string", "enum": ids} if ids else {"type": "string"}
-    return {"type": "object", "properties": {"claims": {"type": "array", "minItems": claims[0], "maxItems": claims[1], "items": {
-        "type": "object", "properties": {"text": {"type": "string", "maxLength": MAX_CLAIM},
-                                         "snippets": {"type": "array", "maxItems": 3, "items": ref}},
-        "required": ["text", "snippets"]}}}, "required": ["claims"]}
+    return {
+        "type": "object",
+        "properties": {
+            "claims": {
+                "type": "array",
+                "minItems": claims[0],
+                "maxItems": claims[1],
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string", "maxLength": MAX_CLAIM},
+                        "snippets": {"type": "array", "maxItems": 3, "items": ref},
+                    },
+                    "required": ["text", "snippets"],
+                },
+            }
+        },
+        "required": ["claims"],
+    }
 
 
 def _finished_texts(partial: str) -> list[str]:
@@ -248,5 +288,3 @@ def _finished_texts(partial: str) -> list[str]:
         except json.JSONDecodeError:
             continue
     return found
-
-

@@ -13,13 +13,10 @@ from ..edits.workspace import PathRefused, readable
 _CITATION = re.compile(r"\[?`?([\w./-]*\.\w+)`?(?::|,?\s+(?:on\s+|at\s+)?lines?\s+)(\d+)(?:\s*(?:[-–]|to)\s*(\d+))?\]?")
 
 
-
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
 
 
-
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\[(])")
-
 
 
 @dataclass
@@ -32,7 +29,6 @@ class Citation:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.start}-{self.end}"
-
 
 
 @dataclass
@@ -48,12 +44,16 @@ class Claim:
     def state(self) -> str:
         """verified (the cited lines define or use, as code, what the claim names), unchecked (it
         names no code, so no line can confirm it) or unverified."""
-        return "verified" if self.verified else "unchecked" if not self.identifiers and self.citations and \
-            all(c.ok for c in self.citations) else "unverified"
+        return (
+            "verified"
+            if self.verified
+            else "unchecked"
+            if not self.identifiers and self.citations and all(c.ok for c in self.citations)
+            else "unverified"
+        )
 
     def to_dict(self) -> dict:
         return {**asdict(self), "state": self.state}
-
 
 
 def _facts(text: str) -> list[str]:
@@ -66,7 +66,6 @@ def _facts(text: str) -> list[str]:
         else:
             facts.append(sentence)
     return facts
-
 
 
 def _true_names(text: str, shown) -> str:
@@ -89,13 +88,12 @@ def _true_names(text: str, shown) -> str:
     return text
 
 
-
 def _definitions(root: Path, text: str, citations: list[Citation], lines_of: dict) -> list[Citation]:
     """Where a name the claim gives in backticks, but none of its cited lines hold, is defined in
     one of the files it cites (`def head` further down api.py): a citation of that line, so a
     true claim is not dropped for a snippet that was not shown."""
     found = []
-    cited_text = "\n".join(line for c in citations for line in (_lines(root, c.path, lines_of) or [])[c.start - 1:c.end])
+    cited_text = "\n".join(line for c in citations for line in (_lines(root, c.path, lines_of) or [])[c.start - 1 : c.end])
     for name in dict.fromkeys(i.split(".")[-1] for i in _IDENT.findall(text)):
         if _mentions(cited_text, name):
             continue
@@ -108,11 +106,9 @@ def _definitions(root: Path, text: str, citations: list[Citation], lines_of: dic
     return found
 
 
-
 def _defining(name: str) -> re.Pattern:
     """A line that defines `name`: a def or class, or an assignment at the top level."""
     return re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]", re.M)
-
 
 
 def _names(claim: str) -> set[str]:
@@ -120,11 +116,9 @@ def _names(claim: str) -> set[str]:
     return {i.split(".")[-1] for i in _IDENT.findall(claim)} | set(re.findall(r"\b[A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*)\b", claim))
 
 
-
 def _mentions(text: str, name: str) -> bool:
     """`name` stands in `text` as a whole word."""
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
-
 
 
 def claims_of(text: str) -> list[str]:
@@ -140,16 +134,16 @@ def claims_of(text: str) -> list[str]:
     return found
 
 
-
 def check(root: Path, text: str) -> list[Claim]:
     """The claims of cited prose (`[path:start-end]` after each sentence), each verified."""
     lines_of: dict[str, list[str] | None] = {}
     claims = []
     for sentence in claims_of(text):
-        citations = [Citation(m.group(1).removeprefix("./"), int(m.group(2)), int(m.group(3) or m.group(2))) for m in _CITATION.finditer(sentence)]
+        citations = [
+            Citation(m.group(1).removeprefix("./"), int(m.group(2)), int(m.group(3) or m.group(2))) for m in _CITATION.finditer(sentence)
+        ]
         claims.append(verify(root, sentence, _CITATION.sub("", sentence), citations, lines_of))
     return claims
-
 
 
 def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_of: dict) -> Claim:
@@ -168,15 +162,19 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
             c.problem = f"{c.path} has {len(lines)} lines; {c.start}-{c.end} is not among them"
         else:
             c.ok = True
-            cited_text.append("\n".join(lines[c.start - 1:min(c.end, len(lines))]))
+            cited_text.append("\n".join(lines[c.start - 1 : min(c.end, len(lines))]))
     claim.problems = [c.problem for c in citations if not c.ok]
     if not citations:
         claim.problems.append("no citation")
     elif not idents and not claim.problems:
         claim.problems.append("it names no code in `backticks`, so the cited lines cannot confirm it")
-    claim.shown = [f"{c.path}:{n}  {line}" for c in citations if c.ok
-                   for n, line in enumerate(lines_of[c.path][c.start - 1:min(c.end, c.start + 11)], c.start)]
-    joined = "\n".join(code for c in citations if c.ok for code in _code(c.path, lines_of)[c.start - 1:c.end])
+    claim.shown = [
+        f"{c.path}:{n}  {line}"
+        for c in citations
+        if c.ok
+        for n, line in enumerate(lines_of[c.path][c.start - 1 : min(c.end, c.start + 11)], c.start)
+    ]
+    joined = "\n".join(code for c in citations if c.ok for code in _code(c.path, lines_of)[c.start - 1 : c.end])
     places = {part for c in citations if c.ok for part in PurePosixPath(c.path).with_suffix("").parts}  # `utils` of utils.py
     places |= {name for c in citations if c.ok for name in _enclosing(lines_of[c.path], c.start)}  # `Cart` of a method of Cart
     places.add(root.name)  # the project itself (`attrs`)
@@ -187,13 +185,10 @@ def verify(root: Path, text: str, prose: str, citations: list[Citation], lines_o
     return claim
 
 
-
 _STRINGS = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`")
 
 
-
 _COMMENT = re.compile(r"(?://|#|--)\s.*$|/\*.*?\*/")
-
 
 
 def _file_name(root: Path, name: str) -> bool:
@@ -202,7 +197,6 @@ def _file_name(root: Path, name: str) -> bool:
     if not re.fullmatch(r"[\w./-]+\.\w{1,4}", name):
         return False
     return "/" in name or (".." not in name and (root / name).is_file())
-
 
 
 def _code(path: str, lines_of: dict) -> list[str]:
@@ -215,7 +209,6 @@ def _code(path: str, lines_of: dict) -> list[str]:
         if lines_of[key] is None:
             lines_of[key] = [_COMMENT.sub("", _STRINGS.sub('""', line)) for line in lines]
     return lines_of[key]
-
 
 
 def _python_code(lines: list[str]) -> list[str] | None:
@@ -237,13 +230,12 @@ def _python_code(lines: list[str]) -> list[str] | None:
     return ["".join(chars) for chars in blank]
 
 
-
 def _enclosing(lines: list[str], start: int) -> set[str]:
     """The classes and functions whose bodies hold line `start`, read by indentation."""
     names: set[str] = set()
     line = lines[start - 1]
     indent = len(line) - len(line.lstrip()) if line.strip() else 1 << 30
-    for above in reversed(lines[:start - 1]):
+    for above in reversed(lines[: start - 1]):
         depth = len(above) - len(above.lstrip())
         if above.strip() and depth < indent:
             if m := re.match(r"\s*(?:async\s+)?(?:def|class)\s+(\w+)", above):
@@ -254,13 +246,11 @@ def _enclosing(lines: list[str], start: int) -> set[str]:
     return names
 
 
-
 def _lines(root: Path, path: str, lines_of: dict) -> list[str] | None:
     """`file_lines`, each file read once per answer."""
     if path not in lines_of:
         lines_of[path] = file_lines(root, path)
     return lines_of[path]
-
 
 
 def file_lines(root: Path, path: str) -> list[str] | None:

@@ -23,7 +23,8 @@ from ...context.gitsource import run_git
 from ...context.repomap import repo_map
 from ...errors import TetherError
 from ...store import Schema, register
-from .ask import Snippet, answer as answer_question, file_lines
+from .ask import Snippet, file_lines
+from .ask import answer as answer_question
 
 __all__ = ["Part", "Page", "Wiki", "WikiReport"]
 
@@ -52,15 +53,24 @@ class Page:
     def markdown(self) -> str:
         lines = [f"# {self.title}", "", f"Files: {', '.join(f'`{f}`' for f in self.files)} · at `{self.commit[:12] or 'working tree'}`", ""]
         for c in self.claims:
-            cites = "; ".join(f"[{x['path']}:{x['start']}-{x['end']}]({x['path']}#L{x['start']}-L{x['end']}) `{x['hash']}`" for x in c["citations"])
+            cites = "; ".join(
+                f"[{x['path']}:{x['start']}-{x['end']}]({x['path']}#L{x['start']}-L{x['end']}) `{x['hash']}`" for x in c["citations"]
+            )
             lines.append(f"- {c['text']} ({cites})")
         if not self.claims:
             lines.append("- (no claim about this part could be verified)")
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict:
-        return {"slug": self.slug, "title": self.title, "files": self.files, "claims": self.claims, "dropped": self.dropped,
-                "commit": self.commit, "run": self.run_id}
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "files": self.files,
+            "claims": self.claims,
+            "dropped": self.dropped,
+            "commit": self.commit,
+            "run": self.run_id,
+        }
 
 
 @dataclass
@@ -78,8 +88,15 @@ class WikiReport:
 
     def to_dict(self) -> dict:
         shown, dropped = self.citations
-        return {"pages": [p.to_dict() for p in self.pages], "written": self.written, "kept": self.kept, "seconds": round(self.seconds, 2),
-                "claims": sum(len(p.claims) for p in self.pages), "citations": shown, "dropped_claims": dropped}
+        return {
+            "pages": [p.to_dict() for p in self.pages],
+            "written": self.written,
+            "kept": self.kept,
+            "seconds": round(self.seconds, 2),
+            "claims": sum(len(p.claims) for p in self.pages),
+            "citations": shown,
+            "dropped_claims": dropped,
+        }
 
 
 PROMPT_OVERHEAD = 450  # tokens of ask's instructions and question around a page's snippets
@@ -106,11 +123,19 @@ class WikiPlan:
 
     def to_dict(self) -> dict:
         seconds = self.seconds
-        return {"pages": self.pages, "model": self.model, "prompt_tokens": self.tokens,
-                "seconds": None if seconds is None else round(seconds, 1)}
+        return {
+            "pages": self.pages,
+            "model": self.model,
+            "prompt_tokens": self.tokens,
+            "seconds": None if seconds is None else round(seconds, 1),
+        }
 
 
-SCHEMA = register(Schema("wiki", ["""
+SCHEMA = register(
+    Schema(
+        "wiki",
+        [
+            """
     CREATE TABLE wiki (
         root      TEXT NOT NULL,
         slug      TEXT NOT NULL,
@@ -124,7 +149,11 @@ SCHEMA = register(Schema("wiki", ["""
         ts        REAL NOT NULL,
         PRIMARY KEY (root, slug)
     );
-    """], legacy=(5,)))  # one row per page of a workspace's wiki, so a killed build resumes
+    """
+        ],
+        legacy=(5,),
+    )
+)  # one row per page of a workspace's wiki, so a killed build resumes
 
 
 class Wiki:
@@ -158,8 +187,9 @@ class Wiki:
             report.pages.append(page)
         if progress:
             progress(len(found), len(found), "")
-        self.store.write("DELETE FROM wiki WHERE root = ? AND slug NOT IN (%s)" % ",".join("?" * len(found)),
-                         (str(self.root), *[p.slug for p in found]))
+        self.store.write(
+            "DELETE FROM wiki WHERE root = ? AND slug NOT IN (%s)" % ",".join("?" * len(found)), (str(self.root), *[p.slug for p in found])
+        )
         report.overview = self.overview(report.pages, repo)
         report.seconds = time.monotonic() - started
         return report
@@ -185,8 +215,11 @@ class Wiki:
     def parts(self):
         """The parts of the repository worth a page each, best ranked first, and the repo map."""
         repo = repo_map(self.root, max_tokens=1)
-        code = [p for p in repo.file_ranks if not any(_skipped(folder) for folder in PurePosixPath(p).parts[:-1])
-                and not PurePosixPath(p).name.startswith("test_")]
+        code = [
+            p
+            for p in repo.file_ranks
+            if not any(_skipped(folder) for folder in PurePosixPath(p).parts[:-1]) and not PurePosixPath(p).name.startswith("test_")
+        ]
         if not code:
             raise TetherError(f"{self.root}: no source code the map can read, so no wiki to write")
         deep = [p for p in code if "/" in p]
@@ -206,8 +239,13 @@ class Wiki:
                 groups[f] = [f]
         best = sorted(groups.items(), key=lambda kv: -rank(kv[1]))[:MAX_PAGES]
         titles = [_title(key, prefix) for key, _ in best]
-        titles = [t if titles.count(t) == 1 else _title(key, prefix, suffix=True) for t, (key, _) in zip(titles, best)]  # x.py and x.pyi
-        return [Part(_slug(title), title, tuple(sorted(files, key=lambda f: -repo.file_ranks[f]))) for title, (key, files) in zip(titles, best)], repo
+        titles = [
+            t if titles.count(t) == 1 else _title(key, prefix, suffix=True) for t, (key, _) in zip(titles, best, strict=False)
+        ]  # x.py and x.pyi
+        return [
+            Part(_slug(title), title, tuple(sorted(files, key=lambda f: -repo.file_ranks[f])))
+            for title, (key, files) in zip(titles, best, strict=False)
+        ], repo
 
     def _write(self, part: Part, repo, commit: str) -> Page:
         claims, dropped, run_id = self._claims(part, _snippets(self.root, part, repo), (3, 6))
@@ -216,16 +254,32 @@ class Wiki:
     def _claims(self, part: Part, shown: list[Snippet], count: tuple[int, int]) -> tuple[list[dict], int, str]:
         """The verified claims `ask` writes about the part from `shown`, how many it dropped, and its run."""
         names = ", ".join(f"`{f}`" for f in part.files[:6]) + (" …" if len(part.files) > 6 else "")
-        question = (f"What does the {part.title} part of this repository ({names}) do? Say what its main classes and functions "
-                    "are for and how they work together, one short fact per claim.")
+        question = (
+            f"What does the {part.title} part of this repository ({names}) do? Say what its main classes and functions "
+            "are for and how they work together, one short fact per claim."
+        )
         answer = answer_question(self.grid, self.root, question, self.model, shown=shown, command="wiki", claims=count)
         lines: dict[str, list[str]] = {}  # each cited file read once, however many citations it has
         for x in (x for c in answer.claims if c.verified for x in c.citations):
             if x.path not in lines:
                 lines[x.path] = file_lines(self.root, x.path) or []
-        claims = [{"text": c.text, "citations": [{"path": x.path, "start": x.start, "end": x.end, "hash": _hash(lines[x.path][x.start - 1:x.end]),
-                                                  "around": _around(lines[x.path], x.start, x.end, min(3, x.start - 1))} for x in c.citations]}
-                  for c in answer.claims if c.verified]
+        claims = [
+            {
+                "text": c.text,
+                "citations": [
+                    {
+                        "path": x.path,
+                        "start": x.start,
+                        "end": x.end,
+                        "hash": _hash(lines[x.path][x.start - 1 : x.end]),
+                        "around": _around(lines[x.path], x.start, x.end, min(3, x.start - 1)),
+                    }
+                    for x in c.citations
+                ],
+            }
+            for c in answer.claims
+            if c.verified
+        ]
         return claims, len(answer.claims) - len(claims), answer.run_id
 
     def _refresh(self, page: Page, part: Part, repo) -> tuple[Page | None, bool]:
@@ -260,9 +314,9 @@ class Wiki:
             if lines is None:
                 return False
             size = c["end"] - c["start"] + 1
-            if _hash(lines[c["start"] - 1:c["end"]]) == c["hash"]:
+            if _hash(lines[c["start"] - 1 : c["end"]]) == c["hash"]:
                 continue
-            places = [n for n in range(1, len(lines) - size + 2) if _hash(lines[n - 1:n - 1 + size]) == c["hash"]]
+            places = [n for n in range(1, len(lines) - size + 2) if _hash(lines[n - 1 : n - 1 + size]) == c["hash"]]
             if "around" in c:  # moved lines are found where their neighbours went too, never on a twin (`def attrs(` of another overload)
                 places = [n for n in places if c["around"] == _around(lines, n, n + size - 1, min(3, c["start"] - 1))]
             if len(places) != 1:
@@ -286,14 +340,19 @@ class Wiki:
                 a, b = owner.get(source), owner.get(target)
                 if a and b and a != b:
                     uses[(a, b)] = uses.get((a, b), 0.0) + weight
-        lines = [f"# {self.root.name}", "", "The parts of this repository, most used first; every claim below cites lines tether checked.", ""]
+        lines = [
+            f"# {self.root.name}",
+            "",
+            "The parts of this repository, most used first; every claim below cites lines tether checked.",
+            "",
+        ]
         for p in pages:
             first = p.claims[0]["text"] if p.claims else "(no verified claim)"
             lines.append(f"- [{p.title}]({p.slug}.md): {first}")
         if uses:
-            strongest = sorted(uses.items(), key=lambda kv: -kv[1])[:3 * len(pages)]
+            strongest = sorted(uses.items(), key=lambda kv: -kv[1])[: 3 * len(pages)]
             lines += ["", "## Which part uses which", "", "```mermaid", "graph LR"]
-            lines += [f"  {p.slug.replace('-', '_')}[\"{p.title}\"]" for p in pages]
+            lines += [f'  {p.slug.replace("-", "_")}["{p.title}"]' for p in pages]
             lines += [f"  {a.replace('-', '_')} --> {b.replace('-', '_')}" for (a, b), _ in strongest]
             lines.append("```")
         return "\n".join(lines) + "\n"
@@ -309,9 +368,22 @@ class Wiki:
     # -- storage ------------------------------------------------------------------------------
 
     def _save(self, page: Page, rank: int) -> None:
-        self.store.write("INSERT OR REPLACE INTO wiki (root, slug, rank, title, files, claims, dropped, commit_id, run_id, ts) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         (str(self.root), page.slug, rank, page.title, json.dumps(page.files), json.dumps(page.claims), page.dropped,
-                          page.commit, page.run_id, time.time()))
+        self.store.write(
+            "INSERT OR REPLACE INTO wiki (root, slug, rank, title, files, claims, dropped, commit_id, run_id, ts) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?)",
+            (
+                str(self.root),
+                page.slug,
+                rank,
+                page.title,
+                json.dumps(page.files),
+                json.dumps(page.claims),
+                page.dropped,
+                page.commit,
+                page.run_id,
+                time.time(),
+            ),
+        )
 
     def _load(self, slug: str) -> Page | None:
         rows = self.store.query("SELECT * FROM wiki WHERE root = ? AND slug = ?", (str(self.root), slug))
@@ -335,15 +407,23 @@ def _snippets(root: Path, part: Part, repo, near: list[tuple[str, int, int]] | N
     texts: dict[str, list[str]] = {}
     symbols = [s for _, s in repo.symbols]
     if near is not None:
-        around = [min((s for s in symbols if s.path == path and s.line <= start and end <= s.end_line),
-                      key=lambda s: s.end_line - s.line, default=None) for path, start, end in near]
+        around = [
+            min(
+                (s for s in symbols if s.path == path and s.line <= start and end <= s.end_line),
+                key=lambda s: s.end_line - s.line,
+                default=None,
+            )
+            for path, start, end in near
+        ]
         symbols = [s for s in symbols if s in around]
     for s in symbols:
         if s.path not in files or (s.path, s.line) in seen:
             continue
         if s.path not in texts:
             texts[s.path] = file_lines(root, s.path) or []  # confined: a file swapped for a link out is not read
-        snippet = Snippet(f"S{len(found) + 1}", s.path, s.line, [line + "\n" for line in texts[s.path][s.line - 1:min(s.end_line, s.line + 24)]])
+        snippet = Snippet(
+            f"S{len(found) + 1}", s.path, s.line, [line + "\n" for line in texts[s.path][s.line - 1 : min(s.end_line, s.line + 24)]]
+        )
         if snippet.lines and used + snippet.cost <= SNIPPET_TOKENS:
             seen.add((s.path, s.line))
             found.append(snippet)
@@ -360,7 +440,7 @@ def _around(lines: list[str], start: int, end: int, before: int) -> str:
     were above them when cited). Lines that moved are followed only to where their neighbours
     went too, never to a twin (`)`, `def attrs(` of another overload); lines that moved and
     whose neighbours changed are asked about again."""
-    return _hash(lines[max(0, start - 1 - before):end + 3])
+    return _hash(lines[max(0, start - 1 - before) : end + 3])
 
 
 def _skipped(folder: str) -> bool:
@@ -371,7 +451,7 @@ def _skipped(folder: str) -> bool:
 def _common_folder(paths: list[str]) -> str:
     parts = [PurePosixPath(p).parts[:-1] for p in paths]
     common = []
-    for level in zip(*parts):
+    for level in zip(*parts, strict=False):
         if len(set(level)) != 1:
             break
         common.append(level[0])

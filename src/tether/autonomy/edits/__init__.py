@@ -5,4 +5,16 @@ from .apply import Plan, apply_text, parse_reply, propose, unified_diff
 from .journal import Recovered, recover, write_files
 from .model import ApplyReport, BlockResult, Edit
 
-__all__ = ["ApplyReport", "BlockResult", "Edit", "Plan", "apply_text", "parse_reply", "propose", "recover", "Recovered", "unified_diff", "write_files"]
+__all__ = [
+    "ApplyReport",
+    "BlockResult",
+    "Edit",
+    "Plan",
+    "apply_text",
+    "parse_reply",
+    "propose",
+    "recover",
+    "Recovered",
+    "unified_diff",
+    "write_files",
+]

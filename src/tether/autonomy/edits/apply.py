@@ -14,8 +14,8 @@ from ... import config
 from ...errors import TetherError
 from ...redaction import MARKER, redact_file
 from . import search_replace, udiff, whole
-from .match import ELISION, NoMatch, apply_elided, locate, split_elided
 from .journal import path_for, write_files
+from .match import ELISION, NoMatch, apply_elided, locate, split_elided
 from .model import ApplyReport, BlockResult, Edit
 from .splice import splice
 from .workspace import PathRefused, TextFile, protected, refuse_ignored, resolve
@@ -45,8 +45,9 @@ def apply_text(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEF
     return report
 
 
-def propose(root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS, keep=None,
-            edits: list[Edit] | None = None) -> tuple[ApplyReport, "Plan"]:
+def propose(
+    root: str | Path, reply_text: str, formats: tuple[str, ...] = DEFAULT_FORMATS, keep=None, edits: list[Edit] | None = None
+) -> tuple[ApplyReport, "Plan"]:
     """Every edit of the reply matched in memory, nothing written: the report says whether all
     would apply, and the plan (its `texts` may still be changed, e.g. hunk by hunk) commits them.
     `keep(path)` false leaves that file's edits out (they are reported in `left_out`); `edits`
@@ -129,7 +130,9 @@ class Plan:
                 if edit.action == "write" and text is not None and (spliced := splice(rel, text, edit.replace)) is not None:
                     self.texts[rel], result.how = spliced, "spliced"  # the definitions it changes; the rest stays
                 elif edit.action == "write" and not edit.anew and old_lines > 10 and new_lines < old_lines / 2:
-                    raise NoMatch(f"the new {rel} would keep {new_lines} of its {old_lines} lines; a whole-file reply must hold the complete file")
+                    raise NoMatch(
+                        f"the new {rel} would keep {new_lines} of its {old_lines} lines; a whole-file reply must hold the complete file"
+                    )
                 else:
                     self.texts[rel] = edit.replace
                     result.how = "created" if text is None else "rewritten"
@@ -183,8 +186,10 @@ class Plan:
         if len(holders) != 1 and not required:
             return None
         if len(holders) != 1:
-            raise NoMatch("the block names no file; put the file's path on the line before it"
-                          + (f" (its SEARCH lines are in {', '.join(holders[:5])})" if holders else ""))
+            raise NoMatch(
+                "the block names no file; put the file's path on the line before it"
+                + (f" (its SEARCH lines are in {', '.join(holders[:5])})" if holders else "")
+            )
         return holders[0]
 
     def _known(self) -> list[str]:
@@ -248,8 +253,10 @@ class Plan:
 def _refuse_markers(before: str | None, after: str | None, rel: str) -> None:
     """The model saw secrets as redaction markers; writing a marker back would destroy a secret."""
     if after and (after.count(MARKER) > (before or "").count(MARKER)):
-        raise NoMatch(f"the change to {rel} writes a {MARKER}…] marker where the file holds a secret that was hidden"
-                      " from you; leave the lines with secrets out of the edit")
+        raise NoMatch(
+            f"the change to {rel} writes a {MARKER}…] marker where the file holds a secret that was hidden"
+            " from you; leave the lines with secrets out of the edit"
+        )
 
 
 def _refuse_protected(root: Path, rel: str) -> None:
@@ -264,7 +271,7 @@ def _refuse_protected(root: Path, rel: str) -> None:
 def _holds(text: str, search: str) -> bool:
     wanted = [line.strip() for line in search.splitlines() if line.strip()]
     have = [line.strip() for line in text.splitlines() if line.strip()]
-    return bool(wanted) and any(have[i:i + len(wanted)] == wanted for i in range(len(have) - len(wanted) + 1))
+    return bool(wanted) and any(have[i : i + len(wanted)] == wanted for i in range(len(have) - len(wanted) + 1))
 
 
 def unified_diff(before: str | None, after: str | None, rel: str, context: int = 3) -> str:
@@ -278,9 +285,10 @@ def unified_diff(before: str | None, after: str | None, rel: str, context: int =
     while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
         tail += 1
     start = max(0, head - context)
-    old_mid, new_mid = old[start:len(old) - max(0, tail - context)], new[start:len(new) - max(0, tail - context)]
-    body = difflib.unified_diff(old_mid, new_mid, "/dev/null" if before is None else f"a/{rel}",
-                                "/dev/null" if after is None else f"b/{rel}", n=context)
+    old_mid, new_mid = old[start : len(old) - max(0, tail - context)], new[start : len(new) - max(0, tail - context)]
+    body = difflib.unified_diff(
+        old_mid, new_mid, "/dev/null" if before is None else f"a/{rel}", "/dev/null" if after is None else f"b/{rel}", n=context
+    )
     shift = lambda m: f"@@ -{int(m.group(1)) + start}{m.group(2) or ''} +{int(m.group(3)) + start}{m.group(4) or ''} @@"  # noqa: E731
     return "".join(_HUNK.sub(shift, line) if line.startswith("@@") else line for line in body)
 
@@ -304,4 +312,4 @@ def _replace(text: str, edit: Edit) -> tuple[str, str]:
         if pieces is None:
             raise
         return "".join(apply_elided(lines, pieces)), "elision"
-    return "".join(lines[:found.start] + found.replacement + lines[found.end:]), found.how
+    return "".join(lines[: found.start] + found.replacement + lines[found.end :]), found.how

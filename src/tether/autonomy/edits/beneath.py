@@ -94,7 +94,7 @@ def _refused(at: int, name: str, rel: str, e: OSError) -> TetherError:
 
 
 def kind(fd: int, name: str) -> str | None:
-    """"file", "link" or "other" for what stands at `name` itself (a link is not followed); None: nothing."""
+    """ "file", "link" or "other" for what stands at `name` itself (a link is not followed); None: nothing."""
     try:
         mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
     except FileNotFoundError:

@@ -90,10 +90,14 @@ class WholeFile(EditFormat):
 
 
 FORMATS: dict[str, EditFormat] = {
-    "search-replace": SearchReplace("search-replace", DEFAULT_FORMATS,
-                                    "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path."),
-    "whole": WholeFile("whole", (*DEFAULT_FORMATS, "whole"),
-                       "Reply with each file you change, under its path: the whole file (in Python, the functions you change will do)."),
+    "search-replace": SearchReplace(
+        "search-replace", DEFAULT_FORMATS, "Reply with the SEARCH/REPLACE blocks that make the change, each under its file's path."
+    ),
+    "whole": WholeFile(
+        "whole",
+        (*DEFAULT_FORMATS, "whole"),
+        "Reply with each file you change, under its path: the whole file (in Python, the functions you change will do).",
+    ),
 }
 
 

@@ -40,7 +40,7 @@ def split(path: str, before: str | None, after: str | None, context: int = 3) ->
     hunks = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if tag != "equal":
-            hunks.append(Hunk(path, i1, old[i1:i2], new[j1:j2], old[max(0, i1 - context):i1], old[i2:i2 + context]))
+            hunks.append(Hunk(path, i1, old[i1:i2], new[j1:j2], old[max(0, i1 - context) : i1], old[i2 : i2 + context]))
     return hunks
 
 
@@ -53,15 +53,15 @@ def combine(before: str | None, hunks: list[Hunk], taken: list[bool]) -> str:
     """The old text with the taken hunks put in and the others left out."""
     old = (before or "").splitlines(keepends=True)
     out, position, kept = [], 0, []
-    for hunk, take in zip(hunks, taken):
-        out += old[position:hunk.start]
+    for hunk, take in zip(hunks, taken, strict=False):
+        out += old[position : hunk.start]
         if not take:
             kept.append((len(out), _digest(hunk.old)))
         out += hunk.new if take else hunk.old
         position = hunk.start + len(hunk.old)
     out += old[position:]
-    for (at, digest), hunk in zip(kept, [h for h, t in zip(hunks, taken) if not t]):
-        if _digest(out[at:at + len(hunk.old)]) != digest:  # a rejected hunk leaves its lines as they were, byte for byte
+    for (at, digest), hunk in zip(kept, [h for h, t in zip(hunks, taken, strict=False) if not t], strict=False):
+        if _digest(out[at : at + len(hunk.old)]) != digest:  # a rejected hunk leaves its lines as they were, byte for byte
             raise TetherError(f"{hunks[0].path}: a rejected hunk would change line {at + 1}; nothing was written")
     return "".join(out)
 

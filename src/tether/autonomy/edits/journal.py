@@ -40,8 +40,7 @@ class Recovered:
     meta: dict  # what the writer asked to keep (e.g. the checkpoint to record the change against)
 
 
-def write_files(root: Path, changes: list[tuple[str, bytes | None, int | None]], meta: dict | None = None, guard=None,
-                then=None) -> None:
+def write_files(root: Path, changes: list[tuple[str, bytes | None, int | None]], meta: dict | None = None, guard=None, then=None) -> None:
     """Write (path, bytes, mode) — bytes None deletes — under `root`, all or none.
 
     Under the workspace's lock: every path must still be the real path it was planned as (no
@@ -73,13 +72,19 @@ def _write(root: Path, changes, meta: dict | None) -> None:
             steps.append({"op": "delete", "rel": rel})
         else:
             target = root / rel
-            steps.append({"op": "write", "rel": rel, "tmp": str(target.with_name(f".{target.name}.{token}.tether-tmp")),
-                          "mode": mode if mode is not None else 0o644})
+            steps.append(
+                {
+                    "op": "write",
+                    "rel": rel,
+                    "tmp": str(target.with_name(f".{target.name}.{token}.tether-tmp")),
+                    "mode": mode if mode is not None else 0o644,
+                }
+            )
     journal = path_for(root)
     _save(journal, {"root": str(root), "phase": "prepare", "steps": steps, "meta": meta or {}})
     with Folders(root) as folders:
         try:
-            for step, (_, data, _) in zip(steps, changes):
+            for step, (_, data, _) in zip(steps, changes, strict=False):
                 _prepare(folders, step, data)
                 _crash_point(f"prepare:{step['rel']}")
         except BaseException as e:
@@ -132,8 +137,9 @@ def _recover(root: Path, journal: Path, then) -> Recovered | None:
             else:
                 _roll_back(folders, steps)
         except (TetherError, OSError) as e:  # the workspace changed since the crash
-            raise TetherError(f"a write that a crash interrupted cannot be finished: {e}; "
-                              "remove what stands in its way and run the command again") from None
+            raise TetherError(
+                f"a write that a crash interrupted cannot be finished: {e}; remove what stands in its way and run the command again"
+            ) from None
     if then is not None:
         then(result)
     journal.unlink()

@@ -44,7 +44,7 @@ def locate(lines: list[str], search: list[str], replace: list[str], whole_block:
     if found.how != "exact":  # a loose match: the file's own lines win wherever the model did not change them
         base = _reindent(search, found.delta) if found.delta else search
         try:
-            found.replacement = merge(base, lines[found.start:found.end], found.replacement)
+            found.replacement = merge(base, lines[found.start : found.end], found.replacement)
         except Conflict as e:
             raise NoMatch(str(e), (found.start + e.at, found.start + e.at + 1)) from None
     return _absorb_blank_edges(lines, search, found) if whole_block else found
@@ -53,18 +53,20 @@ def locate(lines: list[str], search: list[str], replace: list[str], whole_block:
 def _locate(lines: list[str], search: list[str], replace: list[str], fuzzy: bool = True) -> Found:
     starts = _find_all(lines, search, str.strip)
     if len(starts) > 1:  # the same lines at another depth: taking the exact one could be the wrong one
-        raise NoMatch(f"the SEARCH text, indentation aside, matches {len(starts)} places; add lines of context so it matches one",
-                      (starts[0], starts[0] + len(search)))
+        raise NoMatch(
+            f"the SEARCH text, indentation aside, matches {len(starts)} places; add lines of context so it matches one",
+            (starts[0], starts[0] + len(search)),
+        )
     found = _find(lines, search, lambda line: line)
     if found is not None:
         return Found(found, found + len(search), "exact", replace)
     found = _find(lines, search, str.rstrip, "trailing-whitespace")
     if found is not None:
         return Found(found, found + len(search), "trailing-whitespace", replace)
-    starts = [i for i in starts if _indent_delta(lines[i:i + len(search)], search) is not None]
+    starts = [i for i in starts if _indent_delta(lines[i : i + len(search)], search) is not None]
     found = _unique(starts, "indentation", len(search))
     if found is not None:
-        delta = _indent_delta(lines[found:found + len(search)], search)
+        delta = _indent_delta(lines[found : found + len(search)], search)
         assert delta is not None  # the start was kept for having one
         return Found(found, found + len(search), "indentation", _reindent(replace, delta), delta)
     found_range = _ignoring_blank_lines(lines, search)
@@ -120,8 +122,9 @@ def _find(lines: list[str], search: list[str], norm, how: str = "exact") -> int 
 
 def _unique(starts: list[int], how: str, size: int) -> int | None:
     if len(starts) > 1:
-        raise NoMatch(f"the SEARCH text matches {len(starts)} places ({how}); add lines of context so it matches one",
-                      (starts[0], starts[0] + size))
+        raise NoMatch(
+            f"the SEARCH text matches {len(starts)} places ({how}); add lines of context so it matches one", (starts[0], starts[0] + size)
+        )
     return starts[0] if starts else None
 
 
@@ -132,7 +135,7 @@ def _indent(line: str) -> str:
 def _indent_delta(window: list[str], search: list[str]) -> tuple[str, str] | None:
     """(remove, add): the same change of leading whitespace on every non-blank line, or None."""
     delta = None
-    for have, want in zip(window, search):
+    for have, want in zip(window, search, strict=False):
         if not want.strip():
             continue
         a, b = _indent(have), _indent(want)
@@ -154,7 +157,7 @@ def _reindent(replace: list[str], delta: tuple[str, str]) -> list[str]:
     for line in replace:
         if line.strip():
             if remove and line.startswith(remove):
-                line = line[len(remove):]
+                line = line[len(remove) :]
             line = add + line
         out.append(line)
     return out
@@ -166,7 +169,7 @@ def _ignoring_blank_lines(lines: list[str], search: list[str]) -> tuple[int, int
         return None
     kept = [(i, line.rstrip()) for i, line in enumerate(lines) if line.strip()]
     texts = [t for _, t in kept]
-    hits = [k for k in range(len(texts) - len(wanted) + 1) if texts[k:k + len(wanted)] == wanted]
+    hits = [k for k in range(len(texts) - len(wanted) + 1) if texts[k : k + len(wanted)] == wanted]
     if len(hits) > 1:
         raise NoMatch(f"the SEARCH text matches {len(hits)} places (ignoring blank lines); add lines of context")
     if not hits:
@@ -183,11 +186,11 @@ def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
     scored: list[tuple[float, int, int]] = []
     for length in {max(1, size - 1), size, size + 1}:
         for i in range(0, max(1, len(lines) - length + 1)):
-            shared = len(wanted.intersection(stripped[i:i + length]))
+            shared = len(wanted.intersection(stripped[i : i + length]))
             if wanted and shared / len(wanted) < FUZZY_SAME_LINES:
                 scored.append((shared / len(wanted) * 0.5, i, i + length))  # too few lines in common to be it
                 continue
-            window = "".join(x + "\n" for x in stripped[i:i + length])
+            window = "".join(x + "\n" for x in stripped[i : i + length])
             matcher = difflib.SequenceMatcher(None, window, target, autojunk=False)
             bound = matcher.quick_ratio()  # an upper bound of the ratio below, cheap to compute
             if matcher.real_quick_ratio() < FUZZY_THRESHOLD or bound < FUZZY_THRESHOLD:
@@ -200,15 +203,14 @@ def _fuzzy(lines: list[str], search: list[str], replace: list[str]) -> Found:
     best = scored[0]
     rivals = [s for s in scored[1:] if s[2] <= best[1] or s[1] >= best[2]]  # windows that do not overlap the best
     asked = [x.strip() for x in search if x.strip()]
-    have = {x.strip() for x in lines[best[1]:best[2]]}
+    have = {x.strip() for x in lines[best[1] : best[2]]}
     same = sum(x in have for x in asked) / max(1, len(asked))
     threshold = FUZZY_SHORT if len(asked) <= 2 else FUZZY_THRESHOLD
     if best[0] >= threshold and same >= FUZZY_SAME_LINES and (not rivals or rivals[0][0] < best[0] - FUZZY_MARGIN):
         return Found(best[1], best[2], f"fuzzy ({best[0]:.2f})", replace)
     if best[0] >= threshold and same >= FUZZY_SAME_LINES:
         raise NoMatch("the SEARCH text is close to more than one place; copy the lines exactly", (best[1], best[2]))
-    ratio, start, end = max(((_ratio("".join(x.strip() + "\n" for x in lines[a:b]), target), a, b)
-                             for _, a, b in scored[:5]))
+    ratio, start, end = max(((_ratio("".join(x.strip() + "\n" for x in lines[a:b]), target), a, b) for _, a, b in scored[:5]))
     raise NoMatch(f"the SEARCH text is not in the file (the closest lines are {ratio:.0%} alike)", (start, end))
 
 
@@ -221,8 +223,9 @@ def apply_elided(lines: list[str], pieces: list[tuple[list[str], list[str]]]) ->
     changes nothing it is dropped, else the block is refused."""
     pieces = [(search, replace) for search, replace in pieces if any(x.strip() for x in search) or replace != search]
     if any(not any(x.strip() for x in search) for search, _ in pieces):
-        raise NoMatch("a `...` line must stand between lines of the file that anchor it; nothing in SEARCH says where"
-                      " the REPLACE lines beside it go")
+        raise NoMatch(
+            "a `...` line must stand between lines of the file that anchor it; nothing in SEARCH says where the REPLACE lines beside it go"
+        )
     wanted = [_candidates(lines, search, replace) for search, replace in pieces if search]
     if not wanted:
         raise NoMatch("the SEARCH text holds nothing but `...`; quote lines of the file around it")
@@ -251,7 +254,7 @@ def _fill(lines: list[str], pieces, placed: list[tuple[int, int]]) -> list[str]:
     for search, replace in pieces:
         start, end = next(spots)
         piece = locate(lines[start:end], search, replace, whole_block=False)
-        out += lines[position:start + piece.start] + piece.replacement
+        out += lines[position : start + piece.start] + piece.replacement
         position = start + piece.end
     return out + lines[position:]
 
@@ -289,7 +292,7 @@ def split_elided(search: list[str], replace: list[str]) -> list[tuple[list[str],
         return None
     if len(s_parts) != len(r_parts):
         raise NoMatch("SEARCH and REPLACE must hold the same number of `...` lines")
-    return list(zip(s_parts, r_parts))
+    return list(zip(s_parts, r_parts, strict=False))
 
 
 def _cut(lines: list[str]) -> list[list[str]]:

@@ -95,7 +95,7 @@ def _with_file_blanks(base: list[str], ours: list[str], theirs: list[str], edges
             raise unsure  # the model writes blank lines elsewhere: leaving these out may be meant
         return ours + theirs if edges[0] else theirs + ours  # the file's blank run stays whole
     if not any(x.strip() for x in base + ours + theirs):  # only blank lines: the model's change in their number
-        return ours[:max(0, len(ours) + len(theirs) - len(base))]
+        return ours[: max(0, len(ours) + len(theirs) - len(base))]
     to_theirs = _matches(base, theirs, _exact)
     before: dict[int, list[str]] = {}  # theirs index -> blank lines to put before it
     after: dict[int, list[str]] = {}
@@ -128,7 +128,9 @@ def _with_file_blanks(base: list[str], ours: list[str], theirs: list[str], edges
     return out
 
 
-def _chunk(base: list[str], ours: list[str], theirs: list[str], at: int, edges: tuple[bool, bool, bool] = (False, False, False)) -> list[str]:
+def _chunk(
+    base: list[str], ours: list[str], theirs: list[str], at: int, edges: tuple[bool, bool, bool] = (False, False, False)
+) -> list[str]:
     if _same(theirs, base, _exact):
         return ours  # the model left it alone: the file's text stands
     if _same(ours, base, _loose):
@@ -138,9 +140,12 @@ def _chunk(base: list[str], ours: list[str], theirs: list[str], at: int, edges: 
     if _nonblank(ours) == _nonblank(base):
         return _with_file_blanks(base, ours, theirs, edges, at)  # the file only has blank lines that the quote left out
     if len(base) == len(ours) == len(theirs) > 1:  # changes side by side on different lines: line by line
-        return [x for n in range(len(base)) for x in _chunk(base[n:n + 1], ours[n:n + 1], theirs[n:n + 1], at + n)]
+        return [x for n in range(len(base)) for x in _chunk(base[n : n + 1], ours[n : n + 1], theirs[n : n + 1], at + n)]
     if _only_dropped(base, ours, theirs):
         return theirs  # the file lacks lines the model quoted, and the model drops them as well
     line = ours[0].rstrip("\n") if ours else "(nothing)"
-    raise Conflict(f"the file's line {line.strip()!r} differs from the SEARCH text, and the REPLACE changes it too;"
-                   " copy the file's current lines into SEARCH", at)
+    raise Conflict(
+        f"the file's line {line.strip()!r} differs from the SEARCH text, and the REPLACE changes it too;"
+        " copy the file's current lines into SEARCH",
+        at,
+    )

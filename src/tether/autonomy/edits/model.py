@@ -37,8 +37,13 @@ class ApplyReport:
     left_out: list[str] = field(default_factory=list)  # paths whose edits the caller chose not to apply
 
     def to_dict(self) -> dict:
-        return {"applied": self.applied, "changed": self.changed, "diff": self.diff, "left_out": self.left_out,
-                "blocks": [asdict(b) for b in self.blocks]}
+        return {
+            "applied": self.applied,
+            "changed": self.changed,
+            "diff": self.diff,
+            "left_out": self.left_out,
+            "blocks": [asdict(b) for b in self.blocks],
+        }
 
     @property
     def errors(self) -> list[BlockResult]:

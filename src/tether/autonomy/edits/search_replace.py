@@ -38,9 +38,11 @@ file, give its path and leave SEARCH empty.
 def grammar(path: str, current: str = "") -> str:
     """Replies that are SEARCH/REPLACE blocks for `path` and nothing else, in one fence."""
     fence = gbnf.fence_for(current)
-    return (f"root ::= {gbnf.opening(path, fence)} block+ {gbnf.closing(fence)}\n"
-            'block ::= "<<<<<<< SEARCH\\n" line* "=======\\n" line* ">>>>>>> REPLACE\\n"\n'
-            f"line ::= {gbnf.line(fence, '<=>')}\n")
+    return (
+        f"root ::= {gbnf.opening(path, fence)} block+ {gbnf.closing(fence)}\n"
+        'block ::= "<<<<<<< SEARCH\\n" line* "=======\\n" line* ">>>>>>> REPLACE\\n"\n'
+        f"line ::= {gbnf.line(fence, '<=>')}\n"
+    )
 
 
 _START = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$", re.I)
@@ -71,9 +73,18 @@ def parse(reply: str) -> list[Edit]:
             n = next((i for i in range(divider + 1, len(lines)) if _CLOSE.match(lines[i])), n)
             if n >= len(lines):
                 break
-            replace = "".join(line + "\n" for line in lines[divider + 1:n])
-        edits.append(Edit(path=path, action="replace" if search.strip() else "create", search=search, replace=replace,
-                          block=len(edits) + 1, line=start + 1, format="search-replace"))
+            replace = "".join(line + "\n" for line in lines[divider + 1 : n])
+        edits.append(
+            Edit(
+                path=path,
+                action="replace" if search.strip() else "create",
+                search=search,
+                replace=replace,
+                block=len(edits) + 1,
+                line=start + 1,
+                format="search-replace",
+            )
+        )
         last_path = path or last_path
         n += 1
     return edits

@@ -38,7 +38,7 @@ def _splice(current: str, reply: str) -> str | None:
     edits: list[tuple[int, Any, list[str]]] = []  # (first line, last line + 1, new lines), 0-based, over `current`
     node: Any
     for node in new.body:
-        text = got[_start(node):node.end_lineno]
+        text = got[_start(node) : node.end_lineno]
         name = getattr(node, "name", "")
         mine = ours.get(name)
         if isinstance(node, _DEFS) and mine is not None and isinstance(mine, ast.ClassDef) == isinstance(node, ast.ClassDef):
@@ -71,8 +71,11 @@ def _named(body: list) -> dict[str, Any]:
 def _leaves_out(ours: list, theirs: list) -> bool:
     """Whether `theirs` lacks a definition of `ours`, or a method of a class both define."""
     mine, got = _named(ours), _named(theirs)
-    return any(name not in got or (isinstance(node, ast.ClassDef) and isinstance(got[name], ast.ClassDef) and _leaves_out(node.body, got[name].body))
-               for name, node in mine.items())
+    return any(
+        name not in got
+        or (isinstance(node, ast.ClassDef) and isinstance(got[name], ast.ClassDef) and _leaves_out(node.body, got[name].body))
+        for name, node in mine.items()
+    )
 
 
 def _start(node) -> int:
@@ -86,7 +89,7 @@ def _into_class(mine: ast.ClassDef, items: list, got: list[str]) -> list:
     inner = mine.body[0].col_offset
     edits: list[tuple[Any, Any, list[str]]] = []
     for item in items:
-        text = _indent(got[_start(item):item.end_lineno], item.col_offset, inner)
+        text = _indent(got[_start(item) : item.end_lineno], item.col_offset, inner)
         same = ours.get(getattr(item, "name", "")) if isinstance(item, _DEFS) else _assigned(mine.body, item)
         if same is not None:
             edits.append((_start(same), same.end_lineno, text))
@@ -127,13 +130,13 @@ def _indent(text: list[str], have: int, want: int) -> list[str]:
     shift = want - have
     if shift >= 0:
         return [" " * shift + line if line.strip() else line for line in text]
-    return [line[min(-shift, len(line) - len(line.lstrip(" "))):] for line in text]
+    return [line[min(-shift, len(line) - len(line.lstrip(" "))) :] for line in text]
 
 
 def _apply(lines: list[str], edits: list[tuple[int, int, list[str]]]) -> str | None:
     """The edits made from the bottom up; two that replace overlapping lines make the reply ambiguous."""
     edits = sorted(edits, key=lambda e: (e[0], e[1]))
-    if any(b[0] < a[1] for a, b in zip(edits, edits[1:])):
+    if any(b[0] < a[1] for a, b in zip(edits, edits[1:], strict=False)):
         return None
     out = list(lines)
     for start, end, text in reversed(edits):

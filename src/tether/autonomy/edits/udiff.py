@@ -59,7 +59,9 @@ def parse(reply: str) -> list[Edit]:
         block = len(edits) + 1
         if source == "/dev/null":
             body = [h[1:] for hunk in hunks for h in hunk if h.startswith("+")]
-            edits.append(Edit(target, "create", replace="\n".join(body) + "\n" if body else "", block=block, line=start + 1, format="udiff"))
+            edits.append(
+                Edit(target, "create", replace="\n".join(body) + "\n" if body else "", block=block, line=start + 1, format="udiff")
+            )
         elif target == "/dev/null":
             edits.append(Edit(source, "delete", block=block, line=start + 1, format="udiff"))
         else:
@@ -68,8 +70,17 @@ def parse(reply: str) -> list[Edit]:
             for hunk in hunks:
                 search, replace = _sides(hunk)
                 if search or replace:
-                    edits.append(Edit(target, "replace" if search.strip() else "append", search=search, replace=replace,
-                                      block=len(edits) + 1, line=start + 1, format="udiff"))
+                    edits.append(
+                        Edit(
+                            target,
+                            "replace" if search.strip() else "append",
+                            search=search,
+                            replace=replace,
+                            block=len(edits) + 1,
+                            line=start + 1,
+                            format="udiff",
+                        )
+                    )
     return edits
 
 

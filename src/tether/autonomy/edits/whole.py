@@ -25,7 +25,7 @@ the whole file, every line of it
 SHORTER = {
     "": 'Never shorten a file with comments such as "rest unchanged": what you write replaces it all.',
     "python": "In a Python file you may write only the functions and classes you change instead, each complete\n"
-              "(a method under its class line): the ones you leave out stay as they are.",
+    "(a method under its class line): the ones you leave out stay as they are.",
 }
 
 
@@ -82,7 +82,7 @@ def _blocks(reply: str):
             end += 1
         if end >= len(lines):  # the fence never closes: the reply was cut off, and half a file is no edit
             return
-        yield n + 1, path, lines[n + 1:end]
+        yield n + 1, path, lines[n + 1 : end]
         n = end + 1
 
 

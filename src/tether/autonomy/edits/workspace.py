@@ -125,7 +125,7 @@ class TextFile:
             raise TetherError(f"{path}: a binary file cannot be edited as text")
         bom = data.startswith(b"\xef\xbb\xbf")
         try:
-            text, encoding = data[3 if bom else 0:].decode("utf-8"), "utf-8"
+            text, encoding = data[3 if bom else 0 :].decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             text, encoding = data.decode("latin-1"), "latin-1"
         crlf = "\r\n" in text and text.count("\r\n") >= text.count("\n") / 2

@@ -17,14 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...config import Config
-from ...layering import DEFAULTS, KEYS, LEVELS, STEPS
 from ...errors import ConfigError, TetherError
+from ...layering import DEFAULTS, KEYS, LEVELS, STEPS
 from ...store import Schema, register
-from . import tamper
 from ..edits.workspace import PathRefused, protected, resolve
+from . import tamper
 
 TOOLS = ("read", "search", "propose", "write", "run")
-SCHEMA = register(Schema("decisions", ["""
+SCHEMA = register(
+    Schema(
+        "decisions",
+        [
+            """
     CREATE TABLE decisions (
         id      INTEGER PRIMARY KEY,
         ts      REAL NOT NULL,
@@ -37,7 +41,11 @@ SCHEMA = register(Schema("decisions", ["""
         reason  TEXT NOT NULL
     );
     CREATE INDEX decisions_run ON decisions(run_id);
-    """], legacy=(3,)))  # every check's verdict, under its run (written only here)
+    """
+        ],
+        legacy=(3,),
+    )
+)  # every check's verdict, under its run (written only here)
 VERDICTS = ("allow", "ask", "deny")
 SHELL_OPERATORS = (";", "&&", "||", "|", "`", "$(", ">", "<", "&", "\n")
 
@@ -92,9 +100,20 @@ class Spent:
 
 
 class Leash:
-    def __init__(self, root: str | Path, level: str = "approve", *, paths: tuple[str, ...] = ("**",), max_files: int = 10,
-                 max_lines: int = 400, commands: tuple[str, ...] = (), budget: RunBudget = RunBudget(), rules: tuple[Rule, ...] = (),
-                 store=None, run_id: str | None = None):
+    def __init__(
+        self,
+        root: str | Path,
+        level: str = "approve",
+        *,
+        paths: tuple[str, ...] = ("**",),
+        max_files: int = 10,
+        max_lines: int = 400,
+        commands: tuple[str, ...] = (),
+        budget: RunBudget = RunBudget(),
+        rules: tuple[Rule, ...] = (),
+        store=None,
+        run_id: str | None = None,
+    ):
         if level not in LEVELS:
             raise TetherError(f"unknown autonomy level {level!r} (levels: {', '.join(LEVELS)})")
         self.root = Path(os.path.realpath(root))
@@ -109,20 +128,40 @@ class Leash:
         every decision recorded under the run."""
         b = self.budget
         budget = dataclasses.replace(b, steps=b.steps or STEPS[self.level], seconds=b.seconds or DEFAULTS["leash"]["budget"]["seconds"])
-        return Leash(self.root, self.level, paths=self.paths, max_files=self.max_files, max_lines=self.max_lines,
-                     commands=(*self.commands, *(c for c in commands if c not in self.commands)), budget=budget,
-                     rules=self.rules, store=store, run_id=run_id)
+        return Leash(
+            self.root,
+            self.level,
+            paths=self.paths,
+            max_files=self.max_files,
+            max_lines=self.max_lines,
+            commands=(*self.commands, *(c for c in commands if c not in self.commands)),
+            budget=budget,
+            rules=self.rules,
+            store=store,
+            run_id=run_id,
+        )
 
     def at_level(self, level: str) -> "Leash":
         """This run's leash at another level (the slider moved): same limits, rules and spending."""
-        moved = Leash(self.root, level, paths=self.paths, max_files=self.max_files, max_lines=self.max_lines, commands=self.commands,
-                      budget=self.budget, rules=self.rules, store=self.store, run_id=self.run_id)
+        moved = Leash(
+            self.root,
+            level,
+            paths=self.paths,
+            max_files=self.max_files,
+            max_lines=self.max_lines,
+            commands=self.commands,
+            budget=self.budget,
+            rules=self.rules,
+            store=self.store,
+            run_id=self.run_id,
+        )
         moved.spent = self.spent
         return moved
 
     @classmethod
-    def from_config(cls, root, config: Config, level: str | None = None, limits: dict | None = None,
-                    paths: tuple[str, ...] = (), **kwargs) -> "Leash":
+    def from_config(
+        cls, root, config: Config, level: str | None = None, limits: dict | None = None, paths: tuple[str, ...] = (), **kwargs
+    ) -> "Leash":
         """The [leash] of the config; `level`, `paths` and the non-None `limits` (e.g. from flags) win."""
         spec = dict(config.extra.get("leash", {}))
         where = f"{config.where('leash')}: [leash]"
@@ -132,7 +171,12 @@ class Leash:
             raise ConfigError(f"{where} has an unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
         rules = []
         for n, r in enumerate(spec.get("rules", []), start=1):
-            if not isinstance(r, dict) or r.get("tool") not in (*TOOLS, "*") or r.get("action") not in VERDICTS or not isinstance(r.get("pattern", "*"), str):
+            if (
+                not isinstance(r, dict)
+                or r.get("tool") not in (*TOOLS, "*")
+                or r.get("action") not in VERDICTS
+                or not isinstance(r.get("pattern", "*"), str)
+            ):
                 raise ConfigError(f"{where} rule {n} needs tool ({', '.join(TOOLS)} or *), pattern and action (allow, ask or deny)")
             rules.append(Rule(r["tool"], r.get("pattern", "*"), r["action"]))
         budget = spec.get("budget", {})
@@ -148,10 +192,17 @@ class Leash:
             if key in spec and not (isinstance(spec[key], list) and all(isinstance(p, str) for p in spec[key])):
                 raise ConfigError(f"{where} {key} must be a list of globs")
         default = DEFAULTS["leash"]
-        return cls(root, level or spec.get("level", default["level"]), paths=tuple(paths or spec.get("paths", ["**"])),
-                   max_files=int(spec.get("max_files", default["max_files"])), max_lines=int(spec.get("max_lines", default["max_lines"])),
-                   commands=tuple(spec.get("commands", [])), rules=tuple(rules), **kwargs,
-                   budget=RunBudget(**{**budget, **{k: v for k, v in (limits or {}).items() if v is not None}}))
+        return cls(
+            root,
+            level or spec.get("level", default["level"]),
+            paths=tuple(paths or spec.get("paths", ["**"])),
+            max_files=int(spec.get("max_files", default["max_files"])),
+            max_lines=int(spec.get("max_lines", default["max_lines"])),
+            commands=tuple(spec.get("commands", [])),
+            rules=tuple(rules),
+            **kwargs,
+            budget=RunBudget(**{**budget, **{k: v for k, v in (limits or {}).items() if v is not None}}),
+        )
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -202,22 +253,37 @@ class Leash:
             return next(d for d in verdicts if d.verdict == "ask")
         lines = sum(files.values())
         if len(files) > self.max_files:
-            return self._record("write", ", ".join(files), Decision("ask", "limit max_files", f"{len(files)} files in one step (limit {self.max_files})"))
+            return self._record(
+                "write", ", ".join(files), Decision("ask", "limit max_files", f"{len(files)} files in one step (limit {self.max_files})")
+            )
         if lines > self.max_lines:
-            return self._record("write", ", ".join(files), Decision("ask", "limit max_lines", f"{lines} changed lines in one step (limit {self.max_lines})"))
+            return self._record(
+                "write", ", ".join(files), Decision("ask", "limit max_lines", f"{lines} changed lines in one step (limit {self.max_lines})")
+            )
         return Decision("allow", "limits", f"{len(files)} files, {lines} lines: within the limits")
 
-    def charge(self, usd: float | None = 0.0, input_tokens: int = 0, output_tokens: int = 0, steps: int = 0, cached_tokens: int = 0) -> Decision:
+    def charge(
+        self, usd: float | None = 0.0, input_tokens: int = 0, output_tokens: int = 0, steps: int = 0, cached_tokens: int = 0
+    ) -> Decision:
         """Count spending; the verdict says whether the run may go on."""
         b, s = self.budget, self.spent
         if usd is None and b.usd is not None:  # an unpriced call: what it cost is unknown, never $0
-            return self._record("budget", "usd", Decision("deny", "budget usd", f"the model's price is unknown, so the run's limit of ${b.usd:g} cannot be kept"))
+            return self._record(
+                "budget",
+                "usd",
+                Decision("deny", "budget usd", f"the model's price is unknown, so the run's limit of ${b.usd:g} cannot be kept"),
+            )
         s.usd = None if usd is None or s.usd is None else s.usd + usd
         s.input_tokens += input_tokens
         s.output_tokens += output_tokens
         s.cached_tokens += cached_tokens
         s.steps += steps
-        for name, used, limit in (("usd", s.usd, b.usd), ("tokens", s.tokens, b.tokens), ("steps", s.steps, b.steps), ("seconds", s.seconds, b.seconds)):
+        for name, used, limit in (
+            ("usd", s.usd, b.usd),
+            ("tokens", s.tokens, b.tokens),
+            ("steps", s.steps, b.steps),
+            ("seconds", s.seconds, b.seconds),
+        ):
             if limit is not None and used is not None and used > limit:
                 if name == "steps":  # a step is charged before it is taken: the one refused never was
                     s.steps -= steps
@@ -234,7 +300,9 @@ class Leash:
                 return Decision("deny", "level ask", "level ask only answers; it proposes no changes")
             return Decision("allow", f"level {level}", f"{tool} is allowed at every level")
         if level in ("ask", "suggest"):
-            return Decision("deny", f"level {level}", f"level {level} {'reads only' if level == 'ask' else 'proposes diffs and applies nothing'}")
+            return Decision(
+                "deny", f"level {level}", f"level {level} {'reads only' if level == 'ask' else 'proposes diffs and applies nothing'}"
+            )
         if level == "approve":
             return Decision("ask", "level approve", f"level approve asks before every {tool}")
         if tool == "write":
@@ -254,8 +322,10 @@ class Leash:
 
     def _record(self, tool: str, target: str, decision: Decision) -> Decision:
         if self.store is not None:
-            self.store.write("INSERT INTO decisions (ts, run_id, level, tool, target, verdict, rule, reason) VALUES (?,?,?,?,?,?,?,?)",
-                             (time.time(), self.run_id, self.level, tool, target, decision.verdict, decision.rule, decision.reason))
+            self.store.write(
+                "INSERT INTO decisions (ts, run_id, level, tool, target, verdict, rule, reason) VALUES (?,?,?,?,?,?,?,?)",
+                (time.time(), self.run_id, self.level, tool, target, decision.verdict, decision.rule, decision.reason),
+            )
         return decision
 
 

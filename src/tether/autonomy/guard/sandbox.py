@@ -35,18 +35,65 @@ from pathlib import Path
 
 from ... import config
 
-ALLOWED_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TERM", "TZ", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE",
-               "PYTHONHASHSEED", "SOURCE_DATE_EPOCH", "NO_COLOR")
+ALLOWED_ENV = (
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TERM",
+    "TZ",
+    "VIRTUAL_ENV",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONHASHSEED",
+    "SOURCE_DATE_EPOCH",
+    "NO_COLOR",
+)
 # under the home folder, hidden from commands: keys, tokens, password stores, and histories (secrets typed at a prompt)
-CREDENTIALS = (".ssh", ".aws", ".azure", ".config/gcloud", ".kube", ".docker", ".gnupg", ".netrc", ".pypirc", ".npmrc",
-               ".git-credentials", ".config/git/credentials", ".config/gh", ".config/hub", ".config/op", ".config/tether",
-               ".local/share/tether", ".local/share/keyrings", ".password-store", ".pgpass", ".my.cnf", ".vault-token",
-               ".terraform.d", ".cargo/credentials", ".cargo/credentials.toml", ".cache/huggingface", ".env",
-               ".bash_history", ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".sqlite_history",
-               ".node_repl_history", ".lesshst", ".viminfo")
+CREDENTIALS = (
+    ".ssh",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".kube",
+    ".docker",
+    ".gnupg",
+    ".netrc",
+    ".pypirc",
+    ".npmrc",
+    ".git-credentials",
+    ".config/git/credentials",
+    ".config/gh",
+    ".config/hub",
+    ".config/op",
+    ".config/tether",
+    ".local/share/tether",
+    ".local/share/keyrings",
+    ".password-store",
+    ".pgpass",
+    ".my.cnf",
+    ".vault-token",
+    ".terraform.d",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".cache/huggingface",
+    ".env",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".sqlite_history",
+    ".node_repl_history",
+    ".lesshst",
+    ".viminfo",
+)
 VCS = (".git", ".hg", ".svn")  # their hooks and config run commands
 # folders whose code runs later: installed packages (a `.pth` runs at every `python`), tox and nox's virtualenvs, direnv's
-ENVIRONMENTS = frozenset({".venv", "venv", "node_modules", "bower_components", "__pypackages__", ".tox", ".nox", ".direnv", ".eggs", ".pixi"})
+ENVIRONMENTS = frozenset(
+    {".venv", "venv", "node_modules", "bower_components", "__pypackages__", ".tox", ".nox", ".direnv", ".eggs", ".pixi"}
+)
 CACHES = frozenset({".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"})  # data a test run keeps, never code
 
 

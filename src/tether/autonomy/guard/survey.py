@@ -55,8 +55,10 @@ class Survey:
             why = sorted({f"{p} ({reason})" for p, reason in self.unseen.items()})
             lines.append(f"[tether could not look inside {_names(why)}: what the command wrote there is not known]")
         if self.beyond:
-            lines.append(f"[tether did not look inside {_names(sorted(self.beyond))}: its paths are too long to keep,"
-                         " so what the command wrote there is not known]")
+            lines.append(
+                f"[tether did not look inside {_names(sorted(self.beyond))}: its paths are too long to keep,"
+                " so what the command wrote there is not known]"
+            )
         if self.truncated:
             lines.append("[the workspace is too large to survey whole: what the command wrote in its unsurveyed part is not known]")
         return lines

@@ -29,30 +29,44 @@ __all__ = ["RULE", "is_test", "weakened", "reason"]
 RULE = "tests weakened"  # the leash rule a held change names
 
 TEST_DIRS = frozenset({"tests", "test", "testing", "__tests__", "spec", "specs"})
-_TEST_NAME = re.compile(r"test_.*\.py|.*_test\.py|conftest\.py|.*\.(?:test|spec)\.[cm]?[jt]sx?|.*_test\.go|.*_(?:spec|test)\.rb"
-                        r"|.*Tests?\.(?:java|kt|cs)")
+_TEST_NAME = re.compile(
+    r"test_.*\.py|.*_test\.py|conftest\.py|.*\.(?:test|spec)\.[cm]?[jt]sx?|.*_test\.go|.*_(?:spec|test)\.rb"
+    r"|.*Tests?\.(?:java|kt|cs)"
+)
 
 # what a test is made of: removing or rewriting one weakens the tests
 _KEPT = (
     ("test", re.compile(r"^(?:async\s+)?def\s+test\w*|^class\s+Test\w*|^func\s+Test\w*\(|^(?:it|test|describe)\s*\(")),
-    ("assertion", re.compile(r"\bassert\b|\bself\.assert\w*\s*\(|\bexpect\s*\(|\bpytest\.raises\s*\(|\bassert\w*\s*\(|\bt\.(?:Error|Fatal)")),
+    (
+        "assertion",
+        re.compile(r"\bassert\b|\bself\.assert\w*\s*\(|\bexpect\s*\(|\bpytest\.raises\s*\(|\bassert\w*\s*\(|\bt\.(?:Error|Fatal)"),
+    ),
 )
 # what switches tests off or narrows them to a few: adding one weakens the tests
-_SKIP = re.compile(r"\bmark\.(?:skip|skipif|xfail)\b|\bpytest\.(?:skip|xfail|importorskip)\b|\bunittest\.skip\w*|@skip\w*"
-                   r"|\bskipTest\s*\(|\bSkipTest\b|\bexpectedFailure\b|\b(?:it|test|describe|context|this)\.(?:skip|only)\b"
-                   r"|^(?:xit|xtest|xdescribe|fit|fdescribe)\s*\("
-                   r"|\bt\.Skip\w*\(")
+_SKIP = re.compile(
+    r"\bmark\.(?:skip|skipif|xfail)\b|\bpytest\.(?:skip|xfail|importorskip)\b|\bunittest\.skip\w*|@skip\w*"
+    r"|\bskipTest\s*\(|\bSkipTest\b|\bexpectedFailure\b|\b(?:it|test|describe|context|this)\.(?:skip|only)\b"
+    r"|^(?:xit|xtest|xdescribe|fit|fdescribe)\s*\("
+    r"|\bt\.Skip\w*\("
+)
 # what loads code into every test run, or mocks a module for a whole file: adding one changes what the tests mean
-_ADDED = (("skip added", _SKIP, False), ("plugin added", re.compile(r"^pytest_plugins\b"), False),
-          ("module mocked for the whole file", re.compile(r"\b(?:jest|vi)\.(?:mock|doMock|unstable_mockModule)\s*\("), True))
+_ADDED = (
+    ("skip added", _SKIP, False),
+    ("plugin added", re.compile(r"^pytest_plugins\b"), False),
+    ("module mocked for the whole file", re.compile(r"\b(?:jest|vi)\.(?:mock|doMock|unstable_mockModule)\s*\("), True),
+)
 # files that configure every test: any change to one is held
 _CONFIG = re.compile(r"conftest\.py|\.?pytest\.(?:ini|toml)|tox\.ini|(?:jest|vitest)\.(?:config|setup|workspace)\.(?:[cm]?[jt]sx?|json)")
 # names a test module gives to its runner: binding one changes how its tests run
-_RUNNER = re.compile(r"pytest_\w+|pytestmark|collect_ignore(?:_glob)?|(?:setup|teardown)(?:_module|_function|_method|_class)?"
-                     r"|setUp\w*|tearDown\w*|__\w+__")
+_RUNNER = re.compile(
+    r"pytest_\w+|pytestmark|collect_ignore(?:_glob)?|(?:setup|teardown)(?:_module|_function|_method|_class)?"
+    r"|setUp\w*|tearDown\w*|__\w+__"
+)
 # calls a test module may make at import time: marks, fixtures and patches scoped to a test, and plain values
-_CALLS = re.compile(r"(?:pytest\.)?(?:mark\.\w+(?:\.with_args)?|fixture|param|approx)|(?:(?:unittest\.)?mock\.)?patch(?:\.object|\.dict|\.multiple)?"
-                    r"|(?:pathlib\.)?Path|staticmethod|classmethod|property|dict|list|tuple|set|frozenset|range|zip|enumerate|sorted|reversed|str|int|float|bool|bytes|len|min|max|sum|abs|round")
+_CALLS = re.compile(
+    r"(?:pytest\.)?(?:mark\.\w+(?:\.with_args)?|fixture|param|approx)|(?:(?:unittest\.)?mock\.)?patch(?:\.object|\.dict|\.multiple)?"
+    r"|(?:pathlib\.)?Path|staticmethod|classmethod|property|dict|list|tuple|set|frozenset|range|zip|enumerate|sorted|reversed|str|int|float|bool|bytes|len|min|max|sum|abs|round"
+)
 _LIBRARIES = frozenset({"pytest", "_pytest", "unittest", "mock", "pathlib"})  # where the allowed calls come from
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _COMMENT = ("#", "//", "/*", "*")
@@ -178,7 +192,11 @@ def _body(old: list, new: list, text: str, seen: tuple) -> list[str]:
         if left[key := ast.dump(stmt)] <= 0:
             continue
         left[key] -= 1
-        if _binds(stmt) != set() and not isinstance(stmt, (ast.Import, ast.ImportFrom)) and (not isinstance(stmt, _DEFS) or stmt.name in defs):
+        if (
+            _binds(stmt) != set()
+            and not isinstance(stmt, (ast.Import, ast.ImportFrom))
+            and (not isinstance(stmt, _DEFS) or stmt.name in defs)
+        ):
             found += _described(Counter([_first(stmt, None)]), "removed")
     return found
 
@@ -228,12 +246,20 @@ def _runs(stmt) -> bool:
     """Whether defining or assigning `stmt` runs code beyond the allowed calls (decorators,
     defaults, annotations, base classes, values, a class's body) or marks a fixture autouse."""
     if isinstance(stmt, ast.ClassDef):  # a metaclass or a dunder (__init_subclass__, __new__) runs code as classes are made
-        return (bool(stmt.keywords) or not all(map(_decorates, stmt.decorator_list)) or not all(map(_inert, stmt.bases))
-                or any(_binds(s) is None or _runs(s) or re.fullmatch(r"__\w+__", getattr(s, "name", "")) for s in stmt.body))
+        return (
+            bool(stmt.keywords)
+            or not all(map(_decorates, stmt.decorator_list))
+            or not all(map(_inert, stmt.bases))
+            or any(_binds(s) is None or _runs(s) or re.fullmatch(r"__\w+__", getattr(s, "name", "")) for s in stmt.body)
+        )
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
         a = stmt.args
-        parts = [*a.defaults, *a.kw_defaults, stmt.returns,
-                 *(arg.annotation for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if arg is not None)]
+        parts = [
+            *a.defaults,
+            *a.kw_defaults,
+            stmt.returns,
+            *(arg.annotation for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if arg is not None),
+        ]
         return not all(_inert(p) for p in parts if p is not None) or not all(map(_decorates, stmt.decorator_list))
     return not all(_inert(p) for p in (getattr(stmt, "value", None), getattr(stmt, "annotation", None)) if p is not None)
 
@@ -243,8 +269,10 @@ def _inert(node) -> bool:
     for n in ast.walk(node):
         if isinstance(n, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
             return False
-        if isinstance(n, ast.Call) and (not _CALLS.fullmatch(_dotted(n.func) or "")
-                                        or any(k.arg == "autouse" and not (isinstance(k.value, ast.Constant) and not k.value.value) for k in n.keywords)):
+        if isinstance(n, ast.Call) and (
+            not _CALLS.fullmatch(_dotted(n.func) or "")
+            or any(k.arg == "autouse" and not (isinstance(k.value, ast.Constant) and not k.value.value) for k in n.keywords)
+        ):
             return False
     return True
 
@@ -275,8 +303,11 @@ def _origins(stmts: list) -> set[tuple[str, str]]:
 
 def _checks(stmt, calls: set) -> bool:
     """Whether a statement added to a test only asserts, calling what the test called already."""
-    return isinstance(stmt, ast.Assert) and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(stmt)) and all(
-        _dotted(n.func) in calls for n in ast.walk(stmt) if isinstance(n, ast.Call))
+    return (
+        isinstance(stmt, ast.Assert)
+        and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(stmt))
+        and all(_dotted(n.func) in calls for n in ast.walk(stmt) if isinstance(n, ast.Call))
+    )
 
 
 def _used(tree) -> set[str]:

@@ -8,7 +8,6 @@ cannot outlive the step."""
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import re
 import shlex
@@ -32,6 +31,7 @@ class SandboxUnavailable(TetherError):
 
 class CheckUnavailable(ConfigError):
     """A check command cannot start (no such program): found before the model is called, not after its edit."""
+
 
 DEFAULT_TIMEOUT = DEFAULTS["verify"]["timeout"]
 DEFAULT_OUTPUT_CAP = DEFAULTS["verify"]["output_cap"]  # characters of output kept: the head and the tail, which hold the news
@@ -108,13 +108,13 @@ def excerpt(output: str, failures: int = 2, max_lines: int = 60) -> str:
         recap = _RECAP.search(output)
         end = recap.start() if recap else len(output)
         kept = []
-        for start, stop in zip(heads[:failures], heads[1:failures + 1]):
-            block = output[start:min(stop, end)].rstrip("\n").splitlines()
+        for start, stop in zip(heads[:failures], heads[1 : failures + 1], strict=False):
+            block = output[start : min(stop, end)].rstrip("\n").splitlines()
             kept += block[:1] + (["…"] if len(block) > 21 else []) + block[1:][-20:]
         return "\n".join(kept + [f"… {len(heads) - failures} more failure(s) like these", lines[-1]]) + "\n"
     if len(lines) <= max_lines:
         return output
-    return "\n".join(lines[:15] + [f"… {len(lines) - max_lines + 15} lines cut …"] + lines[-(max_lines - 15):]) + "\n"
+    return "\n".join(lines[:15] + [f"… {len(lines) - max_lines + 15} lines cut …"] + lines[-(max_lines - 15) :]) + "\n"
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class VerifySettings:
         if not (isinstance(env, list) and all(isinstance(e, str) and e for e in env)):
             raise ConfigError(f"{where} env must be a list of environment variable names")
         if spec.get("sandbox", "auto") not in ("auto", "off"):
-            raise ConfigError(f"{where} sandbox must be \"auto\" or \"off\" (got {spec['sandbox']!r})")
+            raise ConfigError(f'{where} sandbox must be "auto" or "off" (got {spec["sandbox"]!r})')
         try:
             timeout, cap = float(spec.get("timeout", DEFAULT_TIMEOUT)), int(spec.get("output_cap", DEFAULT_OUTPUT_CAP))
         except (TypeError, ValueError):
@@ -161,8 +161,11 @@ class VerifySettings:
             argv, problem = _argv(command)
             program = argv[0] if argv else ""
             if not problem and shutil.which(str(root / program) if "/" in program else program, path=path) is None:
-                problem = (f"{program} is not an executable file in the workspace" if "/" in program else
-                           f"{program} is not found on the PATH checks run with ({path})")
+                problem = (
+                    f"{program} is not an executable file in the workspace"
+                    if "/" in program
+                    else f"{program} is not found on the PATH checks run with ({path})"
+                )
             if problem:
                 raise CheckUnavailable(f"the check {command!r} cannot start: {problem}; fix --verify or [verify] commands")
 
@@ -171,15 +174,17 @@ class VerifySettings:
         if self.sandbox == "off":
             return False
         if sandbox.bubblewrap() is None:
-            raise SandboxUnavailable("checks run code the model wrote, and no sandbox is available here (Linux with bubblewrap:"
-                                     " `apt-get install bubblewrap`); set [verify] sandbox = \"off\" in tether.toml to run them unconfined")
+            raise SandboxUnavailable(
+                "checks run code the model wrote, and no sandbox is available here (Linux with bubblewrap:"
+                ' `apt-get install bubblewrap`); set [verify] sandbox = "off" in tether.toml to run them unconfined'
+            )
         return True
 
 
 def _globs(value, where: str) -> tuple[str, ...]:
     """`[verify] writable`: workspace-relative globs, never absolute and never climbing out."""
     if not (isinstance(value, list) and all(isinstance(g, str) and g.strip("/ ") for g in value)):
-        raise ConfigError(f"{where} writable must be a list of workspace-relative paths or globs (such as \"node_modules\")")
+        raise ConfigError(f'{where} writable must be a list of workspace-relative paths or globs (such as "node_modules")')
     for glob in value:
         if glob.startswith(("/", "~")) or ".." in glob.replace("\\", "/").split("/"):
             raise ConfigError(f"{where} writable: {glob!r} is not inside the workspace (give a path relative to it)")
@@ -208,8 +213,15 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
     stopped = None
     with tempfile.TemporaryDirectory(prefix="tether-run-") as tmp:  # its HOME and TMPDIR, gone after it
         try:
-            result = _run(command, argv if not confined else sandbox.wrap(argv, root, tmp, before.protected), root,
-                          sandbox.environment(tmp, settings.env), settings.timeout, settings.output_cap, cancel)
+            result = _run(
+                command,
+                argv if not confined else sandbox.wrap(argv, root, tmp, before.protected),
+                root,
+                sandbox.environment(tmp, settings.env),
+                settings.timeout,
+                settings.output_cap,
+                cancel,
+            )
         except (Cancelled, KeyboardInterrupt) as e:  # Stop, Ctrl-C or SIGTERM: what it wrote is still looked at, and undone
             stopped, result = e, CommandResult(command, None, "stopped", 0.0)
     after, notes = _look_after(root, before, settings.writable, confined) if looked else (before, [])
@@ -247,8 +259,9 @@ STOP_POLL = 0.1  # seconds between looks at a Stop while a command runs
 def _run(command: str, argv: list[str], root: Path, env: dict, timeout: float, output_cap: int, cancel=None) -> CommandResult:
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
     except OSError as e:
         return CommandResult(command, 127, f"cannot run {argv[0]}: {e.strerror or e}", time.monotonic() - start)
     try:

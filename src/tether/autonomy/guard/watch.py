@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import stat
 
-from .survey import Survey, special
 from ..history.trail import Trail
+from .survey import Survey, special
 
 __all__ = ["COPY_BYTES", "Watch"]
 
@@ -48,8 +48,11 @@ class Watch:
 
     def after(self, before: Survey, after: Survey) -> tuple[list[str], str]:
         """Called after a check: the paths it wrote (adopted by the run's trail) and a note that says so."""
-        moved = sorted(p for p in before.files.keys() | after.files.keys()
-                       if before.files.get(p) != after.files.get(p) and not (p in after.files and special(after.files[p][3])))
+        moved = sorted(
+            p
+            for p in before.files.keys() | after.files.keys()
+            if before.files.get(p) != after.files.get(p) and not (p in after.files and special(after.files[p][3]))
+        )
         bytecode = [p for p in moved if _bytecode(p)]
         for path in bytecode:
             (self.root / path).unlink(missing_ok=True)
@@ -74,8 +77,10 @@ def _note(wrote: list[str], uncopied: list[str], bytecode: list[str]) -> str:
     if wrote:
         lines.append(f"[the command wrote {', '.join(wrote)}: part of this run's change, which `tether undo` reverts]")
     if uncopied:
-        lines.append(f"[tether kept no copy of {', '.join(uncopied)} from before the command (over {COPY_BYTES:,} bytes,"
-                     " or changed during the run): undo cannot put it back]")
+        lines.append(
+            f"[tether kept no copy of {', '.join(uncopied)} from before the command (over {COPY_BYTES:,} bytes,"
+            " or changed during the run): undo cannot put it back]"
+        )
     if bytecode:
         lines.append(f"[tether removed the bytecode the command wrote: {', '.join(bytecode)}]")
     return "".join(f"\n{line}" for line in lines)

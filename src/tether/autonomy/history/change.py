@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .checkpoints import Change, Checkpoints
 from ..edits import ApplyReport, propose
 from ..edits.apply import DEFAULT_FORMATS
+from .checkpoints import Change, Checkpoints
 
 
-def apply_change(root: str | Path, reply: str, message: str = "apply", formats: tuple[str, ...] = DEFAULT_FORMATS) -> tuple[ApplyReport, Change | None]:
+def apply_change(
+    root: str | Path, reply: str, message: str = "apply", formats: tuple[str, ...] = DEFAULT_FORMATS
+) -> tuple[ApplyReport, Change | None]:
     checkpoints = Checkpoints(root)  # finishes (and records) or undoes an interrupted apply first
     report, plan = propose(root, reply, formats)
     if not report.applied or not report.changed:
@@ -19,6 +21,7 @@ def apply_change(root: str | Path, reply: str, message: str = "apply", formats: 
     files = [rel for rel, _, _ in plan.changes()]
     before = checkpoints.snapshot(f"before: {message}", files)
     recorded = []  # before the journal goes: a crash after the write still finds the change to undo
-    report.changed, report.diff = plan.commit({"before": before, "message": message, "files": files},
-                                              then=lambda: recorded.append(checkpoints.record(before, message, files)))
+    report.changed, report.diff = plan.commit(
+        {"before": before, "message": message, "files": files}, then=lambda: recorded.append(checkpoints.record(before, message, files))
+    )
     return report, recorded[0]

@@ -18,7 +18,9 @@ Ask = Callable[[Conversation, str], Response]  # how the face asks: at once, or 
 
 
 class LoggedChat:
-    def __init__(self, grid: GridLike, model: str, system: str | None, root: str, talk: Conversation | None = None, log: RunLog | None = None):
+    def __init__(
+        self, grid: GridLike, model: str, system: str | None, root: str, talk: Conversation | None = None, log: RunLog | None = None
+    ):
         self.grid, self.system, self.root = grid, system, root
         self.talk = talk or Conversation(grid, model, system)  # an unknown model is one clear error, before anything is logged
         self.log = log  # made at the first turn: a chat that never sent anything leaves no run
@@ -30,8 +32,15 @@ class LoggedChat:
         talk = Conversation.resume(grid, logged, None if model == "default" else model, system)
         return cls(grid, talk.model, system, root, talk, RunLog.resume(grid.store, logged[0]["id"]))
 
+    @property
+    def id(self) -> str | None:
+        """The chat's run id; None before its first turn."""
+        return self.log.id if self.log else None
+
     def turn(self, text: str, ask: Ask) -> Response:
-        self.log = self.log or RunLog(self.grid.store, root=self.root, command="chat", instruction=text, level="chat", model=self.talk.model)
+        self.log = self.log or RunLog(
+            self.grid.store, root=self.root, command="chat", instruction=text, level="chat", model=self.talk.model
+        )
         try:
             reply = ask(self.talk, text)
         except TetherError as x:

@@ -52,8 +52,12 @@ class Restored:
     files: list[str]
 
     def to_dict(self) -> dict:
-        return {"point": self.point, "undone": [c.to_dict() for c in self.undone], "redone": [c.to_dict() for c in self.redone],
-                "files": self.files}
+        return {
+            "point": self.point,
+            "undone": [c.to_dict() for c in self.undone],
+            "redone": [c.to_dict() for c in self.redone],
+            "files": self.files,
+        }
 
 
 class Checkpoints:
@@ -71,9 +75,17 @@ class Checkpoints:
         self.recovered = self._recover()
 
     def _git(self, *args: str, check: bool = True, index: str | None = None, input: str | None = None) -> str:
-        env = {"GIT_DIR": str(self.git_dir), "GIT_WORK_TREE": str(self.root), "GIT_AUTHOR_NAME": "tether",
-               "GIT_AUTHOR_EMAIL": "tether@localhost", "GIT_COMMITTER_NAME": "tether", "GIT_COMMITTER_EMAIL": "tether@localhost",
-               "HOME": str(self.git_dir), "GIT_LITERAL_PATHSPECS": "1", **({"GIT_INDEX_FILE": index} if index else {})}
+        env = {
+            "GIT_DIR": str(self.git_dir),
+            "GIT_WORK_TREE": str(self.root),
+            "GIT_AUTHOR_NAME": "tether",
+            "GIT_AUTHOR_EMAIL": "tether@localhost",
+            "GIT_COMMITTER_NAME": "tether",
+            "GIT_COMMITTER_EMAIL": "tether@localhost",
+            "HOME": str(self.git_dir),
+            "GIT_LITERAL_PATHSPECS": "1",
+            **({"GIT_INDEX_FILE": index} if index else {}),
+        }
         done = run_git(list(args), cwd=self.root, timeout=300, env=env, input=input)
         if check and done.returncode != 0:
             raise TetherError(f"checkpoint failed: git {args[0]}: {(done.stderr.strip().splitlines() or ['error'])[-1]}")
@@ -170,8 +182,10 @@ class Checkpoints:
             for path in change.files:
                 if path in last and last[path][2] != held.get(path, ("", None))[1]:  # someone wrote it between the two changes
                     earlier, later = (change, last[path][0]) if verb == "undo" else (last[path][0], change)
-                    raise TetherError(f"cannot restore to change {point}: {path} was changed between “{earlier.message}” and "
-                                      f"“{later.message}”; nothing was touched (`tether {verb}` goes one change at a time)")
+                    raise TetherError(
+                        f"cannot restore to change {point}: {path} was changed between “{earlier.message}” and "
+                        f"“{later.message}”; nothing was touched (`tether {verb}` goes one change at a time)"
+                    )
                 first.setdefault(path, (change, expected))
                 last[path] = (change, result, ends.get(path, ("", None))[1])
         drift: dict[int, tuple[Change, str, list[str]]] = {}
@@ -217,8 +231,10 @@ class Checkpoints:
                 raise PathRefused(f"cannot {verb} “{change.message}”: {e}; nothing was touched") from None
         drifted = self.differs(expected, paths)
         if drifted:
-            raise TetherError(f"cannot {verb} “{change.message}”: {', '.join(drifted)} changed since; "
-                              f"nothing was touched (save or revert your edits to {'them' if len(drifted) > 1 else 'it'} first)")
+            raise TetherError(
+                f"cannot {verb} “{change.message}”: {', '.join(drifted)} changed since; "
+                f"nothing was touched (save or revert your edits to {'them' if len(drifted) > 1 else 'it'} first)"
+            )
 
     def differs(self, commit: str, paths: list[str], blobs: dict | None = None) -> list[str]:
         """The paths whose bytes in the workspace are not those of `commit` (absent counts);
@@ -226,11 +242,11 @@ class Checkpoints:
         wanted = self._blobs(commit, paths) if blobs is None else blobs
         kinds = {p: self._kind(p) for p in paths}
         present = [p for p in paths if kinds[p] == "file"]
-        hashes = dict(zip(present, self._git("hash-object", "--no-filters", "--", *present).split())) if present else {}
+        hashes = dict(zip(present, self._git("hash-object", "--no-filters", "--", *present).split(), strict=False)) if present else {}
         return [p for p in paths if hashes.get(p, kinds[p]) != (wanted[p][1] if p in wanted else None)]
 
     def _kind(self, path: str) -> str | None:
-        """"file" for a plain file reached without any link; None for nothing there; else "link"
+        """ "file" for a plain file reached without any link; None for nothing there; else "link"
         (a link on the way or at the name, or a folder): never bytes a change left."""
         try:
             real = still(self.root, path)

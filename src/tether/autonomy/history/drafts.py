@@ -16,13 +16,12 @@ from ... import config
 from ...config import Config
 from ...errors import TetherError
 from ...redaction import redact_file
-from ..edits import hunks, unified_diff
-from .change import apply_change
-from .checkpoints import Change
-from ..edits import ApplyReport, propose
+from ..edits import ApplyReport, hunks, propose, unified_diff
 from ..edits.apply import PARSERS
 from ..edits.workspace import TextFile
 from ..guard.leash import Leash
+from .change import apply_change
+from .checkpoints import Change
 
 __all__ = ["Applied", "Draft", "Drafts", "Proposal", "StaleDraft"]
 
@@ -83,14 +82,17 @@ class Drafts:
         if not changes:
             return Proposal(report, None, report.diff)
         lines = {rel: hunks.changed_lines(hunks.split(rel, before, after)) for rel, before, after in changes}
-        draft = Draft(secrets.token_hex(6), reply, tuple(lines), {rel: _sha(before) for rel, before, _ in changes}, lines, report.diff,
-                      tuple(changes))
+        draft = Draft(
+            secrets.token_hex(6), reply, tuple(lines), {rel: _sha(before) for rel, before, _ in changes}, lines, report.diff, tuple(changes)
+        )
         with self._lock:
             self._drafts[draft.id] = draft
             while len(self._drafts) > MAX_DRAFTS:
                 self._drafts.pop(next(iter(self._drafts)))
-        shown = "".join(unified_diff(*(None if t is None else redact_file(self.root / rel, t)[0] for t in (before, after)), rel)
-                        for rel, before, after in changes)
+        shown = "".join(
+            unified_diff(*(None if t is None else redact_file(self.root / rel, t)[0] for t in (before, after)), rel)
+            for rel, before, after in changes
+        )
         return Proposal(report, draft, shown)
 
     def apply(self, draft_id: str, config: Config, message: str = "") -> Applied:

@@ -14,7 +14,11 @@ from ...redaction import redact
 from ...store import Schema, Store, register
 
 KINDS = ("prompt", "reply", "tool", "decision", "diff", "verify", "note", "end")
-SCHEMA = register(Schema("runs", ["""
+SCHEMA = register(
+    Schema(
+        "runs",
+        [
+            """
     CREATE TABLE runs (
         id            TEXT PRIMARY KEY,
         ts            REAL NOT NULL,
@@ -41,7 +45,11 @@ SCHEMA = register(Schema("runs", ["""
         detail   TEXT NOT NULL
     );
     CREATE INDEX run_steps_run ON run_steps(run_id, n);
-    """], legacy=(4,)))
+    """
+        ],
+        legacy=(4,),
+    )
+)
 
 
 class RunLog:
@@ -49,8 +57,10 @@ class RunLog:
         self.store = store = store.ensure(SCHEMA)
         self.id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         self.n = 0
-        store.write("INSERT INTO runs (id, ts, root, command, instruction, level, model, status) VALUES (?,?,?,?,?,?,?,?)",
-                    (self.id, time.time(), root, command, redact(instruction)[0], level, model, "running"))
+        store.write(
+            "INSERT INTO runs (id, ts, root, command, instruction, level, model, status) VALUES (?,?,?,?,?,?,?,?)",
+            (self.id, time.time(), root, command, redact(instruction)[0], level, model, "running"),
+        )
 
     @classmethod
     def resume(cls, store: Store, run_id: str) -> "RunLog":
@@ -63,19 +73,25 @@ class RunLog:
     def step(self, kind: str, **detail) -> int:
         """Record one step (its text redacted first, like everything tether stores); its number."""
         self.n += 1
-        self.store.write("INSERT INTO run_steps (run_id, n, ts, kind, detail) VALUES (?,?,?,?,?)",
-                         (self.id, self.n, time.time(), kind, redact(json.dumps(detail, default=str))[0]))
+        self.store.write(
+            "INSERT INTO run_steps (run_id, n, ts, kind, detail) VALUES (?,?,?,?,?)",
+            (self.id, self.n, time.time(), kind, redact(json.dumps(detail, default=str))[0]),
+        )
         return self.n
 
     def totals(self, steps: int, input_tokens: int, output_tokens: int, cost_usd: float | None, seconds: float, add: bool = False) -> None:
         """The run's totals; `add` adds the tokens, cost and seconds to those recorded (a chat's next turn)."""
         if add:
-            self.store.write("UPDATE runs SET steps=?, input_tokens=COALESCE(input_tokens, 0)+?, output_tokens=COALESCE(output_tokens, 0)+?, "
-                             "cost_usd=CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(cost_usd, 0)+? END, seconds=COALESCE(seconds, 0)+? WHERE id=?",
-                             (steps, input_tokens, output_tokens, cost_usd, cost_usd, seconds, self.id))
+            self.store.write(
+                "UPDATE runs SET steps=?, input_tokens=COALESCE(input_tokens, 0)+?, output_tokens=COALESCE(output_tokens, 0)+?, "
+                "cost_usd=CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(cost_usd, 0)+? END, seconds=COALESCE(seconds, 0)+? WHERE id=?",
+                (steps, input_tokens, output_tokens, cost_usd, cost_usd, seconds, self.id),
+            )
             return
-        self.store.write("UPDATE runs SET steps=?, input_tokens=?, output_tokens=?, cost_usd=?, seconds=? WHERE id=?",
-                         (steps, input_tokens, output_tokens, cost_usd, seconds, self.id))
+        self.store.write(
+            "UPDATE runs SET steps=?, input_tokens=?, output_tokens=?, cost_usd=?, seconds=? WHERE id=?",
+            (steps, input_tokens, output_tokens, cost_usd, seconds, self.id),
+        )
 
     def mark(self, status: str, reason: str = "") -> None:
         """The run's status now, without ending it (a chat is `answered` after each turn, `failed` after a turn that failed)."""
@@ -89,8 +105,9 @@ class RunLog:
 def runs(store: Store, root: str | None = None, limit: int = 50, chats: bool = True) -> list[dict]:
     """The newest `limit` runs (of the workspace `root`), oldest first; `chats=False` leaves chats out."""
     where = " AND ".join(([] if root is None else ["root = ?"]) + ([] if chats else ["command != 'chat'"]))
-    rows = store.ensure(SCHEMA).query(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY ts DESC LIMIT ?",
-                       (*(() if root is None else (root,)), limit))
+    rows = store.ensure(SCHEMA).query(
+        f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY ts DESC LIMIT ?", (*(() if root is None else (root,)), limit)
+    )
     return [{**dict(r), "changed": json.loads(r["changed"] or "[]")} for r in rows][::-1]
 
 
@@ -100,8 +117,10 @@ def replay(store: Store, run_id: str) -> tuple[dict, list[dict]] | None:
     if len(found) != 1:
         return None
     run = {**dict(found[0]), "changed": json.loads(found[0]["changed"] or "[]")}
-    steps = [{"n": r["n"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["detail"])}
-             for r in store.query("SELECT * FROM run_steps WHERE run_id = ? ORDER BY n", (run["id"],))]
+    steps = [
+        {"n": r["n"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["detail"])}
+        for r in store.query("SELECT * FROM run_steps WHERE run_id = ? ORDER BY n", (run["id"],))
+    ]
     return run, steps
 
 

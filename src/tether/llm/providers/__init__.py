@@ -46,7 +46,10 @@ class Provider:
             return None
         key = os.environ.get(self.cfg.api_key_env)
         if not key:
-            raise MissingKey(f"{self.name}: the environment variable {self.cfg.api_key_env} is not set; export it, or choose another model (see `tether models`)")
+            raise MissingKey(
+                f"{self.name}: the environment variable {self.cfg.api_key_env} is not set; export it, or choose another model (see "
+                "`tether models`)"
+            )
         return key
 
     def close(self) -> None:

@@ -35,7 +35,6 @@ def _extra_buffers(allowed: bool) -> None:
     low.llama_model_default_params.tether_extra = allowed
 
 
-
 def _meter(llm) -> None:
     """See each prompt llama-cpp-python evaluates, and how much of it the KV cache already holds:
     the longest prefix shared with the tokens evaluated last, less the one token it re-reads when
@@ -53,13 +52,10 @@ def _meter(llm) -> None:
     llm.generate = metered
 
 
-
 SLICE_SECONDS = 0.5  # a prompt is read in slices of about this long: Stop lands, and progress shows, between them
 
 
-
 SLICE_TOKENS = (64, 512)  # the fewest and most tokens a slice holds: below 64, reading a token costs several times more
-
 
 
 def _sliced(llm) -> None:
@@ -81,7 +77,7 @@ def _sliced(llm) -> None:
         while read < len(tokens):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"{who}: stopped while reading the prompt ({read} of {len(tokens)} tokens read)")
-            piece = tokens[read:read + size]
+            piece = tokens[read : read + size]
             began = time.monotonic()
             evaluate(piece)
             read += len(piece)
@@ -92,7 +88,6 @@ def _sliced(llm) -> None:
 
     llm.tether_call = None
     llm.eval = sliced
-
 
 
 def _grammar_last(llm) -> None:
@@ -111,7 +106,6 @@ def _grammar_last(llm) -> None:
     llm._init_sampler = sampler
 
 
-
 class _GrammarLast:
     """`sample(ctx, idx)` as llama-cpp-python's LlamaSampler: the free chain's token when the
     grammar takes it, else the constrained chain's (which then advances the grammar itself)."""
@@ -121,8 +115,11 @@ class _GrammarLast:
 
         self.low, self.plain, self.constrained = low, plain, constrained  # both chains live as long as this
         chain = constrained.sampler
-        self.grammar = next(s for s in (low.llama_sampler_chain_get(chain, i) for i in range(low.llama_sampler_chain_n(chain)))
-                            if low.llama_sampler_name(s) == b"grammar")
+        self.grammar = next(
+            s
+            for s in (low.llama_sampler_chain_get(chain, i) for i in range(low.llama_sampler_chain_n(chain)))
+            if low.llama_sampler_name(s) == b"grammar"
+        )
         self.one = (low.llama_token_data * 1)()
         self.candidates = low.llama_token_data_array(self.one, 1, -1, False)
         self.refused = 0  # tokens the free chain drew that the grammar refused

@@ -122,7 +122,6 @@ class AnthropicProvider(_http.HTTPProvider):
         )
 
 
-
 def to_anthropic(messages: list[Message]) -> tuple[str, list[dict]]:
     """OpenAI-style messages to (system, Messages turns); tool results become user turns."""
     system: list[str] = []
@@ -167,4 +166,6 @@ PROVIDER = AnthropicProvider
 def _usage(usage: dict) -> Usage:
     """Anthropic's input_tokens leave out what the prompt cache read or wrote: the prompt is all three."""
     read, wrote = int(usage.get("cache_read_input_tokens") or 0), int(usage.get("cache_creation_input_tokens") or 0)
-    return Usage(int(usage.get("input_tokens") or 0) + read + wrote, int(usage.get("output_tokens") or 0), estimated=not usage, cached_tokens=read)
+    return Usage(
+        int(usage.get("input_tokens") or 0) + read + wrote, int(usage.get("output_tokens") or 0), estimated=not usage, cached_tokens=read
+    )

@@ -54,6 +54,7 @@ def unload_all() -> None:
 
 class LocalProvider(Provider):
     reports_progress = True
+
     def availability(self, model: str) -> str | None:
         if model not in weights.LOCAL_MODELS:
             return f"no local model {model!r}"
@@ -101,8 +102,12 @@ class LocalProvider(Provider):
         schema = req.schema if not req.tools else _tools_schema(req)
         messages = _plain_messages(req)
         kwargs = {
-            "messages": messages, "stream": True, "max_tokens": req.max_tokens,
-            "temperature": 0.2 if req.temperature is None else req.temperature, "stop": req.stop or [], "seed": req.seed,
+            "messages": messages,
+            "stream": True,
+            "max_tokens": req.max_tokens,
+            "temperature": 0.2 if req.temperature is None else req.temperature,
+            "stop": req.stop or [],
+            "seed": req.seed,
         }
         if schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
@@ -142,8 +147,15 @@ class LocalProvider(Provider):
             reply, calls = _parse_tool_reply(reply, who)
             if reply:
                 yield reply
-        yield Response(reply, who, self.name, usage, tool_calls=calls, finish_reason="tool_calls" if calls else finish,
-                       ttft_ms=(first - start) * 1000 if first else None)
+        yield Response(
+            reply,
+            who,
+            self.name,
+            usage,
+            tool_calls=calls,
+            finish_reason="tool_calls" if calls else finish,
+            ttft_ms=(first - start) * 1000 if first else None,
+        )
 
     def complete(self, req: Request) -> Response:
         for item in self.stream(req):
@@ -205,15 +217,20 @@ def _plain_messages(req: Request) -> list[dict]:
         if isinstance(content, list):
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         if m.get("tool_calls"):
-            content += "\n" + json.dumps([{"tool": c["function"]["name"], "arguments": c["function"].get("arguments")} for c in m["tool_calls"]])
+            content += "\n" + json.dumps(
+                [{"tool": c["function"]["name"], "arguments": c["function"].get("arguments")} for c in m["tool_calls"]]
+            )
         role = m["role"]
         if role == "tool":
             role, content = "user", f"Result of tool call {m.get('tool_call_id', '')}:\n{content}"
         out.append({"role": role, "content": content})
     if req.tools:
         listing = "\n".join(f"- {t.name}: {t.description} Arguments (JSON schema): {json.dumps(t.parameters)}" for t in req.tools)
-        note = ("You can call these tools:\n" + listing +
-                '\nReply with JSON only: {"tool": NAME, "arguments": {...}} to call a tool, or {"answer": TEXT} to answer.')
+        note = (
+            "You can call these tools:\n"
+            + listing
+            + '\nReply with JSON only: {"tool": NAME, "arguments": {...}} to call a tool, or {"answer": TEXT} to answer.'
+        )
         if out and out[0]["role"] == "system":
             out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + note}
         else:

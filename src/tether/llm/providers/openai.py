@@ -106,12 +106,15 @@ class OpenAIProvider(_http.HTTPProvider):
         )
 
 
-
 PROVIDER = OpenAIProvider
 
 
 def _usage(usage: dict) -> Usage:
     """The server's count; OpenAI reports the prompt tokens its cache served under prompt_tokens_details."""
     details = usage.get("prompt_tokens_details") or {}
-    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), estimated=not usage,
-                 cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0)
+    return Usage(
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        estimated=not usage,
+        cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+    )

@@ -32,8 +32,10 @@ class PoolProvider(Provider):
         if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
             raise ConfigError(f"providers.{cfg.name}: a pool needs options.members, a list of base URLs (http://host:port/v1)")
         self.cooldown = float(cfg.options.get("cooldown", 10.0))
-        self.members = [Member(OpenAIProvider(ProviderConfig(f"{cfg.name}#{n}", "openai", url, cfg.api_key_env, cfg.timeout, cfg.headers)))
-                        for n, url in enumerate(urls, start=1)]
+        self.members = [
+            Member(OpenAIProvider(ProviderConfig(f"{cfg.name}#{n}", "openai", url, cfg.api_key_env, cfg.timeout, cfg.headers)))
+            for n, url in enumerate(urls, start=1)
+        ]
         self._turn = itertools.count()
         self._lock = threading.Lock()
         self.clock = clock

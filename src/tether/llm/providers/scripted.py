@@ -35,8 +35,9 @@ class ScriptedProvider(Provider):
         step = {"text": step} if isinstance(step, str) else dict(step)
         if step.get("delay"):  # a model that takes this long; as a hosted one, it gives up at the request's timeout
             wait = step["delay"] if req.timeout is None else min(step["delay"], req.timeout)
-            stopped = req.cancel.wait(wait) if req.cancel is not None else time.sleep(wait)
-            if stopped:
+            if req.cancel is None:
+                time.sleep(wait)
+            elif req.cancel.wait(wait):
                 raise Cancelled(f"{self.name}/{req.model}: stopped")
             if req.timeout is not None and step["delay"] > req.timeout:
                 raise TransientError(f"{self.name}/{req.model}: timed out")
@@ -46,8 +47,7 @@ class ScriptedProvider(Provider):
         text = step.get("text", "")
         usage = step.get("usage") or {}
         calls = [
-            ToolCall(c.get("id", f"call_{i}"), c["name"], c.get("arguments", "{}"))
-            for i, c in enumerate(step.get("tool_calls") or [])
+            ToolCall(c.get("id", f"call_{i}"), c["name"], c.get("arguments", "{}")) for i, c in enumerate(step.get("tool_calls") or [])
         ]
         return Response(
             text=text,
