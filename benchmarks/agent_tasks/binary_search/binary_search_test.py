@@ -1,4 +1,5 @@
 import pytest
+
 from binary_search import find
 
 

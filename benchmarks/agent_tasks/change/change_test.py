@@ -1,4 +1,5 @@
 import pytest
+
 from change import find_fewest_coins
 
 

@@ -15,15 +15,8 @@ def test_c():
 
 def test_e():
     assert rows("E") == [
-        "    A    ",
-        "   B B   ",
-        "  C   C  ",
-        " D     D ",
-        "E       E",
-        " D     D ",
-        "  C   C  ",
-        "   B B   ",
-        "    A    ",
+        "    A    ", "   B B   ", "  C   C  ", " D     D ", "E       E",
+        " D     D ", "  C   C  ", "   B B   ", "    A    ",
     ]
 
 

@@ -1,26 +1,14 @@
 import pytest
+
 from pig_latin import translate
 
 
-@pytest.mark.parametrize(
-    "word, expected",
-    [
-        ("apple", "appleay"),
-        ("ear", "earay"),
-        ("pig", "igpay"),
-        ("koala", "oalakay"),
-        ("chair", "airchay"),
-        ("therapy", "erapythay"),
-        ("school", "oolschay"),
-        ("queen", "eenquay"),
-        ("square", "aresquay"),
-        ("xray", "xrayay"),
-        ("yttria", "yttriaay"),
-        ("yellow", "ellowyay"),
-        ("rhythm", "ythmrhay"),
-        ("my", "ymay"),
-    ],
-)
+@pytest.mark.parametrize("word, expected", [
+    ("apple", "appleay"), ("ear", "earay"), ("pig", "igpay"), ("koala", "oalakay"),
+    ("chair", "airchay"), ("therapy", "erapythay"), ("school", "oolschay"),
+    ("queen", "eenquay"), ("square", "aresquay"), ("xray", "xrayay"), ("yttria", "yttriaay"),
+    ("yellow", "ellowyay"), ("rhythm", "ythmrhay"), ("my", "ymay"),
+])
 def test_words(word, expected):
     assert translate(word) == expected
 

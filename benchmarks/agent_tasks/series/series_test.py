@@ -1,4 +1,5 @@
 import pytest
+
 from series import slices
 
 

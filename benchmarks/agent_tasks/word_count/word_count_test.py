@@ -22,7 +22,8 @@ def test_contractions():
 
 
 def test_quotes():
-    assert count_words("Joe can't tell between 'large' and large.") == {"joe": 1, "can't": 1, "tell": 1, "between": 1, "large": 2, "and": 1}
+    assert count_words("Joe can't tell between 'large' and large.") == {
+        "joe": 1, "can't": 1, "tell": 1, "between": 1, "large": 2, "and": 1}
 
 
 def test_multiple_spaces_and_tabs():

@@ -1,21 +1,13 @@
 import pytest
+
 from wordy import answer
 
 
-@pytest.mark.parametrize(
-    "question, expected",
-    [
-        ("What is 5?", 5),
-        ("What is 1 plus 1?", 2),
-        ("What is 53 plus 2?", 55),
-        ("What is -1 plus -10?", -11),
-        ("What is 4 minus -12?", 16),
-        ("What is -3 multiplied by 25?", -75),
-        ("What is 33 divided by -3?", -11),
-        ("What is 1 plus 5 minus -2?", 8),
-        ("What is 3 plus 2 multiplied by 3?", 15),
-    ],
-)
+@pytest.mark.parametrize("question, expected", [
+    ("What is 5?", 5), ("What is 1 plus 1?", 2), ("What is 53 plus 2?", 55), ("What is -1 plus -10?", -11),
+    ("What is 4 minus -12?", 16), ("What is -3 multiplied by 25?", -75), ("What is 33 divided by -3?", -11),
+    ("What is 1 plus 5 minus -2?", 8), ("What is 3 plus 2 multiplied by 3?", 15),
+])
 def test_answers(question, expected):
     assert answer(question) == expected
 
