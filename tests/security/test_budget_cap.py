@@ -18,7 +18,7 @@ from tests.security.test_gateway_hardening import gateway  # noqa: F401 - the fi
 from tether.config import Budget
 from tether.errors import BadRequest, BudgetExceeded
 from tether.llm.keys import Keys
-from tether.llm.router import DEFAULT_OUTPUT_CAP
+from tether.llm.call import DEFAULT_OUTPUT_CAP
 
 BUDGET = 1000  # room for three calls held at 2 + 256 tokens (each spends 10 + 256), never for four
 CALLS = 8
