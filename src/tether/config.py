@@ -5,14 +5,23 @@ environment at call time and never written anywhere."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layering
-from .errors import ConfigError, TetherError
+from .errors import ConfigError
+from .paths import (  # the paths are the config's to name: callers keep `config.data_dir()`
+    data_dir as data_dir,
+    models_dir as models_dir,
+    private_dir as private_dir,
+    project_config as project_config,
+    project_root as project_root,
+    user_config_path as user_config_path,
+    workspace as workspace,
+    workspace_data as workspace_data,
+)
 
 PROVIDER_KINDS = ("openai", "anthropic", "local", "scripted", "pool")  # built in; more come from the entry-point group below
 PROVIDER_ENTRY_POINTS = "tether.providers"  # a package adds a kind with `[project.entry-points."tether.providers"] name = "module:Class"`
@@ -31,58 +40,6 @@ BUILTIN_PROVIDERS: dict[str, dict] = {
 DEFAULT_ROUTES: dict[str, dict] = {"default": {"models": ["local/qwen2.5-coder-1.5b"]}}
 
 
-def data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "tether"
-
-
-def private_dir(path: Path) -> Path:
-    """A folder only its owner can enter (0700), made if missing, inside a data dir that is 0700
-    too: tether's data holds code, prompts and logs. A folder outside the data dir (a path the
-    user named, such as /tmp for `--db /tmp/x.db`) is made if missing but its mode is the user's."""
-    home = data_dir()
-    for folder in (home, path):
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if folder.stat().st_mode & 0o077 and folder.resolve().is_relative_to(home.resolve()):
-            os.chmod(folder, 0o700)
-    return path
-
-
-def workspace(path: Path | str) -> Path:
-    """A workspace by its real path; one clear error when it is not a folder."""
-    root = Path(os.path.realpath(path))
-    if not root.is_dir():
-        raise TetherError(f"{path}: the workspace is not a folder")
-    return root
-
-
-def workspace_data(kind: str, root: Path, suffix: str = "") -> Path:
-    """Where tether keeps `kind` (checkpoints, journals, indexes) for one workspace."""
-    return data_dir() / kind / (hashlib.sha256(str(root).encode()).hexdigest()[:16] + suffix)
-
-
-def models_dir() -> Path:
-    """Model weights are large and shared: TETHER_MODELS_DIR lets tests and users keep one copy."""
-    override = os.environ.get("TETHER_MODELS_DIR")
-    return Path(override) if override else data_dir() / "models"
-
-
-def user_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "tether" / "config.toml"
-
-
-def project_root(start: Path | str | None = None) -> Path:
-    """The workspace a command means: the nearest folder at or above `start` holding a
-    `tether.toml` or a `.git`, else `start` itself — so a command run in a subfolder acts on
-    the project, with the project's leash and undo history."""
-    here = Path(os.path.realpath(start or Path.cwd()))
-    for folder in (here, *here.parents):
-        if (folder / "tether.toml").is_file() or (folder / ".git").exists():
-            return folder
-    return here
-
-
 def _seen(explicit, start) -> tuple:
     """What a config was loaded from, as the disk has it now (an edited file, a file that
     appeared, `tether trust` or its revoke change it): a server compares it to know when to load again."""
@@ -91,17 +48,6 @@ def _seen(explicit, start) -> tuple:
     return layering.seen(
         [user_config_path(), project_config(Path(start) if start else None), Path(explicit) if explicit else None, pins_file()]
     )
-
-
-def project_config(start: Path | None = None) -> Path | None:
-    """The project's `tether.toml`: the nearest one at or above `start` (the workspace of the
-    command, never the current folder when the two differ)."""
-    here = Path(os.path.realpath(start or Path.cwd()))
-    for folder in (here, *here.parents):
-        candidate = folder / "tether.toml"
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 @dataclass(frozen=True)

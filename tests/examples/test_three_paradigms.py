@@ -6,8 +6,7 @@ import zipfile
 
 import pytest
 
-from examples.three_paradigms import __main__ as cli
-from examples.three_paradigms import data, learned, prompted, rules, vader
+from examples.three_paradigms import __main__ as cli, data, learned, prompted, rules, vader
 from examples.three_paradigms.evaluate import code_lines, macro_f1
 from tests.conftest import user_config
 from tether import config

@@ -17,8 +17,8 @@ from tests.conftest import ledger_rows, user_config
 from tests.security.test_gateway_hardening import gateway  # noqa: F401 - the fixture: a gateway in front of the upstream
 from tether.config import Budget
 from tether.errors import BadRequest, BudgetExceeded
-from tether.llm.keys import Keys
 from tether.llm.call import DEFAULT_OUTPUT_CAP
+from tether.llm.keys import Keys
 
 BUDGET = 1000  # room for three calls held at 2 + 256 tokens (each spends 10 + 256), never for four
 CALLS = 8

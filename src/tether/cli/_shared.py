@@ -56,8 +56,7 @@ def grid(root: Path | None = None) -> GridLike:
 
 def workspace(path: str | None) -> Path:
     """-C as given, else the project holding the current folder."""
-    from ..config import project_root
-    from ..config import workspace as folder
+    from ..config import project_root, workspace as folder
 
     return project_root() if path is None else folder(path)
 

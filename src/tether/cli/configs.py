@@ -9,8 +9,7 @@ from typing import Optional
 import typer
 
 from ..errors import TetherError
-from ._shared import JsonOpt, PathOpt, app, e, emit, load_config, out, table, workspace
-from ._shared import state as state_
+from ._shared import JsonOpt, PathOpt, app, e, emit, load_config, out, state as state_, table, workspace
 
 
 @app.command(name="config")

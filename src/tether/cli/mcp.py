@@ -25,8 +25,7 @@ def mcp_(
 ):
     """Serve the workspace to MCP clients: digest, map, search, read, ask, propose_edit, apply_proposal, undo, runs, ledger."""
     need_extra("mcp", "the MCP server", "mcp")
-    from ..mcp import Bearer, create_server, settings
-    from ..mcp import describe as described
+    from ..mcp import Bearer, create_server, describe as described, settings
 
     if describe:
         d = described()

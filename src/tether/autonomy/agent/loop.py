@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 from ...errors import Cancelled, TetherError
 from ...llm.types import Response
 from .. import memory
-from ..edits import Edit
-from ..edits import hunks as hunk_mod
+from ..edits import Edit, hunks as hunk_mod
 from ..edits.formats import for_model, small
 from ..guard.leash import Leash
 from ..guard.untrusted import Fence

@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from ..edits import Edit, propose
-from ..edits import hunks as hunk_mod
+from ..edits import Edit, hunks as hunk_mod, propose
 from ..edits.formats import EditFormat
 from ..guard import tamper
 from ..guard.leash import Leash

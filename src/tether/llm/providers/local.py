@@ -99,20 +99,7 @@ class LocalProvider(Provider):
             req.progress("loading", model=f"{self.name}/{req.model}")  # a second or more: the weights are read from disk
         llm, lock = self._model(req.model)
         who = f"{self.name}/{req.model}"
-        schema = req.schema if not req.tools else _tools_schema(req)
-        messages = _plain_messages(req)
-        kwargs = {
-            "messages": messages,
-            "stream": True,
-            "max_tokens": req.max_tokens,
-            "temperature": 0.2 if req.temperature is None else req.temperature,
-            "stop": req.stop or [],
-            "seed": req.seed,
-        }
-        if schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": schema}
-        elif req.grammar:
-            kwargs["grammar"] = _grammar(llm, req.grammar, who)
+        kwargs = _arguments(llm, req, who)
         start = time.monotonic()
         text: list[str] = []
         finish = first = None  # first: when the first token came, the prompt read
@@ -162,6 +149,25 @@ class LocalProvider(Provider):
             if isinstance(item, Response):
                 return item
         raise MalformedResponse(f"{self.name}/{req.model}: no response")
+
+
+def _arguments(llm, req: Request, who: str) -> dict:
+    """llama.cpp's chat-completion arguments for a request: a schema (or the tools' one) as JSON
+    mode, else the request's grammar."""
+    schema = req.schema if not req.tools else _tools_schema(req)
+    kwargs = {
+        "messages": _plain_messages(req),
+        "stream": True,
+        "max_tokens": req.max_tokens,
+        "temperature": 0.2 if req.temperature is None else req.temperature,
+        "stop": req.stop or [],
+        "seed": req.seed,
+    }
+    if schema is not None:
+        kwargs["response_format"] = {"type": "json_object", "schema": schema}
+    elif req.grammar:
+        kwargs["grammar"] = _grammar(llm, req.grammar, who)
+    return kwargs
 
 
 @contextlib.contextmanager
