@@ -325,3 +325,30 @@ def _fresh(tmp_path):
     path = tmp_path / "fresh.db"
     Store(path).close()
     return path
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE schema_versions SET version = 'x'",
+        "UPDATE schema_versions SET version = -1",
+        "DELETE FROM schema_versions WHERE owner = 'runs'",
+        "PRAGMA user_version = 101",
+    ],
+)
+def test_a_damaged_or_newer_database_is_one_clear_error_and_keeps_its_rows(tmp_path, damage):
+    from tether.autonomy.history import runlog
+
+    path = tmp_path / "tether.db"
+    store = Store(path)
+    store.ensure(runlog.SCHEMA)
+    runlog.RunLog(store, root=str(tmp_path), command="chat", instruction="hi", level="chat", model="m")
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute(damage)
+    db.commit()
+    db.close()
+    with pytest.raises(TetherError) as refused:
+        Store(path).ensure(runlog.SCHEMA)
+    assert str(path) in str(refused.value) and "\\n" not in str(refused.value)
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM runs").fetchone()[0] == 1

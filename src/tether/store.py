@@ -157,7 +157,10 @@ class Store:
                         )
                     for script in schema.migrations[version:]:
                         for statement in filter(str.strip, script.split(";")):
-                            self._db.execute(statement)
+                            try:
+                                self._db.execute(statement)
+                            except sqlite3.Error as e:  # tables the versions say are missing exist, or the reverse
+                                raise TetherError(f"cannot bring the {schema.owner} tables of {self.path} up to date: {e}") from None
                     if versions.get(schema.owner) != len(schema.migrations):
                         self._db.execute(
                             "INSERT OR REPLACE INTO schema_versions (owner, version) VALUES (?, ?)", (schema.owner, len(schema.migrations))
@@ -171,17 +174,22 @@ class Store:
     def _up_to_date(self, pending: list[Schema], versions: dict[str, int] | None) -> bool:
         if versions is None or any(versions.get(s.owner) != len(s.migrations) for s in pending):
             return False
+        if (era := self._db.execute("PRAGMA user_version").fetchone()[0]) > REGISTRY_ERA:  # a newer tether's file, even if ours look done
+            raise TetherError(f"{self.path} was written by a newer tether (schema {era}); upgrade tether")
         self._ready.update((s.owner, len(s.migrations)) for s in pending)
         return True
 
     def _versions(self) -> dict[str, int] | None:
         """Each owner's version; None before the registry first ran on this database."""
         try:
-            return {owner: version for owner, version in self._db.execute("SELECT owner, version FROM schema_versions")}
+            found = dict(self._db.execute("SELECT owner, version FROM schema_versions").fetchall())
         except sqlite3.OperationalError as e:
             if "no such table" in str(e):
                 return None
             raise TetherError(f"cannot read the database {self.path}: {e}") from None
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in found.values()):
+            raise TetherError(f"{self.path}: its schema_versions table is damaged (a version that is not a whole number >= 0)")
+        return found
 
     def _adopt(self) -> dict[str, int]:
         """Start the registry's bookkeeping (inside the migration's transaction), keeping the

