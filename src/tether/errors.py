@@ -141,4 +141,4 @@ def need_extra(extra: str, what: str, *modules: str, error: type[TetherError] = 
         except ModuleNotFoundError as x:
             top = module.split(".")[0]
             lacking = "" if x.name in (None, top) or module.startswith(f"{x.name}.") else f" ({top} cannot import {x.name})"
-            raise error(f"{what} needs tether[{extra}]{lacking}: pip install 'tether[{extra}]'") from None
+            raise error(f"{what} needs tether[{extra}]{lacking}: pip install 'tether[{extra}]' (in a checkout: make install)") from None

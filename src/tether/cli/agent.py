@@ -131,7 +131,7 @@ def do(
     if as_json:
         emit(result.to_dict())
     else:
-        if result.status == "proposed":
+        if result.status == "proposed" and not live:  # on a terminal the live line showed it as it came
             print_diff(result.answer)
         elif result.answer and result.status == "answered":
             out.print(result.answer, markup=False, highlight=False)

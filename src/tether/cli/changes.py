@@ -109,7 +109,7 @@ def log(
         return
     for r in runs:
         out.print(
-            f"[bold]{r['id']}[/bold]  {r['command']} --level {r['level']}  [{STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
+            f"[bold]{r['id']}[/bold]  {r['command']}{_level(r)}  [{STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
             f"  {plural(r['steps'], 'step')} · {r['input_tokens'] + r['output_tokens']:,} tokens · {usd(r['cost_usd'])} · "
             f"{r['seconds'] or 0:.0f}s"
             f"\n    {e(r['instruction'][:100])}" + (f"  [dim]→ {e(', '.join(r['changed']))}[/dim]" if r["changed"] else ""),
@@ -182,8 +182,13 @@ RENDER = {
 
 
 def replay(run: dict, steps: list[dict], full: bool) -> None:
-    out.print(f"[bold]run {run['id']}[/bold] · tether {run['command']} --level {run['level']} -m {e(run['model'])} · {e(run['root'])}")
+    out.print(f"[bold]run {run['id']}[/bold] · tether {run['command']}{_level(run)} -m {e(run['model'])} · {e(run['root'])}")
     out.print(f"[bold]request:[/bold] {e(run['instruction'])}", markup=True)
     for s in steps:
         head = f"[dim]#{s['n']} {time.strftime('%H:%M:%S', time.localtime(s['ts']))}[/dim] [bold]{s['kind']}[/bold]"
         RENDER.get(s["kind"], _other)(s, head, full)
+
+
+def _level(run) -> str:
+    """The --level a `do` ran at; a chat or a question has none."""
+    return f" --level {run['level']}" if run["command"] == "do" else ""

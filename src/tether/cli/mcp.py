@@ -19,11 +19,15 @@ def mcp_(
     http: bool = typer.Option(False, "--http", help="Streamable HTTP on --host/--port with a bearer token, instead of stdio."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8767, "--port", help="0: any free port."),
-    write: bool = typer.Option(False, "--write", help="Let clients apply proposals and undo (through the leash; default: read-only)."),
+    write: bool = typer.Option(
+        False,
+        "--write",
+        help="Let clients apply proposals, undo and run the agent at auto or agent (through the leash; default: read-only).",
+    ),
     describe: bool = typer.Option(False, "--describe", help="Print the tools' descriptions and their hash, and exit."),
     as_json: bool = JsonOpt,
 ):
-    """Serve the workspace to MCP clients: digest, map, search, read, ask, propose_edit, apply_proposal, undo, runs, ledger."""
+    """Serve the workspace to MCP clients: digest, map, search, read, ask, do, propose_edit, apply_proposal, undo, runs, ledger."""
     need_extra("mcp", "the MCP server", "mcp")
     from ..mcp import Bearer, create_server, describe as described, settings
 

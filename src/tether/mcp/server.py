@@ -15,12 +15,13 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
+from pydantic import Field
 
 from .. import __version__
 from ..context import tokens
@@ -49,10 +50,12 @@ DESCRIPTIONS = {
     "read": "Lines start..end (1-based, at most 400) of one file of the workspace, given by its path relative to the workspace root.",
     "ask": "Answer a question about the code with a model; every claim cites path:lines and each citation "
     "is checked against those lines (verified true or false). Slow on a local model.",
-    "do": "Let tether's agent do a task in the workspace, on the leash of the user's config: level suggest "
-    "(the default) returns the change as a diff and writes nothing; auto and agent apply it and run the checks "
-    "(only if this server may write), as one undoable change. Returns the run's status, diff, checks and cost. "
-    "Slow on a local model.",
+    "do": "Let tether's agent do a task in the workspace, on the leash of the user's config. level: suggest (the default) "
+    "returns the change as a diff in `answer` and writes nothing; ask answers in `answer`; auto and agent apply the change and "
+    "run the checks as one undoable change (`undo`), only on a server started with `tether mcp --write` or [mcp] write = true "
+    "in the user's config; approve is refused (it needs a person). Returns the run as `tether do --json` prints it (status, "
+    "reason, answer, changed, diff, checks, usage, cost_usd). Sends progress while it runs; cancelling the call stops the run "
+    "(changes applied before it stay, undoable). Slow on a local model.",
     "propose_edit": "Check an edit without writing it: SEARCH/REPLACE blocks, a unified diff or whole files, "
     "each under its file's path. Returns a proposal id and the diff it would make.",
     "apply_proposal": "Apply a proposal made by propose_edit, as one undoable change, if this server may "
@@ -246,7 +249,15 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
     async def ask(question: str, ctx: Context, model: str = "default") -> dict:
         return await t.run(t.ask, question, model, on_event=Progress(ctx), cancel=threading.Event())
 
-    async def do(instruction: str, ctx: Context, level: str = "suggest", model: str = "default", max_seconds: float | None = None) -> dict:
+    async def do(
+        instruction: Annotated[str, Field(description="What the agent should do, as a person would ask it.")],
+        ctx: Context,
+        level: Annotated[
+            str, Field(description="ask, suggest (the default: a diff, nothing written), auto or agent (need writes).")
+        ] = "suggest",
+        model: Annotated[str, Field(description='A route name or "provider/model"; default: the default route.')] = "default",
+        max_seconds: Annotated[float | None, Field(description="The run's time limit; default: the leash's.")] = None,
+    ) -> dict:
         return await t.run(t.do, instruction, level, model, max_seconds, on_event=Steps(ctx), cancel=threading.Event())
 
     async def propose_edit(edits: str) -> dict:

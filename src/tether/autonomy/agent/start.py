@@ -145,7 +145,7 @@ class AgentRun:
             "model": self.options.model,
             "escalate": self.escalation,
             "edit_format": self.format,
-            "checks": list(self.verify.commands),
+            "checks": list(self.verify.commands) if self.level in ("approve", "auto", "agent") else [],  # ask, suggest run none
             "limits": {"steps": b.steps, "seconds": b.seconds, "tokens": b.tokens, "usd": b.usd},
         }
 
