@@ -17,8 +17,11 @@ EXTRAS = {"web": ["uvicorn", "starlette", "jinja2"], "mcp": ["mcp"], "postgres":
 
 def tether(monkeypatch, capsys, *args, missing=()):
     """Run the command line in this process with `missing` modules uninstallable; (exit code, stderr)."""
+    from tether.llm.providers import local
+
     for module in missing:
         monkeypatch.setitem(sys.modules, module, None)  # `import module` now fails as if it were not installed
+    monkeypatch.setattr(local, "_loaded", {})  # a model an earlier test loaded in this process is not there in a new one
     monkeypatch.setattr(sys, "argv", ["tether", *args])
     before = signal.getsignal(signal.SIGTERM)
     from tether.cli import main
