@@ -153,7 +153,7 @@ def test_timeline_restores_and_ask_opens_a_citation_and_the_ledger_charts(worksp
         page.wait_for_selector("#final")
         assert (workspace / "notes.txt").read_text() != ORIGINAL
         page.click("nav >> text=Timeline")
-        page.click("text=Restore to before every change")
+        page.click("text=Undo every change")
         page.wait_for_selector("text=the workspace is at change 0")
         assert (workspace / "notes.txt").read_text() == ORIGINAL
         page.click("nav >> text=Ask")

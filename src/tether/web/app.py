@@ -201,7 +201,10 @@ class Pages:
         points = Checkpoints(self.root)
         entries = points.log()[::-1]
         diffs = {e["number"]: points.diff(e["before"], e["after"]) for e in entries[:20]}
-        return self.page(request, "timeline.html", entries=entries, diffs=diffs, message=request.query_params.get("message", ""))
+        current = max((e["number"] for e in entries if e["applied"]), default=0)  # the change the workspace is at
+        return self.page(
+            request, "timeline.html", entries=entries, diffs=diffs, current=current, message=request.query_params.get("message", "")
+        )
 
     async def restore(self, request: Request):
         """The workspace as it was at change `number`: one undoable move of the history, with

@@ -132,8 +132,9 @@ if (runBox) {
     const boxes = review.hunks.map((h, n) => {
       const box = el("div", { class: "hunk-box", id: `hunk-${n}` }, el("h3", {}, `${h.path}:${h.line} — hunk ${n + 1} of ${review.hunks.length}`));
       if (review.side) {
-        box.append(el("div", { class: "side" }, diffBlock((h.before + h.old).split("\n").map((l) => "-" + l).join("\n")),
-                                                diffBlock((h.before + h.new).split("\n").map((l) => "+" + l).join("\n"))));
+        const side = (text, mark) => text.split("\n").slice(0, -1).map((l) => mark + l);
+        box.append(el("div", { class: "side" }, diffBlock([...side(h.before, " "), ...side(h.old, "-"), ...side(h.after, " ")].join("\n")),
+                                                diffBlock([...side(h.before, " "), ...side(h.new, "+"), ...side(h.after, " ")].join("\n"))));
       } else {
         const lines = [...h.before.split("\n").slice(0, -1).map((l) => " " + l), ...h.old.split("\n").slice(0, -1).map((l) => "-" + l),
                        ...h.new.split("\n").slice(0, -1).map((l) => "+" + l), ...h.after.split("\n").slice(0, -1).map((l) => " " + l)];

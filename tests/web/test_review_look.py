@@ -1,0 +1,78 @@
+"""What a person sees, measured on screen in Debian's chromium (issue 40's first defects): a diff
+is one row a line, side by side keeps context as context, the keys' help and Stop stay in view,
+the timeline says where the workspace is, and the ledger's chart is the size of a chart."""
+
+from tests.web.test_ui import EDIT, browser, open_ui, serve, start_run, workspace  # noqa: F401 - the fixtures
+
+
+def box(page, selector):
+    return page.locator(selector).first.bounding_box()
+
+
+def test_the_timeline_marks_where_the_workspace_is_and_its_diff_is_one_row_a_line(workspace, browser):
+    door, server = serve(workspace, [EDIT])
+    try:
+        page, errors = open_ui(browser, door, server)
+        start_run(page, "upper-case three lines", level="auto")
+        page.wait_for_selector("#final")
+        page.click("nav >> text=Timeline")
+        assert page.locator("#change-1 .tag").inner_text() == "the workspace is here"
+        assert page.locator("#change-1 button").count() == 0  # no button that would do nothing
+        page.click("#change-1 summary")
+        first, second = (box(page, f"#change-1 pre.diff span >> nth={n}") for n in (0, 1))
+        assert 0 < second["y"] - first["y"] <= first["height"] * 1.2  # the next line is the next row, not two down
+        page.click("text=Undo every change")
+        page.wait_for_selector("text=the workspace is at change 0")
+        assert page.locator("#change-1 button").inner_text() == "Redo up to here"
+        assert errors == []
+    finally:
+        server.shutdown()
+
+
+def test_the_ledger_chart_leaves_the_tables_on_screen(workspace, browser):
+    door, server = serve(workspace, [EDIT])
+    try:
+        page, _ = open_ui(browser, door, server)
+        start_run(page, "upper-case three lines", level="auto")
+        page.wait_for_selector("#final")
+        page.click("nav >> text=Ledger")
+        assert page.locator("#chart rect").count() == 1
+        assert box(page, "#chart")["height"] <= 200
+        assert box(page, "h2 >> text=By model")["y"] < page.viewport_size["height"]  # one day of data once drew a bar 3,000 px tall
+    finally:
+        server.shutdown()
+
+
+def test_a_long_task_keeps_stop_in_view(workspace, browser):
+    door, server = serve(workspace, [{"text": EDIT, "delay": 600}])
+    try:
+        page, _ = open_ui(browser, door, server)
+        start_run(page, "make it so " * 1000, level="auto")
+        page.wait_for_selector("text=waiting for its first token")
+        stop = box(page, "#stop")
+        assert stop["y"] + stop["height"] <= page.viewport_size["height"]  # a 10,000-character heading once pushed it 5,500 px down
+        page.click("#stop")
+        page.wait_for_selector("#final")
+        assert page.text_content("#final") == "stopped"
+    finally:
+        server.shutdown()
+
+
+def test_the_keys_help_opens_in_view_and_side_by_side_keeps_context_as_context(workspace, browser):
+    door, server = serve(workspace, [EDIT, "DONE"])
+    try:
+        page, errors = open_ui(browser, door, server)
+        start_run(page, "upper-case three lines")
+        page.wait_for_selector("#hunk-2")
+        page.keyboard.press("?")
+        keys = box(page, "#keys")
+        assert page.is_visible("#keys") and 0 <= keys["y"] and keys["y"] + keys["height"] <= page.viewport_size["height"]
+        page.keyboard.press("?")
+        page.keyboard.press("s")
+        left, right = page.locator("#hunk-0 .side pre").all()
+        assert left.locator("span.del").all_inner_texts() == ["-line 2"] and right.locator("span.add").all_inner_texts() == ["+LINE 2"]
+        assert " line 1" in left.inner_text() and " line 1" in right.inner_text()  # the same context on both sides, unmarked
+        assert left.locator("span.add").count() == 0 and right.locator("span.del").count() == 0
+        assert errors == []
+    finally:
+        server.shutdown()
