@@ -58,6 +58,7 @@ LEDGER_TOTAL = obj(
         "key": maybe(S),
         "ok": I,
         "failed": I,
+        "stopped": I,
         "input_tokens": I,
         "output_tokens": I,
         "cached_tokens": I,

@@ -76,3 +76,47 @@ def test_the_keys_help_opens_in_view_and_side_by_side_keeps_context_as_context(w
         assert errors == []
     finally:
         server.shutdown()
+
+
+def test_a_bad_start_keeps_the_form_and_a_second_run_links_to_the_first(workspace, browser):
+    door, server = serve(workspace, [{"text": EDIT, "delay": 600}])
+    try:
+        page, _ = open_ui(browser, door, server)
+        models = page.locator("select[name=model] option").all_inner_texts()
+        assert models[0] == "default" and "s/m" in models  # the routes, then the models that can answer now
+        page.fill("textarea[name=instruction]", "upper-case three lines")
+        page.fill("input[name=max_steps]", "0")
+        page.click("#start button[type=submit]")
+        assert page.locator("p.error").inner_text() == "max steps must be a whole number > 0 (got 0)"
+        assert page.input_value("textarea[name=instruction]") == "upper-case three lines"  # nothing typed is lost
+        assert page.input_value("input[name=max_steps]") == "0"
+        page.fill("input[name=max_steps]", "")
+        page.check("input[name=level][value=auto]")
+        page.click("#start button[type=submit]")
+        page.wait_for_url("**/runs/r1")
+        page.wait_for_selector("text=waiting for its first token")
+        page.click("nav >> text=Runs")
+        page.fill("textarea[name=instruction]", "another one")
+        page.click("#start button[type=submit]")
+        assert "already going" in page.locator("p.error").inner_text()
+        page.click("p.error >> text=go to it")
+        page.wait_for_url("**/runs/r1")
+        page.click("#stop")
+        page.wait_for_selector("#final")
+        page.click("nav >> text=Ledger")
+        row = page.locator("table >> nth=0").locator("tr >> nth=1").locator("td").all_inner_texts()
+        assert row[:4] == ["s/m", "0", "0", "1"]  # model, ok, failed, stopped: a Stop is not a failure
+    finally:
+        server.shutdown()
+
+
+def test_a_file_shows_one_row_a_line(workspace, browser):
+    door, server = serve(workspace, [])
+    try:
+        page, _ = open_ui(browser, door, server)
+        page.goto(f"{server.origin}/file?path=notes.txt")
+        first, second = box(page, "#L1"), box(page, "#L2")
+        assert 0 < second["y"] - first["y"] <= first["height"] * 1.2 and first["height"] < 30
+        assert page.locator("#L1 .ln").bounding_box()["y"] == first["y"]  # the number beside its line, not above it
+    finally:
+        server.shutdown()

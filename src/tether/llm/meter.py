@@ -239,7 +239,8 @@ class Ledger:
         column = by
         sql = (
             f"SELECT {column} AS key, COUNT(*) AS attempts, SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS ok,"
-            " SUM(CASE WHEN outcome != 'ok' THEN 1 ELSE 0 END) AS failed,"
+            " SUM(CASE WHEN outcome IN ('ok', 'cancelled', 'interrupted') THEN 0 ELSE 1 END) AS failed,"
+            " SUM(CASE WHEN outcome IN ('cancelled', 'interrupted') THEN 1 ELSE 0 END) AS stopped,"  # a Stop is not a failure
             " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens,"
             " SUM(cost_usd) AS cost_usd, SUM(CASE WHEN cost_usd IS NULL AND outcome = 'ok' THEN 1 ELSE 0 END) AS unpriced,"
             " AVG(CASE WHEN outcome = 'ok' THEN latency_ms END) AS avg_latency_ms"

@@ -113,20 +113,26 @@ class Pages:
         status = exc.http_status if isinstance(exc, TetherError) else 500  # as errors.py says, the gateway's status for the same error
         if request.method == "POST" and "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status)
-        return self.page(request, "error.html", status, message=str(exc))
+        return self.page(request, "error.html", status, message=str(exc), link=getattr(exc, "link", None))
 
     # -- runs -----------------------------------------------------------------------------------
 
-    def runs(self, request: Request):
+    def runs(self, request: Request, error: TetherError | None = None, form: dict | None = None):
+        """The start form (with what was typed and why it was refused, after a bad start) and the runs."""
         self.grid.refresh()  # before the form's default level is read from it
         past = runlog.runs(self.grid.store, str(self.root))[::-1]
         return self.page(
             request,
             "runs.html",
+            error.http_status if error else 200,
+            error=str(error) if error else "",
+            link=getattr(error, "link", None),
+            form=form or {},
             runs=past,
             live=list(self.runs_.all.values())[::-1],
             levels=LEVELS,
             routes=list(self.grid.config.routes),
+            models=[m for m in self.grid.models() if m["usable"]],  # what can answer now: local ones, hosted ones with a key
             level=start.default_level(self.grid.config, self.root),
         )
 
@@ -134,7 +140,12 @@ class Pages:
         form = await self.posted(request)
         self.grid.refresh()
         fields = {**form, "model": form.get("model_other") or form.get("model"), "checks": form.get("verify")}  # the page's names
-        run = self.runs_.start(self.grid, start.RunOptions.from_fields(self.root, fields))
+        try:
+            run = self.runs_.start(self.grid, start.RunOptions.from_fields(self.root, fields))
+        except TetherError as refused:
+            if "text/html" not in request.headers.get("accept", ""):
+                raise  # a script gets the JSON error
+            return self.runs(request, error=refused, form=form)  # the form comes back as it was typed, with why
         return RedirectResponse(f"/runs/{run.key}", 303)
 
     def run(self, request: Request):

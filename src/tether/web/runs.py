@@ -21,9 +21,13 @@ if TYPE_CHECKING:
 
 
 class Conflict(TetherError):
-    """Another tab (or the same one twice) already decided this."""
+    """Another tab (or the same one twice) already decided this; `link` is the page that holds it."""
 
     http_status, error_type = 409, "conflict"
+
+    def __init__(self, message: str, link: str | None = None):
+        super().__init__(message)
+        self.link = link
 
 
 @dataclass
@@ -226,8 +230,8 @@ class Runs:
         self.asks: dict[str, WebAsk] = {}
 
     def start(self, grid: GridLike, options: RunOptions) -> WebRun:
-        if any(r.running for r in self.all.values()):
-            raise Conflict("a run is already going in this workspace; stop it first")
+        if going := next((r for r in self.all.values() if r.running), None):
+            raise Conflict("a run is already going in this workspace; stop it first", link=f"/runs/{going.key}")
         run = WebRun(f"r{len(self.all) + 1}", grid, options)
         self.all[run.key] = run
         return run.start()
