@@ -174,8 +174,10 @@ if (runBox) {
     if (next >= 0 && taken !== null) review.current = next;
     mark();
     inflight += 1;
-    sending = sending.then(() => post(`/runs/${key}/decide`, body)).then((state) => { review.stored = state.taken; mark(); })
+    const mine = review;  // the review may end (the last decision answers it) before the server replies
+    sending = sending.then(() => post(`/runs/${key}/decide`, body)).then((state) => { if (review === mine) { review.stored = state.taken; mark(); } })
       .catch((error) => {
+        if (review !== mine) return fail(error);
         review.taken[n] = before;
         if (taken !== null) review.order = review.order.filter((x) => x !== n);
         mark();
