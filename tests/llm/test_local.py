@@ -286,3 +286,20 @@ def test_a_call_waiting_for_the_model_says_so_and_stops_while_it_waits(grid):
             grid.complete(MODEL, "hello", max_tokens=4, cancel=stop, progress=progress)
     assert heard == ["waiting"]
     assert grid.complete(MODEL, "hello", max_tokens=2).usage.output_tokens > 0  # the lock was never left taken
+
+
+def test_a_model_left_idle_is_freed_and_loads_again_on_the_next_call(grid):
+    """A long-lived server gives a local model's memory back once it sits unused (unload_idle, run
+    by a daemon thread every idle/4 s; here called with a clock, so nothing waits)."""
+    import time
+
+    local.unload_all()
+    assert grid.complete(MODEL, "Say hi.", max_tokens=4, temperature=0).text
+    assert [key[0] for key in local._loaded] == ["smollm2-135m"]
+    assert local.unload_idle(60.0) == []  # used a moment ago: kept
+    (_, lock) = next(iter(local._loaded.values()))
+    with lock:  # a call holds it: never freed under it
+        assert local.unload_idle(60.0, now=time.monotonic() + 61) == []
+    assert local.unload_idle(60.0, now=time.monotonic() + 61) == ["smollm2-135m"]
+    assert local._loaded == {}
+    assert grid.complete(MODEL, "Say hi.", max_tokens=4, temperature=0).text  # loaded again

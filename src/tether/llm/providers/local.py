@@ -37,6 +37,46 @@ DEFAULT_N_CTX = 8192
 KEEP_TOKENS = 4096  # the most of a KV cache kept across processes (qwen2.5-coder-1.5b: ~28 KB a token)
 _loaded: dict[tuple, tuple] = {}  # (name, n_ctx) -> (Llama, Lock), shared by every LocalProvider
 _load_lock = threading.Lock()
+_last_use: dict[threading.Lock, float] = {}  # a model's lock -> when a call last let go of it
+IDLE_UNLOAD = 300.0  # seconds a loaded model may sit unused before it is freed (option idle_unload; 0: never)
+_reaper: threading.Thread | None = None
+
+
+def unload_idle(idle: float, now: float | None = None) -> list[str]:
+    """Free every model no call has used for `idle` seconds, and give the memory back: a long-lived
+    server (tether ui, mcp, gateway) otherwise holds a 1.5B model's ~1.6 GB forever after one run.
+    A model in use is never freed; the next call loads it again (a second or two). The names freed."""
+    now = time.monotonic() if now is None else now
+    freed = []
+    with _load_lock:
+        for key, (llm, lock) in list(_loaded.items()):
+            if now - _last_use.get(lock, now) >= idle and lock.acquire(blocking=False):
+                try:
+                    _persist(llm)
+                    llm.close()
+                    del _loaded[key]
+                    _last_use.pop(lock, None)
+                    freed.append(key[0])
+                finally:
+                    lock.release()
+    if freed:
+        _give_back()
+    return freed
+
+
+def _give_back() -> None:
+    """Return freed memory to the system (glibc keeps it in the heap otherwise)."""
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _reap(idle: float) -> None:
+    while True:
+        time.sleep(max(1.0, idle / 4))
+        unload_idle(idle)
 
 
 @atexit.register
@@ -50,6 +90,7 @@ def unload_all() -> None:
         _persist(llm)
         llm.close()
     _loaded.clear()
+    _last_use.clear()
 
 
 class LocalProvider(Provider):
@@ -90,7 +131,17 @@ class LocalProvider(Provider):
                 _grammar_last(llm)
                 _restore(llm, None if self.cfg.options.get("prompt_cache") is False else _state_file(name, n_ctx))
                 _loaded[key] = (llm, threading.Lock())
+                _last_use[_loaded[key][1]] = time.monotonic()
+                self._start_reaper()
             return _loaded[key]
+
+    def _start_reaper(self) -> None:
+        """One daemon thread per process frees the models that sit idle (see unload_idle)."""
+        global _reaper
+        idle = float(self.cfg.options.get("idle_unload", IDLE_UNLOAD))
+        if idle > 0 and _reaper is None:
+            _reaper = threading.Thread(target=_reap, args=(idle,), name="tether-unload-idle", daemon=True)
+            _reaper.start()
 
     def stream(self, req: Request) -> Iterator[str | Response]:
         if req.model not in weights.LOCAL_MODELS:
@@ -183,6 +234,7 @@ def _turn(lock: threading.Lock, req: Request, who: str):
     try:
         yield
     finally:
+        _last_use[lock] = time.monotonic()
         lock.release()
 
 
