@@ -131,8 +131,8 @@ class LocalProvider(Provider):
                 _grammar_last(llm)
                 _restore(llm, None if self.cfg.options.get("prompt_cache") is False else _state_file(name, n_ctx))
                 _loaded[key] = (llm, threading.Lock())
-                _last_use[_loaded[key][1]] = time.monotonic()
                 self._start_reaper()
+            _last_use[_loaded[key][1]] = time.monotonic()  # taken now: the reaper (under the same lock) keeps it
             return _loaded[key]
 
     def _start_reaper(self) -> None:
