@@ -120,3 +120,23 @@ def test_a_file_shows_one_row_a_line(workspace, browser):
         assert page.locator("#L1 .ln").bounding_box()["y"] == first["y"]  # the number beside its line, not above it
     finally:
         server.shutdown()
+
+
+def test_a_finished_run_links_to_its_timeline_and_the_run_list_shows_cost_time_and_changes(workspace, browser):
+    door, server = serve(workspace, [EDIT])
+    try:
+        page, _ = open_ui(browser, door, server)
+        start_run(page, "upper-case three lines", level="auto")
+        page.wait_for_selector("#final")
+        page.click("#to-timeline")
+        page.wait_for_url("**/timeline")
+        assert page.locator("#change-1 .tag").is_visible()
+        page.click("nav >> text=Runs")
+        headers = page.locator("table.runs tr >> nth=0").locator("th").all_inner_texts()
+        cells = dict(zip(headers, page.locator("table.runs tr >> nth=1").locator("td").all_inner_texts(), strict=True))
+        assert (
+            cells["status"] == "done" and cells["changed"] == "notes.txt" and cells["cost"] == "unknown"
+        )  # the scripted model has no price: not $0
+        assert cells["time"].endswith(" s")
+    finally:
+        server.shutdown()

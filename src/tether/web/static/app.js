@@ -92,7 +92,10 @@ if (runBox) {
       questionBox.hidden = true;
       result.hidden = false;
       result.replaceChildren(el("h2", { class: `status-${e.status}`, id: "final" }, e.status), el("p", {}, e.reason || ""));
-      if (e.changed && e.changed.length) result.append(el("p", {}, `changed ${e.changed.join(", ")} — undo it from the Timeline`));
+      if (e.changed && e.changed.length) {
+        result.append(el("p", {}, `changed ${e.changed.join(", ")} — `, el("a", { href: "/timeline", id: "to-timeline" }, "undo it from the Timeline"),
+                         " · ", el("a", { href: "/ledger" }, "what it cost")));
+      }
       if (e.diff) result.append(diffBlock(e.diff));
       if (e.status === "proposed" && e.answer) result.append(diffBlock(e.answer));
       if (e.status === "answered" && e.answer) result.append(el("pre", {}, e.answer));
