@@ -18,14 +18,23 @@ def ui(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8766, "--port", help="0: any free port."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL only."),
+    link: bool = typer.Option(False, "--link", help="Print a fresh sign-in URL for the tether ui already serving this workspace."),
     as_json: bool = JsonOpt,
 ):
     """Review, steer and undo in a local web app: runs live, hunk review, timeline, ask, context, ledger."""
     need_extra("web", "the web app", "starlette", "jinja2", "uvicorn")
     from ..serving import Server
     from ..web import create_app
+    from ..web.links import announce, fresh_link
 
     root = workspace(path)
+    if link:
+        url = fresh_link(root)
+        if as_json:
+            emit({"url": url, "workspace": str(root)})
+        else:
+            out.print(f"open {url}\n(the token works once)", markup=False)
+        return
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/yellow] serving on {e(host)}, reachable beyond this machine")
     door = create_app(grid(root), root, host, port)
@@ -44,4 +53,8 @@ def ui(
         import webbrowser
 
         webbrowser.open(url)
-    server.serve_until_interrupted()
+    note = announce(root, server.origin, door.admin)  # `tether ui --link` asks this server for a new URL
+    try:
+        server.serve_until_interrupted()
+    finally:
+        note.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ class Door:
     def __init__(self, app, host: str, port: int, token: str | None = None):
         self.app, self.host, self.port = app, host, port  # the port is set again once port 0 is bound
         self.token = token or secrets.token_urlsafe(24)  # good once: it becomes the session cookie
+        self.admin = secrets.token_urlsafe(32)  # `tether ui --link` proves it may ask for a new token (web/links.py)
         self.session = secrets.token_urlsafe(32)
         self.csrf = hmac.new(self.session.encode(), b"csrf", hashlib.sha256).hexdigest()
 
@@ -48,6 +49,11 @@ class Door:
         origin = headers.get(b"origin")
         if origin is not None and origin not in {b"http://" + h for h in self.hosts}:
             return await _plain(send, 403, "requests from another site are refused")
+        if scope["path"] == "/door/link" and scope["method"] == "POST":
+            if not _same(headers.get(b"x-tether-admin", b"").decode("latin-1"), self.admin):
+                return await _plain(send, 401, "a new sign-in link is for `tether ui --link` on this machine")
+            self.token = secrets.token_urlsafe(24)  # a new one-time token; one not yet used stops working
+            return await _plain(send, 200, self.token)
         query = parse_qs(scope.get("query_string", b"").decode())
         if query.get("token") and self.token and _same(query["token"][0], self.token):
             self.token = ""  # used: the URL cannot be replayed from a history or a log
