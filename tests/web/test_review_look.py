@@ -140,3 +140,17 @@ def test_a_finished_run_links_to_its_timeline_and_the_run_list_shows_cost_time_a
         assert cells["time"].endswith(" s")
     finally:
         server.shutdown()
+
+
+def test_the_digest_lists_each_file_with_its_tokens_and_opens_it(workspace, browser):
+    door, server = serve(workspace, [])
+    try:
+        page, _ = open_ui(browser, door, server)
+        page.click("nav >> text=Context")
+        row = page.locator("table.files tr", has_text="notes.txt").locator("td").all_inner_texts()
+        assert row[0] == "notes.txt" and int(row[1].replace(",", "")) > 30
+        page.click("table.files >> text=notes.txt")
+        page.wait_for_url("**/file?path=notes.txt")
+        assert page.locator("#L1").inner_text() == "1line 1"
+    finally:
+        server.shutdown()

@@ -302,10 +302,11 @@ class Pages:
         def gather():
             d = digest(self.root)
             hits = Index(self.root).find(query, k=10, embed_seconds=10).to_dict()["results"] if query else []
-            return d.to_dict(), repo_map(self.root, max_tokens=1024).to_dict(), hits
+            files = sorted((f.path, f.tokens, f.binary) for f in d.files)
+            return d.to_dict(), files, repo_map(self.root, max_tokens=1024).to_dict(), hits
 
-        summary, repomap, hits = await anyio.to_thread.run_sync(gather)
-        return self.page(request, "context.html", digest=summary, repomap=repomap, hits=hits, query=query)
+        summary, files, repomap, hits = await anyio.to_thread.run_sync(gather)
+        return self.page(request, "context.html", digest=summary, files=files, repomap=repomap, hits=hits, query=query)
 
     def ledger(self, request: Request):
         book = self.grid.ledger
