@@ -75,10 +75,13 @@ def checkout(url: str, ref: str | None = None) -> Path:
 _INERT = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "diff.external=", "-c", "core.untrackedCache=false"]
 
 
-def repo_git(args: list[str], root: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """git over the workspace's own repository with nothing of its config that runs a command:
-    no fsmonitor, hooks, external diff, textconv, and every filter driver it names made plain
-    (a clean or smudge filter runs whenever git reads the working tree)."""
+_PLAIN = ["--no-ext-diff", "--no-textconv"]  # for log and diff: the repository's diff drivers stay unused
+
+
+def inert(root: Path) -> list[str]:
+    """The -c options that make the workspace's own git config run nothing: no fsmonitor, hooks,
+    external diff, and every filter driver it names made plain (a clean or smudge filter runs
+    whenever git reads the working tree). Read once per operation."""
     found = run_git(["config", "--get-regexp", r"^filter\."], root, timeout=30).stdout.split("\n")
     drivers = {line.split(" ", 1)[0].split(".")[1] for line in found if line.count(".") >= 2}
     plain = [
@@ -87,27 +90,35 @@ def repo_git(args: list[str], root: Path, timeout: float = 600) -> subprocess.Co
         for kv in (f"filter.{d}.clean=cat", f"filter.{d}.smudge=cat", f"filter.{d}.process=")
         for part in ("-c", kv)
     ]
-    return run_git([*_INERT, *plain, *args], root, timeout=timeout)
+    return [*_INERT, *plain]
 
 
-def _is_repo(root: Path) -> bool:
-    done = repo_git(["rev-parse", "--is-inside-work-tree"], root, timeout=30)
+def repo_git(args: list[str], root: Path, timeout: float = 600, safe: list[str] | None = None) -> subprocess.CompletedProcess:
+    """git over the workspace's own repository with nothing of its config that runs a command
+    (`safe`: what `inert(root)` gave, when one operation runs git more than once)."""
+    return run_git([*(inert(root) if safe is None else safe), *args], root, timeout=timeout)
+
+
+def _is_repo(root: Path, safe: list[str]) -> bool:
+    done = repo_git(["rev-parse", "--is-inside-work-tree"], root, timeout=30, safe=safe)
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
 def change_counts(root: Path, limit: int = 5000) -> Counter:
     """How many of the last `limit` commits touched each file (paths relative to root)."""
-    if not _is_repo(root):
+    safe = inert(root)
+    if not _is_repo(root, safe):
         return Counter()
-    done = repo_git(["log", f"-n{limit}", "--format=", "--name-only", "--relative", "--no-ext-diff", "--no-textconv", "--", "."], root)
+    done = repo_git(["log", f"-n{limit}", "--format=", "--name-only", "--relative", *_PLAIN, "--", "."], root, safe=safe)
     return Counter(line for line in done.stdout.splitlines() if line)
 
 
 def log(root: Path, count: int) -> str:
-    if not _is_repo(root):
+    safe = inert(root)
+    if not _is_repo(root, safe):
         return "(not a git repository)"
-    args = ["log", f"-n{count}", "--date=short", "--format=%h %ad %an%n  %s", "--name-status", "--no-ext-diff", "--no-textconv", "--", "."]
-    return repo_git(args, root).stdout.strip()
+    args = ["log", f"-n{count}", "--date=short", "--format=%h %ad %an%n  %s", "--name-status", *_PLAIN, "--", "."]
+    return repo_git(args, root, safe=safe).stdout.strip()
 
 
 def diff(root: Path) -> str:
@@ -115,11 +126,10 @@ def diff(root: Path) -> str:
     named in .tetherignore stays unread here too)."""
     from .walk import ignored
 
-    if not _is_repo(root):
+    safe = inert(root)
+    if not _is_repo(root, safe):
         return "(not a git repository)"
-    names = repo_git(["diff", "HEAD", "--no-ext-diff", "--no-textconv", "--name-only", "--relative", "-z", "--", "."], root).stdout.split(
-        "\0"
-    )
+    names = repo_git(["diff", "HEAD", *_PLAIN, "--name-only", "--relative", "-z", "--", "."], root, safe=safe).stdout.split("\0")
     shown = [f":(literal){n}" for n in names if n and not ignored(root, n)]
-    text = repo_git(["diff", "HEAD", "--no-ext-diff", "--no-textconv", "--", *shown], root).stdout.strip() if shown else ""
+    text = repo_git(["diff", "HEAD", *_PLAIN, "--", *shown], root, safe=safe).stdout.strip() if shown else ""
     return text or "(no uncommitted changes)"

@@ -310,15 +310,17 @@ class Steps(Progress):
     """An agent run's events as progress notifications: one more for each thing the run says it
     is doing (its model calls' own progress included), so the count always increases."""
 
+    SAID = {
+        "status": lambda d: d.get("doing"),
+        "reading": lambda d: f"reading the prompt: {d.get('read')} of {d.get('total')} tokens",
+        "writing": lambda d: f"writing: {d.get('written')} tokens",
+        "tool": lambda d: f"{d.get('name')} {d.get('target')}",
+        "verify": lambda d: f"checked {d.get('command')}: {'ok' if d.get('ok') else 'failing'}",
+        "note": lambda d: d.get("text"),
+    }
+
     def __call__(self, kind: str, **data) -> None:
-        said = {
-            "status": data.get("doing"),
-            "reading": f"reading the prompt: {data.get('read')} of {data.get('total')} tokens",
-            "writing": f"writing: {data.get('written')} tokens",
-            "tool": f"{data.get('name')} {data.get('target')}",
-            "verify": f"checked {data.get('command')}: {'ok' if data.get('ok') else 'failing'}",
-            "note": data.get("text"),
-        }.get(kind)
+        said = self.SAID[kind](data) if kind in self.SAID else None  # only the one message this event needs
         if said:
             self.last += 1
             asyncio.run_coroutine_threadsafe(self.ctx.report_progress(self.last, None, said), self.loop)

@@ -83,11 +83,11 @@ def fresh(run: Agent, text: str) -> Outcome:
             run.on_event("note", text=f"the model repeated a failed change; fresh sample {n} of {samples}")
             sample = run.generate(temperature=FRESH_TEMPERATURE, seed=n).text
             edits = run.parse(sample)
-            if not edits or key(edits) in run.judge.failed_edits:
+            if not edits or (k := key(edits)) in run.judge.failed_edits:
                 continue
             candidate = run.attempt(sample, edits)
             if not candidate.passed:
-                run.judge.failed_edits.add(key(edits))
+                run.judge.failed_edits.add(k)
             if candidate.applied and (best is None or candidate.score > best.score):
                 best = candidate
             if best and best.passed:

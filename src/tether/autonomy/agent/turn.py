@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...context import tokens
-from ...context.walk import read_regular
 from ...errors import Cancelled, TetherError
 from ...llm.types import Response
 from .. import memory
@@ -85,13 +84,7 @@ def time_for_reply(run: Agent) -> None:
     this run has shown. In the 40-exercise run, 38 runs ended inside a reply the limit cut, 23 s
     of it each, wasted."""
     budget = run.leash.budget.seconds
-    if not run.sole or not budget:
-        return
-    try:
-        size = tokens.count(read_regular(run.root / run.sole).decode("utf-8", "replace"))
-    except OSError:
-        return
-    if (reply := run.format.reply_tokens(size, run.last_reply)) is None:
+    if not run.sole or not budget or (reply := run.format.reply_tokens(run.root / run.sole, run.last_reply)) is None:
         return
     needed, left = run.pace.seconds(run.messages, reply), run.time_left()
     if needed is not None and left < needed:

@@ -5,9 +5,12 @@ model must not copy is shown — chosen from the model's catalogue entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...context import tokens
 from ...context.symbols import is_stub, outline
+from ...context.walk import read_regular
 from ...errors import TetherError
 from ...llm import models as catalogue
 from . import Edit, parse_reply, search_replace, whole
@@ -44,8 +47,8 @@ class EditFormat:
         """The longest reply worth waiting for, given the file blocks the prompt shows."""
         return most
 
-    def reply_tokens(self, file_tokens: int, last_reply: int) -> int | None:
-        """About how long a reply that edits a file of `file_tokens` is, where the format says."""
+    def reply_tokens(self, path: Path, last_reply: int) -> int | None:
+        """About how long a reply that edits the file at `path` is, where the format can say."""
         return None
 
     def outline(self, path: str, text: str) -> str | None:
@@ -79,9 +82,13 @@ class WholeFile(EditFormat):
         """About as long as the biggest file shown: a reply far longer is a model looping."""
         return min(most, max(1024, 2 * max((len(b) // 3 for b in shown), default=0)))
 
-    def reply_tokens(self, file_tokens: int, last_reply: int) -> int | None:
+    def reply_tokens(self, path: Path, last_reply: int) -> int | None:
         """As long as the file (or the last reply, where a sample starts from an older, shorter file)."""
-        return int(WRITE_SHARE * max(file_tokens, last_reply))
+        try:
+            size = tokens.count(read_regular(path).decode("utf-8", "replace"))
+        except OSError:
+            return None
+        return int(WRITE_SHARE * max(size, last_reply))
 
     def outline(self, path: str, text: str) -> str | None:
         """Its definitions: shown a failing file, qwen2.5-coder-1.5b wrote it out unchanged even at
