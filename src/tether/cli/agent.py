@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..workspaces import remember
 from ._shared import STATUS_STYLE, JsonOpt, ModelOpt, PathOpt, app, e, emit, err, grid, out, plural, print_diff, usd, waiting, workspace
 
 
@@ -26,6 +27,7 @@ def ask(
 
     written = 0
     root = workspace(path)
+    remember(root)  # `tether ui`'s switcher lists it
     with waiting(f"{model}: reading the code and the question…") as line:  # seconds on a local model
 
         def shown(kind: str, **data) -> None:  # the model loading, how far it has read, what it writes
@@ -111,6 +113,7 @@ def do(
         until_green=until_green,
         escalate=escalate,
     )
+    remember(options.root)  # `tether ui`'s switcher lists it
     live = LiveLine() if sys.stderr.isatty() and not as_json else None
     person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
     try:

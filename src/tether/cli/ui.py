@@ -37,7 +37,10 @@ def ui(
         return
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/yellow] serving on {e(host)}, reachable beyond this machine")
-    door = create_app(grid(root), root, host, port)
+    from ..workspaces import remember
+
+    remember(root)  # the header's switcher lists the workspaces a ui, a do or an ask was started in
+    door = create_app(grid(root), root, host, port, open_grid=grid)  # a switch builds its grid as this start does
     try:
         server = Server(door, host, port)
     except (OSError, OverflowError) as x:

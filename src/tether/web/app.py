@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import parse_qs
 
 import anyio
@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .. import workspaces
 from ..autonomy.agent import start
 from ..autonomy.edits.workspace import PathRefused, TextFile, readable
 from ..autonomy.guard.leash import LEVELS
@@ -24,7 +25,7 @@ from ..autonomy.history import runlog
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
 from ..redaction import redact_file
-from .runs import Runs, WebAsk, WebRun
+from .runs import Conflict, Runs, WebAsk, WebRun
 from .security import Door
 
 if TYPE_CHECKING:
@@ -34,9 +35,18 @@ HERE = Path(__file__).parent
 __all__ = ["create_app"]
 
 
-def create_app(grid: GridLike, root: Path, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> Door:
-    """The app behind its door (`Door.token` is the one-time token for the printed URL)."""
-    pages = Pages(grid, Path(root))
+def create_app(
+    grid: GridLike,
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    open_grid: Callable[[Path], GridLike] | None = None,
+) -> Door:
+    """The app behind its door (`Door.token` is the one-time token for the printed URL).
+    `open_grid(root)` builds the grid of a workspace switched to, as the server's start built
+    `grid` (default: that workspace's own layered config)."""
+    pages = Pages(grid, Path(root), open_grid)
     routes = [
         Route("/", lambda r: RedirectResponse("/runs", 303)),
         Route("/favicon.ico", lambda r: Response(status_code=204)),
@@ -60,6 +70,7 @@ def create_app(grid: GridLike, root: Path, host: str = "127.0.0.1", port: int = 
         Route("/memory", pages.memory),
         Route("/memory", pages.remember, methods=["POST"]),
         Route("/wiki", pages.wiki),
+        Route("/workspace", pages.workspace, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={TetherError: pages.error})
@@ -69,8 +80,9 @@ def create_app(grid: GridLike, root: Path, host: str = "127.0.0.1", port: int = 
 
 
 class Pages:
-    def __init__(self, grid: GridLike, root: Path):
+    def __init__(self, grid: GridLike, root: Path, open_grid: Callable[[Path], GridLike] | None = None):
         self.grid, self.root, self.runs_ = grid, root.resolve(), Runs()
+        self.open_grid, self.rooms = open_grid or _grid_of, {self.root: self.runs_}  # each workspace keeps its own runs
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
         self.door: Door | None = None
 
@@ -81,6 +93,7 @@ class Pages:
             root=str(self.root),
             page=name.split(".")[0],
             trust_note=self.grid.config.ignored_note(),
+            recent=workspaces.recent(self.root),
             **data,
         )
         return HTMLResponse(html, status)
@@ -206,6 +219,19 @@ class Pages:
             raise TetherError("no such run")
         return self.page(request, "replay.html", run=found[0], steps=found[1])
 
+    async def workspace(self, request: Request):
+        """Open one of the recent workspaces (never a path the browser made up) in this server: its
+        config loaded as at start, its own runs; refused while a run or a question is going."""
+        target = workspaces.chosen((await self.posted(request)).get("path"), self.root)
+        if going := self.runs_.going():
+            where = f"/runs/{going.key}" if isinstance(going, WebRun) else f"/ask/{going.key}"
+            raise Conflict(f"{going.key} is still going in {self.root}: stop it or let it end, then switch", link=where)
+        old, self.grid = self.grid, self.open_grid(target)
+        self.root, self.runs_ = target, self.rooms.setdefault(target, Runs())
+        old.close()
+        workspaces.remember(target)
+        return RedirectResponse("/runs", 303)
+
     # -- timeline, ask, files, context, ledger ----------------------------------------------------
 
     def timeline(self, request: Request):
@@ -314,6 +340,12 @@ class Pages:
         budget = self.grid.config.budget
         limits = {k: v for k, v in vars(budget).items() if v is not None} if budget else {}
         return self.page(request, "ledger.html", by_model=by_model, by_day=by_day, bars=_bars(by_day["totals"]), limits=limits)
+
+
+def _grid_of(root: Path) -> GridLike:
+    from ..llm.router import Grid
+
+    return Grid.from_config(start=root)
 
 
 class Forbidden(TetherError):

@@ -242,6 +242,10 @@ class Runs:
         self.asks[job.key] = job
         return job.start()
 
+    def going(self) -> Live | None:
+        """A run or a question of this workspace that has not ended, if any."""
+        return next((job for job in (*self.all.values(), *self.asks.values()) if job.running), None)
+
     def get(self, key: str, kind: type = Live):
         found = self.all.get(key) or self.asks.get(key)
         if not isinstance(found, kind):
