@@ -69,10 +69,14 @@ def test_the_keys_help_opens_in_view_and_side_by_side_keeps_context_as_context(w
         assert page.is_visible("#keys") and 0 <= keys["y"] and keys["y"] + keys["height"] <= page.viewport_size["height"]
         page.keyboard.press("?")
         page.keyboard.press("s")
-        left, right = page.locator("#hunk-0 .side pre").all()
-        assert left.locator("span.del").all_inner_texts() == ["-line 2"] and right.locator("span.add").all_inner_texts() == ["+LINE 2"]
-        assert " line 1" in left.inner_text() and " line 1" in right.inner_text()  # the same context on both sides, unmarked
-        assert left.locator("span.add").count() == 0 and right.locator("span.del").count() == 0
+        left, right = page.locator("#hunk-0 .side .diff").all()
+        assert left.locator(".row.del code").all_inner_texts() == ["line 2"] and right.locator(".row.add code").all_inner_texts() == [
+            "LINE 2"
+        ]
+        assert (
+            left.locator(".row.ctx code").first.inner_text() == "line 1" == right.locator(".row.ctx code").first.inner_text()
+        )  # context both sides
+        assert left.locator(".row.add").count() == 0 and right.locator(".row.del").count() == 0
         assert errors == []
     finally:
         server.shutdown()

@@ -135,6 +135,14 @@ def _reply(s: dict, head: str, full: bool) -> None:
 
 
 def _decision(s: dict, head: str, full: bool) -> None:
+    if s.get("tool") == "review":  # a person's review: how many hunks taken, and those rejected or edited in full
+        taken = s.get("taken") or []
+        out.print(f"{head} review: {sum(1 for t in taken if t)} of {len(taken)} hunks taken")
+        for label, hunks in (("rejected", s.get("rejected") or []), ("edited by the person", s.get("edited") or [])):
+            for text in hunks:
+                out.print(f"  {label}:")
+                print_diff(text)
+        return
     verdict = s.get("verdict", "")
     colour = {"allow": "green", "deny": "red"}.get(verdict, "yellow")
     out.print(

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 import anyio
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -25,6 +26,7 @@ from ..autonomy.history import runlog
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
 from ..redaction import redact_file
+from .diffview import colour, line_html
 from .runs import Conflict, Runs, WebAsk, WebRun
 from .security import Door
 
@@ -58,6 +60,8 @@ def create_app(
         Route("/runs/{key}/level", pages.level, methods=["POST"]),
         Route("/runs/{key}/confirm", pages.confirm, methods=["POST"]),
         Route("/runs/{key}/decide", pages.decide, methods=["POST"]),
+        Route("/runs/{key}/unfold", pages.unfold, methods=["POST"]),
+        Route("/runs/{key}/undo", pages.undo, methods=["POST"]),
         Route("/replay/{run_id}", pages.replay),
         Route("/timeline", pages.timeline),
         Route("/timeline/restore", pages.restore, methods=["POST"]),
@@ -213,6 +217,20 @@ class Pages:
         state = self.runs_.get(request.path_params["key"], WebRun).decide(_int(data, "id"), _int(data, "hunk"), taken, new)
         return JSONResponse(state)
 
+    async def unfold(self, request: Request):
+        """Folded unchanged lines of a hunk under review, coloured as its rows."""
+        data = await self.posted(request)
+        run = self.runs_.get(request.path_params["key"], WebRun)
+        where = str(data.get("where"))
+        rows = await anyio.to_thread.run_sync(lambda: run.unfold(_int(data, "id"), _int(data, "hunk"), where, _int(data, "shown", 0)))
+        return JSONResponse({"rows": rows})
+
+    async def undo(self, request: Request):
+        """`u` after a review applied: the run stopped, its change undone."""
+        await self.posted(request)
+        run = self.runs_.get(request.path_params["key"], WebRun)
+        return JSONResponse({"message": await anyio.to_thread.run_sync(run.undo)})
+
     def replay(self, request: Request):
         found = runlog.replay(self.grid.store, request.path_params["run_id"])
         if found is None:
@@ -314,7 +332,8 @@ class Pages:
             raise TetherError(str(e)) from None
         if not target.is_file():
             raise TetherError(f"{rel}: no such file in the workspace")
-        lines = redact_file(target, TextFile.read(target).text)[0].splitlines()  # a .env or a key file is shown as every face shows it
+        text = redact_file(target, TextFile.read(target).text)[0]  # a .env or a key file is shown as every face shows it
+        lines = [Markup(line_html(pieces)) for pieces in colour(rel, text)]  # escaped there, every character
         start, end = _int(request.query_params, "start", 1), _int(request.query_params, "end", 0)
         return self.page(request, "file.html", path=rel, lines=list(enumerate(lines, start=1)), start=start, end=end or start)
 

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from ..autonomy.agent import start
 from ..autonomy.agent.result import RunResult, Status
 from ..autonomy.edits.hunks import Hunk
+from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import Cancelled, TetherError
+from .review import ReviewView
 
 if TYPE_CHECKING:
     from ..autonomy.agent.start import RunOptions
@@ -42,25 +44,16 @@ class Question:
     order: list[int] = field(default_factory=list)  # hunks in the order decided, for undo
     answer: object = None
     done: threading.Event = field(default_factory=threading.Event)
+    view: ReviewView | None = None  # the hunks as the page shows them (set for a review)
 
     def to_dict(self) -> dict:
+        view = self.view or ReviewView(None, self.hunks)
         return {
             "id": self.id,
             "type": self.kind,
             "text": self.text,
             "taken": self.taken,
-            "hunks": [
-                {
-                    "n": n,
-                    "path": h.path,
-                    "line": h.start + 1,
-                    "before": "".join(h.before),
-                    "old": "".join(h.old),
-                    "new": "".join(h.new),
-                    "after": "".join(h.after),
-                }
-                for n, h in enumerate(self.hunks)
-            ],
+            "hunks": [view.hunk(n) for n in range(len(self.hunks))],
         }
 
 
@@ -139,7 +132,7 @@ class WebRun(Live):
 
     def __init__(self, key: str, grid: GridLike, options: RunOptions):
         super().__init__(key)
-        self.instruction = options.instruction
+        self.instruction, self.root = options.instruction, options.root
         self.question: Question | None = None
         self.result: RunResult | None = None
         self._questions = itertools.count(1)
@@ -163,6 +156,8 @@ class WebRun(Live):
 
     def ask(self, kind: str, text: str = "", hunks: list[Hunk] | None = None):
         q = Question(next(self._questions), kind, text, list(hunks or []), [None] * len(hunks or []))
+        if hunks:
+            q.view = ReviewView(self.root, q.hunks)
         self.question = q
         self.event("question", **q.to_dict())
         while not q.done.wait(0.2):
@@ -195,12 +190,43 @@ class WebRun(Live):
                     q.hunks[hunk].edit(new_text)
                 q.taken[hunk] = taken
                 q.order.append(hunk)
-            state = {"id": q.id, "taken": list(q.taken), "complete": all(t is not None for t in q.taken)}
+            state: dict[str, Any] = {"id": q.id, "taken": list(q.taken), "complete": all(t is not None for t in q.taken)}
+            if new_text is not None and q.view:
+                state["edited"] = q.view.edited(hunk)  # every tab shows the person's text, coloured
         self.event("decision", **state)
         if state["complete"]:
             q.answer = [bool(t) for t in q.taken]
             q.done.set()
         return state
+
+    def unfold(self, question_id: int, hunk: int, where: str, shown: int) -> list[list]:
+        q = self._open(question_id, "review")
+        if q.view is None or not 0 <= hunk < len(q.hunks):
+            raise TetherError(f"there is no hunk {hunk + 1} in this review")
+        return q.view.unfold(hunk, where, shown)
+
+    def undo(self) -> str:
+        """Take back what this run applied (a person's `u` after the review that applied it): the
+        run is stopped first, then its change is undone as the timeline would, never over a file
+        changed since. Blocks until the run has ended."""
+        if self.running:
+            self.stop()
+            self.thread.join(30)
+            if self.thread.is_alive():
+                raise Conflict("the run has not stopped yet; try again in a moment")
+        result = self.result
+        if result is None or not result.changed:
+            return "this run changed nothing; there is nothing to undo"
+        points = Checkpoints(self.root)
+        entries = points.log()
+        current = max((e["number"] for e in entries if e["applied"]), default=0)
+        mine = [e["number"] for e in entries if e["message"] == f"tether do: {self.instruction[:80]}" and e["time"] >= self.started]
+        if not mine or mine[-1] != current:
+            raise Conflict("this run's change is not the last one applied; undo it from the timeline", link="/timeline")
+        points.restore_to(current - 1)
+        message = f"undone: this run's change to {', '.join(result.changed)} (change {current}; redo it from the timeline)"
+        self.event("undone", text=message)
+        return message
 
     def _open(self, question_id: int, kind: str) -> Question:
         q = self.question

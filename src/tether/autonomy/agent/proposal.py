@@ -126,7 +126,13 @@ class Proposals:
         taken = self.person.review(flat)
         if taken is None:
             raise Stop(Status.STOPPED, "the person stopped the run")
-        self.log.step("decision", tool="review", taken=taken)
+        self.log.step(  # what the person decided, hunk by hunk: the diff step after it holds what was applied
+            "decision",
+            tool="review",
+            taken=taken,
+            rejected=[h.text() for h, t in zip(flat, taken, strict=False) if not t],
+            edited=[h.text() for h, t in zip(flat, taken, strict=False) if t and h.edited],
+        )
         if not any(taken):
             return False
         for rel, before, _ in changes:

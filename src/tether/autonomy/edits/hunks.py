@@ -20,11 +20,12 @@ class Hunk:
     new: list[str]  # what replaces them (keepends)
     before: list[str]  # up to 3 unchanged lines of context before, for showing
     after: list[str]
+    edited: bool = False  # a person's text replaced the model's
 
     def edit(self, text: str) -> None:
         """A person's own text in place of the new lines (empty: the hunk deletes its old lines);
         a last line without its newline gets one, so it never runs into the line after the hunk."""
-        self.new = text.splitlines(keepends=True)
+        self.new, self.edited = text.splitlines(keepends=True), True
         if self.new and not self.new[-1].endswith("\n"):
             self.new[-1] += "\n"
 

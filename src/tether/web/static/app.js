@@ -57,7 +57,7 @@ const runBox = document.getElementById("run");
 if (runBox) {
   const key = runBox.dataset.key, steps = document.getElementById("steps"), status = document.getElementById("status");
   const questionBox = document.getElementById("question"), result = document.getElementById("result");
-  let review = null;
+  const reviewer = makeReview(questionBox, key, post, el, (error) => fail(error));  // static/review.js
   const started = Number(runBox.dataset.started);  // the server's clock: a reload shows the run's true age
   const say = (text) => { status.textContent = text; };
   const progress = (e) => progressLine(e, started);
@@ -77,19 +77,15 @@ if (runBox) {
     } else if (e.kind === "question") {
       showQuestion(e);
     } else if (e.kind === "answered") {
-      questionBox.hidden = true; questionBox.replaceChildren(); review = null;
+      if (reviewer.active && reviewer.active.id === e.id) reviewer.answered(e.id); else { questionBox.hidden = true; questionBox.replaceChildren(); }
     } else if (e.kind === "decision") {
-      if (review && review.id === e.id) {  // stored, by this tab or another
-        review.stored = e.taken;  // while this tab's own decisions are on their way, its view is newer (an undo stays undone)
-        if (!inflight) review.taken = review.taken.map((t, i) => (t === null ? e.taken[i] : t));
-        mark();
-      }
+      reviewer.decision(e);
     } else if (e.kind === "end") {
       live = null;
       clearInterval(ticking);
       source.close();
       document.getElementById("stop").disabled = true;
-      questionBox.hidden = true;
+      if (!(reviewer.active && reviewer.active.ended)) questionBox.hidden = true;  // a finished review stays: u still undoes it
       result.hidden = false;
       result.replaceChildren(el("h2", { class: `status-${e.status}`, id: "final" }, e.status), el("p", {}, e.reason || ""));
       if (e.changed && e.changed.length) {
@@ -117,106 +113,17 @@ if (runBox) {
     .then(() => steps.append(el("li", { class: "step" }, `level → ${ev.target.value} from the next step`))).catch(fail);
 
   function showQuestion(q) {
+    if (q.type !== "confirm") return reviewer.show(q);
     questionBox.hidden = false;
-    questionBox.replaceChildren();
-    if (q.type === "confirm") {
-      const yes = el("button", { id: "yes" }, "Allow"), no = el("button", { id: "no" }, "Refuse");
-      yes.onclick = () => post(`/runs/${key}/confirm`, { id: q.id, yes: true }).catch(fail);
-      no.onclick = () => post(`/runs/${key}/confirm`, { id: q.id, yes: false }).catch(fail);
-      questionBox.append(el("p", {}, q.text), yes, no);
-      return;
-    }
-    review = { id: q.id, hunks: q.hunks, taken: [...q.taken], stored: [...q.taken], current: 0, side: false, order: [] };
-    questionBox.append(el("h2", {}, `Review: ${q.hunks.length} hunks — j/k move, y/n decide, e edit, a accept file, u undo, ? keys`));
-    paint();
-  }
-
-  function paint() {  // every hunk drawn once; a decision or a move then only marks boxes (see mark)
-    const boxes = review.hunks.map((h, n) => {
-      const box = el("div", { class: "hunk-box", id: `hunk-${n}` }, el("h3", {}, `${h.path}:${h.line} — hunk ${n + 1} of ${review.hunks.length}`));
-      if (review.side) {
-        const side = (text, mark) => text.split("\n").slice(0, -1).map((l) => mark + l);
-        box.append(el("div", { class: "side" }, diffBlock([...side(h.before, " "), ...side(h.old, "-"), ...side(h.after, " ")].join("\n")),
-                                                diffBlock([...side(h.before, " "), ...side(h.new, "+"), ...side(h.after, " ")].join("\n"))));
-      } else {
-        const lines = [...h.before.split("\n").slice(0, -1).map((l) => " " + l), ...h.old.split("\n").slice(0, -1).map((l) => "-" + l),
-                       ...h.new.split("\n").slice(0, -1).map((l) => "+" + l), ...h.after.split("\n").slice(0, -1).map((l) => " " + l)];
-        box.append(diffBlock(lines.join("\n")));
-      }
-      return box;
-    });
-    const head = questionBox.querySelector("h2");
-    questionBox.replaceChildren(head, ...boxes);
-    review.boxes = boxes;
-    mark();
-  }
-
-  function mark() {
-    review.boxes.forEach((box, n) => {
-      const state = review.taken[n] === true ? "taken" : review.taken[n] === false ? "rejected" : "";
-      const cls = `hunk-box${state ? " " + state : ""}${n === review.current ? " current" : ""}`;
-      if (box.className !== cls) box.className = cls;
-      if (box.dataset.decision !== String(review.taken[n])) box.dataset.decision = String(review.taken[n]);
-      if (box.dataset.stored !== String(review.stored[n])) box.dataset.stored = String(review.stored[n]);
-    });
-    const current = review.boxes[review.current];
-    if (current) current.scrollIntoView({ block: "nearest" });
-  }
-
-  // A decision shows at the key press and moves on; the server stores decisions one at a time, in
-  // the order they were made (data-stored shows what it holds), and a refused one is taken back.
-  let sending = Promise.resolve();
-  let inflight = 0;
-  function decide(n, taken, text) {
-    const body = { id: review.id, hunk: n, taken };
-    if (text !== undefined) body.new = text;
-    const before = review.taken[n];
-    review.taken[n] = taken;
-    if (taken !== null) review.order.push(n);
-    const next = review.taken.findIndex((t) => t === null);
-    if (next >= 0 && taken !== null) review.current = next;
-    mark();
-    inflight += 1;
-    const mine = review;  // the review may end (the last decision answers it) before the server replies
-    sending = sending.then(() => post(`/runs/${key}/decide`, body)).then((state) => { if (review === mine) { review.stored = state.taken; mark(); } })
-      .catch((error) => {
-        if (review !== mine) return fail(error);
-        review.taken[n] = before;
-        if (taken !== null) review.order = review.order.filter((x) => x !== n);
-        mark();
-        fail(error);
-      })
-      .finally(() => { inflight -= 1; });
-    return sending;
-  }
-
-  function editHunk(n) {
-    const h = review.hunks[n];
-    const area = el("textarea", { rows: String(Math.max(4, h.new.split("\n").length + 1)), id: "hunk-editor" });
-    area.value = h.new;
-    const save = el("button", { id: "save-edit" }, "Accept as edited");
-    const box = document.getElementById(`hunk-${n}`);
-    box.append(area, save);
-    area.focus();
-    save.onclick = () => { h.new = area.value; area.remove(); save.remove(); decide(n, true, area.value); paint(); };
-    area.onkeydown = (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) save.onclick(); ev.stopPropagation(); };
+    const yes = el("button", { id: "yes" }, "Allow"), no = el("button", { id: "no" }, "Refuse");
+    yes.onclick = () => post(`/runs/${key}/confirm`, { id: q.id, yes: true }).catch(fail);
+    no.onclick = () => post(`/runs/${key}/confirm`, { id: q.id, yes: false }).catch(fail);
+    questionBox.replaceChildren(el("p", {}, q.text), yes, no);
   }
 
   document.addEventListener("keydown", (ev) => {
-    if (ev.target.matches("input, textarea, select")) return;
+    if (ev.target.matches("input, textarea, select") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === "?") { document.getElementById("keys").hidden = !document.getElementById("keys").hidden; return; }
-    if (!review) return;
-    const n = review.current, path = review.hunks[n].path;
-    if (ev.key === "j") { review.current = Math.min(review.hunks.length - 1, n + 1); mark(); }
-    else if (ev.key === "k") { review.current = Math.max(0, n - 1); mark(); }
-    else if (ev.key === "y") decide(n, true);
-    else if (ev.key === "n") decide(n, false);
-    else if (ev.key === "e") { ev.preventDefault(); editHunk(n); }
-    else if (ev.key === "s") { review.side = !review.side; paint(); }
-    else if (ev.key === "u") { const last = review.order.pop(); if (last !== undefined) { review.current = last; decide(last, null); } }
-    else if (ev.key === "a") {
-      const todo = review.hunks.map((h, i) => i).filter((i) => review.hunks[i].path === path && review.taken[i] === null);
-      todo.forEach((i) => decide(i, true));
-    }
+    reviewer.onKey(ev);
   });
 }

@@ -1,0 +1,209 @@
+// tether ui: a proposal reviewed hunk by hunk, by keyboard. The rows of code come coloured from the
+// server (web/diffview.py escapes every character of the file and adds only token spans and word
+// marks); paths, numbers and everything else go on the page as text.
+"use strict";
+
+const SIGN = { " ": "ctx", "-": "del", "+": "add", "~": "pad" };
+
+function rowsHtml(rows, side) {  // side: "old" or "new" shows one number; undefined shows both
+  return rows.map(([sign, o, n, html]) => {
+    const old = Number.isInteger(o) ? o : "", now = Number.isInteger(n) ? n : "";
+    const numbers = side === "old" ? `<span class="ln">${old}</span>` : side === "new" ? `<span class="ln">${now}</span>`
+      : `<span class="ln">${old}</span><span class="ln">${now}</span>`;
+    return `<div class="row ${SIGN[sign] || "ctx"}">${numbers}<span class="sg">${sign === "~" ? "" : sign}</span><code>${html}</code></div>`;
+  }).join("");
+}
+
+function sideBySide(rows) {  // removed lines on the left, added on the right, each change block aligned
+  const left = [], right = [];
+  let gone = [], came = [];
+  const flush = () => {
+    for (let i = 0; i < Math.max(gone.length, came.length); i++) { left.push(gone[i] || ["~", null, null, ""]); right.push(came[i] || ["~", null, null, ""]); }
+    gone = []; came = [];
+  };
+  for (const r of rows) { if (r[0] === "-") gone.push(r); else if (r[0] === "+") came.push(r); else { flush(); left.push(r); right.push(r); } }
+  flush();
+  return [left, right];
+}
+
+// eslint-disable-next-line no-unused-vars
+function makeReview(box, key, post, el, fail) {
+  let review = null;
+  let sending = Promise.resolve(), inflight = 0;
+
+  function show(q) {
+    const files = [...new Set(q.hunks.map((h) => h.path))];
+    review = { id: q.id, hunks: q.hunks, taken: [...q.taken], stored: [...q.taken], current: 0, side: false, order: [], files, ended: false };
+    const head = el("h2", { id: "review-head" }, `Review: ${q.hunks.length} ${q.hunks.length === 1 ? "hunk" : "hunks"} in ${files.length} ${files.length === 1 ? "file" : "files"}`);
+    const help = el("p", { class: "dim", id: "review-keys" }, "j/k move · y accept · n reject · e edit · a accept the file · u undo · s side by side · ? keys");
+    review.filesNav = filesNav();
+    review.list = el("div", { id: "hunks" });
+    review.banner = el("p", { id: "reviewed", role: "status", hidden: "" });
+    box.hidden = false;
+    box.replaceChildren(head, help, review.filesNav, review.list, review.banner);
+    paint();
+  }
+
+  function filesNav() {  // per file: its size of change and how far its review has come
+    const table = el("table", { id: "files" });
+    review.fileRows = review.files.map((path) => {
+      const members = review.hunks.filter((h) => h.path === path);
+      const jump = el("button", { class: "link", type: "button" }, path);
+      jump.onclick = () => { review.current = members[0].n; mark(true); };
+      const state = el("td", { class: "state" });
+      table.append(el("tr", {}, el("td", {}, jump), el("td", { class: "num add" }, `+${members.reduce((s, h) => s + h.added, 0)}`),
+                      el("td", { class: "num del" }, `−${members.reduce((s, h) => s + h.removed, 0)}`), state));
+      return { path, members: members.map((h) => h.n), state };
+    });
+    return table;
+  }
+
+  function hunkBox(h) {
+    const box = el("div", { class: "hunk-box", id: `hunk-${h.n}` },
+      el("h3", {}, `${h.path}:${h.line} — hunk ${h.n + 1} of ${review.hunks.length}${h.edited ? " (edited by you)" : ""}`));
+    if (h.above) box.append(foldButton(h, "above", h.above));
+    if (review.side) {
+      const [left, right] = sideBySide(h.rows);
+      const pair = el("div", { class: "side" }), a = el("div", { class: "diff" }), b = el("div", { class: "diff" });
+      a.innerHTML = rowsHtml(left, "old"); b.innerHTML = rowsHtml(right, "new");  // escaped by the server: see the top of this file
+      pair.append(a, b);
+      box.append(pair);
+    } else {
+      const rows = el("div", { class: "diff" });
+      rows.innerHTML = rowsHtml(h.rows);
+      box.append(rows);
+    }
+    if (h.below) box.append(foldButton(h, "below", h.below));
+    return box;
+  }
+
+  function foldButton(h, where, count) {
+    const label = (left) => `⋯ ${left} unchanged ${left === 1 ? "line" : "lines"} ${where === "above" ? "above" : "below"} — show`;
+    const button = el("button", { class: "fold", type: "button" }, label(count));
+    let shown = 0;
+    button.onclick = () => post(`/runs/${key}/unfold`, { id: review.id, hunk: h.n, where, shown }).then(({ rows }) => {
+      const more = el("div", { class: "diff unfolded" });
+      more.innerHTML = rowsHtml(rows);
+      shown += rows.length;
+      if (where === "above") button.after(more); else button.before(more);
+      if (shown >= count) button.remove(); else button.textContent = label(count - shown);
+    }).catch(fail);
+    return button;
+  }
+
+  function paint() {  // every hunk drawn once; a decision or a move then only marks boxes (see mark)
+    review.boxes = review.hunks.map(hunkBox);
+    review.list.replaceChildren(...review.boxes);
+    mark(true);
+  }
+
+  function mark(scroll) {
+    review.boxes.forEach((b, n) => {
+      const state = review.taken[n] === true ? "taken" : review.taken[n] === false ? "rejected" : "";
+      const cls = `hunk-box${state ? " " + state : ""}${n === review.current ? " current" : ""}`;
+      if (b.className !== cls) b.className = cls;
+      if (b.dataset.decision !== String(review.taken[n])) b.dataset.decision = String(review.taken[n]);
+      if (b.dataset.stored !== String(review.stored[n])) b.dataset.stored = String(review.stored[n]);
+    });
+    for (const f of review.fileRows) {
+      const taken = f.members.filter((n) => review.taken[n] === true).length, left = f.members.filter((n) => review.taken[n] === false).length;
+      const open = f.members.length - taken - left;
+      f.state.textContent = open ? `${taken + left} of ${f.members.length} decided` : `${taken} taken · ${left} rejected`;
+      f.state.className = `state${open ? "" : " decided"}`;
+    }
+    const current = review.boxes[review.current];
+    if (current && scroll) current.scrollIntoView({ block: "nearest" });
+  }
+
+  // A decision shows at the key press and moves on; the server stores decisions one at a time, in
+  // the order they were made (data-stored shows what it holds), and a refused one is taken back.
+  function decide(n, taken, text) {
+    const body = { id: review.id, hunk: n, taken };
+    if (text !== undefined) body.new = text;
+    const before = review.taken[n];
+    review.taken[n] = taken;
+    if (taken !== null) review.order.push(n);
+    const next = review.taken.findIndex((t) => t === null);
+    if (next >= 0 && taken !== null) review.current = next;
+    mark(true);
+    inflight += 1;
+    const mine = review;  // the review may end (the last decision answers it) before the server replies
+    sending = sending.then(() => post(`/runs/${key}/decide`, body)).then((state) => {
+      if (review !== mine || mine.ended) return;
+      review.stored = state.taken;
+      if (state.edited) replace(state.edited);
+      mark();
+    }).catch((error) => {
+      if (review !== mine || mine.ended) return fail(error);
+      review.taken[n] = before;
+      if (taken !== null) review.order = review.order.filter((x) => x !== n);
+      mark();
+      fail(error);
+    }).finally(() => { inflight -= 1; });
+    return sending;
+  }
+
+  function replace(h) {  // a hunk as the server has it now (after a person's edit, coloured again)
+    review.hunks[h.n] = h;
+    const fresh = hunkBox(h);
+    review.boxes[h.n].replaceWith(fresh);
+    review.boxes[h.n] = fresh;
+  }
+
+  function editHunk(n) {
+    const h = review.hunks[n];
+    const area = el("textarea", { rows: String(Math.max(4, h.new.split("\n").length + 1)), id: "hunk-editor", "aria-label": `new text of hunk ${n + 1}` });
+    area.value = h.new;
+    const save = el("button", { id: "save-edit", type: "button" }, "Accept as edited");
+    review.boxes[n].append(area, save);
+    area.focus();
+    save.onclick = () => { area.remove(); save.remove(); decide(n, true, area.value); };
+    area.onkeydown = (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) save.onclick(); ev.stopPropagation(); };
+  }
+
+  function ended() {  // every hunk decided: the page keeps the review, says what happened, and u takes it back
+    review.ended = true;
+    const taken = review.taken.filter((t) => t === true).length;
+    review.banner.hidden = false;
+    review.banner.className = "reviewed";
+    review.banner.textContent = taken
+      ? `Applied ${taken} of ${review.hunks.length} ${review.hunks.length === 1 ? "hunk" : "hunks"}. Press u or z to undo this run's change (it stops the run).`
+      : "You rejected every hunk; nothing was applied.";
+  }
+
+  function undoApplied() {
+    if (review.undoing || !review.taken.some((t) => t === true)) return;
+    review.undoing = true;
+    review.banner.textContent = "undoing…";
+    post(`/runs/${key}/undo`).then(({ message }) => { review.banner.textContent = message; })
+      .catch((error) => { review.undoing = false; review.banner.textContent = error.message || String(error); });
+  }
+
+  function onKey(ev) {
+    if (!review) return;
+    const n = review.current, path = review.hunks[n].path;
+    if (ev.key === "j") { review.current = Math.min(review.hunks.length - 1, n + 1); mark(true); }
+    else if (ev.key === "k") { review.current = Math.max(0, n - 1); mark(true); }
+    else if (ev.key === "s") { review.side = !review.side; paint(); }
+    else if (review.ended) { if (ev.key === "u" || ev.key === "z") undoApplied(); }
+    else if (ev.key === "y") decide(n, true);
+    else if (ev.key === "n") decide(n, false);
+    else if (ev.key === "e") { ev.preventDefault(); editHunk(n); }
+    else if (ev.key === "u" || ev.key === "z") { const last = review.order.pop(); if (last !== undefined) { review.current = last; decide(last, null); } }
+    else if (ev.key === "a") review.hunks.filter((h) => h.path === path && review.taken[h.n] === null).forEach((h) => decide(h.n, true));
+  }
+
+  function decision(e) {  // stored, by this tab or another
+    if (!review || review.id !== e.id || review.ended) return;
+    review.stored = e.taken;  // while this tab's own decisions are on their way, its view is newer (an undo stays undone)
+    if (!inflight) review.taken = review.taken.map((t, i) => (t === null ? e.taken[i] : t));
+    if (e.edited && e.edited.new !== review.hunks[e.edited.n].new) replace(e.edited);
+    mark();
+  }
+
+  return {
+    show, onKey, decision,
+    answered(id) { if (review && review.id === id && !review.ended) { review.taken = review.taken.map((t, i) => (t === null ? review.stored[i] : t)); mark(); ended(); } },
+    get active() { return review; },
+  };
+}
