@@ -59,6 +59,7 @@ LEDGER_TOTAL = obj(
         "ok": I,
         "failed": I,
         "stopped": I,
+        "refused": I,
         "input_tokens": I,
         "output_tokens": I,
         "cached_tokens": I,

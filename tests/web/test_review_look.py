@@ -38,7 +38,7 @@ def test_the_ledger_chart_leaves_the_tables_on_screen(workspace, browser):
         page.click("nav >> text=Ledger")
         assert page.locator("#chart rect").count() == 1
         assert box(page, "#chart")["height"] <= 200
-        assert box(page, "h2 >> text=By model")["y"] < page.viewport_size["height"]  # one day of data once drew a bar 3,000 px tall
+        assert box(page, "h2 >> text=By day")["y"] < page.viewport_size["height"]  # one day of data once drew a bar 3,000 px tall
     finally:
         server.shutdown()
 
@@ -68,6 +68,10 @@ def test_the_keys_help_opens_in_view_and_side_by_side_keeps_context_as_context(w
         keys = box(page, "#keys")
         assert page.is_visible("#keys") and 0 <= keys["y"] and keys["y"] + keys["height"] <= page.viewport_size["height"]
         page.keyboard.press("?")
+        page.click("#show-keys")  # the same list for a mouse
+        assert page.is_visible("#keys") and page.get_attribute("#show-keys", "aria-expanded") == "true"
+        page.click("#show-keys")
+        assert not page.is_visible("#keys")
         page.keyboard.press("s")
         left, right = page.locator("#hunk-0 .side .diff").all()
         assert left.locator(".row.del code").all_inner_texts() == ["line 2"] and right.locator(".row.add code").all_inner_texts() == [
@@ -108,6 +112,7 @@ def test_a_bad_start_keeps_the_form_and_a_second_run_links_to_the_first(workspac
         page.click("#stop")
         page.wait_for_selector("#final")
         page.click("nav >> text=Ledger")
+        page.click("nav.ledger-by >> text=per model")
         row = page.locator("table >> nth=0").locator("tr >> nth=1").locator("td").all_inner_texts()
         assert row[:4] == ["s/m", "0", "0", "1"]  # model, ok, failed, stopped: a Stop is not a failure
     finally:

@@ -168,7 +168,7 @@ def ledger(
     if as_json:
         emit(summary)
         return
-    t = table(by, "ok", "failed", "stopped", "in tok", "cached", "out tok", "cost", "latency")
+    t = table(by, "ok", "failed", "stopped", "refused", "in tok", "cached", "out tok", "cost", "latency")
     for row in summary["totals"]:
         cost = usd(row["cost_usd"]) if not row["unpriced"] else f"{usd(row['cost_usd'] or 0)} + {row['unpriced']} unpriced"
         t.add_row(
@@ -176,6 +176,7 @@ def ledger(
             str(row["ok"]),
             str(row["failed"]),
             str(row["stopped"]),
+            str(row["refused"]),
             f"{row['input_tokens']:,}",
             f"{row['cached_tokens']:,}",
             f"{row['output_tokens']:,}",

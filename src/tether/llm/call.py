@@ -124,6 +124,11 @@ class Call:
                         key=key.name if key else None,
                         rpm=key.rpm if key is not None and number == 0 else None,
                     )  # a failover is the same call
+            except BudgetExceeded as e:  # a budget or rate limit refused it before it was sent: a row all the same, so the ledger shows it
+                self.number += 1
+                self.record(_Try(provider, model, None, self.number, info), "refused", None, e)  # type: ignore[arg-type]  # no request was made
+                self.errors.append((model, e))
+                continue
             except TetherError as e:
                 self.errors.append((model, e))
                 continue

@@ -40,7 +40,7 @@ class Attempt:
     cost_usd: float | None
     latency_ms: float
     ttft_ms: float | None
-    outcome: str  # ok | error | interrupted | skipped
+    outcome: str  # ok | error | interrupted | cancelled | skipped | refused (a budget or rate limit, before sending)
     error_class: str | None = None
     error: str | None = None
     stream: bool = False
@@ -182,29 +182,17 @@ class Ledger:
         with self.store.transaction(immediate=True) as db:
             if rpm:
                 calls, open_holds = db.execute(
-                    "SELECT (SELECT COUNT(DISTINCT call_id) FROM ledger WHERE key = ? AND ts >= ?),"
+                    "SELECT (SELECT COUNT(DISTINCT call_id) FROM ledger WHERE key = ? AND ts >= ? AND outcome <> 'refused'),"
                     " (SELECT COUNT(*) FROM reservations WHERE key = ? AND expires > ? AND ts >= ?)",
                     (key, now - 60, key, now, now - 60),
                 ).fetchone()
                 if calls + open_holds >= rpm:
                     raise KeyLimit(f"key {key}: {calls + open_holds} calls in the last minute, its limit is {rpm}; wait a little")
             for budget, scope, column, value in limits:
-                for period, since, usd_limit, token_limit in (
-                    ("today", today, budget.usd_per_day, budget.tokens_per_day),
-                    ("this month", today[:8] + "01", budget.usd_per_month, budget.tokens_per_month),
-                ):
+                for period, since, usd_limit, token_limit in periods(budget, today):
                     if usd_limit is None and token_limit is None:
                         continue
-                    where, params = (f"AND {column} = ?", (value,)) if column in ("route", "key") else ("", ())
-                    # one statement, so one snapshot: a call settled in between (its row in, its hold out) is counted once
-                    spent_usd, spent_tokens, held_usd, held_tokens = db.execute(
-                        "SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM ledger WHERE day >= ? " + where + "),"
-                        " (SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM ledger WHERE day >= ? " + where + "),"
-                        " (SELECT COALESCE(SUM(usd), 0) FROM reservations WHERE day >= ? AND expires > ? " + where + "),"
-                        " (SELECT COALESCE(SUM(tokens), 0) FROM reservations WHERE day >= ? AND expires > ? " + where + ")",
-                        (since, *params, since, *params, since, now, *params, since, now, *params),
-                    ).fetchone()
-                    spent_usd, spent_tokens = spent_usd + held_usd, spent_tokens + held_tokens
+                    spent_usd, spent_tokens = _spent(db, since, now, column, value)
                     if usd_limit is not None:
                         if usd is None:
                             raise BudgetExceeded(
@@ -226,6 +214,27 @@ class Ledger:
                 (now, now + lease, today, route, usd or 0.0, tokens, key),
             ).fetchone()[0]
 
+    def budget_use(self, limits: list[tuple[Budget, str, str | None, str | None]]) -> list[dict]:
+        """How much of each budget is used, as `reserve` counts it (rows written plus holds not yet
+        settled): one entry per limit set, {scope, period, unit ("USD" or "tokens"), limit, used}."""
+        limits = [limit for limit in limits if limit[0].is_set()]
+        if not limits:
+            return []
+        self.flush()
+        now = time.time()
+        today = time.strftime("%Y-%m-%d", time.localtime(now))
+        used = []
+        with self.store.transaction() as db:
+            for budget, scope, column, value in limits:
+                for period, since, usd_limit, token_limit in periods(budget, today):
+                    if usd_limit is None and token_limit is None:
+                        continue
+                    usd, tokens = _spent(db, since, now, column, value)
+                    for unit, limit, spent in (("USD", usd_limit, usd), ("tokens", token_limit, tokens)):
+                        if limit is not None:
+                            used.append({"scope": scope, "period": period, "unit": unit, "limit": limit, "used": spent})
+        return used
+
     def settle(self, reservation: int | None) -> None:
         """Let a hold go, in the same write as the rows recorded before it (never earlier)."""
         if reservation is not None:
@@ -239,8 +248,9 @@ class Ledger:
         column = by
         sql = (
             f"SELECT {column} AS key, COUNT(*) AS attempts, SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS ok,"
-            " SUM(CASE WHEN outcome IN ('ok', 'cancelled', 'interrupted') THEN 0 ELSE 1 END) AS failed,"
+            " SUM(CASE WHEN outcome IN ('ok', 'cancelled', 'interrupted', 'refused') THEN 0 ELSE 1 END) AS failed,"
             " SUM(CASE WHEN outcome IN ('cancelled', 'interrupted') THEN 1 ELSE 0 END) AS stopped,"  # a Stop is not a failure
+            " SUM(CASE WHEN outcome = 'refused' THEN 1 ELSE 0 END) AS refused,"  # a budget or rate limit said no: nothing was sent
             " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens,"
             " SUM(cost_usd) AS cost_usd, SUM(CASE WHEN cost_usd IS NULL AND outcome = 'ok' THEN 1 ELSE 0 END) AS unpriced,"
             " AVG(CASE WHEN outcome = 'ok' THEN latency_ms END) AS avg_latency_ms"
@@ -272,6 +282,29 @@ class Ledger:
     def rows(self, limit: int = 50) -> list[dict]:
         self.flush()
         return [dict(r) for r in self.store.query("SELECT * FROM ledger ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def periods(budget: Budget, today: str) -> tuple[tuple[str, str, float | None, int | None], ...]:
+    """A budget's periods as (name, its first day, USD limit, token limit)."""
+    return (
+        ("today", today, budget.usd_per_day, budget.tokens_per_day),
+        ("this month", today[:8] + "01", budget.usd_per_month, budget.tokens_per_month),
+    )
+
+
+def _spent(db, since: str, now: float, column: str | None, value: str | None) -> tuple[float, int]:
+    """(USD, tokens) spent since the day `since`: the rows written plus the holds not yet settled,
+    of every call, or of the calls whose `column` ("route" or "key") is `value`. What a budget counts."""
+    where, params = (f"AND {column} = ?", (value,)) if column in ("route", "key") else ("", ())
+    # one statement, so one snapshot: a call settled in between (its row in, its hold out) is counted once
+    spent_usd, spent_tokens, held_usd, held_tokens = db.execute(
+        "SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM ledger WHERE day >= ? " + where + "),"
+        " (SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM ledger WHERE day >= ? " + where + "),"
+        " (SELECT COALESCE(SUM(usd), 0) FROM reservations WHERE day >= ? AND expires > ? " + where + "),"
+        " (SELECT COALESCE(SUM(tokens), 0) FROM reservations WHERE day >= ? AND expires > ? " + where + ")",
+        (since, *params, since, *params, since, now, *params, since, now, *params),
+    ).fetchone()
+    return spent_usd + held_usd, spent_tokens + held_tokens
 
 
 def ledger_store(config: Config, store: Store):

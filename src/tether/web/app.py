@@ -26,6 +26,7 @@ from ..autonomy.history import runlog
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
 from ..redaction import redact_file
+from . import ledger_view
 from .diffview import colour, line_html
 from .runs import Conflict, Runs, WebAsk, WebRun
 from .security import Door
@@ -354,11 +355,8 @@ class Pages:
         return self.page(request, "context.html", digest=summary, files=files, repomap=repomap, hits=hits, query=query)
 
     def ledger(self, request: Request):
-        book = self.grid.ledger
-        by_model, by_day = book.summary("model", "month", rows=20), book.summary("day", "month")
-        budget = self.grid.config.budget
-        limits = {k: v for k, v in vars(budget).items() if v is not None} if budget else {}
-        return self.page(request, "ledger.html", by_model=by_model, by_day=by_day, bars=_bars(by_day["totals"]), limits=limits)
+        """Spend per day, model or key (`?by=`) as a chart and a table, outcomes told apart, budgets as bars."""
+        return self.page(request, "ledger.html", **ledger_view.gather(self.grid, ledger_view.grouping(request.query_params.get("by"))))
 
 
 def _grid_of(root: Path) -> GridLike:
@@ -381,19 +379,3 @@ def _int(data, key: str, default: int | None = None) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise TetherError(f"{key} must be a whole number (got {value!r:.60})") from None
-
-
-def _bars(totals: list[dict]) -> list[dict]:
-    """Spend per day as bar heights (tokens where nothing has a price), for an SVG chart."""
-    values = [(t["key"], t["cost_usd"] or 0.0, t["input_tokens"] + t["output_tokens"]) for t in totals]
-    use_cost = any(cost for _, cost, _ in values)
-    top = max((cost if use_cost else tokens for _, cost, tokens in values), default=0) or 1
-    return [
-        {
-            "day": day,
-            "value": cost if use_cost else tokens,
-            "unit": "USD" if use_cost else "tokens",
-            "height": round(100 * (cost if use_cost else tokens) / top, 1),
-        }
-        for day, cost, tokens in values
-    ]
