@@ -121,9 +121,15 @@ if (runBox) {
     questionBox.replaceChildren(el("p", {}, q.text), yes, no);
   }
 
+  function toggleKeys() {
+    const keys = document.getElementById("keys"), button = document.getElementById("show-keys");
+    keys.hidden = !keys.hidden;
+    button.setAttribute("aria-expanded", String(!keys.hidden));
+  }
+  document.getElementById("show-keys").onclick = toggleKeys;
   document.addEventListener("keydown", (ev) => {
     if (ev.target.matches("input, textarea, select") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (ev.key === "?") { document.getElementById("keys").hidden = !document.getElementById("keys").hidden; return; }
+    if (ev.key === "?") return toggleKeys();
     reviewer.onKey(ev);
   });
 }
