@@ -49,3 +49,12 @@ def test_refused_calls_do_not_count_against_a_keys_rate_limit(make_grid):
         assert not isinstance(refused.value, KeyLimit)
     assert [r["outcome"] for r in ledger_rows(grid)] == ["ok", "refused", "refused"]
     assert {r["key"] for r in ledger_rows(grid)} == {"team"}
+
+
+def test_a_failover_does_not_slip_past_a_keys_rate_limit(make_grid):
+    grid = make_grid({"routes": {"r": {"models": ["a/m", "b/m"]}}}, a=[USED] * 3, b=[USED] * 3)
+    key = Key(id=1, name="team", prefix="tk-", created=0.0, budget=grid.config.budget.__class__(), rpm=1)
+    grid.complete("r", "hi", max_tokens=100, key=key)
+    with pytest.raises(KeyLimit):  # the second model of the route is the same call, over the same limit
+        grid.complete("r", "hi", max_tokens=100, key=key)
+    assert [r["outcome"] for r in ledger_rows(grid)] == ["ok", "refused", "refused"]

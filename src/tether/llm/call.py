@@ -107,7 +107,8 @@ class Call:
         end = time.monotonic() + self.deadline
         key = self.key
         tokens_in, tokens_out = self.prompt_tokens, self.opts["max_tokens"] or 0  # the cap sent upstream
-        for number, model in enumerate(route.models):
+        counted = False  # the key's rate limit counts this call once: at the first model it reserves, not only the route's first
+        for model in route.models:
             provider_name, _, name = model.partition("/")
             held = None
             try:
@@ -122,8 +123,9 @@ class Call:
                         self.route_name,
                         lease=self.deadline + 60,
                         key=key.name if key else None,
-                        rpm=key.rpm if key is not None and number == 0 else None,
+                        rpm=key.rpm if key is not None and not counted else None,
                     )  # a failover is the same call
+                    counted = True
             except BudgetExceeded as e:  # a budget or rate limit refused it before it was sent: a row all the same, so the ledger shows it
                 self.number += 1
                 self.record(_Try(provider, model, None, self.number, info), "refused", None, e)  # type: ignore[arg-type]  # no request was made
