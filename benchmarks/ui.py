@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "web"))
+sys.path[:0] = [str(ROOT / "tests" / "web"), str(ROOT)]  # test_ui (its chromium and toml), which imports tests.conftest
 
 from _results import record  # noqa: E402  (benchmarks/, the script's folder)
 
@@ -92,7 +92,7 @@ def stop_ms(page) -> float:
 
 
 def status_has(page, text: str) -> None:
-    page.wait_for_function(f"document.getElementById('status').textContent.includes({json.dumps(text)})", timeout=600_000)
+    page.locator("#status", has_text=text).wait_for(timeout=600_000)  # no script evaluated: the page's CSP forbids eval
 
 
 def stops(page, origin: str) -> dict[str, list[float]]:
@@ -127,7 +127,7 @@ def coloured_file(page, origin: str) -> list[float]:
         page.goto(f"{origin}/file?path=pkg/big.py")
         page.wait_for_selector("#L3000")
         loads.append((time.perf_counter() - t) * 1000)
-    if page.locator("#L3000 .tok-kw, #L2999 .tok-kw, #L2998 .tok-kw").count() + page.locator(".file .tok-kw").count() == 0:
+    if page.locator(".file i.k").count() == 0:
         raise SystemExit("the file view is not coloured")
     return loads
 
@@ -195,12 +195,14 @@ def main() -> None:
         page.click("#start button[type=submit]")
         page.wait_for_selector(f"#hunk-{FILES * HUNKS_PER_FILE - 1}")
         to_review = (time.perf_counter() - started) * 1000
-        loads = []
+        loads, filled = [], []
         for _ in range(5):  # the review open in a fresh navigation: what a person waits for
             started = time.perf_counter()
             page.reload()
             page.wait_for_selector(f"#hunk-{FILES * HUNKS_PER_FILE - 1}")
             loads.append((time.perf_counter() - started) * 1000)
+            page.wait_for_selector("#hunks[data-filled=all]", state="attached")  # every hunk's coloured rows in the page
+            filled.append((time.perf_counter() - started) * 1000)
         keys = []
         for n in range(FILES * HUNKS_PER_FILE):
             t = time.perf_counter()
@@ -210,6 +212,7 @@ def main() -> None:
             else:
                 page.wait_for_selector("#final")
             keys.append((time.perf_counter() - t) * 1000)
+        stored = page.evaluate("window.tetherStored")  # the same decisions timed inside the page: key to the server's answer
         changed = sum(1 for f in range(FILES) if "1 + " in (root / f"pkg/m{f:02}.py").read_text())
         page.goto(f"{origin}/runs")  # a second run: 29 tool steps, then a reply that takes ten minutes
         page.fill("textarea[name=instruction]", "read a file thirty times")
@@ -238,9 +241,22 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     rows = [
         ("review: navigation → all 200 hunks on screen (median of 5)", f"{statistics.median(loads):.0f} ms", "≤ 300 ms", ""),
+        (
+            "review: navigation → every hunk's coloured rows in the page (median of 5)",
+            f"{statistics.median(filled):.0f} ms",
+            "",
+            "the first 12 before the first frame, the rest a batch a task",
+        ),
         ("start of the run → review on screen", f"{to_review:.0f} ms", "", "the agent's start: brief, index and embeddings of 40 files"),
         ("decision key → decision stored, p50", f"{statistics.median(keys):.1f} ms", "", ""),
-        ("decision key → decision stored, p95", f"{pct(keys, 0.95):.1f} ms", "≤ 50 ms", ""),
+        (
+            "decision key → decision stored, p95",
+            f"{pct(keys, 0.95):.1f} ms",
+            "≤ 50 ms",
+            "as Playwright sees it: its polling of a 200-hunk page included",
+        ),
+        ("decision key → server's answer in the page, p50", f"{statistics.median(stored):.1f} ms", "", "timed by the page itself"),
+        ("decision key → server's answer in the page, p95", f"{pct(stored, 0.95):.1f} ms", "≤ 50 ms", "timed by the page itself"),
         ("run step recorded → on the page, p50", f"{statistics.median(arrivals):.1f} ms", "", f"{len(arrivals)} steps"),
         ("run step recorded → on the page, p95", f"{pct(arrivals, 0.95):.1f} ms", "≤ 200 ms", ""),
         ("Stop → stopped (waiting for a reply, after 30 steps)", f"{first_stop:.0f} ms", "≤ 1 s", f"final status: {final}"),
@@ -283,8 +299,9 @@ def main() -> None:
         text,
         {
             "review on screen": rows[0][1],
-            "decision p95": rows[3][1],
-            "step on the page p95": rows[5][1],
+            "decision p95": rows[4][1],
+            "decision p95 in the page": rows[6][1],
+            "step on the page p95": rows[8][1],
             "Stop p95, worst phase": f"{worst_stop:.0f} ms",
             "3,000-line file coloured": f"{statistics.median(files):.0f} ms",
             "idle RSS": f"{idle:.0f} MB",

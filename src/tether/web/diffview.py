@@ -1,8 +1,8 @@
 """Code as a person reads it in review: coloured by Pygments on the server (no script from
-elsewhere), the words that changed inside a line marked, numbered on both sides.
+elsewhere; its regex lexers run through fastlex), the words that changed inside a line marked, numbered on both sides.
 
-Every character of a file is escaped here; the markup added is only `<span class="tok-…">` and
-`<mark>`, so the page may put these rows in as HTML. Text from the repository is never markup."""
+Every character of a file is escaped here; the markup added is only `<i class="…">` (a token's
+kind) and `<mark>`, so the page may put these rows in as HTML. Text from the repository is never markup."""
 
 from __future__ import annotations
 
@@ -19,21 +19,24 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, String, _To
 
 from ..autonomy.edits import hunks as hunk_mod
 from ..autonomy.edits.hunks import Hunk
+from . import fastlex
 
-__all__ = ["FileView", "Row", "colour", "hunk_rows", "word_changes"]
+__all__ = ["FileView", "Row", "colour", "file_lines", "hunk_rows", "word_changes"]
 
-# token kind -> the class the stylesheet colours (the first that contains it wins)
+# token kind -> the class the stylesheet colours (the first that contains it wins): one letter,
+# since a 2,000-line review carries one per token (k keyword, s string, c comment, n number,
+# f function, t class, b builtin, o operator)
 _KINDS = [
-    (Comment, "com"),
-    (String, "str"),
-    (Number, "num"),
-    (Keyword, "kw"),
-    (Name.Function, "fn"),
-    (Name.Class, "cls"),
-    (Name.Decorator, "fn"),
-    (Name.Builtin, "bi"),
-    (Operator.Word, "kw"),
-    (Operator, "op"),
+    (Comment, "c"),
+    (String, "s"),
+    (Number, "n"),
+    (Keyword, "k"),
+    (Name.Function, "f"),
+    (Name.Class, "t"),
+    (Name.Decorator, "f"),
+    (Name.Builtin, "b"),
+    (Operator.Word, "k"),
+    (Operator, "o"),
 ]
 _WORD = re.compile(r"\w+|\s+|[^\w\s]")
 MAX_COLOURED = 2_000_000  # characters: a bigger file is shown plain (escaped) rather than slowly
@@ -64,7 +67,7 @@ def colour(path: str, text: str) -> list[list[tuple[str, str]]]:
     if len(text) > MAX_COLOURED:
         pieces = [("", text)]
     else:
-        pieces = [(_kind(token), value) for token, value in _lexer(_suffix(path)).get_tokens(text)]
+        pieces = [(_kind(token), value) for _, token, value in fastlex.tokens(_lexer(_suffix(path)), text)]
     for kind, value in pieces:
         first, *rest = value.split("\n")
         if first and lines[-1] and lines[-1][-1][0] == kind:  # one span for a run of one kind
@@ -76,6 +79,17 @@ def colour(path: str, text: str) -> list[list[tuple[str, str]]]:
     if lines and not lines[-1] and text.endswith("\n"):
         lines.pop()
     return lines
+
+
+def file_lines(path: str, text: str) -> tuple[str, ...]:
+    """Each line of a whole file as markup, for the file view: a file opened again (a citation
+    followed, the back button) is coloured once."""
+    return _file_lines(_suffix(path), text)
+
+
+@lru_cache(maxsize=16)
+def _file_lines(suffix: str, text: str) -> tuple[str, ...]:
+    return tuple(line_html(pieces) for pieces in colour("x" + suffix, text))
 
 
 def _coloured(path: str, text: str) -> list[list[tuple[str, str]]]:
@@ -123,7 +137,7 @@ def line_html(pieces: list[tuple[str, str]], marks: list[tuple[int, int]] = ()) 
             part = html.escape(text[lo - at : hi - at]).replace("\r", "")  # a carriage return would end the row on the page
             if any(s <= lo and hi <= e for s, e in marks):
                 part = f"<mark>{part}</mark>"
-            out.append(f'<span class="tok-{kind}">{part}</span>' if kind else part)
+            out.append(f'<i class="{kind}">{part}</i>' if kind else part)
         at = end
     return "".join(out)
 

@@ -66,10 +66,7 @@ class ReviewView:
             "n": n,
             "path": h.path,
             "line": h.start + 1,
-            "before": "".join(h.before),
-            "old": "".join(h.old),
-            "new": "".join(h.new),
-            "after": "".join(h.after),
+            "new": "".join(h.new),  # what the editor starts from
             "added": len(h.new),
             "removed": len(h.old),
             "edited": h.edited,

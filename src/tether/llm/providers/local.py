@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from ... import config
+from ... import config, idle as idle_memory
 from ...errors import (
     BadRequest,
     Cancelled,
@@ -38,15 +38,21 @@ KEEP_TOKENS = 4096  # the most of a KV cache kept across processes (qwen2.5-code
 _loaded: dict[tuple, tuple] = {}  # (name, n_ctx) -> (Llama, Lock), shared by every LocalProvider
 _load_lock = threading.Lock()
 _last_use: dict[threading.Lock, float] = {}  # a model's lock -> when a call last let go of it
-IDLE_UNLOAD = 300.0  # seconds a loaded model may sit unused before it is freed (option idle_unload; 0: never)
-_reaper: threading.Thread | None = None
+IDLE_UNLOAD = idle_memory.DEFAULT  # seconds a loaded model may sit unused before it is freed (option idle_unload; 0: never)
 
 
 def unload_idle(idle: float, now: float | None = None) -> list[str]:
     """Free every model no call has used for `idle` seconds, and give the memory back: a long-lived
     server (tether ui, mcp, gateway) otherwise holds a 1.5B model's ~1.6 GB forever after one run.
     A model in use is never freed; the next call loads it again (a second or two). The names freed."""
-    now = time.monotonic() if now is None else now
+    freed = _unload_idle(idle, time.monotonic() if now is None else now)
+    if freed:
+        idle_memory.give_back()
+    return freed
+
+
+def _unload_idle(idle: float, now: float) -> list[str]:
+    """What idle_memory's reaper calls (it gives the memory back itself, once for every holder)."""
     freed = []
     with _load_lock:
         for key, (llm, lock) in list(_loaded.items()):
@@ -59,24 +65,7 @@ def unload_idle(idle: float, now: float | None = None) -> list[str]:
                     freed.append(key[0])
                 finally:
                     lock.release()
-    if freed:
-        _give_back()
     return freed
-
-
-def _give_back() -> None:
-    """Return freed memory to the system (glibc keeps it in the heap otherwise)."""
-    import gc
-
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _reap(idle: float) -> None:
-    while True:
-        time.sleep(max(1.0, idle / 4))
-        unload_idle(idle)
 
 
 @atexit.register
@@ -136,12 +125,8 @@ class LocalProvider(Provider):
             return _loaded[key]
 
     def _start_reaper(self) -> None:
-        """One daemon thread per process frees the models that sit idle (see unload_idle)."""
-        global _reaper
-        idle = float(self.cfg.options.get("idle_unload", IDLE_UNLOAD))
-        if idle > 0 and _reaper is None:
-            _reaper = threading.Thread(target=_reap, args=(idle,), name="tether-unload-idle", daemon=True)
-            _reaper.start()
+        """The process's idle reaper frees the models that sit idle (see unload_idle)."""
+        idle_memory.register(_unload_idle, float(self.cfg.options.get("idle_unload", IDLE_UNLOAD)))
 
     def stream(self, req: Request) -> Iterator[str | Response]:
         if req.model not in weights.LOCAL_MODELS:

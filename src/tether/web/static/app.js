@@ -23,6 +23,15 @@ function diffBlock(text) {
   return pre;
 }
 
+const LONG = 40;  // lines: a longer step text is folded (a 2,000-line edit once took the review's first frame)
+function folded(text, what, build) {  // a long text behind a summary, built when opened
+  const lines = (text || "").split("\n").length;
+  if (lines <= LONG) return build();
+  const box = el("details", {}, el("summary", {}, `${what}: ${lines} lines`));
+  box.addEventListener("toggle", () => { if (box.open && box.children.length === 1) box.append(build()); });
+  return box;
+}
+
 const money = (cost) => (cost == null ? "cost unknown" : "$" + Number(cost).toFixed(4));
 const PROGRESS = ["status", "reading", "writing"];
 
@@ -99,8 +108,8 @@ if (runBox) {
       say(`${e.status}: ${e.steps || 0} steps · ${e.usage ? e.usage.input_tokens + e.usage.output_tokens : 0} tokens${cached} · ${e.seconds || 0} s`);
     } else {
       const item = el("li", { class: `step step-${e.kind}` }, el("span", { class: "kind" }, e.kind));
-      if (e.kind === "diff") item.append(diffBlock(e.diff));
-      else if (e.kind === "reply") item.append(el("span", { class: "dim" }, `${e.model} · ${e.input_tokens}→${e.output_tokens} tokens${e.cached_tokens ? ` (${e.cached_tokens} cached)` : ""}`), el("pre", {}, e.text));
+      if (e.kind === "diff") item.append(folded(e.diff, "the diff", () => diffBlock(e.diff)));
+      else if (e.kind === "reply") item.append(el("span", { class: "dim" }, `${e.model} · ${e.input_tokens}→${e.output_tokens} tokens${e.cached_tokens ? ` (${e.cached_tokens} cached)` : ""}`), folded(e.text, "the reply", () => el("pre", {}, e.text)));
       else if (e.kind === "verify") item.append(el("code", {}, `$ ${e.command}`), ` → ${e.ok ? "ok" : "failed"}`, el("pre", {}, (e.output || "").slice(-3000)));
       else if (e.kind === "tool") item.append(`${e.name} ${e.target} `, e.allowed ? "" : el("strong", { class: "error" }, `refused: ${e.reason}`));
       else item.append(e.text || "");

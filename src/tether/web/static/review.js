@@ -4,13 +4,13 @@
 "use strict";
 
 const SIGN = { " ": "ctx", "-": "del", "+": "add", "~": "pad" };
+const esc = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);  // a path or a title as text inside markup
 
 function rowsHtml(rows, side) {  // side: "old" or "new" shows one number; undefined shows both
+  // numbers and signs are drawn by the stylesheet from data-o / data-n (so a copy of the code holds only code)
   return rows.map(([sign, o, n, html]) => {
-    const old = Number.isInteger(o) ? o : "", now = Number.isInteger(n) ? n : "";
-    const numbers = side === "old" ? `<span class="ln">${old}</span>` : side === "new" ? `<span class="ln">${now}</span>`
-      : `<span class="ln">${old}</span><span class="ln">${now}</span>`;
-    return `<div class="row ${SIGN[sign] || "ctx"}">${numbers}<span class="sg">${sign === "~" ? "" : sign}</span><code>${html}</code></div>`;
+    const old = side === "new" || !Number.isInteger(o) ? "" : o, now = side === "old" || !Number.isInteger(n) ? "" : n;
+    return `<div class="row ${SIGN[sign] || "ctx"}" data-o="${old}" data-n="${now}">${html}</div>`;
   }).join("");
 }
 
@@ -28,6 +28,7 @@ function sideBySide(rows) {  // removed lines on the left, added on the right, e
 
 // eslint-disable-next-line no-unused-vars
 function makeReview(box, key, post, el, fail) {
+  window.tetherStored = [];
   let review = null;
   let sending = Promise.resolve(), inflight = 0;
 
@@ -38,6 +39,7 @@ function makeReview(box, key, post, el, fail) {
     const help = el("p", { class: "dim", id: "review-keys" }, "j/k move · y accept · n reject · e edit · a accept the file · u undo · s side by side · ? keys");
     review.filesNav = filesNav();
     review.list = el("div", { id: "hunks" });
+    review.list.onclick = (ev) => { const fold = ev.target.closest("button.fold"); if (fold) unfold(fold); };
     review.banner = el("p", { id: "reviewed", role: "status", hidden: "" });
     box.hidden = false;
     box.replaceChildren(head, help, review.filesNav, review.list, review.banner);
@@ -58,43 +60,67 @@ function makeReview(box, key, post, el, fail) {
     return table;
   }
 
-  function hunkBox(h) {
-    const box = el("div", { class: "hunk-box", id: `hunk-${h.n}` },
-      el("h3", {}, `${h.path}:${h.line} — hunk ${h.n + 1} of ${review.hunks.length}${h.edited ? " (edited by you)" : ""}`));
-    if (h.above) box.append(foldButton(h, "above", h.above));
+  function boxHtml(h, filled) {  // one string for every box: the page takes them in at once
+    return `<div class="hunk-box" id="hunk-${Number(h.n)}">${filled ? innerHtml(h) : titleHtml(h)}</div>`;
+  }
+
+  function titleHtml(h) {
+    return `<h3>${esc(`${h.path}:${Number(h.line)} — hunk ${Number(h.n) + 1} of ${review.hunks.length}${h.edited ? " (edited by you)" : ""}`)}</h3>`;
+  }
+
+  function innerHtml(h) {
+    let body;
     if (review.side) {
       const [left, right] = sideBySide(h.rows);
-      const pair = el("div", { class: "side" }), a = el("div", { class: "diff" }), b = el("div", { class: "diff" });
-      a.innerHTML = rowsHtml(left, "old"); b.innerHTML = rowsHtml(right, "new");  // escaped by the server: see the top of this file
-      pair.append(a, b);
-      box.append(pair);
-    } else {
-      const rows = el("div", { class: "diff" });
-      rows.innerHTML = rowsHtml(h.rows);
-      box.append(rows);
-    }
-    if (h.below) box.append(foldButton(h, "below", h.below));
-    return box;
+      body = `<div class="side"><div class="diff old">${rowsHtml(left, "old")}</div><div class="diff new">${rowsHtml(right, "new")}</div></div>`;
+    } else body = `<div class="diff">${rowsHtml(h.rows)}</div>`;
+    const above = h.above ? foldHtml(h.n, "above", h.above) : "", below = h.below ? foldHtml(h.n, "below", h.below) : "";
+    return `${titleHtml(h)}${above}${body}${below}`;
   }
 
-  function foldButton(h, where, count) {
-    const label = (left) => `⋯ ${left} unchanged ${left === 1 ? "line" : "lines"} ${where === "above" ? "above" : "below"} — show`;
-    const button = el("button", { class: "fold", type: "button" }, label(count));
-    let shown = 0;
-    button.onclick = () => post(`/runs/${key}/unfold`, { id: review.id, hunk: h.n, where, shown }).then(({ rows }) => {
+  function fill(n) {  // a box's rows, once
+    const b = review.boxes[n];
+    if (b && !b.dataset.filled) { b.innerHTML = innerHtml(review.hunks[n]); b.dataset.filled = "1"; }
+  }
+
+  const foldLabel = (left, where) => `⋯ ${left} unchanged ${left === 1 ? "line" : "lines"} ${where} — show`;
+  function foldHtml(n, where, count) {
+    return `<button class="fold" type="button" data-hunk="${Number(n)}" data-where="${where}" data-left="${Number(count)}" data-shown="0">${foldLabel(Number(count), where)}</button>`;
+  }
+
+  function unfold(button) {  // the next folded lines, nearest the hunk first
+    const { hunk, where } = button.dataset, shown = Number(button.dataset.shown), left = Number(button.dataset.left);
+    post(`/runs/${key}/unfold`, { id: review.id, hunk: Number(hunk), where, shown }).then(({ rows }) => {
       const more = el("div", { class: "diff unfolded" });
       more.innerHTML = rowsHtml(rows);
-      shown += rows.length;
       if (where === "above") button.after(more); else button.before(more);
-      if (shown >= count) button.remove(); else button.textContent = label(count - shown);
+      button.dataset.shown = String(shown + rows.length);
+      button.dataset.left = String(left - rows.length);
+      if (left - rows.length <= 0 || !rows.length) button.remove(); else button.textContent = foldLabel(left - rows.length, where);
     }).catch(fail);
-    return button;
   }
 
+  const FIRST = 12;  // hunks drawn before the first frame; the rest follow a batch a task
   function paint() {  // every hunk drawn once; a decision or a move then only marks boxes (see mark)
-    review.boxes = review.hunks.map(hunkBox);
-    review.list.replaceChildren(...review.boxes);
-    mark(true);
+    review.list.innerHTML = review.hunks.map((h) => boxHtml(h, false)).join("");
+    review.boxes = [...review.list.children];
+    review.list.dataset.filled = "";
+    if (review.seen) review.seen.disconnect();
+    review.inView = new Set();  // the boxes wholly on screen, as the browser says after each frame
+    review.seen = new IntersectionObserver((entries) => {
+      for (const e of entries) { if (e.intersectionRatio >= 0.99) review.inView.add(e.target); else review.inView.delete(e.target); }
+    }, { threshold: [0, 0.99] });
+    review.boxes.forEach((b) => review.seen.observe(b));
+    for (let n = 0; n < Math.min(FIRST, review.boxes.length); n++) fill(n);
+    mark(false);  // the first hunk is in view: scrolling would lay out all of them before the first frame
+    const mine = review.painted = (review.painted || 0) + 1;
+    let at = FIRST;
+    const batch = () => {
+      if (review.painted !== mine) return;  // painted again since (s)
+      for (const end = Math.min(at + 20, review.boxes.length); at < end; at++) fill(at);
+      if (at < review.boxes.length) setTimeout(batch, 0); else review.list.dataset.filled = "all";
+    };
+    setTimeout(batch, 0);
   }
 
   function mark(scroll) {
@@ -108,11 +134,12 @@ function makeReview(box, key, post, el, fail) {
     for (const f of review.fileRows) {
       const taken = f.members.filter((n) => review.taken[n] === true).length, left = f.members.filter((n) => review.taken[n] === false).length;
       const open = f.members.length - taken - left;
-      f.state.textContent = open ? `${taken + left} of ${f.members.length} decided` : `${taken} taken · ${left} rejected`;
-      f.state.className = `state${open ? "" : " decided"}`;
+      const text = open ? `${taken + left} of ${f.members.length} decided` : `${taken} taken · ${left} rejected`;
+      if (f.state.textContent !== text) { f.state.textContent = text; f.state.className = `state${open ? "" : " decided"}`; }
     }
     const current = review.boxes[review.current];
-    if (current && scroll) current.scrollIntoView({ block: "nearest" });
+    fill(review.current);
+    if (current && scroll && !review.inView.has(current)) current.scrollIntoView({ block: "nearest" });  // one in view stays: no layout forced
   }
 
   // A decision shows at the key press and moves on; the server stores decisions one at a time, in
@@ -128,7 +155,9 @@ function makeReview(box, key, post, el, fail) {
     mark(true);
     inflight += 1;
     const mine = review;  // the review may end (the last decision answers it) before the server replies
+    const pressed = performance.now();
     sending = sending.then(() => post(`/runs/${key}/decide`, body)).then((state) => {
+      window.tetherStored.push(performance.now() - pressed);  // ms from the key to the server's answer (benchmarks/ui.py reads it)
       if (review !== mine || mine.ended) return;
       review.stored = state.taken;
       if (state.edited) replace(state.edited);
@@ -145,9 +174,8 @@ function makeReview(box, key, post, el, fail) {
 
   function replace(h) {  // a hunk as the server has it now (after a person's edit, coloured again)
     review.hunks[h.n] = h;
-    const fresh = hunkBox(h);
-    review.boxes[h.n].replaceWith(fresh);
-    review.boxes[h.n] = fresh;
+    review.boxes[h.n].innerHTML = innerHtml(h);
+    review.boxes[h.n].dataset.filled = "1";
   }
 
   function editHunk(n) {
