@@ -40,6 +40,7 @@ _KINDS = [
 ]
 _WORD = re.compile(r"\w+|\s+|[^\w\s]")
 MAX_COLOURED = 2_000_000  # characters: a bigger file is shown plain (escaped) rather than slowly
+MAX_CACHED = 400_000  # characters of a file the file view keeps coloured (8 at most)
 
 
 @lru_cache(maxsize=4096)
@@ -84,10 +85,12 @@ def colour(path: str, text: str) -> list[list[tuple[str, str]]]:
 def file_lines(path: str, text: str) -> tuple[str, ...]:
     """Each line of a whole file as markup, for the file view: a file opened again (a citation
     followed, the back button) is coloured once."""
+    if len(text) > MAX_CACHED:  # not kept: the cache stays a few MB however big the files opened
+        return tuple(line_html(pieces) for pieces in colour(path, text))
     return _file_lines(_suffix(path), text)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def _file_lines(suffix: str, text: str) -> tuple[str, ...]:
     return tuple(line_html(pieces) for pieces in colour("x" + suffix, text))
 
