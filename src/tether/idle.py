@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Callable
 
-__all__ = ["DEFAULT", "give_back", "register", "release"]
+__all__ = ["DEFAULT", "few_arenas", "give_back", "register", "release"]
 
 DEFAULT = 300.0  # seconds
 Release = Callable[[float, float], list[str]]  # (idle, now) -> the names of what it freed
@@ -56,6 +56,13 @@ def give_back() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def few_arenas() -> None:
+    """At most two malloc arenas (glibc's default is eight a core): a server's worker threads then
+    share heaps that malloc_trim can shrink, instead of each keeping its own high-water mark."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
 
 
 def _reap() -> None:

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 
+from . import idle
 from .errors import need_extra
 
 
@@ -18,6 +19,8 @@ class Server:
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, lifespan: str = "off"):
         need_extra("web", self.what, "uvicorn")
         import uvicorn
+
+        idle.few_arenas()  # before its threads start: a long-lived server gives idle memory back
 
         if not 0 <= port <= 65535:
             raise OSError(f"port {port} is not between 0 and 65535")

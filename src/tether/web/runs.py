@@ -14,6 +14,7 @@ from ..autonomy.agent.result import RunResult, Status
 from ..autonomy.edits.hunks import Hunk
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import Cancelled, TetherError
+from ..layering import LEVELS
 from .review import ReviewView
 
 if TYPE_CHECKING:
@@ -136,13 +137,16 @@ class WebRun(Live):
         self.question: Question | None = None
         self.result: RunResult | None = None
         self._questions = itertools.count(1)
-        self.prepared = start.prepare(options, grid, person=_Person(self), on_event=self.event)
+        self.agent_run = start.prepare(options, grid, person=_Person(self), on_event=self.event)
+        self.prepared: start.AgentRun | _Ended = self.agent_run  # what stop and the level reach
 
     def _run(self) -> None:
         try:
-            self.result = self.prepared.run()
+            self.result = self.agent_run.run()
         except Exception as e:  # e.g. no sandbox for the checks: the page says so, and the server goes on
             self.result = RunResult("", Status.ERROR, str(e) if isinstance(e, TetherError) else f"the run failed: {e!r}")
+        self.prepared = _Ended(self.prepared.level)  # the agent (its conversation, index, checks) is freed; the events stay
+        del self.agent_run
         self.event("end", **self.result.to_dict())
 
     def stop(self) -> None:
@@ -233,6 +237,22 @@ class WebRun(Live):
         if q is None or q.id != question_id or q.kind != kind or q.done.is_set():
             raise Conflict("that question was already answered (another tab?); reload the page")
         return q
+
+
+@dataclass
+class _Ended:
+    """What a page still asks of a run that ended."""
+
+    level: str
+    stopping: bool = True
+
+    def stop(self) -> None:
+        pass
+
+    def set_level(self, level: str) -> None:
+        if level not in LEVELS:
+            raise TetherError(f"unknown autonomy level {level!r} (levels: {', '.join(LEVELS)})")
+        raise Conflict("this run has ended; start a new one at that level")
 
 
 class _Person:
