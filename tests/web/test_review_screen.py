@@ -132,3 +132,66 @@ def test_the_run_log_holds_what_was_rejected_and_what_the_person_wrote(isolated,
         assert "1 of 2 hunks taken" in page.inner_text("main") and page.locator(".step-decision pre.diff >> text=+v2 = 20").count() == 1
     finally:
         server.shutdown()
+
+
+def test_a_mouse_reviews_too_and_a_stray_key_on_the_level_never_raises_it(isolated, browser):
+    root = make(isolated, {"a.py": CODE})
+    edit = block("a.py", "v2 = 2\n", "v2 = 20\n") + block("a.py", "v50 = 50\n", "v50 = 500\n")
+    door, server = serve(root, [edit, "DONE"])
+    try:
+        page, errors = open_ui(browser, door, server)
+        start(page)
+        page.wait_for_selector("#hunk-1")
+        assert page.inner_text("#status").startswith("waiting for your review: 2 hunks")
+        page.focus("#level")
+        page.keyboard.press("a")  # meant for the review: accept the file; the select would have picked "agent" or "auto"
+        page.wait_for_selector("#final")
+        assert page.input_value("#level") == "approve" and "level →" not in page.inner_text("#steps")
+        assert "v2 = 20" in (root / "a.py").read_text() and "v50 = 500" in (root / "a.py").read_text()
+        assert page.locator("#hunk-0 .state-tag").evaluate("e => getComputedStyle(e, '::after').content") == '"accepted"'
+        page.keyboard.press("?")
+        assert page.is_visible("#keys")
+        page.keyboard.press("Escape")
+        assert not page.is_visible("#keys") and errors == []
+    finally:
+        server.shutdown()
+
+
+def test_buttons_accept_reject_and_edit_and_an_edit_can_be_cancelled(isolated, browser):
+    root = make(isolated, {"a.py": CODE})
+    edit = block("a.py", "v2 = 2\n", "v2 = 20\n") + block("a.py", "v50 = 50\n", "v50 = 500\n")
+    door, server = serve(root, [edit, "DONE"])
+    try:
+        page, _ = open_ui(browser, door, server)
+        start(page)
+        page.wait_for_selector("#hunk-1")
+        page.click("#hunk-0 button[data-act=e]")
+        page.keyboard.press("Escape")  # changed my mind: nothing decided
+        assert page.locator("#hunk-editor").count() == 0 and page.get_attribute("#hunk-0", "data-decision") == "null"
+        page.click("#hunk-0 button[data-act=e]")
+        page.fill("#hunk-editor", "v2 = 'two'\nv2b = 'more'\n")
+        page.click("#save-edit")
+        page.wait_for_selector("#files tr >> text=+3")  # the file's count follows the person's text (was +2)
+        page.click("#hunk-1 button[data-act=n]")
+        page.wait_for_selector("#final")
+        text = (root / "a.py").read_text()
+        assert "v2 = 'two'\nv2b = 'more'\n" in text and "v50 = 50\n" in text
+    finally:
+        server.shutdown()
+
+
+def test_an_answer_cut_short_keeps_what_it_had_written(isolated, browser):
+    root = make(isolated, {"notes.txt": "line 1\nline 2\nline 3\n"})
+    reply = '{"claims": [ {"text": "Line two says hello", "cite": [1]}, {"text": "Line three says bye", "cite": [1]} ]}'
+    cut = {"text": reply, "fail_after": 10}  # the first claim is written, then the stream breaks
+    door, server = serve(root, [cut] * 4)  # every try is cut: the question fails
+    try:
+        page, _ = open_ui(browser, door, server)
+        page.goto(f"{server.origin}/ask")
+        page.fill("input[name=question]", "What do the lines say?")
+        page.click("text=Ask >> nth=-1")
+        page.wait_for_selector("#final")
+        assert page.inner_text("#final") == "error"
+        assert page.locator("#written li").all_inner_texts() == ["Line two says hello"]  # what streamed before the cut
+    finally:
+        server.shutdown()

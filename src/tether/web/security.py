@@ -28,6 +28,9 @@ MAX_BODY = 1024 * 1024  # the pages post small forms and JSON, and upload nothin
 BODY_LIMITS = [(re.compile(r"/runs/[^/]+/decide"), 8 * MAX_BODY)]  # an edited hunk: up to a whole file the walk reads (1 MB), JSON-escaped
 
 
+SIGN_IN = "open the URL that `tether ui` printed (its token works once); `tether ui --link` prints a fresh one"
+
+
 class Door:
     def __init__(self, app, host: str, port: int, token: str | None = None):
         self.app, self.host, self.port = app, host, port  # the port is set again once port 0 is bound
@@ -63,7 +66,7 @@ class Door:
             return await _plain(send, 303, "signed in", [(b"location", location.encode()), (b"set-cookie", cookie.encode())])
         jar = SimpleCookie(headers.get(b"cookie", b"").decode("latin-1"))
         if COOKIE not in jar or not _same(jar[COOKIE].value, self.session):
-            return await _plain(send, 401, "open the URL that `tether ui` printed (its token works once)")
+            return await _plain(send, 401, SIGN_IN)
         limit = body_limit(scope["path"])
         declared = headers.get(b"content-length", b"0")
         body = None if declared.isdigit() and int(declared) > limit else await read_body(receive, limit)

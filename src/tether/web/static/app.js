@@ -84,6 +84,8 @@ if (runBox) {
       live = e;
       say(progress(e));
     } else if (e.kind === "question") {
+      live = null;
+      say(e.type === "confirm" ? "waiting for your answer" : `waiting for your review: ${e.hunks.length} ${e.hunks.length === 1 ? "hunk" : "hunks"}`);
       showQuestion(e);
     } else if (e.kind === "answered") {
       if (reviewer.active && reviewer.active.id === e.id) reviewer.answered(e.id); else { questionBox.hidden = true; questionBox.replaceChildren(); }
@@ -105,7 +107,7 @@ if (runBox) {
       if (e.status === "proposed" && e.answer) result.append(diffBlock(e.answer));
       if (e.status === "answered" && e.answer) result.append(el("pre", {}, e.answer));
       const cached = e.usage && e.usage.cached_tokens ? ` (${e.usage.cached_tokens} read from cache)` : "";
-      say(`${e.status}: ${e.steps || 0} steps · ${e.usage ? e.usage.input_tokens + e.usage.output_tokens : 0} tokens${cached} · ${e.seconds || 0} s`);
+      say(`${e.status}: ${e.steps || 0} ${e.steps === 1 ? "step" : "steps"} · ${e.usage ? e.usage.input_tokens + e.usage.output_tokens : 0} tokens${cached} · ${e.seconds || 0} s`);
     } else {
       const item = el("li", { class: `step step-${e.kind}` }, el("span", { class: "kind" }, e.kind));
       if (e.kind === "diff") item.append(folded(e.diff, "the diff", () => diffBlock(e.diff)));
@@ -118,8 +120,18 @@ if (runBox) {
   };
 
   document.getElementById("stop").onclick = () => post(`/runs/${key}/stop`).then(() => { stopping = true; live = null; say("stopping…"); }).catch(fail);
-  document.getElementById("level").onchange = (ev) => post(`/runs/${key}/level`, { level: ev.target.value })
-    .then(() => steps.append(el("li", { class: "step" }, `level → ${ev.target.value} from the next step`))).catch(fail);
+  const levelBox = document.getElementById("level");
+  let level = levelBox.value;
+  levelBox.onchange = () => {  // raising the level past approve takes a yes: no stray key lets changes through unseen
+    const wanted = levelBox.value, levels = [...levelBox.options].map((o) => o.value);
+    if (levels.indexOf(wanted) > levels.indexOf("approve") && levels.indexOf(wanted) > levels.indexOf(level)
+        && !window.confirm(`Let the agent apply its changes without your review (level ${wanted}) from the next step?`)) {
+      levelBox.value = level;
+      return;
+    }
+    post(`/runs/${key}/level`, { level: wanted }).then(() => { level = wanted; steps.append(el("li", { class: "step" }, `level → ${wanted} from the next step`)); })
+      .catch((error) => { levelBox.value = level; fail(error); });
+  };
 
   function showQuestion(q) {
     if (q.type !== "confirm") return reviewer.show(q);
@@ -130,14 +142,19 @@ if (runBox) {
     questionBox.replaceChildren(el("p", {}, q.text), yes, no);
   }
 
-  function toggleKeys() {
-    const keys = document.getElementById("keys"), button = document.getElementById("show-keys");
-    keys.hidden = !keys.hidden;
-    button.setAttribute("aria-expanded", String(!keys.hidden));
+  const keysBox = document.getElementById("keys"), keysButton = document.getElementById("show-keys");
+  function toggleKeys(open = keysBox.hidden) {
+    keysBox.hidden = !open;
+    keysButton.setAttribute("aria-expanded", String(open));
   }
-  document.getElementById("show-keys").onclick = toggleKeys;
+  keysButton.onclick = (ev) => { ev.stopPropagation(); toggleKeys(); };
+  document.getElementById("close-keys").onclick = () => toggleKeys(false);
+  document.addEventListener("click", (ev) => { if (!keysBox.hidden && !keysBox.contains(ev.target)) toggleKeys(false); });
   document.addEventListener("keydown", (ev) => {
-    if (ev.target.matches("input, textarea, select") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.target === levelBox && /^[a-z?]$/.test(ev.key)) { ev.preventDefault(); levelBox.blur(); }  // a review key, not the select's type-to-pick
+    else if (ev.target.matches("input, textarea, select")) return;
+    if (ev.key === "Escape" && !keysBox.hidden) return toggleKeys(false);
     if (ev.key === "?") return toggleKeys();
     reviewer.onKey(ev);
   });

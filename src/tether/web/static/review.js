@@ -39,10 +39,16 @@ function makeReview(box, key, post, el, fail) {
     const help = el("p", { class: "dim", id: "review-keys" }, "j/k move · y accept · n reject · e edit · a accept the file · u undo · s side by side · ? keys");
     review.filesNav = filesNav();
     review.list = el("div", { id: "hunks" });
-    review.list.onclick = (ev) => { const fold = ev.target.closest("button.fold"); if (fold) unfold(fold); };
+    review.list.onclick = (ev) => {
+      const fold = ev.target.closest("button.fold"), act = ev.target.closest("button[data-act]");
+      if (fold) unfold(fold);
+      if (act && !review.ended) { review.current = Number(act.dataset.hunk); onKey({ key: act.dataset.act, preventDefault() {} }); }
+    };
+    const side = el("button", { type: "button", id: "side-by-side" }, "Side by side");
+    side.onclick = () => { review.side = !review.side; side.textContent = review.side ? "Unified" : "Side by side"; paint(); };
     review.banner = el("p", { id: "reviewed", role: "status", hidden: "" });
     box.hidden = false;
-    box.replaceChildren(head, help, review.filesNav, review.list, review.banner);
+    box.replaceChildren(head, help, side, review.filesNav, review.list, review.banner);
     paint();
   }
 
@@ -53,19 +59,23 @@ function makeReview(box, key, post, el, fail) {
       const jump = el("button", { class: "link", type: "button" }, path);
       jump.onclick = () => { review.current = members[0].n; mark(true); };
       const state = el("td", { class: "state" });
-      table.append(el("tr", {}, el("td", {}, jump), el("td", { class: "num add" }, `+${members.reduce((s, h) => s + h.added, 0)}`),
-                      el("td", { class: "num del" }, `−${members.reduce((s, h) => s + h.removed, 0)}`), state));
-      return { path, members: members.map((h) => h.n), state };
+      const added = el("td", { class: "num add" }, `+${members.reduce((s, h) => s + h.added, 0)}`);
+      const removed = el("td", { class: "num del" }, `−${members.reduce((s, h) => s + h.removed, 0)}`);
+      table.append(el("tr", {}, el("td", {}, jump), added, removed, state));
+      return { path, members: members.map((h) => h.n), state, added, removed };
     });
     return table;
   }
 
   function boxHtml(h, filled) {  // one string for every box: the page takes them in at once
-    return `<div class="hunk-box" id="hunk-${Number(h.n)}">${filled ? innerHtml(h) : titleHtml(h)}</div>`;
+    return `<div class="hunk-box" id="hunk-${Number(h.n)}" tabindex="-1">${filled ? innerHtml(h) : titleHtml(h)}</div>`;
   }
 
-  function titleHtml(h) {
-    return `<h3>${esc(`${h.path}:${Number(h.line)} — hunk ${Number(h.n) + 1} of ${review.hunks.length}${h.edited ? " (edited by you)" : ""}`)}</h3>`;
+  function titleHtml(h) {  // the buttons do what y, n and e do, for a mouse
+    const n = Number(h.n);
+    return `<h3><span>${esc(`${h.path}:${Number(h.line)} — hunk ${n + 1} of ${review.hunks.length}${h.edited ? " (edited by you)" : ""}`)}</span>`
+      + `<span class="state-tag"></span><span class="acts"><button type="button" data-act="y" data-hunk="${n}">Accept</button>`
+      + `<button type="button" data-act="n" data-hunk="${n}">Reject</button><button type="button" data-act="e" data-hunk="${n}">Edit</button></span></h3>`;
   }
 
   function innerHtml(h) {
@@ -127,7 +137,7 @@ function makeReview(box, key, post, el, fail) {
     review.boxes.forEach((b, n) => {
       const state = review.taken[n] === true ? "taken" : review.taken[n] === false ? "rejected" : "";
       const cls = `hunk-box${state ? " " + state : ""}${n === review.current ? " current" : ""}`;
-      if (b.className !== cls) b.className = cls;
+      if (b.className !== cls) b.className = cls;  // the stylesheet says the state in words too (.state-tag)
       if (b.dataset.decision !== String(review.taken[n])) b.dataset.decision = String(review.taken[n]);
       if (b.dataset.stored !== String(review.stored[n])) b.dataset.stored = String(review.stored[n]);
     });
@@ -176,6 +186,11 @@ function makeReview(box, key, post, el, fail) {
     review.hunks[h.n] = h;
     review.boxes[h.n].innerHTML = innerHtml(h);
     review.boxes[h.n].dataset.filled = "1";
+    const row = review.fileRows.find((f) => f.path === h.path);
+    const members = review.hunks.filter((x) => x.path === h.path);
+    row.added.textContent = `+${members.reduce((s, x) => s + x.added, 0)}`;
+    row.removed.textContent = `−${members.reduce((s, x) => s + x.removed, 0)}`;
+    mark();
   }
 
   function editHunk(n) {
@@ -183,10 +198,18 @@ function makeReview(box, key, post, el, fail) {
     const area = el("textarea", { rows: String(Math.max(4, h.new.split("\n").length + 1)), id: "hunk-editor", "aria-label": `new text of hunk ${n + 1}` });
     area.value = h.new;
     const save = el("button", { id: "save-edit", type: "button" }, "Accept as edited");
-    review.boxes[n].append(area, save);
+    const cancel = el("button", { id: "cancel-edit", type: "button" }, "Cancel");
+    const hint = el("span", { class: "dim" }, " Ctrl+Enter accepts · Esc cancels");
+    review.boxes[n].append(area, save, cancel, hint);
     area.focus();
-    save.onclick = () => { area.remove(); save.remove(); decide(n, true, area.value); };
-    area.onkeydown = (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) save.onclick(); ev.stopPropagation(); };
+    const close = () => { area.remove(); save.remove(); cancel.remove(); hint.remove(); review.boxes[n].focus(); };
+    save.onclick = () => { close(); decide(n, true, area.value); };
+    cancel.onclick = close;
+    area.onkeydown = (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) save.onclick();
+      else if (ev.key === "Escape") cancel.onclick();
+      ev.stopPropagation();
+    };
   }
 
   function ended() {  // every hunk decided: the page keeps the review, says what happened, and u takes it back
@@ -203,7 +226,7 @@ function makeReview(box, key, post, el, fail) {
     if (review.undoing || !review.taken.some((t) => t === true)) return;
     review.undoing = true;
     review.banner.textContent = "undoing…";
-    post(`/runs/${key}/undo`).then(({ message }) => { review.banner.textContent = message; })
+    post(`/runs/${key}/undo`).then(({ message }) => { review.banner.textContent = message; review.list.classList.add("undone"); })
       .catch((error) => { review.undoing = false; review.banner.textContent = error.message || String(error); });
   }
 
