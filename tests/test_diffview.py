@@ -73,3 +73,17 @@ def test_a_file_changed_since_the_proposal_is_shown_from_the_hunk_alone(tmp_path
     hunk = review.hunk(0)
     assert hunk["above"] == hunk["below"] == 0
     assert [r[0] for r in hunk["rows"]] == [" ", " ", " ", "-", "+", " ", " ", " "] and hunk["rows"][3][1] == 8
+
+
+def test_the_runs_of_each_workspace_of_a_server_are_numbered_on_not_again():
+    from tether.web.runs import Runs
+
+    first = Runs()
+    taken = [next(first.numbers) for _ in range(2)]
+    assert taken == [1, 2] and next(first.after().numbers) == 3  # a tab left on r1 of the first workspace never reaches the second's
+
+
+def test_characters_that_reorder_text_are_shown_not_obeyed():
+    line = "if level != 'none\u202e\u2066': # admin\u2069\u2066' and level != 'user"
+    out = line_html([("", line)])
+    assert "\u202e" not in out and "\u2066" not in out and out.count('<b class="ctl"') == 4 and "U+202E" in out

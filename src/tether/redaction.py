@@ -187,6 +187,18 @@ def _kind(name: str) -> str | None:
     return None
 
 
+def redact_all(value):
+    """Every text in a structure (a run step, a page event) redacted as the text it is: redacting
+    its JSON would read `"` as `\\"`, and a quoted secret (`api_key = "…"`) would pass as it came."""
+    if isinstance(value, str):
+        return redact(value)[0]
+    if isinstance(value, dict):
+        return {k: redact_all(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_all(v) for v in value]
+    return value
+
+
 def redact_file(path: str | Path, text: str) -> tuple[str, Counter]:
     """`redact` for the text of a workspace file, stricter where its name (or, for a symlink, its
     target's) says it holds secrets: every secret-named value of an env file, all of a key file, a

@@ -195,3 +195,41 @@ def test_an_answer_cut_short_keeps_what_it_had_written(isolated, browser):
         assert page.locator("#written li").all_inner_texts() == ["Line two says hello"]  # what streamed before the cut
     finally:
         server.shutdown()
+
+
+def test_secrets_a_review_would_show_are_redacted_and_a_csharp_file_reviews(isolated, browser):
+    env = "DEBUG=1\nDB_PASSWORD=hunter2-very-secret\nANTHROPIC_API_KEY=sk-ant-api03-" + "x" * 40 + "\n"
+    root = make(isolated, {".env": env, "Program.cs": "class P {\n    static void Main() { }\n}\n"})
+    edit = block(".env", "DEBUG=1\n", "DEBUG=0\n") + block(
+        "Program.cs", "    static void Main() { }\n", "    static void Main() { return; }\n"
+    )
+    door, server = serve(root, [edit, "DONE"])
+    try:
+        page, _ = open_ui(browser, door, server)
+        start(page)
+        page.wait_for_selector("#hunk-1")
+        shown = page.inner_text("main")
+        assert "hunter2" not in shown and "sk-ant-api03" not in shown and "DEBUG=0" in shown
+        assert page.locator("#hunk-1 .row.add i.k").first.inner_text() == "static"  # C#'s lexer keeps its rules per instance
+    finally:
+        server.shutdown()
+
+
+def test_undo_from_an_older_run_never_takes_back_a_later_runs_change(isolated, browser):
+    root = make(isolated, {"a.py": CODE})
+    door, server = serve(root, [block("a.py", "v2 = 2\n", "v2 = 20\n"), block("a.py", "v3 = 3\n", "v3 = 30\n")])
+    try:
+        page, _ = open_ui(browser, door, server)
+        for _ in range(2):  # the same words twice: two runs, two changes
+            page.goto(f"{server.origin}/runs")
+            page.fill("textarea[name=instruction]", "fix it")
+            page.check("input[name=level][value=auto]")
+            page.click("#start button[type=submit]")
+            page.wait_for_selector("#final")
+        first = page.url.rsplit("/", 1)[0] + "/r1"
+        csrf = page.get_attribute("meta[name=csrf]", "content")
+        refused = page.request.post(f"{first}/undo", headers={"x-csrf-token": csrf, "content-type": "application/json"}, data="{}")
+        assert refused.status == 409 and "not the last one applied" in refused.json()["error"]
+        assert "v2 = 20" in (root / "a.py").read_text() and "v3 = 30" in (root / "a.py").read_text()  # both changes stay
+    finally:
+        server.shutdown()

@@ -25,8 +25,8 @@ from ..autonomy.guard.leash import LEVELS
 from ..autonomy.history import runlog
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
-from ..redaction import redact_file
-from . import ledger_view
+from ..redaction import redact, redact_file
+from . import colourer, ledger_view
 from .diffview import file_lines
 from .runs import Conflict, Runs, WebAsk, WebRun
 from .security import Door
@@ -50,6 +50,7 @@ def create_app(
     `open_grid(root)` builds the grid of a workspace switched to, as the server's start built
     `grid` (default: that workspace's own layered config)."""
     pages = Pages(grid, Path(root), open_grid)
+    colourer.warm()  # its process starts now, not at the first review
     routes = [
         Route("/", lambda r: RedirectResponse("/runs", 303)),
         Route("/favicon.ico", lambda r: Response(status_code=204)),
@@ -246,7 +247,7 @@ class Pages:
             where = f"/runs/{going.key}" if isinstance(going, WebRun) else f"/ask/{going.key}"
             raise Conflict(f"{going.key} is still going in {self.root}: stop it or let it end, then switch", link=where)
         old, self.grid = self.grid, self.open_grid(target)
-        self.root, self.runs_ = target, self.rooms.setdefault(target, Runs())
+        self.root, self.runs_ = target, self.rooms.get(target) or self.rooms.setdefault(target, self.runs_.after())
         old.close()
         workspaces.remember(target)
         return RedirectResponse("/runs", 303)
@@ -256,7 +257,7 @@ class Pages:
     def timeline(self, request: Request):
         points = Checkpoints(self.root)
         entries = points.log()[::-1]
-        diffs = {e["number"]: points.diff(e["before"], e["after"]) for e in entries[:20]}
+        diffs = {e["number"]: redact(points.diff(e["before"], e["after"]))[0] for e in entries[:20]}  # as the run log holds them
         current = max((e["number"] for e in entries if e["applied"]), default=0)  # the change the workspace is at
         return self.page(
             request, "timeline.html", entries=entries, diffs=diffs, current=current, message=request.query_params.get("message", "")
@@ -265,7 +266,10 @@ class Pages:
     async def restore(self, request: Request):
         """The workspace as it was at change `number`: one undoable move of the history, with
         `tether undo`'s guarantee that a file changed since is never overwritten."""
-        number = _int(await self.posted(request), "number")
+        data = await self.posted(request)
+        if "root" in data and data["root"] != str(self.root):  # a tab left open on another workspace of this server
+            raise Conflict(f"that page was for {data['root']}; the server has switched to {self.root}: reload it", link="/timeline")
+        number = _int(data, "number")
         moved = await anyio.to_thread.run_sync(Checkpoints(self.root).restore_to, number)
         steps = len(moved.undone) + len(moved.redone)
         message = f"the workspace is at change {number}" + (f" ({steps} steps)" if steps else "")
@@ -333,6 +337,8 @@ class Pages:
             raise TetherError(str(e)) from None
         if not target.is_file():
             raise TetherError(f"{rel}: no such file in the workspace")
+        if target.stat().st_size > MAX_SHOWN:
+            raise TetherError(f"{rel} is {target.stat().st_size:,} bytes: too big to show here (the page shows files up to {MAX_SHOWN:,})")
         text = redact_file(target, TextFile.read(target).text)[0]  # a .env or a key file is shown as every face shows it
         lines = [Markup(line) for line in file_lines(rel, text)]  # escaped there, every character
         start, end = _int(request.query_params, "start", 1), _int(request.query_params, "end", 0)
@@ -363,6 +369,9 @@ def _grid_of(root: Path) -> GridLike:
     from ..llm.router import Grid
 
     return Grid.from_config(start=root)
+
+
+MAX_SHOWN = 5_000_000  # bytes of a file the file view shows
 
 
 class Forbidden(TetherError):

@@ -19,7 +19,7 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, String, _To
 
 from ..autonomy.edits import hunks as hunk_mod
 from ..autonomy.edits.hunks import Hunk
-from . import fastlex
+from . import colourer, fastlex
 
 __all__ = ["FileView", "Row", "colour", "file_lines", "hunk_rows", "word_changes"]
 
@@ -40,6 +40,8 @@ _KINDS = [
 ]
 _WORD = re.compile(r"\w+|\s+|[^\w\s]")
 MAX_COLOURED = 2_000_000  # characters: a bigger file is shown plain (escaped) rather than slowly
+MAX_MARKED = 4_000  # characters of a pair of lines whose changed words are marked
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")  # controls that reorder what is shown (Trojan Source)
 MAX_CACHED = 400_000  # characters of a file the file view keeps coloured (8 at most)
 
 
@@ -86,26 +88,43 @@ def file_lines(path: str, text: str) -> tuple[str, ...]:
     """Each line of a whole file as markup, for the file view: a file opened again (a citation
     followed, the back button) is coloured once."""
     if len(text) > MAX_CACHED:  # not kept: the cache stays a few MB however big the files opened
-        return tuple(line_html(pieces) for pieces in colour(path, text))
+        return tuple(line_html(pieces) for pieces in _safely([(path, text)])[0])
     return _file_lines(_suffix(path), text)
 
 
 @lru_cache(maxsize=8)
 def _file_lines(suffix: str, text: str) -> tuple[str, ...]:
-    return tuple(line_html(pieces) for pieces in colour("x" + suffix, text))
+    return tuple(line_html(pieces) for pieces in _safely([("x" + suffix, text)])[0])
 
 
-def _coloured(path: str, text: str) -> list[list[tuple[str, str]]]:
-    """`colour`, one entry per line as the hunks count lines; where they count otherwise (a form
-    feed or a lone carriage return ends a line for them), each line plain."""
-    lines = text.splitlines()
-    pieces = colour(path, text)
-    return pieces if len(pieces) == len(lines) else [[("", line)] if line else [] for line in lines]
+def _safely(items: list[tuple[str, str]]) -> list[list[list[tuple[str, str]]]]:
+    """`colour` in the colouring process, with its time limit (see colourer); plain where it ran out."""
+    done = colourer.colour_many(items)
+    return [lines if lines is not None else _plain(text) for (_, text), lines in zip(items, done, strict=True)]
+
+
+def _plain(text: str) -> list[list[tuple[str, str]]]:
+    lines = text.replace("\r\n", "\n").split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return [[("", line)] if line else [] for line in lines]
+
+
+def _coloured(path: str, texts: list[str]) -> list[list[list[tuple[str, str]]]]:
+    """Each text coloured, one entry per line as the hunks count lines; where they count otherwise (a
+    form feed or a lone carriage return ends a line for them), each line plain."""
+    out = []
+    for text, pieces in zip(texts, _safely([(path, t) for t in texts]), strict=True):
+        lines = text.splitlines()
+        out.append(pieces if len(pieces) == len(lines) else [[("", line)] if line else [] for line in lines])
+    return out
 
 
 def word_changes(old: str, new: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """The spans (start, end) that differ between two versions of a line, by word; none where the
     lines share too little for marks to help (the whole line is the change)."""
+    if len(old) + len(new) > MAX_MARKED:  # word by word is quadratic: a minified line is marked whole
+        return [], []
     a, b = _WORD.findall(old), _WORD.findall(new)
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     if matcher.ratio() < 0.4:
@@ -138,6 +157,7 @@ def line_html(pieces: list[tuple[str, str]], marks: list[tuple[int, int]] = ()) 
         bounds = [at, *(c for c in cuts if at < c < end), end]
         for lo, hi in zip(bounds, bounds[1:], strict=False):
             part = html.escape(text[lo - at : hi - at]).replace("\r", "")  # a carriage return would end the row on the page
+            part = _BIDI.sub(lambda c: f'<b class="ctl" title="a control character that reorders text">U+{ord(c.group()):04X}</b>', part)
             if any(s <= lo and hi <= e for s, e in marks):
                 part = f"<mark>{part}</mark>"
             out.append(f'<i class="{kind}">{part}</i>' if kind else part)
@@ -166,8 +186,7 @@ class FileView:
         self.path, self.hunks = path, hunks
         old_text = before or ""
         self.old_lines = old_text.splitlines(keepends=True)
-        self.old = _coloured(path, old_text)
-        self.new = _coloured(path, hunk_mod.combine(before, hunks, [True] * len(hunks)))
+        self.old, self.new = _coloured(path, [old_text, hunk_mod.combine(before, hunks, [True] * len(hunks))])
         self.shift = []  # per hunk: new line number minus old line number at its start
         moved = 0
         for h in hunks:

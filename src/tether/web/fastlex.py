@@ -31,7 +31,7 @@ def tokens(lexer: Lexer, text: str) -> Iterator[tuple[int, _TokenType, str]]:
     """(position, token type, text) as `lexer.get_tokens_unprocessed(text)` gives them."""
     if type(lexer).get_tokens_unprocessed is not RegexLexer.get_tokens_unprocessed:
         return lexer.get_tokens_unprocessed(text)  # its own machinery (a context lexer, a delegating one)
-    return _run(lexer, _joined(type(lexer)._tokens), text)  # type: ignore[attr-defined]  # a RegexLexer's processed rules
+    return _run(lexer, _joined(lexer._tokens), text)  # type: ignore[attr-defined]  # processed rules: the class's, or the instance's (C#'s variants)
 
 
 _cache: dict[int, tuple[dict, dict]] = {}
@@ -59,7 +59,7 @@ def _join(defs: dict) -> dict[str, re.Pattern | None]:
 
 
 def _run(lexer: Lexer, joined: dict, text: str) -> Iterator[tuple[int, _TokenType, str]]:
-    defs = type(lexer)._tokens
+    defs = lexer._tokens  # type: ignore[attr-defined]
     stack = ["root"]
     rules, one = defs["root"], joined["root"]
     pos, end = 0, len(text)

@@ -25,6 +25,7 @@ class ReviewView:
         self.root, self.hunks = root, hunks
         self.paths = list(dict.fromkeys(h.path for h in hunks))
         self._views: dict[str, FileView | None] = {}
+        self._shown: dict[int, Hunk] = {}
 
     def _members(self, path: str) -> list[int]:
         return [n for n, h in enumerate(self.hunks) if h.path == path]
@@ -42,12 +43,22 @@ class ReviewView:
             before = redact_file(target, TextFile.read(target).text)[0] if target.exists() else None
         except (PathRefused, TetherError, OSError, UnicodeError):
             return None
-        view = FileView(path, before, [self.hunks[n] for n in self._members(path)])
+        view = FileView(path, before, [self.shown(n) for n in self._members(path)])
         return view if view.matches() else None
+
+    def shown(self, n: int) -> Hunk:
+        """Hunk `n` as the page may show it: secrets redacted as every face redacts this file."""
+        if n not in self._shown:
+            h = self.hunks[n]
+            self._shown[n] = Hunk(
+                h.path, h.start, _clean(h.path, h.old), _clean(h.path, h.new), _clean(h.path, h.before), _clean(h.path, h.after)
+            )
+        return self._shown[n]
 
     def edited(self, n: int) -> dict:
         """Hunk `n` after a person's edit: its file is coloured again."""
         self._views.pop(self.hunks[n].path, None)
+        self._shown.pop(n, None)
         return self.hunk(n)
 
     def hunk(self, n: int) -> dict:
@@ -55,7 +66,7 @@ class ReviewView:
         members = self._members(h.path)
         at = members.index(n)
         view = self.view(h.path)
-        rows = view.rows(at) if view else hunk_rows(h)
+        rows = view.rows(at) if view else hunk_rows(self.shown(n))
         above = below = 0
         if view:
             top = h.start - len(h.before)
@@ -79,7 +90,7 @@ class ReviewView:
         """The unchanged lines folded above hunk `n` (back to the hunk before it in its file) or
         below it (to the end of the file), as context rows: the `shown` nearest the hunk already
         are, and at most MAX_UNFOLD more come."""
-        h = self.hunks[n]
+        h, shown = self.hunks[n], max(0, shown)
         view = self.view(h.path)
         if view is None or where not in ("above", "below"):
             raise TetherError("there are no folded lines there")
@@ -98,3 +109,11 @@ class ReviewView:
             end, shift = min(len(view.old), start + MAX_UNFOLD), view.shift[at] + len(h.new) - len(h.old)
         rows: list[Row] = view.context(start, end, shift)
         return [r.to_list() for r in rows]
+
+
+def _clean(path: str, lines: list[str]) -> list[str]:
+    """Lines redacted as `path`'s text, one for one (where redaction would merge them, each is hidden)."""
+    if not lines:
+        return lines
+    out = redact_file(path, "".join(lines))[0].splitlines(keepends=True)
+    return out if len(out) == len(lines) else ["[REDACTED]\n"] * len(lines)

@@ -15,6 +15,7 @@ from ..autonomy.edits.hunks import Hunk
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import Cancelled, TetherError
 from ..layering import LEVELS
+from ..redaction import redact_all
 from .review import ReviewView
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class Live:
         raise NotImplementedError
 
     def event(self, kind: str, **data) -> None:
+        if kind not in ("question", "decision"):  # a diff, a reply, a check's output: secrets redacted as the run log has them
+            data = redact_all(data)  # (a review's rows are redacted before they are coloured: see ReviewView)
         with self._changed:
             self.events.append({"seq": len(self.events) + 1, "kind": kind, "ts": time.time(), **data})
             self._changed.notify_all()
@@ -136,6 +139,7 @@ class WebRun(Live):
         self.instruction, self.root = options.instruction, options.root
         self.question: Question | None = None
         self.result: RunResult | None = None
+        self.ended = 0.0
         self._questions = itertools.count(1)
         self.agent_run = start.prepare(options, grid, person=_Person(self), on_event=self.event)
         self.prepared: start.AgentRun | _Ended = self.agent_run  # what stop and the level reach
@@ -145,6 +149,7 @@ class WebRun(Live):
             self.result = self.agent_run.run()
         except Exception as e:  # e.g. no sandbox for the checks: the page says so, and the server goes on
             self.result = RunResult("", Status.ERROR, str(e) if isinstance(e, TetherError) else f"the run failed: {e!r}")
+        self.ended = time.time()
         self.prepared = _Ended(self.prepared.level)  # the agent (its conversation, index, checks) is freed; the events stay
         del self.agent_run
         self.event("end", **self.result.to_dict())
@@ -224,7 +229,13 @@ class WebRun(Live):
         points = Checkpoints(self.root)
         entries = points.log()
         current = max((e["number"] for e in entries if e["applied"]), default=0)
-        mine = [e["number"] for e in entries if e["message"] == f"tether do: {self.instruction[:80]}" and e["time"] >= self.started]
+        mine = [  # the change this run recorded as it ended: its message, its files, made while it ran
+            e["number"]
+            for e in entries
+            if e["message"] == f"tether do: {self.instruction[:80]}"
+            and self.started <= e["time"] <= self.ended
+            and sorted(e["files"]) == sorted(result.changed)
+        ]
         if not mine or mine[-1] != current:
             raise Conflict("this run's change is not the last one applied; undo it from the timeline", link="/timeline")
         points.restore_to(current - 1)
@@ -274,17 +285,24 @@ class Runs:
     def __init__(self):
         self.all: dict[str, WebRun] = {}
         self.asks: dict[str, WebAsk] = {}
+        self.numbers = itertools.count(1)  # shared by every workspace of a server (see `after`): a key names one run
+
+    def after(self) -> Runs:
+        """The runs of another workspace of the same server, numbered on from these."""
+        other = Runs()
+        other.numbers = self.numbers
+        return other
 
     def start(self, grid: GridLike, options: RunOptions) -> WebRun:
         if going := next((r for r in self.all.values() if r.running), None):
             raise Conflict("a run is already going in this workspace; stop it first", link=f"/runs/{going.key}")
-        run = WebRun(f"r{len(self.all) + 1}", grid, options)
+        run = WebRun(f"r{next(self.numbers)}", grid, options)
         self.all[run.key] = run
         return run.start()
 
     def ask(self, grid: GridLike, root, question: str, model: str) -> WebAsk:
         """Questions never wait on a run's leash; on one local model they take turns."""
-        job = WebAsk(f"a{len(self.asks) + 1}", grid, root, question, model)
+        job = WebAsk(f"a{next(self.numbers)}", grid, root, question, model)
         self.asks[job.key] = job
         return job.start()
 

@@ -10,7 +10,7 @@ import secrets
 import time
 
 from ...errors import TetherError
-from ...redaction import redact
+from ...redaction import redact, redact_all
 from ...store import Schema, Store, register
 
 KINDS = ("prompt", "reply", "tool", "decision", "diff", "verify", "note", "end")
@@ -75,7 +75,7 @@ class RunLog:
         self.n += 1
         self.store.write(
             "INSERT INTO run_steps (run_id, n, ts, kind, detail) VALUES (?,?,?,?,?)",
-            (self.id, self.n, time.time(), kind, json.dumps(_redacted(detail), default=str)),
+            (self.id, self.n, time.time(), kind, json.dumps(redact_all(detail), default=str)),
         )
         return self.n
 
@@ -144,15 +144,3 @@ def conversation(store: Store, run_id: str | None = None) -> tuple[dict, list[di
         elif s["kind"] == "reply":
             messages.append({"role": "assistant", "content": s["text"]})
     return run, messages
-
-
-def _redacted(value):
-    """Every text in a step redacted as the text it is: redacting its JSON would read `"` as `\\"`,
-    and a quoted secret (`api_key = "…"`) would be stored as it came."""
-    if isinstance(value, str):
-        return redact(value)[0]
-    if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(v) for v in value]
-    return value
