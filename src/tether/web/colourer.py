@@ -22,15 +22,16 @@ _lock = threading.Lock()
 _worker: tuple[subprocess.Popen, Connection, Connection] | None = None  # the process, what it is sent, what it answers
 
 
-def colour_many(items: list[tuple[str, str]], seconds: float | None = None) -> list[Lines | None]:
-    """Each (path, text) coloured as `diffview.colour` does; None for all where the worker did not
+def colour_many(items: list[tuple[str, str]], seconds: float | None = None, html: bool = False) -> list:
+    """Each (path, text) coloured as `diffview.colour` does (`html`: each line's markup, as
+    `diffview.line_html` makes it, which is quicker to send); None for all where the worker did not
     answer in `seconds` (or died): the caller shows them plain."""
     global _worker
     with _lock:
         try:
             _worker = _worker or _start()
             _, ask, answer = _worker
-            ask.send(items)
+            ask.send((items, html))
             if answer.poll(SECONDS if seconds is None else seconds):
                 return answer.recv()
         except (OSError, EOFError, BrokenPipeError):
@@ -65,13 +66,14 @@ def _stop() -> None:
 
 
 def _serve() -> None:
-    from .diffview import colour
+    from .diffview import colour, line_html
 
     asked, answer = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
     sys.stdout = sys.stderr  # nothing else may write into the answers
     while True:
         try:
-            items = asked.recv()
+            items, html = asked.recv()
         except EOFError:
             return
-        answer.send([colour(path, text) for path, text in items])
+        done = [colour(path, text) for path, text in items]
+        answer.send([[line_html(p) for p in lines] for lines in done] if html else done)

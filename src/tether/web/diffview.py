@@ -88,13 +88,19 @@ def file_lines(path: str, text: str) -> tuple[str, ...]:
     """Each line of a whole file as markup, for the file view: a file opened again (a citation
     followed, the back button) is coloured once."""
     if len(text) > MAX_CACHED:  # not kept: the cache stays a few MB however big the files opened
-        return tuple(line_html(pieces) for pieces in _safely([(path, text)])[0])
+        return _markup(path, text)
     return _file_lines(_suffix(path), text)
 
 
 @lru_cache(maxsize=8)
 def _file_lines(suffix: str, text: str) -> tuple[str, ...]:
-    return tuple(line_html(pieces) for pieces in _safely([("x" + suffix, text)])[0])
+    return _markup("x" + suffix, text)
+
+
+def _markup(path: str, text: str) -> tuple[str, ...]:
+    """Each line's markup, made in the colouring process; plain (escaped) where it ran out of time."""
+    done = colourer.colour_many([(path, text)], html=True)[0]
+    return tuple(done if done is not None else (line_html(p) for p in _plain(text)))
 
 
 def _safely(items: list[tuple[str, str]]) -> list[list[list[tuple[str, str]]]]:

@@ -68,7 +68,8 @@ function makeReview(box, key, post, el, fail) {
   }
 
   function boxHtml(h, filled) {  // one string for every box: the page takes them in at once
-    return `<div class="hunk-box" id="hunk-${Number(h.n)}" tabindex="-1">${filled ? innerHtml(h) : titleHtml(h)}</div>`;
+    const shell = `<h3>${esc(`${h.path}:${Number(h.line)} — hunk ${Number(h.n) + 1} of ${review.hunks.length}`)}</h3>`;  // its buttons come with its rows
+    return `<div class="hunk-box" id="hunk-${Number(h.n)}" tabindex="-1">${filled ? innerHtml(h) : shell}</div>`;
   }
 
   function titleHtml(h) {  // the buttons do what y, n and e do, for a mouse
