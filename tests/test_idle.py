@@ -20,7 +20,7 @@ def test_each_holder_is_asked_and_the_shortest_idle_time_wins(monkeypatch):
 
 def test_the_embedding_table_is_dropped_when_idle_and_made_again_on_the_next_search():
     table = embedders.get("static")
-    assert embedders._release(60.0, time.monotonic()) == []  # used a moment ago: kept
-    assert embedders._release(60.0, time.monotonic() + 61) == ["static"]
+    assert "static" not in embedders._release(60.0, time.monotonic())  # used a moment ago: kept (another test's e5 may go)
+    assert "static" in embedders._release(60.0, time.monotonic() + 61)
     again = embedders.get("static")
     assert again is not table and again.embed(["def area"]).shape == (1, 256)
