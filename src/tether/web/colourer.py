@@ -12,7 +12,10 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
+
+from .. import idle
 
 __all__ = ["SECONDS", "colour_many", "warm"]
 
@@ -20,6 +23,7 @@ SECONDS = 2.0  # a request's limit: a 3,000-line file takes about 0.15 s
 Lines = list[list[tuple[str, str]]]
 _lock = threading.Lock()
 _worker: tuple[subprocess.Popen, Connection, Connection] | None = None  # the process, what it is sent, what it answers
+_used = [0.0]  # when it was last asked
 
 
 def colour_many(items: list[tuple[str, str]], seconds: float | None = None, html: bool = False) -> list:
@@ -29,8 +33,11 @@ def colour_many(items: list[tuple[str, str]], seconds: float | None = None, html
     global _worker
     with _lock:
         try:
-            _worker = _worker or _start()
+            if _worker is None:
+                _worker = _start()
+                idle.register(_release)
             _, ask, answer = _worker
+            _used[0] = time.monotonic()
             ask.send((items, html))
             if answer.poll(SECONDS if seconds is None else seconds):
                 return answer.recv()
@@ -51,6 +58,15 @@ def _start() -> tuple[subprocess.Popen, Connection, Connection]:
     process = subprocess.Popen([sys.executable, "-c", serve], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert process.stdin is not None and process.stdout is not None
     return process, Connection(os.dup(process.stdin.fileno()), readable=False), Connection(os.dup(process.stdout.fileno()), writable=False)
+
+
+def _release(seconds: float, now: float) -> list[str]:
+    """The worker goes when no page has asked it for `seconds` (see `tether.idle`); the next starts another."""
+    with _lock:
+        if _worker is None or now - _used[0] < seconds:
+            return []
+        _stop()
+        return ["colourer"]
 
 
 def _stop() -> None:
