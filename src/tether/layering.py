@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 from .errors import ConfigError
+from .paths import config_bytes
 
 LEVELS = ("ask", "suggest", "approve", "auto", "agent")
 
@@ -42,7 +43,7 @@ SECTIONS = {"providers", "routes", "budget", "models", *KEYS}
 def read(path: Path) -> dict:
     """One layer's file as a table of tables; a mistake is one line naming the file and the key."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(config_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError) as e:

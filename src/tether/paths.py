@@ -71,3 +71,16 @@ def project_config(start: Path | None = None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+CONFIG_BYTES = 1_000_000  # no tether config is longer
+
+
+def config_bytes(path: Path) -> bytes:
+    """A config file's bytes, read at most one past the limit: a repository's tether.toml linked to
+    /dev/zero or a /proc file would otherwise be read without end."""
+    with open(path, "rb") as f:
+        data = f.read(CONFIG_BYTES + 1)
+    if len(data) > CONFIG_BYTES:
+        raise OSError(f"longer than {CONFIG_BYTES:,} bytes, so not a tether config")
+    return data

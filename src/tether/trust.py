@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TetherError
+from .paths import config_bytes
 
 try:
     import fcntl
@@ -41,7 +42,7 @@ def pins_file() -> Path:
 
 def _digest(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(config_bytes(path)).hexdigest()
     except OSError:
         return None
 

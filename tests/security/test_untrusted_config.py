@@ -285,3 +285,14 @@ def test_trust_says_when_the_file_changed_since_it_was_trusted(tmp_path):
     assert "changed since you trusted it" in again.stdout
     assert run(repo, "trust", "--revoke").returncode == 0
     assert "was not trusted" in run(repo, "trust", "--revoke").stdout
+
+
+def test_a_config_linked_to_an_endless_file_is_one_clear_error_not_a_hang(isolated):
+    from tether import trust
+
+    root = isolated / "repo"
+    root.mkdir()
+    (root / "tether.toml").symlink_to("/proc/self/pagemap")  # a regular file whose reading never ends (256 GB of page entries)
+    with pytest.raises(config.ConfigError, match="longer than 1,000,000 bytes"):
+        config.load(start=root)
+    assert trust._digest(root / "tether.toml") is None  # never pinned, so never trusted
