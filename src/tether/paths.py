@@ -3,9 +3,16 @@ its real path, the user's config file, the project's root and its tether.toml.""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: one writer is assumed
+    fcntl = None  # type: ignore[assignment]
 
 from .errors import TetherError
 
@@ -84,3 +91,28 @@ def config_bytes(path: Path) -> bytes:
     if len(data) > CONFIG_BYTES:
         raise OSError(f"longer than {CONFIG_BYTES:,} bytes, so not a tether config")
     return data
+
+
+def write_json(path: Path, data, **options) -> None:
+    """`data` as JSON in a 0600 file, written whole or not at all (a temporary file, synced, renamed)."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, **options)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def locked(lock: Path):
+    """One process at a time in the block (an exclusive flock on `lock`, made 0600 if absent)."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

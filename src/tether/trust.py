@@ -6,7 +6,6 @@ sandboxed check cannot see."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -14,12 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TetherError
-from .paths import config_bytes
-
-try:
-    import fcntl
-except ImportError:  # Windows: one writer is assumed
-    fcntl = None
+from .paths import config_bytes, locked, write_json
 
 
 @dataclass(frozen=True)
@@ -78,34 +72,11 @@ def trust(path: Path | str, revoke: bool = False) -> TrustState:
     if digest is None and not revoke:
         raise TetherError(f"{path}: cannot read the config to trust")
     pins_path = pins_file()
-    with _locked(pins_path):
+    with locked(pins_path.with_name(".trust.lock")):
         pins = _load(pins_path)
         if revoke:
             pins.pop(real, None)
         else:
             pins[real] = digest
-        _save(pins_path, pins)
+        write_json(pins_path, pins, sort_keys=True)
     return state(real)
-
-
-def _save(pins_path: Path, pins: dict) -> None:
-    tmp = pins_path.with_name(f".trust.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(pins, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, pins_path)
-
-
-@contextlib.contextmanager
-def _locked(pins: Path):
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(pins.with_name(".trust.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)

@@ -7,18 +7,13 @@ open only a path from this record that is still a folder, never one a browser ma
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TetherError
-
-try:
-    import fcntl
-except ImportError:  # Windows: one writer is assumed
-    fcntl = None
+from .paths import locked, write_json
 
 LIMIT = 20
 LABELS = {"trusted": "trusted config", "untrusted": "config not trusted", "none": "no tether.toml"}
@@ -79,8 +74,8 @@ def remember(root: Path | str) -> bool:
     real = os.path.realpath(root)
     try:
         path = record_file()
-        with _locked(path):
-            _save(path, _unique([real, *read()[0]]))
+        with locked(path.with_name(".workspaces.lock")):
+            write_json(path, _unique([real, *read()[0]]))
     except OSError:
         return False
     return True
@@ -127,26 +122,3 @@ def trust_of(root: Path | str) -> str:
 
 def _unique(paths: list[str]) -> list[str]:
     return list(dict.fromkeys(paths))[:LIMIT]
-
-
-def _save(path: Path, paths: list[str]) -> None:
-    tmp = path.with_name(f".workspaces.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(paths, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(path.with_name(".workspaces.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
