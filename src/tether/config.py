@@ -163,7 +163,7 @@ class Config:
         return {**dict(layering.leaves(builtin)), **dict(layering.leaves(self.raw))}
 
 
-EXTRA_SECTIONS = set(layering.KEYS)  # sections read elsewhere (leash.py, verify.py, mcp/, llm/meter.py, context/index.py)
+EXTRA_SECTIONS = {*layering.KEYS, *layering.LISTS}  # sections read elsewhere (leash.py, verify.py, mcp/, llm/meter.py, context/index.py)
 SECTIONS = layering.SECTIONS
 _PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "timeout", "headers", "options"}
 _ROUTE_KEYS = {"models", "retries", "timeout", "deadline", "max_retry_wait", "budget", "escalate"}

@@ -37,7 +37,8 @@ KEYS = {
 }
 
 
-SECTIONS = {"providers", "routes", "budget", "models", *KEYS}
+LISTS = ("hooks",)  # sections written as a list of tables (`[[hooks]]`); autonomy/guard/hooks.py reads them
+SECTIONS = {"providers", "routes", "budget", "models", *KEYS, *LISTS}
 
 
 def read(path: Path) -> dict:
@@ -53,7 +54,10 @@ def read(path: Path) -> dict:
     for section, value in raw.items():
         if section not in SECTIONS:
             raise ConfigError(f"{path}: unknown section [{section}] (sections: {', '.join(sorted(SECTIONS))})")
-        if not isinstance(value, dict):
+        if section in LISTS:
+            if not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+                raise ConfigError(f"{path}: {section} must be a list of tables, each written [[{section}]]")
+        elif not isinstance(value, dict):
             raise ConfigError(f"{path}: [{section}] must be a table")
     if problem := misspelt(raw):
         raise ConfigError(f"{path}: {problem}")

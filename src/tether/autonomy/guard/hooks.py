@@ -1,0 +1,340 @@
+"""Hooks: the user's own commands, run at fixed moments of an agent run, each able to refuse.
+
+A `[[hooks]]` entry of the user's config (never a project's: layering.USER_ONLY) names an event
+(`EVENTS`), an optional `match` of tool and path globs, a `command` and a `timeout`. At its moment
+every matching hook runs, in the order written, with the event as JSON on stdin (redacted), in the
+sandbox checks run in (sandbox.py) with the workspace read-only as its folder: a hook judges, it
+does not edit. Its answer: exit 0 allows, unless stdout holds a JSON `{"decision": "allow" |
+"deny", "reason": "..."}`, which wins; exit 2 denies with stderr's first line as the reason; any
+other exit, no answer within the timeout, or a JSON answer that cannot be read denies as a hook
+that failed — a policy that cannot run must not wave an action through. The first denial decides
+(later hooks of that event do not run). Each verdict is a `decision` step of the run log with the
+rule `hook NAME` and a note the faces show; what a denial does to the run is the agent's
+(agent/hooked.py, proposal.py, checks.py)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ...config import Config
+from ...errors import Cancelled, ConfigError
+from ...redaction import redact, redact_all
+from . import sandbox
+from .verify import SandboxUnavailable, VerifySettings
+
+__all__ = ["EVENTS", "Hook", "Hooks", "Verdict", "answer", "parse"]
+
+EVENTS = ("before_tool", "after_edit", "before_checks", "stop")
+ENTRY_KEYS = ("event", "match", "command", "timeout", "name")
+MATCH_KEYS = ("tool", "path")
+PATH_TOOLS = ("read", "write")  # the leash tools whose target is a path a `path` glob is matched against
+DEFAULT_TIMEOUT = 10.0
+OUTPUT_CAP = 64_000  # characters of a hook's stdout, and of its stderr, that are read
+REASON_CAP = 300  # characters of a reason the model and the log are told
+STOP_POLL = 0.1  # seconds between looks at a Stop while a hook runs
+
+
+@dataclass(frozen=True)
+class Hook:
+    event: str
+    command: tuple[str, ...]
+    tool: str | None = None  # a glob of the leash's tool names: read, search, propose, write, run, mcp:SERVER:TOOL
+    path: str | None = None  # a glob of workspace-relative paths
+    timeout: float = DEFAULT_TIMEOUT
+    name: str = ""
+
+    @property
+    def rule(self) -> str:
+        """What decided, as a run log's decision step names it."""
+        return f"hook {self.name or shlex.join(self.command)}"
+
+    def matches(self, tool: str | None, paths: Sequence[str]) -> bool:
+        """A glob matches as the leash's do; a `tool` glob never matches an event without a tool,
+        nor a `path` glob one without paths."""
+        if self.tool is not None and (tool is None or not fnmatch.fnmatchcase(tool, self.tool)):
+            return False
+        return self.path is None or any(_glob(p, self.path) for p in paths)
+
+    def to_dict(self) -> dict:
+        match = {k: v for k, v in (("tool", self.tool), ("path", self.path)) if v is not None}
+        return {"name": self.name or None, "event": self.event, "match": match, "command": list(self.command), "timeout": self.timeout}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One hook's answer to one event."""
+
+    hook: Hook
+    allowed: bool
+    reason: str
+    code: int | None = None  # the exit code; None: it did not finish (timeout) or could not start
+    seconds: float = 0.0
+
+    @property
+    def refusal(self) -> str:
+        """What the model is told of a denial."""
+        return f"Refused by a hook ({self.hook.rule}): {self.reason}."
+
+    def to_dict(self) -> dict:
+        return {**self.hook.to_dict(), "allowed": self.allowed, "reason": self.reason, "code": self.code, "seconds": round(self.seconds, 3)}
+
+
+def _glob(path: str, pattern: str) -> bool:
+    return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, pattern.rstrip("/") + "/*")
+
+
+# -- the config -----------------------------------------------------------------------------------
+
+
+def parse(entries, where: str) -> tuple[Hook, ...]:
+    """`[[hooks]]` as read from `where` (the file that set it); a mistake is one line naming the
+    file, the entry and the key."""
+    if not (isinstance(entries, list) and all(isinstance(e, dict) for e in entries)):
+        raise ConfigError(f"{where}: hooks must be a list of tables, each written [[hooks]]")
+    return tuple(_hook(entry, f"{where}: [[hooks]] #{n}") for n, entry in enumerate(entries, 1))
+
+
+def _hook(entry: dict, at: str) -> Hook:
+    if unknown := sorted(set(entry) - set(ENTRY_KEYS)):
+        raise ConfigError(f"{at}: unknown key {unknown[0]!r} (known: {', '.join(ENTRY_KEYS)})")
+    event = entry.get("event")
+    if event not in EVENTS:
+        raise ConfigError(f"{at}: event must be one of {', '.join(EVENTS)} (got {event!r})")
+    match = entry.get("match", {})
+    if not isinstance(match, dict) or set(match) - set(MATCH_KEYS) or not all(isinstance(v, str) and v for v in match.values()):
+        raise ConfigError(f'{at}: match must be a table of tool and path globs, such as {{ tool = "write", path = "src/**" }}')
+    timeout = entry.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+        raise ConfigError(f"{at}: timeout must be a number of seconds above 0 (got {timeout!r})")
+    name = entry.get("name", "")
+    if not isinstance(name, str):
+        raise ConfigError(f"{at}: name must be a string (got {name!r})")
+    return Hook(event, _command(entry.get("command"), at), match.get("tool"), match.get("path"), float(timeout), name.strip())
+
+
+def _command(value, at: str) -> tuple[str, ...]:
+    """A list of argv strings, or one string split as a shell would (no shell runs it)."""
+    if isinstance(value, str):
+        try:
+            value = shlex.split(value)
+        except ValueError as e:
+            raise ConfigError(f"{at}: command cannot be split into words ({e})") from None
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value) and value[0]):
+        raise ConfigError(f'{at}: command must be a list of words such as ["python3", "check.py"], or one command line')
+    return tuple(value)
+
+
+# -- running them --------------------------------------------------------------------------------
+
+
+class Hooks:
+    """The hooks of one workspace; `start` binds them to a run. Without hooks every event costs nothing."""
+
+    def __init__(self, hooks: Sequence[Hook] = (), root: str | Path = ".", *, env: tuple[str, ...] = (), sandbox: str = "auto"):
+        self.hooks, self.root = tuple(hooks), Path(os.path.realpath(root))
+        self.env, self.sandbox = env, sandbox
+        self.confined = sandbox != "off"  # `ready` decides it for a level
+        self.run_id, self.level = "", lambda: ""
+        self.log = None  # a run's RunLog
+        self.on_event: Callable[..., None] = lambda kind, **data: None
+        self.cancel: threading.Event | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, root: str | Path) -> "Hooks":
+        raw = config.extra.get("hooks")
+        if not raw:
+            return cls((), root)
+        hooks = parse(raw, config.where("hooks"))
+        verify = VerifySettings.from_config(config, Path(root), ())  # the sandbox and the environment checks get
+        return cls(hooks, root, env=verify.env, sandbox=verify.sandbox)
+
+    def __bool__(self) -> bool:
+        return bool(self.hooks)
+
+    def __len__(self) -> int:
+        return len(self.hooks)
+
+    def ready(self, level: str) -> "Hooks":
+        """Hooks run confined where a sandbox can be had. Where none can, `auto` and `agent` refuse
+        to start, as for checks, unless the user chose `[verify] sandbox = "off"`; at lower levels a
+        person sees each change before a hook could run it."""
+        if not self.hooks or self.sandbox == "off":
+            self.confined = False
+        elif sandbox.bubblewrap() is not None:
+            self.confined = True
+        elif level in ("auto", "agent"):
+            raise SandboxUnavailable(
+                "hooks run sandboxed like checks, and no sandbox is available here (Linux with bubblewrap:"
+                ' `apt-get install bubblewrap`); set [verify] sandbox = "off" in your config to run them unconfined'
+            )
+        else:
+            self.confined = False
+        return self
+
+    def start(self, run_id: str, level: Callable[[], str], log=None, on_event=None, cancel: threading.Event | None = None) -> None:
+        """Bind the hooks to a run: its id and level go into every event, verdicts into its log."""
+        self.run_id, self.level, self.log, self.cancel = run_id, level, log, cancel
+        self.on_event = on_event or self.on_event
+
+    # one call per event: None where every matching hook allows, else the first denial
+
+    def before_tool(self, tool: str, target: str, **fields) -> Verdict | None:
+        return self.fire("before_tool", tool, target, [_rel(self.root, target)] if tool in PATH_TOOLS else [], **fields)
+
+    def after_edit(self, files: list[str], diff: str) -> Verdict | None:
+        return self.fire("after_edit", "write", ", ".join(files), files, files=list(files), diff=diff)
+
+    def before_checks(self, commands: Sequence[str]) -> Verdict | None:
+        return self.fire("before_checks", "run", "; ".join(commands), [], commands=list(commands))
+
+    def stop(self, status: str, reason: str, again: bool = False) -> Verdict | None:
+        """`again`: a stop hook already sent the model back to work once in this run."""
+        return self.fire("stop", None, str(status), [], status=str(status), reason=reason, again=again)
+
+    def fire(self, event: str, tool: str | None, target: str, paths: Sequence[str], **fields) -> Verdict | None:
+        """Run each hook of `event` that matches, in order, until one denies; each verdict recorded."""
+        matching = [h for h in self.hooks if h.event == event and h.matches(tool, paths)]
+        if not matching:
+            return None
+        sent = {"event": event, "tool": tool, "target": target, "paths": list(paths), "run_id": self.run_id}
+        payload = json.dumps(redact_all({**sent, "root": str(self.root), "level": self.level(), **fields}))
+        for hook in matching:
+            verdict = self.run(hook, payload, None if event == "stop" else self.cancel)  # a stopped run still says so
+            self._record(event, tool, target, verdict)
+            if not verdict.allowed:
+                return verdict
+        return None
+
+    def run(self, hook: Hook, payload: str, cancel: threading.Event | None = None) -> Verdict:
+        """One hook on one event's JSON: its verdict (a Stop kills it and raises Cancelled)."""
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="tether-hook-") as tmp:  # its HOME and TMPDIR, gone after it
+            env, program = sandbox.environment(tmp, self.env), hook.command[0]
+            if shutil.which(str(self.root / program) if "/" in program else program, path=env["PATH"]) is None:
+                return Verdict(hook, False, f"the hook failed: cannot run {program}: not found on the PATH hooks run with", None, 0.0)
+            argv = list(hook.command)
+            if self.confined:
+                argv = sandbox.wrap(argv, self.root, tmp, [self.root])  # the workspace read-only
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=self.root,
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
+            except OSError as e:
+                return Verdict(hook, False, f"the hook failed: cannot run {hook.command[0]}: {e.strerror or e}", None, 0.0)
+            try:
+                out, err, code = _wait(proc, payload.encode(), hook.timeout, cancel)
+            except BaseException:  # Stop or Ctrl-C: the hook goes with us
+                _kill(proc)
+                raise
+        allowed, reason = answer(hook, code, _text(out), _text(err))
+        return Verdict(hook, allowed, reason, code, time.monotonic() - start)
+
+    def _record(self, event: str, tool: str | None, target: str, v: Verdict) -> None:
+        verdict = "allow" if v.allowed else "deny"
+        if self.log is not None:
+            self.log.step(
+                "decision",
+                event=event,
+                tool=tool or event,
+                target=target,
+                verdict=verdict,
+                rule=v.hook.rule,
+                reason=v.reason,
+                allowed=v.allowed,
+                code=v.code,
+            )
+        what = f"{event} {tool or ''} {target}".replace("  ", " ").strip()
+        said = f"{v.hook.rule} allowed {what}" if v.allowed else f"{v.hook.rule} refused {what}: {v.reason}"
+        self.on_event("note", text=said)
+
+    def to_dict(self) -> dict:
+        return {"root": str(self.root), "hooks": [h.to_dict() for h in self.hooks]}
+
+
+def answer(hook: Hook, code: int | None, out: str, err: str) -> tuple[bool, str]:
+    """(allowed, reason) from how a hook ended and what it wrote: see the module's protocol."""
+    said = _line(err)
+    if code is None:
+        return False, f"the hook failed: no answer within {hook.timeout:g}s"
+    if code == 2:
+        return False, said or _line(out) or "the hook refused (exit 2) without a reason"
+    if code != 0:
+        ended = f"killed by signal {-code}" if code < 0 else f"exit {code}"
+        return False, f"the hook failed: {ended}" + (f": {said}" if said else "")
+    text = out.strip()
+    if not text.startswith("{"):  # a plain tool's chatter is not an answer: exit 0 allows
+        return True, "allowed"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return False, "the hook failed: its answer on stdout is not valid JSON"
+    decision = data.get("decision") if isinstance(data, dict) else None
+    if decision not in ("allow", "deny"):
+        return False, 'the hook failed: its JSON answer has no "decision" of "allow" or "deny"'
+    reason = _line(str(data.get("reason") or ""))
+    return decision == "allow", reason or ("allowed" if decision == "allow" else "the hook refused without a reason")
+
+
+def _line(text: str) -> str:
+    """The first line with words in it, redacted and cut short."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return redact(first[:REASON_CAP])[0]
+
+
+def _text(data: bytes) -> str:
+    return data[:OUTPUT_CAP].decode("utf-8", "replace")
+
+
+def _rel(root: Path, path: str) -> str:
+    """A path the model gave, as the workspace-relative path a glob is matched against."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return os.path.normpath(os.path.relpath(p, root))
+        except ValueError:
+            return path
+    return os.path.normpath(path) if path else path
+
+
+def _wait(proc: subprocess.Popen, data: bytes, timeout: float, cancel) -> tuple[bytes, bytes, int | None]:
+    """The hook's stdout, stderr and exit code (None: killed at the timeout); a Stop raises Cancelled."""
+    end, given = time.monotonic() + timeout, False
+    while True:
+        try:
+            out, err = proc.communicate(None if given else data, timeout=max(0.0, min(STOP_POLL, end - time.monotonic())))
+            return out or b"", err or b"", proc.returncode
+        except subprocess.TimeoutExpired:
+            given = True  # the input is sent once; communicate goes on with it
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("stopped while a hook ran") from None
+            if time.monotonic() >= end:
+                _kill(proc)
+                return b"", b"", None
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
