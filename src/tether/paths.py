@@ -104,6 +104,20 @@ def write_json(path: Path, data, **options) -> None:
     os.replace(tmp, path)
 
 
+def write_text(path: Path, text: str) -> None:
+    """`text` in a file written whole or not at all (a temporary file beside it, synced, renamed); a
+    file that was there keeps its mode, a new one gets the umask's."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+    os.replace(tmp, path)
+
+
 @contextlib.contextmanager
 def locked(lock: Path):
     """One process at a time in the block (an exclusive flock on `lock`, made 0600 if absent)."""
