@@ -31,7 +31,7 @@ DEFAULTS = {
 KEYS = {
     "leash": ("level", "paths", "max_files", "max_lines", "commands", "budget", "rules"),
     "verify": ("commands", "timeout", "output_cap", "sandbox", "env", "writable"),
-    "mcp": ("write", "max_tokens"),
+    "mcp": ("write", "max_tokens", "servers"),
     "ledger": ("url", "url_env"),
     "search": ("embedder",),
 }
