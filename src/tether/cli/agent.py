@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
 
+from ..errors import TetherError
 from ..workspaces import remember
 from ._shared import STATUS_STYLE, JsonOpt, ModelOpt, PathOpt, app, e, emit, err, grid, out, plural, print_diff, usd, waiting, workspace
+from .plan import planned, show_steps
 
 
 @app.command()
@@ -62,9 +65,16 @@ def ask(
 
 @app.command(name="do")
 def do(
-    instruction: str = typer.Argument(..., help="What to change, in plain words."),
+    instruction: Optional[str] = typer.Argument(None, help="What to change, in plain words (not with --continue or --resume)."),
     level: Optional[str] = typer.Option(
         None, "--level", "-l", help="ask, suggest, approve, auto or agent (default: [leash] level, else approve)."
+    ),
+    go_on: bool = typer.Option(
+        False, "--continue", help="Go on with the workspace's last run (stopped, failed or killed): its conversation, leash and spending."
+    ),
+    resume_run: Optional[str] = typer.Option(None, "--resume", metavar="RUN", help="Go on with run RUN (`tether log` lists them)."),
+    plan_file: Optional[str] = typer.Option(
+        None, "--plan", metavar="FILE", help="Carry out the plan in FILE (`tether plan` writes one) step by step; the task is optional."
     ),
     path: Optional[str] = PathOpt,
     model: str = ModelOpt,
@@ -97,9 +107,7 @@ def do(
     from ..autonomy.agent import start
     from .terminal import LiveLine, TerminalPerson
 
-    options = start.RunOptions(
-        instruction,
-        workspace(path),
+    fields = dict(
         level=level,
         model=model,
         checks=tuple(verify) if verify else None,
@@ -113,16 +121,28 @@ def do(
         until_green=until_green,
         escalate=escalate,
     )
-    remember(options.root)  # `tether ui`'s switcher lists it
+    root = workspace(path)
+    resuming = go_on or resume_run is not None
+    if resuming == bool(instruction or plan_file):
+        raise TetherError("give `tether do` an instruction, or --continue / --resume RUN to go on with a run (not both)")
+    remember(root)  # `tether ui`'s switcher lists it
     live = LiveLine() if sys.stderr.isatty() and not as_json else None
     person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
     try:
-        run = start.prepare(options, grid(options.root), person=person, on_event=live.event if live else None)
+        shown = live.event if live else None
+        if resuming:  # a flag left at its default keeps the run's own value
+            given = {k: v for k, v in fields.items() if v not in (None, (), False, 1) and not (k == "model" and v == "default")}
+            run = start.resume(grid(root), root, resume_run, given, person=person, on_event=shown)
+        elif plan_file is not None:  # each step its own run (cli/plan.py)
+            run = planned(Path(plan_file), root, instruction, fields, grid(root), person, shown, as_json)
+        else:
+            run = start.prepare(start.RunOptions(str(instruction), root, **fields), grid(root), person=person, on_event=shown)
         if not as_json:
             plan = run.to_dict()
             then = f", then {e(plan['escalate'])} where it is stuck" if plan["escalate"] else ""
+            again = f" · resumes run {plan['resumes']}" if plan["resumes"] else ""
             err.print(
-                f"[dim]tether do · level {plan['level']} · {e(model)}{then} · {plan['edit_format']} edits · checks: "
+                f"[dim]tether do{again} · level {plan['level']} · {e(plan['model'])}{then} · {plan['edit_format']} edits · checks: "
                 f"{e(', '.join(plan['checks']) or 'none')} · "
                 f"limits: {plural(plan['limits']['steps'], 'step')}, {plan['limits']['seconds']:g}s — Ctrl-C stops at the last "
                 "checkpoint[/dim]"
@@ -140,6 +160,8 @@ def do(
             out.print(result.answer, markup=False, highlight=False)
         if result.diff and not live and result.diff != result.answer:  # on a terminal each diff was shown as it came
             print_diff(result.diff)
+        if plan_file:
+            show_steps(result)
         err.print(f"[{STATUS_STYLE.get(result.status, 'yellow')}]{result.status}[/]: {e(result.reason)}")
         if result.changed:
             err.print(

@@ -169,6 +169,15 @@ def _tool(s: dict, head: str, full: bool) -> None:
     print_text(s.get("output", ""), full, 8)
 
 
+def _start(s: dict, head: str, full: bool) -> None:
+    limits = ", ".join(f"{k.removeprefix('max_')} ≤ {s[k]:g}" for k in ("max_steps", "max_seconds", "max_tokens", "max_usd") if s.get(k))
+    checks = ", ".join(s["checks"]) if s.get("checks") is not None else "the project's"
+    out.print(
+        f"{head} {'resumed' if s.get('resumed') else 'started'} at level {e(s.get('level'))} · checks: {e(checks or 'none')}"
+        + (f" · {e(limits)}" if limits else "")
+    )
+
+
 def _end(s: dict, head: str, full: bool) -> None:
     out.print(f"{head} [{STATUS_STYLE.get(s['status'], 'yellow')}]{s['status']}[/]: {e(s.get('reason', ''))}")
 
@@ -185,6 +194,7 @@ RENDER = {
     "verify": _verify,
     "tool": _tool,
     "end": _end,
+    "start": _start,
     "note": _other,
 }
 

@@ -56,6 +56,10 @@ DESCRIPTIONS = {
     "in the user's config; approve is refused (it needs a person). Returns the run as `tether do --json` prints it (status, "
     "reason, answer, changed, diff, checks, usage, cost_usd). Sends progress while it runs; cancelling the call stops the run "
     "(changes applied before it stay, undoable). Slow on a local model.",
+    "resume": "Go on with a `do` run that stopped (Stop, a cancelled call, its budget, failing checks) or whose process was "
+    "killed: its conversation, leash and spending carry on, at its own level (as `do`: approve is refused; auto and agent "
+    "need writes). run: its id from `runs`, empty for the workspace's last. max_steps: steps in all, a used-up limit raised. "
+    "Returns the run as `do` does.",
     "propose_edit": "Check an edit without writing it: SEARCH/REPLACE blocks, a unified diff or whole files, "
     "each under its file's path. Returns a proposal id and the diff it would make.",
     "apply_proposal": "Apply a proposal made by propose_edit, as one undoable change, if this server may "
@@ -174,6 +178,23 @@ class Tools:
         run = start.prepare(
             start.RunOptions(instruction, self.root, level=level, model=model, max_seconds=max_seconds), self.grid, on_event=on_event
         )
+        return self._going(run, cancel)
+
+    def resume(self, run_id: str, max_steps: int | None, on_event=None, cancel: threading.Event | None = None) -> dict:
+        """`tether do --continue` (or `--resume RUN`): at the run's own level, under the same rules as `do`."""
+        from ..autonomy.agent import start
+
+        run = start.resume(self.grid, self.root, run_id or None, {"max_steps": max_steps}, on_event=on_event)
+        if run.level not in RUN_LEVELS:
+            raise TetherError(
+                f"run {run_id or '(the last)'} is at level {run.level}, which needs a person: resume it with `tether do --continue`"
+            )
+        if run.level in ("auto", "agent"):
+            self._writable(f"apply changes at level {run.level}")
+        return self._going(run, cancel)
+
+    def _going(self, run, cancel: threading.Event | None) -> dict:
+        """Run it; cancelling the call stops the run."""
         done = cancel or threading.Event()
 
         def stop_when_cancelled() -> None:
@@ -260,6 +281,13 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
     ) -> dict:
         return await t.run(t.do, instruction, level, model, max_seconds, on_event=Steps(ctx), cancel=threading.Event())
 
+    async def resume(
+        ctx: Context,
+        run: Annotated[str, Field(description="The run to go on with (from `runs`); empty: the workspace's last `do`.")] = "",
+        max_steps: Annotated[int | None, Field(description="Steps in all, the run's earlier ones included; default: its own.")] = None,
+    ) -> dict:
+        return await t.run(t.resume, run, max_steps, on_event=Steps(ctx), cancel=threading.Event())
+
     async def propose_edit(edits: str) -> dict:
         return await t.run(t.propose_edit, edits)
 
@@ -275,8 +303,8 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
     async def ledger(by: str = "day", since: str = "month") -> dict:
         return await t.run(t.ledger, by, since)
 
-    for fn in (digest, map, search, read, ask, do, propose_edit, apply_proposal, undo, runs, ledger):
-        writes = fn.__name__ in ("do", "apply_proposal", "undo")
+    for fn in (digest, map, search, read, ask, do, resume, propose_edit, apply_proposal, undo, runs, ledger):
+        writes = fn.__name__ in ("do", "resume", "apply_proposal", "undo")
         server.add_tool(fn, name=fn.__name__, description=DESCRIPTIONS[fn.__name__], annotations=WRITES if writes else READ_ONLY)
     return server, t
 

@@ -65,6 +65,7 @@ def create_app(
         Route("/runs/{key}/unfold", pages.unfold, methods=["POST"]),
         Route("/runs/{key}/undo", pages.undo, methods=["POST"]),
         Route("/replay/{run_id}", pages.replay),
+        Route("/replay/{run_id}/resume", pages.resume, methods=["POST"]),
         Route("/timeline", pages.timeline),
         Route("/timeline/restore", pages.restore, methods=["POST"]),
         Route("/ask", pages.ask),
@@ -238,6 +239,14 @@ class Pages:
         if found is None:
             raise TetherError("no such run")
         return self.page(request, "replay.html", run=found[0], steps=found[1])
+
+    async def resume(self, request: Request):
+        """Resume on a stopped, failed or killed run's page: it goes on as a live run (start.resume)."""
+        form = await self.posted(request)
+        self.grid.refresh()
+        given = start.RunOptions.from_fields(self.root, {"instruction": "-", "max_steps": form.get("max_steps")})
+        run = self.runs_.resume(self.grid, self.root, request.path_params["run_id"], {"max_steps": given.max_steps})
+        return RedirectResponse(f"/runs/{run.key}", 303)
 
     async def workspace(self, request: Request):
         """Open one of the recent workspaces (never a path the browser made up) in this server: its

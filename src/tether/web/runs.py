@@ -6,8 +6,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..autonomy.agent import start
 from ..autonomy.agent.result import RunResult, Status
@@ -134,14 +136,15 @@ class WebAsk(Live):
 class WebRun(Live):
     """One agent run: its events, the question it waits on, its result."""
 
-    def __init__(self, key: str, grid: GridLike, options: RunOptions):
+    def __init__(self, key: str, build: Callable[[_Person, Callable[..., None]], start.AgentRun]):
+        """`build(person, on_event)` makes the run (start.prepare, start.resume): this page is its person."""
         super().__init__(key)
-        self.instruction, self.root = options.instruction, options.root
         self.question: Question | None = None
         self.result: RunResult | None = None
         self.ended = 0.0
         self._questions = itertools.count(1)
-        self.agent_run = start.prepare(options, grid, person=_Person(self), on_event=self.event)
+        self.agent_run = build(_Person(self), self.event)
+        self.instruction, self.root = self.agent_run.options.instruction, self.agent_run.options.root
         self.prepared: start.AgentRun | _Ended = self.agent_run  # what stop and the level reach
 
     def _run(self) -> None:
@@ -294,9 +297,16 @@ class Runs:
         return other
 
     def start(self, grid: GridLike, options: RunOptions) -> WebRun:
+        return self._begin(lambda person, shown: start.prepare(options, grid, person=person, on_event=shown))
+
+    def resume(self, grid: GridLike, root: Path, run_id: str, changes: Mapping) -> WebRun:
+        """Go on with a stopped, failed or killed run (start.resume), from its page in the log."""
+        return self._begin(lambda person, shown: start.resume(grid, root, run_id, changes, person=person, on_event=shown))
+
+    def _begin(self, build) -> WebRun:
         if going := next((r for r in self.all.values() if r.running), None):
             raise Conflict("a run is already going in this workspace; stop it first", link=f"/runs/{going.key}")
-        run = WebRun(f"r{next(self.numbers)}", grid, options)
+        run = WebRun(f"r{next(self.numbers)}", build)
         self.all[run.key] = run
         return run.start()
 

@@ -32,13 +32,14 @@ from ...llm.types import Response
 from .. import memory
 from ..edits import Edit, hunks as hunk_mod
 from ..edits.formats import for_model, small
+from ..guard.hooks import Hooks
 from ..guard.leash import Leash
 from ..guard.untrusted import Fence
 from ..guard.verify import SandboxUnavailable, VerifySettings, score
 from ..guard.watch import Watch
 from ..history.runlog import RunLog
 from ..history.trail import Trail
-from . import sampling, turn
+from . import hooked, sampling, turn
 from .checks import Checks
 from .escalation import Escalation
 from .judge import Judge, key
@@ -46,6 +47,7 @@ from .opening import LEVEL_NOTES, OUTPUT_TOKENS, SYSTEM, opening
 from .pace import Pace
 from .proposal import Outcome, Proposals
 from .result import RunResult, Status, Stop
+from .resume import Resumed
 from .tools import SPECS, Toolbox, parse_done, parse_tool
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ class Agent:
         edit_format: str | None = None,
         stop_when_green: bool = False,
         escalate: str | None = None,
+        hooks: Hooks | None = None,
     ):
         self.grid, self.root, self.model = grid, Path(root).resolve(), model
         self.edit_format = edit_format
@@ -97,7 +100,10 @@ class Agent:
         if leash.level in CHECKED:  # a check that cannot start is refused before any model call
             self.verify.startable(self.root)
         self.toolbox = Toolbox(self.root, self.verify, self.confined)
-        self.checks = Checks(self.root, self.verify, self.confined, self.cancel, self.on_event, self.status, self.time_left)
+        self.hooks = (hooks or Hooks(root=self.root)).ready(leash.level)  # the user's [[hooks]] (guard/hooks.py)
+        self.heard: Stop | None = None  # the end the stop hooks were told of (hooked.py)
+        self.sent_back = False  # whether a stop hook sent the model back to work already
+        self.checks = Checks(self.root, self.verify, self.confined, self.cancel, self.on_event, self.status, self.time_left, self.hooks)
         self.judge = Judge(self.confirm)
         self.output_tokens = OUTPUT_TOKENS
         self.pace = Pace()  # how fast this run's replies read and write
@@ -110,6 +116,7 @@ class Agent:
         self.refusals = 0  # actions the leash (or the person) refused
         self._level: str | None = None  # a level asked for during the run, taken at the next step
         self.messages: list[dict] = []
+        self.replied = ""
 
     @property
     def escalation(self) -> str | None:
@@ -144,20 +151,35 @@ class Agent:
 
     # -- the run ------------------------------------------------------------------------------
 
-    def run(self, instruction: str) -> RunResult:
-        self.log = RunLog(
-            self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.policy.level, model=self.model
-        )
+    def run(self, instruction: str, settings: dict | None = None, resumed: Resumed | None = None) -> RunResult:
+        """Run the task; `settings` (the run's options) are logged so a resume starts alike, and a
+        `resumed` run goes on with its own log, conversation, spending and (if killed) trail."""
+        if resumed is None:
+            self.log = RunLog(
+                self.grid.store, root=str(self.root), command="do", instruction=instruction, level=self.policy.level, model=self.model
+            )
+        else:
+            self.log = RunLog.resume(self.grid.store, resumed.id)
+        self.log.hold()  # released by the end of the run, or by the death of the process
+        self.log.step("start", **(settings or {}), resumed=resumed is not None)
         self.leash = self.policy.for_run(self.verify.commands, self.grid.store, self.log.id)
-        self.trail = Trail(self.root, self.log.id)
+        self.hooks.start(self.log.id, lambda: self.leash.level, self.log, self.on_event, self.cancel)
+        if resumed is not None:
+            self.log.mark("running")
+            self.leash.spent = resumed.spent
+            self.changed = set(resumed.run["changed"])  # what it changed before it stopped counts as changed
+        mark = resumed.checkpoint if resumed else None
+        self.trail = Trail.taken_up(self.root, self.log.id, **mark) if mark else Trail(self.root, self.log.id)
         watch = self.toolbox.watch = Watch(self.trail)  # what checks write joins the run's change
         self.checks.start(self.log, watch, lambda: self.trail.touched | ({self.sole} if self.sole else set()))
         self.toolbox.cancel = self.cancel
         self.memory = memory.Memory(self.grid.store, self.root)
-        self.proposals = Proposals(self.leash, self.person, self.log, self.trail, self.format, self.checks, self.on_event, self.fence.wrap)
+        self.proposals = Proposals(
+            self.leash, self.person, self.log, self.trail, self.format, self.checks, self.on_event, self.fence.wrap, self.hooks
+        )
         try:
             self.escalator.priced(self.model, self.leash.budget.usd)
-            stop = self._drive(instruction)
+            stop = self._drive(instruction, resumed)
         except Stop as s:
             stop = s
         except Cancelled:
@@ -170,11 +192,18 @@ class Agent:
             stop = Stop(Status.INTERRUPTED, "stopped by Ctrl-C; the workspace is at the last checkpoint")
         finally:
             self.toolbox.close()
-        return self._finish(instruction, self.checks.kept_tests(stop))
+        try:
+            return self._finish(instruction, self.checks.kept_tests(hooked.heard(self, stop)))  # the stop hooks hear every end
+        finally:
+            self.log.release()
 
-    def _drive(self, instruction: str) -> Stop:
+    def _drive(self, instruction: str, resumed: Resumed | None = None) -> Stop:
         while True:
-            self.messages = opening(self, instruction)
+            self.messages = opening(self, instruction, logged=resumed is None)
+            if resumed is not None:  # the opening set the run up; the model goes on from its own conversation
+                self.messages = resumed.conversation()
+                self.log.step("prompt", user=resumed.note(), resumed=True)
+                resumed = None
             try:
                 stop = self._loop()
             except Stop as s:
@@ -198,9 +227,10 @@ class Agent:
             if edits := self.parse(text):
                 outcome = self._edit(text, edits)
                 if outcome.passed and not outcome.refused and (self.leash.level == "auto" or self.stop_when_green and self.verify.commands):
-                    return Stop(
-                        Status.DONE, "the change is applied and the checks pass" if self.verify.commands else "the change is applied"
-                    )
+                    green = "the change is applied and the checks pass" if self.verify.commands else "the change is applied"
+                    if ended := hooked.ends(self, Stop(Status.DONE, green), outcome.text, outcome.feedback):
+                        return ended
+                    continue
                 self._continue(outcome.text, outcome.feedback)
             elif (call := parse_tool(text)) is not None:
                 self._continue(text, self._tool(*call))
@@ -213,7 +243,9 @@ class Agent:
                         text, f"The checks still fail. {self.format.ask}" if failing else f"You have changed nothing yet. {self.format.ask}"
                     )
                     continue
-                return self._ending(summary or "the model says the task is done", summary)
+                if ended := hooked.ends(self, self._ending(summary or "the model says the task is done", summary), text):
+                    return ended
+                continue
             elif self.leash.level in ("ask", "suggest") and not self.changed:
                 return Stop(Status.ANSWERED, "the model answered", text.strip())
             else:
@@ -237,12 +269,14 @@ class Agent:
 
     def _continue(self, reply_text: str, feedback: str) -> None:
         self.messages += [{"role": "assistant", "content": reply_text}, {"role": "user", "content": feedback}]
-        self.log.step("prompt", user=feedback)
+        self.log.step("prompt", user=feedback, **({"assistant": reply_text} if reply_text != self.replied else {}))
 
     # -- what the parts share -------------------------------------------------------------------
 
     def generate(self, **opts) -> Response:
-        return turn.generate(self, **opts)
+        reply = turn.generate(self, **opts)
+        self.replied = reply.text  # logged as the reply: a prompt after it logs the model's turn only where it differs
+        return reply
 
     def status(self, doing: str) -> None:
         spent = self.leash.spent
@@ -298,6 +332,10 @@ class Agent:
             why = decision.reason if decision.verdict == "deny" else f"{decision.reason}, and no one approved it"
             self.judge.stuck(f"refused {name} {target}", f"the leash refused {name} {target!r} twice")
             return f"Refused by the leash ({decision.rule}): {why}. Do the task without it."
+        if (denial := self.hooks.before_tool(spec.leash_tool, target, args=args)) is not None:
+            self.refusals += 1
+            self.judge.stuck(f"refused {name} {target}", f"a hook refused {name} {target!r} twice")
+            return f"{denial.refusal} Do the task without it."
         ok, text = self.toolbox.call(name, args)
         self.log.step("tool", name=name, args=args, ok=ok, output=text)
         if not ok:
@@ -336,5 +374,5 @@ class Agent:
     def _finish(self, instruction: str, stop: Stop) -> RunResult:
         changed, diff = self.trail.finish(f"tether do: {instruction[:80]}", bool(self.changed))
         self.totals()
-        self.log.finish(stop.status, stop.reason, changed)
+        self.log.finish(stop.status, stop.reason, sorted(self.changed | set(changed)))
         return RunResult.of(self.log.id, stop, changed, diff, self.leash.spent, self.checks.results)

@@ -42,7 +42,8 @@ LEVEL_NOTES = {
 }
 
 
-def opening(run: Agent, instruction: str) -> list[dict]:
+def opening(run: Agent, instruction: str, logged: bool = True) -> list[dict]:
+    """The first prompt; `logged=False` sets the run up without a prompt in its log (a resumed run goes on from its own)."""
     run.status("reading the workspace")  # the index may take a second or two: something moves at once
     found = walk(run.root)
     run.sole = sole_writable(run, found)
@@ -88,7 +89,8 @@ def opening(run: Agent, instruction: str) -> list[dict]:
         if outlined != user:
             run.log.step("note", text="the file holds the last run's failing change: the model sees its outline, not its code")
             user, run.outlined = outlined, True
-    run.log.step("prompt", system=system, user=user)
+    if logged:
+        run.log.step("prompt", system=system, user=user)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

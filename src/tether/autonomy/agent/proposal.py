@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from ..edits import Edit, hunks as hunk_mod, propose
+from ..edits.apply import unified_diff
 from ..edits.formats import EditFormat
 from ..guard import tamper
+from ..guard.hooks import Hooks
 from ..guard.leash import Leash
 from ..guard.verify import CommandResult, failure_report, score
 from ..history.runlog import RunLog
@@ -55,9 +57,11 @@ class Proposals:
         checks: Checks,
         on_event: Callable[..., None],
         wrap: Callable[[str, str], str],
+        hooks: Hooks | None = None,
     ):
         self.leash, self.person, self.log, self.trail, self.fmt = leash, person, log, trail, fmt
         self.checks, self.on_event, self.wrap = checks, on_event, wrap
+        self.hooks = hooks or Hooks(root=leash.root)  # the user's before_tool (write) and after_edit hooks
 
     def attempt(self, text: str, edits: list[Edit]) -> Outcome:
         level = self.leash.level
@@ -99,12 +103,17 @@ class Proposals:
         files = [rel for rel, _, _ in plan.changes()]
         if not files:
             return Outcome(text, False, "No hunk was taken; nothing changed.", refused=refused)
+        if (denial := self._may_write(plan)) is not None:
+            return Outcome(text, False, f"{denial.refusal} Nothing was written.", refused=refused + 1)
         self.trail.first_touch(files)
         files, diff = plan.commit(
             {"before": self.trail.start, "message": f"tether do (interrupted run {self.log.id})", "files": sorted(self.trail.touched)}
         )
         commit = self.trail.written(files)
-        self.log.step("diff", applied=True, diff=diff, files=files)
+        self.log.step("diff", applied=True, diff=diff, files=files, **self.trail.state())
+        if (denial := self.hooks.after_edit(files, diff)) is not None:  # undone: the files as the last checkpoint holds them
+            self.trail.reset()
+            return Outcome(text, False, f"{denial.refusal} Your change was undone.", refused=refused + 1)
         checks = self.checks.run()
         feedback = "Applied to " + ", ".join(files) + "." + left_out
         if checks:
@@ -115,6 +124,14 @@ class Proposals:
                 else " " + checks_fail(failing, self.wrap) + "Fix the code. " + self.fmt.ask
             )
         return Outcome(text, True, feedback, files, checks, commit, refused)
+
+    def _may_write(self, plan):
+        """The first before_tool hook that refuses to let a file of the change be written (each file
+        is a `write` of its path, with its diff); the change is written whole or not at all."""
+        for rel, before, after in plan.changes() if self.hooks else ():
+            if (denial := self.hooks.before_tool("write", rel, diff=unified_diff(before, after, rel))) is not None:
+                return denial
+        return None
 
     def _review(self, decision, all_hunks: dict, changes: list, plan) -> bool:
         """The person takes or leaves each hunk (the plan keeps what they took), told first why the

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Callable
 
 from ...errors import TetherError
+from ..guard.hooks import Hooks
 from ..guard.leash import Leash
 from ..guard.verify import VerifySettings
 from .loop import Agent, Person
 from .result import RunResult
+from .resume import Resumed, find, over_budget
 
-__all__ = ["AgentRun", "RunOptions", "default_level", "prepare"]
+__all__ = ["AgentRun", "RunOptions", "default_level", "prepare", "resume"]
 
 LIMITS = {"max_steps": ("steps", int), "max_seconds": ("seconds", float), "max_tokens": ("tokens", int), "max_usd": ("usd", float)}
 
@@ -115,9 +117,10 @@ class AgentRun:
         self.options, self.agent, self.verify = options, agent, verify
         self.budget = leash.for_run(verify.commands, None, "").budget  # the limits as the run will have them
         self.format, self.escalation = agent.format.name, agent.escalation
+        self.resumed: Resumed | None = None  # set by `resume`: the run goes on from where it stopped
 
     def run(self) -> RunResult:
-        return self.agent.run(self.options.instruction)
+        return self.agent.run(self.options.instruction, self.options.to_dict(), self.resumed)
 
     def stop(self) -> None:
         self.agent.stop()
@@ -139,6 +142,7 @@ class AgentRun:
         """What the run will do, before it starts."""
         b = self.budget
         return {
+            "resumes": self.resumed.id if self.resumed else None,
             "instruction": self.options.instruction,
             "root": str(self.agent.root),
             "level": self.level,
@@ -170,8 +174,29 @@ def prepare(options: RunOptions, grid, *, person: Person | None = None, on_event
         edit_format=options.edit_format,
         stop_when_green=options.until_green,
         escalate=options.escalate,
+        hooks=Hooks.from_config(grid.config, options.root),  # the user's [[hooks]]; none: nothing runs
     )
     return AgentRun(options, agent, leash, verify)
+
+
+def resume(
+    grid, root: Path, run_id: str | None, changes: Mapping, *, person: Person | None = None, on_event: Callable[..., None] | None = None
+) -> AgentRun:
+    """The stopped, failed or killed run `run_id` (None: the workspace's last `tether do`) ready to
+    go on with its conversation, leash and spending; `changes` are options the person sets anew
+    (a higher limit, another level or model; None leaves the run's own). A limit it used up
+    already is one clear error here, not a run that stops at once."""
+    found = find(grid.store, Path(root), run_id)
+    logged = {k: v for k, v in found.options.items() if k in RunOptions.__dataclass_fields__}
+    fields = {**logged, **{k: v for k, v in changes.items() if v is not None}, "root": Path(root)}
+    for key in ("checks", "paths"):
+        fields[key] = None if fields.get(key) is None else tuple(fields[key])
+    fields["paths"] = fields["paths"] or ()
+    run = prepare(RunOptions(**fields), grid, person=person, on_event=on_event)
+    if used := over_budget(found.spent, run.budget):
+        raise TetherError(f"run {found.id} cannot go on: {used}")
+    run.resumed = found
+    return run
 
 
 def default_level(config, root: str | Path) -> str:

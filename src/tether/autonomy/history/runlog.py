@@ -1,19 +1,29 @@
 """Every agent run and each of its steps in the database, so a run can be listed and replayed.
 
-A step is one event of a kind — prompt, reply, tool, decision, diff, verify, note, end — with
-its details as JSON; `cost` and token totals sit on the run row, updated as it goes."""
+A step is one event of a kind — start, prompt, reply, tool, decision, diff, verify, note, end —
+with its details as JSON; `cost` and token totals sit on the run row, updated as it goes. A run
+going on holds a lock (`hold`), so a run left `running` by a kill -9 is told from a live one
+(`alive`), and two processes never resume the same run."""
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
+from pathlib import Path
 
 from ...errors import TetherError
+from ...paths import data_dir, private_dir
 from ...redaction import redact, redact_all
 from ...store import Schema, Store, register
 
-KINDS = ("prompt", "reply", "tool", "decision", "diff", "verify", "note", "end")
+try:
+    import fcntl
+except ImportError:  # Windows: no lock, a run is never seen as going on elsewhere
+    fcntl = None  # type: ignore[assignment]
+
+KINDS = ("start", "prompt", "reply", "tool", "decision", "diff", "verify", "note", "end")
 SCHEMA = register(
     Schema(
         "runs",
@@ -70,6 +80,18 @@ class RunLog:
         log.n = store.query("SELECT COALESCE(MAX(n), 0) FROM run_steps WHERE run_id = ?", (run_id,))[0][0]
         return log
 
+    def hold(self) -> None:
+        """Mark the run as going on in this process until `release` (or the process dies)."""
+        fd = _lock(self.id)
+        if fd is None:
+            raise TetherError(f"run {self.id} is going on in another process; `tether log {self.id}` shows how far it is")
+        self._held = fd
+
+    def release(self) -> None:
+        if (fd := getattr(self, "_held", None)) is not None:
+            os.close(fd)
+            self._held = None
+
     def step(self, kind: str, **detail) -> int:
         """Record one step (its text redacted first, like everything tether stores); its number."""
         self.n += 1
@@ -102,13 +124,43 @@ class RunLog:
         self.store.write("UPDATE runs SET status=?, reason=?, changed=? WHERE id=?", (status, reason, json.dumps(changed), self.id))
 
 
+def _lock(run_id: str) -> int | None:
+    """An exclusive lock on the run's lock file, held by the returned descriptor (None: taken)."""
+    if fcntl is None:
+        return os.open(os.devnull, os.O_RDONLY)
+    path = private_dir(data_dir() / "runs") / f"{Path(run_id).name}.lock"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def alive(run_id: str) -> bool:
+    """Whether a process is going on with the run now (it holds the run's lock)."""
+    fd = _lock(run_id)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
 def runs(store: Store, root: str | None = None, limit: int = 50, chats: bool = True) -> list[dict]:
     """The newest `limit` runs (of the workspace `root`), oldest first; `chats=False` leaves chats out."""
     where = " AND ".join(([] if root is None else ["root = ?"]) + ([] if chats else ["command != 'chat'"]))
     rows = store.ensure(SCHEMA).query(
         f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY ts DESC LIMIT ?", (*(() if root is None else (root,)), limit)
     )
-    return [{**dict(r), "changed": json.loads(r["changed"] or "[]")} for r in rows][::-1]
+    return [_state({**dict(r), "changed": json.loads(r["changed"] or "[]")}) for r in rows][::-1]
+
+
+def _state(run: dict) -> dict:
+    """A `do` left running by a process that is gone (kill -9, a crash) was interrupted."""
+    if run["status"] == "running" and run["command"] == "do" and not alive(run["id"]):
+        run["status"], run["reason"] = "interrupted", "the process running it ended (killed or crashed); `tether do --continue` goes on"
+    return run
 
 
 def replay(store: Store, run_id: str) -> tuple[dict, list[dict]] | None:
@@ -116,7 +168,7 @@ def replay(store: Store, run_id: str) -> tuple[dict, list[dict]] | None:
     found = store.ensure(SCHEMA).query("SELECT * FROM runs WHERE id LIKE ? ORDER BY ts", (run_id + "%",))
     if len(found) != 1:
         return None
-    run = {**dict(found[0]), "changed": json.loads(found[0]["changed"] or "[]")}
+    run = _state({**dict(found[0]), "changed": json.loads(found[0]["changed"] or "[]")})
     steps = [
         {"n": r["n"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["detail"])}
         for r in store.query("SELECT * FROM run_steps WHERE run_id = ? ORDER BY n", (run["id"],))

@@ -18,6 +18,21 @@ class Trail:
         self.adopted: set[str] = set()  # files a check wrote, not the run's edits
         self.start = self.last = self.snapshot(f"before run {run_id}", [], None)
 
+    @classmethod
+    def taken_up(cls, root: Path, run_id: str, start: str, touched: list[str]) -> "Trail":
+        """A killed run's trail, taken up by its resumed part: the same start (so the run stays
+        one undo entry) and its files as they are now as the last state."""
+        trail = cls.__new__(cls)
+        trail.checkpoints, trail.run_id = Checkpoints(root), run_id
+        trail.touched, trail.adopted = set(touched), set()
+        trail.start, trail.known = start, {start: frozenset(touched)}
+        trail.last = trail.snapshot(f"run {run_id}: resumed", sorted(touched), start)
+        return trail
+
+    def state(self) -> dict:
+        """What a resumed run needs to take this trail up (logged with each applied change)."""
+        return {"start": self.start, "touched": sorted(self.touched)}
+
     def snapshot(self, message: str, paths: list[str], base: str | None) -> str:
         commit = self.checkpoints.snapshot(message, paths, base)
         self.known[commit] = self.known.get(base, frozenset()) | frozenset(paths)
