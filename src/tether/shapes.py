@@ -283,6 +283,29 @@ SHAPES: dict[str, dict] = {
     "error": obj({"error": S, "kind": S, "exit": I}),
 }
 
+# `tether plan` and `tether do --plan`: a plan's steps, and a plan's run (a run's shape with the plan's steps added)
+PLAN_STEP = obj(
+    {
+        "n": I,
+        "title": S,
+        "files": array(S),
+        "check": maybe(S),
+        "status": {"enum": ["todo", "done", "failed", "skipped"]},
+        "detail": S,
+        "run": maybe(S),
+        "reason": S,
+    }
+)
+PLAN = obj(
+    {"task": S, "steps": array(PLAN_STEP), "text": S, "run": maybe(S), "model": maybe(S), "usage": maybe(USAGE), "cost_usd": maybe(N)}
+)
+SHAPES["plan"] = obj({**PLAN["properties"], "file": S})
+SHAPES["do --plan"] = {
+    **SHAPES["do"],
+    "properties": {**SHAPES["do"]["properties"], "plan": obj({"task": S, "file": maybe(S), "steps": array(PLAN_STEP)})},
+    "required": sorted([*SHAPES["do"]["required"], "plan"]),
+}
+
 # The MCP tools' results: search, map, ask, undo and ledger keep the shapes of their commands above.
 APPLY = SHAPES["apply"]
 TOOLS: dict[str, dict] = {
@@ -292,6 +315,7 @@ TOOLS: dict[str, dict] = {
     "read": obj({"path": S, "start": I, "end": I, "lines": I, "text": S}),
     "ask": SHAPES["ask"],
     "do": SHAPES["do"],
+    "plan": PLAN,
     "propose_edit": obj({**APPLY["properties"], "proposal": maybe(S)}),
     "apply_proposal": obj({**APPLY["properties"], "change": CHANGE}),
     "undo": CHANGE,

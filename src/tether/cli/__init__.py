@@ -12,10 +12,23 @@ from typing import Optional
 import typer
 
 from ..errors import TetherError
-from . import agent, changes, configs, context, db, llm, mcp, memory, ui, wiki  # the order of `tether -h`
+from . import agent, changes, configs, context, db, hooks, llm, mcp, memory, plan, ui, wiki  # the order of `tether -h`
 from ._shared import app, e, err, state
 
-COMMANDS = (llm, context, changes, agent, memory, wiki, ui, mcp, db, configs)  # each module registers its commands on `app` when imported
+COMMANDS = (
+    llm,
+    context,
+    changes,
+    agent,
+    plan,
+    hooks,
+    memory,
+    wiki,
+    ui,
+    mcp,
+    db,
+    configs,
+)  # each module registers its commands on `app` when imported
 
 __all__ = ["COMMANDS", "app", "main"]
 

@@ -42,32 +42,63 @@ class PlanResult:
         return self.results[-1].id if self.results else ""
 
     @property
+    def answer(self) -> str:
+        return self.results[-1].answer if self.results else ""
+
+    @property
+    def checks(self) -> list:
+        return self.results[-1].checks if self.results else []
+
+    @property
     def changed(self) -> list[str]:
         return list(dict.fromkeys(f for r in self.results for f in r.changed))
+
+    @property
+    def diff(self) -> str:
+        return "".join(r.diff if r.diff.endswith("\n") or not r.diff else r.diff + "\n" for r in self.results)
+
+    @property
+    def cost_usd(self) -> float | None:
+        costs = [r.cost_usd for r in self.results]
+        return None if None in costs else sum(c or 0.0 for c in costs)
+
+    @property
+    def steps(self) -> int:
+        return sum(r.steps for r in self.results)
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(r.input_tokens for r in self.results)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(r.output_tokens for r in self.results)
+
+    @property
+    def cached_tokens(self) -> int:
+        return sum(r.cached_tokens for r in self.results)
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.results)
 
     @property
     def exit_code(self) -> int:
         return Status(self.status).exit_code
 
     def to_dict(self) -> dict:
-        rs, last = self.results, self.results[-1] if self.results else None
-        costs = [r.cost_usd for r in rs]
         return {
             "run": self.id,
             "status": str(self.status),
             "reason": self.reason,
-            "answer": last.answer if last else "",
+            "answer": self.answer,
             "changed": self.changed,
-            "diff": "".join(r.diff if r.diff.endswith("\n") or not r.diff else r.diff + "\n" for r in rs),
-            "steps": sum(r.steps for r in rs),
-            "usage": {
-                "input_tokens": sum(r.input_tokens for r in rs),
-                "output_tokens": sum(r.output_tokens for r in rs),
-                "cached_tokens": sum(r.cached_tokens for r in rs),
-            },
-            "cost_usd": None if None in costs else sum(c or 0.0 for c in costs),
-            "seconds": round(sum(r.seconds for r in rs), 3),
-            "checks": [{"command": c.command, "code": c.code, "ok": c.ok, "wrote": c.wrote} for c in (last.checks if last else [])],
+            "diff": self.diff,
+            "steps": self.steps,
+            "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "cached_tokens": self.cached_tokens},
+            "cost_usd": self.cost_usd,
+            "seconds": round(self.seconds, 3),
+            "checks": [{"command": c.command, "code": c.code, "ok": c.ok, "wrote": c.wrote} for c in self.checks],
             "plan": {
                 "task": self.plan.task,
                 "file": str(self.file) if self.file else None,
@@ -192,8 +223,10 @@ class PlanRun:
 
     def to_dict(self) -> dict:
         """What the plan's next step will do, before it starts, and the plan's steps."""
-        none = {"root": str(self.options.root), "level": self.level, "model": self.options.model, "escalate": None, "edit_format": None}
-        head = self.current.to_dict() if self.current is not None else {**none, "checks": [], "limits": None}
+        b = self.options
+        limits = {"steps": b.max_steps or 0, "seconds": b.max_seconds or 0, "tokens": b.max_tokens, "usd": b.max_usd}
+        none = {"root": str(b.root), "level": self.level, "model": b.model, "escalate": None, "edit_format": "-", "resumes": None}
+        head = self.current.to_dict() if self.current is not None else {**none, "checks": [], "limits": limits}
         steps = [s.to_dict(n) for n, s in enumerate(self.plan.steps, start=1)]
         file = str(self.file) if self.file else None
         return {**head, "instruction": self.plan.task, "plan": {"task": self.plan.task, "file": file, "steps": steps}}
