@@ -56,6 +56,9 @@ DESCRIPTIONS = {
     "in the user's config; approve is refused (it needs a person). Returns the run as `tether do --json` prints it (status, "
     "reason, answer, changed, diff, checks, usage, cost_usd). Sends progress while it runs; cancelling the call stops the run "
     "(changes applied before it stay, undoable). Slow on a local model.",
+    "plan": "Plan a task without doing it: a model reads the repository (nothing is written) and returns numbered steps, "
+    "each a small change with the files it touches and its check (a command, or null: review), and the plan as markdown in "
+    "`text`. Save `text` to a file, edit it, and carry it out with `tether do --plan FILE`. Slow on a local model.",
     "resume": "Go on with a `do` run that stopped (Stop, a cancelled call, its budget, failing checks) or whose process was "
     "killed: its conversation, leash and spending carry on, at its own level (as `do`: approve is refused; auto and agent "
     "need writes). run: its id from `runs`, empty for the workspace's last. max_steps: steps in all, a used-up limit raised. "
@@ -164,6 +167,11 @@ class Tools:
 
         return answer(self.grid, self.root, question, model, on_event=on_event, cancel=cancel).to_dict()
 
+    def plan(self, task: str, model: str, on_event=None, cancel: threading.Event | None = None) -> dict:
+        from ..autonomy.agent.plan import make_plan
+
+        return make_plan(self.grid, self.root, task, model, on_event=on_event, cancel=cancel).to_dict()
+
     def do(
         self, instruction: str, level: str, model: str, max_seconds: float | None, on_event=None, cancel: threading.Event | None = None
     ) -> dict:
@@ -270,6 +278,9 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
     async def ask(question: str, ctx: Context, model: str = "default") -> dict:
         return await t.run(t.ask, question, model, on_event=Progress(ctx), cancel=threading.Event())
 
+    async def plan(task: str, ctx: Context, model: str = "default") -> dict:
+        return await t.run(t.plan, task, model, on_event=Progress(ctx), cancel=threading.Event())
+
     async def do(
         instruction: Annotated[str, Field(description="What the agent should do, as a person would ask it.")],
         ctx: Context,
@@ -303,7 +314,7 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
     async def ledger(by: str = "day", since: str = "month") -> dict:
         return await t.run(t.ledger, by, since)
 
-    for fn in (digest, map, search, read, ask, do, resume, propose_edit, apply_proposal, undo, runs, ledger):
+    for fn in (digest, map, search, read, ask, plan, do, resume, propose_edit, apply_proposal, undo, runs, ledger):
         writes = fn.__name__ in ("do", "resume", "apply_proposal", "undo")
         server.add_tool(fn, name=fn.__name__, description=DESCRIPTIONS[fn.__name__], annotations=WRITES if writes else READ_ONLY)
     return server, t
