@@ -48,7 +48,7 @@ from .pace import Pace
 from .proposal import Outcome, Proposals
 from .result import RunResult, Status, Stop
 from .resume import Resumed
-from .tools import SPECS, Toolbox, parse_done, parse_tool
+from .tools import ExternalTools, Toolbox, parse_done, parse_tool
 
 if TYPE_CHECKING:
     from ...llm.protocol import GridLike
@@ -83,6 +83,7 @@ class Agent:
         stop_when_green: bool = False,
         escalate: str | None = None,
         hooks: Hooks | None = None,
+        tools: ExternalTools | None = None,
     ):
         self.grid, self.root, self.model = grid, Path(root).resolve(), model
         self.edit_format = edit_format
@@ -99,7 +100,7 @@ class Agent:
         self.confined = self._confined(leash)
         if leash.level in CHECKED:  # a check that cannot start is refused before any model call
             self.verify.startable(self.root)
-        self.toolbox = Toolbox(self.root, self.verify, self.confined)
+        self.toolbox = Toolbox(self.root, self.verify, self.confined, tools)  # `tools`: other programs' (MCP servers), closed with it
         self.hooks = (hooks or Hooks(root=self.root)).ready(leash.level)  # the user's [[hooks]] (guard/hooks.py)
         self.heard: Stop | None = None  # the end the stop hooks were told of (hooked.py)
         self.sent_back = False  # whether a stop hook sent the model back to work already
@@ -317,11 +318,11 @@ class Agent:
     # -- tools and edits ------------------------------------------------------------------------
 
     def _tool(self, name: str, args: dict) -> str:
-        spec = SPECS.get(name)
-        if spec is None or name in ("propose_edit", "finish"):
-            return f"There is no tool line {name!r}. Tools: {', '.join(n for n in SPECS if n not in ('propose_edit', 'finish'))}."
-        target = spec.target(args)
-        decision = self.leash.check(spec.leash_tool, target)
+        found = self.toolbox.leash_target(name, args)  # tether's own tools, and MCP servers' as mcp:SERVER:TOOL
+        if found is None:
+            return f"There is no tool line {name!r}. Tools: {', '.join(self.toolbox.names())}."
+        leash_tool, target = found
+        decision = self.leash.check(leash_tool, target)
         allowed = decision.allowed or (decision.verdict == "ask" and self.confirm(f"{name}: {target}\n({decision.reason}) Allow?"))
         self.log.step(
             "decision", tool=name, target=target, verdict=decision.verdict, rule=decision.rule, reason=decision.reason, allowed=allowed
@@ -332,7 +333,7 @@ class Agent:
             why = decision.reason if decision.verdict == "deny" else f"{decision.reason}, and no one approved it"
             self.judge.stuck(f"refused {name} {target}", f"the leash refused {name} {target!r} twice")
             return f"Refused by the leash ({decision.rule}): {why}. Do the task without it."
-        if (denial := self.hooks.before_tool(spec.leash_tool, target, args=args)) is not None:
+        if (denial := self.hooks.before_tool(leash_tool, target, args=args)) is not None:
             self.refusals += 1
             self.judge.stuck(f"refused {name} {target}", f"a hook refused {name} {target!r} twice")
             return f"{denial.refusal} Do the task without it."

@@ -49,7 +49,12 @@ def opening(run: Agent, instruction: str, logged: bool = True) -> list[dict]:
     run.sole = sole_writable(run, found)
     example = run.sole or _example(run, instruction)
     run.grammar = _focus(run)
-    tools, remember = ("", "") if run.grammar else (tools_prompt(example) + "\n", REMEMBER.format(placeholder=memory.PLACEHOLDER))
+    offered = run.toolbox.offered() if run.leash.level in ("approve", "auto", "agent") and not run.grammar else []  # MCP servers' tools
+    tools, remember = (
+        ("", "")
+        if run.grammar
+        else (tools_prompt(example, offered, run.fence.wrap) + "\n", REMEMBER.format(placeholder=memory.PLACEHOLDER))
+    )
     system = SYSTEM.format(
         fence_rule=run.fence.rule(),
         edits=run.format.prompt(example),

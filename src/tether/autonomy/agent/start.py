@@ -25,6 +25,7 @@ from ..guard.verify import VerifySettings
 from .loop import Agent, Person
 from .result import RunResult
 from .resume import Resumed, find, over_budget
+from .tools import ExternalTools
 
 __all__ = ["AgentRun", "RunOptions", "default_level", "prepare", "resume"]
 
@@ -154,10 +155,19 @@ class AgentRun:
         }
 
 
-def prepare(options: RunOptions, grid, *, person: Person | None = None, on_event: Callable[..., None] | None = None) -> AgentRun:
+def prepare(
+    options: RunOptions,
+    grid,
+    *,
+    person: Person | None = None,
+    on_event: Callable[..., None] | None = None,
+    tools: ExternalTools | None = None,
+) -> AgentRun:
     """The run the options ask for, on the leash and with the checks of the workspace's layered
     config. An unknown model or route, a bad level, limit or edit format, or a check that cannot
-    start is one clear error here, before any model is called."""
+    start is one clear error here, before any model is called. `tools` are other programs' the
+    model may call, each call on the leash (a face builds them: mcp/client.py's `tools_for`); the
+    run closes them when it ends."""
     for name in filter(None, (options.model, options.escalate)):
         grid.route(name)
     leash = Leash.from_config(options.root, grid.config, options.level, options.limits, options.paths)
@@ -175,6 +185,7 @@ def prepare(options: RunOptions, grid, *, person: Person | None = None, on_event
         stop_when_green=options.until_green,
         escalate=options.escalate,
         hooks=Hooks.from_config(grid.config, options.root),  # the user's [[hooks]]; none: nothing runs
+        tools=tools,
     )
     return AgentRun(options, agent, leash, verify)
 

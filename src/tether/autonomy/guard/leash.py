@@ -11,6 +11,7 @@ import dataclasses
 import fnmatch
 import math
 import os
+import re
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from ..edits.workspace import PathRefused, protected, resolve
 from . import tamper
 
 TOOLS = ("read", "search", "propose", "write", "run")
+MCP = re.compile(r"mcp:[A-Za-z0-9_-]+:[A-Za-z0-9_.-]+")  # a tool of another program (an MCP server), checked as a tool of its own
+MCP_RULE = re.compile(r"mcp(?::[A-Za-z0-9_.*?\[\]-]+:[A-Za-z0-9_.*?\[\]-]+|:\*)?")  # mcp, mcp:*, mcp:NAME:TOOL (globs)
 SCHEMA = register(
     Schema(
         "decisions",
@@ -52,8 +55,8 @@ SHELL_OPERATORS = (";", "&&", "||", "|", "`", "$(", ">", "<", "&", "\n")
 
 @dataclass(frozen=True)
 class Rule:
-    tool: str  # one of TOOLS, or "*"
-    pattern: str  # a path glob (read, write) or a command glob (run)
+    tool: str  # one of TOOLS, "*", or an MCP tool: "mcp" (every one), "mcp:NAME:TOOL" (globs)
+    pattern: str  # a path glob (read, write), a command glob (run) or a glob of an MCP call's JSON arguments
     action: str  # allow | ask | deny
 
     def __str__(self) -> str:
@@ -173,11 +176,13 @@ class Leash:
         for n, r in enumerate(spec.get("rules", []), start=1):
             if (
                 not isinstance(r, dict)
-                or r.get("tool") not in (*TOOLS, "*")
+                or not (r.get("tool") in (*TOOLS, "*") or isinstance(r.get("tool"), str) and MCP_RULE.fullmatch(r["tool"]))
                 or r.get("action") not in VERDICTS
                 or not isinstance(r.get("pattern", "*"), str)
             ):
-                raise ConfigError(f"{where} rule {n} needs tool ({', '.join(TOOLS)} or *), pattern and action (allow, ask or deny)")
+                raise ConfigError(
+                    f"{where} rule {n} needs tool ({', '.join(TOOLS)}, *, mcp or mcp:SERVER:TOOL), pattern and action (allow, ask or deny)"
+                )
             rules.append(Rule(r["tool"], r.get("pattern", "*"), r["action"]))
         budget = spec.get("budget", {})
         if not isinstance(budget, dict) or set(budget) - {"usd", "tokens", "steps", "seconds"}:
@@ -215,8 +220,8 @@ class Leash:
             self.store = store
 
     def check(self, tool: str, target: str) -> Decision:
-        """May the agent use `tool` on `target` (a path, or a command line for `run`)?"""
-        if tool not in TOOLS:
+        """May the agent use `tool` on `target` (a path, a command line for `run`, the JSON arguments of an MCP tool)?"""
+        if tool not in TOOLS and not MCP.fullmatch(tool):
             return self._record(tool, target, Decision("deny", "tools", f"unknown tool {tool!r}"))
         if tool in ("read", "write"):
             try:
@@ -225,7 +230,7 @@ class Leash:
                 return self._record(tool, target, Decision("deny", "workspace", str(e)))
             if tool == "write" and (reason := protected(self.root, target)):
                 return self._record(tool, target, Decision("deny", "protected", reason))
-        matched = [r for r in self.rules if r.tool in (tool, "*") and self._matches(r, tool, target)]
+        matched = [r for r in self.rules if _covers(r, tool) and self._matches(r, tool, target)]
         denies = [r for r in matched if r.action == "deny"]
         if denies:
             return self._record(tool, target, Decision("deny", str(denies[0]), f"{tool} {target} is denied by the config"))
@@ -299,6 +304,8 @@ class Leash:
             if tool == "propose" and level == "ask":
                 return Decision("deny", "level ask", "level ask only answers; it proposes no changes")
             return Decision("allow", f"level {level}", f"{tool} is allowed at every level")
+        if MCP.fullmatch(tool):
+            return _mcp_level(level, tool)
         if level in ("ask", "suggest"):
             return Decision(
                 "deny", f"level {level}", f"level {level} {'reads only' if level == 'ask' else 'proposes diffs and applies nothing'}"
@@ -334,6 +341,24 @@ def _normal(command: str) -> str:
         return " ".join(shlex.split(command))
     except ValueError:
         return command
+
+
+def _covers(rule: Rule, tool: str) -> bool:
+    """Whether `rule` speaks of `tool`. An MCP tool is covered by rules that name MCP (mcp, mcp:NAME:TOOL
+    globs), and by `*` rules that deny or ask: a `*` allow written for tether's own tools allows no other program's."""
+    if not MCP.fullmatch(tool):
+        return rule.tool in (tool, "*")
+    if rule.tool == "*":
+        return rule.action != "allow"
+    return rule.tool == "mcp" or fnmatch.fnmatchcase(tool, rule.tool)
+
+
+def _mcp_level(level: str, tool: str) -> Decision:
+    """An MCP tool can do anything its server can (write files, send mail, drop a table), so no level calls one unasked."""
+    if level in ("ask", "suggest"):
+        what = "reads only" if level == "ask" else "proposes diffs and changes nothing"
+        return Decision("deny", f"level {level}", f"level {level} {what}, and {tool} is another program that may change things")
+    return Decision("ask", f"level {level} mcp", f"{tool} is another program's tool: level {level} asks before each call")
 
 
 def _chained(tool: str, target: str) -> bool:
