@@ -105,6 +105,7 @@ def do(
 ):
     """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
     from ..autonomy.agent import start
+    from ..mcp.client import Servers, tools_for
     from .terminal import LiveLine, TerminalPerson
 
     fields = dict(
@@ -128,6 +129,7 @@ def do(
     remember(root)  # `tether ui`'s switcher lists it
     live = LiveLine() if sys.stderr.isatty() and not as_json else None
     person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
+    tools: Servers | None = None
     try:
         shown = live.event if live else None
         if resuming:  # a flag left at its default keeps the run's own value
@@ -136,7 +138,9 @@ def do(
         elif plan_file is not None:  # each step its own run (cli/plan.py)
             run = planned(Path(plan_file), root, instruction, fields, grid(root), person, shown, as_json)
         else:
-            run = start.prepare(start.RunOptions(str(instruction), root, **fields), grid(root), person=person, on_event=shown)
+            g = grid(root)
+            tools = tools_for(g.config, root)  # the MCP servers of your config, each call on the leash; the run closes them
+            run = start.prepare(start.RunOptions(str(instruction), root, **fields), g, person=person, on_event=shown, tools=tools)
         if not as_json:
             plan = run.to_dict()
             then = f", then {e(plan['escalate'])} where it is stuck" if plan["escalate"] else ""
@@ -151,6 +155,8 @@ def do(
     finally:
         if live:
             live.stop()
+        if tools is not None:
+            tools.close()  # no server outlives the command, whatever ended it
     if as_json:
         emit(result.to_dict())
     else:

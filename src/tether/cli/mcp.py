@@ -1,4 +1,5 @@
-"""`tether mcp`: tether's tools for other agents (Claude Code, Cursor, another tether)."""
+"""`tether mcp`: tether's tools for other agents (Claude Code, Cursor, another tether); `tether mcp
+servers`: the other MCP servers whose tools tether's agent may call ([mcp.servers] of your config)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Optional
 import typer
 
 from ..errors import TetherError, need_extra
-from ._shared import JsonOpt, PathOpt, app, e, emit, err, grid, out, workspace
+from ._shared import JsonOpt, PathOpt, app, e, emit, err, grid, load_config, out, workspace
 
 
 @app.command(name="mcp")
 def mcp_(
+    action: Optional[str] = typer.Argument(None, help="servers: start the servers of [mcp.servers], list their tools, stop them."),
     path: Optional[str] = PathOpt,
     http: bool = typer.Option(False, "--http", help="Streamable HTTP on --host/--port with a bearer token, instead of stdio."),
     host: str = typer.Option("127.0.0.1", "--host"),
@@ -28,6 +30,10 @@ def mcp_(
     as_json: bool = JsonOpt,
 ):
     """Serve the workspace to MCP clients: digest, map, search, read, ask, do, propose_edit, apply_proposal, undo, runs, ledger."""
+    if action is not None:
+        if action != "servers":
+            raise TetherError(f"unknown action {action!r}: say `tether mcp` to serve, or `tether mcp servers` to list your MCP servers")
+        return _servers(path, as_json)
     need_extra("mcp", "the MCP server", "mcp")
     from ..mcp import Bearer, create_server, describe as described, settings
 
@@ -69,3 +75,21 @@ def mcp_(
         web.serve_until_interrupted()
     finally:
         tools.close()
+
+
+def _servers(path: str | None, as_json: bool) -> None:
+    from ..mcp.client import survey
+
+    root = workspace(path)
+    report = survey(load_config(root), root)
+    if as_json:
+        emit(report.to_dict())
+        return
+    if not report.servers:
+        out.print("no MCP servers: add [mcp.servers.NAME] to your config (see docs/mcp.md)", markup=False)
+    for s in report.servers:
+        state = "[green]started[/green]" if s.started else f"[red]failed[/red]: {e(s.error or '')}"
+        out.print(f"[bold]{e(s.name)}[/bold] · {s.transport}: {e(s.target)} · {state}", highlight=False)
+        for tool in s.tools:
+            about = tool[1] if len(tool[1]) <= 100 else tool[1][:99] + "…"
+            out.print(f"  mcp:{e(s.name)}:{e(tool[0])}  [dim]{e(about)}[/dim]", highlight=False)

@@ -19,13 +19,14 @@ import threading
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mcp import Client, StdioServerParameters
-from mcp.shared.exceptions import MCPError
-
-from ..errors import Cancelled, TetherError
+from ..errors import Cancelled, TetherError, need_extra
 from ..redaction import redact
 from .servers import ServerSpec, specs
+
+if TYPE_CHECKING:
+    from mcp import Client
 
 __all__ = ["Servers", "ServersReport", "survey", "tools_for"]
 
@@ -54,6 +55,8 @@ class _Connection:
         self.task: asyncio.Task | None = None
 
     async def hold(self) -> None:
+        from mcp import Client  # the SDK (tether[mcp]) is imported only where a server is configured
+
         try:
             async with AsyncExitStack() as stack:
                 client = Client(await self._server(stack), read_timeout_seconds=self.spec.timeout)
@@ -75,6 +78,7 @@ class _Connection:
 
             http = await stack.enter_async_context(create_mcp_http_client(headers=s.expanded(s.headers)))
             return streamable_http_client(s.url, http_client=http)
+        from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
 
         params = StdioServerParameters(command=s.command or "", args=list(s.args), env=s.expanded(s.env), cwd=self.root)
@@ -260,12 +264,18 @@ def tools_for(config, root: str | Path | None = None) -> Servers | None:
     """The configured servers' tools for a run in `root` (None where [mcp.servers] names none):
     the one place `tether do` and the web app's Start build them. Nothing starts until the run lists them."""
     found = specs(config)
-    return Servers(found, root) if found else None
+    if not found:
+        return None
+    need_extra("mcp", "the servers of [mcp.servers]", "mcp")
+    return Servers(found, root)
 
 
 def survey(config, root: str | Path | None = None) -> ServersReport:
     """`tether mcp servers`: start each configured server, list its tools, close it."""
-    servers = Servers(specs(config), root)
+    found = specs(config)
+    if found:
+        need_extra("mcp", "the servers of [mcp.servers]", "mcp")
+    servers = Servers(found, root)
     try:
         return servers.report()
     finally:
@@ -296,7 +306,7 @@ def _described(e: BaseException, spec: ServerSpec, stderr: str) -> str:
         e = e.exceptions[0]
     if isinstance(e, FileNotFoundError):
         why = f"cannot start {spec.command!r}: no such program"
-    elif isinstance(e, (OSError, ValueError)) and not isinstance(e, MCPError):
+    elif isinstance(e, (OSError, ValueError)) and not _mcp_error(e):
         why = f"cannot start {spec.shown!r}: {e}"
     elif _closed(e):
         why = "the server closed the connection (it exited?)"
@@ -304,19 +314,25 @@ def _described(e: BaseException, spec: ServerSpec, stderr: str) -> str:
         why = f"it did not answer within {spec.timeout:g} s"
     elif spec.url and type(e).__module__.startswith("httpx"):
         why = f"cannot reach {spec.url}: {e}"
-    elif isinstance(e, (MCPError, TetherError)):
+    elif _mcp_error(e) or isinstance(e, TetherError):
         why = str(e)
     else:
         why = f"{type(e).__name__}: {e}"[:300]
     return f"{why}; it said: {stderr}" if stderr else why
 
 
+def _mcp_error(e: BaseException) -> bool:
+    from mcp.shared.exceptions import MCPError
+
+    return isinstance(e, MCPError)
+
+
 def _closed(e: BaseException) -> bool:
-    return isinstance(e, MCPError) and "closed" in str(e).lower()
+    return _mcp_error(e) and "closed" in str(e).lower()
 
 
 def _timed_out(e: BaseException) -> bool:
-    return isinstance(e, TimeoutError) or isinstance(e, MCPError) and "timed out" in str(e).lower()
+    return isinstance(e, TimeoutError) or _mcp_error(e) and "timed out" in str(e).lower()
 
 
 def _first_line(text: str | None) -> str:
