@@ -315,6 +315,7 @@ TOOLS: dict[str, dict] = {
     "read": obj({"path": S, "start": I, "end": I, "lines": I, "text": S}),
     "ask": SHAPES["ask"],
     "do": SHAPES["do"],
+    "resume": SHAPES["do"],
     "plan": PLAN,
     "propose_edit": obj({**APPLY["properties"], "proposal": maybe(S)}),
     "apply_proposal": obj({**APPLY["properties"], "change": CHANGE}),

@@ -66,7 +66,7 @@ def test_the_tools_are_listed_with_fixed_descriptions_whose_hash_the_cli_prints(
     listed = call(make_grid(), work, lambda c: c.list_tools())
     assert {t.name: t.description for t in listed.tools} == DESCRIPTIONS
     writes = {t.name for t in listed.tools if not t.annotations.read_only_hint}
-    assert writes == {"do", "apply_proposal", "undo"}
+    assert writes == {"do", "resume", "apply_proposal", "undo"}
     done = subprocess.run([sys.executable, "-m", "tether", "mcp", "--describe", "--json"], capture_output=True, text=True, timeout=60)
     assert json.loads(done.stdout)["sha256"] == describe()["sha256"]
 
@@ -163,6 +163,24 @@ def test_do_on_a_read_only_server_suggests_a_diff_and_will_not_apply(make_grid, 
     assert heard and any("reading the workspace" in m for _, m in heard)
     assert auto.is_error and "read-only" in auto.content[0].text
     assert approve.is_error and "approve needs a person" in approve.content[0].text
+
+
+def test_resume_goes_on_with_a_run_its_budget_stopped_and_refuses_a_finished_one(make_grid, work):
+    read = 'TOOL read_file {"path": "calc.py"}'
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}, "leash": {"budget": {"steps": 1}}}, s=[read, FIX])
+
+    async def steps(c):
+        stopped = await ok(c, "do", {"instruction": "make add add", "level": "auto", "model": "s/m"})
+        stopped["file"] = (work / "calc.py").read_text()
+        used_up = await c.call_tool("resume", {})
+        resumed = await ok(c, "resume", {"run": stopped["run"], "max_steps": 3})
+        return stopped, used_up, resumed, await c.call_tool("resume", {})
+
+    stopped, used_up, resumed, again = call(grid, work, steps, write=True)
+    assert stopped["status"] == "budget" and stopped["file"] == BROKEN
+    assert used_up.is_error and "higher --max-steps" in used_up.content[0].text
+    assert resumed["run"] == stopped["run"] and resumed["status"] == "done" and "return a + b" in (work / "calc.py").read_text()
+    assert again.is_error and "nothing to resume" in again.content[0].text
 
 
 def test_with_writing_on_a_proposal_applies_once_as_an_undoable_change(make_grid, work):
