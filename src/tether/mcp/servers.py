@@ -61,6 +61,14 @@ def specs(config) -> list[ServerSpec]:
     return [_spec(name, entry, f"{config.where(f'mcp.servers.{name}')}: mcp.servers.{name}") for name, entry in table.items()]
 
 
+def configured(config) -> dict:
+    """The names of the configured servers without starting any, or the config's mistake (for a page that shows them)."""
+    try:
+        return {"names": [s.name for s in specs(config)], "error": None}
+    except ConfigError as e:
+        return {"names": [], "error": str(e)}
+
+
 def _spec(name: str, entry, where: str) -> ServerSpec:
     if not NAME.fullmatch(name):
         raise ConfigError(f"{where}: a server's name may hold only letters, digits, _ and - (its tools are called mcp:NAME:TOOL)")

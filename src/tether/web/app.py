@@ -25,8 +25,9 @@ from ..autonomy.guard.leash import LEVELS
 from ..autonomy.history import runlog
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
+from ..mcp.servers import configured
 from ..redaction import redact, redact_file
-from . import colourer, ledger_view
+from . import colourer, ledger_view, plans
 from .diffview import file_lines
 from .runs import Conflict, Runs, WebAsk, WebRun
 from .security import Door
@@ -74,13 +75,14 @@ def create_app(
         Route("/file", pages.file),
         Route("/context", pages.context),
         Route("/ledger", pages.ledger),
+        Route("/mcp", pages.mcp_servers),
         Route("/memory", pages.memory),
         Route("/memory", pages.remember, methods=["POST"]),
         Route("/wiki", pages.wiki),
         Route("/workspace", pages.workspace, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={TetherError: pages.error})
+    app = Starlette(routes=[*routes, *plans.routes(pages)], exception_handlers={TetherError: pages.error})  # plans: Plan, then do
     door = Door(app, host, port, token)
     pages.door = door
     return door
@@ -154,6 +156,7 @@ class Pages:
             routes=list(self.grid.config.routes),
             models=[m for m in self.grid.models() if m["usable"]],  # what can answer now: local ones, hosted ones with a key
             level=start.default_level(self.grid.config, self.root),
+            mcp=configured(self.grid.config),  # the MCP servers a run may call (their tools: /mcp)
         )
 
     async def start(self, request: Request):
@@ -368,6 +371,13 @@ class Pages:
 
         summary, files, repomap, hits = await anyio.to_thread.run_sync(gather)
         return self.page(request, "context.html", digest=summary, files=files, repomap=repomap, hits=hits, query=query)
+
+    def mcp_servers(self, request: Request):
+        """The MCP servers of the user's config, each started, its tools listed, stopped again (`tether mcp servers`)."""
+        self.grid.refresh()
+        from ..mcp.client import survey
+
+        return self.page(request, "mcp.html", **survey(self.grid.config, self.root).to_dict())
 
     def ledger(self, request: Request):
         """Spend per day, model or key (`?by=`) as a chart and a table, outcomes told apart, budgets as bars."""

@@ -17,6 +17,7 @@ from ..autonomy.edits.hunks import Hunk
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import Cancelled, TetherError
 from ..layering import LEVELS
+from ..mcp.client import tools_for
 from ..redaction import redact_all
 from .review import ReviewView
 
@@ -287,7 +288,7 @@ class Runs:
 
     def __init__(self):
         self.all: dict[str, WebRun] = {}
-        self.asks: dict[str, WebAsk] = {}
+        self.asks: dict[str, Live] = {}  # questions, and plans being made (web/plans.py)
         self.numbers = itertools.count(1)  # shared by every workspace of a server (see `after`): a key names one run
 
     def after(self) -> Runs:
@@ -297,11 +298,21 @@ class Runs:
         return other
 
     def start(self, grid: GridLike, options: RunOptions) -> WebRun:
-        return self._begin(lambda person, shown: start.prepare(options, grid, person=person, on_event=shown))
+        tools = tools_for(grid.config, options.root)  # the MCP servers of the user's config (started by the run, closed at its end)
+        return self._begin(lambda person, shown: start.prepare(options, grid, person=person, on_event=shown, tools=tools))
 
     def resume(self, grid: GridLike, root: Path, run_id: str, changes: Mapping) -> WebRun:
         """Go on with a stopped, failed or killed run (start.resume), from its page in the log."""
         return self._begin(lambda person, shown: start.resume(grid, root, run_id, changes, person=person, on_event=shown))
+
+    def start_with(self, build) -> WebRun:
+        """A run that `build(person, on_event)` makes (a plan's: planrun.prepare), started as Start's is."""
+        return self._begin(build)
+
+    def keep(self, job: Live) -> Live:
+        """Other work of the workspace (a plan being made): streamed, stopped and waited for as a question is."""
+        self.asks[job.key] = job
+        return job.start()
 
     def _begin(self, build) -> WebRun:
         if going := next((r for r in self.all.values() if r.running), None):
