@@ -11,6 +11,7 @@ from typing import Callable
 
 from ...context.walk import read_regular
 from ...errors import Cancelled
+from ..guard.hooks import Hooks
 from ..guard.verify import CommandResult, VerifySettings, ran_tests, run_command, score
 from ..guard.watch import Watch
 from ..history.runlog import RunLog
@@ -29,8 +30,10 @@ class Checks:
         on_event: Callable[..., None],
         status: Callable[[str], None],
         time_left: Callable[[], float],
+        hooks: Hooks | None = None,
     ):
         self.root, self.verify, self.confined, self.cancel = root, verify, confined, cancel
+        self.hooks = hooks or Hooks(root=root)  # before_checks hooks may refuse a run of the checks
         self.on_event, self.status, self.time_left = on_event, status, time_left
         self.results: list[CommandResult] = []  # what the checks said last
         self.baseline: int | None = None  # tests the checks ran before any change
@@ -61,7 +64,11 @@ class Checks:
     def run(self) -> list[CommandResult]:
         """Every check; a pass that may be luck must hold twice. In the 40-exercise run a private key
         drawn by `secrets.randbelow(p - 1)` (0 and 1 are out of range) passed tether's run of the
-        tests — as it does about one run in nine — and failed the grader's."""
+        tests — as it does about one run in nine — and failed the grader's. A before_checks hook that
+        refuses skips them: the change stands unchecked, as a failing check that says why."""
+        if self.commands and (denial := self.hooks.before_checks(self.commands)) is not None:
+            self.results = [CommandResult(denial.hook.rule, 1, f"the checks did not run: {denial.refusal}", 0.0)]
+            return list(self.results)
         self.results = [self.one(c) for c in self.commands]
         if self.results and all(c.ok for c in self.results) and self._draws_chance():
             again = [self.one(c) for c in self.commands]

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Callable
 
 from ...config import Config
-from ...errors import Cancelled, ConfigError
+from ...errors import Cancelled, ConfigError, TetherError
 from ...redaction import redact, redact_all
 from . import sandbox
 from .verify import SandboxUnavailable, VerifySettings
 
-__all__ = ["EVENTS", "Hook", "Hooks", "Verdict", "answer", "parse"]
+__all__ = ["EVENTS", "Hook", "Hooks", "Trial", "Verdict", "answer", "parse"]
 
 EVENTS = ("before_tool", "after_edit", "before_checks", "stop")
 ENTRY_KEYS = ("event", "match", "command", "timeout", "name")
@@ -210,14 +210,43 @@ class Hooks:
         matching = [h for h in self.hooks if h.event == event and h.matches(tool, paths)]
         if not matching:
             return None
-        sent = {"event": event, "tool": tool, "target": target, "paths": list(paths), "run_id": self.run_id}
-        payload = json.dumps(redact_all({**sent, "root": str(self.root), "level": self.level(), **fields}))
+        payload = self._payload(event, tool, target, paths, fields)
         for hook in matching:
             verdict = self.run(hook, payload, None if event == "stop" else self.cancel)  # a stopped run still says so
             self._record(event, tool, target, verdict)
             if not verdict.allowed:
                 return verdict
         return None
+
+    def trial(self, event: str, tool: str | None = None, target: str = "", level: str = "approve") -> "Trial":
+        """Every hook of `event` that matches a sample event, each run (a denial does not stop the
+        rest) and nothing logged: what `tether hooks test` shows."""
+        if event not in EVENTS:
+            raise TetherError(f"unknown hook event {event!r} (events: {', '.join(EVENTS)})")
+        self.ready(level)
+        self.run_id, self.level = "test", lambda: level
+        tool, target, paths, fields = self._sample(event, tool, target)
+        payload = self._payload(event, tool, target, paths, fields)
+        matching = [h for h in self.hooks if h.event == event and h.matches(tool, paths)]
+        return Trial(event, tool, target, tuple(self.run(h, payload) for h in matching))
+
+    def _sample(self, event: str, tool: str | None, target: str) -> tuple[str | None, str, list[str], dict]:
+        """A made-up event of each kind, as a run would send it."""
+        if event == "before_tool":
+            if not tool:
+                raise TetherError("a before_tool event needs a tool: --tool read, search, write, run or mcp:SERVER:TOOL")
+            return tool, target, [_rel(self.root, target)] if target and tool in PATH_TOOLS else [], {"args": {}}
+        if event == "after_edit":
+            files = [_rel(self.root, target)] if target else []
+            return "write", ", ".join(files), files, {"files": files, "diff": ""}
+        if event == "before_checks":
+            return "run", target, [], {"commands": [target] if target else []}
+        return None, "done", [], {"status": "done", "reason": "a sample end (tether hooks test)", "again": False}
+
+    def _payload(self, event: str, tool: str | None, target: str, paths: Sequence[str], fields: dict) -> str:
+        """The event as a hook reads it on stdin, every text redacted."""
+        sent = {"event": event, "tool": tool, "target": target, "paths": list(paths), "run_id": self.run_id}
+        return json.dumps(redact_all({**sent, "root": str(self.root), "level": self.level(), **fields}))
 
     def run(self, hook: Hook, payload: str, cancel: threading.Event | None = None) -> Verdict:
         """One hook on one event's JSON: its verdict (a Stop kills it and raises Cancelled)."""
@@ -271,15 +300,33 @@ class Hooks:
         return {"root": str(self.root), "hooks": [h.to_dict() for h in self.hooks]}
 
 
+@dataclass(frozen=True)
+class Trial:
+    """The hooks of one event run on a sample of it (`tether hooks test`)."""
+
+    event: str
+    tool: str | None
+    target: str
+    verdicts: tuple[Verdict, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "event": self.event,
+            "tool": self.tool,
+            "target": self.target,
+            "allowed": all(v.allowed for v in self.verdicts),
+            "verdicts": [v.to_dict() for v in self.verdicts],
+        }
+
+
 def answer(hook: Hook, code: int | None, out: str, err: str) -> tuple[bool, str]:
     """(allowed, reason) from how a hook ended and what it wrote: see the module's protocol."""
-    said = _line(err)
     if code is None:
         return False, f"the hook failed: no answer within {hook.timeout:g}s"
     if code == 2:
-        return False, said or _line(out) or "the hook refused (exit 2) without a reason"
-    if code != 0:
-        ended = f"killed by signal {-code}" if code < 0 else f"exit {code}"
+        return False, _line(err) or _line(out) or "the hook refused (exit 2) without a reason"
+    if code != 0:  # a crash says what went wrong last (a traceback's last line)
+        ended, said = f"killed by signal {-code}" if code < 0 else f"exit {code}", _line(err, last=True)
         return False, f"the hook failed: {ended}" + (f": {said}" if said else "")
     text = out.strip()
     if not text.startswith("{"):  # a plain tool's chatter is not an answer: exit 0 allows
@@ -295,10 +342,10 @@ def answer(hook: Hook, code: int | None, out: str, err: str) -> tuple[bool, str]
     return decision == "allow", reason or ("allowed" if decision == "allow" else "the hook refused without a reason")
 
 
-def _line(text: str) -> str:
-    """The first line with words in it, redacted and cut short."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return redact(first[:REASON_CAP])[0]
+def _line(text: str, last: bool = False) -> str:
+    """The first (or last) line with words in it, redacted and cut short."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return redact(lines[-1 if last else 0][:REASON_CAP])[0] if lines else ""
 
 
 def _text(data: bytes) -> str:
