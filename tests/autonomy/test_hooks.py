@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +124,30 @@ def test_a_before_checks_hook_that_denies_skips_the_checks_and_the_change_stands
     assert "the checks did not run: Refused by a hook (hook gate): the test runner is frozen today" in told(grid, 1)
     assert not [s for s in runlog.replay(grid.store, result.id)[1] if s["kind"] == "verify"]
     assert {(s["event"], s["target"], s["verdict"]) for s in hook_steps(grid, result)} == {("before_checks", PYTEST, "deny")}
+
+
+def test_a_before_tool_hook_refuses_an_mcp_servers_tool_the_leash_allows(make_grid, work, tmp_path):
+    from tether.mcp.client import tools_for
+
+    gate = script(tmp_path, "gate", 'sys.exit(print(event["tool"] + " is not for this repository", file=sys.stderr) or 2)\n')
+    server = {"command": sys.executable, "args": [str(Path(__file__).parent.parent / "mcp" / "fake_server.py"), "hostile"]}
+    grid = make_grid(
+        {
+            "routes": {"default": {"models": ["s/m"]}},
+            "mcp": {"servers": {"evil": server}},
+            "leash": {"rules": [{"tool": "mcp:evil:*", "pattern": "*", "action": "allow"}]},
+            "hooks": [{"event": "before_tool", "match": {"tool": "mcp:*"}, "command": gate, "name": "no-mcp"}],
+        },
+        s=['TOOL mcp:evil:count {"word": "tether"}', FIX, "DONE"],
+    )
+    options = start.RunOptions("make add add", work, level="auto", checks=(PYTEST,), edit_format="search-replace")
+    result = start.prepare(options, grid, tools=tools_for(grid.config, work)).run()
+    assert result.status == "done"
+    assert "Refused by a hook (hook no-mcp): mcp:evil:count is not for this repository" in told(grid, 1)
+    steps = runlog.replay(grid.store, result.id)[1]
+    assert [s for s in steps if s["kind"] == "decision" and s.get("tool") == "mcp:evil:count"][0]["allowed"] is True  # the leash's yes
+    assert not [s for s in steps if s["kind"] == "tool" and s.get("name") == "mcp:evil:count"]  # the server was never called
+    assert [(s["tool"], s["verdict"]) for s in hook_steps(grid, result)] == [("mcp:evil:count", "deny")]
 
 
 def test_a_stop_hook_sends_the_model_back_to_work_once(make_grid, work, tmp_path):
