@@ -187,7 +187,7 @@ def test_a_plan_stops_at_the_failing_step_and_leaves_the_rest_todo(make_grid, wo
     replies = [edit("a.py", "A = 1", "A = 2"), edit("b.py", "B = 1", "B = 3"), "DONE", "DONE", "DONE"]
     result, grid, events = carry(make_grid, work, three(work), replies, path)
     assert result.status == "failing" and "step 2 (Make B two) ended failing" in result.reason
-    assert "the 1 step after it are still todo" in result.reason
+    assert "1 later step is still todo" in result.reason
     assert (work / "a.py").read_text() == "A = 2\n"  # step 1's change is applied
     assert (work / "c.py").read_text() == "C = 1\n"  # step 3 untouched
     data = result.to_dict()

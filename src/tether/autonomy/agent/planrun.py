@@ -185,7 +185,7 @@ class PlanRun:
         self._save()
         self._tell(n, step, str(status) if stopped else "failed")
         later = len(self.plan.steps) - n
-        rest = f"; the {later} step{'' if later == 1 else 's'} after it are still todo" if later else ""
+        rest = f"; {later} later step{' is' if later == 1 else 's are'} still todo" if later else ""
         return self._ended(results, status, f"step {n} ({step.title}) ended {status}: {reason}{rest}")
 
     def _ended(self, results: list[RunResult], status: Status, reason: str) -> PlanResult:

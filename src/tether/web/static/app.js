@@ -62,6 +62,35 @@ if (askBox) {  // a question being answered: the prompt read, the claims as they
     .catch((error) => { status.textContent = error.message || String(error); });
 }
 
+const planBox = document.getElementById("planning");
+if (planBox && planBox.dataset.running) {  // a plan being made: the prompt read, the plan written, Stop; the page reloads with the plan
+  const key = planBox.dataset.key, started = Number(planBox.dataset.started), status = document.getElementById("status");
+  let live = null, stopping = false;
+  const ticking = setInterval(() => { if (live) status.textContent = progressLine(live, started); }, 1000);
+  const source = new EventSource(`/runs/${key}/events`);
+  source.onmessage = (message) => {
+    const e = JSON.parse(message.data);
+    if (PROGRESS.includes(e.kind)) { if (!stopping) { live = e; status.textContent = progressLine(e, started); } }
+    else if (e.kind === "end") { clearInterval(ticking); source.close(); window.location.replace(`/plan/${key}`); }
+  };
+  document.getElementById("stop").onclick = () => post(`/runs/${key}/stop`).then(() => { stopping = true; live = null; status.textContent = "stopping…"; })
+    .catch((error) => { status.textContent = error.message || String(error); });
+}
+
+function showPlan(steps, current) {  // a plan's steps and where each stands; the one going now marked
+  const list = document.getElementById("plan-steps");
+  if (!list) return;
+  list.hidden = false;
+  list.replaceChildren(...steps.map((s) => {
+    const item = el("li", { class: `plan-step state-${s.status}`, "data-n": s.n }, el("strong", { class: "state" }, s.n === current && s.status === "todo" ? "running" : s.status), ` ${s.title}`);
+    if (s.files && s.files.length) item.append(el("span", { class: "dim" }, ` · ${s.files.join(", ")}`));
+    item.append(el("span", { class: "dim" }, s.check ? ` · check: ${s.check}` : " · review"));
+    if (s.status === "failed" && s.reason) item.append(el("span", { class: "error" }, ` — ${s.reason}`));
+    if (s.n === current) item.setAttribute("aria-current", "step");
+    return item;
+  }));
+}
+
 const runBox = document.getElementById("run");
 if (runBox) {
   const key = runBox.dataset.key, steps = document.getElementById("steps"), status = document.getElementById("status");
@@ -91,6 +120,8 @@ if (runBox) {
       if (reviewer.active && reviewer.active.id === e.id) reviewer.answered(e.id); else { questionBox.hidden = true; questionBox.replaceChildren(); }
     } else if (e.kind === "decision") {
       reviewer.decision(e);
+    } else if (e.kind === "plan") {
+      showPlan(e.steps, e.current);
     } else if (e.kind === "end") {
       live = null;
       clearInterval(ticking);
@@ -103,6 +134,7 @@ if (runBox) {
         result.append(el("p", {}, `changed ${e.changed.join(", ")} — `, el("a", { href: "/timeline", id: "to-timeline" }, "undo it from the Timeline"),
                          " · ", el("a", { href: "/ledger" }, "what it cost")));
       }
+      if (e.plan) showPlan(e.plan.steps, null);
       if (e.diff) result.append(diffBlock(e.diff));
       if (e.status === "proposed" && e.answer) result.append(diffBlock(e.answer));
       if (e.status === "answered" && e.answer) result.append(el("pre", {}, e.answer));
