@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import make_tree, user_config
 from tether import config
+from tether.autonomy.guard.hooks import Hooks
 from tether.autonomy.guard.leash import Leash
 from tether.autonomy.guard.verify import VerifySettings
 from tether.context.llmstxt import build
@@ -137,6 +138,8 @@ def test_every_config_example_is_accepted(page, tmp_path):
             VerifySettings.from_config(cfg, tmp_path)
         if "mcp" in cfg.extra:
             settings(cfg, tmp_path)
+        if "hooks" in cfg.extra:
+            Hooks.from_config(cfg, tmp_path)
 
 
 def test_llms_txt_of_the_docs_is_current():

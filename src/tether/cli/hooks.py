@@ -37,7 +37,7 @@ def hooks_(
         for h in hooks.hooks:
             match = " ".join(f"{k}={v}" for k, v in h.to_dict()["match"].items()) or "every"
             t.add_row(e(h.event), e(match), e((f"{h.name}: " if h.name else "") + shlex.join(h.command)), f"{h.timeout:g}s")
-        out.print(t) if hooks else err.print("no hooks: add [[hooks]] to your own config (docs/hooks.md)")
+        out.print(t) if hooks else err.print(f"no hooks: add {e('[[hooks]]')} to your own config (docs/hooks.md)")
         return
     if action != "test" or event is None:
         raise TetherError("say `tether hooks` or `tether hooks test EVENT --tool T --target X`")
