@@ -270,6 +270,22 @@ SHAPES: dict[str, dict] = {
     "db": obj({"running": B, "url": S, "folder": S}),
     "mcp": obj({"url": S, "token": S, "workspace": S, "write": B}),
     "mcp --describe": obj({"tools": {"type": "object", "additionalProperties": S}, "sha256": S}),
+    "mcp servers": obj(
+        {
+            "servers": array(
+                obj(
+                    {
+                        "name": S,
+                        "transport": {"enum": ["stdio", "http"]},
+                        "target": S,
+                        "started": B,
+                        "error": maybe(S),
+                        "tools": array(obj({"name": S, "description": S})),
+                    }
+                )
+            )
+        }
+    ),
     "config": obj(
         {
             "layers": array(obj({"origin": {"enum": ["user", "project", "--config"]}, "path": S, "trusted": B})),
@@ -305,6 +321,19 @@ SHAPES["do --plan"] = {
     "properties": {**SHAPES["do"]["properties"], "plan": obj({"task": S, "file": maybe(S), "steps": array(PLAN_STEP)})},
     "required": sorted([*SHAPES["do"]["required"], "plan"]),
 }
+
+# `tether hooks` and `tether hooks test`: the user's [[hooks]] (autonomy/guard/hooks.py), and each verdict on a sample event
+HOOK = obj({"name": maybe(S), "event": S, "match": obj({}, {"tool": S, "path": S}), "command": array(S), "timeout": N})
+SHAPES["hooks"] = obj({"root": S, "hooks": array(HOOK)})
+SHAPES["hooks test"] = obj(
+    {
+        "event": S,
+        "tool": maybe(S),
+        "target": S,
+        "allowed": B,
+        "verdicts": array(obj({**HOOK["properties"], "allowed": B, "reason": S, "code": maybe(I), "seconds": N})),
+    }
+)
 
 # The MCP tools' results: search, map, ask, undo and ledger keep the shapes of their commands above.
 APPLY = SHAPES["apply"]

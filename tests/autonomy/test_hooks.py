@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.conftest import PYTEST, make_tree, user_config
@@ -17,6 +18,7 @@ from tether.autonomy.guard.hooks import Hook, Hooks
 from tether.autonomy.history import runlog
 from tether.autonomy.history.checkpoints import Checkpoints
 from tether.errors import ConfigError
+from tether.shapes import SHAPES
 
 BROKEN = "def add(a, b):\n    return a - b\n"
 TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
@@ -283,6 +285,7 @@ def test_tether_hooks_lists_them_and_tests_them_on_a_sample_event(work, tmp_path
     )
     cli = [sys.executable, "-m", "tether.cli", "hooks"]
     listed = json.loads(subprocess.run([*cli, "--json"], cwd=work, capture_output=True, text=True, check=True).stdout)
+    jsonschema.validate(listed, SHAPES["hooks"])
     assert listed["hooks"] == [
         {"name": "frozen", "event": "before_tool", "match": {"tool": "write", "path": "calc.py"}, "command": frozen, "timeout": 5.0}
     ]
@@ -294,5 +297,10 @@ def test_tether_hooks_lists_them_and_tests_them_on_a_sample_event(work, tmp_path
         [*cli, "test", "before_tool", "--tool", "write", "--target", "test_calc.py"], cwd=work, capture_output=True, text=True
     )
     assert "no hook matches" in other.stderr and other.returncode == 0
+    tested = subprocess.run(
+        [*cli, "test", "before_tool", "--tool", "write", "--target", "calc.py", "--json"], cwd=work, capture_output=True
+    )
+    jsonschema.validate(json.loads(tested.stdout), SHAPES["hooks test"])
+    assert json.loads(tested.stdout)["allowed"] is False
     bad = subprocess.run([*cli, "test", "after_tool"], cwd=work, capture_output=True, text=True)
     assert bad.returncode == 1 and "unknown hook event 'after_tool'" in bad.stderr and "Traceback" not in bad.stderr
