@@ -23,8 +23,8 @@ def hooks_(
     as_json: bool = JsonOpt,
 ):
     """The hooks in force (event, match, command, timeout); `test EVENT --tool T --target X` runs those that match, each verdict shown."""
+    from ..autonomy.agent.start import default_level
     from ..autonomy.guard.hooks import Hooks
-    from ..layering import DEFAULTS, lookup
 
     root = workspace(path)
     config = load_config(root)
@@ -41,7 +41,7 @@ def hooks_(
         return
     if action != "test" or event is None:
         raise TetherError("say `tether hooks` or `tether hooks test EVENT --tool T --target X`")
-    trial = hooks.trial(event, tool, target, lookup(config.raw, "leash.level") or DEFAULTS["leash"]["level"])
+    trial = hooks.trial(event, tool, target, default_level(config, root))
     if as_json:
         emit(trial.to_dict())
         return
