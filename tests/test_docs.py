@@ -21,6 +21,7 @@ from tether.autonomy.guard.leash import Leash
 from tether.autonomy.guard.verify import VerifySettings
 from tether.context.llmstxt import build
 from tether.mcp import settings
+from tether.mcp.servers import specs
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -30,6 +31,8 @@ FIX = (
     "shop/cart.py\n```python\n<<<<<<< SEARCH\n        return sum(self.items)\n=======\n"
     "        return round(sum(self.items), 2)\n>>>>>>> REPLACE\n```\n"
 )
+
+PLAN = json.dumps({"steps": [{"title": "Round Cart.total to two decimals", "files": ["shop/cart.py"], "check": "python -m pytest -q"}]})
 
 
 def blocks(page: Path, language: str) -> list[str]:
@@ -59,6 +62,9 @@ def shop(isolated):
         '[providers.s]\nkind = "scripted"\n'
         f'options = {{ replies = [{json.dumps(FIX)}, "DONE", "DONE", "DONE"] }}\n[routes.default]\nmodels = ["s/m"]\n'
         '[routes.fast]\nmodels = ["s/m"]\n[models."s/m"]\ninput_per_mtok = 0.1\noutput_per_mtok = 0.2\n'
+        # docs/mcp.md's `tether mcp servers` lists a real server: tether's own, over stdio
+        '[mcp.servers.shop]\ncommand = "tether"\nargs = ["mcp"]\nenv = { XDG_DATA_HOME = "${XDG_DATA_HOME}", XDG_CONFIG_HOME = "${XDG_CONFIG_HOME}" }\n'
+        f'[providers.p]\nkind = "scripted"\noptions = {{ replies = [{json.dumps(PLAN)}] }}\n[routes.planner]\nmodels = ["p/m"]\n'  # docs/plan.md
     )
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root
@@ -138,6 +144,7 @@ def test_every_config_example_is_accepted(page, tmp_path):
             VerifySettings.from_config(cfg, tmp_path)
         if "mcp" in cfg.extra:
             settings(cfg, tmp_path)
+            specs(cfg)  # [mcp.servers]
         if "hooks" in cfg.extra:
             Hooks.from_config(cfg, tmp_path)
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.conftest import make_tree, user_config
@@ -21,6 +22,7 @@ from tether.autonomy.history import runlog
 from tether.errors import ConfigError
 from tether.mcp.client import Servers, survey, tools_for
 from tether.mcp.servers import ServerSpec, specs
+from tether.shapes import SHAPES
 
 FAKE = str(Path(__file__).with_name("fake_server.py"))
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -255,6 +257,7 @@ def test_tether_mcp_servers_lists_the_servers_and_their_tools(work, pids):
         [sys.executable, "-m", "tether", "mcp", "servers", "--json", "-C", str(work)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+    jsonschema.validate(json.loads(done.stdout), SHAPES["mcp servers"])
     evil, gone = json.loads(done.stdout)["servers"]
     assert evil["started"] and {t["name"] for t in evil["tools"]} >= {"mcp:evil:lookup", "mcp:evil:count"}
     assert not gone["started"] and "no such program" in gone["error"] and not gone["tools"]
