@@ -96,3 +96,5 @@ def show_steps(result) -> None:
         files = f" · {e(', '.join(s.files))}" if s.files else ""
         why = f" — {e(s.reason)}" if s.status == "failed" and s.reason else ""
         out.print(f"{n}. [{STATE_STYLE.get(s.status, 'yellow')}]{s.status}[/] {e(s.title)}[dim]{files}{check}[/dim]{why}", highlight=False)
+    if len(getattr(result, "results", [])) > 1:
+        err.print("[dim]each step is its own change: `tether undo` takes back the last, `tether undo` again the one before[/dim]")
