@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 from ..errors import Cancelled, TetherError, need_extra
 from ..redaction import redact
-from .servers import ServerSpec, specs
+from .servers import ServerSpec, configured, specs
 
 if TYPE_CHECKING:
     from mcp import Client
 
-__all__ = ["Servers", "ServersReport", "survey", "tools_for"]
+__all__ = ["Servers", "ServersReport", "configured", "survey", "tools_for"]
 
 TOOL_NAME = r"[A-Za-z0-9_.-]{1,64}"  # what the agent's TOOL line can name (mcp:NAME:TOOL)
 MAX_TOOLS = 64  # per server: a server that lists thousands does not flood the prompt

@@ -25,7 +25,7 @@ from ..autonomy.guard.leash import LEVELS
 from ..autonomy.history import runlog
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
-from ..mcp.servers import configured
+from ..mcp.client import configured, survey
 from ..redaction import redact, redact_file
 from . import colourer, ledger_view, plans
 from .diffview import file_lines
@@ -75,7 +75,7 @@ def create_app(
         Route("/file", pages.file),
         Route("/context", pages.context),
         Route("/ledger", pages.ledger),
-        Route("/mcp", pages.mcp_servers),
+        Route("/mcp", lambda r: pages.page(r, "mcp.html", **survey(pages.grid.config, pages.root).to_dict())),  # = tether mcp servers
         Route("/memory", pages.memory),
         Route("/memory", pages.remember, methods=["POST"]),
         Route("/wiki", pages.wiki),
@@ -371,13 +371,6 @@ class Pages:
 
         summary, files, repomap, hits = await anyio.to_thread.run_sync(gather)
         return self.page(request, "context.html", digest=summary, files=files, repomap=repomap, hits=hits, query=query)
-
-    def mcp_servers(self, request: Request):
-        """The MCP servers of the user's config, each started, its tools listed, stopped again (`tether mcp servers`)."""
-        self.grid.refresh()
-        from ..mcp.client import survey
-
-        return self.page(request, "mcp.html", **survey(self.grid.config, self.root).to_dict())
 
     def ledger(self, request: Request):
         """Spend per day, model or key (`?by=`) as a chart and a table, outcomes told apart, budgets as bars."""

@@ -115,7 +115,7 @@ def prompt(
 def _arguments(schema: dict) -> str:
     """A tool's arguments as the prompt shows them: {"name": type, "other"?: type}."""
     props = schema.get("properties") if isinstance(schema, dict) else None
-    required = schema.get("required") if isinstance(schema, dict) and isinstance(schema.get("required"), list) else []
+    required: list = schema["required"] if isinstance(schema, dict) and isinstance(schema.get("required"), list) else []
     if not isinstance(props, dict):
         return "{}"
     shown = [
