@@ -1,7 +1,9 @@
 """Vibe coding: small programs asked for in plain English, built by `tether do` at level `agent`
-in an empty folder, as a user would run it.
+in an empty folder, as a user would run it — and built again plan-then-do: `tether plan` writes
+the steps, `tether do --plan` carries them out one run a step (each step with the same options and
+time limit as the one-shot run).
 
-    python benchmarks/vibe.py [--programs todo,rpn] [--model qwen2.5-coder-1.5b] [--seconds 300]
+    python benchmarks/vibe.py [--programs todo,rpn] [--model qwen2.5-coder-1.5b] [--seconds 300] [--modes do,plan]
 
 Each program names the files it wants and asks for pytest tests of its own. tether runs with
 `--verify "python -m pytest -q" --until-green`, so the run ends when its own tests pass (or at
@@ -115,17 +117,29 @@ PROGRAMS = {
 }
 
 
-def build(name: str, model: str, seconds: float) -> dict:
+def build(name: str, model: str, seconds: float, mode: str = "do") -> dict:
     request, files, acceptance = PROGRAMS[name]
     work = Path(tempfile.mkdtemp(prefix=f"vibe-{name}-"))
-    started = time.monotonic()
+    started, steps = time.monotonic(), None
+    if mode == "plan":  # plan-then-do: the plan as written, carried out as is (no person edits it here)
+        planned = subprocess.run(
+            [sys.executable, "-m", "tether.cli", "plan", request, "-C", str(work), "-m", f"local/{model}", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+        )
+        try:
+            steps = len(json.loads(planned.stdout)["steps"])
+        except (json.JSONDecodeError, KeyError):
+            steps = 0
+    what = ["--plan", str(work / ".tether" / "plan.md")] if mode == "plan" else [request]
     done = subprocess.run(
         [
             sys.executable,
             "-m",
             "tether.cli",
             "do",
-            request,
+            *what,
             "-C",
             str(work),
             "-m",
@@ -141,7 +155,7 @@ def build(name: str, model: str, seconds: float) -> dict:
         ],
         capture_output=True,
         text=True,
-        timeout=seconds + 120,
+        timeout=(seconds + 120) * (steps or 1),
     )
     took = round(time.monotonic() - started, 1)
     try:
@@ -157,6 +171,9 @@ def build(name: str, model: str, seconds: float) -> dict:
     accepted = subprocess.run([sys.executable, check.name], cwd=work, capture_output=True, text=True, timeout=120)
     return {
         "program": name,
+        "mode": mode,
+        "plan_steps": steps if steps is not None else len(run.get("plan", {}).get("steps", [])) or None,
+        "plan_done": sum(s["status"] == "done" for s in run.get("plan", {}).get("steps", [])),
         "status": run["status"],
         "reason": run.get("reason", ""),
         "seconds": took,
@@ -183,20 +200,26 @@ def table(results: list[dict], model: str, seconds: float) -> str:
         f"plain English in an empty folder, built by `tether do --level agent --verify 'python -m pytest -q' --until-green` on the "
         f'embedded `{model}` (2 CPU cores). "Does what was asked" is an acceptance check written for this benchmark and never '
         "shown to the model.\n",
-        "| program | requested files present | its own tests pass | does what was asked | status | s | tokens | files written |",
-        "|---|---|---|---|---|---:|---:|---|",
+        "Plan-then-do rows (`tether plan`, then `tether do --plan` with the same options, each step its own run with the same "
+        "time limit) say how many of the plan's steps ended done.\n",
+        "| program | mode | requested files present | its own tests pass | does what was asked | status | s | tokens | files written |",
+        "|---|---|---|---|---|---|---:|---:|---|",
     ]
     for r in results:
+        mode = "do" if r.get("mode", "do") == "do" else f"plan ({r.get('plan_done', 0)} of {r.get('plan_steps') or 0} steps done)"
         lines.append(
-            f"| {r['program']} | {len(r['files'])} of {len(r['wanted'])} | {'yes' if r['own_tests'] else 'no'} | "
+            f"| {r['program']} | {mode} | {len(r['files'])} of {len(r['wanted'])} | {'yes' if r['own_tests'] else 'no'} | "
             f"{'yes' if r['accepted'] else 'no: ' + r['why'].replace('|', '/')} | {r['status']} | {r['seconds']:.0f} | "
             f"{r['tokens']:,} | {', '.join(r['written']) or '-'} |"
         )
-    ok = sum(r["accepted"] for r in results)
-    lines.append(
-        f"\n{ok} of {len(results)} do what was asked; {sum(r['own_tests'] for r in results)} pass their own tests; "
-        f"{sum(len(r['files']) == len(r['wanted']) for r in results)} have every requested file."
-    )
+    lines.append("")
+    for mode in dict.fromkeys(r.get("mode", "do") for r in results):
+        rows = [r for r in results if r.get("mode", "do") == mode]
+        lines.append(
+            f"{'tether do' if mode == 'do' else 'plan-then-do'}: {sum(r['accepted'] for r in rows)} of {len(rows)} do what was asked; "
+            f"{sum(r['own_tests'] for r in rows)} pass their own tests; {sum(len(r['files']) == len(r['wanted']) for r in rows)} have "
+            "every requested file."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -205,6 +228,7 @@ def main() -> None:
     parser.add_argument("--programs", default="", help=f"comma-separated (default: all of {', '.join(PROGRAMS)})")
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--seconds", type=float, default=300, help="wall-time limit of one run")
+    parser.add_argument("--modes", default="do,plan", help="do (one run), plan (tether plan, then do --plan), or both")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent / "src"))
     from tether import config
@@ -212,17 +236,24 @@ def main() -> None:
     os.environ.setdefault("TETHER_MODELS_DIR", str(config.models_dir()))
     os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="vibe-bench-data-"))
     results = []
+    modes = [m for m in args.modes.split(",") if m in ("do", "plan")] or ["do"]
     for name in args.programs.split(",") if args.programs else PROGRAMS:
-        results.append(build(name, args.model, args.seconds))
-        print(json.dumps(results[-1]), flush=True)
+        for mode in modes:
+            results.append(build(name, args.model, args.seconds, mode))
+            print(json.dumps(results[-1]), flush=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     record(
         "vibe",
         table(results, args.model, args.seconds),
         {
-            "do what was asked": f"{sum(r['accepted'] for r in results)} of {len(results)}",
-            "pass their own tests": f"{sum(r['own_tests'] for r in results)} of {len(results)}",
-            "every requested file": f"{sum(len(r['files']) == len(r['wanted']) for r in results)} of {len(results)}",
+            f"{mode}: {what}": f"{sum(test(r) for r in rows)} of {len(rows)}"
+            for mode in modes
+            for rows in [[r for r in results if r["mode"] == mode]]
+            for what, test in (
+                ("do what was asked", lambda r: r["accepted"]),
+                ("pass their own tests", lambda r: r["own_tests"]),
+                ("every requested file", lambda r: len(r["files"]) == len(r["wanted"])),
+            )
         },
         setting=f"{args.model}, {args.seconds:g} s a program, {os.cpu_count()} cores",
     )
