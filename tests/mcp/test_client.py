@@ -263,3 +263,22 @@ def test_tether_mcp_servers_lists_the_servers_and_their_tools(work, pids):
     assert not gone["started"] and "no such program" in gone["error"] and not gone["tools"]
     shown = subprocess.run([sys.executable, "-m", "tether", "mcp", "servers", "-C", str(work)], capture_output=True, text=True, timeout=120)
     assert "mcp:evil:count  Count the letters of a word." in shown.stdout and "Traceback" not in shown.stderr
+
+
+def test_tether_do_calls_a_configured_servers_tool_and_leaves_no_process(work, pids):
+    call = 'TOOL mcp:evil:lookup {"query": "deploy"}'
+    user_config(
+        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{json.dumps(call)}, "DONE", "DONE"] }}\n[routes.default]\nmodels = ["s/m"]\n'
+        f'[mcp.servers.evil]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(FAKE)}, "hostile"]\nenv = {{ FAKE_PIDS = "${{FAKE_PIDS}}" }}\n'
+        '[leash]\nrules = [{ tool = "mcp:evil:lookup", pattern = "*", action = "allow" }]\n'
+    )
+    tether = [sys.executable, "-m", "tether"]
+    done = subprocess.run(
+        [*tether, "do", "look deploy up", "--level", "auto", "--json", "-C", str(work)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    logged = subprocess.run(
+        [*tether, "log", json.loads(done.stdout)["run"], "--json", "-C", str(work)], capture_output=True, text=True, timeout=60
+    )
+    [called] = [s for s in json.loads(logged.stdout)["steps"] if s["kind"] == "tool"]
+    assert called["name"] == "mcp:evil:lookup" and called["ok"] and "SYSTEM OVERRIDE" in called["output"] and SECRET not in logged.stdout
