@@ -251,3 +251,11 @@ def test_a_plan_run_answers_as_a_run_does(make_grid, work):
     bad = Plan("x", [Step("one", check="true"), Step("two", check="no-such-program-here --x")])
     with pytest.raises(TetherError, match="no-such-program-here"):  # a later step's check that cannot start: refused up front
         planrun.prepare(bad, None, opts, grid)
+
+
+@pytest.mark.parametrize("level, ends", [("auto", "done"), ("approve", "failed")])
+def test_a_step_with_nothing_to_change_is_done_only_when_its_check_ran_and_passed(make_grid, work, level, ends):
+    plan = Plan("x", [Step("Run the checks", [], check("a", "A").replace("== 2", "== 1"))])
+    grid = make_grid(CONFIG, s=["DONE", "DONE"])  # the model changes nothing
+    result = planrun.prepare(plan, None, RunOptions("x", work, level=level, checks=()), grid).run()
+    assert plan.steps[0].status == ends and result.changed == []  # at approve no check runs on no change: a person decides

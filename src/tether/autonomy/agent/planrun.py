@@ -170,7 +170,7 @@ class PlanRun:
             result = run.run()
             results.append(result)
             step.run = result.id
-            if result.status != Status.DONE:
+            if not _done(result, step):
                 return self._failed(results, n, step, result.status, result.reason)
             step.status, step.reason = "done", ""
             self._save()
@@ -230,6 +230,15 @@ class PlanRun:
         steps = [s.to_dict(n) for n, s in enumerate(self.plan.steps, start=1)]
         file = str(self.file) if self.file else None
         return {**head, "instruction": self.plan.task, "plan": {"task": self.plan.task, "file": file, "steps": steps}}
+
+
+def _done(result: RunResult, step: Step) -> bool:
+    """A step ends done when its run does, or when it had nothing to change and its own check ran
+    and passed with the others (a step that only checks, or one an earlier step did already)."""
+    if result.status == Status.DONE:
+        return True
+    ran = result.checks
+    return result.status == Status.UNCHANGED and any(c.command == step.check for c in ran) and all(c.ok for c in ran)
 
 
 def prepare(
