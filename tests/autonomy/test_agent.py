@@ -380,7 +380,7 @@ def test_every_step_is_recorded_and_replayable(make_grid, work):
     run, steps = runlog.replay(a.grid.store, result.id)
     assert run["status"] == "done" and run["changed"] == ["calc.py"] and run["steps"] == 3
     kinds = [s["kind"] for s in steps]
-    assert kinds[0] == "verify" and kinds[-1] == "end" and {"prompt", "reply", "decision", "diff"} <= set(kinds)
+    assert kinds[:2] == ["start", "verify"] and kinds[-1] == "end" and {"prompt", "reply", "decision", "diff"} <= set(kinds)
     refused = [s for s in steps if s["kind"] == "decision" and s.get("tool") == "run_command"]
     assert refused[0]["allowed"] is False and refused[0]["target"] == "rm -rf ."
     decisions = a.grid.store.query("SELECT tool, verdict FROM decisions WHERE run_id = ?", (result.id,))

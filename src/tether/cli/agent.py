@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -105,10 +105,10 @@ def do(
 ):
     """Let the agent change the code, as far as the level and the leash allow; the run is one undoable change."""
     from ..autonomy.agent import start
-    from ..mcp.client import Servers, tools_for
+    from ..mcp.client import tools_for
     from .terminal import LiveLine, TerminalPerson
 
-    fields = dict(
+    fields: dict[str, Any] = dict(
         level=level,
         model=model,
         checks=tuple(verify) if verify else None,
@@ -129,28 +129,19 @@ def do(
     remember(root)  # `tether ui`'s switcher lists it
     live = LiveLine() if sys.stderr.isatty() and not as_json else None
     person = TerminalPerson(live) if sys.stdin.isatty() and not as_json else None
-    tools: Servers | None = None
+    g = grid(root)
+    tools = None if plan_file else tools_for(g.config, root)  # the MCP servers of your config, each call on the leash
     try:
         shown = live.event if live else None
         if resuming:  # a flag left at its default keeps the run's own value
             given = {k: v for k, v in fields.items() if v not in (None, (), False, 1) and not (k == "model" and v == "default")}
-            run = start.resume(grid(root), root, resume_run, given, person=person, on_event=shown)
+            run = start.resume(g, root, resume_run, given, person=person, on_event=shown, tools=tools)
         elif plan_file is not None:  # each step its own run (cli/plan.py)
-            run = planned(Path(plan_file), root, instruction, fields, grid(root), person, shown, as_json)
+            run = planned(Path(plan_file), root, instruction, fields, g, person, shown, as_json)
         else:
-            g = grid(root)
-            tools = tools_for(g.config, root)  # the MCP servers of your config, each call on the leash; the run closes them
             run = start.prepare(start.RunOptions(str(instruction), root, **fields), g, person=person, on_event=shown, tools=tools)
         if not as_json:
-            plan = run.to_dict()
-            then = f", then {e(plan['escalate'])} where it is stuck" if plan["escalate"] else ""
-            again = f" · resumes run {plan['resumes']}" if plan["resumes"] else ""
-            err.print(
-                f"[dim]tether do{again} · level {plan['level']} · {e(plan['model'])}{then} · {plan['edit_format']} edits · checks: "
-                f"{e(', '.join(plan['checks']) or 'none')} · "
-                f"limits: {plural(plan['limits']['steps'], 'step')}, {plan['limits']['seconds']:g}s — Ctrl-C stops at the last "
-                "checkpoint[/dim]"
-            )
+            _announce(run.to_dict())
         result = run.run()
     finally:
         if live:
@@ -160,24 +151,40 @@ def do(
     if as_json:
         emit(result.to_dict())
     else:
-        if result.status == "proposed" and not live:  # on a terminal the live line showed it as it came
-            print_diff(result.answer)
-        elif result.answer and result.status == "answered":
-            out.print(result.answer, markup=False, highlight=False)
-        if result.diff and not live and result.diff != result.answer:  # on a terminal each diff was shown as it came
-            print_diff(result.diff)
-        if plan_file:
-            show_steps(result)
-        err.print(f"[{STATUS_STYLE.get(result.status, 'yellow')}]{result.status}[/]: {e(result.reason)}")
-        if result.changed:
-            err.print(
-                f"[dim]changed {e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays "
-                "it[/dim]"
-            )
-        cached = f" ({result.cached_tokens:,} read from cache)" if result.cached_tokens else ""
-        err.print(
-            f"[dim]{plural(result.steps, 'step')} · {result.input_tokens + result.output_tokens:,} tokens{cached} · "
-            f"{usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]"
-        )
+        _report(result, bool(live), plan_file is not None)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+def _announce(plan: dict) -> None:
+    """What the run will do, before it starts."""
+    then = f", then {e(plan['escalate'])} where it is stuck" if plan["escalate"] else ""
+    again = f" · resumes run {plan['resumes']}" if plan.get("resumes") else ""
+    err.print(
+        f"[dim]tether do{again} · level {plan['level']} · {e(plan['model'])}{then} · {plan['edit_format']} edits · checks: "
+        f"{e(', '.join(plan['checks']) or 'none')} · "
+        f"limits: {plural(plan['limits']['steps'], 'step')}, {plan['limits']['seconds']:g}s — Ctrl-C stops at the last "
+        "checkpoint[/dim]"
+    )
+
+
+def _report(result, live: bool, stepped: bool) -> None:
+    """How the run ended, what it changed and what it cost (on a terminal the diffs came as they were made)."""
+    if result.status == "proposed" and not live:
+        print_diff(result.answer)
+    elif result.answer and result.status == "answered":
+        out.print(result.answer, markup=False, highlight=False)
+    if result.diff and not live and result.diff != result.answer:
+        print_diff(result.diff)
+    if stepped:
+        show_steps(result)
+    err.print(f"[{STATUS_STYLE.get(result.status, 'yellow')}]{result.status}[/]: {e(result.reason)}")
+    if result.changed:
+        err.print(
+            f"[dim]changed {e(', '.join(result.changed))} · `tether undo` reverts the whole run · `tether log {result.id}` replays it[/dim]"
+        )
+    cached = f" ({result.cached_tokens:,} read from cache)" if result.cached_tokens else ""
+    err.print(
+        f"[dim]{plural(result.steps, 'step')} · {result.input_tokens + result.output_tokens:,} tokens{cached} · "
+        f"{usd(result.cost_usd)} · {result.seconds:.1f}s[/dim]"
+    )

@@ -262,6 +262,14 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
         log_level="WARNING",
         instructions="tether: context, cited answers and leashed edits for the repository at " + str(root),
     )
+    for fn in _functions(t):
+        writes = fn.__name__ in ("do", "resume", "apply_proposal", "undo")
+        server.add_tool(fn, name=fn.__name__, description=DESCRIPTIONS[fn.__name__], annotations=WRITES if writes else READ_ONLY)
+    return server, t
+
+
+def _functions(t: Tools) -> tuple:
+    """The tools as the SDK reads them: each one's signature is its input schema."""
 
     async def digest(page: int = 1, include: list[str] | None = None, exclude: list[str] | None = None) -> dict:
         return await t.run(t.digest, page, include or [], exclude or [])
@@ -314,10 +322,7 @@ def create_server(grid: GridLike, root: Path, *, write: bool = False, max_tokens
     async def ledger(by: str = "day", since: str = "month") -> dict:
         return await t.run(t.ledger, by, since)
 
-    for fn in (digest, map, search, read, ask, plan, do, resume, propose_edit, apply_proposal, undo, runs, ledger):
-        writes = fn.__name__ in ("do", "resume", "apply_proposal", "undo")
-        server.add_tool(fn, name=fn.__name__, description=DESCRIPTIONS[fn.__name__], annotations=WRITES if writes else READ_ONLY)
-    return server, t
+    return (digest, map, search, read, ask, plan, do, resume, propose_edit, apply_proposal, undo, runs, ledger)
 
 
 class Progress:

@@ -191,7 +191,14 @@ def prepare(
 
 
 def resume(
-    grid, root: Path, run_id: str | None, changes: Mapping, *, person: Person | None = None, on_event: Callable[..., None] | None = None
+    grid,
+    root: Path,
+    run_id: str | None,
+    changes: Mapping,
+    *,
+    person: Person | None = None,
+    on_event: Callable[..., None] | None = None,
+    tools: ExternalTools | None = None,
 ) -> AgentRun:
     """The stopped, failed or killed run `run_id` (None: the workspace's last `tether do`) ready to
     go on with its conversation, leash and spending; `changes` are options the person sets anew
@@ -203,7 +210,7 @@ def resume(
     for key in ("checks", "paths"):
         fields[key] = None if fields.get(key) is None else tuple(fields[key])
     fields["paths"] = fields["paths"] or ()
-    run = prepare(RunOptions(**fields), grid, person=person, on_event=on_event)
+    run = prepare(RunOptions(**fields), grid, person=person, on_event=on_event, tools=tools)
     if used := over_budget(found.spent, run.budget):
         raise TetherError(f"run {found.id} cannot go on: {used}")
     run.resumed = found
