@@ -3,6 +3,7 @@
 provider — each step its own checkpoint and checks, stopping at the first failing step, going on
 from it when the same file runs again."""
 
+import json
 import sys
 
 import pytest
@@ -160,6 +161,20 @@ def test_make_plan_writes_nothing_fences_the_code_redacts_secrets_and_is_logged(
         "run": None,
         "reason": "",
     }
+
+
+def test_a_step_checked_by_a_test_a_later_step_writes_writes_that_test_too(make_grid, work):
+    reply = json.dumps(
+        {
+            "steps": [
+                {"title": "Write d.py", "files": ["d.py"], "check": "python -m pytest -q test_d.py"},
+                {"title": "Write its tests", "files": ["test_d.py"], "check": "python -m pytest -q test_d.py"},
+                {"title": "Touch a.py", "files": ["a.py"], "check": "python -m pytest -q a.py"},
+            ]
+        }
+    )
+    plan = make_plan(make_grid(CONFIG, s=[reply]), work, "add d")
+    assert [s.files for s in plan.steps] == [["d.py", "test_d.py"], ["test_d.py"], ["a.py"]]
 
 
 def test_an_empty_task_or_unknown_model_calls_no_model(make_grid, work):

@@ -49,7 +49,8 @@ edits and approves, and that is then carried out one step at a time, each step c
 Split the user's task into 1 to {most} small steps, in the order they should be done. Each step is one small change
 that can be checked on its own: a short title saying what to change, the files it touches (paths as the workspace
 shows them, or new files to create), and how to check it: one shell command that tests it (such as
-`python -m pytest -q`), or "review" when there is nothing to run.
+`python -m pytest -q`), or "review" when there is nothing to run. A check runs right after its step, so it can
+only use what that step and the steps before it wrote: a test belongs in the step of the code it tests, or before it.
 Reply with JSON: {{"steps": [{{"title": "...", "files": ["..."], "check": "..."}}]}}"""
 
 HEAD = """Edit the steps as you like: reword a title, change the files or the check, reorder, add or delete steps.
@@ -312,8 +313,22 @@ def make_plan(
         raise TetherError(
             f"{response.model} wrote no plan steps (its reply is in `tether log {log.id}`); try again, or another model with -m"
         )
+    _checkable(root, steps)
     log.finish("answered", f"a plan of {len(steps)} step{'' if len(steps) == 1 else 's'}", [])
     return Plan(" ".join(task.split()), steps, log.id, response)
+
+
+def _checkable(root: Path, steps: list[Step]) -> None:
+    """A step whose check runs a file that only a later step writes gets that file too: its check
+    runs right after it (qwen2.5-coder-1.5b planned "write wordfreq.py, check: pytest
+    test_wordfreq.py", then "write test_wordfreq.py", although told a test goes with its code)."""
+    for n, step in enumerate(steps):
+        before = {f for s in steps[: n + 1] for f in s.files}
+        for word in (step.check or "").split():
+            word = _path(word)
+            later = any(word in s.files for s in steps[n + 1 :])
+            if later and word not in before and not (root / word).exists():
+                step.files.append(word)
 
 
 SCHEMA = {  # bounded, so that even a rambling small model ends its JSON inside max_tokens
