@@ -4,8 +4,17 @@ read-only server (nothing in the workspace written), its text the file a person 
 import json
 
 from tests.conftest import make_tree
+from tests.mcp.test_client import fake, pids, work  # noqa: F401
 from tests.mcp.test_mcp import call, ok
-from tether.autonomy.agent.plan import parse
+from tether.autonomy.agent import planrun
+from tether.autonomy.agent.plan import Plan, Step, parse
+from tether.autonomy.agent.start import RunOptions
+from tether.mcp.client import Servers
+
+
+def edit(path: str, name: str) -> str:
+    return f"{path}\n```python\n<<<<<<< SEARCH\n{name} = 1\n=======\n{name} = 2\n>>>>>>> REPLACE\n```\n"
+
 
 REPLY = json.dumps({"steps": [{"title": "Make add add", "files": ["calc.py"], "check": "python -m pytest -q"}]})
 
@@ -30,3 +39,14 @@ def test_a_reply_with_no_plan_is_a_tool_error_not_a_crash(make_grid, tmp_path):
     grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=["no plan here"])
     result = call(grid, work, lambda c: c.call_tool("plan", {"task": "do it"}))
     assert result.is_error and "wrote no plan steps" in result.content[0].text
+
+
+def test_each_step_of_a_plan_gets_the_mcp_servers_tools_and_no_server_outlives_it(make_grid, work, pids):  # noqa: F811
+    make_tree(work, {"a.py": "A = 1\n", "b.py": "B = 1\n"})
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}, "verify": {"sandbox": "off"}}, s=[edit("a.py", "A"), edit("b.py", "B")])
+    plan = Plan("make A and B two", [Step("Make A two", ["a.py"]), Step("Make B two", ["b.py"])])
+    options = RunOptions(plan.task, work, level="auto", checks=(), edit_format="search-replace")
+    result = planrun.prepare(plan, None, options, grid, tools=lambda: Servers([fake("evil", "hostile")], work)).run()
+    assert result.status == "done" and result.changed == ["a.py", "b.py"]
+    prompts = [r.messages[0]["content"] for r in grid.provider("s").requests]
+    assert len(prompts) == 2 and all("mcp:evil:count" in p for p in prompts)  # every step's model may call them (on the leash)

@@ -80,7 +80,10 @@ def planned(file: Path, root: Path, instruction: str | None, fields: dict, grid_
     file = file.resolve()
     found = load(file)
     options = start.RunOptions(instruction or found.task or found.steps[0].title, root, **fields)
-    run = planrun.prepare(found, file, options, grid_, person=person, on_event=on_event)
+    from ..mcp.client import tools_for
+
+    tools = lambda: tools_for(grid_.config, root)  # noqa: E731 - the MCP servers of your config, each step's own
+    run = planrun.prepare(found, file, options, grid_, person=person, on_event=on_event, tools=tools)
     if not as_json:
         left = len(found.left())
         err.print(f"[dim]plan {e(file)}: {left} of {len(found.steps)} step{'' if len(found.steps) == 1 else 's'} to carry out[/dim]")

@@ -17,6 +17,7 @@ from ..autonomy.agent import planrun, start
 from ..autonomy.agent.plan import DEFAULT_FILE, Plan, make_plan, parse
 from ..autonomy.guard.leash import LEVELS
 from ..errors import Cancelled, TetherError
+from ..mcp.client import tools_for
 from .runs import Live
 
 if TYPE_CHECKING:
@@ -92,7 +93,10 @@ async def _carry(pages: Pages, request: Request):
         options = start.RunOptions.from_fields(pages.root, {**fields, "level": level})
         file = pages.root / DEFAULT_FILE
         plan.save(file)
-        run = pages.runs_.start_with(lambda person, shown: planrun.prepare(plan, file, options, pages.grid, person=person, on_event=shown))
+        tools = lambda: tools_for(pages.grid.config, pages.root)  # noqa: E731 - each step's own MCP servers, as Start's run has
+        run = pages.runs_.start_with(
+            lambda person, shown: planrun.prepare(plan, file, options, pages.grid, person=person, on_event=shown, tools=tools)
+        )
     except TetherError as refused:
         if "text/html" not in request.headers.get("accept", ""):
             raise  # a script gets the JSON error

@@ -22,6 +22,7 @@ from . import start
 from .loop import Person
 from .plan import Plan, Step
 from .result import RunResult, Status
+from .tools import ExternalTools
 
 __all__ = ["PlanResult", "PlanRun", "prepare"]
 
@@ -119,8 +120,9 @@ class PlanRun:
         grid,
         person: Person | None = None,
         on_event: Callable[..., None] | None = None,
+        tools: Callable[[], ExternalTools | None] | None = None,
     ):
-        self.plan, self.file, self.options, self.grid = plan, file, options, grid
+        self.plan, self.file, self.options, self.grid, self.tools = plan, file, options, grid, tools
         self.person, self.on_event = person, on_event or (lambda kind, **data: None)
         self.cancel = threading.Event()
         self._level: str | None = None
@@ -152,7 +154,8 @@ class PlanRun:
         options = dataclasses.replace(
             self.options, instruction=self.instruction(n, step), checks=checks, level=self._level or self.options.level
         )
-        return start.prepare(options, self.grid, person=self.person, on_event=self.on_event)
+        tools = self.tools() if self.tools else None  # each step's own: a run closes its tools when it ends
+        return start.prepare(options, self.grid, person=self.person, on_event=self.on_event, tools=tools)
 
     def run(self) -> PlanResult:
         results: list[RunResult] = []
@@ -249,7 +252,9 @@ def prepare(
     *,
     person: Person | None = None,
     on_event: Callable[..., None] | None = None,
+    tools: Callable[[], ExternalTools | None] | None = None,
 ) -> PlanRun:
     """The plan's run on the options' leash: its first step's run is built now, so a bad option,
-    an unknown model or a check that cannot start is one clear error before any model call."""
-    return PlanRun(plan, file, options, grid, person, on_event)
+    an unknown model or a check that cannot start is one clear error before any model call.
+    `tools()` makes each step's other programs' tools (mcp/client.py's `tools_for`), if any."""
+    return PlanRun(plan, file, options, grid, person, on_event, tools)
