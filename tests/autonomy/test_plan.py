@@ -163,18 +163,19 @@ def test_make_plan_writes_nothing_fences_the_code_redacts_secrets_and_is_logged(
     }
 
 
-def test_a_step_checked_by_a_test_a_later_step_writes_writes_that_test_too(make_grid, work):
+def test_a_step_checked_by_a_test_no_earlier_step_writes_writes_that_test_too(make_grid, work):
     reply = json.dumps(
         {
             "steps": [
                 {"title": "Write d.py", "files": ["d.py"], "check": "python -m pytest -q test_d.py"},
                 {"title": "Write its tests", "files": ["test_d.py"], "check": "python -m pytest -q test_d.py"},
-                {"title": "Touch a.py", "files": ["a.py"], "check": "python -m pytest -q a.py"},
+                {"title": "Touch a.py", "files": ["a.py"], "check": "python3.11 -m pytest -q a.py"},
+                {"title": "Write e.py", "files": ["e.py"], "check": "python -m pytest -q tests/test_e.py"},  # a test no step writes
             ]
         }
     )
     plan = make_plan(make_grid(CONFIG, s=[reply]), work, "add d")
-    assert [s.files for s in plan.steps] == [["d.py", "test_d.py"], ["test_d.py"], ["a.py"]]
+    assert [s.files for s in plan.steps] == [["d.py", "test_d.py"], ["test_d.py"], ["a.py"], ["e.py", "tests/test_e.py"]]
 
 
 def test_an_empty_task_or_unknown_model_calls_no_model(make_grid, work):

@@ -319,16 +319,19 @@ def make_plan(
 
 
 def _checkable(root: Path, steps: list[Step]) -> None:
-    """A step whose check runs a file that only a later step writes gets that file too: its check
-    runs right after it (qwen2.5-coder-1.5b planned "write wordfreq.py, check: pytest
-    test_wordfreq.py", then "write test_wordfreq.py", although told a test goes with its code)."""
+    """A step whose check runs a source file that is not there and that no step up to it writes
+    gets that file too: its check runs right after it. qwen2.5-coder-1.5b planned "write
+    wordfreq.py, check: pytest test_wordfreq.py", the test in a later step or in none, although
+    told that a test goes with its code."""
     for n, step in enumerate(steps):
         before = {f for s in steps[: n + 1] for f in s.files}
         for word in (step.check or "").split():
             word = _path(word)
-            later = any(word in s.files for s in steps[n + 1 :])
-            if later and word not in before and not (root / word).exists():
+            if _SOURCE.fullmatch(word) and word not in before and not (root / word).exists():
                 step.files.append(word)
+
+
+_SOURCE = re.compile(r"[\w./-]*\w\.(?:py|js|jsx|ts|tsx|go|rs|rb|java|kt|c|h|cc|cpp|cs|php|swift|sh)")
 
 
 SCHEMA = {  # bounded, so that even a rambling small model ends its JSON inside max_tokens
