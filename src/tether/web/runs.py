@@ -303,7 +303,8 @@ class Runs:
 
     def resume(self, grid: GridLike, root: Path, run_id: str, changes: Mapping) -> WebRun:
         """Go on with a stopped, failed or killed run (start.resume), from its page in the log."""
-        return self._begin(lambda person, shown: start.resume(grid, root, run_id, changes, person=person, on_event=shown))
+        tools = tools_for(grid.config, root)
+        return self._begin(lambda person, shown: start.resume(grid, root, run_id, changes, person=person, on_event=shown, tools=tools))
 
     def start_with(self, build) -> WebRun:
         """A run that `build(person, on_event)` makes (a plan's: planrun.prepare), started as Start's is."""
