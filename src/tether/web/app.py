@@ -30,7 +30,7 @@ from ..redaction import redact, redact_file
 from . import colourer, ledger_view, plans
 from .diffview import file_lines
 from .runs import Conflict, Runs, WebAsk, WebRun
-from .security import Door
+from .security import Door, Forbidden
 
 if TYPE_CHECKING:
     from ..llm import GridLike
@@ -384,12 +384,6 @@ def _grid_of(root: Path) -> GridLike:
 
 
 MAX_SHOWN = 5_000_000  # bytes of a file the file view shows
-
-
-class Forbidden(TetherError):
-    """A change asked without the page's CSRF token (or from another site)."""
-
-    http_status, error_type = 403, "forbidden"
 
 
 def _int(data, key: str, default: int | None = None) -> int:

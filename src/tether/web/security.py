@@ -12,6 +12,8 @@ import secrets
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlencode
 
+from ..errors import TetherError
+
 COOKIE = "tether_ui"
 HEADERS = [
     (
@@ -136,3 +138,9 @@ async def _plain(send, status: int, text: str, extra: list | None = None) -> Non
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class Forbidden(TetherError):
+    """A change asked without the page's CSRF token (or from another site)."""
+
+    http_status, error_type = 403, "forbidden"
