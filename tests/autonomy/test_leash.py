@@ -147,3 +147,12 @@ def test_every_decision_is_recorded_with_its_rule(root, isolated):
         ("run-1", "write", "src/locked.py", "deny", "rule deny write 'src/locked.py'"),
         ("run-1", "write", "src/free.py", "allow", "level auto paths"),
     ]
+
+
+def test_a_runs_checks_are_allowed_as_written_never_as_globs(tmp_path):
+    """A check comes from a project's tether.toml or a plan's step: it may run as written, and
+    widens the commands the model may run by nothing else (`python3 *` is not a licence)."""
+    leash = Leash(tmp_path, "auto").for_run(("python3 *", "pytest -q"), None, "")
+    assert leash.check("run", "pytest   -q").allowed and leash.check("run", "python3 *").allowed
+    refused = leash.check("run", "python3 -c 'import os'")
+    assert refused.verdict == "ask" and "not among the commands" in refused.reason

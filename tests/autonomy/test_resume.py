@@ -112,7 +112,8 @@ def _replies(*replies):
     )
 
 
-def test_a_run_killed_with_kill_9_is_resumed_to_done_and_undone_as_one_change(isolated, work):
+def _killed(isolated, work) -> dict:
+    """A `tether do` killed with kill -9 after its first change, while the model thinks; its row in `tether log`."""
     _replies(FIX_ADD, {"text": "DONE", "delay": 3600})  # the model "thinks" until the kill
     proc = subprocess.Popen(
         [sys.executable, "-m", "tether", "do", "fix add and sub", "--level", "agent", "--verify", "true", "--json"],
@@ -131,13 +132,35 @@ def test_a_run_killed_with_kill_9_is_resumed_to_done_and_undone_as_one_change(is
         proc.wait()
     listed = json.loads(_tether("log", "--json", cwd=work).stdout)
     assert listed[-1]["status"] == "interrupted"  # not "running" forever
+    return listed[-1]
+
+
+def test_a_run_killed_with_kill_9_is_resumed_to_done_and_undone_as_one_change(isolated, work):
+    killed = _killed(isolated, work)
 
     _replies(FIX_SUB, "DONE add and sub fixed")
     done = _tether("do", "--continue", "--json", cwd=work)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["status"] == "done" and result["run"] == listed[-1]["id"] and result["changed"] == ["calc.py"]
+    assert result["status"] == "done" and result["run"] == killed["id"] and result["changed"] == ["calc.py"]
     assert (work / "calc.py").read_text() == FIXED
     assert len(Checkpoints(work).log()) == 1  # the killed part and the resumed part: one change
     assert _tether("undo", cwd=work).returncode == 0
     assert (work / "calc.py").read_text() == BROKEN
+
+
+def test_a_persons_edit_between_the_kill_and_the_resume_is_never_undone(isolated, work):
+    killed = _killed(isolated, work)
+    edited = (work / "calc.py").read_text() + "\n\ndef mul(a, b):\n    return a * b\n"
+    (work / "calc.py").write_text(edited)
+
+    _replies(FIX_SUB, "DONE add and sub fixed")
+    result = json.loads(_tether("do", "--continue", "--json", cwd=work).stdout)
+    assert result["status"] == "done" and result["run"] == killed["id"]
+    assert (work / "calc.py").read_text() == edited.replace("def sub(a, b):\n    return a + b", "def sub(a, b):\n    return a - b")
+    assert len(Checkpoints(work).log()) == 2  # the killed part is a change of its own, recorded as it left the file
+    assert _tether("undo", cwd=work).returncode == 0
+    assert (work / "calc.py").read_text() == edited  # the person's mul stays
+    refused = _tether("undo", cwd=work)
+    assert refused.returncode == 1 and "changed since" in refused.stderr
+    assert (work / "calc.py").read_text() == edited

@@ -170,6 +170,8 @@ class Agent:
             self.leash.spent = resumed.spent
             self.changed = set(resumed.run["changed"])  # what it changed before it stopped counts as changed
         mark = resumed.checkpoint if resumed else None
+        if mark:  # a killed run's files, whose change the resumed run records
+            self.changed |= set(mark["touched"])
         self.trail = Trail.taken_up(self.root, self.log.id, **mark) if mark else Trail(self.root, self.log.id)
         watch = self.toolbox.watch = Watch(self.trail)  # what checks write joins the run's change
         self.checks.start(self.log, watch, lambda: self.trail.touched | ({self.sole} if self.sole else set()))

@@ -110,7 +110,7 @@ class Proposals:
             {"before": self.trail.start, "message": f"tether do (interrupted run {self.log.id})", "files": sorted(self.trail.touched)}
         )
         commit = self.trail.written(files)
-        self.log.step("diff", applied=True, diff=diff, files=files, **self.trail.state())
+        self.log.step("diff", applied=True, diff=diff, files=files, checkpoint=commit, **self.trail.state())
         if (denial := self.hooks.after_edit(files, diff)) is not None:  # undone: the files as the last checkpoint holds them
             self.trail.reset()
             return Outcome(text, False, f"{denial.refusal} Your change was undone.", refused=refused + 1)

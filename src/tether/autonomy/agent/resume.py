@@ -81,7 +81,7 @@ def find(store: Store, root: Path, run_id: str | None = None) -> Resumed:
         steps=run["steps"],
         started=time.monotonic() - (run["seconds"] or 0.0),
     )
-    checkpoint = _checkpoint(root, steps) if run["status"] == "interrupted" else None  # Ctrl-C recorded its change
+    checkpoint = _checkpoint(root, run["id"], steps) if run["status"] == "interrupted" else None  # Ctrl-C recorded its change
     return Resumed(run, options, conversation(steps), spent, checkpoint)
 
 
@@ -130,13 +130,20 @@ def over_budget(spent: Spent, budget: RunBudget) -> str | None:
     return None
 
 
-def _checkpoint(root: Path, steps: list[dict]) -> dict | None:
-    """A killed run's first checkpoint and the files it touched, from its last applied step;
-    None where it applied nothing, or where the journal recorded its change for undo already."""
+def _checkpoint(root: Path, run_id: str, steps: list[dict]) -> dict | None:
+    """A killed run's first checkpoint and the files it touched, from its last applied step, for
+    the resumed run to take up; None where it applied nothing, or where its change is recorded for
+    undo already. Where a file it touched was changed since (by a person, say), its part is
+    recorded as a change of its own, so that no undo of the resumed run takes that edit back."""
     applied = [s for s in steps if s["kind"] == "diff" and s.get("applied") and s.get("start")]
     if not applied:
         return None
     last = applied[-1]
-    if any(entry["before"] == last["start"] for entry in Checkpoints(root).log()):
+    checkpoints = Checkpoints(root)
+    if any(entry["before"] == last["start"] for entry in checkpoints.log()):
         return None
-    return {"start": last["start"], "touched": list(last.get("touched") or last.get("files") or [])}
+    touched = list(last.get("touched") or last.get("files") or [])
+    if last.get("checkpoint") and checkpoints.differs(last["checkpoint"], touched):
+        checkpoints.record(last["start"], f"tether do (interrupted run {run_id})", touched, after=last["checkpoint"])
+        return None
+    return {"start": last["start"], "touched": touched}

@@ -116,12 +116,14 @@ class Leash:
         rules: tuple[Rule, ...] = (),
         store=None,
         run_id: str | None = None,
+        checks: tuple[str, ...] = (),
     ):
         if level not in LEVELS:
             raise TetherError(f"unknown autonomy level {level!r} (levels: {', '.join(LEVELS)})")
         self.root = Path(os.path.realpath(root))
         self.level, self.paths, self.max_files, self.max_lines = level, tuple(paths), max_files, max_lines
         self.commands, self.budget, self.rules = tuple(commands), budget, tuple(rules)
+        self.checks = frozenset(_normal(c) for c in checks)  # the run's checks: the model may run each as written, never as a glob
         self.store, self.run_id = (None if store is None else store.ensure(SCHEMA)), run_id
         self.spent = Spent()
 
@@ -137,7 +139,8 @@ class Leash:
             paths=self.paths,
             max_files=self.max_files,
             max_lines=self.max_lines,
-            commands=(*self.commands, *(c for c in commands if c not in self.commands)),
+            commands=self.commands,
+            checks=commands,
             budget=budget,
             rules=self.rules,
             store=store,
@@ -157,6 +160,7 @@ class Leash:
             rules=self.rules,
             store=self.store,
             run_id=self.run_id,
+            checks=tuple(self.checks),
         )
         moved.spent = self.spent
         return moved
@@ -318,6 +322,8 @@ class Leash:
             return Decision("ask", f"level {level} paths", f"{target} is outside the paths {level} may write ({', '.join(self.paths)})")
         if _chained(tool, target):
             return Decision("ask", "shell operators", "a command that chains or redirects always needs a yes")
+        if _normal(target) in self.checks:
+            return Decision("allow", f"level {level} checks", f"{target} is one of the run's checks")
         if any(fnmatch.fnmatch(_normal(target), p) for p in self.commands):
             return Decision("allow", f"level {level} commands", f"{target} matches the commands {level} may run")
         return Decision("ask", f"level {level} commands", f"{target} is not among the commands {level} may run")

@@ -133,10 +133,12 @@ class Checkpoints:
         self._git("update-ref", "HEAD", commit)  # keeps every checkpoint reachable
         return commit
 
-    def record(self, before: str, message: str, files: list[str]) -> Change:
-        """After a change was applied on top of `before`: remember it, drop any redo tail."""
+    def record(self, before: str, message: str, files: list[str], after: str | None = None) -> Change:
+        """After a change was applied on top of `before`: remember it, drop any redo tail. `after`:
+        the checkpoint it left, where the files may have changed since (else they are taken now)."""
         history, pointer = self._load()
-        change = Change(before, self.snapshot(f"after: {message}", files, base=before), message, time.time(), sorted(files))
+        after = after or self.snapshot(f"after: {message}", files, base=before)
+        change = Change(before, after, message, time.time(), sorted(files))
         history = history[:pointer] + [change]
         self._save(history, len(history))
         return change
