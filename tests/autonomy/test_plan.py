@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import make_tree
 from tether.autonomy.agent import planrun
-from tether.autonomy.agent.plan import Plan, Step, load, make_plan, parse, read_reply
+from tether.autonomy.agent.plan import Plan, Step, load, make_plan, parse, plan_path, read_reply
 from tether.autonomy.agent.start import RunOptions
 from tether.autonomy.history import runlog
 from tether.autonomy.history.checkpoints import Checkpoints
@@ -275,3 +275,17 @@ def test_a_step_with_nothing_to_change_is_done_only_when_its_check_ran_and_passe
     grid = make_grid(CONFIG, s=["DONE", "DONE"])  # the model changes nothing
     result = planrun.prepare(plan, None, RunOptions("x", work, level=level, checks=()), grid).run()
     assert plan.steps[0].status == ends and result.changed == []  # at approve no check runs on no change: a person decides
+
+
+@pytest.mark.parametrize("link", ["outside", ".git/hooks"])
+def test_a_repositorys_tether_folder_linked_elsewhere_gets_no_plan_written_through_it(tmp_path, monkeypatch, link):
+    root = make_tree(tmp_path / "ws", {"app.py": "x = 1\n", ".git/hooks/pre-commit": "#!/bin/sh\n"})
+    monkeypatch.chdir(root)  # where a person types `tether do --plan .tether/plan.md`
+    (tmp_path / "outside").mkdir()
+    (root / ".tether").symlink_to(tmp_path / "outside" if link == "outside" else root / ".git" / "hooks")
+    for given in (None, ".tether/plan.md", root / ".tether" / "plan.md"):
+        with pytest.raises(TetherError, match="no plan file there: .*symlink"):
+            plan_path(root, given)
+    Plan("t", [Step("one")]).save(plan_path(root, tmp_path / "mine.md"))  # the person's own file, outside: as named
+    assert (tmp_path / "mine.md").exists() and not (tmp_path / "outside" / "plan.md").exists()
+    assert sorted(p.name for p in (root / ".git" / "hooks").iterdir()) == ["pre-commit"]

@@ -29,14 +29,14 @@ def plan(
 ):
     """Plan a change without making it: numbered steps, each with its files and its check, written to a file you edit
     and then carry out with `tether do --plan FILE`."""
-    from ..autonomy.agent.plan import DEFAULT_FILE, load, make_plan
+    from ..autonomy.agent.plan import load, make_plan, plan_path
     from .terminal import Ticking
 
     if edit and (as_json or not (sys.stdin.isatty() and sys.stdout.isatty())):
         raise TetherError("--edit opens $EDITOR and asks a question: it needs a terminal (and no --json)")
     root = workspace(path)
     remember(root)  # `tether ui`'s switcher lists it
-    file = output.resolve() if output else root / DEFAULT_FILE
+    file = plan_path(root, output)
     with waiting(f"{model}: reading the code and the task…") as line:
 
         def shown(kind: str, **data) -> None:
@@ -75,9 +75,9 @@ def planned(file: Path, root: Path, instruction: str | None, fields: dict, grid_
     """`tether do --plan FILE`'s run: the plan in the file on the options of `tether do` (its task
     as the instruction where none is given), its steps shown first on a terminal."""
     from ..autonomy.agent import planrun, start
-    from ..autonomy.agent.plan import load
+    from ..autonomy.agent.plan import load, plan_path
 
-    file = file.resolve()
+    file = plan_path(root, file)
     found = load(file)
     options = start.RunOptions(instruction or found.task or found.steps[0].title, root, **fields)
     from ..mcp.client import tools_for

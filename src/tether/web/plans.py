@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from ..autonomy.agent import planrun, start
-from ..autonomy.agent.plan import DEFAULT_FILE, Plan, make_plan, parse
+from ..autonomy.agent.plan import DEFAULT_FILE, Plan, make_plan, parse, plan_path
 from ..autonomy.guard.leash import LEVELS
 from ..errors import Cancelled, TetherError
 from ..mcp.client import tools_for
@@ -77,9 +77,12 @@ async def _make(pages: Pages, request: Request):
 
 def _show(pages: Pages, request: Request, text: str | None = None, error: str = "", level: str | None = None, status: int = 200):
     job = pages.runs_.get(request.path_params["key"], WebPlan)
+    running = job.running  # read once, before the plan: a plan that ends while the page renders is shown at the next load
     chosen = level or job.fields.get("level") or start.default_level(pages.grid.config, pages.root)
-    shown = text if text is not None else job.plan.render() if job.plan else ""
-    return pages.page(request, "plan.html", status, job=job, text=shown, error=error, levels=LEVELS, level=chosen, file=DEFAULT_FILE)
+    shown = text if text is not None else job.plan.render() if job.plan and not running else ""
+    return pages.page(
+        request, "plan.html", status, job=job, running=running, text=shown, error=error, levels=LEVELS, level=chosen, file=DEFAULT_FILE
+    )
 
 
 async def _carry(pages: Pages, request: Request):
@@ -91,7 +94,7 @@ async def _carry(pages: Pages, request: Request):
         plan = parse(text, "the plan")
         fields = {**job.fields, "instruction": plan.task or job.instruction, "model": job.model, "checks": job.fields.get("verify")}
         options = start.RunOptions.from_fields(pages.root, {**fields, "level": level})
-        file = pages.root / DEFAULT_FILE
+        file = plan_path(pages.root)
         plan.save(file)
         tools = lambda: tools_for(pages.grid.config, pages.root)  # noqa: E731 - each step's own MCP servers, as Start's run has
         run = pages.runs_.start_with(

@@ -13,6 +13,7 @@ is planrun.py's."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ...context import tokens
 from ...errors import Cancelled, TetherError
 from ...llm.types import Response
 from ...paths import write_text
+from ..edits.workspace import PathRefused, still
 from ..guard.untrusted import Fence
 from ..guard.verify import VerifySettings
 from ..history.runlog import RunLog
@@ -33,9 +35,24 @@ from .tools import Toolbox
 if TYPE_CHECKING:
     from ...llm.protocol import GridLike
 
-__all__ = ["DEFAULT_FILE", "STATUSES", "Plan", "Step", "load", "make_plan", "parse", "read_reply"]
+__all__ = ["DEFAULT_FILE", "STATUSES", "Plan", "Step", "load", "make_plan", "parse", "plan_path", "read_reply"]
 
 DEFAULT_FILE = ".tether/plan.md"  # in the workspace, where the agent may never write (edits/workspace.protected)
+
+
+def plan_path(root: Path, given: str | Path | None = None) -> Path:
+    """Where a plan is read and written: `given` (the person's file), else DEFAULT_FILE. A path in
+    the workspace is taken only as it stands, with no link on the way: a repository's `.tether`
+    linked out of the workspace or into `.git` gets no plan written through it."""
+    path = Path(os.path.abspath(given if given is not None else root / DEFAULT_FILE))
+    if path == root or root in path.parents:
+        try:
+            still(root, path.relative_to(root).as_posix())
+        except PathRefused as e:
+            raise TetherError(f"no plan file there: {e}; name another with -o") from None
+    return path
+
+
 STATUSES = ("todo", "done", "failed", "skipped")
 MAX_STEPS = 8
 CONTEXT_TOKENS = 1500  # of the repository shown: on the embedded model each prompt token is read at ~100 a second
