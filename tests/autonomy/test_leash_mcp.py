@@ -5,6 +5,7 @@ import pytest
 
 from tests.conftest import user_config
 from tether import config
+from tether.autonomy.agent.tools import external_target
 from tether.autonomy.guard.leash import Leash, Rule
 from tether.errors import ConfigError
 
@@ -41,6 +42,27 @@ def test_rules_match_the_calls_arguments_and_deny_wins(tmp_path):
     assert leash.check("mcp:github:repo", '{"action": "delete"}').verdict == "deny"
     assert leash.check("mcp:github:create_issue", '{"title": "urgent"}').verdict == "ask"
     assert leash.check("mcp:gitlab:list_issues", "{}").verdict == "ask"  # another server: no rule of github's
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"_": "A" * 600, "action": "delete", "id": 7},  # padding past what was checked
+        {"_": "A" * 100_000, "action": "delete"},
+        {"action": "DELETE"},  # a change of case
+        {"action": "Delete", "id": 7},
+        {"batch": [{"id": 1}, {"action": "deLete"}]},
+    ],
+)
+def test_a_deny_over_the_arguments_sees_them_whole_however_padded_and_whatever_the_case(tmp_path, args):
+    rules = (Rule("mcp:evil:*", "*", "allow"), Rule("mcp:evil:*", "*delete*", "deny"))
+    decision = Leash(tmp_path, "auto", rules=rules).check("mcp:evil:issues", external_target(args))
+    assert decision.verdict == "deny" and decision.rule == str(rules[1])
+
+
+def test_an_allow_over_the_arguments_still_allows_what_no_deny_names(tmp_path):
+    rules = (Rule("mcp:evil:*", "*", "allow"), Rule("mcp:evil:*", "*delete*", "deny"))
+    assert Leash(tmp_path, "auto", rules=rules).check("mcp:evil:issues", external_target({"_": "A" * 600, "action": "list"})).allowed
 
 
 def test_mcp_rules_are_read_from_the_config_and_a_bad_tool_is_one_clear_line(tmp_path):

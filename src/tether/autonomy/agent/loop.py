@@ -343,7 +343,7 @@ class Agent:
         self.log.step("tool", name=name, args=args, ok=ok, output=text)
         if not ok:
             self.judge.stuck(f"{name} {sorted(args.items())}", f"{name} {target!r} failed twice")
-        return self.fence.wrap(f"{name} {target}", text)
+        return self.fence.wrap(f"{name} {target[:200]}", text)  # a label: an MCP call's arguments can be long
 
     def _edit(self, text: str, edits: list[Edit]) -> Outcome:
         k = key(edits)

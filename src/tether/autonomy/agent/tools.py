@@ -126,8 +126,9 @@ def _arguments(schema: dict) -> str:
 
 
 def external_target(args: dict) -> str:
-    """What the leash checks a call of another program's tool against (a rule's pattern): its arguments as JSON."""
-    return json.dumps(args, sort_keys=True, ensure_ascii=False)[:500]
+    """What the leash (a rule's pattern) and the hooks check a call of another program's tool against:
+    its arguments as JSON, whole. Never cut: a deny over the first N characters is skipped by padding."""
+    return json.dumps(args, sort_keys=True, ensure_ascii=False)
 
 
 def parse_tool(text: str) -> tuple[str, dict] | None:

@@ -56,7 +56,7 @@ SHELL_OPERATORS = (";", "&&", "||", "|", "`", "$(", ">", "<", "&", "\n")
 @dataclass(frozen=True)
 class Rule:
     tool: str  # one of TOOLS, "*", or an MCP tool: "mcp" (every one), "mcp:NAME:TOOL" (globs)
-    pattern: str  # a path glob (read, write), a command glob (run) or a glob of an MCP call's JSON arguments
+    pattern: str  # a path glob (read, write), a command glob (run) or a glob of an MCP call's JSON arguments (any case)
     action: str  # allow | ask | deny
 
     def __str__(self) -> str:
@@ -237,16 +237,16 @@ class Leash:
         matched = [r for r in self.rules if _covers(r, tool) and self._matches(r, tool, target)]
         denies = [r for r in matched if r.action == "deny"]
         if denies:
-            return self._record(tool, target, Decision("deny", str(denies[0]), f"{tool} {target} is denied by the config"))
+            return self._record(tool, target, Decision("deny", str(denies[0]), f"{tool} {_shown(target)} is denied by the config"))
         level_decision = self._level(tool, target)
         if level_decision.verdict == "deny":
             return self._record(tool, target, level_decision)
         asks = [r for r in matched if r.action == "ask"]
         if asks:
-            return self._record(tool, target, Decision("ask", str(asks[0]), f"{tool} {target} needs a yes (config)"))
+            return self._record(tool, target, Decision("ask", str(asks[0]), f"{tool} {_shown(target)} needs a yes (config)"))
         allows = [r for r in matched if r.action == "allow"]
         if allows and level_decision.verdict == "ask" and self.level in ("auto", "agent") and not _chained(tool, target):
-            return self._record(tool, target, Decision("allow", str(allows[0]), f"{tool} {target} is allowed by the config"))
+            return self._record(tool, target, Decision("allow", str(allows[0]), f"{tool} {_shown(target)} is allowed by the config"))
         return self._record(tool, target, level_decision)
 
     def check_change(self, files: dict[str, int], texts: tuple[tuple[str, str | None, str | None], ...] = ()) -> Decision:
@@ -331,6 +331,8 @@ class Leash:
     def _matches(self, rule: Rule, tool: str, target: str) -> bool:
         if tool == "run":
             return fnmatch.fnmatch(_normal(target), rule.pattern)
+        if MCP.fullmatch(tool):  # the whole JSON arguments, case-blind: a deny of *delete* also stops "DELETE"
+            return fnmatch.fnmatchcase(target.casefold(), rule.pattern.casefold())
         return fnmatch.fnmatch(target, rule.pattern) or fnmatch.fnmatch(target, rule.pattern.rstrip("/") + "/*")
 
     def _record(self, tool: str, target: str, decision: Decision) -> Decision:
@@ -340,6 +342,11 @@ class Leash:
                 (time.time(), self.run_id, self.level, tool, target, decision.verdict, decision.rule, decision.reason),
             )
         return decision
+
+
+def _shown(target: str, most: int = 300) -> str:
+    """A target as a reason quotes it: an MCP call's arguments can be long (the rules saw them whole)."""
+    return target if len(target) <= most else f"{target[:most]}… ({len(target) - most} more characters)"
 
 
 def _normal(command: str) -> str:
