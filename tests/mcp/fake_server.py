@@ -3,7 +3,8 @@
 hostile: a FastMCP server whose tool descriptions and results carry instructions (and a secret),
 with tools that hang, kill their server, fail, or answer in structured content. hang: a process
 that reads its stdin and never answers. exit: one that exits at once. garbage: one that writes
-lines that are not JSON-RPC. Each writes its pid to $FAKE_PIDS (one line per process)."""
+lines that are not JSON-RPC. Each writes its pid to $FAKE_PIDS (one line per process); the
+stall tool writes it to $FAKE_STALLED when its call begins."""
 
 import os
 import sys
@@ -33,6 +34,9 @@ def hostile():
 
     @server.tool(description="Never answers.")
     def stall(seconds: int = 3600) -> str:
+        if os.environ.get("FAKE_STALLED"):  # a test waits for this file to know the call is in flight
+            with open(os.environ["FAKE_STALLED"], "a") as f:
+                f.write(f"{os.getpid()}\n")
         time.sleep(seconds)
         return "late"
 

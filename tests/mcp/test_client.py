@@ -282,3 +282,108 @@ def test_tether_do_calls_a_configured_servers_tool_and_leaves_no_process(work, p
     )
     [called] = [s for s in json.loads(logged.stdout)["steps"] if s["kind"] == "tool"]
     assert called["name"] == "mcp:evil:lookup" and called["ok"] and "SYSTEM OVERRIDE" in called["output"] and SECRET not in logged.stdout
+
+
+# -- what an attacker tried ----------------------------------------------------------------------
+
+
+def test_a_deny_over_the_arguments_is_not_skipped_by_padding_or_by_case(make_grid, work, pids):
+    """Arguments padded past what the leash used to read, or DELETE for delete: denied, never sent."""
+    rules = [Rule("mcp:evil:*", "*", "allow"), Rule("mcp:evil:*", "*delete*", "deny")]
+    padded = json.dumps({"_": "A" * 600, "word": "delete", "id": 7})
+    replies = [f"TOOL mcp:evil:count {padded}", 'TOOL mcp:evil:count {"word": "DELETE"}', 'TOOL mcp:evil:count {"word": "fine"}']
+    _, _, steps = run(make_grid, work, replies, [fake("evil", "hostile")], rules=rules)
+    decisions = steps_of(steps, "decision", "mcp:evil:count")
+    assert [(d["allowed"], d["rule"]) for d in decisions] == [(False, str(rules[1])), (False, str(rules[1])), (True, str(rules[0]))]
+    assert decisions[0]["target"].endswith('"word": "delete"}')  # the log shows the arguments the leash decided on, whole
+    assert [s["args"] for s in steps_of(steps, "tool", "mcp:evil:count")] == [{"word": "fine"}]  # only the allowed call was sent
+
+
+def test_a_before_tool_hook_reads_an_mcp_calls_whole_arguments(make_grid, work, tmp_path, pids):
+    from tether.autonomy.agent import start
+
+    hook = tmp_path / "record.py"
+    hook.write_text(f"import sys\nopen({str(tmp_path / 'event.json')!r}, 'w').write(sys.stdin.read())\n")
+    args = {"_": "A" * 600, "word": "tail"}
+    server = {"command": sys.executable, "args": [FAKE, "hostile"], "env": {"FAKE_PIDS": "${FAKE_PIDS}"}}
+    grid = make_grid(
+        {
+            "routes": {"default": {"models": ["s/m"]}},
+            "mcp": {"servers": {"evil": server}},
+            "leash": {"rules": [{"tool": "mcp:evil:count", "pattern": "*", "action": "allow"}]},
+            "hooks": [{"event": "before_tool", "match": {"tool": "mcp:*"}, "command": [sys.executable, str(hook)]}],
+            "verify": {"sandbox": "off"},  # a confined hook could write nowhere this test reads
+        },
+        s=[f"TOOL mcp:evil:count {json.dumps(args)}", "DONE", "DONE"],
+    )
+    options = start.RunOptions("count it", work, level="auto", checks=(), edit_format="search-replace")
+    start.prepare(options, grid, tools=tools_for(grid.config, work)).run()
+    event = json.loads((tmp_path / "event.json").read_text())
+    assert event["tool"] == "mcp:evil:count" and event["args"] == args
+    assert event["target"] == json.dumps(args, sort_keys=True, ensure_ascii=False)  # what the leash checked, not its first 500 characters
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, FAKE, "hostile"],
+        ["sh", "-c", f"{sys.executable} {FAKE} hostile; exit $?"],  # started by a wrapper that stays, as npx starts node
+    ],
+    ids=["direct", "wrapped"],
+)
+def test_a_server_dies_with_tether_when_tether_is_killed_during_a_call(work, pids, tmp_path, monkeypatch, command):
+    """kill -9 of `tether do` while a server's tool hangs: the server (and whatever stands between it
+    and tether) is gone too, not left running under PID 1."""
+    stalled = tmp_path / "stalled"
+    monkeypatch.setenv("FAKE_STALLED", str(stalled))
+    call = "TOOL mcp:evil:stall {}"
+    user_config(
+        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = [{json.dumps(call)}, "DONE"] }}\n[routes.default]\nmodels = ["s/m"]\n'
+        f"[mcp.servers.evil]\ncommand = {json.dumps(command[0])}\nargs = {json.dumps(command[1:])}\ntimeout = 600\n"
+        'env = { FAKE_PIDS = "${FAKE_PIDS}", FAKE_STALLED = "${FAKE_STALLED}" }\n'
+        '[leash]\nrules = [{ tool = "mcp:evil:stall", pattern = "*", action = "allow" }]\n'
+    )
+    errors = tmp_path / "tether.err"
+    with errors.open("w") as err:
+        tether = subprocess.Popen(
+            [sys.executable, "-m", "tether", "do", "wait for it", "--level", "auto", "-C", str(work)], stdout=subprocess.DEVNULL, stderr=err
+        )
+    chain: list[int] = []
+    try:
+        assert _until(lambda: stalled.exists() and stalled.read_text().strip(), tether), errors.read_text()  # the call is in flight
+        chain = _below(int(stalled.read_text().split()[0]), tether.pid)  # the server, and any process between it and tether
+        tether.kill()
+        tether.wait(timeout=60)
+        assert _until(lambda: not any(_alive(p) for p in chain)), f"still running after tether was killed: {chain}"
+    finally:
+        tether.kill()
+        for pid in chain:  # where the test failed: end what it started
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+
+
+def _until(done, proc=None, bound: float = 60.0) -> bool:
+    """Poll `done` until it holds (True), `proc` exits, or `bound` seconds pass (False): a generous
+    bound that only a failure reaches."""
+    import time
+
+    end = time.monotonic() + bound
+    while time.monotonic() < end:
+        if done():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return bool(done())
+        time.sleep(0.1)
+    return False
+
+
+def _below(pid: int, top: int) -> list[int]:
+    """`pid` and its parents up to (not including) `top`."""
+    chain = []
+    while pid not in (top, 0, 1) and len(chain) < 10:
+        chain.append(pid)
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert pid == top, f"{chain} does not descend from tether ({top})"
+    return chain

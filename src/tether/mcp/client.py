@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
+import shutil
+import sys
 import tempfile
 import threading
 from contextlib import AsyncExitStack
@@ -33,6 +36,7 @@ __all__ = ["Servers", "ServersReport", "configured", "survey", "tools_for"]
 TOOL_NAME = r"[A-Za-z0-9_.-]{1,64}"  # what the agent's TOOL line can name (mcp:NAME:TOOL)
 MAX_TOOLS = 64  # per server: a server that lists thousands does not flood the prompt
 GRACE = 10.0  # beyond a server's own timeout, for the SDK to give up and a process to be killed
+TIED = Path(__file__).with_name("tied.py")  # starts a stdio server so that it dies with tether
 
 for _name in ("mcp.client", "mcp.shared", "mcp.os"):  # the SDK logs a server's garbage with tracebacks: the call's text says it
     logging.getLogger(_name).addHandler(logging.NullHandler())
@@ -79,9 +83,13 @@ class _Connection:
             http = await stack.enter_async_context(create_mcp_http_client(headers=s.expanded(s.headers)))
             return streamable_http_client(s.url, http_client=http)
         from mcp import StdioServerParameters
-        from mcp.client.stdio import stdio_client
+        from mcp.client.stdio import get_default_environment, stdio_client
 
-        params = StdioServerParameters(command=s.command or "", args=list(s.args), env=s.expanded(s.env), cwd=self.root)
+        command, args, env = s.command or "", list(s.args), s.expanded(s.env)
+        if sys.platform != "win32":  # started through tied.py, it dies with tether, even under kill -9
+            _findable(command, get_default_environment() | env, self.root)
+            command, args = sys.executable, ["-I", "-S", str(TIED), str(os.getpid()), command, *args]
+        params = StdioServerParameters(command=command, args=args, env=env, cwd=self.root)
         return stdio_client(params, errlog=self.errlog)
 
     async def _list(self) -> list:
@@ -280,6 +288,14 @@ def survey(config, root: str | Path | None = None) -> ServersReport:
         return servers.report()
     finally:
         servers.close()
+
+
+def _findable(command: str, env: dict[str, str], cwd: Path | None) -> None:
+    """FileNotFoundError where the server's program is not there, as starting it directly would raise
+    (tied.py starts it, and would only say so on stderr)."""
+    found = (cwd or Path.cwd()) / command if os.sep in command else shutil.which(command, path=env.get("PATH", os.defpath))
+    if found is None or not Path(found).exists():
+        raise FileNotFoundError(command)
 
 
 def _text(result) -> str:
