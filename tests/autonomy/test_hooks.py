@@ -187,7 +187,11 @@ def test_a_stop_hook_on_a_run_a_limit_ended_is_only_recorded(make_grid, work, tm
     [
         ("import time\ntime.sleep(60)\n", None, "the hook failed: no answer within 0.5s"),
         ("raise RuntimeError('the policy file is missing')\n", None, "the hook failed: exit 1: RuntimeError: the policy file is missing"),
-        ("print('{decision: allow')\n", None, "the hook failed: its answer on stdout is not valid JSON"),
+        (
+            "print('{decision: allow')\n",
+            None,
+            "the hook failed: its answer on stdout is not valid JSON (write it as one line of JSON, or as all of stdout)",
+        ),
         ("print(json.dumps({'ok': True}))\n", None, 'the hook failed: its JSON answer has no "decision" of "allow" or "deny"'),
         ("", ["no-such-hook-program", "--check"], "the hook failed: cannot run no-such-hook-program: not found on the PATH hooks run with"),
     ],
@@ -305,3 +309,145 @@ def test_tether_hooks_lists_them_and_tests_them_on_a_sample_event(work, tmp_path
     assert json.loads(tested.stdout)["allowed"] is False
     bad = subprocess.run([*cli, "test", "after_tool"], cwd=work, capture_output=True, text=True)
     assert bad.returncode == 1 and "unknown hook event 'after_tool'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# -- what an attacker pass found (issue 41, part B) ------------------------------------------------
+
+FAILED_JSON = "the hook failed: its answer on stdout is not valid JSON (write it as one line of JSON, or as all of stdout)"
+
+
+@pytest.mark.parametrize(
+    "body, allowed, reason",
+    [
+        (
+            'print("checking policy...")\nprint(json.dumps({"decision": "deny", "reason": "migrations are frozen"}))\n',
+            False,
+            "migrations are frozen",
+        ),
+        ('print(json.dumps({"decision": "deny", "reason": "migrations are frozen"}))\nprint("bye")\n', False, "migrations are frozen"),
+        (
+            'print(json.dumps({"decision": "allow"}))\nprint(json.dumps({"decision": "deny", "reason": "on second thought, no"}))\n'
+            'print(json.dumps({"decision": "allow"}))\n',
+            False,
+            "on second thought, no",
+        ),
+        ('print(json.dumps({"decision": "deny", "reason": "migrations are frozen"}, indent=2))\n', False, "migrations are frozen"),
+        ('print("checking policy...")\nprint(json.dumps({"decision": "deny"}, indent=2))\n', False, FAILED_JSON),
+        ('print("checking policy...")\nprint({"decision": "deny"})\n', False, FAILED_JSON),
+        ('print(json.dumps({"decision": "allow"}))\nprint("decision: deny")\n', False, FAILED_JSON),
+        ('print(json.dumps({"decision": "maybe"}))\n', False, 'the hook failed: its JSON answer has no "decision" of "allow" or "deny"'),
+        (
+            'print(json.dumps({"level": "info", "msg": "read 3 files"}))\nprint(json.dumps({"decision": "allow", "reason": "fine"}))\n',
+            True,
+            "fine",
+        ),
+        ('print("checking policy... nothing to say")\n', True, "allowed"),
+    ],
+    ids=[
+        "chatter-then-deny",
+        "deny-then-chatter",
+        "any-deny-wins",
+        "pretty-printed",
+        "pretty-after-chatter",
+        "python-dict",
+        "allow-and-a-broken-answer",
+        "unknown-decision",
+        "json-log-lines",
+        "chatter-only",
+    ],
+)
+def test_a_hooks_answer_is_found_on_any_line_of_its_stdout_and_a_broken_one_denies(work, tmp_path, body, allowed, reason):
+    verdict = Hooks([Hook("before_tool", tuple(script(tmp_path, "answer", body)), timeout=60)], work).ready("auto")
+    found = verdict.trial("before_tool", "write", "calc.py", "auto").verdicts[0]
+    assert (found.allowed, found.reason, found.code) == (allowed, reason, 0)
+
+
+FLOOD = "junk = b'x' * 999_999 + b'\\n'\nfor _ in range(200):\n    sys.{stream}.buffer.write(junk)\nsys.{stream}.flush()\n"
+
+
+def test_a_hook_that_floods_its_output_is_read_in_bounded_memory_and_cannot_hide_its_answer(work, tmp_path):
+    """200 MB from each of three hooks: tether keeps what the answer needs and drops the rest (it
+    used to hold all of it, 830 MB for a 400 MB flood). A flood of stdout denies even where it ends
+    with an allow: a deny in the middle would have been lost with what was dropped."""
+    hooks = [
+        script(tmp_path, "out", FLOOD.format(stream="stdout") + 'print(json.dumps({"decision": "allow"}))\n'),
+        script(tmp_path, "err2", 'print("the release is frozen", file=sys.stderr)\n' + FLOOD.format(stream="stderr") + "sys.exit(2)\n"),
+        script(tmp_path, "err1", FLOOD.format(stream="stderr") + 'print("RuntimeError: out of policy", file=sys.stderr)\nsys.exit(1)\n'),
+    ]
+    child = (
+        "import json, sys\nfrom tether.autonomy.guard.hooks import Hook, Hooks\n"
+        f"hooks = Hooks([Hook('before_tool', tuple(c), timeout=120) for c in {hooks!r}], {str(work)!r}).ready('auto')\n"
+        "found = [hooks.run(h, '{}') for h in hooks.hooks]\n"
+        "peak = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "print(json.dumps({'mb': peak // 1024, 'said': [[v.allowed, v.reason] for v in found]}))\n"
+    )
+    seen = json.loads(subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True).stdout)
+    assert seen["said"] == [
+        [False, "the hook failed: it wrote more than 1,000,000 bytes on stdout, where its answer could be lost"],
+        [False, "the release is frozen"],
+        [False, "the hook failed: exit 1: RuntimeError: out of policy"],
+    ]
+    assert seen["mb"] < 150  # the peak of this process's memory (VmHWM: not the parent's, as ru_maxrss can be): never the 200 MB
+
+
+MIGRATE = 'os.makedirs("migrations", exist_ok=True)\nopen("migrations/0001.py", "w").write("DROP_EVERYTHING = True\\n")\n'
+FROZEN_MIGRATIONS = 'sys.exit(print(event["target"] + " is frozen", file=sys.stderr) or 2)\n'
+
+
+def frozen_migrations(tmp_path) -> list[dict]:
+    frozen = script(tmp_path, "frozen", FROZEN_MIGRATIONS)
+    return [{"event": "before_tool", "match": {"tool": "write", "path": "migrations/**"}, "command": frozen, "name": "frozen-migrations"}]
+
+
+def test_a_write_hook_refuses_what_a_check_the_model_edited_writes_and_it_is_put_back(make_grid, work, tmp_path):
+    (work / "check.py").write_text("import pytest, sys\nsys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'test_calc.py']))\n")
+    edit_check = "check.py\n```python\n<<<<<<< SEARCH\nimport pytest, sys\n=======\nimport os, pytest, sys\n" + MIGRATE
+    edit_check += ">>>>>>> REPLACE\n```\n"
+    result, grid = run(make_grid, work, [FIX + "\n" + edit_check], frozen_migrations(tmp_path), checks=(f"{sys.executable} check.py",))
+    assert not (work / "migrations" / "0001.py").exists() and "migrations/0001.py" not in result.changed
+    assert result.status != "done" and not result.checks[0].ok  # the check's pass rested on a file the hook refused
+    verify = [s for s in runlog.replay(grid.store, result.id)[1] if s["kind"] == "verify"][-1]
+    assert verify["wrote"] == ["migrations/0001.py"] and verify["refused"].startswith("Refused by a hook (hook frozen-migrations)")
+    assert "Refused by a hook (hook frozen-migrations): migrations/0001.py is frozen" in told(grid, 1)
+    assert [(s["tool"], s["target"], s["verdict"]) for s in hook_steps(grid, result)] == [("write", "migrations/0001.py", "deny")]
+
+
+def test_a_write_hook_refuses_what_a_command_the_model_ran_writes_and_puts_back_every_file_it_wrote(make_grid, work, tmp_path):
+    (work / "migrations").mkdir()
+    (work / "migrations" / "0001.py").write_text("OLD = 1\n")
+    (work / "gen.py").write_text(
+        "import os\n" + MIGRATE + 'open("migrations/0002.py", "w").write("MORE = 2\\n")\n'
+    )  # the repository's own script: what it does is not the leash's to see
+    tool = 'TOOL run_command {"command": "' + sys.executable + ' gen.py"}'
+    result, grid = run(make_grid, work, [tool, FIX], frozen_migrations(tmp_path), leash={"commands": ["* gen.py"]})
+    assert (work / "migrations" / "0001.py").read_text() == "OLD = 1\n" and not (work / "migrations" / "0002.py").exists()
+    assert result.status == "done" and result.changed == ["calc.py"]
+    assert "Refused by a hook (hook frozen-migrations): migrations/0001.py is frozen" in told(grid, 1)
+    assert "put back" in told(grid, 1)
+    assert [(s["tool"], s["target"], s["verdict"]) for s in hook_steps(grid, result)] == [("write", "migrations/0001.py", "deny")]
+
+
+def test_the_write_hooks_see_what_a_command_wrote_with_its_diff(make_grid, work, tmp_path):
+    (work / "gen.py").write_text('open("notes.txt", "w").write("hello from a command\\n")\n')
+    hooks = [{"event": e, "command": recorder(tmp_path)} for e in ("before_tool", "after_edit")]
+    tool = 'TOOL run_command {"command": "' + sys.executable + ' gen.py"}'
+    result, grid = run(make_grid, work, [tool, FIX], hooks, verify={"sandbox": "off"}, leash={"commands": ["* gen.py"]})
+    assert result.status == "done" and "notes.txt" in result.changed
+    by_command = [e for e in events(tmp_path) if "notes.txt" in e["paths"]]
+    assert [(e["event"], e["tool"], e["target"]) for e in by_command] == [
+        ("before_tool", "write", "notes.txt"),
+        ("after_edit", "write", "notes.txt"),
+    ]
+    assert all("+hello from a command" in e["diff"] for e in by_command) and by_command[1]["files"] == ["notes.txt"]
+
+
+def test_a_read_hook_matches_the_real_path_behind_a_symlink_as_the_leash_does(make_grid, work, tmp_path):
+    (work / "secret").mkdir()
+    (work / "secret" / "key.txt").write_text("the launch code is 0000\n")
+    (work / "alias").symlink_to("secret")
+    guard = script(tmp_path, "guard", 'sys.exit(print(event["target"] + " is secret", file=sys.stderr) or 2)\n')
+    hooks = [{"event": "before_tool", "match": {"tool": "read", "path": "secret/**"}, "command": guard, "name": "secrets"}]
+    result, grid = run(make_grid, work, ['TOOL read_file {"path": "alias/key.txt"}', FIX], hooks)
+    assert "launch code" not in told(grid, 1)
+    assert "Refused by a hook (hook secrets): secret/key.txt is secret. Do the task without it." in told(grid, 1)
+    assert [(s["tool"], s["target"], s["verdict"]) for s in hook_steps(grid, result)] == [("read", "secret/key.txt", "deny")]

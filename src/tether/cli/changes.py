@@ -157,9 +157,10 @@ def _diff(s: dict, head: str, full: bool) -> None:
 
 
 def _verify(s: dict, head: str, full: bool) -> None:
-    status = (
-        "[green]ok[/green]" if s.get("code") == 0 else "[red]timed out[/red]" if s.get("code") is None else f"[red]exit {s['code']}[/red]"
-    )
+    code = s.get("code")
+    status = "[green]ok[/green]" if code == 0 else "[red]timed out[/red]" if code is None else f"[red]exit {code}[/red]"
+    if s.get("refused"):  # a write hook refused what the command wrote, and it was put back
+        status = "[red]what it wrote was refused by a hook[/red]"
     out.print(f"{head} $ {e(s['command'])} → {status} ({s.get('seconds')}s)")
     print_text(s.get("output", ""), full, 8, tail=True)
 

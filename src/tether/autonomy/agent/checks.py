@@ -82,10 +82,17 @@ class Checks:
             raise Cancelled("stopped")
         self.status(f"running {command}")
         result = run_command(command, self.root, self.verify.within(self.time_left()), self.confined, self.watch, self.cancel)
+        refused = {"refused": result.refused} if result.refused else {}  # a write hook refused what it wrote (watch.py)
         self.log.step(
-            "verify", command=command, code=result.code, seconds=round(result.seconds, 3), output=result.output, wrote=result.wrote
+            "verify",
+            command=command,
+            code=result.code,
+            seconds=round(result.seconds, 3),
+            output=result.output,
+            wrote=result.wrote,
+            **refused,
         )
-        if result.wrote:
+        if result.wrote and not result.refused:  # else the hook's refusal is the note
             self.on_event("note", text=f"{command} wrote {', '.join(result.wrote)}; it is part of this run's change")
         self.on_event("verify", command=command, ok=result.ok, code=result.code, output=result.output)
         return result

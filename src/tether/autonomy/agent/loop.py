@@ -173,7 +173,7 @@ class Agent:
         if mark:  # a killed run's files, whose change the resumed run records
             self.changed |= set(mark["touched"])
         self.trail = Trail.taken_up(self.root, self.log.id, **mark) if mark else Trail(self.root, self.log.id)
-        watch = self.toolbox.watch = Watch(self.trail)  # what checks write joins the run's change
+        watch = self.toolbox.watch = Watch(self.trail, self.hooks)  # what checks write joins the run's change, past the write hooks
         self.checks.start(self.log, watch, lambda: self.trail.touched | ({self.sole} if self.sole else set()))
         self.toolbox.cancel = self.cancel
         self.memory = memory.Memory(self.grid.store, self.root)

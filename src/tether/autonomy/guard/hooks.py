@@ -5,9 +5,11 @@ A `[[hooks]]` entry of the user's config (never a project's: layering.USER_ONLY)
 every matching hook runs, in the order written, with the event as JSON on stdin (redacted), in the
 sandbox checks run in (sandbox.py) with the workspace read-only as its folder: a hook judges, it
 does not edit. Its answer: exit 0 allows, unless stdout holds a JSON `{"decision": "allow" |
-"deny", "reason": "..."}`, which wins; exit 2 denies with stderr's first line as the reason; any
-other exit, no answer within the timeout, or a JSON answer that cannot be read denies as a hook
-that failed — a policy that cannot run must not wave an action through. The first denial decides
+"deny", "reason": "..."}` (as all of stdout or one line of it; any deny wins); exit 2 denies with
+stderr's first line as the reason; any other exit, no answer within the timeout, or an answer that
+cannot be read denies as a hook that failed (hookio.py) — a policy that cannot run must not wave an
+action through. A `read` or `write` is matched on the real path, links resolved as the leash
+resolves them, so a link cannot lead a path past a `path` glob. The first denial decides
 (later hooks of that event do not run). Each verdict is a `decision` step of the run log with the
 rule `hook NAME` and a note the faces show; what a denial does to the run is the agent's
 (agent/hooked.py, proposal.py, checks.py)."""
@@ -20,7 +22,6 @@ import math
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -31,21 +32,20 @@ from pathlib import Path
 from typing import Callable
 
 from ...config import Config
-from ...errors import Cancelled, ConfigError, TetherError
-from ...redaction import redact, redact_all
+from ...errors import ConfigError, TetherError
+from ...redaction import redact_all
+from ..edits.workspace import PathRefused, resolve
 from . import sandbox
+from .hookio import answer, kill, wait
 from .verify import SandboxUnavailable, VerifySettings
 
-__all__ = ["EVENTS", "Hook", "Hooks", "Trial", "Verdict", "answer", "parse"]
+__all__ = ["EVENTS", "Hook", "Hooks", "Trial", "Verdict", "parse"]
 
 EVENTS = ("before_tool", "after_edit", "before_checks", "stop")
 ENTRY_KEYS = ("event", "match", "command", "timeout", "name")
 MATCH_KEYS = ("tool", "path")
 PATH_TOOLS = ("read", "write")  # the leash tools whose target is a path a `path` glob is matched against
 DEFAULT_TIMEOUT = 10.0
-OUTPUT_CAP = 64_000  # characters of a hook's stdout, and of its stderr, that are read
-REASON_CAP = 300  # characters of a reason the model and the log are told
-STOP_POLL = 0.1  # seconds between looks at a Stop while a hook runs
 
 
 @dataclass(frozen=True)
@@ -193,10 +193,18 @@ class Hooks:
     # one call per event: None where every matching hook allows, else the first denial
 
     def before_tool(self, tool: str, target: str, **fields) -> Verdict | None:
-        return self.fire("before_tool", tool, target, [_rel(self.root, target)] if tool in PATH_TOOLS else [], **fields)
+        if tool in PATH_TOOLS:  # the path the leash matched: what the read or write really touches
+            target = _real(self.root, target)
+        return self.fire("before_tool", tool, target, [target] if tool in PATH_TOOLS else [], **fields)
 
     def after_edit(self, files: list[str], diff: str) -> Verdict | None:
-        return self.fire("after_edit", "write", ", ".join(files), files, files=list(files), diff=diff)
+        files = [_real(self.root, f) for f in files]
+        return self.fire("after_edit", "write", ", ".join(files), files, files=files, diff=diff)
+
+    def sees_writes(self, paths: Sequence[str]) -> bool:
+        """Whether a write hook (before_tool `write`, after_edit) matches a write of `paths`: a
+        command's writes are made ready for the hooks only where one would judge them."""
+        return any(h.event in ("before_tool", "after_edit") and h.matches("write", paths) for h in self.hooks)
 
     def before_checks(self, commands: Sequence[str]) -> Verdict | None:
         return self.fire("before_checks", "run", "; ".join(commands), [], commands=list(commands))
@@ -235,9 +243,10 @@ class Hooks:
         if event == "before_tool":
             if not tool:
                 raise TetherError("a before_tool event needs a tool: --tool read, search, write, run or mcp:SERVER:TOOL")
-            return tool, target, [_rel(self.root, target)] if target and tool in PATH_TOOLS else [], {"args": {}}
+            target = _real(self.root, target) if target and tool in PATH_TOOLS else target
+            return tool, target, [target] if target and tool in PATH_TOOLS else [], {"args": {}}
         if event == "after_edit":
-            files = [_rel(self.root, target)] if target else []
+            files = [_real(self.root, target)] if target else []
             return "write", ", ".join(files), files, {"files": files, "diff": ""}
         if event == "before_checks":
             return "run", target, [], {"commands": [target] if target else []}
@@ -271,11 +280,11 @@ class Hooks:
             except OSError as e:
                 return Verdict(hook, False, f"the hook failed: cannot run {hook.command[0]}: {e.strerror or e}", None, 0.0)
             try:
-                out, err, code = _wait(proc, payload.encode(), hook.timeout, cancel)
+                out, err, code = wait(proc, payload.encode(), hook.timeout, cancel)
             except BaseException:  # Stop or Ctrl-C: the hook goes with us
-                _kill(proc)
+                kill(proc)
                 raise
-        allowed, reason = answer(hook, code, _text(out), _text(err))
+        allowed, reason = answer(hook, code, out, err)
         return Verdict(hook, allowed, reason, code, time.monotonic() - start)
 
     def _record(self, event: str, tool: str | None, target: str, v: Verdict) -> None:
@@ -319,41 +328,15 @@ class Trial:
         }
 
 
-def answer(hook: Hook, code: int | None, out: str, err: str) -> tuple[bool, str]:
-    """(allowed, reason) from how a hook ended and what it wrote: see the module's protocol."""
-    if code is None:
-        return False, f"the hook failed: no answer within {hook.timeout:g}s"
-    if code == 2:
-        return False, _line(err) or _line(out) or "the hook refused (exit 2) without a reason"
-    if code != 0:  # a crash says what went wrong last (a traceback's last line)
-        ended, said = f"killed by signal {-code}" if code < 0 else f"exit {code}", _line(err, last=True)
-        return False, f"the hook failed: {ended}" + (f": {said}" if said else "")
-    text = out.strip()
-    if not text.startswith("{"):  # a plain tool's chatter is not an answer: exit 0 allows
-        return True, "allowed"
+def _real(root: Path, path: str) -> str:
+    """A path the model gave, as the workspace-relative path a glob is matched against: the real
+    one, links resolved as the leash resolves them (`workspace.resolve`), so that `alias/key.txt`
+    with `alias` a link to `secret` is matched as `secret/key.txt`. A path the workspace refuses
+    (the leash refused it already) is only made relative."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return False, "the hook failed: its answer on stdout is not valid JSON"
-    decision = data.get("decision") if isinstance(data, dict) else None
-    if decision not in ("allow", "deny"):
-        return False, 'the hook failed: its JSON answer has no "decision" of "allow" or "deny"'
-    reason = _line(str(data.get("reason") or ""))
-    return decision == "allow", reason or ("allowed" if decision == "allow" else "the hook refused without a reason")
-
-
-def _line(text: str, last: bool = False) -> str:
-    """The first (or last) line with words in it, redacted and cut short."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return redact(lines[-1 if last else 0][:REASON_CAP])[0] if lines else ""
-
-
-def _text(data: bytes) -> str:
-    return data[:OUTPUT_CAP].decode("utf-8", "replace")
-
-
-def _rel(root: Path, path: str) -> str:
-    """A path the model gave, as the workspace-relative path a glob is matched against."""
+        return resolve(root, path)[1]
+    except PathRefused:
+        pass
     p = Path(path)
     if p.is_absolute():
         try:
@@ -361,27 +344,3 @@ def _rel(root: Path, path: str) -> str:
         except ValueError:
             return path
     return os.path.normpath(path) if path else path
-
-
-def _wait(proc: subprocess.Popen, data: bytes, timeout: float, cancel) -> tuple[bytes, bytes, int | None]:
-    """The hook's stdout, stderr and exit code (None: killed at the timeout); a Stop raises Cancelled."""
-    end, given = time.monotonic() + timeout, False
-    while True:
-        try:
-            out, err = proc.communicate(None if given else data, timeout=max(0.0, min(STOP_POLL, end - time.monotonic())))
-            return out or b"", err or b"", proc.returncode
-        except subprocess.TimeoutExpired:
-            given = True  # the input is sent once; communicate goes on with it
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("stopped while a hook ran") from None
-            if time.monotonic() >= end:
-                _kill(proc)
-                return b"", b"", None
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()

@@ -45,16 +45,17 @@ class CommandResult:
     seconds: float
     truncated: bool = False
     wrote: list[str] = dataclasses.field(default_factory=list)  # workspace files it created, changed or deleted (watch.py)
+    refused: str = ""  # a write hook refused what it wrote (put back): it fails whatever its exit code
 
     @property
     def ok(self) -> bool:
-        return self.code == 0
+        return self.code == 0 and not self.refused
 
     def summary(self, failures: int | None = None, command: bool = True) -> str:
         """The command, its status and output; with `failures`, the output is cut to that many
         failure reports and the last line (what a model needs to fix the code, at a tenth of the tokens).
         `command=False` leaves out the command line, for a caller that labels the text with it."""
-        status = "timed out" if self.code is None else f"exit {self.code}"
+        status = ("timed out" if self.code is None else f"exit {self.code}") + (", what it wrote refused by a hook" if self.refused else "")
         output = self.output if failures is None else excerpt(self.output, failures)
         cut = self.truncated or output != self.output
         return (f"$ {self.command}\n" if command else "") + f"({status}, {self.seconds:.1f}s{', output cut' if cut else ''})\n{output}"
@@ -228,7 +229,8 @@ def run_command(command: str, root: Path, settings: VerifySettings, confined: bo
     result.output += "".join(f"\n{line}" for line in notes)
     if watch is not None:
         result.wrote, note = watch.after(before, after)
-        result.output += note
+        result.refused = "" if stopped is not None else watch.judged(result.wrote)  # a stopped run puts it all back anyway
+        result.output += note + (f"\n[{result.refused}]" if result.refused else "")
     if stopped is not None:
         raise stopped
     return result

@@ -18,14 +18,23 @@ data caches a test run keeps (`sandbox.CACHES`: `.pytest_cache`, `.mypy_cache`, 
 `.hypothesis`), paths under the user's `[verify] writable` globs, and the protected paths that are
 read-only during checks. Bytecode (`__pycache__/`, `*.pyc`, `*.pyo`) a check writes
 is removed instead of reported: checks run with PYTHONDONTWRITEBYTECODE, it is a cache rebuilt at
-will, and bytecode planted beside a module would run at that module's next import."""
+will, and bytecode planted beside a module would run at that module's next import.
+
+What a command wrote passes the user's write hooks (hooks.py) as a change the model proposed does:
+each file a `before_tool` write with its diff, then `after_edit` on them all — else a check the
+model edited could write what a hook forbids. A denial puts every file the command wrote back as it
+was before it (where a copy was kept) and fails the command with the hook's reason."""
 
 from __future__ import annotations
 
 import stat
+from typing import TYPE_CHECKING
 
 from ..history.trail import Trail
 from .survey import Survey, special
+
+if TYPE_CHECKING:
+    from .hooks import Hooks
 
 __all__ = ["COPY_BYTES", "Watch"]
 
@@ -35,8 +44,8 @@ COPY_BYTES = 1_000_000
 class Watch:
     """One run's view of what its checks write."""
 
-    def __init__(self, trail: Trail):
-        self.trail, self.root = trail, trail.checkpoints.root
+    def __init__(self, trail: Trail, hooks: Hooks | None = None):
+        self.trail, self.root, self.hooks = trail, trail.checkpoints.root, hooks
         self.base: str | None = None  # the commit that holds the copies
         self.copied: dict[str, tuple] = {}  # path -> its fingerprint when copied
 
@@ -65,6 +74,24 @@ class Watch:
         self.trail.adopt(sorted(differ), self.base)
         self.trail.adopt(fresh, None)
         return wrote, _note(wrote, uncopied, bytecode)
+
+    def judged(self, wrote: list[str]) -> str:
+        """The write hooks on what a command wrote (adopted by `after` already): "" where they
+        allow it, else the refusal the command fails with, its files put back."""
+        if not (self.hooks is not None and wrote and self.hooks.sees_writes(wrote)):
+            return ""
+        before, after = self.trail.moved(wrote)
+        diff, denial = self.trail.checkpoints.diff, None
+        for path in wrote:  # the first refusal decides, as for a change's files
+            if (denial := self.hooks.before_tool("write", path, diff=diff(before, after, (path,)))) is not None:
+                break
+        if denial is None and (denial := self.hooks.after_edit(wrote, diff(before, after))) is None:
+            return ""
+        back = self.trail.put_back(wrote, before)
+        kept = [p for p in wrote if p not in back]
+        return f"{denial.refusal} What the command wrote was put back as it was before it" + (
+            f", except {', '.join(kept)} (no copy was kept)." if kept else "."
+        )
 
 
 def _bytecode(path: str) -> bool:

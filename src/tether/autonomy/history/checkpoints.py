@@ -214,9 +214,9 @@ class Checkpoints:
         history, pointer = self._load()
         return [{**asdict(c), "number": n + 1, "applied": n < pointer} for n, c in enumerate(history)]
 
-    def diff(self, a: str, b: str) -> str:
-        """What changed from commit a to commit b, as `diff -u` text."""
-        return self._git("diff", "--no-renames", "--no-color", a, b) + "\n"
+    def diff(self, a: str, b: str, paths: tuple[str, ...] = ()) -> str:
+        """What changed from commit a to commit b (in `paths`, where given), as `diff -u` text."""
+        return self._git("diff", "--no-renames", "--no-color", a, b, "--", *paths) + "\n"
 
     def changed_files(self, a: str, b: str) -> list[str]:
         return [line for line in self._git("diff", "--name-only", "--no-renames", a, b).splitlines() if line]

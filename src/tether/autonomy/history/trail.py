@@ -11,6 +11,8 @@ __all__ = ["Trail"]
 
 
 class Trail:
+    current: str | None = None  # the checkpoint the touched files are at now, where the run moved them (else `last`)
+
     def __init__(self, root: Path, run_id: str):
         self.checkpoints, self.run_id = Checkpoints(root), run_id
         self.touched: set[str] = set()  # files the run wrote or is writing
@@ -61,7 +63,24 @@ class Trail:
 
     def written(self, files: list[str]) -> str:
         """A checkpoint after a write; it becomes the run's last state only when kept (`keep`)."""
-        return self.snapshot(f"run {self.run_id}: {', '.join(files)}", files, self.last)
+        self.current = self.snapshot(f"run {self.run_id}: {', '.join(files)}", files, self.last)
+        return self.current
+
+    def moved(self, files: list[str]) -> tuple[str, str]:
+        """Two checkpoints around what a command just wrote to `files` (adopted already): before
+        it (each file as the run has it now, else as at the run's start) and after it, so their
+        diff is what the command did and `put_back` can undo it."""
+        now = self.current or self.last
+        known = self.known.get(now, frozenset())
+        before = self.checkpoints.graft(f"run {self.run_id}: before a command", now, self.start, [f for f in files if f not in known])
+        return before, self.checkpoints.snapshot(f"run {self.run_id}: what a command wrote", files, before)
+
+    def put_back(self, files: list[str], before: str) -> list[str]:
+        """`files` as `before` (from `moved`) has them; only those the trail holds a state of, since
+        a file with no copy from before the command would be lost. Returns those put back."""
+        back = [f for f in files if f in self.touched]
+        self.checkpoints.restore(before, back)
+        return back
 
     def keep(self, commit: str) -> None:
         self.last = commit
@@ -69,7 +88,7 @@ class Trail:
     def reset(self, commit: str | None = None) -> None:
         """The touched files as `commit` (default: the last kept state) has them; those it never
         saw, as they were at the start."""
-        commit = commit or self.last
+        commit = self.current = commit or self.last
         known = self.known.get(commit, frozenset())
         self.checkpoints.restore(commit, [f for f in sorted(self.touched) if f in known])
         self.checkpoints.restore(self.start, [f for f in sorted(self.touched) if f not in known])
