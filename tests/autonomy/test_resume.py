@@ -35,7 +35,7 @@ def test_a_run_out_of_steps_goes_on_with_its_conversation_and_what_it_spent(make
     first = prepare(RunOptions("fix add and sub", work, level="agent", max_steps=1), grid).run()
     assert first.status == "budget" and first.steps == 1
 
-    with pytest.raises(TetherError, match=r"used 1 of its 1 steps; resume it with a higher --max-steps"):
+    with pytest.raises(TetherError, match=r"used 1 of its 1 steps; raise its max steps to go on"):
         resume(grid, work, None, {})
     run = resume(grid, work, None, {"max_steps": 5})
     assert run.to_dict()["resumes"] == first.id and run.to_dict()["level"] == "agent"
@@ -131,7 +131,9 @@ def _killed(isolated, work) -> dict:
     finally:
         proc.wait()
     listed = json.loads(_tether("log", "--json", cwd=work).stdout)
-    assert listed[-1]["status"] == "interrupted"  # not "running" forever
+    assert listed[-1]["status"] == "interrupted" and listed[-1]["changed"] == ["calc.py"]  # not "running" forever
+    told = _tether("log", listed[-1]["id"], cwd=work)
+    assert "interrupted: the process running it ended (killed or crashed)" in told.stdout + told.stderr
     return listed[-1]
 
 

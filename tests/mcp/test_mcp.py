@@ -178,7 +178,7 @@ def test_resume_goes_on_with_a_run_its_budget_stopped_and_refuses_a_finished_one
 
     stopped, used_up, resumed, again = call(grid, work, steps, write=True)
     assert stopped["status"] == "budget" and stopped["file"] == BROKEN
-    assert used_up.is_error and "higher --max-steps" in used_up.content[0].text
+    assert used_up.is_error and "raise its max steps" in used_up.content[0].text
     assert resumed["run"] == stopped["run"] and resumed["status"] == "done" and "return a + b" in (work / "calc.py").read_text()
     assert again.is_error and "nothing to resume" in again.content[0].text
 

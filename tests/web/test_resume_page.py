@@ -23,7 +23,8 @@ def test_resume_on_a_stopped_runs_page_goes_on_to_done(workspace, browser):  # n
         assert page.text_content("#final") == "stopped"
         (stopped,) = runlog.runs(_store(), str(workspace))
 
-        page.goto(f"{server.origin}/replay/{stopped['id']}")
+        page.click("#to-resume")  # the stopped run's live page leads to its Resume
+        page.wait_for_url(f"**/replay/{stopped['id']}*")
         page.fill("#resume input[name=max_steps]", "5")
         page.click("#resume button[type=submit]")
         page.wait_for_url("**/runs/r*")
@@ -56,7 +57,7 @@ def test_a_bad_limit_on_resume_is_one_clear_error(workspace, browser, steps):  #
         page.goto(f"{server.origin}/replay/{stopped['id']}")
         page.fill("#resume input[name=max_steps]", steps)
         page.click("#resume button[type=submit]")
-        assert "max steps must be" in page.text_content("body")
+        assert "max steps must be" in page.text_content("#main .error") and page.locator("#resume").count() == 1  # said beside Resume
         assert (workspace / "notes.txt").read_text() == ORIGINAL
     finally:
         server.shutdown()

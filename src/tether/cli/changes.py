@@ -206,6 +206,8 @@ def replay(run: dict, steps: list[dict], full: bool) -> None:
     for s in steps:
         head = f"[dim]#{s['n']} {time.strftime('%H:%M:%S', time.localtime(s['ts']))}[/dim] [bold]{s['kind']}[/bold]"
         RENDER.get(s["kind"], _other)(s, head, full)
+    if run["status"] == "interrupted" and not (steps and steps[-1]["kind"] == "end"):  # killed: no end step was written
+        out.print(f"[yellow]interrupted[/]: {e(run.get('reason') or '')}")
 
 
 def _level(run) -> str:

@@ -82,7 +82,7 @@ class TerminalPerson:
 
     def confirm(self, question: str) -> bool:
         with self.live.paused() if self.live else contextlib.nullcontext():
-            err.print(f"[yellow]?[/yellow] {question}", markup=False)
+            err.print(f"[yellow]?[/yellow] {e(question)}", highlight=False)  # the question's text is data: no markup in it
             return self._key("[y]es / [n]o ", "yn") == "y"
 
     def review(self, hunks) -> list[bool] | None:

@@ -237,18 +237,21 @@ class Pages:
         run = self.runs_.get(request.path_params["key"], WebRun)
         return JSONResponse({"message": await anyio.to_thread.run_sync(run.undo)})
 
-    def replay(self, request: Request):
+    def replay(self, request: Request, error: TetherError | None = None):
         found = runlog.replay(self.grid.store, request.path_params["run_id"])
         if found is None:
             raise TetherError("no such run")
-        return self.page(request, "replay.html", run=found[0], steps=found[1])
+        return self.page(request, "replay.html", error.http_status if error else 200, run=found[0], steps=found[1], error=error or "")
 
     async def resume(self, request: Request):
         """Resume on a stopped, failed or killed run's page: it goes on as a live run (start.resume)."""
         form = await self.posted(request)
         self.grid.refresh()
-        given = start.RunOptions.from_fields(self.root, {"instruction": "-", "max_steps": form.get("max_steps")})
-        run = self.runs_.resume(self.grid, self.root, request.path_params["run_id"], {"max_steps": given.max_steps})
+        try:
+            given = start.RunOptions.from_fields(self.root, {"instruction": "-", "max_steps": form.get("max_steps")})
+            run = self.runs_.resume(self.grid, self.root, request.path_params["run_id"], {"max_steps": given.max_steps})
+        except TetherError as refused:  # the run's page again, saying why beside its Resume
+            return self.replay(request, refused)
         return RedirectResponse(f"/runs/{run.key}", 303)
 
     async def workspace(self, request: Request):

@@ -126,7 +126,7 @@ def over_budget(spent: Spent, budget: RunBudget) -> str | None:
         ("seconds", spent.seconds, budget.seconds),
     ):
         if limit is not None and used is not None and used >= limit:
-            return f"it used {used:g} of its {limit:g} {name}; resume it with a higher --max-{name}"
+            return f"it used {used:g} of its {limit:g} {name}; raise its max {name} to go on"
     return None
 
 

@@ -296,7 +296,11 @@ class Leash:
             if limit is not None and used is not None and used > limit:
                 if name == "steps":  # a step is charged before it is taken: the one refused never was
                     s.steps -= steps
-                why = f"the run used its {limit:g} steps" if name == "steps" else f"the run used {used:g} {name} of its {limit:g}"
+                why = (
+                    f"the run used its {limit:g} step{'' if limit == 1 else 's'}"
+                    if name == "steps"
+                    else f"the run used {used:g} {name} of its {limit:g}"
+                )
                 return self._record("budget", name, Decision("deny", f"budget {name}", why))
         return Decision("allow", "budget", "within budget")
 

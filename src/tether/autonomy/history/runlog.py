@@ -153,13 +153,16 @@ def runs(store: Store, root: str | None = None, limit: int = 50, chats: bool = T
     rows = store.ensure(SCHEMA).query(
         f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY ts DESC LIMIT ?", (*(() if root is None else (root,)), limit)
     )
-    return [_state({**dict(r), "changed": json.loads(r["changed"] or "[]")}) for r in rows][::-1]
+    return [_state(store, {**dict(r), "changed": json.loads(r["changed"] or "[]")}) for r in rows][::-1]
 
 
-def _state(run: dict) -> dict:
-    """A `do` left running by a process that is gone (kill -9, a crash) was interrupted."""
+def _state(store: Store, run: dict) -> dict:
+    """A `do` left running by a process that is gone (kill -9, a crash) was interrupted; what it
+    changed is what its applied steps wrote."""
     if run["status"] == "running" and run["command"] == "do" and not alive(run["id"]):
-        run["status"], run["reason"] = "interrupted", "the process running it ended (killed or crashed); `tether do --continue` goes on"
+        run["status"], run["reason"] = "interrupted", "the process running it ended (killed or crashed); resume goes on from there"
+        applied = store.query("SELECT detail FROM run_steps WHERE run_id = ? AND kind = 'diff' ORDER BY n", (run["id"],))
+        run["changed"] = sorted({f for r in applied if (d := json.loads(r["detail"])).get("applied") for f in d.get("files") or []})
     return run
 
 
@@ -168,7 +171,7 @@ def replay(store: Store, run_id: str) -> tuple[dict, list[dict]] | None:
     found = store.ensure(SCHEMA).query("SELECT * FROM runs WHERE id LIKE ? ORDER BY ts", (run_id + "%",))
     if len(found) != 1:
         return None
-    run = _state({**dict(found[0]), "changed": json.loads(found[0]["changed"] or "[]")})
+    run = _state(store, {**dict(found[0]), "changed": json.loads(found[0]["changed"] or "[]")})
     steps = [
         {"n": r["n"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["detail"])}
         for r in store.query("SELECT * FROM run_steps WHERE run_id = ? ORDER BY n", (run["id"],))

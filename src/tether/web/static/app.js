@@ -135,6 +135,9 @@ if (runBox) {
                          " · ", el("a", { href: "/ledger" }, "what it cost")));
       }
       if (e.plan) showPlan(e.plan.steps, null);
+      else if (e.run && !["done", "answered", "proposed"].includes(e.status)) {  // stopped, out of budget, failing: it can go on
+        result.append(el("p", {}, el("a", { href: `/replay/${e.run}#resume`, id: "to-resume" }, "Resume it"), " with its conversation, leash and spending"));
+      }
       if (e.diff) result.append(diffBlock(e.diff));
       if (e.status === "proposed" && e.answer) result.append(diffBlock(e.answer));
       if (e.status === "answered" && e.answer) result.append(el("pre", {}, e.answer));
