@@ -82,6 +82,10 @@ def test_plan_writes_the_file_it_names_and_do_carries_out_the_edited_plan(shop):
 
     again = run(shop, "do", "--plan", ".tether/plan.md", "--level", "auto")
     assert again.returncode == 0 and "every step of the plan is done already" in again.stderr
+    listed = run(shop, "log").stdout  # each step's request on one line: its title, the details for the model only
+    assert "    plan step 3/3: Say so in the README" in listed and "Files:" not in listed and "This is step" not in listed
+    undone = run(shop, "undo")
+    assert undone.stdout == "undid “tether do: plan step 3/3: Say so in the README”: README.md\n", undone.stderr
 
 
 def test_plan_json_has_its_documented_shape_and_an_output_file(shop):

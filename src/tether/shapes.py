@@ -90,7 +90,8 @@ RUN_ROW = obj(
         "cost_usd": maybe(N),
         "seconds": maybe(N),
         "changed": array(S),
-    }
+    },
+    {"title": S},  # a list's row: the request's first line, for one-line displays
 )
 KEY = obj(
     {

@@ -112,7 +112,7 @@ def log(
             f"[bold]{r['id']}[/bold]  {r['command']}{_level(r)}  [{STATUS_STYLE.get(r['status'], 'yellow')}]{r['status']}[/]"
             f"  {plural(r['steps'], 'step')} · {r['input_tokens'] + r['output_tokens']:,} tokens · {usd(r['cost_usd'])} · "
             f"{r['seconds'] or 0:.0f}s"
-            f"\n    {e(r['instruction'][:100])}" + (f"  [dim]→ {e(', '.join(r['changed']))}[/dim]" if r["changed"] else ""),
+            f"\n    {e(r['title'])}" + (f"  [dim]→ {e(', '.join(r['changed']))}[/dim]" if r["changed"] else ""),
             markup=True,
             highlight=False,
         )

@@ -100,6 +100,7 @@ BINARY_SUFFIXES = {
     ".mov",
     ".avi",
 }
+TETHER_SHOWN = (".tether/memory.md",)  # of tether's own folder, what a model is shown: the standing notes (autonomy/memory.py)
 SNIFF = 8192
 MAX_DEPTH = 100  # folders deep: no project's sources go deeper, and a tree that does is skipped with this reason
 
@@ -166,6 +167,8 @@ def walk(
             result.skipped.append((path, "unreadable"))
             continue
         reason = _builtin_skip(entry.name, is_dir, rel == "", folder)
+        if reason is None and tethers_own(path + ("/" if is_dir else "")):
+            reason = "tether's own file"
         if reason is None and _ignored(rules, path, is_dir):
             reason = "gitignored"
         if reason is None and exclude_spec is not None and exclude_spec.match_file(path + ("/" if is_dir else "")):
@@ -198,12 +201,21 @@ def ignored(root: Path, rel: str) -> bool:
     return False
 
 
+def tethers_own(rel: str) -> bool:
+    """Whether `rel` (a folder's ending in /) is in the workspace's `.tether/` (tether's plan file,
+    its leftovers), which is tether's, not the project's: no model is shown it or reads it, save
+    the standing notes of TETHER_SHOWN. A small model shown the plan file kept rewriting it."""
+    return rel.startswith(".tether/") and rel not in TETHER_SHOWN and rel != ".tether/"
+
+
 def _link_skip(root: Path, folder: Path, target: Path, is_dir: bool, seen_dirs: set[Path]) -> str | None:
     """Why a symlink is not followed, or None."""
     if target != root and root not in target.parents:
         return "symlink outside the root"
     if any(p.lower() == ".git" for p in target.relative_to(root).parts):
         return "symlink into .git"  # a repository's config and hooks are never context
+    if tethers_own(target.relative_to(root).as_posix() + ("/" if is_dir else "")):
+        return "symlink to tether's own file"
     if ignored(root, target.relative_to(root).as_posix()):
         return "symlink to an ignored path"  # a cloned repository's link to a file people keep out of git (a tfstate)
     if not target.exists():

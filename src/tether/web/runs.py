@@ -15,6 +15,7 @@ from ..autonomy.agent import start
 from ..autonomy.agent.result import RunResult, Status
 from ..autonomy.edits.hunks import Hunk
 from ..autonomy.history.checkpoints import Checkpoints
+from ..autonomy.history.runlog import headline
 from ..errors import Cancelled, TetherError
 from ..layering import LEVELS
 from ..mcp.client import tools_for
@@ -236,7 +237,7 @@ class WebRun(Live):
         mine = [  # the change this run recorded as it ended: its message, its files, made while it ran
             e["number"]
             for e in entries
-            if e["message"] == f"tether do: {self.instruction[:80]}"
+            if e["message"] == f"tether do: {headline(self.instruction, 80)}"
             and self.started <= e["time"] <= self.ended
             and sorted(e["files"]) == sorted(result.changed)
         ]

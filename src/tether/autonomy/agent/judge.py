@@ -60,6 +60,6 @@ class Judge:
         it escalates to, or a person's yes); `tether do` again draws a fresh attempt."""
         if not small or not wrong_values(checks):
             return
-        what = f"the checks fail on wrong answers, which {model} rarely fixes in a second turn"
+        what = f"the checks fail on wrong answers, which the model ({model}) rarely fixes in a second turn"
         if not self.confirm(f"{what}. Go on?"):
             raise Stop(Status.FAILING, f"{what}; run it again for a fresh attempt")

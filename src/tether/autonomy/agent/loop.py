@@ -37,7 +37,7 @@ from ..guard.leash import Leash
 from ..guard.untrusted import Fence
 from ..guard.verify import SandboxUnavailable, VerifySettings, score
 from ..guard.watch import Watch
-from ..history.runlog import RunLog
+from ..history.runlog import RunLog, headline
 from ..history.trail import Trail
 from . import hooked, sampling, turn
 from .checks import Checks
@@ -354,7 +354,7 @@ class Agent:
         outcome = self.attempt(text, edits)
         if outcome.unchanged and self.checks.failing and self.unreviewed():  # it wrote the failing files out as they are
             self.judge.failed_edits.add(k)
-            return sampling.again(self, text)
+            return sampling.again(self, text, unchanged=True)
         if (
             outcome.applied
             and not outcome.passed
@@ -375,7 +375,7 @@ class Agent:
     # -- the end ------------------------------------------------------------------------------
 
     def _finish(self, instruction: str, stop: Stop) -> RunResult:
-        changed, diff = self.trail.finish(f"tether do: {instruction[:80]}", bool(self.changed))
+        changed, diff = self.trail.finish(f"tether do: {headline(instruction, 80)}", bool(self.changed))
         self.totals()
         self.log.finish(stop.status, stop.reason, sorted(self.changed | set(changed)))
         return RunResult.of(self.log.id, stop, changed, diff, self.leash.spent, self.checks.results)

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Callable
 
 from ...errors import TetherError
-from ..guard.verify import VerifySettings
+from ...redaction import redact
+from ..guard.verify import VerifySettings, first_failure
+from ..history.checkpoints import Checkpoints
+from ..history.runlog import headline
 from . import start
 from .loop import Person
 from .plan import Plan, Step
@@ -134,9 +137,9 @@ class PlanRun:
                     VerifySettings.from_config(grid.config, options.root, (step.check,)).startable(options.root)
 
     def instruction(self, n: int, step: Step) -> str:
-        """What the model is asked for one step: the step, its files and notes, within the task."""
+        """What the model is asked for one step: a one-line title, then its files and notes, within the task."""
         total = len(self.plan.steps)
-        lines = [f"{step.title}"]
+        lines = [f"plan step {n}/{total}: {step.title}"]  # the first line is the run's title in one-line lists (runlog.headline)
         lines += [f"Files: {', '.join(step.files)}"] if step.files else []
         lines += [step.detail] if step.detail else []
         if total > 1:
@@ -174,12 +177,33 @@ class PlanRun:
             results.append(result)
             step.run = result.id
             if not _done(result, step):
-                return self._failed(results, n, step, result.status, result.reason)
+                return self._failed(results, n, step, result.status, result.reason + self._why(n, step, result))
             step.status, step.reason = "done", ""
             self._save()
             self._tell(n, step, "done")
         total = len(self.plan.steps)
         return self._ended(results, Status.DONE, f"every step of the plan is done ({total} step{'' if total == 1 else 's'})")
+
+    def _why(self, n: int, step: Step, result: RunResult) -> str:
+        """What a person needs beside the run's reason, shortened and redacted: the check that
+        failed and its first failure line (else only `tether log RUN` says it), and where the
+        step's change is: kept to look at, or an earlier run's failing change still in place (a
+        small model shown it writes it out again, and a second run changes nothing)."""
+        why = ""
+        if failing := next((c for c in result.checks if not c.ok), None):
+            why += f"; check `{_short(failing.command, 80)}` failed: {_short(first_failure(failing), 160)}"
+        if result.status in (Status.STOPPED, Status.INTERRUPTED):
+            return why
+        if result.changed:
+            why += "; its change is kept for you to look at: `tether undo` takes it back"
+        elif self._left_before(n, step):
+            why += "; the failing change of this step's earlier run is still in place: `tether undo` takes it back for a fresh attempt"
+        return why
+
+    def _left_before(self, n: int, step: Step) -> bool:
+        """Whether the last change applied in the workspace is an earlier run of this same step."""
+        applied = [c for c in Checkpoints(self.options.root).log() if c["applied"]]
+        return bool(applied) and applied[-1]["message"] == f"tether do: {headline(self.instruction(n, step), 80)}"
 
     def _failed(self, results: list[RunResult], n: int, step: Step, status: Status, reason: str) -> PlanResult:
         """A step that did not end done: failed, or still todo where a person or a signal stopped it."""
@@ -233,6 +257,11 @@ class PlanRun:
         steps = [s.to_dict(n) for n, s in enumerate(self.plan.steps, start=1)]
         file = str(self.file) if self.file else None
         return {**head, "instruction": self.plan.task, "plan": {"task": self.plan.task, "file": file, "steps": steps}}
+
+
+def _short(text: str, most: int) -> str:
+    text = redact(" ".join(text.split()))[0]
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _done(result: RunResult, step: Step) -> bool:

@@ -16,18 +16,21 @@ if TYPE_CHECKING:
     from .loop import Agent
 
 FRESH_TEMPERATURE = 1.0  # samples after a repeat: spread wide, the checks choose
+UNCHANGED = "the model changed nothing: it wrote the files as they already are, and the checks fail on them"
 
 
-def again(run: Agent, text: str) -> Outcome:
+def again(run: Agent, text: str, unchanged: bool = False) -> Outcome:
     """The model wrote a change that already failed. A small model copies its own earlier reply
     from the conversation: qwen2.5-coder-1.5b wrote the same file token for token three times,
     the last at temperature 0.7. Where no person reviews each change, that ends the run, unless
     the person asked for more candidates: then samples from the opening prompt alone go on.
     In six agent-benchmark runs such samples passed 2 times in about 140, and in the last they
     were a third of the tokens; a run started again sees the failing file in outline, which is
-    the same sample. Where a person reviews, say so once, and stop the second time."""
+    the same sample. Where a person reviews, say so once, and stop the second time. `unchanged`:
+    the change wrote the files as they already are (a failing change an earlier run left), so the
+    reason says the model changed nothing rather than that it repeated itself."""
     if run.unreviewed() and run.candidates == 1:
-        raise Stop(Status.STUCK, "the model wrote a failed change again")
+        raise Stop(Status.STUCK, UNCHANGED if unchanged else "the model wrote a failed change again")
     if run.unreviewed():
         run.judge.stuck("again", "the model wrote a failed change again after fresh samples from the opening prompt")
         return fresh(run, text)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ... import config
-from ...context.walk import is_binary, read_regular
+from ...context.walk import is_binary, read_regular, tethers_own
 from ...errors import TetherError
 
 
@@ -54,6 +54,8 @@ def readable(root: Path, path: str) -> tuple[Path, str]:
     """`resolve`, and a file the ignore files leave out (.gitignore, .tetherignore) is refused too:
     what tether reads for a model or a page is what its walk would show, never more."""
     target, rel = resolve(root, path)
+    if tethers_own(rel + ("/" if target.is_dir() else "")):
+        raise PathRefused(f"{path}: tether's own file (its plan, its records), not part of the project")
     refuse_ignored(root, rel, "read", path)  # named as asked: a link's ignored target stays unnamed
     return target, rel
 
@@ -84,8 +86,12 @@ def protected(root: Path, rel: str) -> str | None:
     """Why the agent may never write `rel` (already resolved), or None."""
     if rel.rsplit("/", 1)[-1] in PROTECTED_NAMES:
         return f"{rel}: tether's own config is not the agent's to change"
-    if rel == ".tether" or rel.startswith(".tether/"):
+    if rel == ".tether/plan.md":
+        return f"{rel}: tether's plan file is the person's to edit; a plan's run marks its steps itself"
+    if rel == ".tether/memory.md":
         return f"{rel}: tether's memory of this project changes only when a person accepts a note (`tether memory`)"
+    if rel == ".tether" or rel.startswith(".tether/"):
+        return f"{rel}: tether's own files are not the agent's to change"
     data = Path(os.path.realpath(config.data_dir()))
     real = root / rel
     if real == data or data in real.parents:

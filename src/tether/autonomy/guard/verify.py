@@ -92,6 +92,27 @@ def raised(output: str) -> list[str]:
     return [name.rsplit(".", 1)[-1] for name in _RAISED.findall(output)]
 
 
+_WHY = (  # a failure's own line, most telling first: pytest's "E   assert …", an exception's line, a FAILED/FAIL summary
+    re.compile(r"^E\s+(\S.*)$", re.M),
+    re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*)$", re.M),
+    re.compile(r"^((?:FAILED|FAIL:|ERROR:?) \S.*)$", re.M),
+)
+
+
+def first_failure(check: CommandResult) -> str:
+    """The one line that says why a failing check failed (its first assertion or exception, else
+    its last line of output), for a result a person reads at a glance; not redacted here."""
+    if check.code is None:
+        return "timed out"
+    if check.refused:
+        return check.refused
+    for pattern in _WHY:
+        if m := pattern.search(check.output):
+            return m.group(1).strip()
+    lines = [line.strip() for line in check.output.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit {check.code}"
+
+
 _SECTION = re.compile(r"^(?:_{3,} .+ _{3,}|={3,}\s*$|(?:FAIL|ERROR): .+)$", re.M)  # pytest's and unittest's failure headers
 _RECAP = re.compile(r"^=+ short test summary info =+$", re.M)
 # difflib's guide lines ("?   ^") and unittest's note that it cut a diff: tokens that tell a model nothing

@@ -147,13 +147,22 @@ def alive(run_id: str) -> bool:
     return False
 
 
+def headline(instruction: str, most: int = 100) -> str:
+    """A request's first line, cut to `most` characters: what one-line displays show (a list of
+    runs, an undo entry), so a request of several lines (a plan step's) never breaks a line."""
+    first = next((line.strip() for line in instruction.splitlines() if line.strip()), "")
+    return first if len(first) <= most else first[: most - 1] + "…"
+
+
 def runs(store: Store, root: str | None = None, limit: int = 50, chats: bool = True) -> list[dict]:
-    """The newest `limit` runs (of the workspace `root`), oldest first; `chats=False` leaves chats out."""
+    """The newest `limit` runs (of the workspace `root`), oldest first, each with its request's
+    `title` (`headline`); `chats=False` leaves chats out."""
     where = " AND ".join(([] if root is None else ["root = ?"]) + ([] if chats else ["command != 'chat'"]))
     rows = store.ensure(SCHEMA).query(
         f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY ts DESC LIMIT ?", (*(() if root is None else (root,)), limit)
     )
-    return [_state(store, {**dict(r), "changed": json.loads(r["changed"] or "[]")}) for r in rows][::-1]
+    found = [{**dict(r), "changed": json.loads(r["changed"] or "[]"), "title": headline(r["instruction"] or "")} for r in rows]
+    return [_state(store, run) for run in found][::-1]
 
 
 def _state(store: Store, run: dict) -> dict:
