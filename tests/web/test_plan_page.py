@@ -68,6 +68,11 @@ def test_a_plan_made_edited_and_run_in_the_page_stops_at_the_rejected_step(three
         assert [s.status for s in saved.steps] == ["done", "failed", "todo"] and saved.steps[0].title == "Upper-case a.txt, every letter"
         commands = [r["command"] for r in runlog.runs(Store(default_path()), str(three))]
         assert commands == ["plan", "do", "do"]
+        page.click("#edit-plan")  # back to the plan file, to edit it and run it again
+        page.wait_for_url("**/plan/p*")
+        again = page.locator("#plan-text").input_value()
+        assert "## 1. Upper-case a.txt, every letter [done]" in again and "## 2. Upper-case b.txt [failed]" in again
+        assert "## 3. Upper-case c.txt [todo]" in again and page.is_visible("#run-plan")
         assert errors == []
     finally:
         server.shutdown()

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from ..autonomy.agent import planrun, start
-from ..autonomy.agent.plan import DEFAULT_FILE, Plan, make_plan, parse, plan_path
+from ..autonomy.agent.plan import DEFAULT_FILE, Plan, load, make_plan, parse, plan_path
 from ..autonomy.guard.leash import LEVELS
 from ..errors import Cancelled, TetherError
 from ..mcp.client import tools_for
@@ -31,15 +31,19 @@ class WebPlan(Live):
     """A plan being made from the start form's fields (kept for the run it becomes): the model's
     progress as events, Stop at any point, and the Plan (or why there is none) at the end."""
 
-    def __init__(self, key: str, grid: GridLike, root, fields: dict):
+    def __init__(self, key: str, grid: GridLike, root, fields: dict, loaded: Plan | None = None):
         super().__init__(key)
         self.grid, self.root, self.fields = grid, root, fields
         self.instruction = str(fields.get("instruction") or "").strip()
         self.model = str(fields.get("model_other") or fields.get("model") or "default").strip() or "default"
         self.cancel = threading.Event()
-        self.plan: Plan | None = None
+        self.plan: Plan | None = loaded  # `loaded`: the plan file as a run left it, to edit and run again (no model call)
+        if loaded is not None:
+            self.result = {"status": "planned", "reason": "the plan file as the last run left it"}
 
     def _run(self) -> None:
+        if self.plan is not None:
+            return
         status, reason = "planned", ""
         try:
             self.plan = make_plan(self.grid, self.root, self.instruction, self.model, on_event=self.event, cancel=self.cancel)
@@ -58,6 +62,7 @@ class WebPlan(Live):
 def routes(pages: Pages) -> list[Route]:
     return [
         Route("/plan", partial(_make, pages), methods=["POST"]),
+        Route("/plan/again", partial(_again, pages), methods=["POST"]),
         Route("/plan/{key}", partial(_show, pages)),
         Route("/plan/{key}/run", partial(_carry, pages), methods=["POST"]),
     ]
@@ -71,6 +76,19 @@ async def _make(pages: Pages, request: Request):
         raise TetherError("say what the plan is for")
     job = WebPlan(f"p{next(pages.runs_.numbers)}", pages.grid, pages.root, form)
     pages.grid.route(job.model)  # an unknown model is one clear error here, not a page that fails later
+    pages.runs_.keep(job)
+    return RedirectResponse(f"/plan/{job.key}", 303)
+
+
+async def _again(pages: Pages, request: Request):
+    """A finished plan run's "Edit the plan and run it again": the workspace's plan file, as the
+    run left it (each step's state), on the Plan page to edit and approve; only that file."""
+    await pages.posted(request)
+    file = plan_path(pages.root)
+    if not file.is_file():
+        raise TetherError(f"no plan file at {DEFAULT_FILE}: make a plan with the Plan button")
+    plan = load(file)
+    job = WebPlan(f"p{next(pages.runs_.numbers)}", pages.grid, pages.root, {"instruction": plan.task or plan.steps[0].title}, plan)
     pages.runs_.keep(job)
     return RedirectResponse(f"/plan/{job.key}", 303)
 

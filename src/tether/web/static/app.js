@@ -134,7 +134,7 @@ if (runBox) {
         result.append(el("p", {}, `changed ${e.changed.join(", ")} — `, el("a", { href: "/timeline", id: "to-timeline" }, "undo it from the Timeline"),
                          " · ", el("a", { href: "/ledger" }, "what it cost")));
       }
-      if (e.plan) showPlan(e.plan.steps, null);
+      if (e.plan) { showPlan(e.plan.steps, null); document.getElementById("plan-again").hidden = false; }  // back to the plan file, to edit
       else if (e.run && !["done", "answered", "proposed"].includes(e.status)) {  // stopped, out of budget, failing: it can go on
         result.append(el("p", {}, el("a", { href: `/replay/${e.run}#resume`, id: "to-resume" }, "Resume it"), " with its conversation, leash and spending"));
       }
