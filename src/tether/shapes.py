@@ -153,7 +153,7 @@ SHAPES: dict[str, dict] = {
         {
             "run": RUN_ROW,
             "steps": array(
-                obj({"n": I, "ts": N, "kind": {"enum": ["prompt", "reply", "tool", "decision", "diff", "verify", "note", "end"]}})
+                obj({"n": I, "ts": N, "kind": {"enum": ["start", "prompt", "reply", "tool", "decision", "diff", "verify", "note", "end"]}})
                 | {"additionalProperties": True}
             ),
         }
