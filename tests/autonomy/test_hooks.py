@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import PYTEST, make_tree, user_config
 from tether import config, trust
 from tether.autonomy.agent import start
-from tether.autonomy.guard.hooks import Hook, Hooks
+from tether.autonomy.guard.hooks import Hook, HookBroken, Hooks
 from tether.autonomy.history import runlog
 from tether.autonomy.history.checkpoints import Checkpoints
 from tether.errors import ConfigError
@@ -74,7 +74,8 @@ def test_a_hook_that_denies_a_write_leaves_the_file_untouched_and_the_model_hear
     hooks = [{"event": "before_tool", "match": {"tool": "write", "path": "calc.py"}, "command": frozen, "name": "frozen"}]
     result, grid = run(make_grid, work, [FIX], hooks)
     assert (work / "calc.py").read_text() == BROKEN and result.changed == [] and Checkpoints(work).log() == []
-    assert result.status == "refused" and "refused 1 action" in result.reason
+    assert result.status == "refused"
+    assert result.reason == "nothing changed: hook frozen refused writing calc.py (once): calc.py is frozen until the release"
     assert "Refused by a hook (hook frozen): calc.py is frozen until the release. Nothing was written." in told(grid, 1)
     [step] = hook_steps(grid, result)
     assert step["verdict"] == "deny" and step["allowed"] is False and step["tool"] == "write" and step["target"] == "calc.py"
@@ -193,9 +194,8 @@ def test_a_stop_hook_on_a_run_a_limit_ended_is_only_recorded(make_grid, work, tm
             "the hook failed: its answer on stdout is not valid JSON (write it as one line of JSON, or as all of stdout)",
         ),
         ("print(json.dumps({'ok': True}))\n", None, 'the hook failed: its JSON answer has no "decision" of "allow" or "deny"'),
-        ("", ["no-such-hook-program", "--check"], "the hook failed: cannot run no-such-hook-program: not found on the PATH hooks run with"),
     ],
-    ids=["timeout", "crash", "broken-json", "no-decision", "missing"],
+    ids=["timeout", "crash", "broken-json", "no-decision"],
 )
 def test_a_hook_that_hangs_crashes_or_answers_garbage_denies_with_one_clear_reason(work, tmp_path, body, command, reason):
     hangs = "sleep" in body  # only the hook that never answers gets a short timeout: the others answer, however slow the machine
@@ -297,7 +297,7 @@ def test_tether_hooks_lists_them_and_tests_them_on_a_sample_event(work, tmp_path
     shown = subprocess.run(
         [*cli, "test", "before_tool", "--tool", "write", "--target", "calc.py"], cwd=work, capture_output=True, text=True
     )
-    assert shown.returncode == 0 and "deny  hook frozen: calc.py is frozen" in shown.stdout
+    assert shown.returncode == 1 and "deny  hook frozen: calc.py is frozen" in shown.stdout  # a script learns the hook denies
     other = subprocess.run(
         [*cli, "test", "before_tool", "--tool", "write", "--target", "test_calc.py"], cwd=work, capture_output=True, text=True
     )
@@ -306,7 +306,7 @@ def test_tether_hooks_lists_them_and_tests_them_on_a_sample_event(work, tmp_path
         [*cli, "test", "before_tool", "--tool", "write", "--target", "calc.py", "--json"], cwd=work, capture_output=True
     )
     jsonschema.validate(json.loads(tested.stdout), SHAPES["hooks test"])
-    assert json.loads(tested.stdout)["allowed"] is False
+    assert json.loads(tested.stdout)["allowed"] is False and tested.returncode == 1
     bad = subprocess.run([*cli, "test", "after_tool"], cwd=work, capture_output=True, text=True)
     assert bad.returncode == 1 and "unknown hook event 'after_tool'" in bad.stderr and "Traceback" not in bad.stderr
 
@@ -451,3 +451,66 @@ def test_a_read_hook_matches_the_real_path_behind_a_symlink_as_the_leash_does(ma
     assert "launch code" not in told(grid, 1)
     assert "Refused by a hook (hook secrets): secret/key.txt is secret. Do the task without it." in told(grid, 1)
     assert [(s["tool"], s["target"], s["verdict"]) for s in hook_steps(grid, result)] == [("read", "secret/key.txt", "deny")]
+
+
+# -- what a new user found (issue 41) ------------------------------------------------------------
+
+
+def test_a_hook_that_refuses_the_only_change_twice_ends_the_run_refused_naming_the_hook(make_grid, work, tmp_path):
+    frozen = script(tmp_path, "frozen", 'sys.exit(print("tests are frozen", file=sys.stderr) or 2)\n')
+    hooks = [{"event": "before_tool", "match": {"tool": "write"}, "command": frozen, "name": "frozen-tests"}]
+    result, grid = run(make_grid, work, [FIX, FIX], hooks)  # the obedient model writes its refused change again
+    assert result.status == "refused" and (work / "calc.py").read_text() == BROKEN
+    assert result.reason == "nothing changed: hook frozen-tests refused writing calc.py (2 times): tests are frozen"
+    assert len(grid.provider("s").requests) == 2  # no model call after the second refusal
+    assert runlog.replay(grid.store, result.id)[0]["reason"] == result.reason  # what `tether log` and the web page show
+
+
+def test_a_hook_whose_program_cannot_start_refuses_the_run_before_any_model_call(make_grid, work, tmp_path):
+    plain = tmp_path / "gate.sh"
+    plain.write_text("#!/bin/sh\nexit 0\n")  # not made executable
+    for command, problem in (
+        ("pyhton3 check.py", "pyhton3 not found on the PATH hooks run with"),
+        (str(plain), f"{plain} is not executable"),
+        (str(tmp_path / "nowhere.sh"), f"{tmp_path / 'nowhere.sh'} is not a file"),
+    ):
+        hooks = [{"event": "stop", "command": command, "name": "lint-gate"}]
+        grid = make_grid({"routes": {"default": {"models": ["s/m"]}}, "hooks": hooks}, s=["DONE"])
+        with pytest.raises(HookBroken) as caught:
+            start.prepare(start.RunOptions("make add add", work, level="auto", checks=(PYTEST,)), grid)
+        assert str(caught.value).startswith(f"hook lint-gate cannot run: {problem}") and "fix [[hooks]] in " in str(caught.value)
+        assert grid.provider("s").requests == []
+
+
+def test_tether_do_with_a_mistyped_hook_says_so_in_one_line_and_calls_no_model(work, tmp_path):
+    path = user_config(
+        '[providers.s]\nkind = "scripted"\noptions = { replies = ["DONE"] }\n[routes.default]\nmodels = ["s/m"]\n'
+        '[verify]\nsandbox = "off"\n[[hooks]]\nevent = "after_edit"\ncommand = "pyhton3 lint.py"\nname = "lint-gate"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "tether", "do", "make add add", "--level", "auto", "-C", str(work)], capture_output=True, text=True
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "hook lint-gate cannot run: pyhton3 not found on the PATH hooks run with" in done.stderr
+    assert f"fix [[hooks]] in {path}" in done.stderr.replace("\n", "")
+
+
+def test_a_hook_that_breaks_during_a_run_ends_it_at_once_as_an_error(make_grid, work, tmp_path):
+    gate = tmp_path / "gate.sh"
+    gate.write_text("#!/bin/sh\nexit 0\n")
+    gate.chmod(0o755)
+    grid = make_grid(
+        {"routes": {"default": {"models": ["s/m"]}}, "hooks": [{"event": "before_tool", "command": str(gate), "name": "gate"}]},
+        s=[FIX, FIX, "DONE", "DONE"],
+    )
+    prepared = start.prepare(start.RunOptions("make add add", work, level="auto", checks=(PYTEST,), edit_format="search-replace"), grid)
+    gate.unlink()  # gone between the start and its first use
+    result = prepared.run()
+    assert result.status == "error" and result.reason.startswith(f"hook gate cannot run: {gate} is not a file")
+    assert len(grid.provider("s").requests) == 1 and (work / "calc.py").read_text() == BROKEN
+
+
+def test_tether_hooks_test_shows_a_hook_that_cannot_run_as_a_denial(work):
+    trial = Hooks([Hook("before_tool", ("no-such-hook-program", "--check"), name="policy")], work).trial("before_tool", "write", "calc.py")
+    [verdict] = trial.verdicts
+    assert not trial.allowed and verdict.reason.startswith("the hook cannot run: no-such-hook-program not found on the PATH hooks run with")

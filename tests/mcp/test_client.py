@@ -171,6 +171,28 @@ def test_servers_that_hang_exit_or_are_missing_at_start_leave_the_others_working
     assert "no such program" in report["nowhere"].error and report["evil"].started
 
 
+def test_a_server_that_does_not_start_is_said_once_in_the_run_and_its_log(make_grid, work, pids):
+    grid = make_grid({"routes": {"default": {"models": ["s/m"]}}}, s=['TOOL mcp:evil:count {"word": "ok"}', "DONE", "DONE"])
+    heard = []
+    servers = Servers([ServerSpec("broken", "tehter-mcp-nope"), fake("evil", "hostile")], work)
+    leash = Leash(work, "auto", rules=(Rule("mcp", "*", "allow"),))
+    agent = Agent(
+        grid,
+        work,
+        leash,
+        verify=VerifySettings(()),
+        edit_format="search-replace",
+        tools=servers,
+        on_event=lambda k, **d: heard.append((k, d)),
+    )
+    result = agent.run("count the letters of ok")
+    said = "MCP server broken did not start: cannot start 'tehter-mcp-nope': no such program; its tools are not offered"
+    assert [d["text"] for k, d in heard if k == "note" and "MCP server" in d.get("text", "")] == [said]  # the live line, once
+    notes = [s["text"] for s in runlog.replay(grid.store, result.id)[1] if s["kind"] == "note"]
+    assert notes.count(said) == 1  # `tether log` and the web page show the run's notes
+    assert "mcp:broken" not in sent(agent) and "mcp:evil:count" in sent(agent)
+
+
 def survey_of(servers, root):
     s = Servers(servers, root)
     try:
@@ -256,13 +278,17 @@ def test_tether_mcp_servers_lists_the_servers_and_their_tools(work, pids):
     done = subprocess.run(
         [sys.executable, "-m", "tether", "mcp", "servers", "--json", "-C", str(work)], capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # one server failed: a script (or CI) learns it, the JSON still printed
     jsonschema.validate(json.loads(done.stdout), SHAPES["mcp servers"])
     evil, gone = json.loads(done.stdout)["servers"]
     assert evil["started"] and {t["name"] for t in evil["tools"]} >= {"mcp:evil:lookup", "mcp:evil:count"}
     assert not gone["started"] and "no such program" in gone["error"] and not gone["tools"]
     shown = subprocess.run([sys.executable, "-m", "tether", "mcp", "servers", "-C", str(work)], capture_output=True, text=True, timeout=120)
     assert "mcp:evil:count  Count the letters of a word." in shown.stdout and "Traceback" not in shown.stderr
+    assert shown.returncode == 1 and "gone · stdio: no-such-program-here · failed" in shown.stdout
+    user_config(f'[mcp.servers.evil]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(FAKE)}, "hostile"]\n')
+    alone = subprocess.run([sys.executable, "-m", "tether", "mcp", "servers", "-C", str(work)], capture_output=True, text=True, timeout=120)
+    assert alone.returncode == 0 and "evil · stdio" in alone.stdout and "failed" not in alone.stdout
 
 
 def test_tether_do_calls_a_configured_servers_tool_and_leaves_no_process(work, pids):

@@ -1,5 +1,6 @@
 """`tether hooks`: the user's hooks as the workspace's config has them, and `tether hooks test` to
-run them on a sample event before a run depends on them (autonomy/guard/hooks.py)."""
+run them on a sample event before a run depends on them (autonomy/guard/hooks.py); it exits 1
+where a hook denies, so a script can test a policy."""
 
 from __future__ import annotations
 
@@ -44,9 +45,11 @@ def hooks_(
     trial = hooks.trial(event, tool, target, default_level(config, root))
     if as_json:
         emit(trial.to_dict())
-        return
-    for v in trial.verdicts:
-        verdict = "[green]allow[/green]" if v.allowed else "[red]deny[/red]"
-        out.print(f"{verdict}  {e(v.hook.rule)}: {e(v.reason)} [dim]({v.seconds:.2f}s)[/dim]")
-    if not trial.verdicts:
-        err.print(f"no hook matches {e(json.dumps({'event': event, 'tool': trial.tool, 'target': target}))}: the action is allowed")
+    else:
+        for v in trial.verdicts:
+            verdict = "[green]allow[/green]" if v.allowed else "[red]deny[/red]"
+            out.print(f"{verdict}  {e(v.hook.rule)}: {e(v.reason)} [dim]({v.seconds:.2f}s)[/dim]")
+        if not trial.verdicts:
+            err.print(f"no hook matches {e(json.dumps({'event': event, 'tool': trial.tool, 'target': target}))}: the action is allowed")
+    if not trial.allowed:
+        raise typer.Exit(1)

@@ -84,12 +84,13 @@ def _servers(path: str | None, as_json: bool) -> None:
     report = survey(load_config(root), root)
     if as_json:
         emit(report.to_dict())
-        return
-    if not report.servers:
+    elif not report.servers:
         out.print("no MCP servers: add [mcp.servers.NAME] to your config (see docs/mcp.md)", markup=False)
-    for s in report.servers:
+    for s in report.servers if not as_json else ():
         state = "[green]started[/green]" if s.started else f"[red]failed[/red]: {e(s.error or '')}"
         out.print(f"[bold]{e(s.name)}[/bold] · {s.transport}: {e(s.target)} · {state}", highlight=False)
         for tool in s.tools:
             about = tool[1] if len(tool[1]) <= 100 else tool[1][:99] + "…"
             out.print(f"  mcp:{e(s.name)}:{e(tool[0])}  [dim]{e(about)}[/dim]", highlight=False)
+    if any(not s.started for s in report.servers):  # a script (or CI) learns a server is broken
+        raise typer.Exit(1)

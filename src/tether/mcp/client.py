@@ -164,6 +164,10 @@ class Servers:
             if re.fullmatch(TOOL_NAME, t.name)
         ]
 
+    def down(self) -> list[tuple[str, str]]:
+        """(name, why, redacted) of each server that is down: after `listing`, those that did not start."""
+        return [(c.spec.name, redact(c.error)[0]) for c in self._conns.values() if c.error is not None]
+
     def call(self, name: str, args: dict, cancel: threading.Event | None = None) -> tuple[bool, str]:
         """(ok, text) of one call; every failure is a text that says what happened, and a Stop ends the wait."""
         self.start()

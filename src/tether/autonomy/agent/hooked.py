@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..guard.hooks import HookBroken
 from .result import Stop
 
 if TYPE_CHECKING:
@@ -40,4 +41,6 @@ def heard(run: Agent, stop: Stop) -> Stop:
         run.hooks.stop(stop.status, stop.reason, again=run.sent_back)
     except KeyboardInterrupt:  # a second Ctrl-C during the hook: the run is recorded all the same
         pass
+    except HookBroken as e:  # the run is over already: its reason says the hook is broken
+        return Stop(stop.status, f"{stop.reason}; {e}", stop.answer)
     return stop

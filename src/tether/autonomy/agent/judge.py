@@ -28,14 +28,15 @@ class Judge:
         """A new model takes over (escalation): its failures are its own."""
         self.failures, self.best = {}, None
 
-    def stuck(self, what_key: str, what: str) -> None:
-        """The same failure twice means the model is going round in circles: stop, or ask."""
+    def stuck(self, what_key: str, what: str, ending: Stop | None = None) -> None:
+        """The same failure twice means the model is going round in circles: stop (as `ending`, else
+        stuck), or ask."""
         self.failures[what_key] = self.failures.get(what_key, 0) + 1
         if self.failures[what_key] >= 2:
             if self.confirm(f"The agent is repeating itself: {what}. Go on?"):
                 self.failures[what_key] = 0
                 return
-            raise Stop(Status.STUCK, what)
+            raise ending or Stop(Status.STUCK, what)
 
     def before(self, now: tuple) -> None:
         """The checks' score before a change is tried."""

@@ -32,14 +32,14 @@ from ...llm.types import Response
 from .. import memory
 from ..edits import Edit, hunks as hunk_mod
 from ..edits.formats import for_model, small
-from ..guard.hooks import Hooks
+from ..guard.hooks import HookBroken, Hooks
 from ..guard.leash import Leash
 from ..guard.untrusted import Fence
 from ..guard.verify import SandboxUnavailable, VerifySettings, score
 from ..guard.watch import Watch
 from ..history.runlog import RunLog, headline
 from ..history.trail import Trail
-from . import hooked, sampling, turn
+from . import hooked, refusals, sampling, turn
 from .checks import Checks
 from .escalation import Escalation
 from .judge import Judge, key
@@ -101,7 +101,7 @@ class Agent:
         if leash.level in CHECKED:  # a check that cannot start is refused before any model call
             self.verify.startable(self.root)
         self.toolbox = Toolbox(self.root, self.verify, self.confined, tools)  # `tools`: other programs' (MCP servers), closed with it
-        self.hooks = (hooks or Hooks(root=self.root)).ready(leash.level)  # the user's [[hooks]] (guard/hooks.py)
+        self.hooks = (hooks or Hooks(root=self.root)).ready(leash.level).startable()  # the user's [[hooks]] (guard/hooks.py)
         self.heard: Stop | None = None  # the end the stop hooks were told of (hooked.py)
         self.sent_back = False  # whether a stop hook sent the model back to work already
         self.checks = Checks(self.root, self.verify, self.confined, self.cancel, self.on_event, self.status, self.time_left, self.hooks)
@@ -115,6 +115,7 @@ class Agent:
         self.grammar: str | None = None  # with one writable file and failing checks, a reply can only be its edit
         self.outlined = False  # the prompt shows the sole file's outline, not its code: a reply writes it anew
         self.refusals = 0  # actions the leash (or the person) refused
+        self.refused = refusals.Refusals()  # by whom, what and why: the reason of a run they end
         self._level: str | None = None  # a level asked for during the run, taken at the next step
         self.messages: list[dict] = []
         self.replied = ""
@@ -188,6 +189,9 @@ class Agent:
         except Cancelled:
             self.trail.reset()
             stop = Stop(Status.STOPPED, "stopped; the workspace is at the last checkpoint")
+        except HookBroken as e:  # a hook that cannot run judged nothing: what it was to judge is undone
+            self.trail.reset()
+            stop = Stop(Status.ERROR, str(e))
         except TetherError as e:  # the model failed for good (all providers down, budget, …)
             stop = Stop(Status.ERROR, str(e))
         except KeyboardInterrupt:
@@ -263,7 +267,7 @@ class Agent:
     def _ending(self, reason: str, answer: str | None) -> Stop:
         """How a run the model ends turns out: done only with a change and no failing check."""
         if not self.changed and self.refusals:
-            return Stop(Status.REFUSED, f"nothing changed: the leash refused {self.refusals} action(s)", answer)
+            return Stop(Status.REFUSED, refusals.ending(self), answer)
         if self.checks.failing:
             return Stop(Status.FAILING, "the model stopped while the checks still fail", answer)
         if not self.changed:
@@ -315,6 +319,8 @@ class Agent:
         self.refusals += outcome.refused
         if outcome.applied:
             self.changed.update(outcome.files)
+        if outcome.denied is not None:  # the same refusal twice ends the run, naming it
+            refusals.count(self, outcome.denied, stuck=not outcome.applied)
         return outcome
 
     # -- tools and edits ------------------------------------------------------------------------
@@ -333,11 +339,11 @@ class Agent:
         if not allowed:
             self.refusals += 1
             why = decision.reason if decision.verdict == "deny" else f"{decision.reason}, and no one approved it"
-            self.judge.stuck(f"refused {name} {target}", f"the leash refused {name} {target!r} twice")
+            refusals.count(self, refusals.Refusal.of_leash(decision, f"{name} {target[:200]}", why))
             return f"Refused by the leash ({decision.rule}): {why}. Do the task without it."
         if (denial := self.hooks.before_tool(leash_tool, target, args=args)) is not None:
             self.refusals += 1
-            self.judge.stuck(f"refused {name} {target}", f"a hook refused {name} {target!r} twice")
+            refusals.count(self, refusals.Refusal.of_hook(denial, f"{name} {target[:200]}"))
             return f"{denial.refusal} Do the task without it."
         ok, text = self.toolbox.call(name, args)
         self.log.step("tool", name=name, args=args, ok=ok, output=text)
@@ -365,7 +371,7 @@ class Agent:
             outcome = sampling.best_of(self, outcome)  # no progress: more samples of this turn; progress goes on in the conversation
         if outcome.applied:
             self.trail.keep(outcome.commit)
-        if not outcome.passed:
+        if not outcome.passed and not (outcome.denied and not outcome.applied):  # a refused one is tried again, and refused again
             self.judge.failed_edits.add(k)
         if outcome.applied and not outcome.passed and self.unreviewed():
             self.judge.gained(outcome.checks)

@@ -49,7 +49,8 @@ def opening(run: Agent, instruction: str, logged: bool = True) -> list[dict]:
     run.sole = sole_writable(run, found)
     example = run.sole or _example(run, instruction)
     run.grammar = _focus(run)
-    offered = run.toolbox.offered() if run.leash.level in ("approve", "auto", "agent") and not run.grammar else []  # MCP servers' tools
+    told = lambda text: (run.log.step("note", text=text), run.on_event("note", text=text))  # noqa: E731 - a server that did not start
+    offered = run.toolbox.offered(told) if run.leash.level in ("approve", "auto", "agent") and not run.grammar else []  # MCP servers' tools
     tools, remember = (
         ("", "")
         if run.grammar

@@ -16,6 +16,7 @@ from ..guard.leash import Leash
 from ..guard.verify import CommandResult, failure_report, score
 from ..history.runlog import RunLog
 from ..history.trail import Trail
+from .refusals import Refusal
 from .result import Status, Stop
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Outcome:
     commit: str | None = None
     refused: int = 0  # actions the leash (or the person) refused on the way
     unchanged: bool = False  # the edit applied cleanly but wrote the files as they already were
+    denied: Refusal | None = None  # who refused what of it, and why (refusals.py: a run these end names them)
 
     @property
     def passed(self) -> bool:
@@ -66,45 +68,39 @@ class Proposals:
     def attempt(self, text: str, edits: list[Edit]) -> Outcome:
         level = self.leash.level
         reviewed = self.person is not None and level == "approve"  # else files the leash won't allow are left out
-        keep = None if reviewed or level == "suggest" else (lambda path: self.leash.check("write", path).allowed)
+        said: dict = {}  # the leash's word on each file it kept out
+        keep = None if reviewed or level == "suggest" else (lambda path: said.setdefault(path, self.leash.check("write", path)).allowed)
         report, plan = propose(self.leash.root, self.fmt.clean(text), self.fmt.parsers, keep, edits)
         left_out = "".join(f"\nYour change to {p} was left out: the leash does not let you write it." for p in report.left_out)
         refused = len(report.left_out)
+        kept_out = next((Refusal.of_leash(said[p], f"writing {p}") for p in report.left_out if p in said), None)
         if not report.applied:
             self.log.step("diff", applied=False, error=report.feedback())
             return Outcome(text, False, "Your edit was not applied; nothing changed.\n" + report.feedback(), refused=refused)
         changes = plan.changes()
         files = [rel for rel, _, _ in changes]
         if not changes:
-            return Outcome(
-                text,
-                False,
-                left_out.strip() or "Your edit changes nothing; the files already read like that.",
-                refused=refused,
-                unchanged=not left_out,
-            )
+            said_so = left_out.strip() or "Your edit changes nothing; the files already read like that."
+            return Outcome(text, False, said_so, refused=refused, unchanged=not left_out, denied=kept_out)
         self.on_event("diff", diff=report.diff)
         self.log.step("diff", applied=None, diff=report.diff, files=files)
-        if not (proposal := self.leash.check("propose", ", ".join(files))).allowed:
-            return Outcome(text, False, f"Refused by the leash ({proposal.rule}): {proposal.reason}.", refused=refused + 1)
+        if (denied := self._unapproved(self.leash.check("propose", ", ".join(files)), files)) is not None:
+            return Outcome(text, False, f"Refused by {denied.by}: {denied.why}.", refused=refused + 1, denied=denied)
         if level == "suggest":
             raise Stop(Status.PROPOSED, "the change is shown as a suggestion; level suggest applies nothing", report.diff)
         all_hunks = {rel: hunk_mod.split(rel, before, after) for rel, before, after in changes}
         decision = self.leash.check_change({rel: hunk_mod.changed_lines(hs) for rel, hs in all_hunks.items()}, tuple(changes))
-        if decision.verdict == "deny":
-            return Outcome(text, False, f"Refused by the leash ({decision.rule}): {decision.reason}.", refused=refused + 1)
+        if (denied := self._unapproved(decision, files)) is not None:
+            return Outcome(text, False, f"Refused by {denied.by}: {denied.why}.", refused=refused + 1, denied=denied)
         if decision.verdict == "ask":
-            if self.person is None:
-                if decision.rule == tamper.RULE:  # no one to see the tests weakened: the run ends, nothing applied
-                    raise Stop(Status.REFUSED, f"{decision.reason}; nothing was applied, and no one is here to approve it")
-                return Outcome(text, False, f"Refused: {decision.reason}, and no one is here to approve it.", refused=refused + 1)
             if not self._review(decision, all_hunks, changes, plan):
                 return Outcome(text, False, "The user declined this change. Ask yourself what they want instead.", refused=refused)
         files = [rel for rel, _, _ in plan.changes()]
         if not files:
             return Outcome(text, False, "No hunk was taken; nothing changed.", refused=refused)
-        if (denial := self._may_write(plan)) is not None:
-            return Outcome(text, False, f"{denial.refusal} Nothing was written.", refused=refused + 1)
+        if (refusal := self._may_write(plan)) is not None:
+            denial, denied = refusal
+            return Outcome(text, False, f"{denial.refusal} Nothing was written.", refused=refused + 1, denied=denied)
         self.trail.first_touch(files)
         files, diff = plan.commit(
             {"before": self.trail.start, "message": f"tether do (interrupted run {self.log.id})", "files": sorted(self.trail.touched)}
@@ -113,7 +109,8 @@ class Proposals:
         self.log.step("diff", applied=True, diff=diff, files=files, checkpoint=commit, **self.trail.state())
         if (denial := self.hooks.after_edit(files, diff)) is not None:  # undone: the files as the last checkpoint holds them
             self.trail.reset()
-            return Outcome(text, False, f"{denial.refusal} Your change was undone.", refused=refused + 1)
+            denied = Refusal.of_hook(denial, f"the change to {', '.join(files)}")
+            return Outcome(text, False, f"{denial.refusal} Your change was undone.", refused=refused + 1, denied=denied)
         checks = self.checks.run()
         feedback = "Applied to " + ", ".join(files) + "." + left_out
         if checks:
@@ -123,14 +120,24 @@ class Proposals:
                 if not failing
                 else " " + checks_fail(failing, self.wrap) + "Fix the code. " + self.fmt.ask
             )
-        return Outcome(text, True, feedback, files, checks, commit, refused)
+        return Outcome(text, True, feedback, files, checks, commit, refused, denied=kept_out)
+
+    def _unapproved(self, decision, files: list[str]) -> Refusal | None:
+        """The leash's refusal of a change, where it denies it or asks and no one is here to say yes."""
+        if decision.verdict == "deny":
+            return Refusal.of_leash(decision, f"the change to {', '.join(files)}")
+        if decision.verdict == "ask" and self.person is None:
+            if decision.rule == tamper.RULE:  # no one to see the tests weakened: the run ends, nothing applied
+                raise Stop(Status.REFUSED, f"{decision.reason}; nothing was applied, and no one is here to approve it")
+            return Refusal.of_leash(decision, f"the change to {', '.join(files)}", f"{decision.reason}, and no one is here to approve it")
+        return None
 
     def _may_write(self, plan):
         """The first before_tool hook that refuses to let a file of the change be written (each file
-        is a `write` of its path, with its diff); the change is written whole or not at all."""
+        is a `write` of its path, with its diff), with the refusal; the change is written whole or not at all."""
         for rel, before, after in plan.changes() if self.hooks else ():
             if (denial := self.hooks.before_tool("write", rel, diff=unified_diff(before, after, rel))) is not None:
-                return denial
+                return denial, Refusal.of_hook(denial, f"writing {rel}")
         return None
 
     def _review(self, decision, all_hunks: dict, changes: list, plan) -> bool:

@@ -21,6 +21,7 @@ from typing import Callable, Protocol
 from ...errors import Cancelled, TetherError
 from ...redaction import redact, redact_file
 from ..edits.workspace import readable
+from ..guard.hooks import HookBroken
 from ..guard.verify import VerifySettings, run_command
 
 MAX_READ_LINES = 400
@@ -35,6 +36,8 @@ class ExternalTools(Protocol):
     first use, every failure a text, closed at the end of the run."""
 
     def listing(self) -> list[tuple[str, str, dict]]: ...  # (mcp:SERVER:TOOL, description, input JSON Schema)
+
+    def down(self) -> list[tuple[str, str]]: ...  # (SERVER, why) of each server that is down (after `listing`: did not start)
 
     def call(self, name: str, args: dict, cancel: threading.Event | None = None) -> tuple[bool, str]: ...
 
@@ -173,15 +176,22 @@ class Toolbox:
         self.external = external  # tools of other programs (MCP servers), or None
         self._offered: list[tuple[str, str, dict]] | None = None  # their listing, once asked for
 
-    def offered(self) -> list[tuple[str, str, dict]]:
-        """The other programs' tools the model may call (starting their servers, once)."""
+    def offered(self, note: Callable[[str], None] = lambda text: None) -> list[tuple[str, str, dict]]:
+        """The other programs' tools the model may call (starting their servers, once); `note` is
+        told, that once, of each server that did not start: a broken server is not a silent one."""
         if self._offered is None:
             try:
                 found = self.external.listing() if self.external is not None else []
-            except Exception:  # a listing that fails offers nothing; each server's failure is its own
-                found = []
+                down = [f"MCP server {name} did not start: {why}; its tools are not offered" for name, why in self._down()]
+            except Exception as e:  # a listing that fails offers nothing; each server's failure is its own
+                found, down = [], [f"the MCP servers did not start ({type(e).__name__}: {redact(str(e))[0][:200]}); none is offered"]
             self._offered = [t for t in found if EXTERNAL.fullmatch(t[0])][:MAX_EXTERNAL]
+            for line in down:
+                note(line)
         return self._offered
+
+    def _down(self) -> list[tuple[str, str]]:
+        return self.external.down() if self.external is not None else []
 
     def leash_target(self, name: str, args: dict) -> tuple[str, str] | None:
         """What the leash checks for a tool line, as (tool, target); None for a tool there is not.
@@ -215,7 +225,7 @@ class Toolbox:
             if name == "run_command":
                 result = run_command(str(args.get("command", "")), self.root, self.settings, self.confined, self.watch, self.cancel)
                 return result.ok, result.summary()
-        except Cancelled:  # a Stop ends the run, not only the tool call
+        except (Cancelled, HookBroken):  # a Stop, or a hook that cannot run, ends the run, not only the tool call
             raise
         except (TetherError, OSError, ValueError, TypeError) as e:
             return False, f"{name} failed: {e}"

@@ -8,8 +8,11 @@ does not edit. Its answer: exit 0 allows, unless stdout holds a JSON `{"decision
 "deny", "reason": "..."}` (as all of stdout or one line of it; any deny wins); exit 2 denies with
 stderr's first line as the reason; any other exit, no answer within the timeout, or an answer that
 cannot be read denies as a hook that failed (hookio.py) — a policy that cannot run must not wave an
-action through. A `read` or `write` is matched on the real path, links resolved as the leash
-resolves them, so a link cannot lead a path past a `path` glob. The first denial decides
+action through. A hook whose program cannot be started at all (not found, not executable: a typo
+in the config) is the config's error, not one call's: `startable` refuses the run before any model
+call, and one found broken during a run ends it (HookBroken), naming the hook and the file. A
+`read` or `write` is matched on the real path, links resolved as the leash resolves them, so a
+link cannot lead a path past a `path` glob. The first denial decides
 (later hooks of that event do not run). Each verdict is a `decision` step of the run log with the
 rule `hook NAME` and a note the faces show; what a denial does to the run is the agent's
 (agent/hooked.py, proposal.py, checks.py)."""
@@ -39,13 +42,17 @@ from . import sandbox
 from .hookio import answer, kill, wait
 from .verify import SandboxUnavailable, VerifySettings
 
-__all__ = ["EVENTS", "Hook", "Hooks", "Trial", "Verdict", "parse"]
+__all__ = ["EVENTS", "Hook", "HookBroken", "Hooks", "Trial", "Verdict", "parse"]
 
 EVENTS = ("before_tool", "after_edit", "before_checks", "stop")
 ENTRY_KEYS = ("event", "match", "command", "timeout", "name")
 MATCH_KEYS = ("tool", "path")
 PATH_TOOLS = ("read", "write")  # the leash tools whose target is a path a `path` glob is matched against
 DEFAULT_TIMEOUT = 10.0
+
+
+class HookBroken(ConfigError):
+    """A hook's program cannot be started: every event it matches would fail, so the run ends."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class Verdict:
     reason: str
     code: int | None = None  # the exit code; None: it did not finish (timeout) or could not start
     seconds: float = 0.0
+    broken: str = ""  # why its program cannot be started at all ("" where it ran)
 
     @property
     def refusal(self) -> str:
@@ -144,9 +152,12 @@ def _command(value, at: str) -> tuple[str, ...]:
 class Hooks:
     """The hooks of one workspace; `start` binds them to a run. Without hooks every event costs nothing."""
 
-    def __init__(self, hooks: Sequence[Hook] = (), root: str | Path = ".", *, env: tuple[str, ...] = (), sandbox: str = "auto"):
+    def __init__(
+        self, hooks: Sequence[Hook] = (), root: str | Path = ".", *, env: tuple[str, ...] = (), sandbox: str = "auto", where: str = ""
+    ):
         self.hooks, self.root = tuple(hooks), Path(os.path.realpath(root))
         self.env, self.sandbox = env, sandbox
+        self.where = where or "your config"  # the file that set them, named by an error
         self.confined = sandbox != "off"  # `ready` decides it for a level
         self.run_id, self.level = "", lambda: ""
         self.log = None  # a run's RunLog
@@ -160,7 +171,7 @@ class Hooks:
             return cls((), root)
         hooks = parse(raw, config.where("hooks"))
         verify = VerifySettings.from_config(config, Path(root), ())  # the sandbox and the environment checks get
-        return cls(hooks, root, env=verify.env, sandbox=verify.sandbox)
+        return cls(hooks, root, env=verify.env, sandbox=verify.sandbox, where=config.where("hooks"))
 
     def __bool__(self) -> bool:
         return bool(self.hooks)
@@ -184,6 +195,19 @@ class Hooks:
         else:
             self.confined = False
         return self
+
+    def startable(self) -> "Hooks":
+        """Every hook's program can be started as a run will look for it (the PATH hooks run with,
+        a path with a slash from the workspace); else one error names the first that cannot, before
+        any model call: a hook that cannot run would refuse every action it matches."""
+        path = sandbox.environment(str(self.root), self.env)["PATH"]
+        for hook in self.hooks:
+            if problem := _unrunnable(self.root, hook.command[0], path):
+                raise self._broken(hook, problem)
+        return self
+
+    def _broken(self, hook: Hook, problem: str) -> HookBroken:
+        return HookBroken(f"{hook.rule} cannot run: {problem}; fix [[hooks]] in {self.where}")
 
     def start(self, run_id: str, level: Callable[[], str], log=None, on_event=None, cancel: threading.Event | None = None) -> None:
         """Bind the hooks to a run: its id and level go into every event, verdicts into its log."""
@@ -222,6 +246,8 @@ class Hooks:
         for hook in matching:
             verdict = self.run(hook, payload, None if event == "stop" else self.cancel)  # a stopped run still says so
             self._record(event, tool, target, verdict)
+            if verdict.broken:  # the config's error: the run ends here rather than be refused at every step
+                raise self._broken(hook, verdict.broken)
             if not verdict.allowed:
                 return verdict
         return None
@@ -261,9 +287,9 @@ class Hooks:
         """One hook on one event's JSON: its verdict (a Stop kills it and raises Cancelled)."""
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="tether-hook-") as tmp:  # its HOME and TMPDIR, gone after it
-            env, program = sandbox.environment(tmp, self.env), hook.command[0]
-            if shutil.which(str(self.root / program) if "/" in program else program, path=env["PATH"]) is None:
-                return Verdict(hook, False, f"the hook failed: cannot run {program}: not found on the PATH hooks run with", None, 0.0)
+            env = sandbox.environment(tmp, self.env)
+            if problem := _unrunnable(self.root, hook.command[0], env["PATH"]):
+                return Verdict(hook, False, f"the hook cannot run: {problem}", None, 0.0, problem)
             argv = list(hook.command)
             if self.confined:
                 argv = sandbox.wrap(argv, self.root, tmp, [self.root])  # the workspace read-only
@@ -278,7 +304,8 @@ class Hooks:
                     start_new_session=True,
                 )
             except OSError as e:
-                return Verdict(hook, False, f"the hook failed: cannot run {hook.command[0]}: {e.strerror or e}", None, 0.0)
+                problem = f"{hook.command[0]}: {e.strerror or e}"
+                return Verdict(hook, False, f"the hook cannot run: {problem}", None, 0.0, problem)
             try:
                 out, err, code = wait(proc, payload.encode(), hook.timeout, cancel)
             except BaseException:  # Stop or Ctrl-C: the hook goes with us
@@ -318,14 +345,30 @@ class Trial:
     target: str
     verdicts: tuple[Verdict, ...]
 
+    @property
+    def allowed(self) -> bool:
+        """Whether the action would go ahead: every matching hook allows (none matching allows too)."""
+        return all(v.allowed for v in self.verdicts)
+
     def to_dict(self) -> dict:
         return {
             "event": self.event,
             "tool": self.tool,
             "target": self.target,
-            "allowed": all(v.allowed for v in self.verdicts),
+            "allowed": self.allowed,
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
+
+
+def _unrunnable(root: Path, program: str, path: str) -> str:
+    """Why `program` cannot be started, or "" where it can: a name is looked for on `path`, a path
+    with a slash taken from the workspace (an absolute one as it is)."""
+    if "/" not in program:
+        return "" if shutil.which(program, path=path) else f"{program} not found on the PATH hooks run with ({path})"
+    found = root / program
+    if not found.is_file():
+        return f"{program} is not a file"
+    return "" if os.access(found, os.X_OK) else f"{program} is not executable (chmod +x it, or name its interpreter first)"
 
 
 def _real(root: Path, path: str) -> str:

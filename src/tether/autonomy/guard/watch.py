@@ -31,6 +31,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from ..history.trail import Trail
+from .hooks import HookBroken
 from .survey import Survey, special
 
 if TYPE_CHECKING:
@@ -82,11 +83,15 @@ class Watch:
             return ""
         before, after = self.trail.moved(wrote)
         diff, denial = self.trail.checkpoints.diff, None
-        for path in wrote:  # the first refusal decides, as for a change's files
-            if (denial := self.hooks.before_tool("write", path, diff=diff(before, after, (path,)))) is not None:
-                break
-        if denial is None and (denial := self.hooks.after_edit(wrote, diff(before, after))) is None:
-            return ""
+        try:
+            for path in wrote:  # the first refusal decides, as for a change's files
+                if (denial := self.hooks.before_tool("write", path, diff=diff(before, after, (path,)))) is not None:
+                    break
+            if denial is None and (denial := self.hooks.after_edit(wrote, diff(before, after))) is None:
+                return ""
+        except HookBroken:  # a hook that cannot run judged nothing: what the command wrote goes back, and the run ends
+            self.trail.put_back(wrote, before)
+            raise
         back = self.trail.put_back(wrote, before)
         kept = [p for p in wrote if p not in back]
         return f"{denial.refusal} What the command wrote was put back as it was before it" + (
