@@ -36,6 +36,10 @@ def test_a_hooks_refusal_shows_in_the_live_steps_and_on_the_replay_page(workspac
         page.goto(f"{server.origin}/replay/{run['id']}")
         step = page.locator("li.step-decision", has_text="hook frozen")
         assert step.count() == 1 and "write notes.txt: refused by hook frozen — notes.txt is frozen" in " ".join(step.inner_text().split())
+
+        page.goto(f"{server.origin}/mcp")  # the page of the other programs a run meets lists the hooks in force
+        listed = " ".join(page.locator("#hooks ~ .table-wrap").inner_text().split())
+        assert "before_tool tool=write frozen:" in listed and str(hook) in listed and "10 s" in listed
         assert errors == []
     finally:
         server.shutdown()

@@ -25,9 +25,9 @@ from ..autonomy.guard.leash import LEVELS
 from ..autonomy.history import runlog
 from ..autonomy.history.checkpoints import Checkpoints
 from ..errors import TetherError
-from ..mcp.client import configured, survey
+from ..mcp.client import configured
 from ..redaction import redact, redact_file
-from . import colourer, ledger_view, plans
+from . import colourer, ledger_view, plans, programs
 from .diffview import file_lines
 from .runs import Conflict, Runs, WebAsk, WebRun
 from .security import Door, Forbidden
@@ -75,7 +75,7 @@ def create_app(
         Route("/file", pages.file),
         Route("/context", pages.context),
         Route("/ledger", pages.ledger),
-        Route("/mcp", lambda r: pages.page(r, "mcp.html", **survey(pages.grid.config, pages.root).to_dict())),  # = tether mcp servers
+        Route("/mcp", lambda r: programs.page(pages, r)),  # = tether mcp servers and tether hooks
         Route("/memory", pages.memory),
         Route("/memory", pages.remember, methods=["POST"]),
         Route("/wiki", pages.wiki),
