@@ -39,7 +39,7 @@ from ..guard.verify import SandboxUnavailable, VerifySettings, score
 from ..guard.watch import Watch
 from ..history.runlog import RunLog, headline
 from ..history.trail import Trail
-from . import hooked, refusals, sampling, turn
+from . import best, hooked, refusals, sampling, turn
 from .checks import Checks
 from .escalation import Escalation
 from .judge import Judge, key
@@ -119,6 +119,7 @@ class Agent:
         self._level: str | None = None  # a level asked for during the run, taken at the next step
         self.messages: list[dict] = []
         self.replied = ""
+        self.best: best.Best | None = None  # the change that did best on the checks (best.py)
 
     @property
     def escalation(self) -> str | None:
@@ -200,7 +201,7 @@ class Agent:
         finally:
             self.toolbox.close()
         try:
-            return self._finish(instruction, self.checks.kept_tests(hooked.heard(self, stop)))  # the stop hooks hear every end
+            return self._finish(instruction, self.checks.kept_tests(hooked.heard(self, best.restore(self, stop))))  # hooks hear every end
         finally:
             self.log.release()
 
@@ -371,6 +372,7 @@ class Agent:
             outcome = sampling.best_of(self, outcome)  # no progress: more samples of this turn; progress goes on in the conversation
         if outcome.applied:
             self.trail.keep(outcome.commit)
+            best.note(self, outcome)
         if not outcome.passed and not (outcome.denied and not outcome.applied):  # a refused one is tried again, and refused again
             self.judge.failed_edits.add(k)
         if outcome.applied and not outcome.passed and self.unreviewed():
