@@ -42,7 +42,7 @@ def test_a_worse_second_change_gives_way_to_the_first(make_grid, work):
     assert result.status == "failing" and "the workspace keeps the earlier one" in result.reason
     assert "2 passed" in result.checks[0].output  # the result reports the version it kept
     _, steps = runlog.replay(grid.store, result.id)
-    assert any("passed 1 test(s), fewer than an earlier one (2)" in (s.get("text") or "") for s in steps)
+    assert any("passed 1 test(s), fewer than the earlier one (2)" in (s.get("text") or "") for s in steps)
 
 
 def test_a_better_last_change_is_kept_and_a_stopped_run_keeps_its_last_checkpoint(make_grid, work):
@@ -64,3 +64,13 @@ def test_at_approve_the_person_saw_every_change_and_the_last_one_stands(make_gri
     options = RunOptions("make the tests pass", work, level="approve", checks=(CHECK,), edit_format="search-replace")
     result = prepare(options, grid, person=Yes()).run()
     assert "return b - a" in (work / "calc.py").read_text() and "keeps the earlier" not in result.reason
+
+
+def test_a_run_whose_changes_all_do_worse_than_the_files_it_found_leaves_them_as_found(make_grid, tmp_path):
+    found = STUB.replace("def add(a, b):\n    return None", "def add(a, b):\n    return a + b")
+    work = make_tree(tmp_path / "found", {"calc.py": found, "test_calc.py": TESTS})  # add passes already
+    breaks = edit("def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a * b\n")
+    grid = make_grid(CONFIG, s=[breaks, "DONE", "DONE"])
+    result = prepare(RunOptions("make the tests pass", work, level="agent", checks=(CHECK,), edit_format="search-replace"), grid).run()
+    assert (work / "calc.py").read_text() == found and result.changed == []
+    assert "fewer than the files as the run found them (1)" in result.reason

@@ -11,6 +11,7 @@ from ...context import tokens
 from ...context.walk import read_regular, walk
 from .. import memory
 from ..guard.verify import failure_report
+from . import best
 from .brief import brief, file_block
 from .result import Status, Stop
 from .tools import prompt as tools_prompt
@@ -104,7 +105,9 @@ def _checks(run: Agent) -> tuple[str, list]:
     """How the checks stand before the first reply, where no person reviews each change."""
     if not (run.checks.commands and run.unreviewed()):
         return "", []
-    failing = [r for r in run.checks.run() if not r.ok]
+    results = run.checks.run()
+    best.started(run, results)  # no change of the run may leave them worse than this
+    failing = [r for r in results if not r.ok]
     if not failing and run.stop_when_green:  # the checks are the whole spec, and they pass already
         raise Stop(Status.DONE, "the checks already pass; nothing to change")
     # one failure report: the files above show the cases, this how they fail (each prompt token costs ~1/100 s here)
