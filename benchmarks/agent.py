@@ -56,6 +56,14 @@ def tests_pass(task: Path, work: Path) -> tuple[bool, str]:
     return done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
+def tests_passed(output: str, task: Path) -> tuple[int, int]:
+    """(tests passed, tests the task has) from pytest's summary line; a file that does not import
+    or tests that never finish pass none of them."""
+    total = len(re.findall(r"^\s*def test_", (task / f"{task.name}_test.py").read_text(), re.M))
+    counts = dict((word, int(n)) for n, word in re.findall(r"(\d+) (passed|failed|errors?)", output[-500:]))
+    return min(counts.get("passed", 0), total), total
+
+
 def task_message(task: Path) -> str:
     """What both tools are asked: the instructions, and which file is theirs to change."""
     return (
@@ -123,11 +131,12 @@ def run_tether(task: Path, model: str, seconds: float, escalate: str | None = No
                 "reason": done.stderr[-300:],
             }
         took = round(time.monotonic() - started, 1)
-        passed, _ = tests_pass(task, work)
+        passed, output = tests_pass(task, work)
         replies, malformed = tether_replies(run["run"])
         result["attempts"].append(
             {
                 "passed": passed,
+                "tests": tests_passed(output, task),
                 "seconds": took,
                 "status": run["status"],
                 "steps": run["steps"],
@@ -176,14 +185,32 @@ def failure(passed: bool, timed_out: bool, replies: int, malformed: int, edited:
 SETS = {"exercism": "exercism/python", "polyglot": "the python/ folder of Aider-AI/polyglot-benchmark (its hard tier)"}
 
 
-def exercism(root: Path, sample: int, seed: int) -> list[Path]:
+# The samples of exercism/python that earlier runs measured, and tuned prompts on: (size, seed).
+TUNED_ON = ((40, 1), (16, 11), (12, 5), (12, 3), (12, 1))
+
+
+def split(names: list[str], half: str) -> list[str]:
+    """Issue 42's split: the exercises outside every sample used before (TUNED_ON), halved by a
+    hash of the name, so the halves stay the same whatever the checkout adds: `tune` to choose
+    levers on, `held` to report on once."""
+    import hashlib
+    import random
+
+    used = {n for size, seed in TUNED_ON for n in random.Random(seed).sample(names, min(size, len(names)))}
+    fresh = [n for n in names if n not in used]
+    return [n for n in fresh if (hashlib.sha256(n.encode()).digest()[0] % 2 == 0) == (half == "tune")]
+
+
+def exercism(root: Path, sample: int, seed: int, half: str = "") -> list[Path]:
     """A seeded sample of the practice exercises of a checkout of exercism/python (or the
     `python/` folder of Aider-AI/polyglot-benchmark), each copied into the layout of agent_tasks:
-    instructions.md, NAME.py (the stub), NAME_test.py. Nothing of it is committed."""
+    instructions.md, NAME.py (the stub), NAME_test.py; with `half`, of that half of the split
+    (`split`). Nothing of it is committed."""
     import random
 
     practice = root / "exercises" / "practice"
     names = sorted(p.name for p in practice.iterdir() if (p / ".docs" / "instructions.md").exists())
+    names = split(names, half) if half else names
     chosen = sorted(random.Random(seed).sample(names, min(sample, len(names)))) if sample else names
     out = Path(tempfile.mkdtemp(prefix="exercism-"))
     tasks = []
@@ -373,6 +400,7 @@ def run_aider(task: Path, server: LlamaServer, seconds: float) -> dict:
         result["attempts"].append(
             {
                 "passed": passed,
+                "tests": tests_passed(test_output, task),
                 "seconds": took,
                 "status": status,
                 "tokens": prompt + written,
@@ -423,8 +451,8 @@ def table(results: list[dict], model: str, source: str = "") -> str:
         "it; for Aider, which prints its count only for replies that finished, the server's log does); read anew counts only the prompt "
         "tokens the model evaluated (llama.cpp's KV cache held the rest: from the call before, or for tether from the cache its last "
         "process saved) and the reply: the work, and the time.\n",
-        "| tool | tasks | pass@1 | pass@2 | wall s / task (mean) | wall s / task (median) | tokens / task | read anew / task | well-formed replies | failed attempts |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| tool | tasks | pass@1 | pass@2 | tests passed after attempt 1 | after attempt 2 | wall s / task (mean) | wall s / task (median) | tokens / task | read anew / task | well-formed replies | failed attempts |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for tool in ("tether", "aider"):
         mine = [r for r in results if r["tool"] == tool]
@@ -441,8 +469,9 @@ def table(results: list[dict], model: str, source: str = "") -> str:
         formed = f"{1 - sum(a['malformed'] for a in attempts) / replies:.1%} of {replies}" if replies else "-"
         kinds = Counter(a["failure"] for a in attempts if a.get("failure"))
         failed = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()) or "-"
+        t1, t2 = tests_after(mine, 0), tests_after(mine, -1)
         lines.append(
-            f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {sum(walls) / len(walls):.0f} | "
+            f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {t1} | {t2} | {sum(walls) / len(walls):.0f} | "
             f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} | {anew} | {formed} | {failed} |"
         )
     missing = [] if source else sorted(p.name for p in TASKS.iterdir() if p.is_dir() and p.name not in {r["task"] for r in results})
@@ -467,6 +496,14 @@ def table(results: list[dict], model: str, source: str = "") -> str:
     if why:
         lines += ["", "Where tether failed (the run's status and reason per attempt):", *why]
     return "\n".join(lines) + "\n"
+
+
+def tests_after(rows: list[dict], attempt: int) -> str:
+    """Tests passed after an attempt (the last one: -1), summed over the tasks, "-" where a run
+    did not count them (before 2026-12-07)."""
+    if not all("tests" in r["attempts"][attempt] for r in rows):
+        return "-"
+    return f"{sum(r['attempts'][attempt]['tests'][0] for r in rows)} of {sum(r['attempts'][attempt]['tests'][1] for r in rows)}"
 
 
 def headline(results: list[dict]) -> dict[str, str]:
@@ -503,6 +540,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", choices=sorted(SETS), default="exercism", help="with --exercism: which set the checkout is")
     parser.add_argument(
+        "--split",
+        choices=("tune", "held"),
+        default=None,
+        help="with --exercism: only exercises outside every sample measured before, the tuning or the held-out half (issue 42)",
+    )
+    parser.add_argument(
         "--name",
         default="",
         help="the run's name (default: agent, with --exercism agent_SET): a run of the same name goes "
@@ -516,17 +559,20 @@ def main() -> None:
     os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="agent-bench-data-"))  # runs and checkpoints do not
 
     if args.exercism:
-        tasks = exercism(args.exercism, args.sample, args.seed)
+        tasks = exercism(args.exercism, args.sample, args.seed, args.split or "")
     else:
         tasks = [TASKS / t for t in args.tasks.split(",")] if args.tasks else sorted(p for p in TASKS.iterdir() if p.is_dir())
     source = ""
     name = args.name or (f"agent_{args.set}" if args.exercism else "agent")
     if args.exercism:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.exercism, capture_output=True, text=True).stdout.strip()
-        which = f"a sample of {args.sample} with seed {args.seed}" if args.sample else "all of them"
+        which = (f"a sample of {args.sample} with seed {args.seed}" if args.sample else "all of them") + (
+            f" of the {args.split} half of the exercises no earlier run used" if args.split else ""
+        )
         source = (
             f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
             f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}"
+            + (f" --split {args.split}" if args.split else "")
             + (f" --name {args.name}" if args.name else "")
             + (f" --escalate {args.escalate}" if args.escalate else "")
             + "`)"
