@@ -24,7 +24,7 @@ from ..history.runlog import headline
 from . import start
 from .loop import Person
 from .plan import Plan, Step
-from .result import RunResult, Status
+from .result import RunResult, Status, shown
 from .tools import ExternalTools
 
 __all__ = ["PlanResult", "PlanRun", "prepare"]
@@ -92,17 +92,7 @@ class PlanResult:
 
     def to_dict(self) -> dict:
         return {
-            "run": self.id,
-            "status": str(self.status),
-            "reason": self.reason,
-            "answer": self.answer,
-            "changed": self.changed,
-            "diff": self.diff,
-            "steps": self.steps,
-            "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "cached_tokens": self.cached_tokens},
-            "cost_usd": self.cost_usd,
-            "seconds": round(self.seconds, 3),
-            "checks": [{"command": c.command, "code": c.code, "ok": c.ok, "wrote": c.wrote} for c in self.checks],
+            **shown(self),
             "plan": {
                 "task": self.plan.task,
                 "file": str(self.file) if self.file else None,

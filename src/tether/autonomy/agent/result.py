@@ -11,7 +11,7 @@ from ..guard.verify import CommandResult
 if TYPE_CHECKING:
     from ..guard.leash import Spent
 
-__all__ = ["RunResult", "Status", "Stop"]
+__all__ = ["RunResult", "Status", "Stop", "shown"]
 
 
 class Status(StrEnum):
@@ -85,16 +85,22 @@ class RunResult:
         return Status(self.status).exit_code
 
     def to_dict(self) -> dict:
-        return {
-            "run": self.id,
-            "status": str(self.status),
-            "reason": self.reason,
-            "answer": self.answer,
-            "changed": self.changed,
-            "diff": self.diff,
-            "steps": self.steps,
-            "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "cached_tokens": self.cached_tokens},
-            "cost_usd": self.cost_usd,
-            "seconds": round(self.seconds, 3),
-            "checks": [{"command": c.command, "code": c.code, "ok": c.ok, "wrote": c.wrote} for c in self.checks],
-        }
+        return shown(self)
+
+
+def shown(r) -> dict:
+    """What every face shows of a run's result: a RunResult's, or a plan's (planrun.PlanResult has
+    the same fields, summed over its steps)."""
+    return {
+        "run": r.id,
+        "status": str(r.status),
+        "reason": r.reason,
+        "answer": r.answer,
+        "changed": r.changed,
+        "diff": r.diff,
+        "steps": r.steps,
+        "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "cached_tokens": r.cached_tokens},
+        "cost_usd": r.cost_usd,
+        "seconds": round(r.seconds, 3),
+        "checks": [{"command": c.command, "code": c.code, "ok": c.ok, "wrote": c.wrote} for c in r.checks],
+    }
