@@ -166,3 +166,11 @@ def test_a_persons_edit_between_the_kill_and_the_resume_is_never_undone(isolated
     refused = _tether("undo", cwd=work)
     assert refused.returncode == 1 and "changed since" in refused.stderr
     assert (work / "calc.py").read_text() == edited
+
+
+def test_a_limit_given_on_continue_replaces_the_runs_own_even_where_it_is_1(isolated, work):
+    _replies(READ, READ, READ)
+    stopped = json.loads(_tether("do", "fix add and sub", "--level", "agent", "--max-steps", "2", "--json", cwd=work).stdout)
+    assert stopped["status"] == "budget" and stopped["steps"] == 2
+    refused = _tether("do", "--continue", "--max-steps", "1", "--json", cwd=work)
+    assert refused.returncode == 1 and "used 2 of its 1 steps" in refused.stderr  # --max-steps 1 is the person's, not a default

@@ -134,7 +134,8 @@ def do(
     try:
         shown = live.event if live else None
         if resuming:  # a flag left at its default keeps the run's own value
-            given = {k: v for k, v in fields.items() if v not in (None, (), False, 1) and not (k == "model" and v == "default")}
+            defaults = {"model": "default", "paths": (), "candidates": 1, "until_green": False}
+            given = {k: v for k, v in fields.items() if v is not None and v != defaults.get(k)}
             run = start.resume(g, root, resume_run, given, person=person, on_event=shown, tools=tools)
         elif plan_file is not None:  # each step its own run (cli/plan.py)
             run = planned(Path(plan_file), root, instruction, fields, g, person, shown, as_json)

@@ -207,9 +207,8 @@ def resume(
     found = find(grid.store, Path(root), run_id)
     logged = {k: v for k, v in found.options.items() if k in RunOptions.__dataclass_fields__}
     fields = {**logged, **{k: v for k, v in changes.items() if v is not None}, "root": Path(root)}
-    for key in ("checks", "paths"):
-        fields[key] = None if fields.get(key) is None else tuple(fields[key])
-    fields["paths"] = fields["paths"] or ()
+    fields["checks"] = None if fields.get("checks") is None else tuple(fields["checks"])  # logged as JSON lists
+    fields["paths"] = tuple(fields.get("paths") or ())
     run = prepare(RunOptions(**fields), grid, person=person, on_event=on_event, tools=tools)
     if used := over_budget(found.spent, run.budget):
         raise TetherError(f"run {found.id} cannot go on: {used}")
