@@ -3,27 +3,18 @@ and why, and the run's replay page shows the same decision."""
 
 import sys
 
-from tests.conftest import user_config
-from tests.web.test_ui import EDIT, ORIGINAL, browser, open_ui, start_run, toml, workspace  # noqa: F401
+from tests.web.test_ui import EDIT, ORIGINAL, browser, open_ui, serve, start_run, toml, workspace  # noqa: F401
 from tether.autonomy.history import runlog
-from tether.llm.router import Grid
-from tether.serving import Server
 from tether.store import Store, default_path
-from tether.web import create_app
 
 
 def test_a_hooks_refusal_shows_in_the_live_steps_and_on_the_replay_page(workspace, browser, tmp_path):  # noqa: F811
     hook = tmp_path / "frozen.py"
     hook.write_text("import json, sys\nevent = json.load(sys.stdin)\nprint(event['target'] + ' is frozen', file=sys.stderr)\nsys.exit(2)\n")
-    user_config(
-        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml([EDIT, "DONE", "DONE"])} }}\n[routes.default]\nmodels = ["s/m"]\n'
+    hooks = (
         f'[[hooks]]\nevent = "before_tool"\nmatch = {{ tool = "write" }}\ncommand = {toml([sys.executable, str(hook)])}\nname = "frozen"\n'
     )
-    grid = Grid.from_config(None, start=workspace)
-    door = create_app(grid, workspace, "127.0.0.1", 0)
-    server = Server(door, "127.0.0.1", 0)
-    door.port = server.server_address[1]
-    server.start()
+    door, server = serve(workspace, [EDIT, "DONE", "DONE"], hooks)  # the sandbox as it comes: hooks run in it
     try:
         page, errors = open_ui(browser, door, server)
         start_run(page, "upper-case three lines", level="auto")

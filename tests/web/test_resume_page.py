@@ -12,16 +12,22 @@ def _store() -> Store:
     return Store(default_path())
 
 
+def _stopped(page, workspace) -> dict:
+    """A run started at auto and stopped while the model thinks; its row in the run log."""
+    start_run(page, "upper-case three lines", level="auto")
+    page.wait_for_selector("text=waiting for its first token")
+    page.click("#stop")
+    page.wait_for_selector("#final")
+    assert page.text_content("#final") == "stopped"
+    (stopped,) = runlog.runs(_store(), str(workspace))
+    return stopped
+
+
 def test_resume_on_a_stopped_runs_page_goes_on_to_done(workspace, browser):  # noqa: F811
     door, server = serve(workspace, [{"text": EDIT, "delay": 600}, EDIT, "DONE"])
     try:
         page, errors = open_ui(browser, door, server)
-        start_run(page, "upper-case three lines", level="auto")
-        page.wait_for_selector("text=waiting for its first token")
-        page.click("#stop")
-        page.wait_for_selector("#final")
-        assert page.text_content("#final") == "stopped"
-        (stopped,) = runlog.runs(_store(), str(workspace))
+        stopped = _stopped(page, workspace)
 
         page.click("#to-resume")  # the stopped run's live page leads to its Resume
         page.wait_for_url(f"**/replay/{stopped['id']}*")
@@ -49,11 +55,7 @@ def test_a_bad_limit_on_resume_is_one_clear_error(workspace, browser, steps):  #
     door, server = serve(workspace, [{"text": EDIT, "delay": 600}])
     try:
         page, _ = open_ui(browser, door, server)
-        start_run(page, "upper-case three lines", level="auto")
-        page.wait_for_selector("text=waiting for its first token")
-        page.click("#stop")
-        page.wait_for_selector("#final")
-        (stopped,) = runlog.runs(_store(), str(workspace))
+        stopped = _stopped(page, workspace)
         page.goto(f"{server.origin}/replay/{stopped['id']}")
         page.fill("#resume input[name=max_steps]", steps)
         page.click("#resume button[type=submit]")

@@ -29,11 +29,9 @@ def toml(value) -> str:
     return "[" + ", ".join(toml(v) for v in value) + "]" if isinstance(value, list) else json.dumps(value)
 
 
-def serve(root, replies):
-    user_config(
-        f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml(replies)} }}\n'
-        '[routes.default]\nmodels = ["s/m"]\n[verify]\nsandbox = "off"\n'
-    )
+def serve(root, replies, rest='[verify]\nsandbox = "off"\n'):
+    """`tether ui` on 127.0.0.1 over a scripted model; `rest`: the user config's other tables."""
+    user_config(f'[providers.s]\nkind = "scripted"\noptions = {{ replies = {toml(replies)} }}\n[routes.default]\nmodels = ["s/m"]\n' + rest)
     grid = Grid.from_config(None, start=root)
     door = create_app(grid, root, "127.0.0.1", 0)
     server = Server(door, "127.0.0.1", 0)
