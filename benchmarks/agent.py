@@ -201,11 +201,12 @@ def split(names: list[str], half: str) -> list[str]:
     return [n for n in fresh if (hashlib.sha256(n.encode()).digest()[0] % 2 == 0) == (half == "tune")]
 
 
-def exercism(root: Path, sample: int, seed: int, half: str = "") -> list[Path]:
+def exercism(root: Path, sample: int, seed: int, half: str = "", polyglot: Path | None = None) -> list[Path]:
     """A seeded sample of the practice exercises of a checkout of exercism/python (or the
     `python/` folder of Aider-AI/polyglot-benchmark), each copied into the layout of agent_tasks:
     instructions.md, NAME.py (the stub), NAME_test.py; with `half`, of that half of the split
-    (`split`). Nothing of it is committed."""
+    (`split`). `polyglot`: that folder, whose exercises (its hard tier, all of them exercism's)
+    are taken in its version where the sample holds them. Nothing of it is committed."""
     import random
 
     practice = root / "exercises" / "practice"
@@ -217,10 +218,12 @@ def exercism(root: Path, sample: int, seed: int, half: str = "") -> list[Path]:
     for name in chosen:
         module = name.replace("-", "_")
         src = practice / name
+        if polyglot and (polyglot / "exercises" / "practice" / name).is_dir():
+            src = polyglot / "exercises" / "practice" / name
         if not (src / f"{module}.py").exists() or not (src / f"{module}_test.py").exists():
             continue
-        task = out / module
-        task.mkdir()
+        task = out / ("polyglot" if src.is_relative_to(polyglot or out) else "") / module  # the folder names the tier
+        task.mkdir(parents=True)
         docs = (src / ".docs" / "instructions.md").read_text()
         extra = src / ".docs" / "instructions.append.md"
         (task / "instructions.md").write_text(docs + ("\n" + extra.read_text() if extra.exists() else ""))
@@ -474,6 +477,17 @@ def table(results: list[dict], model: str, source: str = "") -> str:
             f"| {tool} | {len(mine)} | {p1} ({p1 / len(mine):.0%}) | {p2} ({p2 / len(mine):.0%}) | {t1} | {t2} | {sum(walls) / len(walls):.0f} | "
             f"{walls[len(walls) // 2]:.0f} | {toks:,.0f} | {anew} | {formed} | {failed} |"
         )
+    hard = [r for r in results if r.get("tier") == "polyglot"]
+    if hard:
+        lines.append(
+            f"\nOf these, the {len({r['task'] for r in hard})} exercises of the polyglot benchmark's python tier (its versions): tests passed "
+            + "; ".join(
+                f"{t} {tests_after(mine, 0)} after attempt 1, {tests_after(mine, -1)} after 2"
+                for t in ("tether", "aider")
+                if (mine := [r for r in hard if r["tool"] == t])
+            )
+            + "."
+        )
     missing = [] if source else sorted(p.name for p in TASKS.iterdir() if p.is_dir() and p.name not in {r["task"] for r in results})
     if missing:
         lines.append(f"\nNot run yet: {', '.join(missing)}.")
@@ -518,6 +532,9 @@ def headline(results: list[dict]) -> dict[str, str]:
         "pass@2 " + " / ".join(t.replace("aider", "Aider") for t in tools): " / ".join(
             str(sum(any(a["passed"] for a in r["attempts"]) for r in results if r["tool"] == t)) for t in tools
         ),
+        "tests after attempt 1 / 2": "; ".join(
+            f"{tests_after(mine, 0)} / {tests_after(mine, -1)}" for t in tools if (mine := [r for r in results if r["tool"] == t])
+        ),
         "s a task": " / ".join(f"{mean(t, 'seconds'):.0f}" for t in tools),
     }
     if len(tools) == 2:
@@ -546,6 +563,11 @@ def main() -> None:
         help="with --exercism: only exercises outside every sample measured before, the tuning or the held-out half (issue 42)",
     )
     parser.add_argument(
+        "--polyglot",
+        type=Path,
+        help="with --exercism: the python/ folder of Aider-AI/polyglot-benchmark, whose versions of its exercises are used",
+    )
+    parser.add_argument(
         "--name",
         default="",
         help="the run's name (default: agent, with --exercism agent_SET): a run of the same name goes "
@@ -559,7 +581,7 @@ def main() -> None:
     os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="agent-bench-data-"))  # runs and checkpoints do not
 
     if args.exercism:
-        tasks = exercism(args.exercism, args.sample, args.seed, args.split or "")
+        tasks = exercism(args.exercism, args.sample, args.seed, args.split or "", args.polyglot)
     else:
         tasks = [TASKS / t for t in args.tasks.split(",")] if args.tasks else sorted(p for p in TASKS.iterdir() if p.is_dir())
     source = ""
@@ -573,6 +595,7 @@ def main() -> None:
             f"exercises of {SETS[args.set]} at {commit} ({which}, fetched at run time, "
             f"`--exercism PATH --set {args.set} --sample {args.sample} --seed {args.seed} --seconds {args.seconds:g}"
             + (f" --split {args.split}" if args.split else "")
+            + (" --polyglot PATH" if args.polyglot else "")
             + (f" --name {args.name}" if args.name else "")
             + (f" --escalate {args.escalate}" if args.escalate else "")
             + "`)"
@@ -589,6 +612,7 @@ def main() -> None:
                 if not args.fresh and any(x["tool"] == tool and x["task"] == task.name for x in results):
                     continue  # measured already (--fresh measures everything again)
                 r = run_tether(task, args.model, args.seconds, args.escalate) if tool == "tether" else run_aider(task, server, args.seconds)
+                r["tier"] = task.parent.name if task.parent.name == "polyglot" else args.set
                 results = [x for x in results if not (x["tool"] == tool and x["task"] == task.name)] + [r]
                 RESULTS.write_text(json.dumps({"run": name, "results": results}, indent=1) + "\n")
                 print(

@@ -36,3 +36,33 @@ def test_the_tests_an_attempt_passed_are_read_from_pytests_summary(tmp_path):
     assert agent.tests_passed("....\nFAILED leap_test.py::test_c\n1 failed, 2 passed in 0.01s\n", task) == (2, 3)
     assert agent.tests_passed("ERROR leap_test.py\n1 error in 0.1s\n", task) == (0, 3)
     assert agent.tests_passed("the tests did not finish in 120 seconds", task) == (0, 3)
+
+
+def _exercise(root: Path, name: str, test: str) -> None:
+    folder = root / "exercises" / "practice" / name
+    (folder / ".docs").mkdir(parents=True)
+    (folder / ".docs" / "instructions.md").write_text(f"# {name}\n")
+    module = name.replace("-", "_")
+    (folder / f"{module}.py").write_text("def f():\n    pass\n")
+    (folder / f"{module}_test.py").write_text(test)
+
+
+def test_the_polyglot_tier_is_taken_in_its_own_version_and_named_so(tmp_path):
+    """Its exercises are exercism's, some with older tests: where the sample holds one, the task is
+    the polyglot benchmark's version, in a folder that names the tier (the table counts it apart)."""
+    for name in ("leap", "wordy"):
+        _exercise(tmp_path / "exercism", name, "def test_new():\n    pass\n")
+    _exercise(tmp_path / "polyglot", "wordy", "def test_old():\n    pass\n")
+    tasks = {t.name: t for t in agent.exercism(tmp_path / "exercism", 0, 1, polyglot=tmp_path / "polyglot")}
+    assert tasks["wordy"].parent.name == "polyglot" and "test_old" in (tasks["wordy"] / "wordy_test.py").read_text()
+    assert tasks["leap"].parent.name != "polyglot" and "test_new" in (tasks["leap"] / "leap_test.py").read_text()
+    rows = [
+        {
+            "tool": "tether",
+            "task": "wordy",
+            "tier": "polyglot",
+            "attempts": [{"passed": False, "tests": [0, 1], "seconds": 1, "tokens": 1, "status": "failing"}],
+        },
+        {"tool": "tether", "task": "leap", "tier": "exercism", "attempts": [{"passed": True, "tests": [1, 1], "seconds": 1, "tokens": 1}]},
+    ]
+    assert "python tier (its versions): tests passed tether 0 of 1 after attempt 1" in agent.table(rows, "m", "src")
