@@ -227,8 +227,9 @@ def exercism(root: Path, sample: int, seed: int, half: str = "", polyglot: Path 
         docs = (src / ".docs" / "instructions.md").read_text()
         extra = src / ".docs" / "instructions.append.md"
         (task / "instructions.md").write_text(docs + ("\n" + extra.read_text() if extra.exists() else ""))
-        for f in (f"{module}.py", f"{module}_test.py"):
-            shutil.copy(src / f, task / f)
+        for f in src.iterdir():  # the stub, its tests and any helper they import (test_utils.py)
+            if f.is_file():
+                shutil.copy(f, task / f.name)
         tasks.append(task)
     return tasks
 

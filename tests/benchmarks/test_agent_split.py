@@ -45,6 +45,7 @@ def _exercise(root: Path, name: str, test: str) -> None:
     module = name.replace("-", "_")
     (folder / f"{module}.py").write_text("def f():\n    pass\n")
     (folder / f"{module}_test.py").write_text(test)
+    (folder / "test_utils.py").write_text("HELPER = 1\n")
 
 
 def test_the_polyglot_tier_is_taken_in_its_own_version_and_named_so(tmp_path):
@@ -56,6 +57,7 @@ def test_the_polyglot_tier_is_taken_in_its_own_version_and_named_so(tmp_path):
     tasks = {t.name: t for t in agent.exercism(tmp_path / "exercism", 0, 1, polyglot=tmp_path / "polyglot")}
     assert tasks["wordy"].parent.name == "polyglot" and "test_old" in (tasks["wordy"] / "wordy_test.py").read_text()
     assert tasks["leap"].parent.name != "polyglot" and "test_new" in (tasks["leap"] / "leap_test.py").read_text()
+    assert (tasks["leap"] / "test_utils.py").read_text() == "HELPER = 1\n"  # a helper the tests import comes along
     rows = [
         {
             "tool": "tether",
