@@ -2,6 +2,7 @@
 
     python benchmarks/agent.py [--tasks leap,bob] [--only tether|aider] [--model qwen2.5-coder-1.5b]
     python benchmarks/agent.py --exercism CHECKOUT [--set exercism|polyglot] [--sample 40 --seed 1] [--seconds 100]
+    python benchmarks/agent.py --exercism CHECKOUT --split tune|held [--polyglot POLYGLOT/python] --sample 12 --seconds 100
 
 Each task in benchmarks/agent_tasks/ (written for this benchmark in the style of Exercism
 exercises) is a stub, instructions and tests. Both tools get the instructions and a scratch copy

@@ -52,14 +52,20 @@ def opening(run: Agent, instruction: str, logged: bool = True) -> list[dict]:
     run.grammar = _focus(run)
     told = lambda text: (run.log.step("note", text=text), run.on_event("note", text=text))  # noqa: E731 - a server that did not start
     offered = run.toolbox.offered(told) if run.leash.level in ("approve", "auto", "agent") and not run.grammar else []  # MCP servers' tools
-    tools, remember = (
-        ("", "")
+    # under the grammar a reply can only be the edit, asked for once at the prompt's end: the format's
+    # instructions in the system prompt too cost 8 tests of 215 on issue 42's tuning half (66 -> 74)
+    edits, tools, remember = (
+        ("", "", "")
         if run.grammar
-        else (tools_prompt(example, offered, run.fence.wrap) + "\n", REMEMBER.format(placeholder=memory.PLACEHOLDER))
+        else (
+            run.format.prompt(example),
+            tools_prompt(example, offered, run.fence.wrap) + "\n",
+            REMEMBER.format(placeholder=memory.PLACEHOLDER),
+        )
     )
     system = SYSTEM.format(
         fence_rule=run.fence.rule(),
-        edits=run.format.prompt(example),
+        edits=edits,
         remember=remember,
         tools=tools,
         level_note=LEVEL_NOTES[run.leash.level],
