@@ -54,20 +54,11 @@ def opening(run: Agent, instruction: str, logged: bool = True) -> list[dict]:
     offered = run.toolbox.offered(told) if run.leash.level in ("approve", "auto", "agent") and not run.grammar else []  # MCP servers' tools
     # under the grammar a reply can only be the edit, asked for once at the prompt's end: the format's
     # instructions in the system prompt too cost 8 tests of 215 on issue 42's tuning half (66 -> 74)
-    edits, tools, remember = (
-        ("", "", "")
-        if run.grammar
-        else (
-            run.format.prompt(example),
-            tools_prompt(example, offered, run.fence.wrap) + "\n",
-            REMEMBER.format(placeholder=memory.PLACEHOLDER),
-        )
-    )
     system = SYSTEM.format(
         fence_rule=run.fence.rule(),
-        edits=edits,
-        remember=remember,
-        tools=tools,
+        edits="" if run.grammar else run.format.prompt(example),
+        remember="" if run.grammar else REMEMBER.format(placeholder=memory.PLACEHOLDER),
+        tools="" if run.grammar else tools_prompt(example, offered, run.fence.wrap) + "\n",
         level_note=LEVEL_NOTES[run.leash.level],
     )
     room = run.window() - OUTPUT_TOKENS - tokens.count(system) - tokens.count(instruction) - 200
