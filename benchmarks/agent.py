@@ -218,12 +218,11 @@ def exercism(root: Path, sample: int, seed: int, half: str = "", polyglot: Path 
     tasks = []
     for name in chosen:
         module = name.replace("-", "_")
-        src = practice / name
-        if polyglot and (polyglot / "exercises" / "practice" / name).is_dir():
-            src = polyglot / "exercises" / "practice" / name
+        hard = polyglot / "exercises" / "practice" / name if polyglot else None
+        src = hard if hard and hard.is_dir() else practice / name
         if not (src / f"{module}.py").exists() or not (src / f"{module}_test.py").exists():
             continue
-        task = out / ("polyglot" if src.is_relative_to(polyglot or out) else "") / module  # the folder names the tier
+        task = out / ("polyglot" if src == hard else "") / module  # the folder names the tier
         task.mkdir(parents=True)
         docs = (src / ".docs" / "instructions.md").read_text()
         extra = src / ".docs" / "instructions.append.md"
